@@ -1,0 +1,366 @@
+//! What a charm declares: its endpoints, config options and actions.
+//!
+//! Native charms build a [`CharmMeta`] in code; local charms (a later issue) parse
+//! `metadata.yaml`, `config.yaml` and `actions.yaml` into the same type with
+//! [`CharmMeta::from_yaml`]. Endpoint inference, config typing and action validation
+//! all work on this one type, so they behave the same for both kinds of charm.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The role of an endpoint, ordered as Juju orders them in relation keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Requirer,
+    Provider,
+    Peer,
+}
+
+impl Role {
+    pub fn counterpart(self) -> Option<Role> {
+        match self {
+            Role::Requirer => Some(Role::Provider),
+            Role::Provider => Some(Role::Requirer),
+            Role::Peer => None,
+        }
+    }
+}
+
+/// Relation scope: `global` for ordinary relations, `container` for subordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    #[default]
+    Global,
+    Container,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Global => "global",
+            Scope::Container => "container",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub name: String,
+    pub role: Role,
+    pub interface: String,
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub optional: bool,
+}
+
+impl Endpoint {
+    pub fn new(name: &str, role: Role, interface: &str) -> Self {
+        Endpoint { name: name.into(), role, interface: interface.into(), limit: None, scope: Scope::Global, optional: false }
+    }
+    pub fn limit(mut self, n: u32) -> Self {
+        self.limit = Some(n);
+        self
+    }
+    pub fn container(mut self) -> Self {
+        self.scope = Scope::Container;
+        self
+    }
+}
+
+/// Juju's config option types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptionType {
+    String,
+    Int,
+    Float,
+    Boolean,
+    Secret,
+}
+
+impl OptionType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptionType::String => "string",
+            OptionType::Int => "int",
+            OptionType::Float => "float",
+            OptionType::Boolean => "boolean",
+            OptionType::Secret => "secret",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigOption {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: OptionType,
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionParam {
+    pub name: String,
+    /// JSON-schema type name (`string`, `integer`, `number`, `boolean`, `object`, `array`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+    #[serde(default)]
+    pub enum_values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub params: Vec<ActionParam>,
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// Whether parameters not listed are accepted (Juju 3 default: true).
+    #[serde(default = "yes")]
+    pub additional_properties: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CharmMeta {
+    pub name: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub subordinate: bool,
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub config: Vec<ConfigOption>,
+    #[serde(default)]
+    pub actions: Vec<ActionSpec>,
+}
+
+impl CharmMeta {
+    pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
+        self.endpoints.iter().find(|e| e.name == name)
+    }
+    pub fn option(&self, name: &str) -> Option<&ConfigOption> {
+        self.config.iter().find(|o| o.name == name)
+    }
+    pub fn action(&self, name: &str) -> Option<&ActionSpec> {
+        self.actions.iter().find(|a| a.name == name)
+    }
+    pub fn peers(&self) -> impl Iterator<Item = &Endpoint> {
+        self.endpoints.iter().filter(|e| e.role == Role::Peer)
+    }
+
+    /// Parses a local charm's YAML files (`metadata.yaml` or `charmcraft.yaml`,
+    /// optional `config.yaml` and `actions.yaml`).
+    pub fn from_yaml(metadata: &str, config: Option<&str>, actions: Option<&str>) -> Result<CharmMeta, MetaError> {
+        let md: RawMetadata = serde_yaml::from_str(metadata).map_err(|e| MetaError::Metadata(first_line(&e.to_string())))?;
+        let name = md.name.ok_or(MetaError::Metadata("missing \"name\"".into()))?;
+        crate::names::validate_application(&name).map_err(|_| MetaError::Metadata(format!("charm name {name:?} not valid")))?;
+        let mut endpoints = Vec::new();
+        for (role, map) in [(Role::Provider, md.provides), (Role::Requirer, md.requires), (Role::Peer, md.peers)] {
+            for (ep, raw) in map.unwrap_or_default() {
+                crate::names::validate_endpoint(&ep).map_err(|e| MetaError::Metadata(e.to_string()))?;
+                let interface = raw.interface.ok_or_else(|| MetaError::Metadata(format!("endpoint {ep:?} has no interface")))?;
+                endpoints.push(Endpoint {
+                    name: ep,
+                    role,
+                    interface,
+                    limit: raw.limit,
+                    scope: if raw.scope.as_deref() == Some("container") { Scope::Container } else { Scope::Global },
+                    optional: raw.optional.unwrap_or(false),
+                });
+            }
+        }
+        let config_src = config.or(md.config_inline.as_deref());
+        let mut options = Vec::new();
+        if let Some(src) = config_src {
+            let raw: RawConfig = serde_yaml::from_str(src).map_err(|e| MetaError::Config(first_line(&e.to_string())))?;
+            for (name, o) in raw.options.unwrap_or_default() {
+                let kind = match o.kind.as_str() {
+                    "string" => OptionType::String,
+                    "int" => OptionType::Int,
+                    "float" => OptionType::Float,
+                    "boolean" => OptionType::Boolean,
+                    "secret" => OptionType::Secret,
+                    other => return Err(MetaError::Config(format!("option {name:?} has unknown type {other:?}"))),
+                };
+                options.push(ConfigOption { name, kind, default: o.default.map(yaml_to_json), description: o.description.unwrap_or_default() });
+            }
+        }
+        let mut acts = Vec::new();
+        if let Some(src) = actions {
+            let raw: BTreeMap<String, RawAction> = serde_yaml::from_str::<Option<_>>(src)
+                .map_err(|e| MetaError::Actions(first_line(&e.to_string())))?
+                .unwrap_or_default();
+            for (name, a) in raw {
+                crate::names::validate_action(&name).map_err(|e| MetaError::Actions(e.to_string()))?;
+                let params = a
+                    .params
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(pname, p)| ActionParam {
+                        name: pname,
+                        kind: p.kind.unwrap_or_else(|| "string".into()),
+                        description: p.description.unwrap_or_default(),
+                        default: p.default.map(yaml_to_json),
+                        enum_values: p.enum_values.unwrap_or_default().into_iter().map(|v| yaml_scalar(&v)).collect(),
+                    })
+                    .collect();
+                acts.push(ActionSpec {
+                    name,
+                    description: a.description.unwrap_or_default(),
+                    params,
+                    required: a.required.unwrap_or_default(),
+                    additional_properties: a.additional_properties.unwrap_or(true),
+                });
+            }
+        }
+        Ok(CharmMeta { name, summary: md.summary.unwrap_or_default(), subordinate: md.subordinate.unwrap_or(false), endpoints, config: options, actions: acts })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetaError {
+    #[error("cannot parse metadata: {0}")]
+    Metadata(String),
+    #[error("cannot parse config.yaml: {0}")]
+    Config(String),
+    #[error("cannot parse actions.yaml: {0}")]
+    Actions(String),
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+/// Converts YAML to JSON values (keys stringified).
+pub fn yaml_to_json(v: serde_yaml::Value) -> serde_json::Value {
+    use serde_yaml::Value as Y;
+    match v {
+        Y::Null => serde_json::Value::Null,
+        Y::Bool(b) => b.into(),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into()
+            } else if let Some(u) = n.as_u64() {
+                u.into()
+            } else {
+                n.as_f64().map(Into::into).unwrap_or(serde_json::Value::Null)
+            }
+        }
+        Y::String(s) => s.into(),
+        Y::Sequence(s) => s.into_iter().map(yaml_to_json).collect(),
+        Y::Mapping(m) => m.into_iter().map(|(k, v)| (yaml_scalar(&k), yaml_to_json(v))).collect::<serde_json::Map<_, _>>().into(),
+        Y::Tagged(t) => yaml_to_json(t.value),
+    }
+}
+
+fn yaml_scalar(v: &serde_yaml::Value) -> String {
+    match v {
+        serde_yaml::Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+struct RawMetadata {
+    name: Option<String>,
+    summary: Option<String>,
+    subordinate: Option<bool>,
+    provides: Option<BTreeMap<String, RawEndpoint>>,
+    requires: Option<BTreeMap<String, RawEndpoint>>,
+    peers: Option<BTreeMap<String, RawEndpoint>>,
+    #[serde(rename = "config", default, deserialize_with = "inline_config")]
+    config_inline: Option<String>,
+}
+
+fn inline_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v: Option<serde_yaml::Value> = Option::deserialize(d)?;
+    Ok(v.map(|v| serde_yaml::to_string(&v).unwrap_or_default()))
+}
+
+#[derive(Deserialize)]
+struct RawEndpoint {
+    interface: Option<String>,
+    limit: Option<u32>,
+    scope: Option<String>,
+    optional: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawConfig {
+    options: Option<BTreeMap<String, RawOption>>,
+}
+
+#[derive(Deserialize)]
+struct RawOption {
+    #[serde(rename = "type")]
+    kind: String,
+    default: Option<serde_yaml::Value>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawAction {
+    description: Option<String>,
+    params: Option<BTreeMap<String, RawParam>>,
+    required: Option<Vec<String>>,
+    #[serde(rename = "additionalProperties")]
+    additional_properties: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawParam {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    description: Option<String>,
+    default: Option<serde_yaml::Value>,
+    #[serde(rename = "enum")]
+    enum_values: Option<Vec<serde_yaml::Value>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_passive_charm() {
+        let md = "name: mattermost-k8s\nrequires:\n  db:\n    interface: pgsql\npeers:\n  mm-peers:\n    interface: mm\n";
+        let meta = CharmMeta::from_yaml(md, None, None).unwrap();
+        assert_eq!(meta.name, "mattermost-k8s");
+        assert_eq!(meta.endpoint("db").unwrap().role, Role::Requirer);
+        assert_eq!(meta.peers().count(), 1);
+    }
+
+    #[test]
+    fn parses_config_and_actions() {
+        let cfg = "options:\n  foo:\n    type: int\n    default: 3\n";
+        let acts = "do-it:\n  params:\n    x:\n      type: string\n  required: [x]\n";
+        let meta = CharmMeta::from_yaml("name: a\n", Some(cfg), Some(acts)).unwrap();
+        assert_eq!(meta.option("foo").unwrap().default, Some(serde_json::json!(3)));
+        assert_eq!(meta.action("do-it").unwrap().required, vec!["x".to_string()]);
+    }
+
+    #[test]
+    fn refuses_broken_metadata() {
+        assert!(CharmMeta::from_yaml(": :\n-", None, None).is_err());
+        assert!(CharmMeta::from_yaml("summary: x\n", None, None).is_err());
+        assert!(CharmMeta::from_yaml("name: a\nrequires:\n  db: {}\n", None, None).is_err());
+    }
+}

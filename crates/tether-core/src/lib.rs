@@ -1,0 +1,17 @@
+//! The I/O-free core of tether.
+//!
+//! Everything here is a pure function of its inputs so it can be tested with tables:
+//! name validation, charm metadata, endpoint inference, hook-event plans, status
+//! derivation, configuration typing, duration parsing, PostgreSQL statement rendering
+//! and the wire types the CLI and the controller exchange. The `tether` crate owns all
+//! sockets, files, processes and database connections.
+
+pub mod charm_meta;
+pub mod config;
+pub mod duration;
+pub mod endpoints;
+pub mod events;
+pub mod names;
+pub mod pg_plan;
+pub mod status;
+pub mod wire;

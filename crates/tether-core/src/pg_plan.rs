@@ -1,0 +1,271 @@
+//! PostgreSQL user naming, privilege plans and statement rendering.
+//!
+//! PostgreSQL cannot bind identifiers or `CREATE ROLE` passwords as parameters, so the
+//! statements are rendered here, in one place, with [`quote_ident`] and
+//! [`quote_literal`], after the names were validated at the boundary. Passwords never
+//! appear: the adapter hashes them into a SCRAM-SHA-256 verifier first, so the server
+//! (and its logs) never sees a clear password. Lookups that take values (does this role
+//! exist?) are bound parameters in the adapter, not rendered here.
+
+/// The PostgreSQL user of a `database`/`db`/`db-admin` relation.
+pub fn relation_user(relation_id: i64) -> String {
+    format!("relation_id_{relation_id}")
+}
+
+/// Whether a role name is one tether issues for relations (never touch the others).
+pub fn is_relation_user(name: &str) -> bool {
+    name.strip_prefix("relation_id_").is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Internal users of the charm, with the application-secret key of each password.
+pub const SYSTEM_USERS: [(&str, &str); 5] = [
+    ("operator", "operator-password"),
+    ("replication", "replication-password"),
+    ("rewind", "rewind-password"),
+    ("monitoring", "monitoring-password"),
+    ("backup", "backup-password"),
+];
+
+/// The comment that marks a role as managed by tether.
+pub const OWNERSHIP_COMMENT: &str = "managed by tether";
+
+/// The group every relation user joins.
+pub const RELATION_ACCESS: &str = "relation_access";
+/// The NOLOGIN group behind `extra-user-roles=admin`.
+pub const ADMIN_GROUP: &str = "admin";
+
+/// Quotes an identifier the way PostgreSQL's `quote_ident` does (always quoting).
+/// Refuses NUL, which no identifier may contain.
+pub fn quote_ident(name: &str) -> Result<String, PlanError> {
+    if name.contains('\0') || name.is_empty() {
+        return Err(PlanError::BadIdentifier);
+    }
+    Ok(format!("\"{}\"", name.replace('"', "\"\"")))
+}
+
+/// Quotes a string literal as an escape-free standard string (`standard_conforming_strings` on).
+pub fn quote_literal(value: &str) -> Result<String, PlanError> {
+    if value.contains('\0') {
+        return Err(PlanError::BadLiteral);
+    }
+    Ok(format!("'{}'", value.replace('\'', "''")))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("identifier is empty or contains a NUL byte")]
+    BadIdentifier,
+    #[error("literal contains a NUL byte")]
+    BadLiteral,
+    #[error("invalid role(s) for extra user roles")]
+    InvalidRoles(Vec<String>),
+}
+
+/// What `extra-user-roles` asks for, classified (charm-protocol §3.4.4).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RolePlan {
+    pub admin: bool,
+    pub createdb: bool,
+    pub createrole: bool,
+    pub superuser: bool,
+    /// Existing roles to grant to the user.
+    pub grants: Vec<String>,
+}
+
+/// Classifies a comma-separated `extra-user-roles` value. `existing_role` answers
+/// whether a role of that name exists on the server.
+pub fn classify_roles(extra_user_roles: &str, existing_role: impl Fn(&str) -> bool) -> Result<RolePlan, PlanError> {
+    let mut plan = RolePlan::default();
+    let mut invalid = Vec::new();
+    for role in extra_user_roles.split(',').map(|r| r.trim().to_lowercase()).filter(|r| !r.is_empty()) {
+        match role.as_str() {
+            "default" | RELATION_ACCESS => {}
+            "admin" => {
+                plan.admin = true;
+                plan.createdb = true;
+            }
+            "createdb" => plan.createdb = true,
+            "createrole" => plan.createrole = true,
+            "superuser" => plan.superuser = true,
+            other if existing_role(other) && !SYSTEM_USERS.iter().any(|(u, _)| *u == other) => {
+                if !plan.grants.iter().any(|g| g == other) {
+                    plan.grants.push(other.to_string());
+                }
+            }
+            other => invalid.push(other.to_string()),
+        }
+    }
+    if invalid.is_empty() {
+        Ok(plan)
+    } else {
+        Err(PlanError::InvalidRoles(invalid))
+    }
+}
+
+/// Statements that make `user` exist with exactly the plan's attributes and the given
+/// SCRAM verifier. `exists` says whether the role is already there.
+pub fn ensure_user(user: &str, verifier: &str, plan: &RolePlan, exists: bool) -> Result<Vec<String>, PlanError> {
+    let u = quote_ident(user)?;
+    let attr = |on: bool, yes: &str, no: &str| if on { yes.to_string() } else { no.to_string() };
+    let attrs = [
+        "LOGIN".to_string(),
+        attr(plan.superuser, "SUPERUSER", "NOSUPERUSER"),
+        attr(plan.createdb, "CREATEDB", "NOCREATEDB"),
+        attr(plan.createrole, "CREATEROLE", "NOCREATEROLE"),
+    ]
+    .join(" ");
+    let pw = quote_literal(verifier)?;
+    let mut out = vec![if exists {
+        format!("ALTER ROLE {u} WITH {attrs} PASSWORD {pw}")
+    } else {
+        format!("CREATE ROLE {u} WITH {attrs} PASSWORD {pw}")
+    }];
+    out.push(format!("COMMENT ON ROLE {u} IS {}", quote_literal(OWNERSHIP_COMMENT)?));
+    out.push(format!("GRANT {} TO {u}", quote_ident(RELATION_ACCESS)?));
+    if plan.admin {
+        out.push(format!("GRANT {} TO {u}", quote_ident(ADMIN_GROUP)?));
+    }
+    for g in &plan.grants {
+        out.push(format!("GRANT {} TO {u}", quote_ident(g)?));
+    }
+    Ok(out)
+}
+
+/// Statements, run in the `postgres` database, that confine a database to its users:
+/// nobody but the named roles may connect.
+pub fn database_access(database: &str, user: &str) -> Result<Vec<String>, PlanError> {
+    let d = quote_ident(database)?;
+    Ok(vec![
+        format!("REVOKE ALL ON DATABASE {d} FROM PUBLIC"),
+        format!("GRANT ALL ON DATABASE {d} TO {}", quote_ident(user)?),
+        format!("GRANT ALL ON DATABASE {d} TO {}", quote_ident(ADMIN_GROUP)?),
+        format!("GRANT ALL ON DATABASE {d} TO {}", quote_ident("operator")?),
+    ])
+}
+
+/// A statement, run inside the application database, that gives `user` its schema
+/// objects. When `sole_user` the user becomes owner of every non-system schema, table,
+/// sequence and view (so data written by an earlier relation stays usable); otherwise it
+/// gets full privileges next to the other users.
+pub fn take_over_objects(user: &str, sole_user: bool) -> Result<String, PlanError> {
+    let lit = quote_literal(user)?;
+    let schemas = "SELECT nspname AS n FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'";
+    let body = if sole_user {
+        format!(
+            "FOR r IN {schemas} LOOP EXECUTE format('ALTER SCHEMA %I OWNER TO %I', r.n, {lit}); END LOOP; \
+             FOR r IN SELECT schemaname AS s, tablename AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog','information_schema') LOOP EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', r.s, r.t, {lit}); END LOOP; \
+             FOR r IN SELECT schemaname AS s, sequencename AS t FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog','information_schema') LOOP EXECUTE format('ALTER SEQUENCE %I.%I OWNER TO %I', r.s, r.t, {lit}); END LOOP; \
+             FOR r IN SELECT schemaname AS s, viewname AS t FROM pg_views WHERE schemaname NOT IN ('pg_catalog','information_schema') LOOP EXECUTE format('ALTER VIEW %I.%I OWNER TO %I', r.s, r.t, {lit}); END LOOP;"
+        )
+    } else {
+        format!(
+            "FOR r IN {schemas} LOOP \
+               EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO %I', r.n, {lit}); \
+               EXECUTE format('GRANT ALL ON ALL TABLES IN SCHEMA %I TO %I', r.n, {lit}); \
+               EXECUTE format('GRANT ALL ON ALL SEQUENCES IN SCHEMA %I TO %I', r.n, {lit}); \
+               EXECUTE format('GRANT ALL ON ALL FUNCTIONS IN SCHEMA %I TO %I', r.n, {lit}); \
+             END LOOP;"
+        )
+    };
+    Ok(format!("DO $tether$ DECLARE r record; BEGIN {body} END $tether$"))
+}
+
+/// Statements, run in one database, that hand what `user` owns to `operator` and drop
+/// its privileges there. Run in every database before [`drop_user`].
+pub fn release_objects(user: &str) -> Result<Vec<String>, PlanError> {
+    let u = quote_ident(user)?;
+    Ok(vec![format!("REASSIGN OWNED BY {u} TO {}", quote_ident("operator")?), format!("DROP OWNED BY {u}")])
+}
+
+pub fn drop_user(user: &str) -> Result<String, PlanError> {
+    Ok(format!("DROP ROLE IF EXISTS {}", quote_ident(user)?))
+}
+
+pub fn create_database(database: &str) -> Result<String, PlanError> {
+    Ok(format!("CREATE DATABASE {} OWNER {}", quote_ident(database)?, quote_ident("operator")?))
+}
+
+/// Group roles every server needs before relations are served.
+pub fn bootstrap_groups(group_exists: impl Fn(&str) -> bool) -> Result<Vec<String>, PlanError> {
+    let mut out = Vec::new();
+    if !group_exists(RELATION_ACCESS) {
+        out.push(format!("CREATE ROLE {} NOLOGIN", quote_ident(RELATION_ACCESS)?));
+    }
+    if !group_exists(ADMIN_GROUP) {
+        out.push(format!("CREATE ROLE {} NOLOGIN", quote_ident(ADMIN_GROUP)?));
+    }
+    let a = quote_ident(ADMIN_GROUP)?;
+    out.push(format!("GRANT pg_read_all_data, pg_write_all_data TO {a}"));
+    out.push(format!("GRANT CONNECT ON DATABASE {} TO {a}", quote_ident("postgres")?));
+    Ok(out)
+}
+
+/// `ALTER ROLE` for a system user's new password (already a SCRAM verifier).
+pub fn set_password(user: &str, verifier: &str) -> Result<String, PlanError> {
+    Ok(format!("ALTER ROLE {} WITH PASSWORD {}", quote_ident(user)?, quote_literal(verifier)?))
+}
+
+/// Ensures a system user exists as a superuser with the given verifier.
+pub fn ensure_system_user(user: &str, verifier: &str, exists: bool) -> Result<Vec<String>, PlanError> {
+    let u = quote_ident(user)?;
+    let pw = quote_literal(verifier)?;
+    let verb = if exists { "ALTER" } else { "CREATE" };
+    let attrs = if user == "replication" { "LOGIN REPLICATION" } else { "LOGIN SUPERUSER" };
+    Ok(vec![
+        format!("{verb} ROLE {u} WITH {attrs} PASSWORD {pw}"),
+        format!("COMMENT ON ROLE {u} IS {}", quote_literal(OWNERSHIP_COMMENT)?),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_doubles_quotes_and_refuses_nul() {
+        assert_eq!(quote_ident("a\"b").unwrap(), "\"a\"\"b\"");
+        assert_eq!(quote_ident("x; DROP TABLE y").unwrap(), "\"x; DROP TABLE y\"");
+        assert!(quote_ident("a\0").is_err());
+        assert_eq!(quote_literal("it's").unwrap(), "'it''s'");
+        assert!(quote_literal("\0").is_err());
+    }
+
+    #[test]
+    fn roles_are_classified() {
+        let exists = |r: &str| r == "pg_read_all_data";
+        assert_eq!(classify_roles("", exists).unwrap(), RolePlan::default());
+        let p = classify_roles("admin", exists).unwrap();
+        assert!(p.admin && p.createdb && !p.superuser);
+        let p = classify_roles("CreateDB, pg_read_all_data", exists).unwrap();
+        assert!(p.createdb);
+        assert_eq!(p.grants, vec!["pg_read_all_data".to_string()]);
+        assert_eq!(classify_roles("bogus,admin", exists), Err(PlanError::InvalidRoles(vec!["bogus".into()])));
+        assert_eq!(PlanError::InvalidRoles(vec![]).to_string(), "invalid role(s) for extra user roles");
+    }
+
+    #[test]
+    fn ensure_user_renders_create_or_alter() {
+        let s = ensure_user("relation_id_4", "SCRAM-SHA-256$4096:x$y:z", &RolePlan::default(), false).unwrap();
+        assert_eq!(s[0], "CREATE ROLE \"relation_id_4\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:x$y:z'");
+        assert_eq!(s[2], "GRANT \"relation_access\" TO \"relation_id_4\"");
+        let s = ensure_user("relation_id_4", "v", &RolePlan { admin: true, createdb: true, ..Default::default() }, true).unwrap();
+        assert!(s[0].starts_with("ALTER ROLE \"relation_id_4\" WITH LOGIN NOSUPERUSER CREATEDB"));
+        assert!(s.contains(&"GRANT \"admin\" TO \"relation_id_4\"".to_string()));
+    }
+
+    #[test]
+    fn relation_users_are_recognised() {
+        assert_eq!(relation_user(12), "relation_id_12");
+        assert!(is_relation_user("relation_id_12"));
+        assert!(!is_relation_user("relation_id_"));
+        assert!(!is_relation_user("operator"));
+    }
+
+    #[test]
+    fn take_over_quotes_the_user_as_a_literal() {
+        let s = take_over_objects("relation_id_1", true).unwrap();
+        assert!(s.starts_with("DO $tether$"));
+        assert!(s.contains("'relation_id_1'"));
+        assert!(take_over_objects("relation_id_1", false).unwrap().contains("GRANT ALL ON ALL TABLES"));
+    }
+}

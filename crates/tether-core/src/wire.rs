@@ -1,0 +1,327 @@
+//! The messages the CLI and the controller exchange over the control socket.
+//!
+//! One request per connection: the client writes one JSON line (an [`Envelope`]), the
+//! controller answers with one JSON line (a [`Reply`]). The view types are shaped like
+//! Juju's own `--format json` output, so the CLI prints them by serialising them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A request with the controller's token (read from a file only the owner can read).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    pub token: String,
+    pub request: Request,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    Ping,
+    AddModel { name: String, switch: bool },
+    Models,
+    Switch { model: String },
+    DestroyModel { name: String, force: bool },
+    Deploy { model: Option<String>, charm: String, app: Option<String>, config: Vec<String>, num_units: u32 },
+    RemoveApplication { model: Option<String>, apps: Vec<String>, force: bool },
+    AddUnit { model: Option<String>, app: String, num_units: u32 },
+    RemoveUnit { model: Option<String>, units: Vec<String>, num_units: Option<u32> },
+    Integrate { model: Option<String>, a: String, b: String },
+    /// `b` is `None` when `a` is a relation id.
+    RemoveRelation { model: Option<String>, a: String, b: Option<String> },
+    ConfigGet { model: Option<String>, app: String },
+    ConfigSet { model: Option<String>, app: String, set: Vec<String>, reset: Vec<String> },
+    Run { model: Option<String>, unit: String, action: String, params: BTreeMap<String, Value>, wait_ms: Option<u64> },
+    Status { model: Option<String> },
+    ShowUnit { model: Option<String>, unit: String },
+    DebugLog { model: Option<String>, limit: Option<u64> },
+    Resolve { model: Option<String>, unit: String },
+    Secrets { model: Option<String> },
+    ShowSecret { model: Option<String>, id: String, reveal: bool },
+    Version,
+    StopController,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Reply {
+    /// Success; `info` lines go to stderr, `output` (if any) to stdout verbatim.
+    Done { info: Vec<String>, output: Option<String> },
+    Error { message: String, usage: bool },
+    Models { current: Option<String>, models: Vec<ModelSummary> },
+    Status { status: StatusView, relations: Vec<RelationRow> },
+    Config { config: ConfigView },
+    Task { unit: String, task: TaskView, timed_out: bool },
+    ShowUnit { units: BTreeMap<String, UnitInfoView> },
+    Log { lines: Vec<String> },
+    Secrets { secrets: BTreeMap<String, SecretView> },
+    Version { version: String },
+}
+
+impl Reply {
+    pub fn error(message: impl Into<String>) -> Self {
+        Reply::Error { message: message.into(), usage: false }
+    }
+    pub fn done(info: impl Into<String>) -> Self {
+        Reply::Done { info: vec![info.into()], output: None }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelSummary {
+    pub name: String,
+    pub uuid: String,
+    pub applications: usize,
+    pub units: usize,
+}
+
+/// `status` as Juju's `--format json` prints it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusView {
+    pub model: ModelStatus,
+    pub machines: BTreeMap<String, Value>,
+    pub applications: BTreeMap<String, AppStatusView>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub controller: Option<ControllerStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ControllerStatus {
+    pub timestamp: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelStatus {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub controller: String,
+    pub cloud: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub region: Option<String>,
+    pub version: String,
+    #[serde(rename = "model-status")]
+    pub model_status: StatusInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct StatusInfo {
+    pub current: String,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub message: String,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub since: String,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct AppStatusView {
+    pub charm: String,
+    pub charm_origin: String,
+    pub charm_name: String,
+    pub charm_rev: i64,
+    pub exposed: bool,
+    pub base: BaseView,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scale: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub address: Option<String>,
+    pub application_status: StatusInfo,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub relations: BTreeMap<String, Vec<AppRelationView>>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub subordinate_to: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub units: BTreeMap<String, UnitStatusView>,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub version: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub endpoint_bindings: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BaseView {
+    pub name: String,
+    pub channel: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct AppRelationView {
+    pub related_application: String,
+    pub interface: String,
+    pub scope: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct UnitStatusView {
+    pub workload_status: StatusInfo,
+    pub juju_status: StatusInfo,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub leader: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub public_address: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub open_ports: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub subordinates: BTreeMap<String, UnitStatusView>,
+}
+
+/// One row of `status --relations` (not part of Juju's JSON; sent beside it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RelationRow {
+    pub id: i64,
+    pub provider: String,
+    pub requirer: String,
+    pub interface: String,
+    /// `regular`, `peer` or `subordinate`.
+    pub kind: String,
+    pub status: String,
+}
+
+/// `config APP --format json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct ConfigView {
+    pub application: String,
+    pub charm: String,
+    pub settings: BTreeMap<String, SettingView>,
+    pub application_config: BTreeMap<String, SettingView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SettingView {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub default: Option<Value>,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub description: String,
+    /// `default`, `user` or `unset`.
+    pub source: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub value: Option<Value>,
+}
+
+/// One task of `run`, as Juju's `--format json` prints it under the unit name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaskView {
+    pub id: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub message: String,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty", default)]
+    pub results: serde_json::Map<String, Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub log: Vec<String>,
+    pub unit: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub timing: Option<BTreeMap<String, String>>,
+}
+
+/// `show-unit` for one unit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct UnitInfoView {
+    pub opened_ports: Vec<String>,
+    pub charm: String,
+    pub leader: bool,
+    pub life: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub public_address: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub workload_version: String,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub relation_info: Vec<RelationInfoView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct RelationInfoView {
+    pub relation_id: i64,
+    pub endpoint: String,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub related_endpoint: String,
+    pub application_data: BTreeMap<String, String>,
+    pub local_unit: RelatedUnitView,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub related_units: BTreeMap<String, RelatedUnitView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct RelatedUnitView {
+    pub in_scope: bool,
+    pub data: BTreeMap<String, String>,
+}
+
+/// `secrets --format json` / `show-secret` for one secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecretView {
+    pub revision: i64,
+    pub owner: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub description: Option<String>,
+    pub created: String,
+    pub updated: String,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub access: Vec<SecretAccessView>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content: Option<SecretContentView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecretAccessView {
+    pub target: String,
+    pub scope: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecretContentView {
+    #[serde(rename = "Data")]
+    pub data: BTreeMap<String, String>,
+}
+
+/// The version tether reports for itself in Juju's format (`maj.min.patch-release-arch`).
+pub const JUJU_COMPAT_VERSION: &str = "3.6.5";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_as_tagged_json() {
+        let r = Request::Integrate { model: None, a: "pg".into(), b: "di".into() };
+        let s = serde_json::to_string(&r).unwrap();
+        assert!(s.contains("\"op\":\"integrate\""), "{s}");
+        let back: Request = serde_json::from_str(&s).unwrap();
+        assert!(matches!(back, Request::Integrate { .. }));
+    }
+
+    #[test]
+    fn unit_status_omits_false_leader() {
+        let u = UnitStatusView {
+            workload_status: StatusInfo { current: "active".into(), ..Default::default() },
+            juju_status: StatusInfo { current: "idle".into(), ..Default::default() },
+            leader: false,
+            address: None,
+            public_address: None,
+            open_ports: vec![],
+            subordinates: BTreeMap::new(),
+        };
+        let v = serde_json::to_value(&u).unwrap();
+        assert!(v.get("leader").is_none());
+        assert_eq!(v["workload-status"]["current"], "active");
+    }
+}

@@ -1,0 +1,1 @@
+//! charms (being written).
