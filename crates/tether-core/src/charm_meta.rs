@@ -200,14 +200,18 @@ impl CharmMeta {
                     "secret" => OptionType::Secret,
                     other => return Err(MetaError::Config(format!("option {name:?} has unknown type {other:?}"))),
                 };
-                options.push(ConfigOption { name, kind, default: o.default.map(yaml_to_json), description: o.description.unwrap_or_default() });
+                options.push(ConfigOption {
+                    name,
+                    kind,
+                    default: o.default.map(yaml_to_json),
+                    description: o.description.unwrap_or_default(),
+                });
             }
         }
         let mut acts = Vec::new();
         if let Some(src) = actions {
-            let raw: BTreeMap<String, RawAction> = serde_yaml::from_str::<Option<_>>(src)
-                .map_err(|e| MetaError::Actions(first_line(&e.to_string())))?
-                .unwrap_or_default();
+            let raw: BTreeMap<String, RawAction> =
+                serde_yaml::from_str::<Option<_>>(src).map_err(|e| MetaError::Actions(first_line(&e.to_string())))?.unwrap_or_default();
             for (name, a) in raw {
                 crate::names::validate_action(&name).map_err(|e| MetaError::Actions(e.to_string()))?;
                 let params = a
@@ -231,7 +235,14 @@ impl CharmMeta {
                 });
             }
         }
-        Ok(CharmMeta { name, summary: md.summary.unwrap_or_default(), subordinate: md.subordinate.unwrap_or(false), endpoints, config: options, actions: acts })
+        Ok(CharmMeta {
+            name,
+            summary: md.summary.unwrap_or_default(),
+            subordinate: md.subordinate.unwrap_or(false),
+            endpoints,
+            config: options,
+            actions: acts,
+        })
     }
 }
 

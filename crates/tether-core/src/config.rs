@@ -99,7 +99,11 @@ mod tests {
             summary: String::new(),
             subordinate: false,
             endpoints: vec![],
-            config: vec![opt("s", OptionType::String, None), opt("i", OptionType::Int, Some(3.into())), opt("b", OptionType::Boolean, Some(false.into()))],
+            config: vec![
+                opt("s", OptionType::String, None),
+                opt("i", OptionType::Int, Some(3.into())),
+                opt("b", OptionType::Boolean, Some(false.into())),
+            ],
             actions: vec![],
         }
     }

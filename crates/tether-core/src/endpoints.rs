@@ -141,7 +141,8 @@ pub fn infer<'m>(
         }
     }
     if pairs.len() > 1 {
-        let explicit: Vec<_> = pairs.iter().filter(|(x, y)| x.endpoint.name != "juju-info" && y.endpoint.name != "juju-info").cloned().collect();
+        let explicit: Vec<_> =
+            pairs.iter().filter(|(x, y)| x.endpoint.name != "juju-info" && y.endpoint.name != "juju-info").cloned().collect();
         if explicit.len() == 1 {
             pairs = explicit;
         } else if !explicit.is_empty() {
@@ -223,7 +224,9 @@ mod tests {
         check(
             "postgresql-k8s",
             "mattermost-k8s",
-            Err(r#"ambiguous relation: "postgresql-k8s mattermost-k8s" could refer to "mattermost-k8s:db postgresql-k8s:db"; "mattermost-k8s:db postgresql-k8s:db-admin""#),
+            Err(
+                r#"ambiguous relation: "postgresql-k8s mattermost-k8s" could refer to "mattermost-k8s:db postgresql-k8s:db"; "mattermost-k8s:db postgresql-k8s:db-admin""#,
+            ),
         );
         check("postgresql-k8s:db", "data-integrator", Err("no relations found"));
         check("postgresql-k8s:database-peers", "data-integrator", Err("no relations found"));

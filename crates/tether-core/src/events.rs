@@ -32,7 +32,11 @@ impl HookKind {
     pub fn is_relation(self) -> bool {
         matches!(
             self,
-            HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged | HookKind::RelationDeparted | HookKind::RelationBroken
+            HookKind::RelationCreated
+                | HookKind::RelationJoined
+                | HookKind::RelationChanged
+                | HookKind::RelationDeparted
+                | HookKind::RelationBroken
         )
     }
 
@@ -184,7 +188,9 @@ mod tests {
     use super::*;
 
     fn names(plan: &[Event]) -> Vec<String> {
-        plan.iter().map(|e| format!("{}{}", e.hook_name(), e.remote_unit.as_deref().map(|u| format!("[{u}]")).unwrap_or_default())).collect()
+        plan.iter()
+            .map(|e| format!("{}{}", e.hook_name(), e.remote_unit.as_deref().map(|u| format!("[{u}]")).unwrap_or_default()))
+            .collect()
     }
 
     #[test]

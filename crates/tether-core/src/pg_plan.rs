@@ -211,10 +211,7 @@ pub fn ensure_system_user(user: &str, verifier: &str, exists: bool) -> Result<Ve
     let pw = quote_literal(verifier)?;
     let verb = if exists { "ALTER" } else { "CREATE" };
     let attrs = if user == "replication" { "LOGIN REPLICATION" } else { "LOGIN SUPERUSER" };
-    Ok(vec![
-        format!("{verb} ROLE {u} WITH {attrs} PASSWORD {pw}"),
-        format!("COMMENT ON ROLE {u} IS {}", quote_literal(OWNERSHIP_COMMENT)?),
-    ])
+    Ok(vec![format!("{verb} ROLE {u} WITH {attrs} PASSWORD {pw}"), format!("COMMENT ON ROLE {u} IS {}", quote_literal(OWNERSHIP_COMMENT)?)])
 }
 
 #[cfg(test)]
@@ -246,7 +243,10 @@ mod tests {
     #[test]
     fn ensure_user_renders_create_or_alter() {
         let s = ensure_user("relation_id_4", "SCRAM-SHA-256$4096:x$y:z", &RolePlan::default(), false).unwrap();
-        assert_eq!(s[0], "CREATE ROLE \"relation_id_4\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:x$y:z'");
+        assert_eq!(
+            s[0],
+            "CREATE ROLE \"relation_id_4\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:x$y:z'"
+        );
         assert_eq!(s[2], "GRANT \"relation_access\" TO \"relation_id_4\"");
         let s = ensure_user("relation_id_4", "v", &RolePlan { admin: true, createdb: true, ..Default::default() }, true).unwrap();
         assert!(s[0].starts_with("ALTER ROLE \"relation_id_4\" WITH LOGIN NOSUPERUSER CREATEDB"));

@@ -19,26 +19,91 @@ pub struct Envelope {
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
     Ping,
-    AddModel { name: String, switch: bool },
+    AddModel {
+        name: String,
+        switch: bool,
+    },
     Models,
-    Switch { model: String },
-    DestroyModel { name: String, force: bool },
-    Deploy { model: Option<String>, charm: String, app: Option<String>, config: Vec<String>, num_units: u32 },
-    RemoveApplication { model: Option<String>, apps: Vec<String>, force: bool },
-    AddUnit { model: Option<String>, app: String, num_units: u32 },
-    RemoveUnit { model: Option<String>, units: Vec<String>, num_units: Option<u32> },
-    Integrate { model: Option<String>, a: String, b: String },
+    Switch {
+        model: String,
+    },
+    DestroyModel {
+        name: String,
+        force: bool,
+    },
+    Deploy {
+        model: Option<String>,
+        charm: String,
+        app: Option<String>,
+        config: Vec<String>,
+        num_units: u32,
+    },
+    RemoveApplication {
+        model: Option<String>,
+        apps: Vec<String>,
+        force: bool,
+    },
+    AddUnit {
+        model: Option<String>,
+        app: String,
+        num_units: u32,
+    },
+    RemoveUnit {
+        model: Option<String>,
+        units: Vec<String>,
+        num_units: Option<u32>,
+    },
+    Integrate {
+        model: Option<String>,
+        a: String,
+        b: String,
+    },
     /// `b` is `None` when `a` is a relation id.
-    RemoveRelation { model: Option<String>, a: String, b: Option<String> },
-    ConfigGet { model: Option<String>, app: String },
-    ConfigSet { model: Option<String>, app: String, set: Vec<String>, reset: Vec<String> },
-    Run { model: Option<String>, unit: String, action: String, params: BTreeMap<String, Value>, wait_ms: Option<u64> },
-    Status { model: Option<String> },
-    ShowUnit { model: Option<String>, unit: String },
-    DebugLog { model: Option<String>, limit: Option<u64> },
-    Resolve { model: Option<String>, unit: String },
-    Secrets { model: Option<String> },
-    ShowSecret { model: Option<String>, id: String, reveal: bool },
+    RemoveRelation {
+        model: Option<String>,
+        a: String,
+        b: Option<String>,
+    },
+    ConfigGet {
+        model: Option<String>,
+        app: String,
+    },
+    ConfigSet {
+        model: Option<String>,
+        app: String,
+        set: Vec<String>,
+        reset: Vec<String>,
+    },
+    Run {
+        model: Option<String>,
+        unit: String,
+        action: String,
+        params: BTreeMap<String, Value>,
+        wait_ms: Option<u64>,
+    },
+    Status {
+        model: Option<String>,
+    },
+    ShowUnit {
+        model: Option<String>,
+        unit: String,
+    },
+    DebugLog {
+        model: Option<String>,
+        limit: Option<u64>,
+    },
+    Resolve {
+        model: Option<String>,
+        unit: String,
+    },
+    Secrets {
+        model: Option<String>,
+    },
+    ShowSecret {
+        model: Option<String>,
+        id: String,
+        reveal: bool,
+    },
     Version,
     StopController,
 }
@@ -47,16 +112,42 @@ pub enum Request {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Reply {
     /// Success; `info` lines go to stderr, `output` (if any) to stdout verbatim.
-    Done { info: Vec<String>, output: Option<String> },
-    Error { message: String, usage: bool },
-    Models { current: Option<String>, models: Vec<ModelSummary> },
-    Status { status: StatusView, relations: Vec<RelationRow> },
-    Config { config: ConfigView },
-    Task { unit: String, task: TaskView, timed_out: bool },
-    ShowUnit { units: BTreeMap<String, UnitInfoView> },
-    Log { lines: Vec<String> },
-    Secrets { secrets: BTreeMap<String, SecretView> },
-    Version { version: String },
+    Done {
+        info: Vec<String>,
+        output: Option<String>,
+    },
+    Error {
+        message: String,
+        usage: bool,
+    },
+    Models {
+        current: Option<String>,
+        models: Vec<ModelSummary>,
+    },
+    Status {
+        status: StatusView,
+        relations: Vec<RelationRow>,
+    },
+    Config {
+        config: ConfigView,
+    },
+    Task {
+        unit: String,
+        task: TaskView,
+        timed_out: bool,
+    },
+    ShowUnit {
+        units: BTreeMap<String, UnitInfoView>,
+    },
+    Log {
+        lines: Vec<String>,
+    },
+    Secrets {
+        secrets: BTreeMap<String, SecretView>,
+    },
+    Version {
+        version: String,
+    },
 }
 
 impl Reply {
