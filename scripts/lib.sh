@@ -1,0 +1,31 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/setup, scripts/quickstart and scripts/test. Sourced, never run.
+
+# The repository root (the parent of scripts/).
+TETHER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf '%s: %s\n' "${TETHER_SCRIPT:-tether}" "$*" >&2; }
+die() {
+    log "$*"
+    exit 1
+}
+
+# Runs a command as root: directly when we are root, through sudo otherwise.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        die "need root to run: $* (run as root or install sudo)"
+    fi
+}
+
+# rustup installs cargo into ~/.cargo/bin, which a non-login shell may not have on PATH.
+cargo_on_path() {
+    local bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+    if ! command -v cargo >/dev/null 2>&1 && [ -x "$bin/cargo" ]; then
+        PATH="$bin:$PATH"
+        export PATH
+    fi
+}
