@@ -1,1 +1,71 @@
-//! workload (being written).
+//! Workloads: the real database server processes behind database units.
+//!
+//! Each database unit runs one server (today PostgreSQL) from the machine's binaries, with
+//! its data under the unit's directory in `$TETHER_HOME` and a free port on 127.0.0.1. The
+//! [`Supervisor`] starts servers (or adopts ones an earlier controller left running),
+//! restarts them with backoff when they die, and stops them at controller shutdown while
+//! their data stays on disk. Per-engine details live behind [`engine::Engine`].
+//!
+//! Code map: `postgres` (one PostgreSQL server), `supervisor` (all workloads of the
+//! controller), `engine` (the per-engine trait), `process` (spawned or adopted processes,
+//! signals), `sysuser` (running as the server's system user when tether is root),
+//! `error` (what failed).
+
+pub mod engine;
+pub mod error;
+pub mod postgres;
+pub mod process;
+pub mod supervisor;
+pub mod sysuser;
+#[cfg(test)]
+pub mod testing;
+
+use std::path::{Path, PathBuf};
+
+pub use error::WorkloadError;
+pub use supervisor::Supervisor;
+
+use crate::secret::SecretString;
+
+/// What to run for a unit; one variant per engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkloadSpec {
+    Postgres(PgSpec),
+}
+
+/// One PostgreSQL server: its data directory (whose parent is the unit directory), the log
+/// file its stderr goes to, its port on 127.0.0.1 and the password of `operator`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgSpec {
+    pub data_dir: PathBuf,
+    pub log_file: PathBuf,
+    pub port: u16,
+    pub operator_password: SecretString,
+}
+
+impl PgSpec {
+    /// The usual layout: `<unit dir>/pgdata` and `<unit dir>/postgres.log`.
+    pub fn for_unit(unit_dir: &Path, port: u16, operator_password: SecretString) -> PgSpec {
+        PgSpec { data_dir: unit_dir.join("pgdata"), log_file: unit_dir.join("postgres.log"), port, operator_password }
+    }
+}
+
+/// What a unit's workload is doing now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkloadState {
+    Stopped,
+    Starting,
+    Running {
+        pid: u32,
+    },
+    /// It died unexpectedly (or a restart failed); the next attempt follows a backoff.
+    Restarting {
+        attempt: u32,
+        reason: String,
+    },
+}
+
+/// A port on 127.0.0.1 that is free now (the OS picks it).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}

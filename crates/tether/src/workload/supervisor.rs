@@ -1,0 +1,322 @@
+//! The supervisor of all workloads of one controller.
+//!
+//! One watcher task per running unit owns the server process: it notices an unexpected
+//! exit, restarts with exponential backoff (0.5 s doubling to 30 s; the count resets once
+//! a server has stayed up for a minute) and publishes a readable [`WorkloadState`]. Stopping
+//! goes through the watcher so the process is always stopped by the task that owns it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::process::{stop_pid_blocking, Proc};
+use super::{WorkloadError, WorkloadSpec, WorkloadState};
+use crate::paths::Home;
+
+const BACKOFF_START: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A server that ran this long before dying restarts from the first backoff step.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
+/// How long `ensure_running` waits for a restarting server.
+const WAIT_RUNNING: Duration = Duration::from_secs(90);
+
+#[derive(Clone)]
+pub struct Supervisor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The controller's home: `remove_data` deletes nothing outside it.
+    root: PathBuf,
+    units: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+/// One unit: its published state and, while supervised, its watcher.
+struct Slot {
+    state: watch::Sender<WorkloadState>,
+    ctl: tokio::sync::Mutex<Option<Watcher>>,
+}
+
+struct Watcher {
+    spec: Arc<Mutex<WorkloadSpec>>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Supervisor {
+    pub fn new(home: Home) -> Supervisor {
+        Self::with_root(home.root().to_path_buf())
+    }
+
+    /// A supervisor whose `remove_data` is confined to `root`.
+    pub fn with_root(root: PathBuf) -> Supervisor {
+        Supervisor { inner: Arc::new(Inner { root, units: Mutex::new(HashMap::new()) }) }
+    }
+
+    fn slot(&self, unit: &str) -> Arc<Slot> {
+        let mut units = self.inner.units.lock().unwrap_or_else(|p| p.into_inner());
+        units
+            .entry(unit.to_string())
+            .or_insert_with(|| Arc::new(Slot { state: watch::Sender::new(WorkloadState::Stopped), ctl: tokio::sync::Mutex::new(None) }))
+            .clone()
+    }
+
+    fn existing_slot(&self, unit: &str) -> Option<Arc<Slot>> {
+        self.inner.units.lock().unwrap_or_else(|p| p.into_inner()).get(unit).cloned()
+    }
+
+    /// Makes the unit's server run and be watched. Idempotent: initialises the data
+    /// directory if needed, starts or adopts the server and returns once it accepts the
+    /// admin login. When it is already supervised the new spec's credentials are taken
+    /// for later restarts (a spec with another data directory or port restarts it), and
+    /// a server in the middle of restarting is waited for.
+    pub async fn ensure_running(&self, unit: &str, spec: WorkloadSpec) -> Result<(), WorkloadError> {
+        let slot = self.slot(unit);
+        let mut ctl = slot.ctl.lock().await;
+        if let Some(w) = ctl.as_ref() {
+            if !w.task.is_finished() {
+                let same_place = same_place(&w.spec.lock().unwrap_or_else(|p| p.into_inner()), &spec);
+                if same_place {
+                    *w.spec.lock().unwrap_or_else(|p| p.into_inner()) = spec;
+                    drop(ctl);
+                    return wait_running(unit, &slot).await;
+                }
+            }
+            if let Some(w) = ctl.take() {
+                shut(w).await;
+            }
+        }
+        slot.state.send_replace(WorkloadState::Starting);
+        let proc = match spec.engine().start().await {
+            Ok(p) => p,
+            Err(e) => {
+                slot.state.send_replace(WorkloadState::Stopped);
+                return Err(e);
+            }
+        };
+        slot.state.send_replace(WorkloadState::Running { pid: proc.pid() });
+        let spec = Arc::new(Mutex::new(spec));
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(watch_unit(slot.state.clone(), spec.clone(), proc, stop_rx));
+        *ctl = Some(Watcher { spec, stop, task });
+        Ok(())
+    }
+
+    /// Stops the unit's server and stops watching it. Idempotent.
+    pub async fn stop(&self, unit: &str) {
+        let Some(slot) = self.existing_slot(unit) else { return };
+        let mut ctl = slot.ctl.lock().await;
+        if let Some(w) = ctl.take() {
+            shut(w).await;
+        }
+        slot.state.send_replace(WorkloadState::Stopped);
+    }
+
+    /// Stops every supervised server (controller shutdown); data stays on disk.
+    pub async fn stop_all(&self) {
+        let units: Vec<String> = self.inner.units.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        let mut set = tokio::task::JoinSet::new();
+        for unit in units {
+            let me = self.clone();
+            set.spawn(async move { me.stop(&unit).await });
+        }
+        while set.join_next().await.is_some() {}
+    }
+
+    /// What the unit's workload is doing now.
+    pub fn state(&self, unit: &str) -> WorkloadState {
+        self.existing_slot(unit).map(|s| s.state.borrow().clone()).unwrap_or(WorkloadState::Stopped)
+    }
+
+    /// Stops the unit's server (also one nobody supervises whose lock file lies under
+    /// `dir`) and deletes `dir`, which must be inside the controller's home.
+    pub async fn remove_data(&self, unit: &str, dir: &Path) -> Result<(), WorkloadError> {
+        let root = self.inner.root.as_path();
+        let inside = dir.is_absolute() && dir.starts_with(root) && dir != root && !dir.components().any(|c| c.as_os_str() == "..");
+        if !inside {
+            return Err(WorkloadError::OutsideHome { path: dir.to_path_buf() });
+        }
+        self.stop(unit).await;
+        stop_strays(dir).await;
+        if dir.exists() {
+            let owned = dir.to_path_buf();
+            tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&owned))
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+                .map_err(|e| WorkloadError::Remove { path: dir.to_path_buf(), source: e })?;
+        }
+        self.inner.units.lock().unwrap_or_else(|p| p.into_inner()).remove(unit);
+        Ok(())
+    }
+}
+
+fn same_place(a: &WorkloadSpec, b: &WorkloadSpec) -> bool {
+    match (a, b) {
+        (WorkloadSpec::Postgres(a), WorkloadSpec::Postgres(b)) => a.data_dir == b.data_dir && a.port == b.port,
+    }
+}
+
+/// Stops a server left running under `dir` (in it or one level down) by an earlier controller.
+async fn stop_strays(dir: &Path) {
+    let mut candidates = vec![dir.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        candidates.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    for data_dir in candidates {
+        if let Some((pid, _)) = super::postgres::read_postmaster_pid(&data_dir) {
+            if super::postgres::is_postgres_of(pid, &data_dir) {
+                let _ =
+                    tokio::task::spawn_blocking(move || stop_pid_blocking(pid, nix::sys::signal::Signal::SIGINT, Duration::from_secs(30)))
+                        .await;
+            }
+        }
+    }
+}
+
+/// Asks the watcher to stop its server and waits until it has.
+async fn shut(w: Watcher) {
+    let _ = w.stop.send(true);
+    let _ = w.task.await;
+}
+
+/// Waits for a supervised unit to be `Running`.
+async fn wait_running(unit: &str, slot: &Slot) -> Result<(), WorkloadError> {
+    let mut rx = slot.state.subscribe();
+    let waited = tokio::time::timeout(WAIT_RUNNING, rx.wait_for(|s| matches!(s, WorkloadState::Running { .. }))).await;
+    match waited {
+        Ok(Ok(_)) => Ok(()),
+        _ => {
+            let reason = match &*slot.state.borrow() {
+                WorkloadState::Restarting { reason, .. } => reason.clone(),
+                other => format!("{other:?}"),
+            };
+            Err(WorkloadError::NotRunning { unit: unit.to_string(), reason })
+        }
+    }
+}
+
+/// Resolves once a stop is asked for (or the supervisor is gone).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let factor = 1u32 << attempt.saturating_sub(1).min(16);
+    (BACKOFF_START * factor).min(BACKOFF_MAX)
+}
+
+/// Owns one server process: restarts it when it dies, stops it when asked (or when the
+/// supervisor is gone).
+async fn watch_unit(state: watch::Sender<WorkloadState>, spec: Arc<Mutex<WorkloadSpec>>, mut proc: Proc, mut stop: watch::Receiver<bool>) {
+    let engine = || spec.lock().unwrap_or_else(|p| p.into_inner()).engine();
+    let mut attempt = 0u32;
+    let mut started = Instant::now();
+    loop {
+        let mut reason = tokio::select! {
+            _ = stopped(&mut stop) => {
+                let e = engine();
+                let _ = proc.terminate(e.stop_signal(), e.stop_grace()).await;
+                state.send_replace(WorkloadState::Stopped);
+                return;
+            }
+            r = proc.wait_exit() => r,
+        };
+        if started.elapsed() >= STABLE_AFTER {
+            attempt = 0;
+        }
+        loop {
+            attempt += 1;
+            state.send_replace(WorkloadState::Restarting { attempt, reason: reason.clone() });
+            tokio::select! {
+                _ = stopped(&mut stop) => {
+                    state.send_replace(WorkloadState::Stopped);
+                    return;
+                }
+                _ = tokio::time::sleep(backoff(attempt)) => {}
+            }
+            let e = engine();
+            match e.start().await {
+                Ok(p) => {
+                    proc = p;
+                    started = Instant::now();
+                    state.send_replace(WorkloadState::Running { pid: proc.pid() });
+                    break;
+                }
+                Err(err) => reason = err.to_string(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::process::pid_alive;
+    use crate::workload::testing::TestHome;
+
+    async fn wait_state(sup: &Supervisor, unit: &str, ok: impl Fn(&WorkloadState) -> bool) -> WorkloadState {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let s = sup.state(unit);
+            if ok(&s) || Instant::now() > deadline {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn running_pid(s: &WorkloadState) -> u32 {
+        match s {
+            WorkloadState::Running { pid } => *pid,
+            other => panic!("not running: {other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn supervisor_restarts_a_killed_server_and_stops_it() {
+        let t = TestHome::new();
+        let sup = Supervisor::with_root(t.home.path().to_path_buf());
+        let unit = "postgresql-k8s/0";
+        assert_eq!(sup.state(unit), WorkloadState::Stopped);
+        sup.ensure_running(unit, WorkloadSpec::Postgres(t.spec.clone())).await.expect("start");
+        let pid = running_pid(&sup.state(unit));
+        t.guard.track(pid);
+        sup.ensure_running(unit, WorkloadSpec::Postgres(t.spec.clone())).await.expect("idempotent");
+        assert_eq!(running_pid(&sup.state(unit)), pid);
+
+        super::super::process::signal(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+        let s = wait_state(&sup, unit, |s| matches!(s, WorkloadState::Running { pid: p } if *p != pid)).await;
+        let new_pid = running_pid(&s);
+        t.guard.track(new_pid);
+        sup.ensure_running(unit, WorkloadSpec::Postgres(t.spec.clone())).await.expect("running again");
+
+        sup.stop(unit).await;
+        assert_eq!(sup.state(unit), WorkloadState::Stopped);
+        assert!(!pid_alive(new_pid));
+        sup.stop(unit).await;
+
+        // Back again from the same data, then stop_all and remove_data.
+        sup.ensure_running(unit, WorkloadSpec::Postgres(t.spec.clone())).await.expect("restart from disk");
+        t.guard.track(running_pid(&sup.state(unit)));
+        sup.stop_all().await;
+        assert_eq!(sup.state(unit), WorkloadState::Stopped);
+        assert!(t.spec.data_dir.join("PG_VERSION").is_file(), "state kept on disk");
+        let unit_dir = t.spec.data_dir.parent().unwrap().to_path_buf();
+        assert!(matches!(sup.remove_data(unit, Path::new("/tmp")).await, Err(WorkloadError::OutsideHome { .. })));
+        sup.remove_data(unit, &unit_dir).await.expect("remove");
+        assert!(!unit_dir.exists());
+    }
+
+    #[test]
+    fn backoff_doubles_to_thirty_seconds() {
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert_eq!(backoff(2), Duration::from_secs(1));
+        assert_eq!(backoff(4), Duration::from_secs(4));
+        assert_eq!(backoff(7), Duration::from_secs(30));
+        assert_eq!(backoff(100), Duration::from_secs(30));
+    }
+}
