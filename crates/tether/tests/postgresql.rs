@@ -1,0 +1,194 @@
+//! End to end through the CLI, on real PostgreSQL servers: the commands of the PostgreSQL
+//! how-to (../shared/seeds/001_*.txt) with `juju` replaced by `tether`, and what the
+//! credentials they hand out can and cannot do.
+
+mod common;
+
+use common::*;
+
+const PG: &str = "postgresql-k8s";
+
+/// deploy postgresql-k8s; deploy data-integrator --config database-name=DB; integrate; wait.
+fn deploy_integrated(c: &Controller, integrator: &str, database: &str) {
+    c.ok(&["deploy", PG]);
+    c.ok(&["deploy", "data-integrator", integrator, "--config", &format!("database-name={database}")]);
+    c.ok(&["integrate", integrator, PG]);
+    c.wait_active(&[PG, integrator]);
+}
+
+#[test]
+fn seed_commands_give_data_integrator_working_postgresql_credentials() {
+    let c = Controller::bootstrap();
+    c.ok(&["deploy", PG]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=seed_db"]);
+    c.ok(&["integrate", "data-integrator", PG]);
+    let status = c.wait_active(&[PG, "data-integrator"]);
+
+    // Juju-3 shaped relations in status (juju-compat.md §A3).
+    assert_eq!(related_apps(&status, PG, "database"), ["data-integrator"], "{status:#}");
+    assert_eq!(related_apps(&status, "data-integrator", "postgresql"), [PG], "{status:#}");
+    assert_eq!(status["applications"][PG]["relations"]["database"][0]["interface"], "postgresql_client", "{status:#}");
+
+    // The seed's command, default output format.
+    let plain = c.ok(&["run", "data-integrator/leader", "get-credentials"]);
+    assert!(plain.stdout.contains("postgresql") && plain.stdout.contains("relation_id_"), "{plain}");
+
+    let pg = c.postgresql_credentials("data-integrator/leader");
+    let user = pg["username"].as_str().unwrap_or_default();
+    assert!(is_relation_user(user), "username {user:?} is not relation_id_<n>: {pg:#}");
+    let password = pg["password"].as_str().unwrap_or_default();
+    assert!(password.len() == 16 && password.chars().all(|ch| ch.is_ascii_alphanumeric()), "password must be 16 letters/digits: {pg:#}");
+    assert_eq!(pg["database"], "seed_db");
+    let uri = pg["uris"].as_str().unwrap_or_default();
+    assert!(uri.starts_with("postgresql://"), "uris: {pg:#}");
+    assert!(pg["endpoints"].as_str().is_some_and(|e| !e.is_empty()), "endpoints: {pg:#}");
+
+    let login = PgLogin::from_credentials(&pg);
+    let db = login.session();
+    assert_eq!(db.row("SELECT current_user, current_database()"), [user, "seed_db"]);
+    db.execute("CREATE TABLE seed_check (id int PRIMARY KEY, note text NOT NULL)");
+    db.execute("INSERT INTO seed_check VALUES (1, 'from the seed test')");
+    assert_eq!(db.row("SELECT note FROM seed_check WHERE id = 1"), ["from the seed test"]);
+
+    // The uri is a working connection string too.
+    let by_uri = PgSession::connect_uri(uri).unwrap_or_else(|e| panic!("cannot log in with uris: {e:?}"));
+    assert_eq!(by_uri.row("SELECT current_user, count(*)::text FROM seed_check"), [user, "1"]);
+}
+
+#[test]
+fn app_user_reaches_only_its_own_database_and_is_not_superuser() {
+    let c = Controller::bootstrap();
+    c.ok(&["deploy", PG]);
+    c.ok(&["deploy", "data-integrator", "di-alpha", "--config", "database-name=alpha_db"]);
+    c.ok(&["deploy", "data-integrator", "di-beta", "--config", "database-name=beta_db"]);
+    c.ok(&["integrate", "di-alpha", PG]);
+    // The seed's explicit-endpoint form.
+    c.ok(&["integrate", &format!("{PG}:database"), "di-beta"]);
+    c.wait_active(&[PG, "di-alpha", "di-beta"]);
+
+    let alpha = PgLogin::from_credentials(&c.postgresql_credentials("di-alpha/leader"));
+    let beta = PgLogin::from_credentials(&c.postgresql_credentials("di-beta/leader"));
+    assert_ne!(alpha.user, beta.user, "each relation gets its own user");
+    assert_eq!((alpha.dbname.as_str(), beta.dbname.as_str()), ("alpha_db", "beta_db"));
+
+    for (own, name) in [(&alpha, "alpha"), (&beta, "beta")] {
+        let db = own.session();
+        db.execute(&format!("CREATE TABLE {name}_rows (v text); INSERT INTO {name}_rows VALUES ('{name}')"));
+        assert_eq!(db.row(&format!("SELECT v FROM {name}_rows")), [name]);
+        assert_eq!(
+            db.row("SELECT rolsuper::text, rolcreaterole::text FROM pg_roles WHERE rolname = current_user"),
+            ["false", "false"],
+            "{own:?} must not be a superuser nor create roles"
+        );
+    }
+
+    let (code, message) = assert_refused(&alpha.with_db("beta_db"));
+    assert!(code != "3D000", "beta_db must exist and refuse alpha's user, got {code} {message}");
+    let (code, message) = assert_refused(&beta.with_db("alpha_db"));
+    assert!(code != "3D000", "alpha_db must exist and refuse beta's user, got {code} {message}");
+}
+
+#[test]
+fn remove_relation_revokes_user_and_reintegrate_issues_new_one_keeping_data() {
+    let c = Controller::bootstrap();
+    deploy_integrated(&c, "data-integrator", "rotate_db");
+    let first = c.postgresql_credentials("data-integrator/leader");
+    let old = PgLogin::from_credentials(&first);
+    let db = old.session();
+    db.execute("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before rotation')");
+    drop(db);
+
+    // The seed's rotation: remove the integration, then integrate again.
+    c.ok(&["remove-relation", "data-integrator", PG]);
+    old.wait_refused();
+    assert_bad_credentials(&old);
+    c.wait_for("the relation to be gone", |s| Ok(related_apps(s, PG, "database").is_empty()));
+
+    c.ok(&["integrate", "data-integrator", PG]);
+    c.wait_active(&[PG, "data-integrator"]);
+    let old_user = old.user.clone();
+    let second = c.wait_postgresql_credentials("data-integrator/leader", "a new relation user", |pg| pg["username"] != old_user.as_str());
+    let new = PgLogin::from_credentials(&second);
+    assert!(is_relation_user(&new.user), "{second:#}");
+    assert_ne!(new.user, old.user);
+    assert_ne!(new.password, old.password);
+    assert_eq!(new.dbname, "rotate_db");
+
+    let db = new.session();
+    assert_eq!(db.row("SELECT v FROM kept"), ["before rotation"], "data written before the rotation is readable");
+    db.execute("INSERT INTO kept VALUES ('after rotation')");
+    assert_eq!(db.row("SELECT count(*)::text FROM kept"), ["2"]);
+    assert_bad_credentials(&old);
+}
+
+#[test]
+fn operator_password_can_be_read_set_and_randomised() {
+    let c = Controller::bootstrap();
+    // An integration first, to learn where the server listens.
+    deploy_integrated(&c, "di-before", "before_db");
+    let app_before = PgLogin::from_credentials(&c.postgresql_credentials("di-before/leader"));
+    let operator = |password: &str| app_before.as_user("operator", password).with_db("postgres");
+
+    // get-password: the operator's password by default.
+    let initial = c.operator_password(PG);
+    assert_eq!(operator(&initial).session().row("SELECT current_user"), ["operator"]);
+
+    // set-password password=X: X works, the old one is refused.
+    let chosen = "Chosen0perator7Pw";
+    let set = c.action_results(&format!("{PG}/leader"), "set-password", &[&format!("password={chosen}")]);
+    assert_eq!(set["password"], chosen, "set-password reports the password it set: {set:#}");
+    assert_eq!(operator(chosen).session().row("SELECT current_user"), ["operator"]);
+    assert_bad_credentials(&operator(&initial));
+    assert_eq!(c.operator_password(PG), chosen);
+
+    // set-password without a password: a fresh random one, reported in the results.
+    let random = c.action_results(&format!("{PG}/leader"), "set-password", &[]);
+    let random = random["password"].as_str().unwrap_or_else(|| panic!("no password in {random:#}")).to_string();
+    assert!(random.len() >= 16 && random != chosen && random != initial, "a fresh random password: {random:?}");
+    assert_eq!(operator(&random).session().row("SELECT current_user"), ["operator"]);
+    assert_bad_credentials(&operator(chosen));
+    assert_eq!(c.operator_password(PG), random);
+
+    // Integrations made after the rotations still work: tether manages the server with
+    // the password it now has. The earlier one is untouched.
+    c.ok(&["deploy", "data-integrator", "di-after", "--config", "database-name=after_db"]);
+    c.ok(&["integrate", "di-after", PG]);
+    c.wait_active(&[PG, "di-before", "di-after"]);
+    let app_after = PgLogin::from_credentials(&c.postgresql_credentials("di-after/leader"));
+    let db = app_after.session();
+    db.execute("CREATE TABLE t (v int); INSERT INTO t VALUES (42)");
+    assert_eq!(db.row("SELECT v FROM t"), ["42"]);
+    assert_eq!(app_before.session().row("SELECT current_database()"), ["before_db"]);
+}
+
+#[test]
+fn controller_stop_keeps_model_servers_and_credentials() {
+    let c = Controller::bootstrap();
+    deploy_integrated(&c, "data-integrator", "durable_db");
+    let before = c.status();
+    let pg = c.postgresql_credentials("data-integrator/leader");
+    let login = PgLogin::from_credentials(&pg);
+    login.session().execute("CREATE TABLE durable (v text); INSERT INTO durable VALUES ('survives')");
+
+    c.ok(&["controller", "stop"]);
+    login.wait_unreachable();
+
+    // Any command brings the controller back and says so on stderr.
+    let out = c.tether(&["status", "--format", "json"]);
+    assert_eq!(out.code, 0, "{out}");
+    let lowered = out.stderr.to_lowercase();
+    assert!(lowered.contains("controller") && lowered.contains("start"), "stderr should say a controller was started:\n{out}");
+    let after = out.json();
+    assert_eq!(after["model"]["name"], before["model"]["name"], "same model");
+    assert_eq!(app_names(&after), app_names(&before), "same applications");
+
+    c.wait_active(&[PG, "data-integrator"]);
+    let pg_after = c.postgresql_credentials("data-integrator/leader");
+    assert_eq!(pg_after["username"], pg["username"], "same user");
+    assert_eq!(pg_after["password"], pg["password"], "same password");
+    assert_eq!(pg_after["database"], pg["database"]);
+    let again = PgLogin::from_credentials(&pg_after);
+    // The credentials handed out before the stop still log in, to the same data.
+    let db = again.as_user(&login.user, &login.password).session();
+    assert_eq!(db.row("SELECT v FROM durable"), ["survives"]);
+}
