@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Helpers shared by scripts/setup, scripts/quickstart and scripts/test. Sourced, never run.
 
-# The repository root (the parent of scripts/).
+# The repository root (the parent of scripts/); used by the scripts that source this file.
+# shellcheck disable=SC2034
 TETHER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { printf '%s: %s\n' "${TETHER_SCRIPT:-tether}" "$*" >&2; }
