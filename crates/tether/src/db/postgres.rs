@@ -1,0 +1,294 @@
+//! [`PgAdmin`]: tether's admin session on one PostgreSQL server, logged in as `operator`
+//! over 127.0.0.1, managing relation users, system users and their databases.
+//!
+//! One client per database is kept (opened on first use, reopened when its connection has
+//! closed); operations on one server run one at a time, so "ensure" and "drop" of the same
+//! user never interleave. `CREATE DATABASE` runs on its own (it cannot be in a
+//! transaction); role statements run in a transaction with `SET LOCAL log_statement =
+//! 'none'`, with the password already hashed into a SCRAM-SHA-256 verifier.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::RwLock;
+use std::time::Duration;
+
+use postgres_protocol::password::scram_sha_256;
+use tether_core::pg_plan;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
+
+use super::error::step;
+use super::{DbError, UserAdmin, UserRequest};
+use crate::secret::SecretString;
+
+/// The maintenance database every server has.
+const MAINTENANCE_DB: &str = "postgres";
+const QUIET: &str = "SET LOCAL log_statement = 'none'";
+
+pub struct PgAdmin {
+    port: u16,
+    user: String,
+    password: RwLock<SecretString>,
+    /// Open clients by database name; the lock also serialises operations.
+    clients: tokio::sync::Mutex<HashMap<String, Client>>,
+}
+
+type Clients = HashMap<String, Client>;
+
+impl std::fmt::Debug for PgAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgAdmin").field("port", &self.port).field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+impl PgAdmin {
+    /// Logs in to the `postgres` database of 127.0.0.1:`port` (failing now if it cannot).
+    pub async fn connect(port: u16, user: &str, password: &SecretString) -> Result<PgAdmin, DbError> {
+        let admin = PgAdmin { port, user: user.to_string(), password: RwLock::new(password.clone()), clients: Default::default() };
+        {
+            let mut conns = admin.clients.lock().await;
+            admin.client(&mut conns, MAINTENANCE_DB).await?;
+        }
+        Ok(admin)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Replaces the credentials used for future connections (open ones stay).
+    pub fn update_password(&self, password: &SecretString) {
+        *self.password.write().unwrap_or_else(|p| p.into_inner()) = password.clone();
+    }
+
+    /// Closes every cached connection; the next operation reconnects.
+    pub async fn disconnect(&self) {
+        self.clients.lock().await.clear();
+    }
+
+    async fn open(&self, database: &str) -> Result<Client, DbError> {
+        let password = self.password.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host("127.0.0.1")
+            .port(self.port)
+            .user(&self.user)
+            .password(password.expose())
+            .dbname(database)
+            .application_name("tether")
+            .connect_timeout(Duration::from_secs(10));
+        let (client, conn) = cfg.connect(NoTls).await.map_err(|source| DbError::Connect {
+            port: self.port,
+            user: self.user.clone(),
+            database: database.to_string(),
+            source,
+        })?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
+    /// The client of `database`, opened if missing or closed.
+    async fn client<'m>(&self, conns: &'m mut Clients, database: &str) -> Result<&'m mut Client, DbError> {
+        if conns.get(database).is_none_or(Client::is_closed) {
+            let c = self.open(database).await?;
+            conns.insert(database.to_string(), c);
+        }
+        Ok(conns.get_mut(database).expect("inserted above"))
+    }
+
+    /// The second token of `SELECT version()`, e.g. `15.18`.
+    pub async fn version(&self) -> Result<String, DbError> {
+        let mut conns = self.clients.lock().await;
+        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let row = c.query_one("SELECT version()", &[]).await.map_err(step("reading the server version"))?;
+        let full: String = row.get(0);
+        Ok(full.split_whitespace().nth(1).unwrap_or_default().to_string())
+    }
+
+    /// Whether a role of that name exists (bound parameter).
+    pub async fn role_exists(&self, name: &str) -> Result<bool, DbError> {
+        let mut conns = self.clients.lock().await;
+        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        role_exists(c, name).await
+    }
+
+    /// Creates the `relation_access` and `admin` groups if missing and gives `admin` its rights.
+    pub async fn ensure_groups(&self) -> Result<(), DbError> {
+        let mut conns = self.clients.lock().await;
+        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        ensure_groups(c).await
+    }
+
+    /// Makes a system user (operator, replication, ...) exist with this password.
+    pub async fn ensure_system_user(&self, user: &str, password: &SecretString) -> Result<(), DbError> {
+        let mut conns = self.clients.lock().await;
+        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let exists = role_exists(c, user).await?;
+        let statements = pg_plan::ensure_system_user(user, &verifier(password), exists)?;
+        quiet_transaction(c, &statements, "ensuring a system user").await?;
+        if user == self.user {
+            self.update_password(password);
+        }
+        Ok(())
+    }
+
+    /// Makes a relation user exist with exactly this password and these extra roles, its
+    /// database exist and be reachable only by it (and the admins), and gives it the
+    /// database's objects. Idempotent.
+    pub async fn ensure_relation_user(
+        &self,
+        user: &str,
+        password: &SecretString,
+        extra_user_roles: &str,
+        database: &str,
+        sole_user: bool,
+    ) -> Result<(), DbError> {
+        let mut conns = self.clients.lock().await;
+        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let roles = role_names(c).await?;
+        let plan = pg_plan::classify_roles(extra_user_roles, |r| roles.contains(r))?;
+        ensure_groups(c).await?;
+        if !database_exists(c, database).await? {
+            match c.batch_execute(&pg_plan::create_database(database)?).await {
+                Ok(()) => {}
+                Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => {}
+                Err(e) => return Err(step("creating the database")(e)),
+            }
+        }
+        let tx = c.transaction().await.map_err(step("beginning the user transaction"))?;
+        tx.batch_execute(QUIET).await.map_err(step("disabling statement logging"))?;
+        let exists = tx
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&user])
+            .await
+            .map_err(step("checking whether the user exists"))?
+            .is_some();
+        let mut statements = pg_plan::ensure_user(user, &verifier(password), &plan, exists)?;
+        statements.extend(pg_plan::database_access(database, user)?);
+        for s in &statements {
+            tx.batch_execute(s).await.map_err(step("ensuring the relation user"))?;
+        }
+        tx.commit().await.map_err(step("committing the relation user"))?;
+        let app = self.client(&mut conns, database).await?;
+        app.batch_execute(&pg_plan::take_over_objects(user, sole_user)?).await.map_err(step("granting the database's objects"))?;
+        Ok(())
+    }
+
+    /// Ends the user's sessions, hands what it owns in every database to `operator`, and
+    /// drops it. A missing user is success.
+    pub async fn drop_relation_user(&self, user: &str) -> Result<(), DbError> {
+        let mut conns = self.clients.lock().await;
+        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        if !role_exists(c, user).await? {
+            return Ok(());
+        }
+        c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", &[&user])
+            .await
+            .map_err(step("ending the user's sessions"))?;
+        let databases: Vec<String> = c
+            .query("SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname", &[])
+            .await
+            .map_err(step("listing databases"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let release = pg_plan::release_objects(user)?;
+        for db in databases {
+            let dc = match self.client(&mut conns, &db).await {
+                Ok(dc) => dc,
+                // Dropped since we listed it: nothing to release there.
+                Err(DbError::Connect { source, .. }) if source.code() == Some(&SqlState::INVALID_CATALOG_NAME) => continue,
+                Err(e) => return Err(e),
+            };
+            for s in &release {
+                dc.batch_execute(s).await.map_err(step("releasing the user's objects"))?;
+            }
+        }
+        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        c.batch_execute(&pg_plan::drop_user(user)?).await.map_err(step("dropping the user"))?;
+        Ok(())
+    }
+
+    /// Sets a user's password; when it is the admin's own, later connections use it.
+    pub async fn set_password(&self, user: &str, password: &SecretString) -> Result<(), DbError> {
+        let mut conns = self.clients.lock().await;
+        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let statement = pg_plan::set_password(user, &verifier(password))?;
+        quiet_transaction(c, &[statement], "setting the password").await?;
+        if user == self.user {
+            self.update_password(password);
+        }
+        Ok(())
+    }
+
+    /// The roles named `relation_id_<n>`, sorted.
+    pub async fn list_relation_users(&self) -> Result<Vec<String>, DbError> {
+        let mut conns = self.clients.lock().await;
+        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let rows = c
+            .query("SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' ORDER BY rolname", &[])
+            .await
+            .map_err(step("listing relation users"))?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).filter(|n| pg_plan::is_relation_user(n)).collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl UserAdmin for PgAdmin {
+    async fn ensure_user(&self, req: &UserRequest<'_>) -> Result<(), DbError> {
+        self.ensure_relation_user(req.user, req.password, req.extra_user_roles, req.database, req.sole_user).await
+    }
+    async fn drop_user_if_exists(&self, user: &str) -> Result<(), DbError> {
+        self.drop_relation_user(user).await
+    }
+    async fn list_managed_users(&self) -> Result<Vec<String>, DbError> {
+        self.list_relation_users().await
+    }
+    async fn set_admin_password(&self, password: &SecretString) -> Result<(), DbError> {
+        let user = self.user.clone();
+        self.set_password(&user, password).await
+    }
+    async fn version(&self) -> Result<String, DbError> {
+        PgAdmin::version(self).await
+    }
+}
+
+/// The SCRAM-SHA-256 verifier of a password: all the server ever sees of it.
+fn verifier(password: &SecretString) -> String {
+    scram_sha_256(password.expose().as_bytes())
+}
+
+async fn role_exists(c: &Client, name: &str) -> Result<bool, DbError> {
+    Ok(c.query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name]).await.map_err(step("checking whether a role exists"))?.is_some())
+}
+
+async fn role_names(c: &Client) -> Result<HashSet<String>, DbError> {
+    let rows = c.query("SELECT rolname::text FROM pg_roles", &[]).await.map_err(step("listing roles"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+async fn database_exists(c: &Client, name: &str) -> Result<bool, DbError> {
+    Ok(c.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .map_err(step("checking whether the database exists"))?
+        .is_some())
+}
+
+async fn ensure_groups(c: &mut Client) -> Result<(), DbError> {
+    let roles = role_names(c).await?;
+    let statements = pg_plan::bootstrap_groups(|g| roles.contains(g))?;
+    quiet_transaction(c, &statements, "creating the access groups").await
+}
+
+/// Runs rendered statements in one transaction with statement logging off.
+async fn quiet_transaction(c: &mut Client, statements: &[String], what: &'static str) -> Result<(), DbError> {
+    let tx = c.transaction().await.map_err(step(what))?;
+    tx.batch_execute(QUIET).await.map_err(step(what))?;
+    for s in statements {
+        tx.batch_execute(s).await.map_err(step(what))?;
+    }
+    tx.commit().await.map_err(step(what))
+}
+
+#[cfg(test)]
+mod tests;
