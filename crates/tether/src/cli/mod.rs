@@ -1,7 +1,70 @@
 //! The Juju-style command line: a thin client of the controller daemon.
+//!
+//! Every verb is parsed once ([`args`]), turned into one [`tether_core::wire::Request`]
+//! ([`commands`]), sent over the control socket ([`client`]) after making sure a
+//! controller answers ([`autostart`]), and its [`tether_core::wire::Reply`] printed in
+//! Juju's shapes ([`output`]). Nothing here touches the store or the workloads: the CLI
+//! only speaks the wire protocol, so the daemon stays the single owner of state.
+//!
+//! Exit codes follow Juju: 0 success, 1 runtime error, 2 usage error; every failure is
+//! one `ERROR <message>` line on stderr.
+
+mod args;
+mod autostart;
+mod client;
+mod commands;
+mod emit;
+mod output;
+mod params;
 
 use std::process::ExitCode;
 
+/// Why a command failed, classified by the exit code Juju would use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CliError {
+    /// Bad flags or arguments (exit 2).
+    Usage(String),
+    /// Anything that went wrong while doing the work (exit 1).
+    Runtime(String),
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError::Usage(message.into())
+    }
+    pub fn runtime(message: impl Into<String>) -> Self {
+        CliError::Runtime(message.into())
+    }
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Runtime(_) => 1,
+        }
+    }
+    fn message(&self) -> &str {
+        match self {
+            CliError::Usage(m) | CliError::Runtime(m) => m,
+        }
+    }
+}
+
+/// What a command asks `main` to exit with once it has printed its output.
+pub type CmdResult = Result<u8, CliError>;
+
+/// Parses `std::env::args_os()`, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let parsed = match args::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(args::ParseOutcome::Printed) => return ExitCode::SUCCESS,
+        Err(args::ParseOutcome::Error(e)) => return fail(&e),
+    };
+    match commands::run(parsed) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &CliError) -> ExitCode {
+    emit::error(e.message());
+    ExitCode::from(e.exit_code())
 }

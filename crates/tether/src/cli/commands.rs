@@ -1,0 +1,472 @@
+//! One function per verb: validate what only the CLI can check, build the request,
+//! send it, print the reply.
+//!
+//! The controller validates names, endpoints and values; the CLI checks only argument
+//! shape (counts, `key=value` form, durations, files it must read itself) so that bad
+//! input fails before anything is sent and nothing is executed.
+
+use super::args::{self, Cli, Command, ControllerAction, DataFormat, StatusFormat, TableFormat, VersionFormat};
+use super::autostart;
+use super::client::{self, DEFAULT_TIMEOUT};
+use super::output::{self, task::TaskOutcome};
+use super::params::{self, ValueTyping};
+use super::{emit, CliError, CmdResult};
+use crate::paths::Home;
+use std::io::{BufRead, IsTerminal};
+use std::time::Duration;
+use tether_core::duration::parse_duration;
+use tether_core::wire::{Reply, Request, JUJU_COMPAT_VERSION};
+
+/// The default `run --wait`.
+const DEFAULT_RUN_WAIT: Duration = Duration::from_secs(60);
+/// Slack on top of a run's wait before the client gives up on the socket.
+const RUN_SLACK: Duration = Duration::from_secs(30);
+
+/// What every model-scoped command needs: where the controller is and which model.
+struct Ctx {
+    home: Home,
+    model: Option<String>,
+}
+
+impl Ctx {
+    /// Sends a request (the controller is known to answer) and turns `Reply::Error` into an error.
+    fn send(&self, request: Request, timeout: Duration) -> Result<Reply, CliError> {
+        match client::call(&self.home, request, timeout) {
+            Ok(Reply::Error { message, usage: true }) => Err(CliError::Usage(message)),
+            Ok(Reply::Error { message, usage: false }) => Err(CliError::Runtime(message)),
+            Ok(reply) => Ok(reply),
+            Err(e) => Err(e.into_cli(&self.home)),
+        }
+    }
+}
+
+fn unexpected(reply: &Reply) -> CliError {
+    let kind = serde_json::to_value(reply).ok().and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string));
+    CliError::runtime(format!("unexpected reply from the controller ({})", kind.unwrap_or_else(|| "unknown".into())))
+}
+
+/// Prints a `Done` reply (info to stderr, output to stdout).
+fn print_done(reply: Reply) -> CmdResult {
+    match reply {
+        Reply::Done { info, output } => {
+            for line in info {
+                emit::info(&line);
+            }
+            if let Some(out) = output.filter(|o| !o.is_empty()) {
+                emit::out_line(&out);
+            }
+            Ok(0)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(64).collect::<String>().replace('\0', "\\0");
+    if s.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
+fn duration_arg(flag: &str, value: &str) -> Result<Duration, CliError> {
+    parse_duration(value).map_err(|_| CliError::usage(format!("invalid value {:?} for option --{flag}: invalid duration", shown(value))))
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> CmdResult {
+    let home = Home::from_env();
+    let model = cli.model.as_deref().map(args::model_name);
+    // Commands that must not start a controller come first.
+    match cli.command {
+        Command::Version(a) => version(a),
+        Command::Controller(c) => match c.action {
+            ControllerAction::Run => crate::controller::run_foreground(home).map(|_| 0).map_err(|e| CliError::runtime(format!("{e:#}"))),
+            ControllerAction::Stop => {
+                let was_running = autostart::stop(&home)?;
+                if was_running {
+                    emit::info(&format!("Stopped controller in {}", home.root().display()));
+                } else {
+                    emit::info(&format!("No controller running in {}", home.root().display()));
+                }
+                Ok(0)
+            }
+        },
+        Command::DestroyController(a) => {
+            if !a.no_prompt {
+                return Err(CliError::usage("destroy-controller needs -y (--no-prompt): it deletes every model and all state"));
+            }
+            autostart::destroy(&home).map(|_| 0)
+        }
+        Command::Bootstrap(_) => autostart::bootstrap(&home).map(|_| 0),
+        command => {
+            validate(&command)?;
+            autostart::ensure_running(&home)?;
+            dispatch(&Ctx { home, model }, command)
+        }
+    }
+}
+
+/// Shape checks that must fail before a controller is started or anything is sent.
+fn validate(command: &Command) -> Result<(), CliError> {
+    match command {
+        Command::Integrate(a) if a.endpoints.len() != 2 => Err(CliError::usage("an integration must involve two applications")),
+        Command::RemoveRelation(a) => relation_args(&a.args).map(|_| ()),
+        Command::Run(a) => {
+            if a.background && a.wait.is_some() {
+                return Err(CliError::usage("cannot specify both --wait and --background"));
+            }
+            if let Some(w) = &a.wait {
+                duration_arg("wait", w)?;
+            }
+            params::split_run_args(&a.args).map(|_| ())
+        }
+        Command::DestroyModel(a) => a.timeout.as_deref().map(|t| duration_arg("timeout", t).map(|_| ())).unwrap_or(Ok(())),
+        Command::Deploy(a) => params::config_assignments(&a.config, a.app.as_deref()).map(|_| ()),
+        Command::Config(a) => config_mode(a).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// `remove-relation` arguments: two endpoints, or one integer relation id.
+fn relation_args(args: &[String]) -> Result<(String, Option<String>), CliError> {
+    match args {
+        [id] => {
+            if id.parse::<i64>().is_ok() {
+                Ok((id.clone(), None))
+            } else {
+                Err(CliError::usage(format!("relation ID {:?} not valid", shown(id))))
+            }
+        }
+        [a, b] => Ok((a.clone(), Some(b.clone()))),
+        _ => Err(CliError::usage("a relation must involve two applications")),
+    }
+}
+
+/// What a `config` invocation means.
+#[derive(Debug, PartialEq, Eq)]
+enum ConfigMode {
+    GetAll,
+    GetKey(String),
+    Set { set: Vec<String>, reset: Vec<String> },
+}
+
+fn config_mode(a: &args::ConfigArgs) -> Result<ConfigMode, CliError> {
+    let (sets, gets): (Vec<&String>, Vec<&String>) = a.args.iter().partition(|s| s.contains('='));
+    let reset: Vec<String> =
+        a.reset.iter().flat_map(|r| r.split(',')).map(str::trim).filter(|k| !k.is_empty()).map(str::to_string).collect();
+    let mut set = params::config_assignments(&sets.into_iter().cloned().collect::<Vec<_>>(), Some(&a.app))?;
+    if let Some(file) = &a.file {
+        let text = std::fs::read_to_string(file).map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
+        set.extend(params::config_file_assignments(&text, Some(&a.app))?);
+    }
+    match gets.as_slice() {
+        [] if set.is_empty() && reset.is_empty() => Ok(ConfigMode::GetAll),
+        [] => Ok(ConfigMode::Set { set, reset }),
+        [key] if set.is_empty() && reset.is_empty() => Ok(ConfigMode::GetKey((*key).clone())),
+        [_] => Err(CliError::usage("cannot set and retrieve values simultaneously")),
+        _ => Err(CliError::usage("can only retrieve a single value, or all values")),
+    }
+}
+
+fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
+    let model = ctx.model.clone();
+    match command {
+        Command::AddModel(a) => {
+            let name = args::model_name(&a.name);
+            print_done(ctx.send(Request::AddModel { name, switch: !a.no_switch }, DEFAULT_TIMEOUT)?)
+        }
+        Command::Models(a) => models(ctx, a.format),
+        Command::Switch(a) => print_done(ctx.send(Request::Switch { model: args::model_name(&a.name) }, DEFAULT_TIMEOUT)?),
+        Command::DestroyModel(a) => {
+            let name = args::model_name(&a.name);
+            if !a.no_prompt {
+                confirm(&format!(
+                    "WARNING This command will destroy the {name:?} model and all its applications, units and data.\n\
+                     This includes the databases tether runs for it. This cannot be undone.\n\nContinue [y/N]? "
+                ))
+                .map_err(|_| CliError::runtime("model destruction: aborted"))?;
+            }
+            let timeout = match a.timeout.as_deref() {
+                Some(t) => duration_arg("timeout", t)?.max(DEFAULT_TIMEOUT) + RUN_SLACK,
+                None => DEFAULT_TIMEOUT * 5,
+            };
+            print_done(ctx.send(Request::DestroyModel { name, force: a.force }, timeout)?)
+        }
+        Command::Deploy(a) => {
+            let config = params::config_assignments(&a.config, a.app.as_deref())?;
+            let request = Request::Deploy { model, charm: a.charm, app: a.app, config, num_units: a.num_units };
+            print_done(ctx.send(request, DEFAULT_TIMEOUT)?)
+        }
+        Command::RemoveApplication(a) => {
+            print_done(ctx.send(Request::RemoveApplication { model, apps: a.apps, force: a.force }, DEFAULT_TIMEOUT)?)
+        }
+        Command::AddUnit(a) => print_done(ctx.send(Request::AddUnit { model, app: a.app, num_units: a.num_units }, DEFAULT_TIMEOUT)?),
+        Command::RemoveUnit(a) => {
+            print_done(ctx.send(Request::RemoveUnit { model, units: a.units, num_units: a.num_units }, DEFAULT_TIMEOUT)?)
+        }
+        Command::Integrate(a) => {
+            let [x, y] =
+                <[String; 2]>::try_from(a.endpoints).map_err(|_| CliError::usage("an integration must involve two applications"))?;
+            print_done(ctx.send(Request::Integrate { model, a: x, b: y }, DEFAULT_TIMEOUT)?)
+        }
+        Command::RemoveRelation(a) => {
+            let (x, y) = relation_args(&a.args)?;
+            print_done(ctx.send(Request::RemoveRelation { model, a: x, b: y }, DEFAULT_TIMEOUT)?)
+        }
+        Command::Config(a) => config(ctx, a),
+        Command::Run(a) => run_action(ctx, a),
+        Command::Status(a) => status(ctx, a),
+        Command::ShowUnit(a) => show_unit(ctx, a.units, a.format),
+        Command::DebugLog(a) => {
+            let limit = a.limit.filter(|l| *l > 0);
+            match ctx.send(Request::DebugLog { model, limit }, DEFAULT_TIMEOUT)? {
+                Reply::Log { lines } => {
+                    let mut text = lines.join("\n");
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    emit::out(&text);
+                    Ok(0)
+                }
+                other => print_done(other),
+            }
+        }
+        Command::Resolve(a) => {
+            for unit in a.units {
+                print_done(ctx.send(Request::Resolve { model: model.clone(), unit }, DEFAULT_TIMEOUT)?)?;
+            }
+            Ok(0)
+        }
+        Command::Secrets(a) => match ctx.send(Request::Secrets { model }, DEFAULT_TIMEOUT)? {
+            Reply::Secrets { secrets } => {
+                let secrets = output::secrets::filter_owner(secrets, a.owner.as_deref());
+                emit::out(&match a.format {
+                    TableFormat::Tabular => output::secrets::render_tabular(&secrets, chrono::Utc::now()),
+                    TableFormat::Json => output::json(&secrets)?,
+                    TableFormat::Yaml => output::yaml(&secrets)?,
+                });
+                Ok(0)
+            }
+            other => Err(unexpected(&other)),
+        },
+        Command::ShowSecret(a) => match ctx.send(Request::ShowSecret { model, id: a.id, reveal: a.reveal }, DEFAULT_TIMEOUT)? {
+            Reply::Secrets { secrets } => {
+                emit::out(&match a.format {
+                    DataFormat::Json => output::json(&secrets)?,
+                    DataFormat::Yaml => output::yaml(&secrets)?,
+                });
+                Ok(0)
+            }
+            other => Err(unexpected(&other)),
+        },
+        Command::Bootstrap(_) | Command::Version(_) | Command::Controller(_) | Command::DestroyController(_) => {
+            Err(CliError::runtime("internal error: command dispatched twice"))
+        }
+    }
+}
+
+/// Asks on stderr and reads one line from stdin; anything but y/yes is a refusal.
+fn confirm(question: &str) -> Result<(), ()> {
+    use std::io::Write;
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "{question}");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    match std::io::stdin().lock().read_line(&mut answer) {
+        Ok(_) if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") => Ok(()),
+        _ => Err(()),
+    }
+}
+
+fn version(a: args::VersionArgs) -> CmdResult {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "powerpc64" => "ppc64el",
+        other => other,
+    };
+    let version = format!("{JUJU_COMPAT_VERSION}-ubuntu-{arch}");
+    #[derive(serde::Serialize)]
+    struct Full<'a> {
+        version: &'a str,
+        #[serde(rename = "git-commit")]
+        git_commit: &'a str,
+        compiler: &'a str,
+    }
+    let full = Full { version: &version, git_commit: "", compiler: "gc" };
+    emit::out(&match a.format {
+        VersionFormat::Json => output::json(&full)?,
+        VersionFormat::Yaml if a.all => output::yaml(&full)?,
+        VersionFormat::Yaml => output::yaml(&version)?,
+        VersionFormat::Smart if a.all => format!("version: {version}\ngit-commit: \"\"\ncompiler: gc\n"),
+        VersionFormat::Smart => format!("{version}\n"),
+    });
+    Ok(0)
+}
+
+fn models(ctx: &Ctx, format: TableFormat) -> CmdResult {
+    match ctx.send(Request::Models, DEFAULT_TIMEOUT)? {
+        Reply::Models { current, models } => {
+            emit::out(&match format {
+                TableFormat::Tabular => output::models::render_tabular(current.as_deref(), &models, std::io::stdout().is_terminal()),
+                TableFormat::Json => output::json(&output::models::structured(current.as_deref(), &models))?,
+                TableFormat::Yaml => output::yaml(&output::models::structured(current.as_deref(), &models))?,
+            });
+            Ok(0)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn config(ctx: &Ctx, a: args::ConfigArgs) -> CmdResult {
+    let model = ctx.model.clone();
+    match config_mode(&a)? {
+        ConfigMode::Set { set, reset } => print_done(ctx.send(Request::ConfigSet { model, app: a.app, set, reset }, DEFAULT_TIMEOUT)?),
+        mode => match ctx.send(Request::ConfigGet { model, app: a.app }, DEFAULT_TIMEOUT)? {
+            Reply::Config { config } => {
+                emit::out(&match mode {
+                    ConfigMode::GetKey(key) => output::config::render_key(&config, &key)?,
+                    _ => output::config::render(&config, a.format)?,
+                });
+                Ok(0)
+            }
+            other => Err(unexpected(&other)),
+        },
+    }
+}
+
+fn status(ctx: &Ctx, a: args::StatusArgs) -> CmdResult {
+    match ctx.send(Request::Status { model: ctx.model.clone() }, DEFAULT_TIMEOUT)? {
+        Reply::Status { status, relations } => {
+            match a.format {
+                StatusFormat::Json => emit::out(&output::json(&status)?),
+                StatusFormat::Yaml => emit::out(&output::yaml(&status)?),
+                StatusFormat::Tabular => {
+                    let color = a.color || (!a.no_color && std::io::stdout().is_terminal());
+                    emit::out(&output::status::render_tabular(&status, &relations, a.relations, color));
+                    if status.applications.is_empty() {
+                        emit::info(&format!("\nModel {:?} is empty.", status.model.name));
+                    }
+                }
+            }
+            Ok(0)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn show_unit(ctx: &Ctx, units: Vec<String>, format: DataFormat) -> CmdResult {
+    let mut all = std::collections::BTreeMap::new();
+    for unit in units {
+        match ctx.send(Request::ShowUnit { model: ctx.model.clone(), unit }, DEFAULT_TIMEOUT)? {
+            Reply::ShowUnit { units } => all.extend(units),
+            other => return Err(unexpected(&other)),
+        }
+    }
+    emit::out(&match format {
+        DataFormat::Json => output::json(&all)?,
+        DataFormat::Yaml => output::yaml(&all)?,
+    });
+    Ok(0)
+}
+
+fn run_action(ctx: &Ctx, a: args::RunArgs) -> CmdResult {
+    let target = params::split_run_args(&a.args)?;
+    let file = match &a.params {
+        Some(path) => {
+            Some(std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read params file {}: {e}", path.display())))?)
+        }
+        None => None,
+    };
+    let typing = if a.string_args { ValueTyping::Strings } else { ValueTyping::Yaml };
+    let params = params::run_params(file.as_deref(), &target.assignments, typing)?;
+    let wait = match (&a.wait, a.background) {
+        (_, true) => Duration::ZERO,
+        (Some(w), false) => duration_arg("wait", w)?,
+        (None, false) => DEFAULT_RUN_WAIT,
+    };
+    let mut outcomes = Vec::new();
+    for unit in &target.units {
+        let request = Request::Run {
+            model: ctx.model.clone(),
+            unit: unit.clone(),
+            action: target.action.clone(),
+            params: params.clone(),
+            wait_ms: Some(wait.as_millis() as u64),
+        };
+        match ctx.send(request, wait + RUN_SLACK)? {
+            Reply::Task { unit, task, timed_out } => outcomes.push(TaskOutcome { unit, task, timed_out }),
+            other => return Err(unexpected(&other)),
+        }
+    }
+    if a.background {
+        for o in &outcomes {
+            emit::info(&format!("Scheduled operation {} with task {}", o.task.id, o.task.id));
+        }
+        return Ok(0);
+    }
+    let rendered = output::task::render_run(&outcomes, a.format)?;
+    for line in &rendered.progress {
+        emit::info(line);
+    }
+    emit::out(&rendered.stdout);
+    for line in &rendered.stderr {
+        emit::info(line);
+    }
+    Ok(rendered.exit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_args(args: &[&str], reset: &[&str]) -> args::ConfigArgs {
+        args::ConfigArgs {
+            app: "di".into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            reset: reset.iter().map(|s| s.to_string()).collect(),
+            file: None,
+            format: DataFormat::Yaml,
+        }
+    }
+
+    #[test]
+    fn config_modes_follow_juju() {
+        assert_eq!(config_mode(&config_args(&[], &[])), Ok(ConfigMode::GetAll));
+        assert_eq!(config_mode(&config_args(&["database-name"], &[])), Ok(ConfigMode::GetKey("database-name".into())));
+        assert_eq!(
+            config_mode(&config_args(&["a=1", "b=x=y"], &["c,d", "e"])),
+            Ok(ConfigMode::Set { set: vec!["a=1".into(), "b=x=y".into()], reset: vec!["c".into(), "d".into(), "e".into()] })
+        );
+        assert_eq!(config_mode(&config_args(&["a", "b"], &[])), Err(CliError::usage("can only retrieve a single value, or all values")));
+        assert_eq!(config_mode(&config_args(&["a", "b=1"], &[])), Err(CliError::usage("cannot set and retrieve values simultaneously")));
+    }
+
+    #[test]
+    fn remove_relation_args_follow_juju() {
+        assert_eq!(relation_args(&["3".into()]), Ok(("3".into(), None)));
+        assert_eq!(relation_args(&["a".into(), "b:x".into()]), Ok(("a".into(), Some("b:x".into()))));
+        assert_eq!(relation_args(&["pg".into()]), Err(CliError::usage("relation ID \"pg\" not valid")));
+        assert_eq!(relation_args(&[]), Err(CliError::usage("a relation must involve two applications")));
+    }
+
+    #[test]
+    fn shape_errors_are_caught_before_anything_is_sent() {
+        let parse = |argv: &[&str]| {
+            let mut full = vec!["tether"];
+            full.extend_from_slice(argv);
+            match args::parse(full) {
+                Ok(cli) => cli.command,
+                Err(_) => panic!("{argv:?} did not parse"),
+            }
+        };
+        assert_eq!(validate(&parse(&["integrate", "pg"])), Err(CliError::usage("an integration must involve two applications")));
+        assert!(validate(&parse(&["integrate", "pg", "di"])).is_ok());
+        assert!(matches!(validate(&parse(&["run", "pg/0", "act", "--wait", "soon"])), Err(CliError::Usage(_))));
+        assert!(matches!(validate(&parse(&["run", "pg/0", "act", "--wait", "1s", "--background"])), Err(CliError::Usage(_))));
+        assert!(matches!(validate(&parse(&["deploy", "pg", "--config", "novalue"])), Err(CliError::Usage(_))));
+        assert!(matches!(validate(&parse(&["destroy-model", "m", "--timeout", "x"])), Err(CliError::Usage(_))));
+        assert!(validate(&parse(&["run", "pg/leader", "get-password", "--wait", "60.0s"])).is_ok());
+    }
+}

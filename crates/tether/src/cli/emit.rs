@@ -1,0 +1,33 @@
+//! Writing to stdout and stderr without panicking.
+//!
+//! `println!` panics when the reader of a pipe goes away (`tether status | head -1`);
+//! a CLI must instead stop quietly. Every line the CLI prints goes through here.
+
+use std::io::Write;
+
+/// Writes `text` to stdout verbatim.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// Writes `text` to stdout, adding a final newline if it lacks one.
+pub fn out_line(text: &str) {
+    if text.ends_with('\n') {
+        out(text);
+    } else {
+        out(&format!("{text}\n"));
+    }
+}
+
+/// Writes one informational line to stderr.
+pub fn info(line: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{line}");
+}
+
+/// Writes Juju's `ERROR <message>` line to stderr.
+pub fn error(message: &str) {
+    info(&format!("ERROR {message}"));
+}
