@@ -17,6 +17,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use super::error::step;
+pub use super::registry::PgAdmins;
 use super::{DbError, UserAdmin, UserRequest};
 use crate::secret::SecretString;
 
