@@ -11,8 +11,12 @@ pub mod error;
 pub mod postgres;
 pub mod registry;
 
+// The module's API, whichever path callers prefer.
+#[allow(unused_imports)]
 pub use error::DbError;
+#[allow(unused_imports)]
 pub use postgres::PgAdmin;
+#[allow(unused_imports)]
 pub use registry::PgAdmins;
 
 use crate::secret::SecretString;

@@ -17,6 +17,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use super::error::step;
+/// The registry lives next door; charms name it through this module too.
+#[allow(unused_imports)]
 pub use super::registry::PgAdmins;
 use super::{DbError, UserAdmin, UserRequest};
 use crate::secret::SecretString;
