@@ -1,1 +1,72 @@
-//! charms (being written).
+//! Native charms: Rust implementations of the charms tether ships, behind one trait.
+//!
+//! A charm receives one [`Event`] at a time with a [`HookContext`]; everything it writes
+//! through the context is committed only if it returns `Ok`. Outside effects (database
+//! users, servers) must therefore be idempotent: "ensure user X with password P", never
+//! "create user X". [`Services`] is how a charm reaches the machine: the workload
+//! supervisor and the pooled admin connections.
+
+mod data_integrator;
+mod postgresql;
+
+use crate::engine::context::HookContext;
+use crate::paths::Home;
+use crate::workload::Supervisor;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tether_core::charm_meta::CharmMeta;
+use tether_core::events::Event;
+
+/// What a charm may use beyond its hook context.
+pub struct Services {
+    pub home: Home,
+    pub supervisor: Supervisor,
+    pub pg: crate::db::postgres::PgAdmins,
+}
+
+#[async_trait::async_trait]
+pub trait Charm: Send + Sync {
+    fn meta(&self) -> CharmMeta;
+
+    /// Handles one hook or action.
+    async fn handle(&self, ctx: &mut HookContext, event: &Event) -> anyhow::Result<()>;
+
+    /// Refuses config values the charm cannot use, before they are stored. The
+    /// message is shown to the user after `ERROR `.
+    fn validate_config(&self, _config: &BTreeMap<String, Value>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The built-in charms by the names `deploy` accepts (aliases included).
+pub fn builtin(name: &str) -> Option<Arc<dyn Charm>> {
+    match name {
+        "postgresql-k8s" | "postgresql" => Some(Arc::new(postgresql::PostgresqlCharm)),
+        "data-integrator" => Some(Arc::new(data_integrator::DataIntegratorCharm)),
+        _ => None,
+    }
+}
+
+/// The canonical charm name for a built-in name or alias.
+pub fn canonical_name(name: &str) -> Option<&'static str> {
+    match name {
+        "postgresql-k8s" | "postgresql" => Some("postgresql-k8s"),
+        "data-integrator" => Some("data-integrator"),
+        _ => None,
+    }
+}
+
+/// Every built-in charm name (without aliases).
+pub fn builtin_names() -> &'static [&'static str] {
+    &["data-integrator", "postgresql-k8s"]
+}
+
+/// Reads a string parameter of the running action.
+pub(crate) fn param_str(ctx: &HookContext, key: &str) -> Option<String> {
+    match ctx.action_params().get(key) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    }
+}

@@ -1,9 +1,112 @@
 //! The controller daemon: owns the store, the event engine, the workloads and the
-//! control socket.
+//! control socket. `tether controller run` runs it in the foreground; the CLI starts it
+//! in the background when none answers.
+//!
+//! Start-up order: home (0700) → store and key → default model → engine (every
+//! installed unit runs `start` again, so workloads come back) → socket (0600) and pid
+//! file. Shutdown (request or SIGTERM/SIGINT) reverses it: stop accepting, stop the
+//! workers, stop every workload, remove socket and pid file. State stays on disk.
 
+mod actions;
+mod api;
+mod apps;
+mod models;
+mod relations;
+mod server;
+mod views;
+
+use crate::charms::Services;
+use crate::engine::Engine;
 use crate::paths::Home;
+use crate::store::{Store, StoreError};
+use anyhow::Context;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub use api::ApiError;
+
+/// What request handlers share.
+pub struct Controller {
+    pub home: Home,
+    pub store: Arc<Store>,
+    pub engine: Arc<Engine>,
+    pub shutdown: Notify,
+    pub uuid: String,
+}
 
 /// Runs the controller in the foreground until it is told to stop (request or signal).
-pub fn run_foreground(_home: Home) -> anyhow::Result<()> {
+pub fn run_foreground(home: Home) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    rt.block_on(run(home))
+}
+
+fn ensure_home(home: &Home) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(home.root())
+        .with_context(|| format!("cannot create {}", home.root().display()))?;
+    std::fs::set_permissions(home.root(), std::fs::Permissions::from_mode(0o700))?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(home.logs())?;
+    Ok(())
+}
+
+fn ensure_token(home: &Home) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if home.token().exists() {
+        return Ok(());
+    }
+    let token = crate::secret::generate_password(40);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(home.token())?;
+    f.write_all(token.expose().as_bytes())?;
+    Ok(())
+}
+
+async fn run(home: Home) -> anyhow::Result<()> {
+    ensure_home(&home)?;
+    ensure_token(&home)?;
+    let store = Arc::new(Store::open(&home.store(), &home.key()).context("cannot open the store")?);
+    let uuid = store.write(|tx| {
+        let uuid = match tx.meta("controller-uuid")? {
+            Some(u) => u,
+            None => {
+                let u = uuid::Uuid::new_v4().to_string();
+                tx.set_meta("controller-uuid", &u)?;
+                u
+            }
+        };
+        if tx.models()?.is_empty() && tx.meta("current-model")?.is_none() {
+            tx.create_model("default", &uuid::Uuid::new_v4().to_string())?;
+            tx.set_meta("current-model", "default")?;
+        }
+        Ok::<_, StoreError>(uuid)
+    })?;
+    let services = Arc::new(Services {
+        home: home.clone(),
+        supervisor: crate::workload::Supervisor::new(home.clone()),
+        pg: crate::db::postgres::PgAdmins::default(),
+    });
+    let engine = Engine::new(store.clone(), services.clone());
+    let controller = Arc::new(Controller { home: home.clone(), store, engine: engine.clone(), shutdown: Notify::new(), uuid });
+    let listener = server::bind(&home)?;
+    std::fs::write(home.pid(), std::process::id().to_string())?;
+    engine.resume_all()?;
+    eprintln!("tether controller listening on {}", home.socket().display());
+
+    let serve = tokio::spawn(server::serve(listener, controller.clone()));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = controller.shutdown.notified() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    serve.abort();
+    engine.shutdown();
+    services.supervisor.stop_all().await;
+    let _ = std::fs::remove_file(home.socket());
+    let _ = std::fs::remove_file(home.pid());
+    eprintln!("tether controller stopped");
     Ok(())
 }

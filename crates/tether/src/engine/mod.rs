@@ -1,1 +1,338 @@
-//! engine (being written).
+//! The event engine: one worker per unit runs that unit's hook queue, one hook at a
+//! time; units run concurrently.
+//!
+//! A worker takes the head of its queue, gives the unit's charm a [`HookContext`], and
+//! when the charm returns `Ok` commits everything the hook buffered together with the
+//! removal of the event (see [`commit`]). When it fails the writes are dropped, the unit
+//! shows `error` with `hook failed: "<hook>"`, and the same hook is retried with
+//! backoff or at once on `resolve`. Workers sleep on a [`Notify`] when idle, so new work
+//! starts without polling; an idle unit gets `update-status` on the model's interval.
+
+pub mod commit;
+pub mod context;
+
+use crate::charms::{self, Services};
+use crate::store::{Store, StoreError, UnitRow};
+use context::{ActionState, HookContext};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tether_core::events::{Event, HookKind};
+use tokio::sync::{broadcast, Notify};
+
+const INSTALLED_KEY: &str = "tether.installed";
+const DEFAULT_UPDATE_STATUS: Duration = Duration::from_secs(300);
+
+pub struct Engine {
+    store: Arc<Store>,
+    services: Arc<Services>,
+    workers: Mutex<HashMap<(String, String), Arc<Notify>>>,
+    tasks_done: broadcast::Sender<(String, i64)>,
+    handles: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+enum Step {
+    Ran,
+    Idle,
+    RetryIn(Duration),
+    Gone,
+}
+
+struct Picked {
+    seq: i64,
+    event: Event,
+    unit: UnitRow,
+    charm: String,
+    config: std::collections::BTreeMap<String, serde_json::Value>,
+    model_uuid: String,
+    action: Option<ActionState>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Automatic retry delay after the n-th consecutive failure: 5 s doubling to 5 min.
+fn backoff(retries: i64) -> Duration {
+    Duration::from_secs((5u64 << retries.clamp(0, 6) as u32).min(300))
+}
+
+impl Engine {
+    pub fn new(store: Arc<Store>, services: Arc<Services>) -> Arc<Engine> {
+        let (tasks_done, _) = broadcast::channel(256);
+        Arc::new(Engine { store, services, workers: Mutex::new(HashMap::new()), tasks_done, handles: Mutex::new(Vec::new()) })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    /// Subscribes to `(model, task id)` completions.
+    pub fn task_events(&self) -> broadcast::Receiver<(String, i64)> {
+        self.tasks_done.subscribe()
+    }
+
+    /// Wakes a unit's worker, starting it if needed.
+    pub fn kick(self: &Arc<Self>, model: &str, unit: &str) {
+        let key = (model.to_string(), unit.to_string());
+        let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = workers.get(&key) {
+            n.notify_one();
+            return;
+        }
+        let notify = Arc::new(Notify::new());
+        workers.insert(key, notify.clone());
+        let engine = self.clone();
+        let (m, u) = (model.to_string(), unit.to_string());
+        let handle = tokio::spawn(async move { engine.worker(m, u, notify).await });
+        self.handles.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+    }
+
+    pub fn kick_all(self: &Arc<Self>, model: &str, units: impl IntoIterator<Item = String>) {
+        for u in units {
+            self.kick(model, &u);
+        }
+    }
+
+    /// Stops all workers (a running hook is abandoned; it runs again on next start).
+    pub fn shutdown(&self) {
+        for h in self.handles.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            h.abort();
+        }
+        self.workers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// On controller start: every installed unit runs `start` again (as after a machine
+    /// reboot in Juju), so its workload comes back; then every queue resumes.
+    pub fn resume_all(self: &Arc<Self>) -> Result<(), StoreError> {
+        let units = self.store.write(|tx| {
+            let units = tx.all_units()?;
+            for (model, unit) in &units {
+                if let Some(u) = tx.unit(model, unit)? {
+                    if u.state.get(INSTALLED_KEY).is_some() && u.life == "alive" {
+                        tx.enqueue(model, unit, &Event::simple(HookKind::Start))?;
+                    }
+                }
+            }
+            Ok::<_, StoreError>(units)
+        })?;
+        for (m, u) in units {
+            self.kick(&m, &u);
+        }
+        Ok(())
+    }
+
+    async fn worker(self: Arc<Self>, model: String, unit: String, notify: Arc<Notify>) {
+        loop {
+            let step = match self.step(&model, &unit).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = self.store.write(|tx| tx.log(&model, "controller", "ERROR", &format!("worker for {unit}: {e}")));
+                    Step::RetryIn(Duration::from_secs(1))
+                }
+            };
+            match step {
+                Step::Ran => continue,
+                Step::Gone => {
+                    self.workers.lock().unwrap_or_else(|p| p.into_inner()).remove(&(model.clone(), unit.clone()));
+                    return;
+                }
+                Step::RetryIn(d) => {
+                    let _ = tokio::time::timeout(d, notify.notified()).await;
+                }
+                Step::Idle => {
+                    let interval = self.update_status_interval(&model);
+                    if tokio::time::timeout(interval, notify.notified()).await.is_err() {
+                        let _ = self.store.write(|tx| tx.enqueue(&model, &unit, &Event::simple(HookKind::UpdateStatus)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn update_status_interval(&self, model: &str) -> Duration {
+        let cfg = self.store.read(|tx| tx.model(model)).ok().flatten().map(|m| m.config).unwrap_or_default();
+        cfg.get("update-status-hook-interval")
+            .and_then(|v| v.as_str())
+            .and_then(|s| tether_core::duration::parse_duration(s).ok())
+            .filter(|d| *d >= Duration::from_secs(1))
+            .unwrap_or(DEFAULT_UPDATE_STATUS)
+    }
+
+    fn pick(&self, model: &str, unit: &str) -> Result<Result<Picked, Step>, StoreError> {
+        self.store.write(|tx| {
+            let Some(u) = tx.unit(model, unit)? else { return Ok(Err(Step::Gone)) };
+            if u.error_hook.is_some() {
+                if let Some(at) = u.retry_at {
+                    let wait = at - now_ms();
+                    if wait > 0 {
+                        return Ok(Err(Step::RetryIn(Duration::from_millis(wait as u64))));
+                    }
+                }
+            }
+            let Some(q) = tx.next_event(model, unit)? else {
+                if u.agent != "idle" && u.error_hook.is_none() {
+                    tx.set_unit_agent(model, unit, "idle", "")?;
+                }
+                return Ok(Err(Step::Idle));
+            };
+            let Some(app) = tx.app(model, &u.app)? else { return Ok(Err(Step::Gone)) };
+            let model_uuid = tx.model(model)?.map(|m| m.uuid).unwrap_or_default();
+            let hook = q.event.hook_name();
+            let agent_msg =
+                if q.event.kind == HookKind::Action { format!("running action {hook}") } else { format!("running {hook} hook") };
+            tx.set_unit_agent(model, unit, "executing", &agent_msg)?;
+            let action = match &q.event.action {
+                Some((id, _)) => {
+                    tx.start_task(model, *id)?;
+                    let params = tx.task(model, *id)?.map(|t| t.params).unwrap_or_default();
+                    Some(ActionState { id: *id, params, ..Default::default() })
+                }
+                None => None,
+            };
+            let config = tether_core::config::effective(&app.meta, &app.config);
+            Ok(Ok(Picked { seq: q.seq, event: q.event, unit: u, charm: app.charm, config, model_uuid, action }))
+        })
+    }
+
+    async fn step(self: &Arc<Self>, model: &str, unit: &str) -> Result<Step, StoreError> {
+        let picked = match self.pick(model, unit)? {
+            Ok(p) => p,
+            Err(step) => return Ok(step),
+        };
+        let Some(charm) = charms::builtin(&picked.charm) else {
+            self.fail_hook(model, &picked, &format!("charm {:?} is not available", picked.charm))?;
+            return Ok(Step::Ran);
+        };
+        let mut ctx = HookContext::new(
+            self.store.clone(),
+            self.services.clone(),
+            model.to_string(),
+            picked.model_uuid.clone(),
+            unit.to_string(),
+            picked.unit.leader,
+            picked.config.clone(),
+            picked.event.clone(),
+            picked.unit.state.clone(),
+        );
+        ctx.action = picked.action.take_for_ctx();
+        let event = picked.event.clone();
+        let outcome = tokio::spawn(async move {
+            let r = charm.handle(&mut ctx, &event).await;
+            (ctx, r)
+        })
+        .await;
+        match outcome {
+            Ok((ctx, Ok(()))) => self.commit(model, unit, &picked, ctx)?,
+            Ok((ctx, Err(e))) if picked.event.kind == HookKind::Action => {
+                let mut ctx = ctx;
+                ctx.action_fail(&format!("{e:#}"));
+                // A failed action is reported on its task; nothing it buffered is kept.
+                ctx.pending = Default::default();
+                self.commit(model, unit, &picked, ctx)?;
+            }
+            Ok((_, Err(e))) => self.fail_hook(model, &picked, &format!("{e:#}"))?,
+            Err(join) => self.fail_hook(model, &picked, &format!("hook panicked: {join}"))?,
+        }
+        Ok(Step::Ran)
+    }
+
+    fn commit(self: &Arc<Self>, model: &str, unit: &str, picked: &Picked, mut ctx: HookContext) -> Result<(), StoreError> {
+        if picked.event.kind == HookKind::Install {
+            ctx.state_set(INSTALLED_KEY, "true");
+        }
+        let app = ctx.app.clone();
+        let woken: BTreeSet<String> = self.store.write(|tx| {
+            let mut woken = commit::apply_pending(tx, model, &app, unit, &ctx.pending)?;
+            tx.finish_event(picked.seq)?;
+            if picked.unit.error_hook.is_some() {
+                tx.set_unit_error(model, unit, None, None)?;
+            }
+            if let Some(a) = &ctx.action {
+                let (status, message) = match &a.failed {
+                    Some(m) => ("failed", m.clone()),
+                    None => ("completed", String::new()),
+                };
+                let mut results = a.results.clone();
+                results.insert("return-code".into(), 0.into());
+                tx.finish_task(model, a.id, status, &results, &message, &a.log)?;
+            }
+            match picked.event.kind {
+                HookKind::RelationBroken => {
+                    if let Some((rel_id, _)) = &picked.event.relation {
+                        let dying = tx.relation(model, *rel_id)?.is_some_and(|r| r.life != "alive");
+                        if dying && tx.events_for_relation(model, *rel_id)? == 0 {
+                            tx.delete_relation(model, *rel_id)?;
+                        }
+                    }
+                }
+                HookKind::Remove => {
+                    tx.delete_unit(model, unit)?;
+                    let dying_app = tx.app(model, &app)?.is_some_and(|a| a.life != "alive");
+                    if dying_app && tx.units(model, Some(&app))?.is_empty() {
+                        for id in tx.secrets_owned_by_app(model, &app)? {
+                            tx.delete_secret(model, &id)?;
+                        }
+                        for rel in tx.relations(model, Some(&app))? {
+                            tx.delete_relation(model, rel.id)?;
+                        }
+                        tx.delete_app(model, &app)?;
+                    }
+                }
+                _ => {}
+            }
+            if !tx.has_events(model, unit)? && tx.unit(model, unit)?.is_some() {
+                tx.set_unit_agent(model, unit, "idle", "")?;
+            }
+            woken.remove(unit);
+            Ok::<_, StoreError>(woken)
+        })?;
+        if let Some(a) = &ctx.action {
+            let _ = self.tasks_done.send((model.to_string(), a.id));
+        }
+        for u in woken {
+            self.kick(model, &u);
+        }
+        Ok(())
+    }
+
+    fn fail_hook(&self, model: &str, picked: &Picked, error: &str) -> Result<(), StoreError> {
+        let hook = picked.event.hook_name();
+        let unit = &picked.unit.name;
+        let retry_at = now_ms() + backoff(picked.unit.retries).as_millis() as i64;
+        let entity = format!("unit-{}", unit.replace('/', "-"));
+        self.store.write(|tx| {
+            tx.log(model, &entity, "ERROR", &format!("hook {hook:?} failed: {error}"))?;
+            tx.set_unit_error(model, unit, Some(&hook), Some(retry_at))?;
+            tx.set_unit_agent(model, unit, "idle", "")?;
+            Ok::<_, StoreError>(())
+        })
+    }
+}
+
+trait TakeForCtx {
+    fn take_for_ctx(&self) -> Option<ActionState>;
+}
+
+impl TakeForCtx for Option<ActionState> {
+    fn take_for_ctx(&self) -> Option<ActionState> {
+        self.as_ref().map(|a| ActionState { id: a.id, params: a.params.clone(), ..Default::default() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_to_five_minutes() {
+        assert_eq!(backoff(0), Duration::from_secs(5));
+        assert_eq!(backoff(1), Duration::from_secs(10));
+        assert_eq!(backoff(10), Duration::from_secs(300));
+    }
+}

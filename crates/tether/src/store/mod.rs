@@ -1,1 +1,162 @@
-//! store (being written).
+//! The model store: the single source of truth for intent.
+//!
+//! One SQLite database in WAL mode holds models, applications, units, relations and
+//! their databags, secrets, the per-unit hook queues, tasks, logs and the audit trail.
+//! Every change goes through [`Store::write`], one transaction per call, so a hook's
+//! effects and the events they cause land together or not at all. Values that may
+//! carry credentials are sealed (encrypted) by [`seal::Sealer`] before they are stored.
+
+mod apps;
+mod logs;
+mod queue;
+mod relations;
+pub mod seal;
+mod secrets;
+mod tasks;
+
+pub use apps::{AppRow, ModelRow, UnitRow};
+pub use logs::AuditEntry;
+pub use queue::QueuedEvent;
+pub use relations::{RelEndpoint, RelationRow};
+pub use secrets::{new_secret_id, secret_id_from_uri, SecretOwner, SecretRow};
+pub use tasks::TaskRow;
+
+use rusqlite::{Connection, OptionalExtension};
+use seal::Sealer;
+use std::path::Path;
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Seal(#[from] seal::SealError),
+    #[error("store holds malformed data in {0}")]
+    Corrupt(&'static str),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    sealer: Sealer,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS models(
+  name TEXT PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, created TEXT NOT NULL,
+  next_relation_id INTEGER NOT NULL DEFAULT 0, next_task_id INTEGER NOT NULL DEFAULT 1,
+  config TEXT NOT NULL DEFAULT '{}', life TEXT NOT NULL DEFAULT 'alive');
+CREATE TABLE IF NOT EXISTS applications(
+  model TEXT NOT NULL, name TEXT NOT NULL, charm TEXT NOT NULL, meta TEXT NOT NULL,
+  origin TEXT NOT NULL, rev INTEGER NOT NULL, config TEXT NOT NULL, next_unit INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT 'unknown', message TEXT NOT NULL DEFAULT '', since TEXT NOT NULL,
+  life TEXT NOT NULL DEFAULT 'alive', PRIMARY KEY(model, name));
+CREATE TABLE IF NOT EXISTS units(
+  model TEXT NOT NULL, name TEXT NOT NULL, app TEXT NOT NULL, number INTEGER NOT NULL,
+  leader INTEGER NOT NULL DEFAULT 0, principal TEXT,
+  workload TEXT NOT NULL DEFAULT 'waiting', message TEXT NOT NULL DEFAULT 'waiting for agent', since TEXT NOT NULL,
+  agent TEXT NOT NULL DEFAULT 'allocating', agent_message TEXT NOT NULL DEFAULT '',
+  error_hook TEXT, retry_at INTEGER, retries INTEGER NOT NULL DEFAULT 0,
+  life TEXT NOT NULL DEFAULT 'alive', state TEXT NOT NULL DEFAULT '{}', PRIMARY KEY(model, name));
+CREATE TABLE IF NOT EXISTS relations(
+  model TEXT NOT NULL, id INTEGER NOT NULL, key TEXT NOT NULL, interface TEXT NOT NULL, scope TEXT NOT NULL,
+  life TEXT NOT NULL DEFAULT 'alive', PRIMARY KEY(model, id));
+CREATE TABLE IF NOT EXISTS relation_endpoints(
+  model TEXT NOT NULL, relation_id INTEGER NOT NULL, app TEXT NOT NULL, endpoint TEXT NOT NULL, role TEXT NOT NULL,
+  PRIMARY KEY(model, relation_id, app, endpoint));
+CREATE TABLE IF NOT EXISTS databags(
+  model TEXT NOT NULL, relation_id INTEGER NOT NULL, owner TEXT NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY(model, relation_id, owner));
+CREATE TABLE IF NOT EXISTS secrets(
+  model TEXT NOT NULL, id TEXT NOT NULL, owner TEXT NOT NULL, label TEXT, description TEXT,
+  revision INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY(model, id));
+CREATE TABLE IF NOT EXISTS secret_revisions(
+  model TEXT NOT NULL, secret_id TEXT NOT NULL, revision INTEGER NOT NULL, content BLOB NOT NULL, created TEXT NOT NULL,
+  PRIMARY KEY(model, secret_id, revision));
+CREATE TABLE IF NOT EXISTS secret_grants(
+  model TEXT NOT NULL, secret_id TEXT NOT NULL, relation_id INTEGER NOT NULL, app TEXT NOT NULL,
+  PRIMARY KEY(model, secret_id, relation_id, app));
+CREATE TABLE IF NOT EXISTS events(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, unit TEXT NOT NULL, event TEXT NOT NULL,
+  running INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS events_by_unit ON events(model, unit, seq);
+CREATE TABLE IF NOT EXISTS tasks(
+  model TEXT NOT NULL, id INTEGER NOT NULL, unit TEXT NOT NULL, action TEXT NOT NULL, params BLOB NOT NULL,
+  status TEXT NOT NULL, results BLOB, message TEXT NOT NULL DEFAULT '', log TEXT NOT NULL DEFAULT '[]',
+  enqueued TEXT NOT NULL, started TEXT, completed TEXT, PRIMARY KEY(model, id));
+CREATE TABLE IF NOT EXISTS logs(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, ts TEXT NOT NULL, entity TEXT NOT NULL,
+  level TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, model TEXT NOT NULL, app TEXT NOT NULL,
+  relation TEXT NOT NULL, operation TEXT NOT NULL, db_user TEXT NOT NULL, detail TEXT NOT NULL);
+"#;
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` with the key at `key_path`.
+    pub fn open(path: &Path, key_path: &Path) -> StoreResult<Store> {
+        let sealer = Sealer::load_or_create(key_path)?;
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store { conn: Mutex::new(conn), sealer })
+    }
+
+    /// Runs `f` in one transaction; commits when it returns `Ok`, rolls back otherwise.
+    pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(StoreError::from)?;
+        let wrapped = Tx { tx: &tx, sealer: &self.sealer };
+        let out = f(&wrapped)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction.
+    pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction().map_err(StoreError::from)?;
+        let wrapped = Tx { tx: &tx, sealer: &self.sealer };
+        f(&wrapped)
+    }
+}
+
+/// A transaction with typed accessors (grouped by table in the submodules).
+pub struct Tx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    sealer: &'a Sealer,
+}
+
+impl Tx<'_> {
+    pub fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(self.tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.tx
+            .execute("INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])?;
+        Ok(())
+    }
+}
+
+/// Now, as stored (RFC 3339, UTC).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn json<T: serde::de::DeserializeOwned>(s: &str, what: &'static str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|_| StoreError::Corrupt(what))
+}
+
+#[cfg(test)]
+pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db"), &dir.path().join("k")).unwrap();
+    (dir, store)
+}

@@ -1,0 +1,485 @@
+//! `postgresql-k8s`: a real PostgreSQL server per application, and the
+//! `postgresql_client` provider that gives every integrated application its own
+//! database, user and password (charm-protocol §3).
+//!
+//! The first unit (the leader at install) runs the server; further units start none
+//! until high availability exists, and say so. All relation work happens on the leader,
+//! idempotently: the same relation served twice yields the same user and password.
+
+use super::{param_str, Charm};
+use crate::engine::context::{Bag, HookContext};
+use crate::secret::{generate_password, SecretString};
+use crate::workload::{PgSpec, WorkloadSpec, WorkloadState};
+use anyhow::{anyhow, Context};
+use serde_json::Value;
+use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
+use tether_core::events::{Event, HookKind};
+use tether_core::names::validate_database;
+use tether_core::pg_plan::{relation_user, SYSTEM_USERS};
+use tether_core::status::WorkloadStatus;
+
+pub struct PostgresqlCharm;
+
+const PEERS: &str = "database-peers";
+const DATABASE: &str = "database";
+const PASSWORD_LEN: usize = 16;
+const STATE_PORT: &str = "port";
+const STATE_ROLE: &str = "role";
+const STATE_VERSION: &str = "version";
+const INVALID_ROLES: &str = "invalid role(s) for extra user roles";
+const INVALID_DATABASE: &str = "invalid database name requested";
+/// Secret fields of the `user` group (charm-protocol §1.3).
+const USER_GROUP: [&str; 4] = ["username", "password", "uris", "read-only-uris"];
+
+fn param(name: &str, description: &str) -> ActionParam {
+    ActionParam { name: name.into(), kind: "string".into(), description: description.into(), default: None, enum_values: vec![] }
+}
+
+fn option(name: &str, kind: OptionType, default: Option<Value>, description: &str) -> ConfigOption {
+    ConfigOption { name: name.into(), kind, default, description: description.into() }
+}
+
+pub fn meta() -> CharmMeta {
+    let ep = Endpoint::new;
+    CharmMeta {
+        name: "postgresql-k8s".into(),
+        summary: "PostgreSQL server with per-application databases, users and passwords.".into(),
+        subordinate: false,
+        endpoints: vec![
+            ep(PEERS, Role::Peer, "postgresql_peers"),
+            ep("restart", Role::Peer, "rolling_op"),
+            ep("upgrade", Role::Peer, "upgrade"),
+            ep(DATABASE, Role::Provider, "postgresql_client"),
+            ep("db", Role::Provider, "pgsql"),
+            ep("db-admin", Role::Provider, "pgsql"),
+            ep("metrics-endpoint", Role::Provider, "prometheus_scrape"),
+            ep("grafana-dashboard", Role::Provider, "grafana_dashboard"),
+            ep("replication-offer", Role::Provider, "postgresql_async").limit(1),
+            ep("replication", Role::Requirer, "postgresql_async").limit(1),
+            ep("certificates", Role::Requirer, "tls-certificates").limit(1),
+            ep("s3-parameters", Role::Requirer, "s3").limit(1),
+            ep("logging", Role::Requirer, "loki_push_api").limit(1),
+        ],
+        config: vec![
+            option("profile", OptionType::String, Some("production".into()), "production or testing resource profile"),
+            option("profile_limit_memory", OptionType::Int, None, "memory limit in MB for the production profile"),
+            option("instance_password_encryption", OptionType::String, Some("scram-sha-256".into()), "password hashing"),
+            option("plugin_audit_enable", OptionType::Boolean, Some(true.into()), "enable pgaudit"),
+            option("plugin_pg_trgm_enable", OptionType::Boolean, Some(false.into()), "enable pg_trgm in every database"),
+            option("plugin_uuid_ossp_enable", OptionType::Boolean, Some(false.into()), "enable uuid-ossp in every database"),
+        ],
+        actions: vec![
+            ActionSpec {
+                name: "get-password".into(),
+                description: "Shows a system user's password.".into(),
+                params: vec![ActionParam { default: Some("operator".into()), ..param("username", "system user (default operator)") }],
+                required: vec![],
+                additional_properties: false,
+            },
+            ActionSpec {
+                name: "set-password".into(),
+                description: "Changes a system user's password (random when none is given). Leader only.".into(),
+                params: vec![
+                    ActionParam { default: Some("operator".into()), ..param("username", "system user (default operator)") },
+                    param("password", "new password (random when absent)"),
+                ],
+                required: vec![],
+                additional_properties: false,
+            },
+            ActionSpec {
+                name: "get-primary".into(),
+                description: "Shows the unit that runs the primary server.".into(),
+                params: vec![],
+                required: vec![],
+                additional_properties: false,
+            },
+        ],
+    }
+}
+
+fn internal_label(app: &str) -> String {
+    format!("{PEERS}.{app}.app")
+}
+
+fn user_label(rel: i64) -> String {
+    format!("{DATABASE}.{rel}.user.secret")
+}
+
+fn tls_label(rel: i64) -> String {
+    format!("{DATABASE}.{rel}.tls.secret")
+}
+
+/// The internal passwords (operator, replication, ...) from the application secret.
+fn internal_passwords(ctx: &HookContext) -> anyhow::Result<Bag> {
+    let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
+    Ok(ctx.secret_get(&id)?)
+}
+
+fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
+    let pw = internal_passwords(ctx)?;
+    Ok(SecretString::new(pw.get("operator-password").cloned().ok_or_else(|| anyhow!("operator password missing"))?))
+}
+
+fn port(ctx: &HookContext) -> anyhow::Result<u16> {
+    ctx.state_get(STATE_PORT).and_then(|p| p.parse().ok()).ok_or_else(|| anyhow!("unit has no port"))
+}
+
+fn is_primary(ctx: &HookContext) -> bool {
+    ctx.state_get(STATE_ROLE).as_deref() == Some("primary")
+}
+
+/// The unit that runs the server: the unit whose role is primary.
+fn primary_unit(ctx: &HookContext) -> anyhow::Result<Option<(String, u16)>> {
+    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
+    Ok(units.into_iter().find(|u| u.state.get(STATE_ROLE).map(String::as_str) == Some("primary")).and_then(|u| {
+        let port = u.state.get(STATE_PORT)?.parse().ok()?;
+        Some((u.name, port))
+    }))
+}
+
+async fn admin(ctx: &HookContext) -> anyhow::Result<std::sync::Arc<crate::db::postgres::PgAdmin>> {
+    let (_, port) = primary_unit(ctx)?.ok_or_else(|| anyhow!("no unit runs the PostgreSQL server"))?;
+    let pw = operator_password(ctx)?;
+    Ok(ctx.services.pg.get(port, &pw).await?)
+}
+
+impl PostgresqlCharm {
+    fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if ctx.state_get(STATE_PORT).is_none() {
+            let port = crate::workload::free_port().context("no free port on 127.0.0.1")?;
+            ctx.state_set(STATE_PORT, &port.to_string());
+        }
+        if ctx.state_get(STATE_ROLE).is_none() {
+            ctx.state_set(STATE_ROLE, if ctx.leader { "primary" } else { "standby" });
+        }
+        ctx.set_status(WorkloadStatus::Maintenance, "installing PostgreSQL")?;
+        Ok(())
+    }
+
+    /// The leader makes sure every internal password exists (never replacing one).
+    fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let label = internal_label(&ctx.app);
+        match ctx.secret_id_by_label(&label)? {
+            Some(id) => {
+                let mut content = ctx.secret_get(&id)?;
+                let before = content.clone();
+                for (_, key) in SYSTEM_USERS {
+                    content.entry(key.to_string()).or_insert_with(|| generate_password(PASSWORD_LEN).expose().to_string());
+                }
+                if content != before {
+                    ctx.secret_set(&id, content)?;
+                }
+            }
+            None => {
+                let content =
+                    SYSTEM_USERS.iter().map(|(_, key)| (key.to_string(), generate_password(PASSWORD_LEN).expose().to_string())).collect();
+                ctx.secret_add_app(Some(&label), content)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !is_primary(ctx) {
+            return self.standby_status(ctx);
+        }
+        ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
+        let pw = operator_password(ctx)?;
+        let port = port(ctx)?;
+        let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
+        ctx.services
+            .supervisor
+            .ensure_running(&workload_key(ctx), WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, pw.clone())))
+            .await?;
+        let admin = ctx.services.pg.get(port, &pw).await?;
+        admin.ensure_groups().await?;
+        let passwords = internal_passwords(ctx)?;
+        for (user, key) in SYSTEM_USERS {
+            if let Some(p) = passwords.get(key) {
+                admin.ensure_system_user(user, &SecretString::new(p.clone())).await?;
+            }
+        }
+        let version = admin.version().await?;
+        ctx.state_set(STATE_VERSION, &version);
+        self.settle_status(ctx)
+    }
+
+    fn standby_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        let primary = primary_unit(ctx)?.map(|(u, _)| u).unwrap_or_else(|| "none".into());
+        ctx.set_status(
+            WorkloadStatus::Waiting,
+            &format!("no server of its own: high availability is not built yet (primary is {primary})"),
+        )?;
+        Ok(())
+    }
+
+    /// Active unless a relation request is blocked or the server is not running.
+    fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        if !is_primary(ctx) {
+            return self.standby_status(ctx);
+        }
+        match ctx.services.supervisor.state(&workload_key(ctx)) {
+            WorkloadState::Running { .. } => {}
+            WorkloadState::Restarting { attempt, reason } => {
+                ctx.set_status(WorkloadStatus::Maintenance, &format!("PostgreSQL restarting (attempt {attempt}): {reason}"))?;
+                return Ok(());
+            }
+            WorkloadState::Starting => {
+                ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
+                return Ok(());
+            }
+            WorkloadState::Stopped => {
+                ctx.set_status(WorkloadStatus::Waiting, "PostgreSQL is stopped")?;
+                return Ok(());
+            }
+        }
+        let blocked: Vec<String> =
+            ctx.state_get("blocked").map(|b| b.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default();
+        match blocked.first().and_then(|b| b.split_once(':')) {
+            Some((_, reason)) => ctx.set_status(WorkloadStatus::Blocked, reason)?,
+            None => ctx.set_status(WorkloadStatus::Active, "")?,
+        }
+        Ok(())
+    }
+
+    fn set_blocked(&self, ctx: &mut HookContext, rel: i64, reason: Option<&str>) {
+        let mut blocked: Vec<String> =
+            ctx.state_get("blocked").map(|b| b.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default();
+        blocked.retain(|b| !b.starts_with(&format!("{rel}:")));
+        if let Some(r) = reason {
+            blocked.push(format!("{rel}:{r}"));
+        }
+        ctx.state_set("blocked", &blocked.join(","));
+    }
+
+    /// Serves a `database` relation: user, database, grants, published fields.
+    async fn serve(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
+        if !ctx.leader {
+            return Ok(());
+        }
+        let request = ctx.remote_app_data(rel)?;
+        let Some(database) = request.get("database").cloned() else { return Ok(()) };
+        if validate_database(&database).is_err() {
+            ctx.log("WARNING", &format!("relation {rel}: refusing an invalid database name"));
+            self.set_blocked(ctx, rel, Some(INVALID_DATABASE));
+            return self.settle_status(ctx);
+        }
+        let user = relation_user(rel);
+        let requested: Vec<String> = request.get("requested-secrets").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+        let wants_secret = |field: &str| requested.iter().any(|r| r == field);
+        let password = self.existing_password(ctx, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
+        let roles = request.get("extra-user-roles").cloned().unwrap_or_default();
+        let sole_user = !self.database_shared(ctx, rel, &database)?;
+        let admin = admin(ctx).await?;
+        let fresh = admin.list_relation_users().await?.iter().all(|u| u != &user);
+        match admin.ensure_relation_user(&user, &password, &roles, &database, sole_user).await {
+            Ok(()) => {}
+            Err(e) if e.to_string() == INVALID_ROLES => {
+                self.set_blocked(ctx, rel, Some(INVALID_ROLES));
+                return self.settle_status(ctx);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.set_blocked(ctx, rel, None);
+        let port = port_of_primary(ctx)?;
+        let endpoint = format!("127.0.0.1:{port}");
+        let uris = format!("postgresql://{user}:{}@{endpoint}/{database}", password.expose());
+        let mut user_fields = Bag::from([("username".to_string(), user.clone()), ("password".to_string(), password.expose().to_string())]);
+        user_fields.insert("uris".into(), uris.clone());
+        if wants_secret("read-only-uris") {
+            user_fields.insert("read-only-uris".into(), uris);
+        }
+        let mut bag = Bag::new();
+        bag.insert("database".into(), database.clone());
+        bag.insert("endpoints".into(), endpoint.clone());
+        bag.insert("read-only-endpoints".into(), endpoint);
+        if let Some(v) = ctx.state_get(STATE_VERSION).or_else(|| self.primary_version(ctx)) {
+            bag.insert("version".into(), v);
+        }
+        bag.insert("data".into(), serde_json::to_string(&request).unwrap_or_default());
+        if wants_secret("username") {
+            let secret_fields: Bag = user_fields.iter().filter(|(k, _)| wants_secret(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let plain: Bag = user_fields.into_iter().filter(|(k, _)| !wants_secret(k)).collect();
+            bag.extend(plain);
+            let uri = self.upsert_secret(ctx, rel, &user_label(rel), secret_fields)?;
+            bag.insert("secret-user".into(), uri);
+        } else {
+            bag.extend(user_fields);
+        }
+        if wants_secret("tls") {
+            let uri = self.upsert_secret(ctx, rel, &tls_label(rel), Bag::from([("tls".to_string(), "False".to_string())]))?;
+            bag.insert("secret-tls".into(), uri);
+        } else {
+            bag.insert("tls".into(), "False".into());
+        }
+        ctx.relation_replace_app(rel, &bag)?;
+        if fresh {
+            ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {database}"));
+        }
+        self.settle_status(ctx)
+    }
+
+    fn primary_version(&self, ctx: &HookContext) -> Option<String> {
+        let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app))).ok()?;
+        units.into_iter().find_map(|u| u.state.get(STATE_VERSION).cloned())
+    }
+
+    /// The password already issued to this relation's user, if any.
+    fn existing_password(&self, ctx: &HookContext, rel: i64, user: &str) -> anyhow::Result<Option<SecretString>> {
+        if let Some(id) = ctx.secret_id_by_label(&user_label(rel))? {
+            let content = ctx.secret_get(&id)?;
+            if content.get("username").map(String::as_str) == Some(user) {
+                return Ok(content.get("password").cloned().map(SecretString::new));
+            }
+        }
+        let own = ctx.relation_get(rel, &ctx.app.clone())?;
+        if own.get("username").map(String::as_str) == Some(user) {
+            return Ok(own.get("password").cloned().map(SecretString::new));
+        }
+        Ok(None)
+    }
+
+    /// Whether another live relation of this application uses the same database.
+    fn database_shared(&self, ctx: &HookContext, rel: i64, database: &str) -> anyhow::Result<bool> {
+        for other in ctx.relation_ids(DATABASE)? {
+            if other != rel && ctx.remote_app_data(other)?.get("database").map(String::as_str) == Some(database) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Creates or updates the labelled secret and grants it to the relation.
+    fn upsert_secret(&self, ctx: &mut HookContext, rel: i64, label: &str, content: Bag) -> anyhow::Result<String> {
+        let uri = match ctx.secret_id_by_label(label)? {
+            Some(id) => {
+                let uri = format!("secret:{id}");
+                if ctx.secret_get(&uri)? != content {
+                    ctx.secret_set(&uri, content)?;
+                }
+                uri
+            }
+            None => ctx.secret_add_app(Some(label), content)?,
+        };
+        ctx.secret_grant(&uri, rel)?;
+        Ok(uri)
+    }
+
+    async fn broken(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
+        if !ctx.leader {
+            return Ok(());
+        }
+        let user = relation_user(rel);
+        let admin = admin(ctx).await?;
+        admin.drop_relation_user(&user).await.map_err(|e| anyhow!("Failed to delete user during database relation broken event: {e}"))?;
+        for label in [user_label(rel), tls_label(rel)] {
+            if let Some(id) = ctx.secret_id_by_label(&label)? {
+                ctx.secret_remove(&id);
+            }
+        }
+        ctx.audit("revoked", &format!("{DATABASE}:{rel}"), &user, "relation removed");
+        self.set_blocked(ctx, rel, None);
+        self.settle_status(ctx)
+    }
+
+    async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let username = param_str(ctx, "username").unwrap_or_else(|| "operator".into());
+        let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
+            ctx.action_fail(&format!(
+                "The action can be run only for system users or Patroni: backup, replication, rewind, operator, monitoring, patroni not {username}"
+            ));
+            return Ok(());
+        };
+        let passwords = internal_passwords(ctx)?;
+        ctx.action_set("password", passwords.get(*key).cloned().unwrap_or_default().into());
+        Ok(())
+    }
+
+    async fn set_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !ctx.leader {
+            ctx.action_fail("The action can be run only on leader unit");
+            return Ok(());
+        }
+        let username = param_str(ctx, "username").unwrap_or_else(|| "operator".into());
+        let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
+            ctx.action_fail(&format!(
+                "The action can be run only for system users: backup, replication, rewind, operator, monitoring not {username}"
+            ));
+            return Ok(());
+        };
+        let new = param_str(ctx, "password").map(SecretString::new).unwrap_or_else(|| generate_password(PASSWORD_LEN));
+        if new.is_empty() {
+            ctx.action_fail("Failed changing the password.");
+            return Ok(());
+        }
+        let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
+        let mut passwords = ctx.secret_get(&id)?;
+        if passwords.get(*key).map(String::as_str) == Some(new.expose()) {
+            ctx.log("INFO", "The old and new passwords are equal.");
+            ctx.action_set("password", new.expose().into());
+            return Ok(());
+        }
+        let admin = admin(ctx).await?;
+        if let Err(e) = admin.set_password(&username, &new).await {
+            ctx.log("ERROR", &format!("set-password for {username}: {e}"));
+            ctx.action_fail("Failed changing the password.");
+            return Ok(());
+        }
+        passwords.insert(key.to_string(), new.expose().to_string());
+        ctx.secret_set(&id, passwords)?;
+        ctx.audit("rotated", "action:set-password", &username, "system user password changed");
+        ctx.action_set("password", new.expose().into());
+        Ok(())
+    }
+}
+
+/// The supervisor's key for this unit's workload: unique across models.
+fn workload_key(ctx: &HookContext) -> String {
+    format!("{}/{}", ctx.model_uuid, ctx.unit)
+}
+
+fn port_of_primary(ctx: &HookContext) -> anyhow::Result<u16> {
+    primary_unit(ctx)?.map(|(_, p)| p).ok_or_else(|| anyhow!("no unit runs the PostgreSQL server"))
+}
+
+#[async_trait::async_trait]
+impl Charm for PostgresqlCharm {
+    fn meta(&self) -> CharmMeta {
+        meta()
+    }
+
+    async fn handle(&self, ctx: &mut HookContext, event: &Event) -> anyhow::Result<()> {
+        let endpoint = event.relation.as_ref().map(|(_, ep)| ep.as_str());
+        let rel = event.relation.as_ref().map(|(id, _)| *id).unwrap_or_default();
+        match (event.kind, endpoint) {
+            (HookKind::Install, _) => self.install(ctx),
+            (HookKind::LeaderElected, _) => self.leader_elected(ctx),
+            (HookKind::Start, _) => self.start(ctx).await,
+            (HookKind::UpdateStatus | HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
+            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(DATABASE)) => {
+                self.serve(ctx, rel).await
+            }
+            (HookKind::RelationBroken, Some(DATABASE)) => self.broken(ctx, rel).await,
+            (HookKind::Stop, _) => {
+                ctx.services.supervisor.stop(&workload_key(ctx)).await;
+                Ok(())
+            }
+            (HookKind::Remove, _) => {
+                let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
+                ctx.services.supervisor.remove_data(&workload_key(ctx), &dir).await?;
+                Ok(())
+            }
+            (HookKind::Action, _) => match event.action.as_ref().map(|(_, n)| n.as_str()) {
+                Some("get-password") => self.get_password(ctx).await,
+                Some("set-password") => self.set_password(ctx).await,
+                Some("get-primary") => {
+                    let primary = primary_unit(ctx)?.map(|(u, _)| u).unwrap_or_default();
+                    ctx.action_set("primary", primary.into());
+                    Ok(())
+                }
+                other => Err(anyhow!("action {other:?} not implemented")),
+            },
+            _ => Ok(()),
+        }
+    }
+}

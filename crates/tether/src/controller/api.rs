@@ -1,0 +1,78 @@
+//! Request dispatch: one handler per request, each validating its input at the
+//! boundary before anything is stored or executed.
+
+use super::{actions, apps, models, relations, views, Controller};
+use crate::store::StoreError;
+use tether_core::wire::{Reply, Request, JUJU_COMPAT_VERSION};
+
+/// A refused or failed request; `Display` is the text after `ERROR `.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    pub fn invalid(msg: impl Into<String>) -> ApiError {
+        ApiError::Invalid(msg.into())
+    }
+}
+
+impl From<tether_core::names::NameError> for ApiError {
+    fn from(e: tether_core::names::NameError) -> Self {
+        ApiError::Invalid(e.to_string())
+    }
+}
+
+impl From<tether_core::endpoints::InferError> for ApiError {
+    fn from(e: tether_core::endpoints::InferError) -> Self {
+        ApiError::Invalid(e.to_string())
+    }
+}
+
+impl From<tether_core::config::ConfigError> for ApiError {
+    fn from(e: tether_core::config::ConfigError) -> Self {
+        ApiError::Invalid(e.to_string())
+    }
+}
+
+pub type ApiResult = Result<Reply, ApiError>;
+
+pub async fn dispatch(c: &Controller, request: Request) -> Reply {
+    let result = match request {
+        Request::Ping => Ok(Reply::Done { info: vec![], output: None }),
+        Request::Version => Ok(Reply::Version { version: format!("{JUJU_COMPAT_VERSION}-ubuntu-amd64") }),
+        Request::StopController => {
+            c.shutdown.notify_one();
+            Ok(Reply::done("controller stopping"))
+        }
+        Request::AddModel { name, switch } => models::add_model(c, &name, switch),
+        Request::Models => models::list(c),
+        Request::Switch { model } => models::switch(c, &model),
+        Request::DestroyModel { name, force } => models::destroy(c, &name, force).await,
+        Request::Deploy { model, charm, app, config, num_units } => apps::deploy(c, model, &charm, app, &config, num_units),
+        Request::AddUnit { model, app, num_units } => apps::add_unit(c, model, &app, num_units),
+        Request::RemoveUnit { model, units, num_units } => apps::remove_unit(c, model, &units, num_units),
+        Request::RemoveApplication { model, apps, force } => apps::remove_application(c, model, &apps, force),
+        Request::ConfigGet { model, app } => apps::config_get(c, model, &app),
+        Request::ConfigSet { model, app, set, reset } => apps::config_set(c, model, &app, &set, &reset),
+        Request::Integrate { model, a, b } => relations::integrate(c, model, &a, &b),
+        Request::RemoveRelation { model, a, b } => relations::remove(c, model, &a, b.as_deref()),
+        Request::Run { model, unit, action, params, wait_ms } => actions::run(c, model, &unit, &action, params, wait_ms).await,
+        Request::Status { model } => views::status(c, model),
+        Request::ShowUnit { model, unit } => views::show_unit(c, model, &unit),
+        Request::DebugLog { model, limit } => views::debug_log(c, model, limit),
+        Request::Resolve { model, unit } => apps::resolve(c, model, &unit),
+        Request::Secrets { model } => views::secrets(c, model),
+        Request::ShowSecret { model, id, reveal } => views::show_secret(c, model, &id, reveal),
+    };
+    match result {
+        Ok(reply) => reply,
+        Err(ApiError::Usage(m)) => Reply::Error { message: m, usage: true },
+        Err(e) => Reply::error(e.to_string()),
+    }
+}

@@ -1,0 +1,373 @@
+//! Applications and units: deploy, add-unit, remove-unit, remove-application, config
+//! and resolve. Each validates everything first, then records the change and queues
+//! Juju's hooks for it in one store transaction, then wakes the affected units.
+
+use super::api::{ApiError, ApiResult};
+use super::models::resolve as resolve_model;
+use super::Controller;
+use crate::charms;
+use crate::store::{AppRow, RelEndpoint, RelationRow, StoreError, Tx};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use tether_core::charm_meta::{CharmMeta, Role};
+use tether_core::config;
+use tether_core::events::{deploy_plan, join_plan, remove_plan, Event, HookKind};
+use tether_core::names::{validate_application, UnitName};
+use tether_core::status::WorkloadStatus;
+use tether_core::wire::{ConfigView, Reply, SettingView};
+
+fn short(s: &str) -> String {
+    s.chars().take(64).collect::<String>().replace('\0', "\\0")
+}
+
+/// Reads `--config` arguments: `k=v` pairs, or a YAML file (`{k: v}` or `{app: {k: v}}`).
+fn config_pairs(args: &[String], app: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let mut pairs = Vec::new();
+    for arg in args {
+        if arg.contains('=') {
+            pairs.push(config::split_assignment(arg)?);
+            continue;
+        }
+        let text = std::fs::read_to_string(arg)
+            .map_err(|_| ApiError::invalid(format!("expected \"key=value\" or a YAML file, got {:?}", short(arg))))?;
+        let yaml: serde_yaml::Value =
+            serde_yaml::from_str(&text).map_err(|e| ApiError::invalid(format!("cannot parse config file {arg:?}: {e}")))?;
+        let map = match yaml.get(app) {
+            Some(inner @ serde_yaml::Value::Mapping(_)) => inner.clone(),
+            _ => yaml,
+        };
+        let serde_yaml::Value::Mapping(m) = map else { return Err(ApiError::invalid(format!("config file {arg:?} is not a map"))) };
+        for (k, v) in m {
+            let key = k.as_str().unwrap_or_default().to_string();
+            let value = match v {
+                serde_yaml::Value::String(s) => s,
+                other => serde_yaml::to_string(&other).unwrap_or_default().trim().to_string(),
+            };
+            pairs.push((key, value));
+        }
+    }
+    Ok(pairs)
+}
+
+pub fn deploy(c: &Controller, model: Option<String>, charm: &str, app: Option<String>, cfg: &[String], num_units: u32) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    if charm.starts_with('.') || charm.starts_with('/') {
+        return Err(ApiError::invalid(format!("cannot deploy local charm {:?}: local charms are not supported yet", short(charm))));
+    }
+    let canonical = charms::canonical_name(charm)
+        .ok_or_else(|| ApiError::invalid(format!("cannot resolve charm or bundle {:?}: charm or bundle not found", short(charm))))?;
+    let native = charms::builtin(canonical).ok_or_else(|| ApiError::invalid(format!("charm {canonical:?} not available")))?;
+    let name = app.unwrap_or_else(|| charm.to_string());
+    validate_application(&name)?;
+    let meta = native.meta();
+    let values = config::apply(&meta, &BTreeMap::new(), &config_pairs(cfg, &name)?, &[])?;
+    native.validate_config(&values).map_err(ApiError::Invalid)?;
+    let n = if meta.subordinate { 0 } else { num_units };
+    let units = c.store.write(|tx| {
+        if tx.app(&m.name, &name)?.is_some() {
+            return Err(ApiError::invalid(format!("cannot add application {name:?}: application already exists")));
+        }
+        tx.create_app(
+            &m.name,
+            &AppRow {
+                name: name.clone(),
+                charm: canonical.to_string(),
+                meta: meta.clone(),
+                origin: "builtin".into(),
+                rev: 0,
+                config: values.clone(),
+                status: WorkloadStatus::Unknown,
+                message: String::new(),
+                since: String::new(),
+                life: "alive".into(),
+            },
+        )?;
+        for peer in meta.peers() {
+            let id = tx.next_relation_id(&m.name)?;
+            tx.create_relation(
+                &m.name,
+                &RelationRow {
+                    id,
+                    key: format!("{name}:{}", peer.name),
+                    interface: peer.interface.clone(),
+                    scope: peer.scope.as_str().into(),
+                    life: "alive".into(),
+                    endpoints: vec![RelEndpoint { app: name.clone(), endpoint: peer.name.clone(), role: Role::Peer }],
+                },
+            )?;
+        }
+        Ok(add_units(tx, &m.name, &name, n)?)
+    })?;
+    c.engine.kick_all(&m.name, units);
+    Ok(Reply::done(format!("Deployed {name:?} from built-in charm {canonical:?}, revision 0")))
+}
+
+/// Creates `n` units and queues their deploy hooks plus the joins with every existing
+/// relation (both directions).
+fn add_units(tx: &Tx<'_>, model: &str, app: &str, n: u32) -> Result<Vec<String>, StoreError> {
+    let mut created = Vec::new();
+    for _ in 0..n {
+        let rels: Vec<RelationRow> = tx.relations(model, Some(app))?.into_iter().filter(|r| r.life == "alive").collect();
+        let number = tx.next_unit_number(model, app)?;
+        let leader = !tx.units(model, Some(app))?.iter().any(|u| u.leader);
+        let unit = tx.create_unit(model, app, number, leader, None)?;
+        let existing: Vec<(i64, String, String)> =
+            rels.iter().filter_map(|r| Some((r.id, r.local(app)?.endpoint.clone(), r.remote(app)?.app.clone()))).collect();
+        tx.enqueue_all(model, &unit, &deploy_plan(leader, &existing))?;
+        for r in &rels {
+            let (Some(local), Some(remote)) = (r.local(app), r.remote(app)) else { continue };
+            let remote_units: Vec<String> =
+                tx.units(model, Some(&remote.app))?.into_iter().map(|u| u.name).filter(|u| u != &unit).collect();
+            tx.enqueue_all(model, &unit, &join_plan(r.id, &local.endpoint, &remote.app, &remote_units))?;
+            for ru in &remote_units {
+                tx.enqueue_all(model, ru, &join_plan(r.id, &remote.endpoint, app, std::slice::from_ref(&unit)))?;
+            }
+        }
+        created.push(unit);
+    }
+    Ok(created)
+}
+
+fn existing_app(tx: &Tx<'_>, model: &str, app: &str) -> Result<AppRow, ApiError> {
+    validate_application(app)?;
+    tx.app(model, app)?.filter(|a| a.life == "alive").ok_or_else(|| ApiError::invalid(format!("application {app:?} not found")))
+}
+
+pub fn add_unit(c: &Controller, model: Option<String>, app: &str, n: u32) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    if n == 0 {
+        return Err(ApiError::Usage("--num-units must be a positive integer".into()));
+    }
+    let units = c.store.write(|tx| {
+        let a = existing_app(tx, &m.name, app)?;
+        if a.meta.subordinate {
+            return Err(ApiError::invalid(format!("cannot add units to subordinate application {app:?}")));
+        }
+        Ok(add_units(tx, &m.name, app, n)?)
+    })?;
+    let names = units.join(", ");
+    c.engine.kick_all(&m.name, units.clone());
+    // Remote units that got joins for the new units must wake too.
+    let all: Vec<String> = c.store.read(|tx| tx.units(&m.name, None))?.into_iter().map(|u| u.name).collect();
+    c.engine.kick_all(&m.name, all);
+    Ok(Reply::done(format!("added {names}")))
+}
+
+/// Queues the departure of one unit: departed/broken for each of its relations (the
+/// other side hears relation-departed), then stop and remove; a new leader is
+/// elected if it led.
+fn depart_unit(tx: &Tx<'_>, model: &str, unit: &str) -> Result<Vec<String>, StoreError> {
+    let Some(u) = tx.unit(model, unit)? else { return Ok(vec![]) };
+    if u.life != "alive" {
+        return Ok(vec![]);
+    }
+    tx.set_unit_life(model, unit, "dying")?;
+    let mut woken = vec![unit.to_string()];
+    for r in tx.relations(model, Some(&u.app))? {
+        let (Some(local), Some(remote)) = (r.local(&u.app), r.remote(&u.app)) else { continue };
+        let remote_units: Vec<String> = tx.units(model, Some(&remote.app))?.into_iter().map(|x| x.name).filter(|x| x != unit).collect();
+        if r.life == "alive" {
+            let mut plan = remove_plan(r.id, &local.endpoint, &remote.app, &remote_units);
+            if r.is_peer() {
+                plan.retain(|e| e.kind != HookKind::RelationBroken);
+            }
+            tx.enqueue_all(model, unit, &plan)?;
+        }
+        for ru in remote_units {
+            let ev = Event {
+                departing_unit: Some(unit.to_string()),
+                ..Event::relation(HookKind::RelationDeparted, r.id, &remote.endpoint, &u.app, Some(unit))
+            };
+            tx.enqueue(model, &ru, &ev)?;
+            woken.push(ru);
+        }
+    }
+    tx.enqueue(model, unit, &Event::simple(HookKind::Stop))?;
+    tx.enqueue(model, unit, &Event::simple(HookKind::Remove))?;
+    if u.leader {
+        tx.set_unit_leader(model, unit, false)?;
+        let next = tx.units(model, Some(&u.app))?.into_iter().find(|x| x.life == "alive");
+        if let Some(next) = next {
+            tx.set_unit_leader(model, &next.name, true)?;
+            tx.enqueue(model, &next.name, &Event::simple(HookKind::LeaderElected))?;
+            woken.push(next.name);
+        }
+    }
+    Ok(woken)
+}
+
+pub fn remove_unit(c: &Controller, model: Option<String>, targets: &[String], num_units: Option<u32>) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    if targets.is_empty() {
+        return Err(ApiError::Usage("no units specified".into()));
+    }
+    let (woken, removed) = c.store.write(|tx| {
+        let mut chosen = Vec::new();
+        for t in targets {
+            if let Some(n) = num_units {
+                let a = existing_app(tx, &m.name, t)?;
+                let mut alive: Vec<String> =
+                    tx.units(&m.name, Some(&a.name))?.into_iter().filter(|u| u.life == "alive").map(|u| u.name).collect();
+                if n as usize > alive.len() {
+                    return Err(ApiError::invalid(format!("cannot remove {n} units from {t:?}: it has {}", alive.len())));
+                }
+                chosen.extend(alive.split_off(alive.len() - n as usize));
+            } else {
+                let un = UnitName::parse(t)?;
+                let unit = un.to_string();
+                match tx.unit(&m.name, &unit)? {
+                    Some(u) if u.principal.is_none() => chosen.push(unit),
+                    Some(_) => return Err(ApiError::invalid(format!("unit {unit:?} is a subordinate, remove its relation instead"))),
+                    None => return Err(ApiError::invalid(format!("unit {unit:?} not found"))),
+                }
+            }
+        }
+        let mut woken = Vec::new();
+        for u in &chosen {
+            woken.extend(depart_unit(tx, &m.name, u)?);
+        }
+        Ok((woken, chosen))
+    })?;
+    c.engine.kick_all(&m.name, woken);
+    Ok(Reply::Done { info: removed.iter().map(|u| format!("will remove unit {u}")).collect(), output: None })
+}
+
+/// Queues the removal of a relation on every unit of both sides.
+pub(super) fn dissolve_relation(tx: &Tx<'_>, model: &str, rel: &RelationRow) -> Result<Vec<String>, StoreError> {
+    tx.set_relation_life(model, rel.id, "dying")?;
+    let mut woken = Vec::new();
+    let mut any_unit = false;
+    for ep in &rel.endpoints {
+        let Some(remote) = rel.remote(&ep.app) else { continue };
+        let remote_units: Vec<String> = tx.units(model, Some(&remote.app))?.into_iter().map(|u| u.name).collect();
+        for u in tx.units(model, Some(&ep.app))? {
+            any_unit = true;
+            tx.drop_relation_events(model, &u.name, rel.id)?;
+            let others: Vec<String> = remote_units.iter().filter(|r| **r != u.name).cloned().collect();
+            tx.enqueue_all(model, &u.name, &remove_plan(rel.id, &ep.endpoint, &remote.app, &others))?;
+            woken.push(u.name);
+        }
+    }
+    if !any_unit {
+        tx.delete_relation(model, rel.id)?;
+    }
+    Ok(woken)
+}
+
+pub fn remove_application(c: &Controller, model: Option<String>, apps: &[String], _force: bool) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    if apps.is_empty() {
+        return Err(ApiError::Usage("no application specified".into()));
+    }
+    let woken = c.store.write(|tx| {
+        for a in apps {
+            existing_app(tx, &m.name, a)?;
+        }
+        let mut woken = Vec::new();
+        for a in apps {
+            tx.set_app_life(&m.name, a, "dying")?;
+            for r in tx.relations(&m.name, Some(a))? {
+                if r.life == "alive" && !r.is_peer() {
+                    woken.extend(dissolve_relation(tx, &m.name, &r)?);
+                }
+            }
+            let units = tx.units(&m.name, Some(a))?;
+            if units.is_empty() {
+                tx.delete_app(&m.name, a)?;
+            }
+            for u in units {
+                tx.set_unit_life(&m.name, &u.name, "dying")?;
+                tx.enqueue(&m.name, &u.name, &Event::simple(HookKind::Stop))?;
+                tx.enqueue(&m.name, &u.name, &Event::simple(HookKind::Remove))?;
+                woken.push(u.name);
+            }
+        }
+        Ok::<_, ApiError>(woken)
+    })?;
+    c.engine.kick_all(&m.name, woken);
+    Ok(Reply::Done { info: apps.iter().map(|a| format!("will remove application {a}")).collect(), output: None })
+}
+
+fn setting_views(meta: &CharmMeta, set: &BTreeMap<String, Value>) -> BTreeMap<String, SettingView> {
+    meta.config
+        .iter()
+        .map(|o| {
+            let value = set.get(&o.name).or(o.default.as_ref()).cloned();
+            let source = if set.contains_key(&o.name) {
+                "user"
+            } else if o.default.is_some() {
+                "default"
+            } else {
+                "unset"
+            };
+            (
+                o.name.clone(),
+                SettingView {
+                    default: o.default.clone(),
+                    description: o.description.clone(),
+                    source: source.into(),
+                    kind: o.kind.as_str().into(),
+                    value,
+                },
+            )
+        })
+        .collect()
+}
+
+pub fn config_get(c: &Controller, model: Option<String>, app: &str) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let a = c.store.read(|tx| existing_app(tx, &m.name, app))?;
+    let trust = SettingView {
+        default: Some(false.into()),
+        description: "Does this application have access to trusted credentials".into(),
+        source: "default".into(),
+        kind: "bool".into(),
+        value: Some(false.into()),
+    };
+    Ok(Reply::Config {
+        config: ConfigView {
+            application: a.name.clone(),
+            charm: a.charm.clone(),
+            settings: setting_views(&a.meta, &a.config),
+            application_config: BTreeMap::from([("trust".to_string(), trust)]),
+        },
+    })
+}
+
+pub fn config_set(c: &Controller, model: Option<String>, app: &str, set: &[String], reset: &[String]) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let woken = c.store.write(|tx| {
+        let a = existing_app(tx, &m.name, app)?;
+        let pairs = config_pairs(set, app)?;
+        let next = config::apply(&a.meta, &a.config, &pairs, reset)?;
+        if let Some(native) = charms::builtin(&a.charm) {
+            native.validate_config(&next).map_err(ApiError::Invalid)?;
+        }
+        if config::effective(&a.meta, &next) == config::effective(&a.meta, &a.config) {
+            return Ok(vec![]);
+        }
+        tx.set_app_config(&m.name, app, &next)?;
+        let units: Vec<String> = tx.units(&m.name, Some(app))?.into_iter().map(|u| u.name).collect();
+        for u in &units {
+            tx.enqueue(&m.name, u, &Event::simple(HookKind::ConfigChanged))?;
+        }
+        Ok::<_, ApiError>(units)
+    })?;
+    c.engine.kick_all(&m.name, woken);
+    Ok(Reply::Done { info: vec![], output: None })
+}
+
+pub fn resolve(c: &Controller, model: Option<String>, unit: &str) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let name = UnitName::parse(unit)?.to_string();
+    c.store.write(|tx| {
+        let u = tx.unit(&m.name, &name)?.ok_or_else(|| ApiError::invalid(format!("unit {name:?} not found")))?;
+        if u.error_hook.is_none() {
+            return Err(ApiError::invalid(format!("unit {name:?} is not in an error state")));
+        }
+        tx.set_unit_retry_now(&m.name, &name)?;
+        Ok(())
+    })?;
+    c.engine.kick(&m.name, &name);
+    Ok(Reply::Done { info: vec![], output: None })
+}

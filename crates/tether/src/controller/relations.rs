@@ -1,0 +1,118 @@
+//! `integrate` and `remove-relation`: endpoint inference (tether-core) against the
+//! model's charms, then the relation recorded and Juju's relation hooks queued on
+//! every unit of both sides.
+
+use super::api::{ApiError, ApiResult};
+use super::apps::dissolve_relation;
+use super::models::resolve as resolve_model;
+use super::Controller;
+use crate::store::{AppRow, RelEndpoint, RelationRow};
+use std::collections::BTreeMap;
+use tether_core::charm_meta::CharmMeta;
+use tether_core::endpoints::{infer, relation_key, AppEndpoint, EndpointArg, InferError};
+use tether_core::events::integrate_plan;
+use tether_core::wire::Reply;
+
+fn live_metas(apps: Vec<AppRow>) -> BTreeMap<String, CharmMeta> {
+    apps.into_iter().filter(|a| a.life == "alive").map(|a| (a.name, a.meta)).collect()
+}
+
+fn inferred(c: &Controller, model: &str, a: &str, b: &str) -> Result<(AppEndpoint, AppEndpoint, String), ApiError> {
+    let (ea, eb) = (EndpointArg::parse(a)?, EndpointArg::parse(b)?);
+    let metas = live_metas(c.store.read(|tx| tx.apps(model))?);
+    let (x, y) = infer(&ea, &eb, |n| metas.get(n))?;
+    let key = relation_key(&x, &y);
+    Ok((x, y, key))
+}
+
+pub fn integrate(c: &Controller, model: Option<String>, a: &str, b: &str) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let (x, y, key) = inferred(c, &m.name, a, b)?;
+    if x.endpoint.name == "juju-info" || y.endpoint.name == "juju-info" {
+        return Err(ApiError::invalid(format!("cannot add relation {key:?}: juju-info relations are not supported")));
+    }
+    let woken = c.store.write(|tx| {
+        if let Some(existing) = tx.relation_by_key(&m.name, &key)? {
+            let what = if existing.life == "alive" { "already exists" } else { "is still being removed" };
+            return Err(ApiError::invalid(format!("cannot add relation {key:?}: relation {key} {what}")));
+        }
+        let id = tx.next_relation_id(&m.name)?;
+        let scope = if x.endpoint.scope == tether_core::charm_meta::Scope::Container
+            || y.endpoint.scope == tether_core::charm_meta::Scope::Container
+        {
+            "container"
+        } else {
+            "global"
+        };
+        let rel = RelationRow {
+            id,
+            key: key.clone(),
+            interface: x.endpoint.interface.clone(),
+            scope: scope.into(),
+            life: "alive".into(),
+            endpoints: [&x, &y]
+                .iter()
+                .map(|e| RelEndpoint { app: e.app.clone(), endpoint: e.endpoint.name.clone(), role: e.endpoint.role })
+                .collect(),
+        };
+        tx.create_relation(&m.name, &rel)?;
+        let mut woken = Vec::new();
+        for (local, remote) in [(&x, &y), (&y, &x)] {
+            let remote_units: Vec<String> = tx.units(&m.name, Some(&remote.app))?.into_iter().map(|u| u.name).collect();
+            for u in tx.units(&m.name, Some(&local.app))? {
+                tx.enqueue_all(&m.name, &u.name, &integrate_plan(id, &local.endpoint.name, &remote.app, &remote_units))?;
+                woken.push(u.name);
+            }
+        }
+        Ok::<_, ApiError>(woken)
+    })?;
+    c.engine.kick_all(&m.name, woken);
+    Ok(Reply::Done { info: vec![], output: None })
+}
+
+pub fn remove(c: &Controller, model: Option<String>, a: &str, b: Option<&str>) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let rel = match b {
+        None => {
+            let id: i64 =
+                a.parse().map_err(|_| ApiError::Usage(format!("relation ID {:?} not valid", a.chars().take(64).collect::<String>())))?;
+            c.store
+                .read(|tx| tx.relation(&m.name, id))?
+                .filter(|r| !r.is_peer())
+                .ok_or_else(|| ApiError::invalid(format!("relation {id} not found")))?
+        }
+        Some(b) => {
+            let (ea, eb) = (EndpointArg::parse(a)?, EndpointArg::parse(b)?);
+            let metas = live_metas(c.store.read(|tx| tx.apps(&m.name))?);
+            for arg in [&ea, &eb] {
+                if !metas.contains_key(&arg.app) {
+                    return Err(InferError::AppNotFound(arg.app.clone()).into());
+                }
+            }
+            // Prefer an existing relation between the two applications that matches the
+            // named endpoints, so removal works even when inference would be ambiguous.
+            let rels = c.store.read(|tx| tx.relations(&m.name, Some(&ea.app)))?;
+            let matches = |arg: &EndpointArg, r: &RelationRow| {
+                r.endpoints.iter().any(|e| e.app == arg.app && arg.endpoint.as_ref().is_none_or(|n| *n == e.endpoint))
+            };
+            let found: Vec<RelationRow> = rels.into_iter().filter(|r| !r.is_peer() && matches(&ea, r) && matches(&eb, r)).collect();
+            match found.len() {
+                1 => found.into_iter().next().unwrap_or_else(|| unreachable!()),
+                0 => {
+                    let key = inferred(c, &m.name, a, b).map(|(_, _, k)| k).unwrap_or_else(|_| format!("{a} {b}"));
+                    return Err(ApiError::invalid(format!("relation {key:?} not found")));
+                }
+                _ => {
+                    let keys: Vec<String> = found.iter().map(|r| format!("{:?}", r.key)).collect();
+                    return Err(ApiError::invalid(format!("ambiguous relation: \"{a} {b}\" could refer to {}", keys.join("; "))));
+                }
+            }
+        }
+    };
+    if rel.life != "alive" {
+        return Ok(Reply::Done { info: vec![], output: None });
+    }
+    let woken = c.store.write(|tx| dissolve_relation(tx, &m.name, &rel))?;
+    c.engine.kick_all(&m.name, woken);
+    Ok(Reply::Done { info: vec![], output: None })
+}

@@ -1,0 +1,58 @@
+//! The control socket: a unix socket only the owner can open, one JSON request line
+//! and one JSON reply line per connection, each request carrying the controller token.
+
+use super::{api, Controller};
+use crate::paths::Home;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use tether_core::wire::{Envelope, Reply};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+/// Requests larger than this are refused (a request is a few hundred bytes).
+const MAX_REQUEST: usize = 4 << 20;
+
+pub fn bind(home: &Home) -> anyhow::Result<UnixListener> {
+    let path = home.socket();
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+            anyhow::bail!("a controller is already running in {}", home.root().display());
+        }
+        std::fs::remove_file(&path)?;
+    }
+    let listener = UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+pub async fn serve(listener: UnixListener, controller: Arc<Controller>) {
+    let token = std::fs::read_to_string(controller.home.token()).unwrap_or_default().trim().to_string();
+    let token = Arc::new(token);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let (c, t) = (controller.clone(), token.clone());
+        tokio::spawn(async move {
+            let _ = handle(stream, c, t).await;
+        });
+    }
+}
+
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn handle(stream: UnixStream, controller: Arc<Controller>, token: Arc<String>) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read.take(MAX_REQUEST as u64));
+    let mut line = String::new();
+    reader.read_line(&mut line).await?;
+    let reply = match serde_json::from_str::<Envelope>(&line) {
+        Err(e) => Reply::Error { message: format!("malformed request: {}", e.to_string().lines().next().unwrap_or("")), usage: true },
+        Ok(env) if !same_token(&env.token, &token) => Reply::error("permission denied: wrong controller token"),
+        Ok(env) => api::dispatch(&controller, env.request).await,
+    };
+    let mut out = serde_json::to_vec(&reply).unwrap_or_default();
+    out.push(b'\n');
+    write.write_all(&out).await?;
+    write.shutdown().await
+}

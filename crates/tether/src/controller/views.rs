@@ -1,0 +1,221 @@
+//! Read-only views in Juju's shapes: status, show-unit, debug-log, secrets.
+//!
+//! Views never include secret content except `show-secret --reveal`, which is the
+//! owner's explicit request.
+
+use super::api::{ApiError, ApiResult};
+use super::models::resolve as resolve_model;
+use super::Controller;
+use crate::store::{AppRow, RelationRow, SecretRow, StoreError, Tx, UnitRow};
+use std::collections::BTreeMap;
+use tether_core::charm_meta::Role;
+use tether_core::names::UnitName;
+use tether_core::status::{derive_app_status, WorkloadStatus};
+use tether_core::wire::*;
+
+const ADDRESS: &str = "127.0.0.1";
+
+/// Juju's status timestamp format (`24 Feb 2025 12:03:17Z`).
+fn since(ts: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(ts)
+        .map(|t| t.with_timezone(&chrono::Utc).format("%d %b %Y %H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+fn info(current: &str, message: &str, ts: &str) -> StatusInfo {
+    StatusInfo { current: current.into(), message: message.into(), since: since(ts), version: String::new() }
+}
+
+/// A unit's workload status as shown: a failed hook overrides what the charm set.
+fn unit_workload(u: &UnitRow) -> (WorkloadStatus, String) {
+    match &u.error_hook {
+        Some(h) => (WorkloadStatus::Error, format!("hook failed: {h:?}")),
+        None => (u.workload, u.message.clone()),
+    }
+}
+
+fn unit_view(u: &UnitRow) -> UnitStatusView {
+    let (wl, msg) = unit_workload(u);
+    let agent = if u.life != "alive" && u.agent == "idle" { "executing" } else { u.agent.as_str() };
+    UnitStatusView {
+        workload_status: info(wl.as_str(), &msg, &u.since),
+        juju_status: StatusInfo { version: JUJU_COMPAT_VERSION.into(), ..info(agent, &u.agent_message, &u.since) },
+        leader: u.leader,
+        address: Some(ADDRESS.into()),
+        public_address: None,
+        open_ports: u.state.get("port").map(|p| vec![format!("{p}/tcp")]).unwrap_or_default(),
+        subordinates: BTreeMap::new(),
+    }
+}
+
+fn app_view(tx: &Tx<'_>, model: &str, a: &AppRow) -> Result<AppStatusView, StoreError> {
+    let units = tx.units(model, Some(&a.name))?;
+    let shown: Vec<(WorkloadStatus, String)> = units.iter().map(unit_workload).collect();
+    let app_set = (a.status != WorkloadStatus::Unknown).then_some((a.status, a.message.as_str()));
+    let (st, msg) = derive_app_status(app_set, shown.iter().map(|(s, m)| (*s, m.as_str())));
+    let mut relations: BTreeMap<String, Vec<AppRelationView>> = BTreeMap::new();
+    for r in tx.relations(model, Some(&a.name))? {
+        let (Some(local), Some(remote)) = (r.local(&a.name), r.remote(&a.name)) else { continue };
+        relations.entry(local.endpoint.clone()).or_default().push(AppRelationView {
+            related_application: remote.app.clone(),
+            interface: r.interface.clone(),
+            scope: r.scope.clone(),
+        });
+    }
+    let version = units.iter().find_map(|u| u.state.get("version").cloned()).unwrap_or_default();
+    let since_ts = units.iter().map(|u| u.since.as_str()).max().unwrap_or(a.since.as_str()).to_string();
+    Ok(AppStatusView {
+        charm: a.charm.clone(),
+        charm_origin: a.origin.clone(),
+        charm_name: a.charm.clone(),
+        charm_rev: a.rev,
+        exposed: false,
+        base: BaseView { name: "ubuntu".into(), channel: "22.04".into() },
+        scale: Some(units.len() as u32),
+        address: Some(ADDRESS.into()),
+        application_status: info(st.as_str(), msg, if app_set.is_some() { &a.since } else { &since_ts }),
+        relations,
+        subordinate_to: vec![],
+        units: units.iter().map(|u| (u.name.clone(), unit_view(u))).collect(),
+        version,
+        endpoint_bindings: BTreeMap::new(),
+    })
+}
+
+fn relation_row(r: &RelationRow) -> RelationRow2 {
+    let ep = |role: Role| r.endpoints.iter().find(|e| e.role == role).map(|e| format!("{}:{}", e.app, e.endpoint));
+    let (provider, requirer, kind) = if r.is_peer() {
+        let k = r.endpoints.first().map(|e| format!("{}:{}", e.app, e.endpoint)).unwrap_or_default();
+        (k.clone(), k, "peer")
+    } else {
+        (
+            ep(Role::Provider).unwrap_or_default(),
+            ep(Role::Requirer).unwrap_or_default(),
+            if r.scope == "container" { "subordinate" } else { "regular" },
+        )
+    };
+    RelationRow2 {
+        id: r.id,
+        provider,
+        requirer,
+        interface: r.interface.clone(),
+        kind: kind.into(),
+        status: if r.life == "alive" { "joined".into() } else { r.life.clone() },
+    }
+}
+
+type RelationRow2 = tether_core::wire::RelationRow;
+
+pub fn status(c: &Controller, model: Option<String>) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let (applications, relations) = c.store.read(|tx| {
+        let mut apps = BTreeMap::new();
+        for a in tx.apps(&m.name)? {
+            apps.insert(a.name.clone(), app_view(tx, &m.name, &a)?);
+        }
+        let rels = tx.relations(&m.name, None)?.iter().map(relation_row).collect::<Vec<_>>();
+        Ok::<_, StoreError>((apps, rels))
+    })?;
+    let status = StatusView {
+        model: ModelStatus {
+            name: m.name.clone(),
+            kind: "caas".into(),
+            controller: "tether".into(),
+            cloud: "local".into(),
+            region: Some("localhost".into()),
+            version: JUJU_COMPAT_VERSION.into(),
+            model_status: StatusInfo { current: "available".into(), ..Default::default() },
+        },
+        machines: BTreeMap::new(),
+        applications,
+        controller: Some(ControllerStatus { timestamp: chrono::Utc::now().format("%H:%M:%SZ").to_string() }),
+    };
+    Ok(Reply::Status { status, relations })
+}
+
+pub fn show_unit(c: &Controller, model: Option<String>, unit: &str) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let name = UnitName::parse(unit)?.to_string();
+    let view = c.store.read(|tx| {
+        let u = tx.unit(&m.name, &name)?.ok_or_else(|| ApiError::invalid(format!("unit {name:?} not found")))?;
+        let app = tx.app(&m.name, &u.app)?.ok_or_else(|| ApiError::invalid(format!("application {:?} not found", u.app)))?;
+        let mut relation_info = Vec::new();
+        for r in tx.relations(&m.name, Some(&u.app))? {
+            let (Some(local), Some(remote)) = (r.local(&u.app), r.remote(&u.app)) else { continue };
+            let mut related_units = BTreeMap::new();
+            for ru in tx.units(&m.name, Some(&remote.app))? {
+                if ru.name != u.name {
+                    related_units.insert(ru.name.clone(), RelatedUnitView { in_scope: true, data: tx.databag(&m.name, r.id, &ru.name)? });
+                }
+            }
+            relation_info.push(RelationInfoView {
+                relation_id: r.id,
+                endpoint: local.endpoint.clone(),
+                related_endpoint: remote.endpoint.clone(),
+                application_data: tx.databag(&m.name, r.id, &remote.app)?,
+                local_unit: RelatedUnitView { in_scope: true, data: tx.databag(&m.name, r.id, &u.name)? },
+                related_units,
+            });
+        }
+        Ok::<_, ApiError>(UnitInfoView {
+            opened_ports: u.state.get("port").map(|p| vec![format!("{p}/tcp")]).unwrap_or_default(),
+            charm: app.charm.clone(),
+            leader: u.leader,
+            life: u.life.clone(),
+            address: Some(ADDRESS.into()),
+            public_address: None,
+            workload_version: u.state.get("version").cloned().unwrap_or_default(),
+            relation_info,
+        })
+    })?;
+    Ok(Reply::ShowUnit { units: BTreeMap::from([(name, view)]) })
+}
+
+pub fn debug_log(c: &Controller, model: Option<String>, limit: Option<u64>) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    Ok(Reply::Log { lines: c.store.read(|tx| tx.logs(&m.name, limit))? })
+}
+
+fn secret_view(tx: &Tx<'_>, model: &str, s: &SecretRow, reveal: bool) -> Result<SecretView, StoreError> {
+    let mut access = Vec::new();
+    for (rel_id, app) in tx.secret_grants(model, &s.id)? {
+        let scope = tx
+            .relation(model, rel_id)?
+            .map(|r| format!("relation-{}", r.key.replace(' ', ".")))
+            .unwrap_or_else(|| format!("relation-{rel_id}"));
+        access.push(SecretAccessView { target: format!("application-{app}"), scope, role: "view".into() });
+    }
+    let content = if reveal { tx.secret_content(model, &s.id, None)?.map(|data| SecretContentView { data }) } else { None };
+    Ok(SecretView {
+        revision: s.revision,
+        owner: s.owner.app().to_string(),
+        label: s.label.clone(),
+        description: s.description.clone(),
+        created: s.created.clone(),
+        updated: s.updated.clone(),
+        access,
+        content,
+    })
+}
+
+pub fn secrets(c: &Controller, model: Option<String>) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let secrets = c.store.read(|tx| {
+        let mut out = BTreeMap::new();
+        for s in tx.secrets(&m.name)? {
+            out.insert(s.id.clone(), secret_view(tx, &m.name, &s, false)?);
+        }
+        Ok::<_, StoreError>(out)
+    })?;
+    Ok(Reply::Secrets { secrets })
+}
+
+pub fn show_secret(c: &Controller, model: Option<String>, id: &str, reveal: bool) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let id = crate::store::secret_id_from_uri(id);
+    let secrets = c.store.read(|tx| {
+        let s = tx.secret(&m.name, &id)?.ok_or_else(|| ApiError::invalid(format!("secret {id:?} not found")))?;
+        Ok::<_, ApiError>(BTreeMap::from([(id.clone(), secret_view(tx, &m.name, &s, reveal)?)]))
+    })?;
+    Ok(Reply::Secrets { secrets })
+}

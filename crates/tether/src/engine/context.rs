@@ -1,0 +1,371 @@
+//! The hook context: what a charm sees and may change while one hook runs.
+//!
+//! It offers what Juju's hook tools offer (relation data, leadership, config, status,
+//! action parameters and results, secrets, unit state, logging). Reads come from the
+//! store's committed state overlaid with this hook's own pending writes; writes are
+//! buffered in [`Pending`] and committed by the engine in one transaction only when the
+//! hook succeeds. Status and log lines act immediately, as in Juju.
+
+use crate::charms::Services;
+use crate::store::{AuditEntry, RelationRow, SecretOwner, Store, StoreError};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tether_core::events::Event;
+use tether_core::status::WorkloadStatus;
+
+pub type Bag = BTreeMap<String, String>;
+
+/// Errors a charm gets from the context, with the texts Juju's hook tools use.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("relation {0} not found")]
+    RelationNotFound(i64),
+    #[error("cannot write relation settings")]
+    NotLeader,
+    #[error("permission denied")]
+    PermissionDenied,
+    #[error("secret {0:?} not found")]
+    SecretNotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything a hook wants to change, applied by the engine on success.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// `(relation id, owner)` → key → new value (`None` deletes).
+    pub databags: BTreeMap<(i64, String), BTreeMap<String, Option<String>>>,
+    pub new_secrets: Vec<NewSecret>,
+    pub secret_updates: BTreeMap<String, Bag>,
+    pub grants: Vec<(String, i64, String)>,
+    pub removed_secrets: Vec<String>,
+    pub unit_state: Option<Bag>,
+    pub audit: Vec<AuditEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSecret {
+    pub id: String,
+    pub owner: SecretOwner,
+    pub label: Option<String>,
+    pub content: Bag,
+}
+
+/// The state of the action a context runs, if it runs one.
+#[derive(Debug, Default)]
+pub struct ActionState {
+    pub id: i64,
+    pub params: Map<String, Value>,
+    pub results: Map<String, Value>,
+    pub failed: Option<String>,
+    pub log: Vec<String>,
+}
+
+pub struct HookContext {
+    pub model: String,
+    pub model_uuid: String,
+    pub unit: String,
+    pub app: String,
+    pub leader: bool,
+    pub config: BTreeMap<String, Value>,
+    pub event: Event,
+    pub services: Arc<Services>,
+    pub action: Option<ActionState>,
+    pub(crate) pending: Pending,
+    store: Arc<Store>,
+    unit_state: Bag,
+}
+
+impl HookContext {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<Store>,
+        services: Arc<Services>,
+        model: String,
+        model_uuid: String,
+        unit: String,
+        leader: bool,
+        config: BTreeMap<String, Value>,
+        event: Event,
+        unit_state: Bag,
+    ) -> Self {
+        let app = unit.split('/').next().unwrap_or_default().to_string();
+        HookContext {
+            model,
+            model_uuid,
+            unit,
+            app,
+            leader,
+            config,
+            event,
+            services,
+            action: None,
+            pending: Pending::default(),
+            store,
+            unit_state,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    // ---- config ----
+
+    /// A string config value; unset and empty are both `None`.
+    pub fn config_str(&self, key: &str) -> Option<String> {
+        match self.config.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::String(_)) | None | Some(Value::Null) => None,
+            Some(other) => Some(other.to_string()),
+        }
+    }
+
+    // ---- relations ----
+
+    /// Live relations of one of this application's endpoints (plus the event's own
+    /// relation even while it is being removed, as Juju does until relation-broken ends).
+    pub fn relation_ids(&self, endpoint: &str) -> Result<Vec<i64>, ContextError> {
+        let rels = self.store.read(|tx| tx.relations(&self.model, Some(&self.app)))?;
+        let current = self.event.relation.as_ref().map(|(id, _)| *id);
+        Ok(rels
+            .into_iter()
+            .filter(|r| r.local(&self.app).is_some_and(|e| e.endpoint == endpoint))
+            .filter(|r| r.life == "alive" || Some(r.id) == current)
+            .map(|r| r.id)
+            .collect())
+    }
+
+    pub fn relation(&self, id: i64) -> Result<RelationRow, ContextError> {
+        self.store.read(|tx| tx.relation(&self.model, id))?.ok_or(ContextError::RelationNotFound(id))
+    }
+
+    /// The application at the other end of a relation.
+    pub fn remote_app(&self, id: i64) -> Result<String, ContextError> {
+        let rel = self.relation(id)?;
+        Ok(rel.remote(&self.app).map(|e| e.app.clone()).unwrap_or_default())
+    }
+
+    /// Remote units in the relation (for a peer relation: the other units of this app).
+    pub fn remote_units(&self, id: i64) -> Result<Vec<String>, ContextError> {
+        let remote = self.remote_app(id)?;
+        let units = self.store.read(|tx| tx.units(&self.model, Some(&remote)))?;
+        Ok(units.into_iter().map(|u| u.name).filter(|u| u != &self.unit).collect())
+    }
+
+    /// Reads a databag (an application or unit name as `owner`), seeing this hook's
+    /// own pending writes. A non-leader cannot read its own application's bag except
+    /// on peer relations.
+    pub fn relation_get(&self, id: i64, owner: &str) -> Result<Bag, ContextError> {
+        let rel = self.relation(id)?;
+        if owner == self.app && !self.leader && !rel.is_peer() {
+            return Err(ContextError::PermissionDenied);
+        }
+        let mut bag = self.store.read(|tx| tx.databag(&self.model, id, owner))?;
+        if let Some(changes) = self.pending.databags.get(&(id, owner.to_string())) {
+            apply_changes(&mut bag, changes);
+        }
+        Ok(bag)
+    }
+
+    /// The remote application's bag of a relation.
+    pub fn remote_app_data(&self, id: i64) -> Result<Bag, ContextError> {
+        let remote = self.remote_app(id)?;
+        self.relation_get(id, &remote)
+    }
+
+    /// Sets keys in this unit's bag; an empty value deletes the key.
+    pub fn relation_set_unit(&mut self, id: i64, values: &Bag) -> Result<(), ContextError> {
+        self.relation(id)?;
+        let owner = self.unit.clone();
+        self.buffer_write(id, owner, values);
+        Ok(())
+    }
+
+    /// Sets keys in this application's bag (leader only); an empty value deletes the key.
+    pub fn relation_set_app(&mut self, id: i64, values: &Bag) -> Result<(), ContextError> {
+        self.relation(id)?;
+        if !self.leader {
+            return Err(ContextError::NotLeader);
+        }
+        let owner = self.app.clone();
+        self.buffer_write(id, owner, values);
+        Ok(())
+    }
+
+    /// Replaces this application's bag with exactly `values` (leader only).
+    pub fn relation_replace_app(&mut self, id: i64, values: &Bag) -> Result<(), ContextError> {
+        let current = self.relation_get(id, &self.app.clone())?;
+        let mut changes: Bag = values.clone();
+        for k in current.keys() {
+            if !values.contains_key(k) {
+                changes.insert(k.clone(), String::new());
+            }
+        }
+        self.relation_set_app(id, &changes)
+    }
+
+    fn buffer_write(&mut self, id: i64, owner: String, values: &Bag) {
+        let entry = self.pending.databags.entry((id, owner)).or_default();
+        for (k, v) in values {
+            entry.insert(k.clone(), if v.is_empty() { None } else { Some(v.clone()) });
+        }
+    }
+
+    // ---- status and logs (immediate) ----
+
+    pub fn set_status(&self, status: WorkloadStatus, message: &str) -> Result<(), ContextError> {
+        self.store.write(|tx| tx.set_unit_status(&self.model, &self.unit, status, message))?;
+        Ok(())
+    }
+
+    /// Sets the application status (leader only; ignored otherwise).
+    pub fn set_app_status(&self, status: WorkloadStatus, message: &str) -> Result<(), ContextError> {
+        if self.leader {
+            self.store.write(|tx| tx.set_app_status(&self.model, &self.app, status, message))?;
+        }
+        Ok(())
+    }
+
+    /// Writes one line to the model log (never pass a secret).
+    pub fn log(&self, level: &str, message: &str) {
+        let entity = format!("unit-{}", self.unit.replace('/', "-"));
+        let _ = self.store.write(|tx| tx.log(&self.model, &entity, level, message));
+    }
+
+    /// Records a credential event in the audit trail (committed with the hook).
+    pub fn audit(&mut self, operation: &str, relation: &str, db_user: &str, detail: &str) {
+        self.pending.audit.push(AuditEntry {
+            ts: String::new(),
+            model: self.model.clone(),
+            app: self.app.clone(),
+            relation: relation.to_string(),
+            operation: operation.to_string(),
+            db_user: db_user.to_string(),
+            detail: detail.to_string(),
+        });
+    }
+
+    // ---- unit state (charm-private, like Juju's state-get/state-set) ----
+
+    pub fn state_get(&self, key: &str) -> Option<String> {
+        self.unit_state.get(key).cloned()
+    }
+
+    pub fn state_set(&mut self, key: &str, value: &str) {
+        self.unit_state.insert(key.to_string(), value.to_string());
+        self.pending.unit_state = Some(self.unit_state.clone());
+    }
+
+    // ---- secrets ----
+
+    /// Creates an application-owned secret (leader only) and returns its URI.
+    pub fn secret_add_app(&mut self, label: Option<&str>, content: Bag) -> Result<String, ContextError> {
+        if !self.leader {
+            return Err(ContextError::NotLeader);
+        }
+        let id = crate::store::new_secret_id();
+        self.pending.new_secrets.push(NewSecret {
+            id: id.clone(),
+            owner: SecretOwner::App(self.app.clone()),
+            label: label.map(str::to_string),
+            content,
+        });
+        Ok(format!("secret:{id}"))
+    }
+
+    /// The id of a secret this application owns, by label.
+    pub fn secret_id_by_label(&self, label: &str) -> Result<Option<String>, ContextError> {
+        if let Some(s) = self.pending.new_secrets.iter().find(|s| s.label.as_deref() == Some(label)) {
+            return Ok(Some(s.id.clone()));
+        }
+        let owner = SecretOwner::App(self.app.clone());
+        let found = self.store.read(|tx| tx.secret_by_label(&self.model, &owner, label))?;
+        Ok(found.map(|s| s.id).filter(|id| !self.pending.removed_secrets.contains(id)))
+    }
+
+    /// Reads a secret's latest content, if this application owns it or was granted it.
+    pub fn secret_get(&self, uri: &str) -> Result<Bag, ContextError> {
+        let id = crate::store::secret_id_from_uri(uri);
+        if let Some(c) = self.pending.secret_updates.get(&id) {
+            return Ok(c.clone());
+        }
+        if let Some(s) = self.pending.new_secrets.iter().find(|s| s.id == id) {
+            return Ok(s.content.clone());
+        }
+        let (readable, content) = self.store.read(|tx| {
+            Ok::<_, StoreError>((tx.secret_readable_by(&self.model, &id, &self.app)?, tx.secret_content(&self.model, &id, None)?))
+        })?;
+        match (readable, content) {
+            (true, Some(c)) => Ok(c),
+            _ => Err(ContextError::SecretNotFound(id)),
+        }
+    }
+
+    /// Sets new content on a secret this application owns (leader only).
+    pub fn secret_set(&mut self, uri: &str, content: Bag) -> Result<(), ContextError> {
+        if !self.leader {
+            return Err(ContextError::NotLeader);
+        }
+        let id = crate::store::secret_id_from_uri(uri);
+        if let Some(s) = self.pending.new_secrets.iter_mut().find(|s| s.id == id) {
+            s.content = content;
+            return Ok(());
+        }
+        self.pending.secret_updates.insert(id, content);
+        Ok(())
+    }
+
+    /// Grants a secret to the remote application of a relation.
+    pub fn secret_grant(&mut self, uri: &str, relation_id: i64) -> Result<(), ContextError> {
+        let remote = self.remote_app(relation_id)?;
+        self.pending.grants.push((crate::store::secret_id_from_uri(uri), relation_id, remote));
+        Ok(())
+    }
+
+    pub fn secret_remove(&mut self, uri: &str) {
+        let id = crate::store::secret_id_from_uri(uri);
+        self.pending.new_secrets.retain(|s| s.id != id);
+        self.pending.secret_updates.remove(&id);
+        self.pending.removed_secrets.push(id);
+    }
+
+    // ---- actions ----
+
+    pub fn action_params(&self) -> Map<String, Value> {
+        self.action.as_ref().map(|a| a.params.clone()).unwrap_or_default()
+    }
+
+    pub fn action_set(&mut self, key: &str, value: Value) {
+        if let Some(a) = self.action.as_mut() {
+            a.results.insert(key.to_string(), value);
+        }
+    }
+
+    pub fn action_fail(&mut self, message: &str) {
+        if let Some(a) = self.action.as_mut() {
+            a.failed = Some(message.to_string());
+        }
+    }
+
+    pub fn action_log(&mut self, message: &str) {
+        if let Some(a) = self.action.as_mut() {
+            a.log.push(format!("{} {message}", crate::store::now()));
+        }
+    }
+}
+
+/// Applies buffered changes to a bag (`None` deletes).
+pub fn apply_changes(bag: &mut Bag, changes: &BTreeMap<String, Option<String>>) {
+    for (k, v) in changes {
+        match v {
+            Some(v) => {
+                bag.insert(k.clone(), v.clone());
+            }
+            None => {
+                bag.remove(k);
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The per-unit hook queues.
+//!
+//! Events are appended in the same transaction as the operation that causes them and
+//! removed in the same transaction that commits the hook's effects, so a controller
+//! that dies mid-hook runs that hook again on restart (hooks are idempotent).
+
+use super::{json, StoreResult, Tx};
+use rusqlite::{params, OptionalExtension};
+use tether_core::events::{Event, HookKind};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedEvent {
+    pub seq: i64,
+    pub event: Event,
+}
+
+impl Tx<'_> {
+    /// Appends an event to a unit's queue. A `relation-changed` identical to one that is
+    /// still waiting (not running) is coalesced, as Juju coalesces settings versions.
+    pub fn enqueue(&self, model: &str, unit: &str, event: &Event) -> StoreResult<()> {
+        let encoded = serde_json::to_string(event).unwrap_or_default();
+        if event.kind == HookKind::RelationChanged || event.kind == HookKind::UpdateStatus {
+            let dup: Option<i64> = self
+                .tx
+                .prepare_cached("SELECT seq FROM events WHERE model = ?1 AND unit = ?2 AND event = ?3 AND running = 0 LIMIT 1")?
+                .query_row(params![model, unit, encoded], |r| r.get(0))
+                .optional()?;
+            if dup.is_some() {
+                return Ok(());
+            }
+        }
+        self.tx.prepare_cached("INSERT INTO events(model, unit, event) VALUES(?1, ?2, ?3)")?.execute(params![model, unit, encoded])?;
+        Ok(())
+    }
+
+    pub fn enqueue_all(&self, model: &str, unit: &str, events: &[Event]) -> StoreResult<()> {
+        events.iter().try_for_each(|e| self.enqueue(model, unit, e))
+    }
+
+    /// The head of a unit's queue, marked as running.
+    pub fn next_event(&self, model: &str, unit: &str) -> StoreResult<Option<QueuedEvent>> {
+        let row: Option<(i64, String)> = self
+            .tx
+            .prepare_cached("SELECT seq, event FROM events WHERE model = ?1 AND unit = ?2 ORDER BY seq LIMIT 1")?
+            .query_row([model, unit], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((seq, ev)) = row else { return Ok(None) };
+        self.tx.prepare_cached("UPDATE events SET running = 1 WHERE seq = ?1")?.execute([seq])?;
+        Ok(Some(QueuedEvent { seq, event: json(&ev, "events.event")? }))
+    }
+
+    pub fn finish_event(&self, seq: i64) -> StoreResult<()> {
+        self.tx.prepare_cached("DELETE FROM events WHERE seq = ?1")?.execute([seq])?;
+        Ok(())
+    }
+
+    /// Drops a unit's waiting hooks for a relation that is going away, except its
+    /// departed/broken hooks.
+    pub fn drop_relation_events(&self, model: &str, unit: &str, relation_id: i64) -> StoreResult<()> {
+        for q in self.queued(model, unit)? {
+            let same = q.event.relation.as_ref().is_some_and(|(id, _)| *id == relation_id);
+            let keep = matches!(q.event.kind, HookKind::RelationDeparted | HookKind::RelationBroken);
+            if same && !keep {
+                self.tx.execute("DELETE FROM events WHERE seq = ?1 AND running = 0", [q.seq])?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn queued(&self, model: &str, unit: &str) -> StoreResult<Vec<QueuedEvent>> {
+        let mut st = self.tx.prepare_cached("SELECT seq, event FROM events WHERE model = ?1 AND unit = ?2 ORDER BY seq")?;
+        let rows: Vec<(i64, String)> = st.query_map([model, unit], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        rows.into_iter().map(|(seq, e)| Ok(QueuedEvent { seq, event: json(&e, "events.event")? })).collect()
+    }
+
+    /// How many queued hooks (any unit) still refer to a relation.
+    pub fn events_for_relation(&self, model: &str, relation_id: i64) -> StoreResult<usize> {
+        let mut st = self.tx.prepare_cached("SELECT event FROM events WHERE model = ?1")?;
+        let rows: Vec<String> = st.query_map([model], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut n = 0;
+        for e in rows {
+            let ev: Event = json(&e, "events.event")?;
+            if ev.relation.as_ref().is_some_and(|(id, _)| *id == relation_id) {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Whether a unit has hooks waiting (used to tell `executing` from `idle`).
+    pub fn has_events(&self, model: &str, unit: &str) -> StoreResult<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM events WHERE model = ?1 AND unit = ?2 LIMIT 1")?
+            .query_row([model, unit], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{temp_store, StoreError};
+    use tether_core::events::{Event, HookKind};
+
+    #[test]
+    fn queue_is_fifo_and_coalesces_waiting_changes() {
+        let (_d, s) = temp_store();
+        let changed = Event::relation(HookKind::RelationChanged, 1, "db", "x", Some("x/0"));
+        let order = s
+            .write(|tx| {
+                tx.enqueue("m", "a/0", &Event::simple(HookKind::Install))?;
+                tx.enqueue("m", "a/0", &changed)?;
+                tx.enqueue("m", "a/0", &changed)?;
+                let first = tx.next_event("m", "a/0")?.unwrap();
+                tx.finish_event(first.seq)?;
+                let second = tx.next_event("m", "a/0")?.unwrap();
+                // Running now: a new change must queue again.
+                tx.enqueue("m", "a/0", &changed)?;
+                tx.finish_event(second.seq)?;
+                let third = tx.next_event("m", "a/0")?;
+                Ok::<_, StoreError>((first.event.kind, second.event.kind, third.map(|q| q.event.kind)))
+            })
+            .unwrap();
+        assert_eq!(order, (HookKind::Install, HookKind::RelationChanged, Some(HookKind::RelationChanged)));
+    }
+}
