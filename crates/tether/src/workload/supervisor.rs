@@ -311,6 +311,28 @@ mod tests {
         assert!(!unit_dir.exists());
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn restarts_use_the_password_given_last() {
+        let t = TestHome::new();
+        let sup = Supervisor::with_root(t.home.path().to_path_buf());
+        let unit = "postgresql-k8s/0";
+        sup.ensure_running(unit, WorkloadSpec::Postgres(t.spec.clone())).await.expect("start");
+        let pid = running_pid(&sup.state(unit));
+        t.guard.track(pid);
+        let admin = crate::db::PgAdmin::connect(t.spec.port, "operator", t.password()).await.unwrap();
+        let new = crate::secret::generate_password(16);
+        admin.set_password("operator", &new).await.unwrap();
+        let mut spec = t.spec.clone();
+        spec.operator_password = new;
+        sup.ensure_running(unit, WorkloadSpec::Postgres(spec)).await.expect("same server, new password");
+        assert_eq!(running_pid(&sup.state(unit)), pid);
+
+        super::super::process::signal(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+        let s = wait_state(&sup, unit, |s| matches!(s, WorkloadState::Running { pid: p } if *p != pid)).await;
+        t.guard.track(running_pid(&s));
+        sup.stop_all().await;
+    }
+
     #[test]
     fn backoff_doubles_to_thirty_seconds() {
         assert_eq!(backoff(1), Duration::from_millis(500));
