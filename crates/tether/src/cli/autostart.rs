@@ -84,9 +84,20 @@ fn start(home: &Home) -> Result<(), CliError> {
         .spawn()
         .map_err(|e| CliError::runtime(format!("cannot start the controller: {e}")))?;
 
+    // While the daemon comes up the socket may exist before it accepts, or the token
+    // may not be written yet: such failures are remembered, not fatal, until the child
+    // exits or the deadline passes.
+    let mut last_error: Option<String> = None;
+    let mut poll = || match answers(home) {
+        Ok(up) => up,
+        Err(e) => {
+            last_error = Some(e.message().to_string());
+            false
+        }
+    };
     let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        if answers(home)? {
+    let failure = loop {
+        if poll() {
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -94,27 +105,20 @@ fn start(home: &Home) -> Result<(), CliError> {
             // moment to answer before calling this a failure.
             let grace = Instant::now() + Duration::from_secs(2);
             while Instant::now() < grace {
-                if answers(home)? {
+                if poll() {
                     return Ok(());
                 }
                 std::thread::sleep(POLL);
             }
-            return Err(CliError::runtime(format!(
-                "the controller exited during start-up ({status}); log {}:\n{}",
-                log_path.display(),
-                log_tail(&log_path, log_start)
-            )));
+            break format!("the controller exited during start-up ({status})");
         }
         if Instant::now() >= deadline {
-            return Err(CliError::runtime(format!(
-                "the controller did not answer within {}s; log {}:\n{}",
-                START_TIMEOUT.as_secs(),
-                log_path.display(),
-                log_tail(&log_path, log_start)
-            )));
+            break format!("the controller did not answer within {}s", START_TIMEOUT.as_secs());
         }
         std::thread::sleep(POLL);
-    }
+    };
+    let last = last_error.map(|e| format!(" (last error: {e})")).unwrap_or_default();
+    Err(CliError::runtime(format!("{failure}{last}; log {}:\n{}", log_path.display(), log_tail(&log_path, log_start))))
 }
 
 /// The last lines the controller wrote since `from`.

@@ -119,7 +119,10 @@ fn validate(command: &Command) -> Result<(), CliError> {
             if let Some(w) = &a.wait {
                 duration_arg("wait", w)?;
             }
-            params::split_run_args(&a.args).map(|_| ())
+            let target = params::split_run_args(&a.args)?;
+            let file = read_params_file(a.params.as_deref())?;
+            let typing = if a.string_args { ValueTyping::Strings } else { ValueTyping::Yaml };
+            params::run_params(file.as_deref(), &target.assignments, typing).map(|_| ())
         }
         Command::DestroyModel(a) => a.timeout.as_deref().map(|t| duration_arg("timeout", t).map(|_| ())).unwrap_or(Ok(())),
         Command::Deploy(a) => params::config_assignments(&a.config, a.app.as_deref()).map(|_| ()),
@@ -273,7 +276,11 @@ fn confirm(question: &str) -> Result<(), ()> {
     let _ = write!(stderr, "{question}");
     let _ = stderr.flush();
     let mut answer = String::new();
-    match std::io::stdin().lock().read_line(&mut answer) {
+    let read = std::io::stdin().lock().read_line(&mut answer);
+    if !matches!(read, Ok(n) if n > 0) {
+        let _ = writeln!(stderr);
+    }
+    match read {
         Ok(_) if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") => Ok(()),
         _ => Err(()),
     }
@@ -369,6 +376,11 @@ fn show_unit(ctx: &Ctx, units: Vec<String>, format: DataFormat) -> CmdResult {
         DataFormat::Yaml => output::yaml(&all)?,
     });
     Ok(0)
+}
+
+fn read_params_file(path: Option<&std::path::Path>) -> Result<Option<String>, CliError> {
+    path.map(|p| std::fs::read_to_string(p).map_err(|e| CliError::usage(format!("cannot read params file {}: {e}", p.display()))))
+        .transpose()
 }
 
 fn run_action(ctx: &Ctx, a: args::RunArgs) -> CmdResult {

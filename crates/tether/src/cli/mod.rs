@@ -41,7 +41,7 @@ impl CliError {
             CliError::Runtime(_) => 1,
         }
     }
-    fn message(&self) -> &str {
+    pub fn message(&self) -> &str {
         match self {
             CliError::Usage(m) | CliError::Runtime(m) => m,
         }
