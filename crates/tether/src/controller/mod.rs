@@ -65,6 +65,8 @@ fn ensure_token(home: &Home) -> anyhow::Result<()> {
 }
 
 async fn run(home: Home) -> anyhow::Result<()> {
+    // Everything the controller creates (store, logs, key) is the owner's alone.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     ensure_home(&home)?;
     ensure_token(&home)?;
     let store = Arc::new(Store::open(&home.store(), &home.key()).context("cannot open the store")?);
