@@ -22,6 +22,7 @@ pub use registry::PgAdmins;
 use crate::secret::SecretString;
 
 /// What an application's user must look like after [`UserAdmin::ensure_user`].
+#[allow(dead_code)] // the adapter surface MySQL and MongoDB follow; charms call PgAdmin directly today
 #[derive(Debug, Clone, Copy)]
 pub struct UserRequest<'a> {
     pub user: &'a str,
@@ -34,6 +35,7 @@ pub struct UserRequest<'a> {
 }
 
 /// What every engine's admin client offers the charms.
+#[allow(dead_code)] // the adapter surface MySQL and MongoDB follow; charms call PgAdmin directly today
 #[async_trait::async_trait]
 pub trait UserAdmin: Send + Sync {
     /// Creates or updates the user (idempotent), creating its database when missing.

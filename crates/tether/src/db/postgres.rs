@@ -54,19 +54,13 @@ impl PgAdmin {
         Ok(admin)
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-    pub fn user(&self) -> &str {
-        &self.user
-    }
-
     /// Replaces the credentials used for future connections (open ones stay).
     pub fn update_password(&self, password: &SecretString) {
         *self.password.write().unwrap_or_else(|p| p.into_inner()) = password.clone();
     }
 
     /// Closes every cached connection; the next operation reconnects.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub async fn disconnect(&self) {
         self.clients.lock().await.clear();
     }
@@ -110,6 +104,7 @@ impl PgAdmin {
     }
 
     /// Whether a role of that name exists (bound parameter).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub async fn role_exists(&self, name: &str) -> Result<bool, DbError> {
         let mut conns = self.clients.lock().await;
         let c = self.client(&mut conns, MAINTENANCE_DB).await?;

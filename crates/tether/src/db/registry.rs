@@ -16,10 +16,6 @@ pub struct PgAdmins {
 }
 
 impl PgAdmins {
-    pub fn new() -> PgAdmins {
-        PgAdmins::default()
-    }
-
     /// The admin session of the server on `port`, logging in as `operator` with
     /// `password` when there is none yet. The given password is the truth: a cached
     /// session takes it for its future connections.
@@ -35,6 +31,7 @@ impl PgAdmins {
     }
 
     /// Drops the session of `port` (its server was stopped or removed).
+    #[cfg_attr(not(test), allow(dead_code))] // for remove-application
     pub async fn forget(&self, port: u16) {
         self.inner.lock().await.remove(&port);
     }

@@ -20,8 +20,6 @@ pub trait Engine: Send + Sync {
     fn stop_signal(&self) -> Signal;
     /// How long a clean shutdown may take before SIGKILL.
     fn stop_grace(&self) -> Duration;
-    /// The pid its lock file names, if any (to stop a server nobody supervises).
-    fn pid_file_pid(&self) -> Option<u32>;
 }
 
 impl WorkloadSpec {

@@ -109,9 +109,6 @@ impl Engine for PgEngine {
     fn stop_grace(&self) -> Duration {
         STOP_GRACE
     }
-    fn pid_file_pid(&self) -> Option<u32> {
-        read_postmaster_pid(&self.spec.data_dir).map(|(pid, _)| pid)
-    }
 }
 
 /// Prepares directories, initialises the cluster if needed, then adopts a live server or

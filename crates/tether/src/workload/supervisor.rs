@@ -223,7 +223,7 @@ async fn watch_unit(state: watch::Sender<WorkloadState>, spec: Arc<Mutex<Workloa
                 state.send_replace(WorkloadState::Stopped);
                 return;
             }
-            r = proc.wait_exit() => r,
+            r = proc.wait_exit() => format!("{}: {r}", engine().name()),
         };
         if started.elapsed() >= STABLE_AFTER {
             attempt = 0;

@@ -100,7 +100,7 @@ async fn set_password_rotates_and_admin_keeps_working() {
     admin.ensure_system_user("replication", &rep).await.unwrap();
     admin.ensure_system_user("replication", &rep).await.unwrap();
     assert!(admin.role_exists("replication").await.unwrap());
-    let admins = PgAdmins::new();
+    let admins = PgAdmins::default();
     let a = admins.get(port, &new).await.unwrap();
     let b = admins.get(port, &new).await.unwrap();
     assert!(std::sync::Arc::ptr_eq(&a, &b));
