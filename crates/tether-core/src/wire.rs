@@ -106,6 +106,9 @@ pub enum Request {
     },
     Version,
     StopController,
+    /// A built-in charm name or an absolute local charm path.
+    Info { charm: String },
+    Charms,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,6 +151,17 @@ pub enum Reply {
     Version {
         version: String,
     },
+    Charms {
+        charms: Vec<CharmInfo>,
+    },
+}
+
+/// A charm as `info` and `charms` show it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CharmInfo {
+    /// `built-in` or `local`.
+    pub origin: String,
+    pub meta: crate::charm_meta::CharmMeta,
 }
 
 impl Reply {

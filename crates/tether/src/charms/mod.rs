@@ -7,6 +7,7 @@
 //! supervisor and the pooled admin connections.
 
 mod data_integrator;
+pub mod local;
 mod postgresql;
 
 use crate::engine::context::HookContext;
@@ -45,6 +46,15 @@ pub fn builtin(name: &str) -> Option<Arc<dyn Charm>> {
         "postgresql-k8s" | "postgresql" => Some(Arc::new(postgresql::PostgresqlCharm)),
         "data-integrator" => Some(Arc::new(data_integrator::DataIntegratorCharm)),
         _ => None,
+    }
+}
+
+/// The charm that runs an application: a built-in by name, or a local charm by its
+/// stored metadata.
+pub fn for_app(charm: &str, origin: &str, meta: &CharmMeta) -> Option<Arc<dyn Charm>> {
+    match origin {
+        "local" => Some(Arc::new(local::PassiveCharm { meta: meta.clone() })),
+        _ => builtin(charm),
     }
 }
 

@@ -80,6 +80,10 @@ pub enum Command {
     ShowSecret(ShowSecretArgs),
     /// Print the version.
     Version(VersionArgs),
+    /// Show a charm's endpoints, config options and actions.
+    Info(InfoArgs),
+    /// List the built-in charms.
+    Charms(ModelsArgs),
     /// Run or stop the controller daemon.
     Controller(ControllerArgs),
     /// Stop the controller and delete all of its state.
@@ -139,6 +143,14 @@ pub struct DestroyModelArgs {
     /// Go-style duration; accepted and checked, the controller decides how long teardown takes.
     #[arg(long)]
     pub timeout: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// A built-in charm name or a local charm path.
+    pub charm: String,
+    #[arg(long, value_enum, default_value_t = DataFormat::Yaml)]
+    pub format: DataFormat,
 }
 
 #[derive(Debug, Args)]

@@ -180,6 +180,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
             print_done(ctx.send(Request::AddModel { name, switch: !a.no_switch }, DEFAULT_TIMEOUT)?)
         }
         Command::Models(a) => models(ctx, a.format),
+        Command::Info(a) => charm_info(ctx, a),
+        Command::Charms(a) => charm_list(ctx, a.format),
         Command::Switch(a) => print_done(ctx.send(Request::Switch { model: args::model_name(&a.name) }, DEFAULT_TIMEOUT)?),
         Command::DestroyModel(a) => {
             let name = args::model_name(&a.name);
@@ -198,7 +200,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         }
         Command::Deploy(a) => {
             let config = params::config_assignments(&a.config, a.app.as_deref())?;
-            let request = Request::Deploy { model, charm: a.charm, app: a.app, config, num_units: a.num_units };
+            let request = Request::Deploy { model, charm: local_path(&a.charm), app: a.app, config, num_units: a.num_units };
             print_done(ctx.send(request, DEFAULT_TIMEOUT)?)
         }
         Command::RemoveApplication(a) => {
@@ -312,6 +314,48 @@ fn version(a: args::VersionArgs) -> CmdResult {
     Ok(0)
 }
 
+/// Local charm paths (`./x`, `/x`) are made absolute here: the controller does not
+/// share the CLI's working directory.
+fn local_path(charm: &str) -> String {
+    if !(charm.starts_with('.') || charm.starts_with('/')) {
+        return charm.to_string();
+    }
+    match std::fs::canonicalize(charm) {
+        Ok(p) => p.display().to_string(),
+        Err(_) => std::env::current_dir().map(|d| d.join(charm).display().to_string()).unwrap_or_else(|_| charm.to_string()),
+    }
+}
+
+fn charm_info(ctx: &Ctx, a: args::InfoArgs) -> CmdResult {
+    match ctx.send(Request::Info { charm: local_path(&a.charm) }, DEFAULT_TIMEOUT)? {
+        Reply::Charms { charms } => {
+            for c in &charms {
+                let v = output::charms::structured(c);
+                emit::out(&match a.format {
+                    args::DataFormat::Yaml => output::yaml(&v)?,
+                    args::DataFormat::Json => output::json(&v)?,
+                });
+            }
+            Ok(0)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn charm_list(ctx: &Ctx, format: TableFormat) -> CmdResult {
+    match ctx.send(Request::Charms, DEFAULT_TIMEOUT)? {
+        Reply::Charms { charms } => {
+            emit::out(&match format {
+                TableFormat::Tabular => output::charms::render_list(&charms, std::io::stdout().is_terminal()),
+                TableFormat::Json => output::json(&charms.iter().map(output::charms::structured).collect::<Vec<_>>())?,
+                TableFormat::Yaml => output::yaml(&charms.iter().map(output::charms::structured).collect::<Vec<_>>())?,
+            });
+            Ok(0)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
 fn models(ctx: &Ctx, format: TableFormat) -> CmdResult {
     match ctx.send(Request::Models, DEFAULT_TIMEOUT)? {
         Reply::Models { current, models } => {
@@ -351,7 +395,7 @@ fn status(ctx: &Ctx, a: args::StatusArgs) -> CmdResult {
                 StatusFormat::Yaml => emit::out(&output::yaml(&status)?),
                 StatusFormat::Tabular => {
                     let color = a.color || (!a.no_color && std::io::stdout().is_terminal());
-                    emit::out(&output::status::render_tabular(&status, &relations, a.relations, color));
+                    emit::out_line(&output::status::render_tabular(&status, &relations, a.relations, color));
                     if status.applications.is_empty() {
                         emit::info(&format!("\nModel {:?} is empty.", status.model.name));
                     }

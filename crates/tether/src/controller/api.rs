@@ -69,6 +69,8 @@ pub async fn dispatch(c: &Controller, request: Request) -> Reply {
         Request::Resolve { model, unit } => apps::resolve(c, model, &unit),
         Request::Secrets { model } => views::secrets(c, model),
         Request::ShowSecret { model, id, reveal } => views::show_secret(c, model, &id, reveal),
+        Request::Info { charm } => views::charm_info(&charm),
+        Request::Charms => Ok(views::charms()),
     };
     match result {
         Ok(reply) => reply,

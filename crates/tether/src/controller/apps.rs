@@ -51,19 +51,45 @@ fn config_pairs(args: &[String], app: &str) -> Result<Vec<(String, String)>, Api
 
 pub fn deploy(c: &Controller, model: Option<String>, charm: &str, app: Option<String>, cfg: &[String], num_units: u32) -> ApiResult {
     let m = resolve_model(c, model)?;
-    if charm.starts_with('.') || charm.starts_with('/') {
-        return Err(ApiError::invalid(format!("cannot deploy local charm {:?}: local charms are not supported yet", short(charm))));
-    }
-    let canonical = charms::canonical_name(charm)
-        .ok_or_else(|| ApiError::invalid(format!("cannot resolve charm or bundle {:?}: charm or bundle not found", short(charm))))?;
-    let native = charms::builtin(canonical).ok_or_else(|| ApiError::invalid(format!("charm {canonical:?} not available")))?;
-    let name = app.unwrap_or_else(|| charm.to_string());
-    validate_application(&name)?;
-    let meta = native.meta();
-    let values = config::apply(&meta, &BTreeMap::new(), &config_pairs(cfg, &name)?, &[])?;
-    native.validate_config(&values).map_err(ApiError::Invalid)?;
+    let local = charm.starts_with('.') || charm.starts_with('/');
+    let (canonical, meta, origin, staged) = if local {
+        if !charm.starts_with('/') {
+            return Err(ApiError::invalid(format!("local charm path {:?} must be absolute", short(charm))));
+        }
+        // Staged under a temporary name; renamed to the application's directory once recorded.
+        let staged = c.home.root().join("charms").join(&m.uuid).join(format!(".staging-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(staged.parent().unwrap_or(c.home.root())).map_err(|e| ApiError::invalid(format!("cannot create charm store: {e}")))?;
+        let meta = charms::local::install(std::path::Path::new(charm), &staged).map_err(|e| ApiError::invalid(e.to_string()))?;
+        (meta.name.clone(), meta, "local", Some(staged))
+    } else {
+        let canonical = charms::canonical_name(charm)
+            .ok_or_else(|| ApiError::invalid(format!("cannot resolve charm or bundle {:?}: charm or bundle not found", short(charm))))?;
+        let native = charms::builtin(canonical).ok_or_else(|| ApiError::invalid(format!("charm {canonical:?} not available")))?;
+        (canonical.to_string(), native.meta(), "builtin", None)
+    };
+    let discard = |staged: &Option<std::path::PathBuf>| {
+        if let Some(s) = staged {
+            let _ = std::fs::remove_dir_all(s);
+        }
+    };
+    let name = app.unwrap_or_else(|| if local { meta.name.clone() } else { charm.to_string() });
+    let checked = (|| {
+        validate_application(&name)?;
+        let values = config::apply(&meta, &BTreeMap::new(), &config_pairs(cfg, &name)?, &[])?;
+        if let Some(native) = charms::for_app(&canonical, origin, &meta) {
+            native.validate_config(&values).map_err(ApiError::Invalid)?;
+        }
+        Ok::<_, ApiError>(values)
+    })();
+    let values = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            discard(&staged);
+            return Err(e);
+        }
+    };
     let n = if meta.subordinate { 0 } else { num_units };
-    let units = c.store.write(|tx| {
+    let written = c.store.write(|tx| {
         if tx.app(&m.name, &name)?.is_some() {
             return Err(ApiError::invalid(format!("cannot add application {name:?}: application already exists")));
         }
@@ -71,9 +97,9 @@ pub fn deploy(c: &Controller, model: Option<String>, charm: &str, app: Option<St
             &m.name,
             &AppRow {
                 name: name.clone(),
-                charm: canonical.to_string(),
+                charm: canonical.clone(),
                 meta: meta.clone(),
-                origin: "builtin".into(),
+                origin: origin.into(),
                 rev: 0,
                 config: values.clone(),
                 status: WorkloadStatus::Unknown,
@@ -97,9 +123,22 @@ pub fn deploy(c: &Controller, model: Option<String>, charm: &str, app: Option<St
             )?;
         }
         Ok(add_units(tx, &m.name, &name, n)?)
-    })?;
+    });
+    let units = match written {
+        Ok(u) => u,
+        Err(e) => {
+            discard(&staged);
+            return Err(e);
+        }
+    };
+    if let Some(s) = &staged {
+        let dest = s.with_file_name(&name);
+        let _ = std::fs::remove_dir_all(&dest);
+        let _ = std::fs::rename(s, &dest);
+    }
     c.engine.kick_all(&m.name, units);
-    Ok(Reply::done(format!("Deployed {name:?} from built-in charm {canonical:?}, revision 0")))
+    let source = if local { "local charm" } else { "built-in charm" };
+    Ok(Reply::done(format!("Deployed {name:?} from {source} {canonical:?}, revision 0")))
 }
 
 /// Creates `n` units and queues their deploy hooks plus the joins with every existing

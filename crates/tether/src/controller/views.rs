@@ -64,8 +64,9 @@ fn app_view(tx: &Tx<'_>, model: &str, a: &AppRow) -> Result<AppStatusView, Store
     }
     let version = units.iter().find_map(|u| u.state.get("version").cloned()).unwrap_or_default();
     let since_ts = units.iter().map(|u| u.since.as_str()).max().unwrap_or(a.since.as_str()).to_string();
+    let charm = if a.origin == "local" { format!("local:{}-{}", a.charm, a.rev) } else { a.charm.clone() };
     Ok(AppStatusView {
-        charm: a.charm.clone(),
+        charm,
         charm_origin: a.origin.clone(),
         charm_name: a.charm.clone(),
         charm_rev: a.rev,
@@ -218,4 +219,28 @@ pub fn show_secret(c: &Controller, model: Option<String>, id: &str, reveal: bool
         Ok::<_, ApiError>(BTreeMap::from([(id.clone(), secret_view(tx, &m.name, &s, reveal)?)]))
     })?;
     Ok(Reply::Secrets { secrets })
+}
+
+/// `info CHARM`: a built-in charm by name or a local charm by absolute path.
+pub fn charm_info(charm: &str) -> ApiResult {
+    let info = if charm.starts_with('/') {
+        let meta = crate::charms::local::inspect(std::path::Path::new(charm)).map_err(|e| ApiError::invalid(e.to_string()))?;
+        CharmInfo { origin: "local".into(), meta }
+    } else {
+        let native = crate::charms::canonical_name(charm)
+            .and_then(crate::charms::builtin)
+            .ok_or_else(|| ApiError::invalid(format!("charm {:?} not found", charm.chars().take(64).collect::<String>())))?;
+        CharmInfo { origin: "built-in".into(), meta: native.meta() }
+    };
+    Ok(Reply::Charms { charms: vec![info] })
+}
+
+/// `charms`: every built-in charm.
+pub fn charms() -> Reply {
+    let charms = crate::charms::builtin_names()
+        .iter()
+        .filter_map(|n| crate::charms::builtin(n))
+        .map(|c| CharmInfo { origin: "built-in".into(), meta: c.meta() })
+        .collect();
+    Reply::Charms { charms }
 }

@@ -43,6 +43,8 @@ struct Picked {
     event: Event,
     unit: UnitRow,
     charm: String,
+    origin: String,
+    meta: tether_core::charm_meta::CharmMeta,
     config: std::collections::BTreeMap<String, serde_json::Value>,
     model_uuid: String,
     action: Option<ActionState>,
@@ -195,7 +197,7 @@ impl Engine {
                 None => None,
             };
             let config = tether_core::config::effective(&app.meta, &app.config);
-            Ok(Ok(Picked { seq: q.seq, event: q.event, unit: u, charm: app.charm, config, model_uuid, action }))
+            Ok(Ok(Picked { seq: q.seq, event: q.event, unit: u, charm: app.charm, origin: app.origin, meta: app.meta, config, model_uuid, action }))
         })
     }
 
@@ -204,7 +206,7 @@ impl Engine {
             Ok(p) => p,
             Err(step) => return Ok(step),
         };
-        let Some(charm) = charms::builtin(&picked.charm) else {
+        let Some(charm) = charms::for_app(&picked.charm, &picked.origin, &picked.meta) else {
             self.fail_hook(model, &picked, &format!("charm {:?} is not available", picked.charm))?;
             return Ok(Step::Ran);
         };

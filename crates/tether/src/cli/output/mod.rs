@@ -5,6 +5,7 @@
 //! and make the few decisions that depend on the reply (such as `run`'s exit code).
 //! Everything here returns strings so it can be tested without a terminal.
 
+pub mod charms;
 pub mod config;
 pub mod models;
 pub mod secrets;
