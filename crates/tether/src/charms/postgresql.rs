@@ -425,6 +425,12 @@ impl PostgresqlCharm {
             ctx.action_fail("Failed changing the password.");
             return Ok(());
         }
+        if username == "operator" {
+            // The supervisor logs in to check a restarted server: give it the new password.
+            let port = port_of_primary(ctx)?;
+            let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
+            ctx.services.supervisor.ensure_running(&workload_key(ctx), WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, new.clone()))).await?;
+        }
         passwords.insert(key.to_string(), new.expose().to_string());
         ctx.secret_set(&id, passwords)?;
         ctx.audit("rotated", "action:set-password", &username, "system user password changed");
@@ -467,6 +473,9 @@ impl Charm for PostgresqlCharm {
             (HookKind::Remove, _) => {
                 let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
                 ctx.services.supervisor.remove_data(&workload_key(ctx), &dir).await?;
+                if let Ok(port) = port(ctx) {
+                    ctx.services.pg.forget(port).await;
+                }
                 Ok(())
             }
             (HookKind::Action, _) => match event.action.as_ref().map(|(_, n)| n.as_str()) {
