@@ -11,6 +11,7 @@ pub mod config;
 pub mod duration;
 pub mod endpoints;
 pub mod events;
+pub mod mongo_plan;
 pub mod names;
 pub mod pg_plan;
 pub mod status;
