@@ -28,6 +28,11 @@ const STATE_ROLE: &str = "role";
 const STATE_VERSION: &str = "version";
 const INVALID_ROLES: &str = "invalid role(s) for extra user roles";
 const INVALID_DATABASE: &str = "invalid database name requested";
+/// The legacy `pgsql` endpoints (charm-protocol §3.5).
+const LEGACY: [&str; 2] = ["db", "db-admin"];
+const MIXED_ENDPOINTS: &str = "Please choose one endpoint to use. No need to relate all of them simultaneously!";
+const EXTENSIONS_REQUESTED: &str = "extensions requested through relation";
+const ROLES_REQUESTED: &str = "roles requested through relation, use postgresql_client interface instead";
 /// Secret fields of the `user` group (charm-protocol §1.3).
 const USER_GROUP: [&str; 4] = ["username", "password", "uris", "read-only-uris"];
 
@@ -233,6 +238,12 @@ impl PostgresqlCharm {
                 return Ok(());
             }
         }
+        let legacy_in_use =
+            LEGACY.iter().map(|ep| ctx.relation_ids(ep).map(|r| !r.is_empty())).collect::<Result<Vec<_>, _>>()?.contains(&true);
+        if legacy_in_use && !ctx.relation_ids(DATABASE)?.is_empty() {
+            ctx.set_status(WorkloadStatus::Blocked, MIXED_ENDPOINTS)?;
+            return Ok(());
+        }
         let blocked: Vec<String> =
             ctx.state_get("blocked").map(|b| b.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default();
         match blocked.first().and_then(|b| b.split_once(':')) {
@@ -319,6 +330,83 @@ impl PostgresqlCharm {
         self.settle_status(ctx)
     }
 
+    /// Serves a legacy `db`/`db-admin` relation: the requirer's `database` (or, for a
+    /// requirer that writes nothing, its application name), a user that is a superuser
+    /// only on `db-admin`, and the pgsql keys in the application and leader-unit bags.
+    async fn serve_legacy(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
+        if !ctx.leader {
+            return Ok(());
+        }
+        let remote = ctx.remote_app(rel)?;
+        let mut request = ctx.remote_app_data(rel)?;
+        if !request.contains_key("database") {
+            for u in ctx.remote_units(rel)? {
+                let bag = ctx.relation_get(rel, &u)?;
+                if bag.contains_key("database") {
+                    request = bag;
+                    break;
+                }
+            }
+        }
+        if request.contains_key("roles") {
+            self.set_blocked(ctx, rel, Some(ROLES_REQUESTED));
+            return self.settle_status(ctx);
+        }
+        if let Some(ext) = request.get("extensions").filter(|e| !e.is_empty()) {
+            let enabled = |name: &str| ctx.config.get(&format!("plugin_{}_enable", name.replace('-', "_"))) == Some(&Value::Bool(true));
+            if ext.split(',').map(|e| e.split(':').next().unwrap_or_default().trim()).any(|e| !enabled(e)) {
+                self.set_blocked(ctx, rel, Some(EXTENSIONS_REQUESTED));
+                return self.settle_status(ctx);
+            }
+        }
+        let database = request.get("database").cloned().unwrap_or_else(|| remote.clone());
+        if validate_database(&database).is_err() {
+            self.set_blocked(ctx, rel, Some(INVALID_DATABASE));
+            return self.settle_status(ctx);
+        }
+        let user = relation_user(rel);
+        let own_unit = ctx.relation_get(rel, &ctx.unit.clone())?;
+        let password = match own_unit.get("password") {
+            Some(p) if own_unit.get("user").map(String::as_str) == Some(user.as_str()) => SecretString::new(p.clone()),
+            _ => generate_password(PASSWORD_LEN),
+        };
+        let roles = if endpoint == "db-admin" { "superuser" } else { "" };
+        let sole_user = !self.database_shared(ctx, rel, &database)?;
+        let admin = admin(ctx).await?;
+        let fresh = admin.list_relation_users().await?.iter().all(|u| u != &user);
+        admin.ensure_relation_user(&user, &password, roles, &database, sole_user).await?;
+        self.set_blocked(ctx, rel, None);
+        let port = port_of_primary(ctx)?;
+        let conn = format!(
+            "host=127.0.0.1 dbname={database} port={port} user={user} password={} fallback_application_name={remote}",
+            password.expose()
+        );
+        let mut allowed = ctx.remote_units(rel)?;
+        allowed.sort();
+        let mut bag = Bag::from([
+            ("master".to_string(), conn.clone()),
+            ("standbys".to_string(), conn),
+            ("host".to_string(), "127.0.0.1".to_string()),
+            ("port".to_string(), port.to_string()),
+            ("user".to_string(), user.clone()),
+            ("password".to_string(), password.expose().to_string()),
+            ("database".to_string(), database.clone()),
+            ("allowed-units".to_string(), allowed.join(",")),
+        ]);
+        if let Some(v) = ctx.state_get(STATE_VERSION).or_else(|| self.primary_version(ctx)) {
+            bag.insert("version".into(), v);
+        }
+        if let Some(ext) = request.get("extensions") {
+            bag.insert("extensions".into(), ext.clone());
+        }
+        ctx.relation_replace_app(rel, &bag)?;
+        ctx.relation_set_unit(rel, &bag)?;
+        if fresh {
+            ctx.audit("issued", &format!("{endpoint}:{rel}"), &user, &format!("database {database}"));
+        }
+        self.settle_status(ctx)
+    }
+
     fn primary_version(&self, ctx: &HookContext) -> Option<String> {
         let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app))).ok()?;
         units.into_iter().find_map(|u| u.state.get(STATE_VERSION).cloned())
@@ -365,19 +453,20 @@ impl PostgresqlCharm {
         Ok(uri)
     }
 
-    async fn broken(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
-        if !ctx.leader {
+    async fn broken(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
+        // A unit leaving (not the relation) also runs relation-broken: keep the user.
+        if !ctx.leader || ctx.relation(rel)?.life == "alive" {
             return Ok(());
         }
         let user = relation_user(rel);
         let admin = admin(ctx).await?;
-        admin.drop_relation_user(&user).await.map_err(|e| anyhow!("Failed to delete user during database relation broken event: {e}"))?;
+        admin.drop_relation_user(&user).await.map_err(|e| anyhow!("Failed to delete user during {endpoint} relation broken event: {e}"))?;
         for label in [user_label(rel), tls_label(rel)] {
             if let Some(id) = ctx.secret_id_by_label(&label)? {
                 ctx.secret_remove(&id);
             }
         }
-        ctx.audit("revoked", &format!("{DATABASE}:{rel}"), &user, "relation removed");
+        ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "relation removed");
         self.set_blocked(ctx, rel, None);
         self.settle_status(ctx)
     }
@@ -429,7 +518,10 @@ impl PostgresqlCharm {
             // The supervisor logs in to check a restarted server: give it the new password.
             let port = port_of_primary(ctx)?;
             let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
-            ctx.services.supervisor.ensure_running(&workload_key(ctx), WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, new.clone()))).await?;
+            ctx.services
+                .supervisor
+                .ensure_running(&workload_key(ctx), WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, new.clone())))
+                .await?;
         }
         passwords.insert(key.to_string(), new.expose().to_string());
         ctx.secret_set(&id, passwords)?;
@@ -465,7 +557,10 @@ impl Charm for PostgresqlCharm {
             (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(DATABASE)) => {
                 self.serve(ctx, rel).await
             }
-            (HookKind::RelationBroken, Some(DATABASE)) => self.broken(ctx, rel).await,
+            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(ep @ ("db" | "db-admin"))) => {
+                self.serve_legacy(ctx, rel, ep).await
+            }
+            (HookKind::RelationBroken, Some(ep @ (DATABASE | "db" | "db-admin"))) => self.broken(ctx, rel, ep).await,
             (HookKind::Stop, _) => {
                 ctx.services.supervisor.stop(&workload_key(ctx)).await;
                 Ok(())

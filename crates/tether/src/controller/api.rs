@@ -42,6 +42,14 @@ impl From<tether_core::config::ConfigError> for ApiError {
 
 pub type ApiResult = Result<Reply, ApiError>;
 
+/// Hands a hook tool call to the hook that runs under `context`.
+pub async fn hook_tool(c: &Controller, context: &str, tool: String, args: Vec<String>, stdin: Option<String>) -> Reply {
+    match c.engine.services().hook_tools.call(context, tool, args, stdin).await {
+        Some(out) => Reply::HookTool { stdout: out.stdout, stderr: out.stderr, code: out.code },
+        None => Reply::error(format!("bad context id {:?}: no such hook is running", context.chars().take(80).collect::<String>())),
+    }
+}
+
 pub async fn dispatch(c: &Controller, request: Request) -> Reply {
     let result = match request {
         Request::Ping => Ok(Reply::Done { info: vec![], output: None }),
@@ -71,6 +79,7 @@ pub async fn dispatch(c: &Controller, request: Request) -> Reply {
         Request::ShowSecret { model, id, reveal } => views::show_secret(c, model, &id, reveal),
         Request::Info { charm } => views::charm_info(&charm),
         Request::Charms => Ok(views::charms()),
+        Request::HookTool { context, tool, args, stdin } => Ok(hook_tool(c, &context, tool, args, stdin).await),
     };
     match result {
         Ok(reply) => reply,

@@ -58,7 +58,8 @@ pub fn deploy(c: &Controller, model: Option<String>, charm: &str, app: Option<St
         }
         // Staged under a temporary name; renamed to the application's directory once recorded.
         let staged = c.home.root().join("charms").join(&m.uuid).join(format!(".staging-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(staged.parent().unwrap_or(c.home.root())).map_err(|e| ApiError::invalid(format!("cannot create charm store: {e}")))?;
+        std::fs::create_dir_all(staged.parent().unwrap_or(c.home.root()))
+            .map_err(|e| ApiError::invalid(format!("cannot create charm store: {e}")))?;
         let meta = charms::local::install(std::path::Path::new(charm), &staged).map_err(|e| ApiError::invalid(e.to_string()))?;
         (meta.name.clone(), meta, "local", Some(staged))
     } else {
@@ -146,23 +147,33 @@ pub fn deploy(c: &Controller, model: Option<String>, charm: &str, app: Option<St
 fn add_units(tx: &Tx<'_>, model: &str, app: &str, n: u32) -> Result<Vec<String>, StoreError> {
     let mut created = Vec::new();
     for _ in 0..n {
-        let rels: Vec<RelationRow> = tx.relations(model, Some(app))?.into_iter().filter(|r| r.life == "alive").collect();
-        let number = tx.next_unit_number(model, app)?;
-        let leader = !tx.units(model, Some(app))?.iter().any(|u| u.leader);
-        let unit = tx.create_unit(model, app, number, leader, None)?;
-        let existing: Vec<(i64, String, String)> =
-            rels.iter().filter_map(|r| Some((r.id, r.local(app)?.endpoint.clone(), r.remote(app)?.app.clone()))).collect();
-        tx.enqueue_all(model, &unit, &deploy_plan(leader, &existing))?;
-        for r in &rels {
-            let (Some(local), Some(remote)) = (r.local(app), r.remote(app)) else { continue };
-            let remote_units: Vec<String> =
-                tx.units(model, Some(&remote.app))?.into_iter().map(|u| u.name).filter(|u| u != &unit).collect();
-            tx.enqueue_all(model, &unit, &join_plan(r.id, &local.endpoint, &remote.app, &remote_units))?;
-            for ru in &remote_units {
-                tx.enqueue_all(model, ru, &join_plan(r.id, &remote.endpoint, app, std::slice::from_ref(&unit)))?;
-            }
+        created.extend(create_unit_with_joins(tx, model, app, None)?);
+    }
+    Ok(created)
+}
+
+/// Creates one unit (attached to `principal` when it is a subordinate's), queues its
+/// deploy hooks and its joins in both directions, and creates the subordinate units its
+/// container-scoped relations call for. Returns every unit created.
+pub(super) fn create_unit_with_joins(tx: &Tx<'_>, model: &str, app: &str, principal: Option<&str>) -> Result<Vec<String>, StoreError> {
+    let rels: Vec<RelationRow> = tx.relations(model, Some(app))?.into_iter().filter(|r| r.life == "alive").collect();
+    let number = tx.next_unit_number(model, app)?;
+    let leader = !tx.units(model, Some(app))?.iter().any(|u| u.leader);
+    let unit = tx.create_unit(model, app, number, leader, principal)?;
+    let existing: Vec<(i64, String, String)> =
+        rels.iter().filter_map(|r| Some((r.id, r.local(app)?.endpoint.clone(), r.remote(app)?.app.clone()))).collect();
+    tx.enqueue_all(model, &unit, &deploy_plan(leader, &existing))?;
+    let mut created = vec![unit.clone()];
+    for r in &rels {
+        let (Some(local), Some(remote)) = (r.local(app), r.remote(app)) else { continue };
+        let remote_units = tx.scope_units(model, r, &unit)?;
+        tx.enqueue_all(model, &unit, &join_plan(r.id, &local.endpoint, &remote.app, &remote_units))?;
+        for ru in &remote_units {
+            tx.enqueue_all(model, ru, &join_plan(r.id, &remote.endpoint, app, std::slice::from_ref(&unit)))?;
         }
-        created.push(unit);
+        if principal.is_none() && r.scope == "container" && !r.is_peer() {
+            created.extend(create_unit_with_joins(tx, model, &remote.app, Some(&unit))?);
+        }
     }
     Ok(created)
 }
@@ -204,7 +215,7 @@ fn depart_unit(tx: &Tx<'_>, model: &str, unit: &str) -> Result<Vec<String>, Stor
     let mut woken = vec![unit.to_string()];
     for r in tx.relations(model, Some(&u.app))? {
         let (Some(local), Some(remote)) = (r.local(&u.app), r.remote(&u.app)) else { continue };
-        let remote_units: Vec<String> = tx.units(model, Some(&remote.app))?.into_iter().map(|x| x.name).filter(|x| x != unit).collect();
+        let remote_units = tx.scope_units(model, &r, unit)?;
         if r.life == "alive" {
             let mut plan = remove_plan(r.id, &local.endpoint, &remote.app, &remote_units);
             if r.is_peer() {
@@ -223,6 +234,9 @@ fn depart_unit(tx: &Tx<'_>, model: &str, unit: &str) -> Result<Vec<String>, Stor
     }
     tx.enqueue(model, unit, &Event::simple(HookKind::Stop))?;
     tx.enqueue(model, unit, &Event::simple(HookKind::Remove))?;
+    for sub in tx.units(model, None)?.into_iter().filter(|s| s.principal.as_deref() == Some(unit)) {
+        woken.extend(depart_unit(tx, model, &sub.name)?);
+    }
     if u.leader {
         tx.set_unit_leader(model, unit, false)?;
         let next = tx.units(model, Some(&u.app))?.into_iter().find(|x| x.life == "alive");
@@ -276,16 +290,23 @@ pub(super) fn dissolve_relation(tx: &Tx<'_>, model: &str, rel: &RelationRow) -> 
     tx.set_relation_life(model, rel.id, "dying")?;
     let mut woken = Vec::new();
     let mut any_unit = false;
+    let mut subordinates = Vec::new();
     for ep in &rel.endpoints {
         let Some(remote) = rel.remote(&ep.app) else { continue };
-        let remote_units: Vec<String> = tx.units(model, Some(&remote.app))?.into_iter().map(|u| u.name).collect();
         for u in tx.units(model, Some(&ep.app))? {
             any_unit = true;
             tx.drop_relation_events(model, &u.name, rel.id)?;
-            let others: Vec<String> = remote_units.iter().filter(|r| **r != u.name).cloned().collect();
+            let others = tx.scope_units(model, rel, &u.name)?;
             tx.enqueue_all(model, &u.name, &remove_plan(rel.id, &ep.endpoint, &remote.app, &others))?;
+            if rel.scope == "container" && u.principal.is_some() {
+                subordinates.push(u.name.clone());
+            }
             woken.push(u.name);
         }
+    }
+    // Without its container relation a subordinate unit has no host: it goes too.
+    for sub in subordinates {
+        woken.extend(depart_unit(tx, model, &sub)?);
     }
     if !any_unit {
         tx.delete_relation(model, rel.id)?;
@@ -314,7 +335,7 @@ pub fn remove_application(c: &Controller, model: Option<String>, apps: &[String]
             if units.is_empty() {
                 tx.delete_app(&m.name, a)?;
             }
-            for u in units {
+            for u in units.into_iter().filter(|u| u.life == "alive") {
                 tx.set_unit_life(&m.name, &u.name, "dying")?;
                 tx.enqueue(&m.name, &u.name, &Event::simple(HookKind::Stop))?;
                 tx.enqueue(&m.name, &u.name, &Event::simple(HookKind::Remove))?;

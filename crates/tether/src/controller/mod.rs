@@ -89,6 +89,7 @@ async fn run(home: Home) -> anyhow::Result<()> {
         home: home.clone(),
         supervisor: crate::workload::Supervisor::new(home.clone()),
         pg: crate::db::postgres::PgAdmins::default(),
+        hook_tools: Default::default(),
     });
     let engine = Engine::new(store.clone(), services.clone());
     let controller = Arc::new(Controller { home: home.clone(), store, engine: engine.clone(), shutdown: Notify::new(), uuid });

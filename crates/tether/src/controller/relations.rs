@@ -57,9 +57,37 @@ pub fn integrate(c: &Controller, model: Option<String>, a: &str, b: &str) -> Api
         };
         tx.create_relation(&m.name, &rel)?;
         let mut woken = Vec::new();
+        if scope == "container" {
+            // One subordinate unit beside each principal unit, as Juju places them.
+            let (principal, sub) = if x.subordinate { (&y, &x) } else { (&x, &y) };
+            for p in tx.units(&m.name, Some(&principal.app))? {
+                let attached = tx.units(&m.name, Some(&sub.app))?.into_iter().find(|s| s.principal.as_deref() == Some(p.name.as_str()));
+                match attached {
+                    Some(s) => {
+                        tx.enqueue_all(
+                            &m.name,
+                            &p.name,
+                            &integrate_plan(id, &principal.endpoint.name, &sub.app, std::slice::from_ref(&s.name)),
+                        )?;
+                        tx.enqueue_all(
+                            &m.name,
+                            &s.name,
+                            &integrate_plan(id, &sub.endpoint.name, &principal.app, std::slice::from_ref(&p.name)),
+                        )?;
+                        woken.push(s.name);
+                    }
+                    None => {
+                        tx.enqueue_all(&m.name, &p.name, &integrate_plan(id, &principal.endpoint.name, &sub.app, &[]))?;
+                        woken.extend(super::apps::create_unit_with_joins(tx, &m.name, &sub.app, Some(&p.name))?);
+                    }
+                }
+                woken.push(p.name);
+            }
+            return Ok::<_, ApiError>(woken);
+        }
         for (local, remote) in [(&x, &y), (&y, &x)] {
-            let remote_units: Vec<String> = tx.units(&m.name, Some(&remote.app))?.into_iter().map(|u| u.name).collect();
             for u in tx.units(&m.name, Some(&local.app))? {
+                let remote_units = tx.scope_units(&m.name, &rel, &u.name)?;
                 tx.enqueue_all(&m.name, &u.name, &integrate_plan(id, &local.endpoint.name, &remote.app, &remote_units))?;
                 woken.push(u.name);
             }

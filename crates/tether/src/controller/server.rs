@@ -5,7 +5,7 @@ use super::{api, Controller};
 use crate::paths::Home;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
-use tether_core::wire::{Envelope, Reply};
+use tether_core::wire::{Envelope, Reply, Request};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
@@ -48,6 +48,12 @@ async fn handle(stream: UnixStream, controller: Arc<Controller>, token: Arc<Stri
     reader.read_line(&mut line).await?;
     let reply = match serde_json::from_str::<Envelope>(&line) {
         Err(e) => Reply::Error { message: format!("malformed request: {}", e.to_string().lines().next().unwrap_or("")), usage: true },
+        // A hook tool has no token: its registered context id is its credential.
+        Ok(Envelope { request: Request::HookTool { context, tool, args, stdin }, .. })
+            if controller.engine.services().hook_tools.is_registered(&context) =>
+        {
+            api::hook_tool(&controller, &context, tool, args, stdin).await
+        }
         Ok(env) if !same_token(&env.token, &token) => Reply::error("permission denied: wrong controller token"),
         Ok(env) => api::dispatch(&controller, env.request).await,
     };

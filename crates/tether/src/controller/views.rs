@@ -50,6 +50,19 @@ fn unit_view(u: &UnitRow) -> UnitStatusView {
 
 fn app_view(tx: &Tx<'_>, model: &str, a: &AppRow) -> Result<AppStatusView, StoreError> {
     let units = tx.units(model, Some(&a.name))?;
+    let subordinate_to: Vec<String> = if a.meta.subordinate {
+        let mut p: Vec<String> = tx
+            .relations(model, Some(&a.name))?
+            .into_iter()
+            .filter(|r| r.scope == "container")
+            .filter_map(|r| r.remote(&a.name).map(|e| e.app.clone()))
+            .collect();
+        p.sort();
+        p.dedup();
+        p
+    } else {
+        vec![]
+    };
     let shown: Vec<(WorkloadStatus, String)> = units.iter().map(unit_workload).collect();
     let app_set = (a.status != WorkloadStatus::Unknown).then_some((a.status, a.message.as_str()));
     let (st, msg) = derive_app_status(app_set, shown.iter().map(|(s, m)| (*s, m.as_str())));
@@ -76,8 +89,21 @@ fn app_view(tx: &Tx<'_>, model: &str, a: &AppRow) -> Result<AppStatusView, Store
         address: Some(ADDRESS.into()),
         application_status: info(st.as_str(), msg, if app_set.is_some() { &a.since } else { &since_ts }),
         relations,
-        subordinate_to: vec![],
-        units: units.iter().map(|u| (u.name.clone(), unit_view(u))).collect(),
+        subordinate_to,
+        units: if a.meta.subordinate {
+            BTreeMap::new()
+        } else {
+            units
+                .iter()
+                .map(|u| {
+                    let mut view = unit_view(u);
+                    for sub in tx.units(model, None)?.iter().filter(|s| s.principal.as_deref() == Some(u.name.as_str())) {
+                        view.subordinates.insert(sub.name.clone(), unit_view(sub));
+                    }
+                    Ok((u.name.clone(), view))
+                })
+                .collect::<Result<_, StoreError>>()?
+        },
         version,
         endpoint_bindings: BTreeMap::new(),
     })
@@ -144,10 +170,8 @@ pub fn show_unit(c: &Controller, model: Option<String>, unit: &str) -> ApiResult
         for r in tx.relations(&m.name, Some(&u.app))? {
             let (Some(local), Some(remote)) = (r.local(&u.app), r.remote(&u.app)) else { continue };
             let mut related_units = BTreeMap::new();
-            for ru in tx.units(&m.name, Some(&remote.app))? {
-                if ru.name != u.name {
-                    related_units.insert(ru.name.clone(), RelatedUnitView { in_scope: true, data: tx.databag(&m.name, r.id, &ru.name)? });
-                }
+            for ru in tx.scope_units(&m.name, &r, &u.name)? {
+                related_units.insert(ru.clone(), RelatedUnitView { in_scope: true, data: tx.databag(&m.name, r.id, &ru)? });
             }
             relation_info.push(RelationInfoView {
                 relation_id: r.id,

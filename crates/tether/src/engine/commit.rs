@@ -27,23 +27,35 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
         }
         let is_app_bag = owner == app;
         let Some(remote) = rel.remote(app) else { continue };
-        for target in tx.units(model, Some(&remote.app))? {
-            if target.name == unit && !(rel.is_peer() && is_app_bag) {
-                continue;
-            }
+        let targets: Vec<String> = if is_app_bag {
+            tx.units(model, Some(&remote.app))?.into_iter().map(|u| u.name).filter(|u| u != unit || rel.is_peer()).collect()
+        } else {
+            tx.scope_units(model, &rel, unit)?
+        };
+        for target in targets {
             let ev = Event::relation(HookKind::RelationChanged, *rel_id, &remote.endpoint, app, if is_app_bag { None } else { Some(unit) });
-            tx.enqueue(model, &target.name, &ev)?;
-            woken.insert(target.name);
+            tx.enqueue(model, &target, &ev)?;
+            woken.insert(target);
         }
     }
     for s in &pending.new_secrets {
-        tx.create_secret(model, &s.id, &s.owner, s.label.as_deref(), None, &s.content)?;
+        tx.create_secret(model, &s.id, &s.owner, s.label.as_deref(), s.description.as_deref(), &s.content)?;
     }
     for (id, content) in &pending.secret_updates {
-        tx.update_secret(model, id, content)?;
+        let before = tx.secret(model, id)?.map(|s| s.revision);
+        let rev = tx.update_secret(model, id, content)?;
+        if before.is_some_and(|b| rev > b) {
+            secret_changed(tx, model, id, rev, &mut woken)?;
+        }
+    }
+    for (id, (label, description)) in &pending.secret_meta {
+        tx.set_secret_meta(model, id, label.as_deref(), description.as_deref())?;
     }
     for (id, rel, grantee) in &pending.grants {
         tx.grant_secret(model, id, *rel, grantee)?;
+    }
+    for (id, rel, app) in &pending.revokes {
+        tx.revoke_secret(model, id, *rel, app.as_deref())?;
     }
     for id in &pending.removed_secrets {
         tx.delete_secret(model, id)?;
@@ -55,4 +67,22 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
         tx.audit(entry)?;
     }
     Ok(woken)
+}
+
+/// Queues `secret-changed` for the units of every application the secret is granted
+/// to. Only external (local) charms hear it: the native charms read secrets afresh in
+/// every hook and have no handler for it.
+fn secret_changed(tx: &Tx<'_>, model: &str, id: &str, rev: i64, woken: &mut BTreeSet<String>) -> StoreResult<()> {
+    let apps: BTreeSet<String> = tx.secret_grants(model, id)?.into_iter().map(|(_, app)| app).collect();
+    for app in apps {
+        if !tx.app(model, &app)?.is_some_and(|a| a.origin == "local") {
+            continue;
+        }
+        for target in tx.units(model, Some(&app))? {
+            let ev = Event { secret: Some((format!("secret:{id}"), rev)), ..Event::simple(HookKind::SecretChanged) };
+            tx.enqueue(model, &target.name, &ev)?;
+            woken.insert(target.name);
+        }
+    }
+    Ok(())
 }

@@ -40,6 +40,10 @@ pub struct Pending {
     pub secret_updates: BTreeMap<String, Bag>,
     pub grants: Vec<(String, i64, String)>,
     pub removed_secrets: Vec<String>,
+    /// Secret id → new (label, description); `None` keeps the current one.
+    pub secret_meta: BTreeMap<String, (Option<String>, Option<String>)>,
+    /// `(secret id, relation id, application)`; no application revokes the whole relation.
+    pub revokes: Vec<(String, i64, Option<String>)>,
     pub unit_state: Option<Bag>,
     pub audit: Vec<AuditEntry>,
 }
@@ -49,6 +53,7 @@ pub struct NewSecret {
     pub id: String,
     pub owner: SecretOwner,
     pub label: Option<String>,
+    pub description: Option<String>,
     pub content: Bag,
 }
 
@@ -149,9 +154,8 @@ impl HookContext {
 
     /// Remote units in the relation (for a peer relation: the other units of this app).
     pub fn remote_units(&self, id: i64) -> Result<Vec<String>, ContextError> {
-        let remote = self.remote_app(id)?;
-        let units = self.store.read(|tx| tx.units(&self.model, Some(&remote)))?;
-        Ok(units.into_iter().map(|u| u.name).filter(|u| u != &self.unit).collect())
+        let rel = self.relation(id)?;
+        Ok(self.store.read(|tx| tx.scope_units(&self.model, &rel, &self.unit))?)
     }
 
     /// Reads a databag (an application or unit name as `owner`), seeing this hook's
@@ -258,6 +262,17 @@ impl HookContext {
         self.pending.unit_state = Some(self.unit_state.clone());
     }
 
+    pub fn state_delete(&mut self, key: &str) {
+        if self.unit_state.remove(key).is_some() {
+            self.pending.unit_state = Some(self.unit_state.clone());
+        }
+    }
+
+    /// The whole unit state as this hook sees it.
+    pub fn unit_state(&self) -> &Bag {
+        &self.unit_state
+    }
+
     // ---- secrets ----
 
     /// Creates an application-owned secret (leader only) and returns its URI.
@@ -270,6 +285,7 @@ impl HookContext {
             id: id.clone(),
             owner: SecretOwner::App(self.app.clone()),
             label: label.map(str::to_string),
+            description: None,
             content,
         });
         Ok(format!("secret:{id}"))
@@ -322,6 +338,20 @@ impl HookContext {
         let remote = self.remote_app(relation_id)?;
         self.pending.grants.push((crate::store::secret_id_from_uri(uri), relation_id, remote));
         Ok(())
+    }
+
+    /// Creates a secret owned by `owner` without a leadership check (the caller decides)
+    /// and returns its URI.
+    pub fn secret_add(&mut self, owner: SecretOwner, label: Option<&str>, description: Option<&str>, content: Bag) -> String {
+        let id = crate::store::new_secret_id();
+        self.pending.new_secrets.push(NewSecret {
+            id: id.clone(),
+            owner,
+            label: label.map(str::to_string),
+            description: description.map(str::to_string),
+            content,
+        });
+        format!("secret:{id}")
     }
 
     pub fn secret_remove(&mut self, uri: &str) {

@@ -127,6 +127,25 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The units on the other side of `rel` that `unit` sees: every unit of the remote
+    /// application, or, on a container-scoped relation, only the unit it is attached to
+    /// (its principal, or its subordinate). Never `unit` itself.
+    pub fn scope_units(&self, model: &str, rel: &RelationRow, unit: &str) -> StoreResult<Vec<String>> {
+        let app = unit.split('/').next().unwrap_or_default();
+        let Some(remote) = rel.remote(app) else { return Ok(vec![]) };
+        let units = self.units(model, Some(&remote.app))?;
+        if rel.scope != "container" {
+            return Ok(units.into_iter().map(|u| u.name).filter(|u| u != unit).collect());
+        }
+        let principal = self.unit(model, unit)?.and_then(|u| u.principal);
+        Ok(units
+            .into_iter()
+            .filter(|u| u.principal.as_deref() == Some(unit) || principal.as_deref() == Some(u.name.as_str()))
+            .map(|u| u.name)
+            .filter(|u| u != unit)
+            .collect())
+    }
+
     pub fn databag(&self, model: &str, relation_id: i64, owner: &str) -> StoreResult<BTreeMap<String, String>> {
         let sealed: Option<Vec<u8>> = self
             .tx
