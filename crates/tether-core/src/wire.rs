@@ -109,6 +109,14 @@ pub enum Request {
     /// A built-in charm name or an absolute local charm path.
     Info { charm: String },
     Charms,
+    /// A hook tool run by an external charm's hook. Carries no controller token: the
+    /// context id (random, known only to the running hook) is the credential.
+    HookTool {
+        context: String,
+        tool: String,
+        args: Vec<String>,
+        stdin: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,6 +161,12 @@ pub enum Reply {
     },
     Charms {
         charms: Vec<CharmInfo>,
+    },
+    /// What a hook tool prints and exits with.
+    HookTool {
+        stdout: String,
+        stderr: String,
+        code: i32,
     },
 }
 

@@ -1,9 +1,10 @@
 //! Local charms: a charm directory or a packed `.charm` file deployed by path.
 //!
 //! The charm is copied (or unpacked, keeping Unix modes) into the controller's home so
-//! that later edits to the source do not change a deployed application. A charm without
-//! code (no `dispatch`, no `hooks/`) is a *passive* application: its units exist, join
-//! relations and hold what the other side writes; its status is `active`.
+//! that later edits to the source do not change a deployed application. A charm with
+//! code (`dispatch` or `hooks/`) runs as an external charm (see `super::external`). A
+//! charm without code is a *passive* application: its units exist, join relations and
+//! hold what the other side writes; its status is `active`.
 
 use super::Charm;
 use crate::engine::context::HookContext;
@@ -22,8 +23,6 @@ pub enum LocalCharmError {
     Meta(#[from] tether_core::charm_meta::MetaError),
     #[error("cannot read charm {path:?}: {reason}")]
     Read { path: String, reason: String },
-    #[error("charm {0:?} has code (dispatch or hooks/); running external charms is not supported yet")]
-    HasCode(String),
 }
 
 fn read_opt(dir: &Path, name: &str) -> Option<String> {
@@ -65,10 +64,6 @@ pub fn install(source: &Path, dest: &Path) -> Result<CharmMeta, LocalCharmError>
             return Err(e);
         }
     };
-    if has_code(&staging) {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(LocalCharmError::HasCode(shown));
-    }
     let _ = std::fs::remove_dir_all(dest);
     std::fs::rename(&staging, dest).map_err(meta_err)?;
     Ok(meta)
@@ -88,7 +83,7 @@ pub fn inspect(source: &Path) -> Result<CharmMeta, LocalCharmError> {
     result
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let target = to.join(entry.file_name());

@@ -7,6 +7,7 @@
 //! supervisor and the pooled admin connections.
 
 mod data_integrator;
+pub mod external;
 pub mod local;
 mod postgresql;
 
@@ -24,6 +25,8 @@ pub struct Services {
     pub home: Home,
     pub supervisor: Supervisor,
     pub pg: crate::db::postgres::PgAdmins,
+    /// Running external hooks by context id, for their hook tools.
+    pub hook_tools: crate::hooktools::HookToolRegistry,
 }
 
 #[async_trait::async_trait]
@@ -53,7 +56,9 @@ pub fn builtin(name: &str) -> Option<Arc<dyn Charm>> {
 /// stored metadata.
 pub fn for_app(charm: &str, origin: &str, meta: &CharmMeta) -> Option<Arc<dyn Charm>> {
     match origin {
-        "local" => Some(Arc::new(local::PassiveCharm { meta: meta.clone() })),
+        // A local charm with code runs as an external charm; one without is passive
+        // (the external charm decides per hook from the stored charm directory).
+        "local" => Some(Arc::new(external::ExternalCharm { meta: meta.clone() })),
         _ => builtin(charm),
     }
 }

@@ -260,7 +260,8 @@ impl Engine {
                     None => ("completed", String::new()),
                 };
                 let mut results = a.results.clone();
-                results.insert("return-code".into(), 0.into());
+                // An external charm reports its process exit code itself.
+                results.entry("return-code").or_insert(0.into());
                 tx.finish_task(model, a.id, status, &results, &message, &a.log)?;
             }
             match picked.event.kind {
