@@ -8,6 +8,9 @@
 //! [`UserAdmin`] so charms can treat PostgreSQL, MySQL and MongoDB alike.
 
 pub mod error;
+/// Used by the mongodb and mongos charms (issue 4); until they land only the workload uses it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub mod mongo;
 pub mod postgres;
 pub mod registry;
 

@@ -1,5 +1,5 @@
 //! The small trait each database engine implements so the supervisor can run it:
-//! PostgreSQL today; MariaDB and MongoDB/FerretDB become more implementations (and more
+//! PostgreSQL and MongoDB (mongod or FerretDB) today; MariaDB becomes more implementations (and more
 //! [`WorkloadSpec`] variants) without touching the supervisor.
 
 use std::time::Duration;
@@ -27,6 +27,15 @@ impl WorkloadSpec {
     pub fn engine(&self) -> Box<dyn Engine> {
         match self {
             WorkloadSpec::Postgres(spec) => Box::new(super::postgres::PgEngine { spec: spec.clone() }),
+            WorkloadSpec::Mongo(spec) => Box::new(super::mongo::MongoServer { spec: spec.clone() }),
+        }
+    }
+
+    /// Where the server lives: the same data directory and port mean the same server.
+    pub fn place(&self) -> (&std::path::Path, u16) {
+        match self {
+            WorkloadSpec::Postgres(s) => (&s.data_dir, s.port),
+            WorkloadSpec::Mongo(s) => (&s.data_dir, s.port),
         }
     }
 }

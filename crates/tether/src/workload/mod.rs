@@ -6,13 +6,19 @@
 //! restarts them with backoff when they die, and stops them at controller shutdown while
 //! their data stays on disk. Per-engine details live behind [`engine::Engine`].
 //!
-//! Code map: `postgres` (one PostgreSQL server), `supervisor` (all workloads of the
+//! Code map: `postgres` (one PostgreSQL server), `mongo` (one mongod or FerretDB server),
+//! `mongos_router` (the router a mongos unit runs), `supervisor` (all workloads of the
 //! controller), `engine` (the per-engine trait), `process` (spawned or adopted processes,
 //! signals), `sysuser` (running as the server's system user when tether is root),
 //! `error` (what failed).
 
 pub mod engine;
 pub mod error;
+// The mongodb and mongos charms (issue 4) use these; until they land only tests do.
+#[cfg_attr(not(test), allow(dead_code))]
+pub mod mongo;
+#[cfg_attr(not(test), allow(dead_code))]
+pub mod mongos_router;
 pub mod postgres;
 pub mod process;
 pub mod supervisor;
@@ -23,6 +29,7 @@ pub mod testing;
 use std::path::{Path, PathBuf};
 
 pub use error::WorkloadError;
+pub use mongo::MongoEngine;
 pub use supervisor::Supervisor;
 
 use crate::secret::SecretString;
@@ -31,6 +38,7 @@ use crate::secret::SecretString;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkloadSpec {
     Postgres(PgSpec),
+    Mongo(MongoSpec),
 }
 
 /// One PostgreSQL server: its data directory (whose parent is the unit directory), the log
@@ -47,6 +55,26 @@ impl PgSpec {
     /// The usual layout: `<unit dir>/pgdata` and `<unit dir>/postgres.log`.
     pub fn for_unit(unit_dir: &Path, port: u16, operator_password: SecretString) -> PgSpec {
         PgSpec { data_dir: unit_dir.join("pgdata"), log_file: unit_dir.join("postgres.log"), port, operator_password }
+    }
+}
+
+/// One MongoDB-wire server (see [`mongo`]): its data directory (whose parent is the unit
+/// directory), the log file, its port on 127.0.0.1, the password of `operator`, the engine
+/// and, for mongod, the replica set name (FerretDB has none and ignores it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MongoSpec {
+    pub data_dir: PathBuf,
+    pub log_file: PathBuf,
+    pub port: u16,
+    pub operator_password: SecretString,
+    pub engine: MongoEngine,
+    pub replset: Option<String>,
+}
+
+impl MongoSpec {
+    /// The usual layout: `<unit dir>/mongodata` and `<unit dir>/mongo.log`.
+    pub fn for_unit(unit_dir: &Path, port: u16, operator_password: SecretString, engine: MongoEngine, replset: Option<String>) -> MongoSpec {
+        MongoSpec { data_dir: unit_dir.join("mongodata"), log_file: unit_dir.join("mongo.log"), port, operator_password, engine, replset }
     }
 }
 

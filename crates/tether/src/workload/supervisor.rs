@@ -155,9 +155,7 @@ impl Supervisor {
 }
 
 fn same_place(a: &WorkloadSpec, b: &WorkloadSpec) -> bool {
-    match (a, b) {
-        (WorkloadSpec::Postgres(a), WorkloadSpec::Postgres(b)) => a.data_dir == b.data_dir && a.port == b.port,
-    }
+    std::mem::discriminant(a) == std::mem::discriminant(b) && a.place() == b.place()
 }
 
 /// Stops a server left running under `dir` (in it or one level down) by an earlier controller.
@@ -167,6 +165,9 @@ async fn stop_strays(dir: &Path) {
         candidates.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
     }
     for data_dir in candidates {
+        if let Some((pid, _)) = super::mongo::read_pid_file(&data_dir).filter(|(pid, _)| super::mongo::is_server_of(*pid, &data_dir)) {
+            let _ = tokio::task::spawn_blocking(move || stop_pid_blocking(pid, nix::sys::signal::Signal::SIGTERM, Duration::from_secs(30))).await;
+        }
         if let Some((pid, _)) = super::postgres::read_postmaster_pid(&data_dir) {
             if super::postgres::is_postgres_of(pid, &data_dir) {
                 let _ =
