@@ -12,6 +12,7 @@ pub mod duration;
 pub mod endpoints;
 pub mod events;
 pub mod mongo_plan;
+pub mod my_plan;
 pub mod names;
 pub mod pg_plan;
 pub mod status;

@@ -1,0 +1,406 @@
+//! MySQL/MariaDB user naming, privilege plans and statement rendering (charm-protocol §4).
+//!
+//! Account statements (`CREATE USER`, `GRANT`, `SET DEFAULT ROLE`) cannot take bound
+//! parameters, so they are rendered here, in one place, with [`quote_ident`] and
+//! [`quote_literal`]. Passwords never appear: the adapter turns them into the
+//! `mysql_native_password` hash (`*` + hex SHA1(SHA1(password))) and only a string that
+//! *is* such a hash is accepted by [`password_hash`]. Lookups that take values are bound
+//! parameters in the adapter.
+//!
+//! The statements are MariaDB's (10.5+). Three decisions follow from MariaDB:
+//!
+//! - **Literal quoting** doubles `'` and `\`. That is only right while the session's
+//!   `sql_mode` lacks `NO_BACKSLASH_ESCAPES`, so the adapter pins [`SESSION_SQL_MODE`] on
+//!   every connection.
+//! - **Database grants are patterns**: in `GRANT … ON db.*` the characters `_` and `%`
+//!   are wildcards, so `app_1` would also open `appX1`. [`grant_scope`] escapes them.
+//! - **Roles**: MariaDB has roles but no `activate_all_roles_on_login`, and a user has at
+//!   most one default role. The roles of `extra-user-roles` are therefore granted to one
+//!   per-user *bundle* role ([`bundle_role`]), which becomes the user's default role and
+//!   so is active at every login. Later grants to the predefined roles (say `charmed_read`
+//!   on a database created afterwards) reach the user through the bundle.
+//!
+//! MySQL 8 differs (`IDENTIFIED WITH mysql_native_password AS`, `SET DEFAULT ROLE … TO`,
+//! dynamic privileges such as `SYSTEM_USER`); it is not rendered here yet.
+
+/// Users and roles tether creates for relations start with this.
+pub const RELATION_PREFIX: &str = "relation-";
+/// Length limit of a `database` relation user name (charm-protocol §4.4.2).
+pub const RELATION_USER_LEN: usize = 26;
+
+/// The session `sql_mode` of tether's admin connections: strict, and without
+/// `NO_BACKSLASH_ESCAPES` so that [`quote_literal`] is correct.
+pub const SESSION_SQL_MODE: &str = "STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION";
+
+/// Internal users of the charm, with the application-secret key of each password (§4.3).
+pub const SYSTEM_USERS: [(&str, &str); 5] = [
+    ("root", "root-password"),
+    ("serverconfig", "server-config-password"),
+    ("clusteradmin", "cluster-admin-password"),
+    ("monitoring", "monitoring-password"),
+    ("backups", "backups-password"),
+];
+
+/// The hosts of `root`: `localhost` (unix socket, as in the charm) and `127.0.0.1`,
+/// because the server runs with `skip-name-resolve` and tether connects over loopback TCP,
+/// where `localhost` accounts never match.
+pub const ROOT_HOSTS: [&str; 2] = ["localhost", "127.0.0.1"];
+/// The host of every other user.
+pub const ANY_HOST: &str = "%";
+
+pub const ROLE_READ: &str = "charmed_read";
+pub const ROLE_DML: &str = "charmed_dml";
+pub const ROLE_DDL: &str = "charmed_ddl";
+pub const ROLE_DBA: &str = "charmed_dba";
+pub const ROLE_STATS: &str = "charmed_stats";
+pub const ROLE_BACKUP: &str = "charmed_backup";
+pub const ROLE_ROUTER: &str = "charmed_router";
+pub const ROLE_ROUTER_LEGACY: &str = "mysqlrouter";
+/// Prefix of the database-scoped DBA roles (`charmed_dba_<db-prefix>_<NN>`).
+pub const DB_DBA_PREFIX: &str = "charmed_dba_";
+/// Length limit of a database-scoped DBA role name.
+pub const ROLE_MAX_LEN: usize = 32;
+
+/// Privileges that change a database's schema (granted per database to `charmed_ddl`).
+const SCHEMA_PRIVILEGES: &str =
+    "ALTER, ALTER ROUTINE, CREATE, CREATE ROUTINE, CREATE TEMPORARY TABLES, CREATE VIEW, DROP, EVENT, INDEX, LOCK TABLES, REFERENCES, SHOW VIEW, TRIGGER";
+
+/// MariaDB's privileges (10.11), i.e. what `ALL PRIVILEGES ON *.*` means there.
+const MARIADB_GLOBAL_PRIVILEGES: [&str; 38] = [
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "CREATE",
+    "DROP",
+    "RELOAD",
+    "SHUTDOWN",
+    "PROCESS",
+    "FILE",
+    "REFERENCES",
+    "INDEX",
+    "ALTER",
+    "SHOW DATABASES",
+    "SUPER",
+    "CREATE TEMPORARY TABLES",
+    "LOCK TABLES",
+    "EXECUTE",
+    "REPLICATION SLAVE",
+    "BINLOG MONITOR",
+    "CREATE VIEW",
+    "SHOW VIEW",
+    "CREATE ROUTINE",
+    "ALTER ROUTINE",
+    "CREATE USER",
+    "EVENT",
+    "TRIGGER",
+    "CREATE TABLESPACE",
+    "DELETE HISTORY",
+    "SET USER",
+    "FEDERATED ADMIN",
+    "CONNECTION ADMIN",
+    "READ_ONLY ADMIN",
+    "REPLICATION SLAVE ADMIN",
+    "REPLICATION MASTER ADMIN",
+    "BINLOG ADMIN",
+    "BINLOG REPLAY",
+    "SLAVE MONITOR",
+];
+
+/// What `mysql-root` withholds (§4.5), as MariaDB names it. MySQL's `SYSTEM_USER`,
+/// `GROUP_REPLICATION_ADMIN`, `ENCRYPTION_KEY_ADMIN` and `VERSION_TOKEN_ADMIN` do not exist
+/// in MariaDB; `SYSTEM_VARIABLES_ADMIN` is part of `SUPER` there; `SET_USER_ID` is `SET USER`.
+pub const MYSQL_ROOT_WITHHELD: [&str; 5] = ["SUPER", "REPLICATION SLAVE ADMIN", "BINLOG ADMIN", "SET USER", "CONNECTION ADMIN"];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("identifier is empty or contains a NUL byte")]
+    BadIdentifier,
+    #[error("literal contains a NUL byte")]
+    BadLiteral,
+    #[error("not a mysql_native_password hash")]
+    BadHash,
+    #[error("{0:?} is not an internal user of the charm")]
+    UnknownSystemUser(String),
+    /// Unknown or forbidden `extra-user-roles` (§4.4.6); the charm's blocked text.
+    #[error("Failed to create scoped user")]
+    InvalidRoles(Vec<String>),
+}
+
+/// Quotes an identifier with backticks (doubling backticks inside). Refuses empty names
+/// and NUL, which no MariaDB identifier may contain.
+pub fn quote_ident(name: &str) -> Result<String, PlanError> {
+    if name.is_empty() || name.contains('\0') {
+        return Err(PlanError::BadIdentifier);
+    }
+    Ok(format!("`{}`", name.replace('`', "``")))
+}
+
+/// Quotes a string literal: `'` and `\` doubled, NUL refused (see [`SESSION_SQL_MODE`]).
+pub fn quote_literal(value: &str) -> Result<String, PlanError> {
+    if value.contains('\0') {
+        return Err(PlanError::BadLiteral);
+    }
+    Ok(format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''")))
+}
+
+/// `'user'@'host'`. Both parts are literals; the user may not be empty.
+pub fn account(user: &str, host: &str) -> Result<String, PlanError> {
+    if user.is_empty() {
+        return Err(PlanError::BadIdentifier);
+    }
+    Ok(format!("{}@{}", quote_literal(user)?, quote_literal(host)?))
+}
+
+/// A role name as a literal (roles have no host).
+fn role(name: &str) -> Result<String, PlanError> {
+    if name.is_empty() {
+        return Err(PlanError::BadIdentifier);
+    }
+    quote_literal(name)
+}
+
+/// The literal of a `mysql_native_password` hash: `*` and 40 uppercase hex digits, and
+/// nothing else, so a clear password can never be rendered by mistake.
+pub fn password_hash(hash: &str) -> Result<String, PlanError> {
+    let ok = hash.len() == 41 && hash.starts_with('*') && hash[1..].chars().all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c));
+    if ok {
+        Ok(format!("'{hash}'"))
+    } else {
+        Err(PlanError::BadHash)
+    }
+}
+
+/// `` `db`.* `` for `GRANT`, with `\`, `_` and `%` escaped so the name is not a pattern.
+pub fn grant_scope(database: &str) -> Result<String, PlanError> {
+    let escaped = database.replace('\\', "\\\\").replace('_', "\\_").replace('%', "\\%");
+    Ok(format!("{}.*", quote_ident(&escaped)?))
+}
+
+/// The user of a `database` relation: `relation-<id>_<model-uuid-without-dashes>`, cut to
+/// 26 characters (§4.4.2).
+pub fn relation_user(relation_id: i64, model_uuid: &str) -> String {
+    let uuid: String = model_uuid.chars().filter(|c| *c != '-').collect();
+    format!("{RELATION_PREFIX}{relation_id}_{uuid}").chars().take(RELATION_USER_LEN).collect()
+}
+
+/// The default user of a legacy `mysql`/`mysql-root` endpoint (§4.5), and the user name of
+/// older `database` relations.
+pub fn legacy_user(relation_id: i64) -> String {
+    format!("{RELATION_PREFIX}{relation_id}")
+}
+
+/// The default database of a legacy endpoint (§4.5).
+pub fn legacy_database(relation_id: i64) -> String {
+    format!("database-{relation_id}")
+}
+
+/// Whether a user name is one tether issues for relations (either form).
+pub fn is_relation_user(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(RELATION_PREFIX) else { return false };
+    let (id, suffix) = rest.split_once('_').unwrap_or((rest, ""));
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && suffix.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// The per-user role that carries a user's extra roles (see the module docs).
+pub fn bundle_role(user: &str) -> String {
+    format!("{user}_roles")
+}
+
+/// The database-scoped DBA role `charmed_dba_<db-prefix>_<NN>`, at most 32 characters.
+pub fn db_dba_role(database: &str, counter: u8) -> String {
+    let room = ROLE_MAX_LEN - DB_DBA_PREFIX.len() - 3;
+    let prefix: String = database.chars().take(room).collect();
+    format!("{DB_DBA_PREFIX}{prefix}_{:02}", counter % 100)
+}
+
+/// Statements for `mariadbd --bootstrap` right after `mariadb-install-db`: `root` gets its
+/// password hash at both [`ROOT_HOSTS`] (replacing the unix-socket login the installer
+/// gives `root@localhost`), and only `root` and MariaDB's own `mariadb.sys` remain.
+pub fn bootstrap_root(hash: &str) -> Result<Vec<String>, PlanError> {
+    let h = password_hash(hash)?;
+    let mut out = vec!["FLUSH PRIVILEGES".to_string()];
+    out.push("DELETE FROM mysql.global_priv WHERE User NOT IN ('root', 'mariadb.sys') OR (User = 'root' AND Host <> 'localhost')".into());
+    out.push("FLUSH PRIVILEGES".into());
+    for host in ROOT_HOSTS {
+        let a = account("root", host)?;
+        out.push(format!("CREATE USER IF NOT EXISTS {a} IDENTIFIED BY PASSWORD {h}"));
+        out.push(format!("ALTER USER {a} IDENTIFIED BY PASSWORD {h}"));
+        out.push(format!("GRANT ALL PRIVILEGES ON *.* TO {a} WITH GRANT OPTION"));
+        out.push(format!("GRANT PROXY ON ''@'%' TO {a} WITH GRANT OPTION"));
+    }
+    Ok(out)
+}
+
+/// `CREATE USER IF NOT EXISTS` then `ALTER USER`: the account exists with exactly this hash.
+pub fn ensure_account(user: &str, host: &str, hash: &str) -> Result<Vec<String>, PlanError> {
+    let a = account(user, host)?;
+    let h = password_hash(hash)?;
+    Ok(vec![format!("CREATE USER IF NOT EXISTS {a} IDENTIFIED BY PASSWORD {h}"), format!("ALTER USER {a} IDENTIFIED BY PASSWORD {h}")])
+}
+
+/// `ALTER USER … IDENTIFIED BY PASSWORD` for one account.
+pub fn set_password(user: &str, host: &str, hash: &str) -> Result<String, PlanError> {
+    Ok(format!("ALTER USER {} IDENTIFIED BY PASSWORD {}", account(user, host)?, password_hash(hash)?))
+}
+
+/// The predefined roles of §4.4.6 and the instance-wide grants of each; idempotent.
+pub fn predefined_roles() -> Result<Vec<String>, PlanError> {
+    let mut out = Vec::new();
+    for r in [ROLE_READ, ROLE_DML, ROLE_DDL, ROLE_DBA, ROLE_STATS, ROLE_BACKUP, ROLE_ROUTER, ROLE_ROUTER_LEGACY] {
+        out.push(format!("CREATE ROLE IF NOT EXISTS {}", role(r)?));
+    }
+    let q = role;
+    out.push(format!("GRANT {} TO {}", q(ROLE_READ)?, q(ROLE_DML)?));
+    out.push(format!("GRANT {} TO {}", q(ROLE_DML)?, q(ROLE_DDL)?));
+    for parent in [ROLE_DDL, ROLE_STATS, ROLE_BACKUP] {
+        out.push(format!("GRANT {} TO {}", q(parent)?, q(ROLE_DBA)?));
+    }
+    out.push(format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, {SCHEMA_PRIVILEGES}, SHOW DATABASES, CREATE USER ON *.* TO {}",
+        q(ROLE_DBA)?
+    ));
+    out.push(format!("GRANT PROCESS, RELOAD, BINLOG MONITOR, SLAVE MONITOR ON *.* TO {}", q(ROLE_STATS)?));
+    out.push(format!("GRANT SELECT ON `performance_schema`.* TO {}", q(ROLE_STATS)?));
+    out.push(format!(
+        "GRANT SELECT, SHOW VIEW, EVENT, TRIGGER, EXECUTE, RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO {}",
+        q(ROLE_BACKUP)?
+    ));
+    for router in [ROLE_ROUTER, ROLE_ROUTER_LEGACY] {
+        out.push(format!("GRANT ALL PRIVILEGES ON *.* TO {} WITH GRANT OPTION", q(router)?));
+    }
+    Ok(out)
+}
+
+/// Statements that make an internal user (§4.3) exist with this hash and its privileges.
+/// Run after [`predefined_roles`].
+pub fn system_user(user: &str, hash: &str) -> Result<Vec<String>, PlanError> {
+    let mut out = Vec::new();
+    if user == "root" {
+        for host in ROOT_HOSTS {
+            out.extend(ensure_account(user, host, hash)?);
+            out.push(format!("GRANT ALL PRIVILEGES ON *.* TO {} WITH GRANT OPTION", account(user, host)?));
+        }
+        return Ok(out);
+    }
+    let a = account(user, ANY_HOST)?;
+    out.extend(ensure_account(user, ANY_HOST, hash)?);
+    match user {
+        "serverconfig" | "clusteradmin" => out.push(format!("GRANT ALL PRIVILEGES ON *.* TO {a} WITH GRANT OPTION")),
+        "monitoring" => {
+            out.push(format!("GRANT {} TO {a}", role(ROLE_STATS)?));
+            out.push(format!("SET DEFAULT ROLE {} FOR {a}", role(ROLE_STATS)?));
+            out.push(format!("ALTER USER {a} WITH MAX_USER_CONNECTIONS 3"));
+        }
+        "backups" => {
+            out.push(format!("GRANT {} TO {a}", role(ROLE_BACKUP)?));
+            out.push(format!("SET DEFAULT ROLE {} FOR {a}", role(ROLE_BACKUP)?));
+        }
+        other => return Err(PlanError::UnknownSystemUser(other.to_string())),
+    }
+    Ok(out)
+}
+
+/// Statements that create a relation database (if missing) and give the predefined roles
+/// their share of it (§4.4.5), plus its database-scoped DBA role `dba_role`.
+pub fn create_database(database: &str, dba_role: &str) -> Result<Vec<String>, PlanError> {
+    let scope = grant_scope(database)?;
+    Ok(vec![
+        format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(database)?),
+        format!("GRANT SELECT ON {scope} TO {}", role(ROLE_READ)?),
+        format!("GRANT SELECT, INSERT, DELETE, UPDATE ON {scope} TO {}", role(ROLE_DML)?),
+        format!("GRANT {SCHEMA_PRIVILEGES} ON {scope} TO {}", role(ROLE_DDL)?),
+        format!("CREATE ROLE IF NOT EXISTS {}", role(dba_role)?),
+        format!("GRANT ALL PRIVILEGES ON {scope} TO {}", role(dba_role)?),
+    ])
+}
+
+/// What `extra-user-roles` asks for, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExtraRoles {
+    /// Roles to grant, in the order asked, without duplicates.
+    pub roles: Vec<String>,
+    /// A router role was asked for: the charm then creates no database.
+    pub router: bool,
+}
+
+/// Classifies a comma-separated `extra-user-roles` value (§4.4.6): the predefined roles,
+/// and database-scoped DBA roles that `is_db_role` confirms exist. `charmed_backup` is
+/// forbidden; anything else is unknown. Either error displays as the charm's text.
+pub fn classify_roles(extra_user_roles: &str, is_db_role: impl Fn(&str) -> bool) -> Result<ExtraRoles, PlanError> {
+    let mut plan = ExtraRoles::default();
+    let mut invalid = Vec::new();
+    for r in extra_user_roles.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        let known = match r {
+            ROLE_READ | ROLE_DML | ROLE_DDL | ROLE_DBA | ROLE_STATS => true,
+            ROLE_ROUTER | ROLE_ROUTER_LEGACY => {
+                plan.router = true;
+                true
+            }
+            other => other.starts_with(DB_DBA_PREFIX) && is_db_role(other),
+        };
+        if !known {
+            invalid.push(r.to_string());
+        } else if !plan.roles.iter().any(|x| x == r) {
+            plan.roles.push(r.to_string());
+        }
+    }
+    if invalid.is_empty() {
+        Ok(plan)
+    } else {
+        Err(PlanError::InvalidRoles(invalid))
+    }
+}
+
+/// Statements that make a relation user (`user@%`) exist with exactly this hash and these
+/// privileges, resetting whatever it had: with no extra roles USAGE on `*.*` and ALL on its
+/// database; with extra roles only those, through its bundle role, which is its default
+/// role. Run after [`create_database`] (unless a router role was asked for).
+pub fn ensure_relation_user(user: &str, hash: &str, database: &str, extra: &ExtraRoles) -> Result<Vec<String>, PlanError> {
+    let a = account(user, ANY_HOST)?;
+    let bundle = role(&bundle_role(user))?;
+    let mut out = ensure_account(user, ANY_HOST, hash)?;
+    out.push(format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {a}"));
+    out.push(format!("DROP ROLE IF EXISTS {bundle}"));
+    if extra.roles.is_empty() {
+        out.push(format!("GRANT USAGE ON *.* TO {a}"));
+        out.push(format!("GRANT ALL PRIVILEGES ON {} TO {a}", grant_scope(database)?));
+        out.push(format!("SET DEFAULT ROLE NONE FOR {a}"));
+    } else {
+        out.push(format!("CREATE ROLE {bundle}"));
+        for r in &extra.roles {
+            out.push(format!("GRANT {} TO {bundle}", role(r)?));
+        }
+        out.push(format!("GRANT {bundle} TO {a}"));
+        out.push(format!("SET DEFAULT ROLE {bundle} FOR {a}"));
+    }
+    Ok(out)
+}
+
+/// `ALL ON *.* WITH GRANT OPTION` minus [`MYSQL_ROOT_WITHHELD`], for `mysql-root` users.
+pub fn mysql_root_grant(user: &str, host: &str) -> Result<String, PlanError> {
+    let privileges: Vec<&str> = MARIADB_GLOBAL_PRIVILEGES.into_iter().filter(|p| !MYSQL_ROOT_WITHHELD.contains(p)).collect();
+    Ok(format!("GRANT {} ON *.* TO {} WITH GRANT OPTION", privileges.join(", "), account(user, host)?))
+}
+
+/// Statements for the shared user of a legacy endpoint (§4.5): `mysql` users get ALL on
+/// their database, `mysql-root` users the wide grant of [`mysql_root_grant`].
+pub fn ensure_legacy_user(user: &str, hash: &str, database: &str, root: bool) -> Result<Vec<String>, PlanError> {
+    let a = account(user, ANY_HOST)?;
+    let mut out = ensure_account(user, ANY_HOST, hash)?;
+    out.push(format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {a}"));
+    if root {
+        out.push(mysql_root_grant(user, ANY_HOST)?);
+    } else {
+        out.push(format!("GRANT ALL PRIVILEGES ON {} TO {a}", grant_scope(database)?));
+    }
+    Ok(out)
+}
+
+/// Drops a user and its bundle role; both may be missing.
+pub fn drop_user(user: &str, host: &str) -> Result<Vec<String>, PlanError> {
+    Ok(vec![format!("DROP USER IF EXISTS {}", account(user, host)?), format!("DROP ROLE IF EXISTS {}", role(&bundle_role(user))?)])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+//! Table tests of MySQL/MariaDB naming, quoting and statement rendering.
+
+use super::*;
+
+const H: &str = "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19";
+
+#[test]
+fn quoting_doubles_quotes_and_refuses_nul() {
+    for (name, quoted) in [("a", "`a`"), ("a`b", "`a``b`"), ("x; DROP DATABASE y", "`x; DROP DATABASE y`"), ("we'ird", "`we'ird`")] {
+        assert_eq!(quote_ident(name).unwrap(), quoted);
+    }
+    assert_eq!(quote_ident("a\0"), Err(PlanError::BadIdentifier));
+    assert_eq!(quote_ident(""), Err(PlanError::BadIdentifier));
+    for (value, quoted) in [("it's", "'it''s'"), ("a\\b", "'a\\\\b'"), ("\\'", "'\\\\'''"), ("", "''")] {
+        assert_eq!(quote_literal(value).unwrap(), quoted);
+    }
+    assert_eq!(quote_literal("\0"), Err(PlanError::BadLiteral));
+    assert_eq!(account("relation-1", "%").unwrap(), "'relation-1'@'%'");
+    assert!(account("", "%").is_err());
+}
+
+#[test]
+fn only_native_password_hashes_are_rendered() {
+    assert_eq!(password_hash(H).unwrap(), format!("'{H}'"));
+    for bad in ["hunter2", "*2470c0c06dee42fd1618bb99005adca2ec9d1e19", "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E1", "", "'*' OR 1=1"] {
+        assert_eq!(password_hash(bad), Err(PlanError::BadHash), "{bad}");
+    }
+    assert!(ensure_account("u", "%", "clear-password").is_err());
+}
+
+#[test]
+fn grant_scopes_are_not_patterns() {
+    assert_eq!(grant_scope("app").unwrap(), "`app`.*");
+    assert_eq!(grant_scope("app_1").unwrap(), "`app\\_1`.*");
+    assert_eq!(grant_scope("50%").unwrap(), "`50\\%`.*");
+    assert_eq!(grant_scope("a\\b").unwrap(), "`a\\\\b`.*");
+    assert_eq!(grant_scope("a`b").unwrap(), "`a``b`.*");
+}
+
+#[test]
+fn user_names_follow_the_charm() {
+    assert_eq!(relation_user(8, "99200344-b67b-4e9a-8c3e-000000000000"), "relation-8_99200344b67b4e9");
+    assert_eq!(relation_user(8, "99200344-b67b-4e9a-8c3e-000000000000").len(), RELATION_USER_LEN);
+    assert_eq!(relation_user(12345, "abc"), "relation-12345_abc");
+    assert_eq!(legacy_user(3), "relation-3");
+    assert_eq!(legacy_database(3), "database-3");
+    for (name, ok) in
+        [("relation-8_99200344b67b4e9", true), ("relation-3", true), ("relation-", false), ("relation-x", false), ("root", false)]
+    {
+        assert_eq!(is_relation_user(name), ok, "{name}");
+    }
+    assert_eq!(db_dba_role("app", 0), "charmed_dba_app_00");
+    let long = db_dba_role("a_very_long_database_name_indeed", 7);
+    assert_eq!(long, "charmed_dba_a_very_long_datab_07");
+    assert_eq!(long.chars().count(), ROLE_MAX_LEN);
+}
+
+#[test]
+fn roles_are_classified() {
+    let db_role = |r: &str| r == "charmed_dba_app_00";
+    assert_eq!(classify_roles("", db_role).unwrap(), ExtraRoles::default());
+    let p = classify_roles(" charmed_read, charmed_dml,charmed_read ", db_role).unwrap();
+    assert_eq!(p.roles, vec!["charmed_read", "charmed_dml"]);
+    assert!(!p.router);
+    assert!(classify_roles("mysqlrouter", db_role).unwrap().router);
+    assert_eq!(classify_roles("charmed_dba_app_00", db_role).unwrap().roles, vec!["charmed_dba_app_00"]);
+    for bad in ["charmed_backup", "superuser", "charmed_dba_other_00", "charmed_read,admin"] {
+        let e = classify_roles(bad, db_role).unwrap_err();
+        assert_eq!(e.to_string(), "Failed to create scoped user", "{bad}");
+    }
+}
+
+#[test]
+fn relation_users_are_confined_or_get_a_bundle_role() {
+    let s = ensure_relation_user("relation-1_abc", H, "app_1", &ExtraRoles::default()).unwrap();
+    assert_eq!(s[0], format!("CREATE USER IF NOT EXISTS 'relation-1_abc'@'%' IDENTIFIED BY PASSWORD '{H}'"));
+    assert!(s.contains(&"REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'relation-1_abc'@'%'".to_string()));
+    assert!(s.contains(&"GRANT ALL PRIVILEGES ON `app\\_1`.* TO 'relation-1_abc'@'%'".to_string()));
+    assert!(s.contains(&"SET DEFAULT ROLE NONE FOR 'relation-1_abc'@'%'".to_string()));
+    assert!(!s.iter().any(|x| x.contains("*.* TO") && !x.starts_with("GRANT USAGE")));
+
+    let extra = ExtraRoles { roles: vec!["charmed_read".into(), "charmed_stats".into()], router: false };
+    let s = ensure_relation_user("u", H, "app", &extra).unwrap();
+    assert!(s.contains(&"CREATE ROLE 'u_roles'".to_string()));
+    assert!(s.contains(&"GRANT 'charmed_stats' TO 'u_roles'".to_string()));
+    assert!(s.contains(&"SET DEFAULT ROLE 'u_roles' FOR 'u'@'%'".to_string()));
+    assert!(!s.iter().any(|x| x.contains("`app`")), "no database grant with extra roles");
+}
+
+#[test]
+fn mysql_root_gets_everything_but_the_withheld_privileges() {
+    let g = mysql_root_grant("r", "%").unwrap();
+    assert!(g.starts_with("GRANT SELECT, INSERT"));
+    assert!(g.ends_with(" ON *.* TO 'r'@'%' WITH GRANT OPTION"));
+    assert!(g.contains("CREATE USER") && g.contains(", CREATE,"));
+    for w in MYSQL_ROOT_WITHHELD {
+        assert!(!g.contains(&format!(" {w},")) && !g.contains(&format!(" {w} ON")), "{w} in {g}");
+    }
+    assert!(!g.contains("SUPER"));
+    let s = ensure_legacy_user("db-user", H, "legacy_db", false).unwrap();
+    assert!(s.contains(&"GRANT ALL PRIVILEGES ON `legacy\\_db`.* TO 'db-user'@'%'".to_string()));
+}
+
+#[test]
+fn system_users_and_bootstrap() {
+    let root = system_user("root", H).unwrap();
+    assert!(root.contains(&"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION".to_string()));
+    assert!(root.contains(&format!("ALTER USER 'root'@'localhost' IDENTIFIED BY PASSWORD '{H}'")));
+    let mon = system_user("monitoring", H).unwrap();
+    assert!(mon.contains(&"SET DEFAULT ROLE 'charmed_stats' FOR 'monitoring'@'%'".to_string()));
+    assert!(system_user("backups", H).unwrap().iter().any(|s| s.contains("charmed_backup")));
+    assert!(system_user("serverconfig", H).unwrap().iter().any(|s| s.ends_with("WITH GRANT OPTION")));
+    assert_eq!(system_user("operator", H), Err(PlanError::UnknownSystemUser("operator".into())));
+    let b = bootstrap_root(H).unwrap();
+    assert_eq!(b[0], "FLUSH PRIVILEGES");
+    assert!(b.iter().any(|s| s == &format!("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY PASSWORD '{H}'")));
+    assert!(bootstrap_root("pw").is_err());
+    assert_eq!(drop_user("u", "%").unwrap(), vec!["DROP USER IF EXISTS 'u'@'%'", "DROP ROLE IF EXISTS 'u_roles'"]);
+    let c = create_database("app_1", "charmed_dba_app_1_00").unwrap();
+    assert_eq!(c[0], "CREATE DATABASE IF NOT EXISTS `app_1`");
+    assert!(c.contains(&"GRANT SELECT ON `app\\_1`.* TO 'charmed_read'".to_string()));
+    assert!(predefined_roles().unwrap().iter().any(|s| s == "GRANT 'charmed_read' TO 'charmed_dml'"));
+}
