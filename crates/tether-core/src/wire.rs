@@ -109,6 +109,18 @@ pub enum Request {
     /// A built-in charm name or an absolute local charm path.
     Info { charm: String },
     Charms,
+    /// The credential audit trail (all models when `model` is None and `all`).
+    Audit { model: Option<String>, all: bool },
+    /// Get (both lists empty) or change model config.
+    ModelConfig { model: Option<String>, set: Vec<String>, reset: Vec<String> },
+    ShowModel { model: Option<String> },
+    /// A user-owned secret; replies with its URI in `Done.output`.
+    AddSecret { model: Option<String>, name: String, info: Option<String>, content: BTreeMap<String, String> },
+    UpdateSecret { model: Option<String>, id: String, info: Option<String>, name: Option<String>, content: Option<BTreeMap<String, String>> },
+    RemoveSecret { model: Option<String>, id: String },
+    GrantSecret { model: Option<String>, id: String, apps: Vec<String>, revoke: bool },
+    /// Runs a command (argv, no shell) in a unit's directory, like `juju exec`.
+    Exec { model: Option<String>, unit: String, command: Vec<String>, wait_ms: Option<u64> },
     /// A hook tool run by an external charm's hook. Carries no controller token: the
     /// context id (random, known only to the running hook) is the credential.
     HookTool {
@@ -162,12 +174,43 @@ pub enum Reply {
     Charms {
         charms: Vec<CharmInfo>,
     },
+    Audit {
+        entries: Vec<AuditView>,
+    },
+    ModelConfig {
+        config: BTreeMap<String, ModelConfigValue>,
+    },
+    ShowModel {
+        models: BTreeMap<String, Value>,
+    },
     /// What a hook tool prints and exits with.
     HookTool {
         stdout: String,
         stderr: String,
         code: i32,
     },
+}
+
+/// One credential event of the audit trail (never a secret).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditView {
+    pub time: String,
+    pub model: String,
+    pub application: String,
+    pub relation: String,
+    pub operation: String,
+    #[serde(rename = "database-user")]
+    pub db_user: String,
+    pub detail: String,
+}
+
+/// `model-config --format json` value (Juju's capitalised keys).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelConfigValue {
+    #[serde(rename = "Value")]
+    pub value: Value,
+    #[serde(rename = "Source")]
+    pub source: String,
 }
 
 /// A charm as `info` and `charms` show it.

@@ -203,3 +203,62 @@ mod tests {
         assert!(validate_params(&spec(), BTreeMap::from([("password".to_string(), Value::from(3))])).is_err());
     }
 }
+
+/// `exec`: runs `command` (argv, no shell) in the unit's directory and reports it as a
+/// task whose results carry `return-code`, `stdout` and `stderr`, as Juju's `exec` does.
+pub async fn exec(c: &Controller, model: Option<String>, unit: &str, command: Vec<String>, wait_ms: Option<u64>) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    if command.is_empty() {
+        return Err(ApiError::Usage("no commands specified".into()));
+    }
+    if command.iter().any(|a| a.contains('\0')) {
+        return Err(ApiError::invalid("command arguments cannot contain NUL bytes"));
+    }
+    let target = UnitTarget::parse(unit)?;
+    let unit_name = c.store.read(|tx| {
+        let units = tx.units(&m.name, Some(target.app()))?;
+        let found = match &target {
+            UnitTarget::Leader(_) => units.into_iter().find(|u| u.leader),
+            UnitTarget::Unit(u) => units.into_iter().find(|x| x.name == u.to_string()),
+        };
+        found.map(|u| u.name).ok_or_else(|| ApiError::invalid(format!("unit {unit:?} not found")))
+    })?;
+    let params = Map::from_iter([("command".to_string(), Value::String(command.join(" ")))]);
+    let id = c.store.write(|tx| {
+        let id = tx.next_task_id(&m.name)?;
+        tx.create_task(&m.name, id, &unit_name, "juju-exec", &params)?;
+        tx.start_task(&m.name, id)?;
+        Ok::<_, StoreError>(id)
+    })?;
+    let dir = c.home.unit_dir(&m.uuid, &unit_name);
+    let cwd = if dir.is_dir() { dir } else { c.home.root().to_path_buf() };
+    let mut cmd = tokio::process::Command::new(&command[0]);
+    cmd.args(&command[1..]).current_dir(cwd).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    cmd.env("JUJU_UNIT_NAME", &unit_name).env("JUJU_MODEL_NAME", &m.name);
+    let wait = wait_ms.map(Duration::from_millis).unwrap_or(Duration::from_secs(300));
+    let (status, results, message, timed_out) = match tokio::time::timeout(wait, cmd.output()).await {
+        Err(_) => ("failed", Map::new(), "timed out".to_string(), true),
+        Ok(Err(e)) => {
+            let mut r = Map::new();
+            r.insert("return-code".into(), 127.into());
+            r.insert("stderr".into(), Value::String(format!("{}: {e}", command[0])));
+            ("failed", r, format!("cannot run {:?}: {e}", command[0]), false)
+        }
+        Ok(Ok(out)) => {
+            let mut r = Map::new();
+            r.insert("return-code".into(), out.status.code().unwrap_or(1).into());
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            if !stdout.is_empty() {
+                r.insert("stdout".into(), stdout.into());
+            }
+            if !stderr.is_empty() {
+                r.insert("stderr".into(), stderr.into());
+            }
+            ("completed", r, String::new(), false)
+        }
+    };
+    c.store.write(|tx| tx.finish_task(&m.name, id, status, &results, &message, &[]))?;
+    let task = c.store.read(|tx| tx.task(&m.name, id))?.ok_or_else(|| ApiError::invalid(format!("task {id} vanished")))?;
+    Ok(Reply::Task { unit: unit_name, task: task_view(&task), timed_out })
+}

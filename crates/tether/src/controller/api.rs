@@ -1,7 +1,7 @@
 //! Request dispatch: one handler per request, each validating its input at the
 //! boundary before anything is stored or executed.
 
-use super::{actions, apps, models, relations, views, Controller};
+use super::{actions, apps, model_extras, models, relations, user_secrets, views, Controller};
 use crate::store::StoreError;
 use tether_core::wire::{Reply, Request, JUJU_COMPAT_VERSION};
 
@@ -79,6 +79,16 @@ pub async fn dispatch(c: &Controller, request: Request) -> Reply {
         Request::ShowSecret { model, id, reveal } => views::show_secret(c, model, &id, reveal),
         Request::Info { charm } => views::charm_info(&charm),
         Request::Charms => Ok(views::charms()),
+        Request::Audit { model, all } => model_extras::audit(c, model, all),
+        Request::ModelConfig { model, set, reset } => model_extras::model_config(c, model, &set, &reset),
+        Request::ShowModel { model } => model_extras::show_model(c, model),
+        Request::AddSecret { model, name, info, content } => user_secrets::add(c, model, &name, info.as_deref(), &content),
+        Request::UpdateSecret { model, id, info, name, content } => {
+            user_secrets::update(c, model, &id, info.as_deref(), name.as_deref(), content.as_ref())
+        }
+        Request::RemoveSecret { model, id } => user_secrets::remove(c, model, &id),
+        Request::GrantSecret { model, id, apps, revoke } => user_secrets::grant(c, model, &id, &apps, revoke),
+        Request::Exec { model, unit, command, wait_ms } => actions::exec(c, model, &unit, command, wait_ms).await,
         Request::HookTool { context, tool, args, stdin } => Ok(hook_tool(c, &context, tool, args, stdin).await),
     };
     match result {

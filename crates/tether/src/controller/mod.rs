@@ -10,9 +10,11 @@
 mod actions;
 mod api;
 mod apps;
+mod model_extras;
 mod models;
 mod relations;
 mod server;
+mod user_secrets;
 mod views;
 
 use crate::charms::Services;

@@ -213,7 +213,7 @@ fn secret_view(tx: &Tx<'_>, model: &str, s: &SecretRow, reveal: bool) -> Result<
     let content = if reveal { tx.secret_content(model, &s.id, None)?.map(|data| SecretContentView { data }) } else { None };
     Ok(SecretView {
         revision: s.revision,
-        owner: s.owner.app().to_string(),
+        owner: if s.owner.app().is_empty() { "<model>".to_string() } else { s.owner.app().to_string() },
         label: s.label.clone(),
         description: s.description.clone(),
         created: s.created.clone(),

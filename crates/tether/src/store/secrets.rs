@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 pub enum SecretOwner {
     App(String),
     Unit(String),
+    /// A user secret (`add-secret`), owned by the model.
+    Model(String),
 }
 
 impl SecretOwner {
@@ -17,17 +19,20 @@ impl SecretOwner {
         match self {
             SecretOwner::App(a) => format!("application-{a}"),
             SecretOwner::Unit(u) => format!("unit-{}", u.replace('/', "-")),
+            SecretOwner::Model(m) => format!("model-{m}"),
         }
     }
     fn stored(&self) -> String {
         match self {
             SecretOwner::App(a) => format!("app:{a}"),
             SecretOwner::Unit(u) => format!("unit:{u}"),
+            SecretOwner::Model(m) => format!("model:{m}"),
         }
     }
     fn parse(s: &str) -> SecretOwner {
         match s.split_once(':') {
             Some(("unit", u)) => SecretOwner::Unit(u.to_string()),
+            Some(("model", m)) => SecretOwner::Model(m.to_string()),
             Some((_, a)) => SecretOwner::App(a.to_string()),
             None => SecretOwner::App(s.to_string()),
         }
@@ -37,6 +42,7 @@ impl SecretOwner {
         match self {
             SecretOwner::App(a) => a,
             SecretOwner::Unit(u) => u.split('/').next().unwrap_or(u),
+            SecretOwner::Model(_) => "",
         }
     }
 }
