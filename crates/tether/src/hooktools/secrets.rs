@@ -55,6 +55,7 @@ fn owns(ctx: &HookContext, owner: &SecretOwner) -> bool {
     match owner {
         SecretOwner::App(a) => *a == ctx.app,
         SecretOwner::Unit(u) => *u == ctx.unit,
+        SecretOwner::Model(_) => false,
     }
 }
 
@@ -63,6 +64,7 @@ fn manages(ctx: &HookContext, owner: &SecretOwner) -> bool {
     match owner {
         SecretOwner::App(a) => *a == ctx.app && ctx.leader,
         SecretOwner::Unit(u) => *u == ctx.unit,
+        SecretOwner::Model(_) => false,
     }
 }
 
@@ -234,7 +236,7 @@ pub fn info_get(ctx: &HookContext, args: &[String]) -> ToolResult {
     let s = lookup(ctx, &id)?.filter(|s| owns(ctx, &s.owner)).ok_or_else(|| not_found(&id))?;
     let mut info = json!({
         "revision": s.revision,
-        "owner": match s.owner { SecretOwner::App(_) => "application", SecretOwner::Unit(_) => "unit" },
+        "owner": match s.owner { SecretOwner::App(_) => "application", SecretOwner::Unit(_) => "unit", SecretOwner::Model(_) => "model" },
         "rotation": "never",
     });
     if let Some(l) = &s.label {
