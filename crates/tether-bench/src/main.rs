@@ -1,0 +1,128 @@
+//! `tether-bench`: measures tether against the database's own cost, side by side in one
+//! run, and writes BENCHMARKS.md, its SVG chart and the raw numbers as JSON.
+//!
+//! Why a harness of its own rather than criterion: what is measured is a whole system (a
+//! CLI process, a daemon running hooks, a real PostgreSQL server) and the end of an
+//! operation is observed from outside (credentials that log in, a login that starts
+//! being refused). Each tether figure is paired with its floor, the same statements sent
+//! directly to the same server, interleaved sample by sample so both see the same load.
+//! Benchmarks are never asserted: the harness reports, it does not fail on a slow number.
+//!
+//! Run through `scripts/bench`; `tether-bench --help` lists the knobs.
+
+mod floor;
+mod machine;
+mod phases;
+mod report;
+mod stats;
+mod tether;
+
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// What to run and where to write.
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub tether: PathBuf,
+    pub quick: bool,
+    /// Sequential integrations for the latency figure.
+    pub integrations: usize,
+    /// Data-integrators integrated at once for the throughput figure.
+    pub throughput: usize,
+    /// Removals timed (taken from the latency integrations).
+    pub removals: usize,
+    /// Deploys to active (and initdb + start floors).
+    pub deploys: usize,
+    /// CLI round trips timed.
+    pub rounds: usize,
+    pub out: PathBuf,
+    pub svg: PathBuf,
+    pub json: PathBuf,
+    /// Hand-written analysis included verbatim in BENCHMARKS.md, if present.
+    pub notes: PathBuf,
+}
+
+const USAGE: &str = "usage: tether-bench --tether PATH [--quick] [--integrations N] [--throughput N] [--removals N]
+                    [--deploys N] [--rounds N] [--out BENCHMARKS.md] [--svg bench/latest.svg]
+                    [--json bench/latest.json] [--notes bench/notes.md]
+  --quick          20 integrations, 50 at once, 10 removals, 2 deploys, 20 rounds
+  defaults         100 integrations, 200 at once (--throughput 1000 for the issue's figure),
+                   20 removals, 3 deploys, 30 rounds";
+
+fn parse_args() -> Result<Args> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let quick = argv.iter().any(|a| a == "--quick");
+    let mut a = Args {
+        tether: PathBuf::new(),
+        quick,
+        integrations: if quick { 20 } else { 100 },
+        throughput: if quick { 50 } else { 200 },
+        removals: if quick { 10 } else { 20 },
+        deploys: if quick { 2 } else { 3 },
+        rounds: if quick { 20 } else { 30 },
+        out: "BENCHMARKS.md".into(),
+        svg: "bench/latest.svg".into(),
+        json: "bench/latest.json".into(),
+        notes: "bench/notes.md".into(),
+    };
+    let mut it = argv.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().cloned().with_context(|| format!("{flag} needs a value\n{USAGE}"));
+        let count = |v: String| -> Result<usize> {
+            match v.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => bail!("{flag} takes a positive number, not {v:?}"),
+            }
+        };
+        match flag.as_str() {
+            "--quick" => {}
+            "--tether" => a.tether = value()?.into(),
+            "--integrations" => a.integrations = count(value()?)?,
+            "--throughput" => a.throughput = count(value()?)?,
+            "--removals" => a.removals = count(value()?)?,
+            "--deploys" => a.deploys = count(value()?)?,
+            "--rounds" => a.rounds = count(value()?)?,
+            "--out" => a.out = value()?.into(),
+            "--svg" => a.svg = value()?.into(),
+            "--json" => a.json = value()?.into(),
+            "--notes" => a.notes = value()?.into(),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    if a.tether.as_os_str().is_empty() {
+        bail!("--tether PATH is required\n{USAGE}");
+    }
+    a.removals = a.removals.min(a.integrations);
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("tether-bench: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match phases::run(&args) {
+        Ok(results) => match report::write(&args, &results) {
+            Ok(()) => {
+                eprintln!("tether-bench: wrote {}, {} and {}", args.out.display(), args.svg.display(), args.json.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tether-bench: writing the report: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("tether-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

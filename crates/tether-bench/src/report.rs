@@ -1,0 +1,346 @@
+//! BENCHMARKS.md, bench/latest.svg and bench/latest.json from one run's [`Results`].
+//!
+//! The markdown is generated whole so it always holds one run's real numbers; the
+//! hand-written analysis of misses lives in `bench/notes.md` and is included verbatim.
+//! The chart is plain SVG written here (no plotting dependency): per figure, tether's and
+//! the floor's p50 as solid bars with the p95 as a lighter extension, and the ratio.
+
+use crate::phases::{Figure, Results, Row, POSTGRESQL};
+use crate::stats::Summary;
+use crate::Args;
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+
+/// One target from the issue, judged against this run.
+pub struct Verdict {
+    pub target: String,
+    pub measured: String,
+    pub met: Option<bool>,
+    pub margin: String,
+}
+
+fn row<'r>(r: &'r Results, key: &str) -> Option<&'r Row> {
+    r.rows.iter().find(|x| x.key == key)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:+.0}%", x * 100.0)
+}
+
+/// Judges the issue's targets (ratios, measured in the same run).
+pub fn verdicts(r: &Results) -> Vec<Verdict> {
+    let mut v = Vec::new();
+    let mut ratio_target = |key: &str, name: &str, limit: f64, higher: bool| {
+        let Some(row) = row(r, key) else { return };
+        let Some(ratio) = row.ratio() else { return };
+        let met = if higher { ratio >= limit } else { ratio <= limit };
+        let margin = if met {
+            format!("within, {} of the limit", pct(ratio / limit - 1.0))
+        } else if higher {
+            format!("missed: {:.2}× instead of ≥ {limit}× ({} short)", ratio, pct(1.0 - ratio / limit))
+        } else {
+            format!("missed: {:.2}× instead of ≤ {limit}× ({} over)", ratio, pct(ratio / limit - 1.0))
+        };
+        v.push(Verdict { target: name.into(), measured: format!("{ratio:.2}×"), met: Some(met), margin });
+    };
+    ratio_target("integrate", "PostgreSQL integrate latency p50 ≤ 1.3× floor (aim 1.1×)", 1.3, false);
+    ratio_target("throughput", "PostgreSQL throughput ≥ 0.8× floor", 0.8, true);
+    ratio_target("deploy", "Deploy to active ≤ 1.2× initdb + start", 1.2, false);
+    if let Some(row) = row(r, "throughput") {
+        let rate = row.tether.headline();
+        let n = r.throughput_n;
+        let projected = 1000.0 / rate;
+        if n >= 1000 {
+            let total = row_value(r, "throughput_total").unwrap_or(0.0) / 1000.0;
+            v.push(Verdict {
+                target: "1,000 integrations in under a minute".into(),
+                measured: format!("{total:.1} s"),
+                met: Some(total < 60.0),
+                margin: if total < 60.0 { format!("{:.0} s to spare", 60.0 - total) } else { format!("missed by {:.0} s", total - 60.0) },
+            });
+        } else {
+            v.push(Verdict {
+                target: "1,000 integrations in under a minute".into(),
+                measured: format!("not run at 1,000 (ran {n}); at {rate:.1}/s that is {projected:.0} s"),
+                met: None,
+                margin: if projected < 60.0 { "projection within".into() } else { format!("projection over by {:.0} s", projected - 60.0) },
+            });
+        }
+    }
+    let apps = r.apps_at_scale;
+    let mut absolute = |key: &str, name: &str, limit: f64, unit: &str| {
+        let Some(value) = row_value(r, key) else { return };
+        let met = value < limit;
+        let scale = if key.ends_with("_many") && apps < 1000 { format!(" (at {apps} applications, not 1,000)") } else { String::new() };
+        let margin = if met {
+            format!("{} under", pct(1.0 - value / limit))
+        } else {
+            format!("missed by {:.0} {unit} ({} over)", value - limit, pct(value / limit - 1.0))
+        };
+        v.push(Verdict { target: name.into(), measured: format!("{value:.1} {unit}{scale}"), met: Some(met), margin });
+    };
+    absolute("rss_many", "Controller memory < 100 MB with 1,000 applications", 100.0 * 1.048_576, "MiB");
+    absolute("status_many", "`status --format json` < 200 ms at 1,000 applications", 200.0, "ms");
+    absolute("status_small", "Small-model CLI round trip < 20 ms", 20.0, "ms");
+    v
+}
+
+fn row_value(r: &Results, key: &str) -> Option<f64> {
+    row(r, key).map(|x| x.tether.headline())
+}
+
+fn fmt_num(x: f64, unit: &str) -> String {
+    match unit {
+        "MiB" => format!("{x:.1} MiB"),
+        "creds/s" => format!("{x:.1}/s"),
+        _ if x >= 10_000.0 => format!("{:.1} s", x / 1000.0),
+        _ if x >= 100.0 => format!("{x:.0} ms"),
+        _ => format!("{x:.1} ms"),
+    }
+}
+
+fn cells(f: Option<&Figure>, unit: &str) -> (String, String) {
+    match f {
+        Some(Figure::Latency(s)) => (fmt_num(s.p50, unit), fmt_num(s.p95, unit)),
+        Some(Figure::Value(x)) => (fmt_num(*x, unit), "–".into()),
+        None => ("–".into(), "–".into()),
+    }
+}
+
+fn samples(f: &Figure) -> String {
+    match f {
+        Figure::Latency(s) => s.n.to_string(),
+        Figure::Value(_) => "1".into(),
+    }
+}
+
+pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
+    let m = &r.machine;
+    let mut s = String::new();
+    let cmd = if args.quick { "scripts/bench --quick" } else { "scripts/bench" };
+    let _ = writeln!(s, "# Benchmarks\n");
+    let _ = writeln!(
+        s,
+        "<!-- Generated by scripts/bench (crates/tether-bench). Do not edit by hand: the analysis lives in bench/notes.md. -->\n"
+    );
+    let _ = writeln!(
+        s,
+        "tether against the database's own cost, measured side by side in one run: each figure next to its **floor**, the same \
+         work done directly on the same PostgreSQL server by a Rust client (tokio-postgres, as `operator`), interleaved sample by \
+         sample. Ratios are tether / floor of the p50 (for throughput, of the rate: higher is better).\n"
+    );
+    let _ = writeln!(
+        s,
+        "Latest run: {} on commit `{}`, `{cmd}` ({} sequential integrations, {} at once, {} removals, {} deploys, {} CLI rounds).\n",
+        m.date, m.commit, args.integrations, args.throughput, args.removals, args.deploys, args.rounds
+    );
+    let busy = m.load_before.split_whitespace().next().and_then(|l| l.parse::<f64>().ok()).unwrap_or(0.0);
+    if busy > m.cores as f64 * 0.5 {
+        let _ = writeln!(
+            s,
+            "> **This run shared the machine with other work** (load average {} before, {} after, on {} cores), so absolute \
+             numbers are pessimistic and noisy; tether and its floor ran interleaved under the same load, so the ratios are the \
+             fairer reading. A re-run on a quiet machine should replace these numbers.\n",
+            m.load_before, m.load_after, m.cores
+        );
+    }
+    if !r.errors.is_empty() {
+        let _ = writeln!(s, "> **The run stopped early**: {}. Figures after that point are missing.\n", r.errors.join("; "));
+    }
+    let _ = writeln!(s, "![tether vs floor: p50 (solid) and p95 (light), ratios labelled](bench/latest.svg)\n");
+    let _ = writeln!(s, "## Results: {POSTGRESQL}\n");
+    let _ = writeln!(s, "| figure | tether p50 | tether p95 | floor p50 | floor p95 | ratio | samples |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+    for row in r.rows.iter().filter(|x| x.engine == POSTGRESQL) {
+        let (tp50, tp95) = cells(Some(&row.tether), row.unit);
+        let (fp50, fp95) = cells(row.floor.as_ref(), row.unit);
+        let ratio = row.ratio().map(|x| format!("{x:.2}×")).unwrap_or_else(|| "–".into());
+        let _ = writeln!(s, "| {} | {tp50} | {tp95} | {fp50} | {fp95} | {ratio} | {} |", row.metric, samples(&row.tether));
+    }
+    let _ = writeln!(
+        s,
+        "\nMariaDB (`mysql-k8s`) and FerretDB rows are added here, each against its own floor, when those charms land; the \
+         harness keeps one table per engine.\n"
+    );
+    let _ = writeln!(s, "### What each figure and floor is\n");
+    let _ = writeln!(
+        s,
+        "- **Integrate**: from starting `tether integrate di-lat-<i> postgresql-k8s` (each data-integrator deployed and settled \
+         beforehand, untimed) until the credentials are visible (`show-unit --format json` polled, {:?} apart), fetched \
+         (`run <di>/leader get-credentials --format json`) and a login with them succeeds. Floor: `CREATE DATABASE`, then one \
+         transaction with `CREATE ROLE` (SCRAM verifier), `COMMENT`, `GRANT relation_access`, `REVOKE ALL ON DATABASE … FROM \
+         PUBLIC` and the three `GRANT ALL ON DATABASE`, rendered by `tether_core::pg_plan`, then one login as the new user.\n\
+         - **Remove relation**: from starting `tether remove-relation` until a login with the old credentials is refused \
+         (polled every 2 ms). Floor: `REASSIGN OWNED` + `DROP OWNED` in the user's database, `DROP ROLE`, one refused login.\n\
+         - **Throughput**: all `integrate` commands issued (16 CLI processes at a time) until every data-integrator is \
+         `active` (`status --format json` polled every 100 ms; credentials of a sample checked by login afterwards, untimed). \
+         Floor: the same number of tokio tasks running the integrate floor over a pool of up to 32 operator connections.\n\
+         - **Deploy**: `tether deploy postgresql-k8s` until the unit is `active` (`status` polled every 25 ms); the first \
+         sample is the model's main server, the others extra applications removed again. Floor: `initdb` and `postgres` run by \
+         hand (as `postgres`, with tether's flags and settings) until an `operator` login succeeds (polled every 10 ms).\n\
+         - **Controller**: `VmRSS` of the pid in `$TETHER_HOME/controller.pid`; `status --format json` and the small-model \
+         `status` are whole CLI processes, so they include process start; the round trip's floor is `tether version`, the same \
+         process start without a controller request.\n",
+        std::time::Duration::from_millis(2)
+    );
+    let _ = writeln!(s, "## Targets (issue 7)\n");
+    let _ = writeln!(s, "| target | measured | met | margin |");
+    let _ = writeln!(s, "|---|---|:-:|---|");
+    for v in verdicts(r) {
+        let met = match v.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "not measured",
+        };
+        let _ = writeln!(s, "| {} | {} | {met} | {} |", v.target, v.measured, v.margin);
+    }
+    let _ = writeln!(s, "\n## Where an integration's time goes (seen from outside)\n");
+    let _ = writeln!(s, "| step | p50 | p95 | samples |");
+    let _ = writeln!(s, "|---|---:|---:|---:|");
+    for (name, Summary { p50, p95, n, .. }) in &r.breakdown {
+        let _ = writeln!(s, "| {name} | {} | {} | {n} |", fmt_num(*p50, "ms"), fmt_num(*p95, "ms"));
+    }
+    if !r.facts.is_empty() {
+        let _ = writeln!(s);
+        for (k, v) in &r.facts {
+            let _ = writeln!(s, "- {k}: {v}");
+        }
+    }
+    let _ = writeln!(s, "\n## Machine\n");
+    let _ = writeln!(s, "| | |\n|---|---|");
+    for (k, v) in [
+        ("CPU", format!("{} ({} cores available)", m.cpu, m.cores)),
+        ("Memory", format!("{:.1} GiB", m.memory_gib)),
+        ("OS / kernel", format!("{} / Linux {}", m.os, m.kernel)),
+        ("PostgreSQL", m.postgresql.clone()),
+        ("tether", m.tether_version.clone()),
+        ("Date", m.date.clone()),
+        ("Load average (1/5/15 min)", format!("{} before, {} after", m.load_before, m.load_after)),
+    ] {
+        let _ = writeln!(s, "| {k} | {v} |");
+    }
+    let _ = writeln!(s, "\n## How to reproduce\n");
+    let _ = writeln!(
+        s,
+        "```shell\nscripts/bench            # 100 sequential integrations, 200 at once, 20 removals, 3 deploys\nscripts/bench --quick    # 20, 50, 10, 2: a few minutes\nscripts/bench --throughput 1000   # the issue's 1,000-application figure\n```\n\n\
+         `scripts/bench` runs `scripts/setup`, builds `tether` and `tether-bench` in release mode, and runs the harness against \
+         a controller of its own in a fresh temporary `TETHER_HOME` (destroyed at the end). It rewrites this file, \
+         `bench/latest.svg` and `bench/latest.json`. Run it as root or as a user that can run PostgreSQL, on an otherwise idle \
+         machine. Benchmarks are never asserted in tests.\n"
+    );
+    if let Some(n) = notes {
+        let _ = writeln!(s, "## Analysis\n\n{}", n.trim());
+    }
+    s
+}
+
+fn esc(t: &str) -> String {
+    t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Horizontal bars per figure with a floor: tether and floor, p50 solid, p95 light.
+pub fn svg(r: &Results) -> String {
+    let rows: Vec<&Row> = r.rows.iter().filter(|x| x.floor.is_some()).collect();
+    let (w, label_w, group_h, top) = (960.0, 300.0, 74.0, 48.0);
+    let bar_max = w - label_w - 190.0;
+    let h = top + group_h * rows.len() as f64 + 36.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="13">"#
+    );
+    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        s,
+        r##"<text x="16" y="26" font-size="16" font-weight="bold">tether vs floor ({}, {})</text>"##,
+        esc(&r.machine.date),
+        esc(&format!("{} cores", r.machine.cores))
+    );
+    let _ = writeln!(
+        s,
+        r##"<rect x="{}" y="14" width="14" height="12" fill="#3b6fb6"/><text x="{}" y="25">tether</text><rect x="{}" y="14" width="14" height="12" fill="#8a8a8a"/><text x="{}" y="25">floor</text><text x="{}" y="25" fill="#555">solid p50, light p95</text>"##,
+        w - 380.0,
+        w - 362.0,
+        w - 300.0,
+        w - 282.0,
+        w - 230.0
+    );
+    for (i, row) in rows.iter().enumerate() {
+        let y = top + group_h * i as f64;
+        let (t, f) = (&row.tether, row.floor.as_ref().expect("filtered"));
+        let hi = |x: &Figure| match x {
+            Figure::Latency(s) => s.p95,
+            Figure::Value(v) => *v,
+        };
+        let max = hi(t).max(hi(f)).max(f64::MIN_POSITIVE);
+        let _ = writeln!(s, r##"<text x="16" y="{}" font-weight="bold">{}</text>"##, y + 24.0, esc(&row.metric));
+        let ratio = row.ratio().unwrap_or(0.0);
+        let bad = if row.higher_is_better { ratio < 1.0 } else { ratio > 1.0 };
+        let _ = writeln!(
+            s,
+            r##"<text x="16" y="{}" fill="{}">ratio {ratio:.2}×{}</text>"##,
+            y + 44.0,
+            if bad { "#b03030" } else { "#2a7a2a" },
+            if row.higher_is_better { " (higher is better)" } else { "" }
+        );
+        for (j, (fig, colour, light, who)) in
+            [(t, "#3b6fb6", "#a9c1e4", "tether"), (f, "#8a8a8a", "#d0d0d0", "floor")].into_iter().enumerate()
+        {
+            let by = y + 10.0 + 26.0 * j as f64;
+            let scale = |v: f64| (v / max * bar_max).max(1.0);
+            let (p50, text) = match fig {
+                Figure::Latency(sm) => {
+                    let _ = writeln!(s, r##"<rect x="{label_w}" y="{by}" width="{:.1}" height="20" fill="{light}"/>"##, scale(sm.p95));
+                    (sm.p50, format!("{who} {} / {}", fmt_num(sm.p50, row.unit), fmt_num(sm.p95, row.unit)))
+                }
+                Figure::Value(v) => (*v, format!("{who} {}", fmt_num(*v, row.unit))),
+            };
+            let _ = writeln!(s, r##"<rect x="{label_w}" y="{by}" width="{:.1}" height="20" fill="{colour}"/>"##, scale(p50));
+            let _ = writeln!(s, r##"<text x="{:.1}" y="{}">{}</text>"##, label_w + scale(hi(fig)) + 6.0, by + 15.0, esc(&text));
+        }
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="16" y="{}" fill="#555">Each figure is scaled to its own largest value. Generated by scripts/bench.</text>"##,
+        h - 14.0
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+fn figure_json(f: &Figure) -> Value {
+    match f {
+        Figure::Latency(s) => json!({"n": s.n, "p50": s.p50, "p95": s.p95, "min": s.min, "max": s.max, "mean": s.mean}),
+        Figure::Value(v) => json!({"value": v}),
+    }
+}
+
+pub fn json_report(args: &Args, r: &Results) -> Value {
+    let m = &r.machine;
+    json!({
+        "quick": args.quick,
+        "machine": {"cpu": m.cpu, "cores": m.cores, "memory_gib": m.memory_gib, "kernel": m.kernel, "os": m.os,
+                    "postgresql": m.postgresql, "date": m.date, "commit": m.commit, "tether": m.tether_version,
+                    "load_before": m.load_before, "load_after": m.load_after},
+        "rows": r.rows.iter().map(|x| json!({"engine": x.engine, "key": x.key, "metric": x.metric, "unit": x.unit,
+            "tether": figure_json(&x.tether), "floor": x.floor.as_ref().map(figure_json), "ratio": x.ratio()})).collect::<Vec<_>>(),
+        "breakdown": r.breakdown.iter().map(|(k, s)| json!({"step": k, "p50": s.p50, "p95": s.p95, "n": s.n})).collect::<Vec<_>>(),
+        "facts": r.facts.iter().map(|(k, v)| json!({"fact": k, "value": v})).collect::<Vec<_>>(),
+        "errors": r.errors,
+    })
+}
+
+pub fn write(args: &Args, r: &Results) -> Result<()> {
+    for p in [&args.out, &args.svg, &args.json] {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        }
+    }
+    let notes = std::fs::read_to_string(&args.notes).ok();
+    std::fs::write(&args.out, markdown(args, r, notes.as_deref())).with_context(|| format!("write {}", args.out.display()))?;
+    std::fs::write(&args.svg, svg(r)).with_context(|| format!("write {}", args.svg.display()))?;
+    std::fs::write(&args.json, serde_json::to_string_pretty(&json_report(args, r))? + "\n")
+        .with_context(|| format!("write {}", args.json.display()))?;
+    Ok(())
+}
