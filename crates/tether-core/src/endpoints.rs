@@ -143,9 +143,7 @@ pub fn infer<'m>(
     if pairs.len() > 1 {
         let explicit: Vec<_> =
             pairs.iter().filter(|(x, y)| x.endpoint.name != "juju-info" && y.endpoint.name != "juju-info").cloned().collect();
-        if explicit.len() == 1 {
-            pairs = explicit;
-        } else if !explicit.is_empty() {
+        if !explicit.is_empty() {
             pairs = explicit;
         }
     }

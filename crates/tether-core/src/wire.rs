@@ -107,20 +107,55 @@ pub enum Request {
     Version,
     StopController,
     /// A built-in charm name or an absolute local charm path.
-    Info { charm: String },
+    Info {
+        charm: String,
+    },
     Charms,
     /// The credential audit trail (all models when `model` is None and `all`).
-    Audit { model: Option<String>, all: bool },
+    Audit {
+        model: Option<String>,
+        all: bool,
+    },
     /// Get (both lists empty) or change model config.
-    ModelConfig { model: Option<String>, set: Vec<String>, reset: Vec<String> },
-    ShowModel { model: Option<String> },
+    ModelConfig {
+        model: Option<String>,
+        set: Vec<String>,
+        reset: Vec<String>,
+    },
+    ShowModel {
+        model: Option<String>,
+    },
     /// A user-owned secret; replies with its URI in `Done.output`.
-    AddSecret { model: Option<String>, name: String, info: Option<String>, content: BTreeMap<String, String> },
-    UpdateSecret { model: Option<String>, id: String, info: Option<String>, name: Option<String>, content: Option<BTreeMap<String, String>> },
-    RemoveSecret { model: Option<String>, id: String },
-    GrantSecret { model: Option<String>, id: String, apps: Vec<String>, revoke: bool },
+    AddSecret {
+        model: Option<String>,
+        name: String,
+        info: Option<String>,
+        content: BTreeMap<String, String>,
+    },
+    UpdateSecret {
+        model: Option<String>,
+        id: String,
+        info: Option<String>,
+        name: Option<String>,
+        content: Option<BTreeMap<String, String>>,
+    },
+    RemoveSecret {
+        model: Option<String>,
+        id: String,
+    },
+    GrantSecret {
+        model: Option<String>,
+        id: String,
+        apps: Vec<String>,
+        revoke: bool,
+    },
     /// Runs a command (argv, no shell) in a unit's directory, like `juju exec`.
-    Exec { model: Option<String>, unit: String, command: Vec<String>, wait_ms: Option<u64> },
+    Exec {
+        model: Option<String>,
+        unit: String,
+        command: Vec<String>,
+        wait_ms: Option<u64>,
+    },
     /// A hook tool run by an external charm's hook. Carries no controller token: the
     /// context id (random, known only to the running hook) is the credential.
     HookTool {

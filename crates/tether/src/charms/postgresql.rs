@@ -33,8 +33,6 @@ const LEGACY: [&str; 2] = ["db", "db-admin"];
 const MIXED_ENDPOINTS: &str = "Please choose one endpoint to use. No need to relate all of them simultaneously!";
 const EXTENSIONS_REQUESTED: &str = "extensions requested through relation";
 const ROLES_REQUESTED: &str = "roles requested through relation, use postgresql_client interface instead";
-/// Secret fields of the `user` group (charm-protocol §1.3).
-const USER_GROUP: [&str; 4] = ["username", "password", "uris", "read-only-uris"];
 
 fn param(name: &str, description: &str) -> ActionParam {
     ActionParam { name: name.into(), kind: "string".into(), description: description.into(), default: None, enum_values: vec![] }

@@ -82,6 +82,24 @@ pub enum Command {
     Version(VersionArgs),
     /// Show a charm's endpoints, config options and actions.
     Info(InfoArgs),
+    /// Show the credential audit trail (issued, rotated, revoked; never secrets).
+    Audit(AuditArgs),
+    /// Get or set model configuration.
+    ModelConfig(ModelConfigArgs),
+    /// Show a model's details.
+    ShowModel(ShowModelArgs),
+    /// Add a user secret.
+    AddSecret(SecretContentArgs),
+    /// Update a user secret.
+    UpdateSecret(UpdateSecretArgs),
+    /// Remove a user secret.
+    RemoveSecret(RemoveSecretArgs),
+    /// Grant a user secret to applications.
+    GrantSecret(GrantSecretArgs),
+    /// Revoke a user secret from applications.
+    RevokeSecret(GrantSecretArgs),
+    /// Run a command on a unit.
+    Exec(ExecArgs),
     /// List the built-in charms.
     Charms(ModelsArgs),
     /// Run or stop the controller daemon.
@@ -143,6 +161,88 @@ pub struct DestroyModelArgs {
     /// Go-style duration; accepted and checked, the controller decides how long teardown takes.
     #[arg(long)]
     pub timeout: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long, value_enum, default_value_t = TableFormat::Tabular)]
+    pub format: TableFormat,
+    /// Every model, not only the current one.
+    #[arg(long)]
+    pub all_models: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelConfigArgs {
+    /// `key=value` to set, or nothing to show all.
+    pub args: Vec<String>,
+    /// Keys to reset (comma-separated, repeatable).
+    #[arg(long)]
+    pub reset: Vec<String>,
+    #[arg(long, value_enum, default_value_t = DataFormat::Yaml)]
+    pub format: DataFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowModelArgs {
+    pub name: Option<String>,
+    #[arg(long, value_enum, default_value_t = DataFormat::Yaml)]
+    pub format: DataFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretContentArgs {
+    pub name: String,
+    /// `key=value` content.
+    pub content: Vec<String>,
+    #[arg(long)]
+    pub info: Option<String>,
+    /// A YAML map of content.
+    #[arg(long, short = 'f')]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateSecretArgs {
+    pub id: String,
+    pub content: Vec<String>,
+    #[arg(long)]
+    pub info: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, short = 'f')]
+    pub file: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    pub auto_prune: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveSecretArgs {
+    pub id: String,
+    #[arg(long, hide = true)]
+    pub revision: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct GrantSecretArgs {
+    pub id: String,
+    /// Applications, comma-separated.
+    pub apps: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[arg(long)]
+    pub unit: Option<String>,
+    #[arg(long)]
+    pub machine: Option<String>,
+    #[arg(long)]
+    pub wait: Option<String>,
+    #[arg(long, value_enum, default_value_t = RunFormat::Plain)]
+    pub format: RunFormat,
+    /// The command and its arguments (after `--`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

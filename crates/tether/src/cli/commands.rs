@@ -23,14 +23,14 @@ const DEFAULT_RUN_WAIT: Duration = Duration::from_secs(60);
 const RUN_SLACK: Duration = Duration::from_secs(30);
 
 /// What every model-scoped command needs: where the controller is and which model.
-struct Ctx {
-    home: Home,
-    model: Option<String>,
+pub(super) struct Ctx {
+    pub(super) home: Home,
+    pub(super) model: Option<String>,
 }
 
 impl Ctx {
     /// Sends a request (the controller is known to answer) and turns `Reply::Error` into an error.
-    fn send(&self, request: Request, timeout: Duration) -> Result<Reply, CliError> {
+    pub(super) fn send(&self, request: Request, timeout: Duration) -> Result<Reply, CliError> {
         match client::call(&self.home, request, timeout) {
             Ok(Reply::Error { message, usage: true }) => Err(CliError::Usage(message)),
             Ok(Reply::Error { message, usage: false }) => Err(CliError::Runtime(message)),
@@ -40,13 +40,13 @@ impl Ctx {
     }
 }
 
-fn unexpected(reply: &Reply) -> CliError {
+pub(super) fn unexpected(reply: &Reply) -> CliError {
     let kind = serde_json::to_value(reply).ok().and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string));
     CliError::runtime(format!("unexpected reply from the controller ({})", kind.unwrap_or_else(|| "unknown".into())))
 }
 
 /// Prints a `Done` reply (info to stderr, output to stdout).
-fn print_done(reply: Reply) -> CmdResult {
+pub(super) fn print_done(reply: Reply) -> CmdResult {
     match reply {
         Reply::Done { info, output } => {
             for line in info {
@@ -181,6 +181,15 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         }
         Command::Models(a) => models(ctx, a.format),
         Command::Info(a) => charm_info(ctx, a),
+        Command::Audit(_)
+        | Command::ModelConfig(_)
+        | Command::ShowModel(_)
+        | Command::AddSecret(_)
+        | Command::UpdateSecret(_)
+        | Command::RemoveSecret(_)
+        | Command::GrantSecret(_)
+        | Command::RevokeSecret(_)
+        | Command::Exec(_) => super::extras::dispatch(ctx, command),
         Command::Charms(a) => charm_list(ctx, a.format),
         Command::Switch(a) => print_done(ctx.send(Request::Switch { model: args::model_name(&a.name) }, DEFAULT_TIMEOUT)?),
         Command::DestroyModel(a) => {

@@ -14,6 +14,7 @@ mod autostart;
 mod client;
 mod commands;
 mod emit;
+mod extras;
 mod output;
 mod params;
 

@@ -164,46 +164,6 @@ pub async fn run(
     Ok(Reply::Task { unit: unit_name, task: task_view(&task), timed_out: !finished })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tether_core::charm_meta::ActionParam;
-
-    fn spec() -> ActionSpec {
-        ActionSpec {
-            name: "set-password".into(),
-            description: String::new(),
-            params: vec![
-                ActionParam {
-                    name: "username".into(),
-                    kind: "string".into(),
-                    description: String::new(),
-                    default: Some("operator".into()),
-                    enum_values: vec![],
-                },
-                ActionParam {
-                    name: "password".into(),
-                    kind: "string".into(),
-                    description: String::new(),
-                    default: None,
-                    enum_values: vec![],
-                },
-            ],
-            required: vec![],
-            additional_properties: false,
-        }
-    }
-
-    #[test]
-    fn params_are_checked_and_defaults_filled() {
-        let p = validate_params(&spec(), BTreeMap::from([("password".to_string(), Value::from("x"))])).unwrap();
-        assert_eq!(p["username"], "operator");
-        let e = validate_params(&spec(), BTreeMap::from([("bogus".to_string(), Value::from("x"))])).unwrap_err();
-        assert_eq!(e.to_string(), "validation failed: (root) : additional property \"bogus\" is not allowed");
-        assert!(validate_params(&spec(), BTreeMap::from([("password".to_string(), Value::from(3))])).is_err());
-    }
-}
-
 /// `exec`: runs `command` (argv, no shell) in the unit's directory and reports it as a
 /// task whose results carry `return-code`, `stdout` and `stderr`, as Juju's `exec` does.
 pub async fn exec(c: &Controller, model: Option<String>, unit: &str, command: Vec<String>, wait_ms: Option<u64>) -> ApiResult {
@@ -261,4 +221,46 @@ pub async fn exec(c: &Controller, model: Option<String>, unit: &str, command: Ve
     c.store.write(|tx| tx.finish_task(&m.name, id, status, &results, &message, &[]))?;
     let task = c.store.read(|tx| tx.task(&m.name, id))?.ok_or_else(|| ApiError::invalid(format!("task {id} vanished")))?;
     Ok(Reply::Task { unit: unit_name, task: task_view(&task), timed_out })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tether_core::charm_meta::ActionParam;
+
+    fn spec() -> ActionSpec {
+        ActionSpec {
+            name: "set-password".into(),
+            description: String::new(),
+            params: vec![
+                ActionParam {
+                    name: "username".into(),
+                    kind: "string".into(),
+                    description: String::new(),
+                    default: Some("operator".into()),
+                    enum_values: vec![],
+                },
+                ActionParam {
+                    name: "password".into(),
+                    kind: "string".into(),
+                    description: String::new(),
+                    default: None,
+                    enum_values: vec![],
+                },
+            ],
+            required: vec![],
+            additional_properties: false,
+        }
+    }
+
+    #[test]
+    fn params_are_checked_and_defaults_filled() {
+        let p = validate_params(&spec(), BTreeMap::from([("password".to_string(), Value::from("x"))])).unwrap();
+        assert_eq!(p["username"], "operator");
+        let e = validate_params(&spec(), BTreeMap::from([("bogus".to_string(), Value::from("x"))])).unwrap_err();
+        assert_eq!(e.to_string(), "validation failed: (root) : additional property \"bogus\" is not allowed");
+        // A YAML-typed scalar given to a string parameter is taken as written.
+        assert_eq!(validate_params(&spec(), BTreeMap::from([("password".to_string(), Value::from(3))])).unwrap()["password"], "3");
+        assert!(validate_params(&spec(), BTreeMap::from([("password".to_string(), serde_json::json!({"a": 1}))])).is_err());
+    }
 }

@@ -26,8 +26,6 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-pub use api::ApiError;
-
 /// What request handlers share.
 pub struct Controller {
     pub home: Home,

@@ -10,7 +10,8 @@ use tether_core::config::split_assignment;
 use tether_core::wire::{AuditView, ModelConfigValue, Reply};
 
 /// Model config keys tether knows, with their defaults.
-const DEFAULTS: [(&str, &str); 3] = [("update-status-hook-interval", "5m"), ("automatically-retry-hooks", "true"), ("logging-config", "<root>=INFO")];
+const DEFAULTS: [(&str, &str); 3] =
+    [("update-status-hook-interval", "5m"), ("automatically-retry-hooks", "true"), ("logging-config", "<root>=INFO")];
 
 fn default_value(key: &str) -> Option<Value> {
     DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| match *v {
@@ -87,7 +88,15 @@ pub fn audit(c: &Controller, model: Option<String>, all: bool) -> ApiResult {
         .store
         .read(|tx| tx.audit_entries(name.as_deref()))?
         .into_iter()
-        .map(|e| AuditView { time: e.ts, model: e.model, application: e.app, relation: e.relation, operation: e.operation, db_user: e.db_user, detail: e.detail })
+        .map(|e| AuditView {
+            time: e.ts,
+            model: e.model,
+            application: e.app,
+            relation: e.relation,
+            operation: e.operation,
+            db_user: e.db_user,
+            detail: e.detail,
+        })
         .collect();
     Ok(Reply::Audit { entries })
 }

@@ -51,7 +51,9 @@ fn find(c: &Controller, model: &str, uuid: &str, id_or_name: &str) -> Result<Str
         if let Some(s) = tx.secret(model, &id)? {
             return Ok(s.id);
         }
-        tx.secret_by_label(model, &owner, id_or_name)?.map(|s| s.id).ok_or_else(|| ApiError::invalid(format!("secret {id_or_name:?} not found")))
+        tx.secret_by_label(model, &owner, id_or_name)?
+            .map(|s| s.id)
+            .ok_or_else(|| ApiError::invalid(format!("secret {id_or_name:?} not found")))
     })
 }
 

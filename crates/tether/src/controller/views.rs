@@ -237,9 +237,17 @@ pub fn secrets(c: &Controller, model: Option<String>) -> ApiResult {
 
 pub fn show_secret(c: &Controller, model: Option<String>, id: &str, reveal: bool) -> ApiResult {
     let m = resolve_model(c, model)?;
-    let id = crate::store::secret_id_from_uri(id);
+    let wanted = crate::store::secret_id_from_uri(id);
     let secrets = c.store.read(|tx| {
-        let s = tx.secret(&m.name, &id)?.ok_or_else(|| ApiError::invalid(format!("secret {id:?} not found")))?;
+        let s = match tx.secret(&m.name, &wanted)? {
+            Some(s) => s,
+            None => tx
+                .secrets(&m.name)?
+                .into_iter()
+                .find(|s| s.label.as_deref() == Some(id) && matches!(s.owner, crate::store::SecretOwner::Model(_)))
+                .ok_or_else(|| ApiError::invalid(format!("secret {id:?} not found")))?,
+        };
+        let id = s.id.clone();
         Ok::<_, ApiError>(BTreeMap::from([(id.clone(), secret_view(tx, &m.name, &s, reveal)?)]))
     })?;
     Ok(Reply::Secrets { secrets })

@@ -65,10 +65,6 @@ impl Engine {
         Arc::new(Engine { store, services, workers: Mutex::new(HashMap::new()), tasks_done, handles: Mutex::new(Vec::new()) })
     }
 
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
-    }
-
     pub fn services(&self) -> &Arc<Services> {
         &self.services
     }
@@ -197,7 +193,17 @@ impl Engine {
                 None => None,
             };
             let config = tether_core::config::effective(&app.meta, &app.config);
-            Ok(Ok(Picked { seq: q.seq, event: q.event, unit: u, charm: app.charm, origin: app.origin, meta: app.meta, config, model_uuid, action }))
+            Ok(Ok(Picked {
+                seq: q.seq,
+                event: q.event,
+                unit: u,
+                charm: app.charm,
+                origin: app.origin,
+                meta: app.meta,
+                config,
+                model_uuid,
+                action,
+            }))
         })
     }
 

@@ -32,7 +32,6 @@ pub struct AppRow {
 pub struct UnitRow {
     pub name: String,
     pub app: String,
-    pub number: u32,
     pub leader: bool,
     pub principal: Option<String>,
     pub workload: WorkloadStatus,
@@ -64,7 +63,6 @@ fn unit_row(r: &Row<'_>) -> rusqlite::Result<(UnitRow, String)> {
         UnitRow {
             name: r.get(0)?,
             app: r.get(1)?,
-            number: r.get(2)?,
             leader: r.get::<_, i64>(3)? != 0,
             principal: r.get(4)?,
             workload: status(r.get(5)?),

@@ -16,7 +16,6 @@ mod tasks;
 
 pub use apps::{AppRow, ModelRow, UnitRow};
 pub use logs::AuditEntry;
-pub use queue::QueuedEvent;
 pub use relations::{RelEndpoint, RelationRow};
 pub use secrets::{new_secret_id, secret_id_from_uri, SecretOwner, SecretRow};
 pub use tasks::TaskRow;

@@ -14,14 +14,6 @@ pub enum SecretOwner {
 }
 
 impl SecretOwner {
-    /// Juju's tag form (`application-pg`, `unit-pg-0`), as `secrets` shows it.
-    pub fn tag(&self) -> String {
-        match self {
-            SecretOwner::App(a) => format!("application-{a}"),
-            SecretOwner::Unit(u) => format!("unit-{}", u.replace('/', "-")),
-            SecretOwner::Model(m) => format!("model-{m}"),
-        }
-    }
     fn stored(&self) -> String {
         match self {
             SecretOwner::App(a) => format!("app:{a}"),
