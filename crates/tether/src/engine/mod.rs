@@ -111,7 +111,7 @@ impl Engine {
             let units = tx.all_units()?;
             for (model, unit) in &units {
                 if let Some(u) = tx.unit(model, unit)? {
-                    if u.state.get(INSTALLED_KEY).is_some() && u.life == "alive" {
+                    if u.state.contains_key(INSTALLED_KEY) && u.life == "alive" {
                         tx.enqueue(model, unit, &Event::simple(HookKind::Start))?;
                     }
                 }

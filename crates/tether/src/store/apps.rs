@@ -50,7 +50,10 @@ fn status(s: String) -> WorkloadStatus {
     WorkloadStatus::parse(&s).unwrap_or(WorkloadStatus::Unknown)
 }
 
-fn app_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, i64, String, String, String, String, String)> {
+/// An application row as read, before its JSON columns are parsed.
+type RawApp = (String, String, String, String, i64, String, String, String, String, String);
+
+fn app_row(r: &Row<'_>) -> rusqlite::Result<RawApp> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
 }
 
@@ -175,8 +178,7 @@ impl Tx<'_> {
         rows.into_iter().map(Self::to_app).collect()
     }
 
-    #[allow(clippy::type_complexity)]
-    fn to_app(r: (String, String, String, String, i64, String, String, String, String, String)) -> StoreResult<AppRow> {
+    fn to_app(r: RawApp) -> StoreResult<AppRow> {
         Ok(AppRow {
             name: r.0,
             charm: r.1,
