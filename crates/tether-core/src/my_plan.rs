@@ -227,7 +227,6 @@ pub fn bootstrap_root(hash: &str) -> Result<Vec<String>, PlanError> {
         out.push(format!("CREATE USER IF NOT EXISTS {a} IDENTIFIED BY PASSWORD {h}"));
         out.push(format!("ALTER USER {a} IDENTIFIED BY PASSWORD {h}"));
         out.push(format!("GRANT ALL PRIVILEGES ON *.* TO {a} WITH GRANT OPTION"));
-        out.push(format!("GRANT PROXY ON ''@'%' TO {a} WITH GRANT OPTION"));
     }
     Ok(out)
 }

@@ -14,6 +14,24 @@ pub enum DbError {
     InvalidRoles(Vec<String>),
     #[error("rendering statements: {0}")]
     Plan(PlanError),
+    #[error("connecting to 127.0.0.1:{port} as {user:?}: {source}")]
+    MyConnect { port: u16, user: String, source: mysql_async::Error },
+    #[error("{step}: {source}")]
+    MyQuery { step: &'static str, source: mysql_async::Error },
+    /// Unknown or forbidden MySQL `extra-user-roles` (charm-protocol §4.4.6): the charm's text.
+    #[error("Failed to create scoped user")]
+    ScopedUser(Vec<String>),
+    #[error("rendering statements: {0}")]
+    MyPlan(tether_core::my_plan::PlanError),
+}
+
+impl From<tether_core::my_plan::PlanError> for DbError {
+    fn from(e: tether_core::my_plan::PlanError) -> DbError {
+        match e {
+            tether_core::my_plan::PlanError::InvalidRoles(roles) => DbError::ScopedUser(roles),
+            other => DbError::MyPlan(other),
+        }
+    }
 }
 
 impl From<PlanError> for DbError {

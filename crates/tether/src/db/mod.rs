@@ -11,6 +11,9 @@ pub mod error;
 /// Used by the mongodb and mongos charms (issue 4); until they land only the workload uses it.
 #[cfg_attr(not(test), allow(dead_code))]
 pub mod mongo;
+/// Used by the mysql-k8s charm (issue 3); until it lands only tests use it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub mod mysql;
 pub mod postgres;
 pub mod registry;
 

@@ -28,6 +28,7 @@ impl WorkloadSpec {
         match self {
             WorkloadSpec::Postgres(spec) => Box::new(super::postgres::PgEngine { spec: spec.clone() }),
             WorkloadSpec::Mongo(spec) => Box::new(super::mongo::MongoServer { spec: spec.clone() }),
+            WorkloadSpec::MariaDb(spec) => Box::new(super::mariadb::MariaDbEngine { spec: spec.clone() }),
         }
     }
 
@@ -36,6 +37,7 @@ impl WorkloadSpec {
         match self {
             WorkloadSpec::Postgres(s) => (&s.data_dir, s.port),
             WorkloadSpec::Mongo(s) => (&s.data_dir, s.port),
+            WorkloadSpec::MariaDb(s) => (&s.data_dir, s.port),
         }
     }
 }

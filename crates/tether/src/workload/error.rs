@@ -17,6 +17,10 @@ pub enum WorkloadError {
     Acl { path: PathBuf, user: String, detail: String },
     #[error("{path} is not empty and holds no PostgreSQL cluster; refusing to initialise it")]
     NotACluster { path: PathBuf },
+    #[error("{path} is not empty and holds no MariaDB data directory; refusing to initialise it")]
+    NotAMariaDbDir { path: PathBuf },
+    #[error("{step} failed: {detail}")]
+    InitFailed { step: &'static str, detail: String },
     #[error("initdb failed: {detail}")]
     Initdb { detail: String },
     #[error("could not start {program}: {source}")]

@@ -6,7 +6,7 @@
 //! restarts them with backoff when they die, and stops them at controller shutdown while
 //! their data stays on disk. Per-engine details live behind [`engine::Engine`].
 //!
-//! Code map: `postgres` (one PostgreSQL server), `mongo` (one mongod or FerretDB server),
+//! Code map: `postgres` (one PostgreSQL server), `mariadb` (one MariaDB server), `mongo` (one mongod or FerretDB server),
 //! `mongos_router` (the router a mongos unit runs), `supervisor` (all workloads of the
 //! controller), `engine` (the per-engine trait), `process` (spawned or adopted processes,
 //! signals), `sysuser` (running as the server's system user when tether is root),
@@ -14,6 +14,9 @@
 
 pub mod engine;
 pub mod error;
+// The mysql-k8s charm (issue 3) uses this; until it lands only tests do.
+#[cfg_attr(not(test), allow(dead_code))]
+pub mod mariadb;
 // The mongodb and mongos charms (issue 4) use these; until they land only tests do.
 #[cfg_attr(not(test), allow(dead_code))]
 pub mod mongo;
@@ -39,6 +42,8 @@ use crate::secret::SecretString;
 pub enum WorkloadSpec {
     Postgres(PgSpec),
     Mongo(MongoSpec),
+    #[cfg_attr(not(test), allow(dead_code))] // the mysql-k8s charm (issue 3) constructs it
+    MariaDb(MariaDbSpec),
 }
 
 /// One PostgreSQL server: its data directory (whose parent is the unit directory), the log
@@ -75,6 +80,25 @@ impl MongoSpec {
     /// The usual layout: `<unit dir>/mongodata` and `<unit dir>/mongo.log`.
     pub fn for_unit(unit_dir: &Path, port: u16, operator_password: SecretString, engine: MongoEngine, replset: Option<String>) -> MongoSpec {
         MongoSpec { data_dir: unit_dir.join("mongodata"), log_file: unit_dir.join("mongo.log"), port, operator_password, engine, replset }
+    }
+}
+
+/// One MariaDB server (see [`mariadb`]): its data directory (whose parent is the unit
+/// directory, which also holds its socket and pid file), its log file, its port on
+/// 127.0.0.1 and the password of `root`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MariaDbSpec {
+    pub data_dir: PathBuf,
+    pub log_file: PathBuf,
+    pub port: u16,
+    pub root_password: SecretString,
+}
+
+impl MariaDbSpec {
+    /// The usual layout: `<unit dir>/mysqldata` and `<unit dir>/mariadb.log`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn for_unit(unit_dir: &Path, port: u16, root_password: SecretString) -> MariaDbSpec {
+        MariaDbSpec { data_dir: unit_dir.join("mysqldata"), log_file: unit_dir.join("mariadb.log"), port, root_password }
     }
 }
 

@@ -165,6 +165,13 @@ async fn stop_strays(dir: &Path) {
         candidates.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
     }
     for data_dir in candidates {
+        // A MariaDB unit directory holds the pid file next to `mysqldata`.
+        if let Some(pid) =
+            super::mariadb::read_pid_file(&data_dir).filter(|p| super::mariadb::is_mariadb_of(*p, &data_dir.join("mysqldata")))
+        {
+            let _ = tokio::task::spawn_blocking(move || stop_pid_blocking(pid, nix::sys::signal::Signal::SIGTERM, Duration::from_secs(60)))
+                .await;
+        }
         if let Some((pid, _)) = super::mongo::read_pid_file(&data_dir).filter(|(pid, _)| super::mongo::is_server_of(*pid, &data_dir)) {
             let _ = tokio::task::spawn_blocking(move || stop_pid_blocking(pid, nix::sys::signal::Signal::SIGTERM, Duration::from_secs(30))).await;
         }
