@@ -15,6 +15,10 @@
 //!   created without them: every authenticated user may read and write every database.
 //!   The ownership marker is the `relation-<id>` name alone. [`MongoAdmin::flavor`] tells
 //!   which server this is, so callers can say so in status.
+//!
+//! The `mongodb` crate is held at 3.8: 3.9 dropped the extra empty `saslContinue` round
+//! of SCRAM that servers without `skipEmptyExchange` (FerretDB 1.24 among them) need, and
+//! fails every login there with "expected SCRAM authentication to have completed".
 
 use std::sync::RwLock;
 use std::time::Duration;
@@ -135,10 +139,6 @@ impl MongoAdmin {
 
     pub fn flavor(&self) -> MongoFlavor {
         self.flavor
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// The MongoDB version the server reports (FerretDB reports the MongoDB version it

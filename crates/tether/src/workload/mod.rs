@@ -41,6 +41,7 @@ use crate::secret::SecretString;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkloadSpec {
     Postgres(PgSpec),
+    #[cfg_attr(not(test), allow(dead_code))] // until the mongodb charm (issue 4) lands
     Mongo(MongoSpec),
     #[cfg_attr(not(test), allow(dead_code))] // the mysql-k8s charm (issue 3) constructs it
     MariaDb(MariaDbSpec),
@@ -76,9 +77,16 @@ pub struct MongoSpec {
     pub replset: Option<String>,
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // until the mongodb charm (issue 4) lands
 impl MongoSpec {
     /// The usual layout: `<unit dir>/mongodata` and `<unit dir>/mongo.log`.
-    pub fn for_unit(unit_dir: &Path, port: u16, operator_password: SecretString, engine: MongoEngine, replset: Option<String>) -> MongoSpec {
+    pub fn for_unit(
+        unit_dir: &Path,
+        port: u16,
+        operator_password: SecretString,
+        engine: MongoEngine,
+        replset: Option<String>,
+    ) -> MongoSpec {
         MongoSpec { data_dir: unit_dir.join("mongodata"), log_file: unit_dir.join("mongo.log"), port, operator_password, engine, replset }
     }
 }

@@ -66,7 +66,7 @@ impl RouterSpec {
 /// A running router.
 #[derive(Debug)]
 pub enum Router {
-    Forwarder { port: u16, stop: watch::Sender<bool>, task: JoinHandle<()> },
+    Forwarder { stop: watch::Sender<bool>, task: JoinHandle<()> },
     Mongos { proc: Proc },
 }
 
@@ -103,7 +103,7 @@ async fn start_forwarder(spec: &RouterSpec) -> Result<Router, WorkloadError> {
     let listener = TcpListener::bind(("127.0.0.1", spec.port)).await.map_err(prep("listen on the router port", &spec.dir))?;
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(forward(listener, spec.upstreams(), stop_rx));
-    Ok(Router::Forwarder { port: spec.port, stop, task })
+    Ok(Router::Forwarder { stop, task })
 }
 
 /// Accepts connections until told to stop; each is relayed to the first upstream that

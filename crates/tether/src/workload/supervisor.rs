@@ -173,7 +173,8 @@ async fn stop_strays(dir: &Path) {
                 .await;
         }
         if let Some((pid, _)) = super::mongo::read_pid_file(&data_dir).filter(|(pid, _)| super::mongo::is_server_of(*pid, &data_dir)) {
-            let _ = tokio::task::spawn_blocking(move || stop_pid_blocking(pid, nix::sys::signal::Signal::SIGTERM, Duration::from_secs(30))).await;
+            let _ = tokio::task::spawn_blocking(move || stop_pid_blocking(pid, nix::sys::signal::Signal::SIGTERM, Duration::from_secs(30)))
+                .await;
         }
         if let Some((pid, _)) = super::postgres::read_postmaster_pid(&data_dir) {
             if super::postgres::is_postgres_of(pid, &data_dir) {

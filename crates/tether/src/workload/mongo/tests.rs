@@ -175,6 +175,9 @@ async fn router_relays_authenticated_clients_to_the_config_server() {
     assert!(!routers.is_running("mongos/0").await);
     assert!(matches!(try_login(port, ADMIN_USER, &t.spec.operator_password).await, Err(LoginFailure::Other(_))), "stopped");
     routers.stop("mongos/0").await.unwrap();
+    routers.ensure_running("mongos/1", spec.clone()).await.expect("again on the same port");
+    routers.stop_all().await;
+    assert!(!routers.is_running("mongos/1").await);
 
     let bad = RouterSpec { config_db: "mongodb/".into(), ..spec };
     assert!(mongos_router::start(&bad).await.is_err());
