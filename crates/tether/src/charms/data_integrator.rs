@@ -16,7 +16,7 @@ use tether_core::status::WorkloadStatus;
 pub struct DataIntegratorCharm;
 
 /// Requirer endpoints that speak the data_interfaces database protocol.
-const DATABASE_ENDPOINTS: [&str; 3] = ["postgresql", "mysql", "mongodb"];
+const DATABASE_ENDPOINTS: [&str; 4] = ["postgresql", "mysql", "mongodb", "mongos"];
 /// Every product key `get-credentials` may return, in Juju's order.
 const PRODUCTS: [&str; 11] =
     ["mysql", "postgresql", "mongodb", "mongos", "zookeeper", "kyuubi", "kafka", "opensearch", "cassandra", "etcd", "valkey"];

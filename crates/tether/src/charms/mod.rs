@@ -9,6 +9,8 @@
 mod data_integrator;
 pub mod external;
 pub mod local;
+mod mongodb;
+mod mongos;
 mod postgresql;
 
 use crate::engine::context::HookContext;
@@ -25,6 +27,9 @@ pub struct Services {
     pub home: Home,
     pub supervisor: Supervisor,
     pub pg: crate::db::postgres::PgAdmins,
+    pub mongo: crate::db::mongo::MongoAdmins,
+    /// mongos routers, one per mongos unit.
+    pub routers: crate::workload::mongos_router::Routers,
     /// Running external hooks by context id, for their hook tools.
     pub hook_tools: crate::hooktools::HookToolRegistry,
 }
@@ -41,6 +46,11 @@ pub trait Charm: Send + Sync {
     fn validate_config(&self, _config: &BTreeMap<String, Value>) -> Result<(), String> {
         Ok(())
     }
+
+    /// Refuses a change of config that the charm only accepts at deploy.
+    fn validate_config_change(&self, _old: &BTreeMap<String, Value>, _new: &BTreeMap<String, Value>) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The built-in charms by the names `deploy` accepts (aliases included).
@@ -48,6 +58,8 @@ pub fn builtin(name: &str) -> Option<Arc<dyn Charm>> {
     match name {
         "postgresql-k8s" | "postgresql" => Some(Arc::new(postgresql::PostgresqlCharm)),
         "data-integrator" => Some(Arc::new(data_integrator::DataIntegratorCharm)),
+        "mongodb" | "mongodb-k8s" => Some(Arc::new(mongodb::MongodbCharm)),
+        "mongos" | "mongos-k8s" => Some(Arc::new(mongos::MongosCharm)),
         _ => None,
     }
 }
@@ -68,13 +80,15 @@ pub fn canonical_name(name: &str) -> Option<&'static str> {
     match name {
         "postgresql-k8s" | "postgresql" => Some("postgresql-k8s"),
         "data-integrator" => Some("data-integrator"),
+        "mongodb" | "mongodb-k8s" => Some("mongodb"),
+        "mongos" | "mongos-k8s" => Some("mongos"),
         _ => None,
     }
 }
 
 /// Every built-in charm name (without aliases).
 pub fn builtin_names() -> &'static [&'static str] {
-    &["data-integrator", "postgresql-k8s"]
+    &["data-integrator", "mongodb", "mongos", "postgresql-k8s"]
 }
 
 /// Reads a string parameter of the running action.

@@ -475,7 +475,7 @@ fn run_action(ctx: &Ctx, a: args::RunArgs) -> CmdResult {
     for line in &rendered.progress {
         emit::info(line);
     }
-    emit::out(&rendered.stdout);
+    emit::out_line(&rendered.stdout);
     for line in &rendered.stderr {
         emit::info(line);
     }

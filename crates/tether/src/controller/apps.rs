@@ -402,6 +402,9 @@ pub fn config_set(c: &Controller, model: Option<String>, app: &str, set: &[Strin
         let next = config::apply(&a.meta, &a.config, &pairs, reset)?;
         if let Some(native) = charms::builtin(&a.charm) {
             native.validate_config(&next).map_err(ApiError::Invalid)?;
+            native
+                .validate_config_change(&config::effective(&a.meta, &a.config), &config::effective(&a.meta, &next))
+                .map_err(ApiError::Invalid)?;
         }
         if config::effective(&a.meta, &next) == config::effective(&a.meta, &a.config) {
             return Ok(vec![]);

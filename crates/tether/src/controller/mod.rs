@@ -89,6 +89,8 @@ async fn run(home: Home) -> anyhow::Result<()> {
         home: home.clone(),
         supervisor: crate::workload::Supervisor::new(home.clone()),
         pg: crate::db::postgres::PgAdmins::default(),
+        mongo: Default::default(),
+        routers: Default::default(),
         hook_tools: Default::default(),
     });
     let engine = Engine::new(store.clone(), services.clone());
@@ -108,6 +110,7 @@ async fn run(home: Home) -> anyhow::Result<()> {
     serve.abort();
     engine.shutdown();
     services.supervisor.stop_all().await;
+    services.routers.stop_all().await;
     let _ = std::fs::remove_file(home.socket());
     let _ = std::fs::remove_file(home.pid());
     eprintln!("tether controller stopped");

@@ -1,0 +1,560 @@
+//! `mongodb`: a MongoDB-wire server per application (real `mongod` where installed,
+//! FerretDB otherwise) and two providers: `database` (mongodb_client) for replica-set
+//! clients and `cluster` (config-server) for mongos routers (charm-protocol §5).
+//!
+//! The role (`replication`, `config-server`, `shard`) and the engine are fixed at deploy.
+//! What FerretDB cannot do (replica sets, sharding, role enforcement) is said in the
+//! unit's status, never pretended.
+
+use super::{param_str, Charm};
+use crate::db::mongo::MongoAdmin;
+use crate::engine::context::{Bag, HookContext};
+use crate::secret::{generate_password, SecretString};
+use crate::workload::mongo::MongoEngine;
+use crate::workload::{MongoSpec, WorkloadSpec, WorkloadState};
+use anyhow::{anyhow, Context};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
+use tether_core::events::{Event, HookKind};
+use tether_core::mongo_plan::{relation_user, render_uri, roles_for, validate_database, SYSTEM_USERS};
+use tether_core::status::WorkloadStatus;
+
+pub struct MongodbCharm;
+
+const DATABASE: &str = "database";
+const CLUSTER: &str = "cluster";
+const PASSWORD_LEN: usize = 32;
+const KEYFILE_LEN: usize = 1024;
+const ROLES: [&str; 3] = ["replication", "config-server", "shard"];
+const STATE_PORT: &str = "port";
+const STATE_ROLE: &str = "role";
+const STATE_ENGINE: &str = "engine";
+const STATE_VERSION: &str = "version";
+const SHARDING_REFUSED: &str = "Sharding roles do not support database interface.";
+const CLUSTER_REFUSED: &str = "Relation to mongos not supported, config role must be config-server";
+
+fn string_param(name: &str, default: Option<&str>, description: &str) -> ActionParam {
+    ActionParam {
+        name: name.into(),
+        kind: "string".into(),
+        description: description.into(),
+        default: default.map(Into::into),
+        enum_values: vec![],
+    }
+}
+
+pub fn meta() -> CharmMeta {
+    let ep = Endpoint::new;
+    let opt = |name: &str, kind, default: Option<Value>, d: &str| ConfigOption { name: name.into(), kind, default, description: d.into() };
+    CharmMeta {
+        name: "mongodb".into(),
+        summary: "MongoDB (or FerretDB) with per-application users; replica set, config server or shard.".into(),
+        subordinate: false,
+        endpoints: vec![
+            ep("database-peers", Role::Peer, "mongodb-peers"),
+            ep("upgrade-version-a", Role::Peer, "upgrade"),
+            ep(DATABASE, Role::Provider, "mongodb_client"),
+            ep("cos-agent", Role::Provider, "cos_agent"),
+            ep("config-server", Role::Provider, "shards"),
+            ep(CLUSTER, Role::Provider, "config-server"),
+            ep("certificates", Role::Requirer, "tls-certificates").limit(1),
+            ep("s3-credentials", Role::Requirer, "s3").limit(1),
+            ep("sharding", Role::Requirer, "shards").limit(1),
+        ],
+        config: vec![
+            opt("role", OptionType::String, Some("replication".into()), "replication, config-server or shard; fixed at deploy"),
+            opt("auto-delete", OptionType::Boolean, Some(false.into()), "drop databases no relation requests any more"),
+            opt("engine", OptionType::String, Some("auto".into()), "mongod, ferretdb or auto (mongod when installed); fixed at deploy"),
+        ],
+        actions: vec![
+            ActionSpec {
+                name: "get-password".into(),
+                description: "Shows an internal user's password.".into(),
+                params: vec![string_param("username", Some("operator"), "operator, backup or monitor")],
+                required: vec![],
+                additional_properties: false,
+            },
+            ActionSpec {
+                name: "set-password".into(),
+                description: "Changes an internal user's password (random when none is given). Leader only.".into(),
+                params: vec![
+                    string_param("username", Some("operator"), "operator, backup or monitor"),
+                    string_param("password", None, "new password"),
+                ],
+                required: vec![],
+                additional_properties: false,
+            },
+            ActionSpec {
+                name: "get-primary".into(),
+                description: "Shows the unit that runs the primary.".into(),
+                params: vec![],
+                required: vec![],
+                additional_properties: false,
+            },
+        ],
+    }
+}
+
+fn internal_label(app: &str) -> String {
+    format!("{app}.app")
+}
+
+fn workload_key(ctx: &HookContext) -> String {
+    format!("{}/{}", ctx.model_uuid, ctx.unit)
+}
+
+fn role(ctx: &HookContext) -> String {
+    ctx.config_str("role").unwrap_or_else(|| "replication".into())
+}
+
+fn internal(ctx: &HookContext) -> anyhow::Result<Bag> {
+    let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
+    Ok(ctx.secret_get(&id)?)
+}
+
+fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
+    internal(ctx)?.get("operator-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("operator password missing"))
+}
+
+/// The unit that runs the server and its port.
+fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16, MongoEngine)>> {
+    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
+    Ok(units.into_iter().find(|u| u.state.get(STATE_ROLE).map(String::as_str) == Some("primary")).and_then(|u| {
+        let port = u.state.get(STATE_PORT)?.parse().ok()?;
+        let engine =
+            if u.state.get(STATE_ENGINE).map(String::as_str) == Some("mongod") { MongoEngine::Mongod } else { MongoEngine::FerretDb };
+        Some((u.name, port, engine))
+    }))
+}
+
+async fn admin(ctx: &HookContext) -> anyhow::Result<Arc<MongoAdmin>> {
+    let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
+    Ok(ctx.services.mongo.get(port, &operator_password(ctx)?).await?)
+}
+
+fn engine_of(ctx: &HookContext) -> MongoEngine {
+    if ctx.state_get(STATE_ENGINE).as_deref() == Some("mongod") {
+        MongoEngine::Mongod
+    } else {
+        MongoEngine::FerretDb
+    }
+}
+
+/// What a provider publishes on a relation: plain fields, and the `user` and `extra`
+/// secret groups (each field goes to a secret only if the requirer asked for it).
+struct Fields {
+    plain: Bag,
+    user: Bag,
+    extra: Bag,
+}
+
+impl MongodbCharm {
+    fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, "installing MongoDB")?;
+        if ctx.state_get(STATE_PORT).is_none() {
+            let port = crate::workload::free_port().context("no free port on 127.0.0.1")?;
+            ctx.state_set(STATE_PORT, &port.to_string());
+        }
+        if ctx.state_get(STATE_ROLE).is_none() {
+            ctx.state_set(STATE_ROLE, if ctx.leader { "primary" } else { "standby" });
+        }
+        if ctx.state_get(STATE_ENGINE).is_none() {
+            match MongoEngine::detect(ctx.config_str("engine").as_deref()) {
+                Ok(e) => ctx.state_set(STATE_ENGINE, e.name()),
+                Err(e) => {
+                    ctx.set_status(WorkloadStatus::Blocked, &e.to_string())?;
+                    ctx.state_set(STATE_ENGINE, "none");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let label = internal_label(&ctx.app);
+        let mut content = match ctx.secret_id_by_label(&label)? {
+            Some(id) => ctx.secret_get(&id)?,
+            None => Bag::new(),
+        };
+        let before = content.clone();
+        for (_, key) in SYSTEM_USERS {
+            content.entry(key.to_string()).or_insert_with(|| generate_password(PASSWORD_LEN).expose().to_string());
+        }
+        content.entry("keyfile".into()).or_insert_with(|| generate_password(KEYFILE_LEN).expose().to_string());
+        match ctx.secret_id_by_label(&label)? {
+            Some(id) if content != before => ctx.secret_set(&id, content)?,
+            Some(_) => {}
+            None => {
+                ctx.secret_add_app(Some(&label), content)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if ctx.state_get(STATE_ROLE).as_deref() != Some("primary") {
+            let p = primary(ctx)?.map(|(u, _, _)| u).unwrap_or_else(|| "none".into());
+            ctx.set_status(WorkloadStatus::Waiting, &format!("no server of its own: replica sets are not built yet (primary is {p})"))?;
+            return Ok(());
+        }
+        if ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
+            return Ok(());
+        }
+        let engine = engine_of(ctx);
+        if role(ctx) == "shard" && engine == MongoEngine::FerretDb {
+            ctx.set_status(WorkloadStatus::Blocked, "role shard needs mongod: FerretDB has no sharding")?;
+            return Ok(());
+        }
+        ctx.set_status(WorkloadStatus::Maintenance, &format!("starting {}", engine.name()))?;
+        let pw = operator_password(ctx)?;
+        let port: u16 = ctx.state_get(STATE_PORT).and_then(|p| p.parse().ok()).ok_or_else(|| anyhow!("unit has no port"))?;
+        let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
+        let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
+        ctx.services
+            .supervisor
+            .ensure_running(&workload_key(ctx), WorkloadSpec::Mongo(MongoSpec::for_unit(&dir, port, pw.clone(), engine, replset)))
+            .await?;
+        let admin = ctx.services.mongo.get(port, &pw).await?;
+        let passwords = internal(ctx)?;
+        for (user, key) in SYSTEM_USERS.iter().filter(|(u, _)| *u != "operator") {
+            if let Some(p) = passwords.get(*key) {
+                let roles = roles_for(if *user == "backup" { "backup" } else { "monitor" }, "admin").unwrap_or_default();
+                admin.ensure_user(user, &SecretString::new(p.clone()), &roles).await?;
+            }
+        }
+        let version = admin.version().await.unwrap_or_default();
+        ctx.state_set(STATE_VERSION, &format!("{} {version}", engine.name()));
+        self.settle_status(ctx)
+    }
+
+    fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        if ctx.state_get(STATE_ROLE).as_deref() != Some("primary") || ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
+            return Ok(());
+        }
+        let engine = engine_of(ctx);
+        match ctx.services.supervisor.state(&workload_key(ctx)) {
+            WorkloadState::Running { .. } => {}
+            WorkloadState::Restarting { attempt, reason } => {
+                ctx.set_status(WorkloadStatus::Maintenance, &format!("{} restarting (attempt {attempt}): {reason}", engine.name()))?;
+                return Ok(());
+            }
+            WorkloadState::Starting => return Ok(ctx.set_status(WorkloadStatus::Maintenance, &format!("starting {}", engine.name()))?),
+            WorkloadState::Stopped => return Ok(ctx.set_status(WorkloadStatus::Waiting, &format!("{} is stopped", engine.name()))?),
+        }
+        let role = role(ctx);
+        if role == "shard" && engine == MongoEngine::FerretDb {
+            return Ok(ctx.set_status(WorkloadStatus::Blocked, "role shard needs mongod: FerretDB has no sharding")?);
+        }
+        if let Some(reason) = ctx.state_get("blocked").filter(|b| !b.is_empty()) {
+            return Ok(ctx.set_status(WorkloadStatus::Blocked, &reason)?);
+        }
+        let note = match (engine, role.as_str()) {
+            (MongoEngine::FerretDb, "config-server") => "config-server on ferretdb: no shards; mongos routers forward to it",
+            (MongoEngine::FerretDb, _) => "ferretdb: no replica set, roles not enforced",
+            (MongoEngine::Mongod, _) => "",
+        };
+        ctx.set_status(WorkloadStatus::Active, note)?;
+        Ok(())
+    }
+
+    fn block(&self, ctx: &mut HookContext, reason: Option<&str>) -> anyhow::Result<()> {
+        ctx.state_set("blocked", reason.unwrap_or(""));
+        self.settle_status(ctx)
+    }
+
+    /// The password already issued on a relation, or a fresh one.
+    fn relation_password(&self, ctx: &HookContext, label: &str, user: &str) -> anyhow::Result<SecretString> {
+        if let Some(id) = ctx.secret_id_by_label(label)? {
+            let c = ctx.secret_get(&id)?;
+            if c.get("username").map(String::as_str) == Some(user) {
+                if let Some(p) = c.get("password") {
+                    return Ok(SecretString::new(p.clone()));
+                }
+            }
+        }
+        Ok(generate_password(PASSWORD_LEN))
+    }
+
+    fn upsert_secret(&self, ctx: &mut HookContext, rel: i64, label: &str, content: Bag) -> anyhow::Result<String> {
+        let uri = match ctx.secret_id_by_label(label)? {
+            Some(id) => {
+                let uri = format!("secret:{id}");
+                if ctx.secret_get(&uri)? != content {
+                    ctx.secret_set(&uri, content)?;
+                }
+                uri
+            }
+            None => ctx.secret_add_app(Some(label), content)?,
+        };
+        ctx.secret_grant(&uri, rel)?;
+        Ok(uri)
+    }
+
+    /// Puts the requested fields into secrets (by group) and the rest in the bag.
+    fn publish(&self, ctx: &mut HookContext, rel: i64, endpoint: &str, request: &Bag, fields: Fields) -> anyhow::Result<()> {
+        let Fields { mut plain, user: user_fields, extra } = fields;
+        let requested: Vec<String> = request.get("requested-secrets").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+        let wants = |f: &str| requested.iter().any(|r| r == f);
+        for (group, fields) in [("user", user_fields), ("extra", extra)] {
+            let (secret, clear): (Bag, Bag) = fields.into_iter().partition(|(k, _)| wants(k));
+            plain.extend(clear);
+            if !secret.is_empty() {
+                let uri = self.upsert_secret(ctx, rel, &format!("{endpoint}.{rel}.{group}.secret"), secret)?;
+                plain.insert(format!("secret-{group}"), uri);
+            }
+        }
+        plain.insert("data".into(), serde_json::to_string(request).unwrap_or_default());
+        ctx.relation_replace_app(rel, &plain)?;
+        Ok(())
+    }
+
+    async fn serve_database(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
+        if !ctx.leader {
+            return Ok(());
+        }
+        if role(ctx) != "replication" {
+            return self.block(ctx, Some(SHARDING_REFUSED));
+        }
+        let request = ctx.remote_app_data(rel)?;
+        let Some(database) = request.get("database").cloned() else { return Ok(()) };
+        if let Err(e) = validate_database(&database) {
+            ctx.log("WARNING", &format!("relation {rel}: {e}"));
+            return self.block(ctx, Some("invalid database name requested"));
+        }
+        let roles = match roles_for(request.get("extra-user-roles").map(String::as_str).unwrap_or(""), &database) {
+            Ok(r) => r,
+            Err(e) => return self.block(ctx, Some(&e.to_string())),
+        };
+        let user = relation_user(rel);
+        let label = format!("{DATABASE}.{rel}.user.secret");
+        let password = self.relation_password(ctx, &label, &user)?;
+        let admin = admin(ctx).await?;
+        let fresh = !admin.user_exists(&user).await?;
+        admin.ensure_user(&user, &password, &roles).await?;
+        let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
+        let hosts = vec![format!("127.0.0.1:{port}")];
+        let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
+        let uris = render_uri(&user, password.expose(), &hosts, &database, replset.as_deref());
+        let mut plain = Bag::from([("database".to_string(), database.clone()), ("endpoints".to_string(), hosts.join(","))]);
+        if let Some(r) = &replset {
+            plain.insert("replset".into(), r.clone());
+        }
+        let user_fields = Bag::from([
+            ("username".to_string(), user.clone()),
+            ("password".to_string(), password.expose().to_string()),
+            ("uris".to_string(), uris),
+        ]);
+        self.publish(ctx, rel, DATABASE, &request, Fields { plain, user: user_fields, extra: Bag::new() })?;
+        if fresh {
+            ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {database}"));
+        }
+        self.block(ctx, None)
+    }
+
+    async fn serve_cluster(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
+        if !ctx.leader {
+            return Ok(());
+        }
+        if role(ctx) != "config-server" {
+            return self.block(ctx, Some(CLUSTER_REFUSED));
+        }
+        let request = ctx.remote_app_data(rel)?;
+        let Some(database) = request.get("database").cloned() else { return Ok(()) };
+        if validate_database(&database).is_err() {
+            return self.block(ctx, Some("invalid database name requested"));
+        }
+        let roles = match roles_for(request.get("extra-user-roles").map(String::as_str).unwrap_or(""), &database) {
+            Ok(r) => r,
+            Err(e) => return self.block(ctx, Some(&e.to_string())),
+        };
+        let user = relation_user(rel);
+        let label = format!("{CLUSTER}.{rel}.user.secret");
+        let password = self.relation_password(ctx, &label, &user)?;
+        let admin = admin(ctx).await?;
+        let fresh = !admin.user_exists(&user).await?;
+        admin.ensure_user(&user, &password, &roles).await?;
+        let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
+        let keyfile = internal(ctx)?.get("keyfile").cloned().unwrap_or_default();
+        let plain = Bag::from([
+            ("database".to_string(), database.clone()),
+            ("config-server-db".to_string(), format!("{}/127.0.0.1:{port}", ctx.app)),
+        ]);
+        let user_fields = Bag::from([("username".to_string(), user.clone()), ("password".to_string(), password.expose().to_string())]);
+        let extra = Bag::from([("key-file".to_string(), keyfile)]);
+        self.publish(ctx, rel, CLUSTER, &request, Fields { plain, user: user_fields, extra })?;
+        if fresh {
+            ctx.audit("issued", &format!("{CLUSTER}:{rel}"), &user, &format!("database {database} (mongos)"));
+        }
+        self.block(ctx, None)
+    }
+
+    async fn broken(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
+        if !ctx.leader || ctx.relation(rel)?.life == "alive" {
+            return Ok(());
+        }
+        let user = relation_user(rel);
+        if (endpoint == DATABASE && role(ctx) != "replication") || (endpoint == CLUSTER && role(ctx) != "config-server") {
+            return self.block(ctx, None);
+        }
+        let request = ctx.remote_app_data(rel).unwrap_or_default();
+        let admin = admin(ctx).await?;
+        admin.drop_user(&user).await?;
+        for group in ["user", "extra"] {
+            if let Some(id) = ctx.secret_id_by_label(&format!("{endpoint}.{rel}.{group}.secret"))? {
+                ctx.secret_remove(&id);
+            }
+        }
+        ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "relation removed");
+        if ctx.config.get("auto-delete") == Some(&Value::Bool(true)) {
+            if let Some(db) = request.get("database") {
+                let still_wanted = ctx
+                    .relation_ids(DATABASE)?
+                    .into_iter()
+                    .filter(|r| *r != rel)
+                    .any(|r| ctx.remote_app_data(r).ok().and_then(|b| b.get("database").cloned()).as_deref() == Some(db.as_str()));
+                if !still_wanted && !tether_core::mongo_plan::is_system_database(db) {
+                    admin.drop_database(db).await?;
+                }
+            }
+        }
+        self.block(ctx, None)
+    }
+
+    async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let username = param_str(ctx, "username").unwrap_or_else(|| "operator".into());
+        let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
+            ctx.action_fail(&format!("The action can be run only for users used by the charm: operator, backup, monitor not {username}"));
+            return Ok(());
+        };
+        let pw = internal(ctx)?.get(*key).cloned().unwrap_or_default();
+        ctx.action_set("password", pw.into());
+        Ok(())
+    }
+
+    async fn set_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if role(ctx) == "shard" {
+            ctx.action_fail("Cannot set password on shard, please set password on config-server.");
+            return Ok(());
+        }
+        if !ctx.leader {
+            ctx.action_fail("The action can be run only on leader unit.");
+            return Ok(());
+        }
+        let username = param_str(ctx, "username").unwrap_or_else(|| "operator".into());
+        let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
+            ctx.action_fail(&format!("The action can be run only for users used by the charm: operator, backup, monitor not {username}"));
+            return Ok(());
+        };
+        let new = param_str(ctx, "password").map(SecretString::new).unwrap_or_else(|| generate_password(PASSWORD_LEN));
+        if new.expose().len() > 4096 {
+            ctx.action_fail("Password cannot be longer than 4096 characters.");
+            return Ok(());
+        }
+        if new.is_empty() {
+            ctx.action_fail("Failed changing the password: the password is empty");
+            return Ok(());
+        }
+        let label = internal_label(&ctx.app);
+        let id = ctx.secret_id_by_label(&label)?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
+        let mut content = ctx.secret_get(&id)?;
+        if content.get(*key).map(String::as_str) != Some(new.expose()) {
+            let admin = admin(ctx).await?;
+            if let Err(e) = admin.set_password(&username, &new).await {
+                ctx.action_fail(&format!("Failed changing the password: {e}"));
+                return Ok(());
+            }
+            if username == "operator" {
+                let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
+                let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
+                let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
+                let spec = MongoSpec::for_unit(&dir, port, new.clone(), engine, replset);
+                ctx.services.supervisor.ensure_running(&workload_key(ctx), WorkloadSpec::Mongo(spec)).await?;
+            }
+            content.insert(key.to_string(), new.expose().to_string());
+            ctx.secret_set(&id, content)?;
+            ctx.audit("rotated", "action:set-password", &username, "internal user password changed");
+        }
+        ctx.action_set("password", new.expose().into());
+        ctx.action_set("secret-id", label.into());
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Charm for MongodbCharm {
+    fn meta(&self) -> CharmMeta {
+        meta()
+    }
+
+    fn validate_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
+        if let Some(Value::String(r)) = config.get("role") {
+            if !ROLES.contains(&r.as_str()) {
+                return Err(format!(
+                    "unknown role {:?}: expected replication, config-server or shard",
+                    r.chars().take(64).collect::<String>()
+                ));
+            }
+        }
+        if let Some(Value::String(e)) = config.get("engine") {
+            if !["auto", "mongod", "ferretdb"].contains(&e.as_str()) {
+                return Err(format!("unknown engine {:?}: expected auto, mongod or ferretdb", e.chars().take(64).collect::<String>()));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_config_change(&self, old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Result<(), String> {
+        let role = |c: &BTreeMap<String, Value>| c.get("role").and_then(Value::as_str).unwrap_or("replication").to_string();
+        if role(old) != role(new) {
+            return Err(format!("Migration of sharding components not permitted, revert config role to {}", role(old)));
+        }
+        let engine = |c: &BTreeMap<String, Value>| c.get("engine").and_then(Value::as_str).unwrap_or("auto").to_string();
+        if engine(old) != engine(new) {
+            return Err(format!("the engine is fixed at deploy, revert config engine to {}", engine(old)));
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, ctx: &mut HookContext, event: &Event) -> anyhow::Result<()> {
+        let endpoint = event.relation.as_ref().map(|(_, ep)| ep.as_str());
+        let rel = event.relation.as_ref().map(|(id, _)| *id).unwrap_or_default();
+        match (event.kind, endpoint) {
+            (HookKind::Install, _) => self.install(ctx),
+            (HookKind::LeaderElected, _) => self.leader_elected(ctx),
+            (HookKind::Start, _) => self.start(ctx).await,
+            (HookKind::UpdateStatus | HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
+            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(DATABASE)) => {
+                self.serve_database(ctx, rel).await
+            }
+            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(CLUSTER)) => {
+                self.serve_cluster(ctx, rel).await
+            }
+            (HookKind::RelationBroken, Some(ep @ (DATABASE | CLUSTER))) => self.broken(ctx, rel, ep).await,
+            (HookKind::Stop, _) => {
+                ctx.services.supervisor.stop(&workload_key(ctx)).await;
+                Ok(())
+            }
+            (HookKind::Remove, _) => {
+                let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
+                ctx.services.supervisor.remove_data(&workload_key(ctx), &dir).await?;
+                if let Some(port) = ctx.state_get(STATE_PORT).and_then(|p| p.parse().ok()) {
+                    ctx.services.mongo.forget(port).await;
+                }
+                Ok(())
+            }
+            (HookKind::Action, _) => match event.action.as_ref().map(|(_, n)| n.as_str()) {
+                Some("get-password") => self.get_password(ctx).await,
+                Some("set-password") => self.set_password(ctx).await,
+                Some("get-primary") => {
+                    let p = primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default();
+                    ctx.action_set("replica-set-primary", p.into());
+                    Ok(())
+                }
+                other => Err(anyhow!("action {other:?} not implemented")),
+            },
+            _ => Ok(()),
+        }
+    }
+}
