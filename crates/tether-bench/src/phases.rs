@@ -99,6 +99,10 @@ const STATUS_POLL: Duration = Duration::from_millis(25);
 /// Between `show-unit` polls while one integration is timed.
 const TIGHT_POLL: Duration = Duration::from_millis(2);
 
+/// Operator connections of the throughput floor: tether keeps one admin connection per
+/// application database open, so the server's 100 connections are mostly taken by then.
+const FLOOR_POOL: usize = 8;
+
 /// Credentials a data-integrator received.
 #[derive(Debug, Clone)]
 struct Creds {
@@ -200,7 +204,7 @@ impl Bench<'_> {
         let mut tether = Vec::new();
         let mut hand = Vec::new();
         for i in 0..self.args.deploys {
-            let app = if i == 0 { "postgresql-k8s".to_string() } else { format!("pg-deploy-{i}") };
+            let app = if i == 0 { "postgresql-k8s".to_string() } else { format!("pgdeploy{i}") };
             let start = Instant::now();
             self.t.ok(&["deploy", "postgresql-k8s", &app])?;
             self.wait_app(&app, "active")?;
@@ -233,7 +237,7 @@ impl Bench<'_> {
     /// Sequential integrations, each timed from `tether integrate` to a working login.
     fn integrate_latency(&mut self) -> Result<Vec<Creds>> {
         let n = self.args.integrations;
-        let apps: Vec<String> = (0..n).map(|i| format!("di-lat-{i}")).collect();
+        let apps: Vec<String> = (0..n).map(|i| format!("dilat{i}")).collect();
         eprintln!("tether-bench: deploying {n} data-integrators (untimed)");
         self.parallel(n, 4, |i| {
             ["deploy", "data-integrator", &apps[i], "--config", &format!("database-name=lat_{i}")].map(String::from).to_vec()
@@ -296,9 +300,9 @@ impl Bench<'_> {
         let mut show = Vec::new();
         let mut action = Vec::new();
         for _ in 0..10 {
-            show.push(self.t.ok(&["show-unit", "di-lat-0/0", "--format", "json"])?.elapsed);
+            show.push(self.t.ok(&["show-unit", "dilat0/0", "--format", "json"])?.elapsed);
             let s = Instant::now();
-            self.t.action("di-lat-0/leader", "get-credentials")?;
+            self.t.action("dilat0/leader", "get-credentials")?;
             action.push(s.elapsed());
         }
         let (show, action) = (summarise(&show).expect("10 samples"), summarise(&action).expect("10 samples"));
@@ -318,7 +322,7 @@ impl Bench<'_> {
         let mut cmd = Vec::new();
         let mut hand = Vec::new();
         for (i, c) in creds.iter().enumerate().take(self.args.removals) {
-            let app = format!("di-lat-{i}");
+            let app = format!("dilat{i}");
             let start = Instant::now();
             self.t.ok(&["remove-relation", &app, "postgresql-k8s"])?;
             cmd.push(start.elapsed());
@@ -345,12 +349,16 @@ impl Bench<'_> {
     fn throughput(&mut self) -> Result<()> {
         let n = self.args.throughput;
         self.r.throughput_n = n;
-        let apps: Vec<String> = (0..n).map(|i| format!("di-tp-{i}")).collect();
+        let apps: Vec<String> = (0..n).map(|i| format!("ditp{i}")).collect();
         eprintln!("tether-bench: deploying {n} more data-integrators (untimed)");
         self.parallel(n, 4, |i| {
             ["deploy", "data-integrator", &apps[i], "--config", &format!("database-name=tp_{i}")].map(String::from).to_vec()
         })?;
         self.wait_apps(&apps, "blocked", Duration::from_millis(250))?;
+        // The floor runs first: after tether's phase its admin holds one connection per
+        // database and the floor could not open its own.
+        let floor_total = self.floor_throughput(n)?;
+        eprintln!("tether-bench: floor at the same concurrency: {:.1} s", floor_total.as_secs_f64());
         eprintln!("tether-bench: integrating {n} at once");
         let start = Instant::now();
         self.parallel(n, 16, |i| ["integrate", &apps[i], "postgresql-k8s"].map(String::from).to_vec())?;
@@ -369,7 +377,12 @@ impl Bench<'_> {
                 bail!("{}'s credentials do not log in", apps[i]);
             }
         }
-        let floor_total = self.floor_throughput(n)?;
+        let held = self.rt.block_on(async {
+            let c = floor::connect(self.port, OPERATOR, &self.operator_pw, "postgres").await?;
+            let row = c.query_one("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tether'", &[]).await?;
+            Ok::<i64, anyhow::Error>(row.get(0))
+        })?;
+        self.r.fact("server connections held by tether's admin after the throughput phase", format!("{held} (max_connections 100)"));
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
         self.r.row(
             "throughput",
@@ -393,7 +406,7 @@ impl Bench<'_> {
     /// `n` tokio tasks issuing the floor's statements over a pool of operator connections
     /// (as many as the server's `max_connections` allows next to the logins).
     fn floor_throughput(&self, n: usize) -> Result<Duration> {
-        let pool_size = n.min(32);
+        let pool_size = n.min(FLOOR_POOL);
         let port = self.port;
         let pw = self.operator_pw.clone();
         self.rt.block_on(async move {

@@ -25,7 +25,7 @@ fn row<'r>(r: &'r Results, key: &str) -> Option<&'r Row> {
 }
 
 fn pct(x: f64) -> String {
-    format!("{:+.0}%", x * 100.0)
+    format!("{:.0}%", x.abs() * 100.0)
 }
 
 /// Judges the issue's targets (ratios, measured in the same run).
@@ -36,7 +36,7 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
         let Some(ratio) = row.ratio() else { return };
         let met = if higher { ratio >= limit } else { ratio <= limit };
         let margin = if met {
-            format!("within, {} of the limit", pct(ratio / limit - 1.0))
+            format!("within, {} inside the limit", pct(ratio / limit - 1.0))
         } else if higher {
             format!("missed: {:.2}× instead of ≥ {limit}× ({} short)", ratio, pct(1.0 - ratio / limit))
         } else {
@@ -166,7 +166,7 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
     let _ = writeln!(s, "### What each figure and floor is\n");
     let _ = writeln!(
         s,
-        "- **Integrate**: from starting `tether integrate di-lat-<i> postgresql-k8s` (each data-integrator deployed and settled \
+        "- **Integrate**: from starting `tether integrate dilat<i> postgresql-k8s` (each data-integrator deployed and settled \
          beforehand, untimed) until the credentials are visible (`show-unit --format json` polled, {:?} apart), fetched \
          (`run <di>/leader get-credentials --format json`) and a login with them succeeds. Floor: `CREATE DATABASE`, then one \
          transaction with `CREATE ROLE` (SCRAM verifier), `COMMENT`, `GRANT relation_access`, `REVOKE ALL ON DATABASE … FROM \
@@ -175,7 +175,7 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
          (polled every 2 ms). Floor: `REASSIGN OWNED` + `DROP OWNED` in the user's database, `DROP ROLE`, one refused login.\n\
          - **Throughput**: all `integrate` commands issued (16 CLI processes at a time) until every data-integrator is \
          `active` (`status --format json` polled every 100 ms; credentials of a sample checked by login afterwards, untimed). \
-         Floor: the same number of tokio tasks running the integrate floor over a pool of up to 32 operator connections.\n\
+         Floor: the same number of tokio tasks running the integrate floor over a pool of 8 operator connections (tether's own admin holds one connection per application database, so more would exceed `max_connections`).\n\
          - **Deploy**: `tether deploy postgresql-k8s` until the unit is `active` (`status` polled every 25 ms); the first \
          sample is the model's main server, the others extra applications removed again. Floor: `initdb` and `postgres` run by \
          hand (as `postgres`, with tether's flags and settings) until an `operator` login succeeds (polled every 10 ms).\n\

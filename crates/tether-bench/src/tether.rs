@@ -33,10 +33,10 @@ impl Tether {
         let t = Tether { bin: bin.to_path_buf(), home };
         // The daemon may inherit this command's stdout/stderr: give it a file, not a pipe
         // we would wait on forever.
-        let log = std::fs::File::create(t.home.path().with_extension("bootstrap.log")).context("create bootstrap log")?;
+        let log = std::fs::File::create(t.home.path().join("bootstrap.log")).context("create bootstrap log")?;
         let status = t.command(&["bootstrap"]).stdout(log.try_clone()?).stderr(log).status().context("run tether bootstrap")?;
         if !status.success() {
-            bail!("tether bootstrap failed ({status}); see {}", t.home.path().with_extension("bootstrap.log").display());
+            bail!("tether bootstrap failed ({status}); see {}", t.home.path().join("bootstrap.log").display());
         }
         Ok(t)
     }
