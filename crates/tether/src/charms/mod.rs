@@ -11,6 +11,7 @@ pub mod external;
 pub mod local;
 mod mongodb;
 mod mongos;
+mod mysql;
 mod postgresql;
 
 use crate::engine::context::HookContext;
@@ -28,6 +29,7 @@ pub struct Services {
     pub supervisor: Supervisor,
     pub pg: crate::db::postgres::PgAdmins,
     pub mongo: crate::db::mongo::MongoAdmins,
+    pub mysql: crate::db::mysql::MyAdmins,
     /// mongos routers, one per mongos unit.
     pub routers: crate::workload::mongos_router::Routers,
     /// Running external hooks by context id, for their hook tools.
@@ -59,6 +61,7 @@ pub fn builtin(name: &str) -> Option<Arc<dyn Charm>> {
         "postgresql-k8s" | "postgresql" => Some(Arc::new(postgresql::PostgresqlCharm)),
         "data-integrator" => Some(Arc::new(data_integrator::DataIntegratorCharm)),
         "mongodb" | "mongodb-k8s" => Some(Arc::new(mongodb::MongodbCharm)),
+        "mysql-k8s" | "mysql" => Some(Arc::new(mysql::MysqlCharm)),
         "mongos" | "mongos-k8s" => Some(Arc::new(mongos::MongosCharm)),
         _ => None,
     }
@@ -81,6 +84,7 @@ pub fn canonical_name(name: &str) -> Option<&'static str> {
         "postgresql-k8s" | "postgresql" => Some("postgresql-k8s"),
         "data-integrator" => Some("data-integrator"),
         "mongodb" | "mongodb-k8s" => Some("mongodb"),
+        "mysql-k8s" | "mysql" => Some("mysql-k8s"),
         "mongos" | "mongos-k8s" => Some("mongos"),
         _ => None,
     }
@@ -88,7 +92,7 @@ pub fn canonical_name(name: &str) -> Option<&'static str> {
 
 /// Every built-in charm name (without aliases).
 pub fn builtin_names() -> &'static [&'static str] {
-    &["data-integrator", "mongodb", "mongos", "postgresql-k8s"]
+    &["data-integrator", "mongodb", "mongos", "mysql-k8s", "postgresql-k8s"]
 }
 
 /// Reads a string parameter of the running action.

@@ -90,6 +90,7 @@ async fn run(home: Home) -> anyhow::Result<()> {
         supervisor: crate::workload::Supervisor::new(home.clone()),
         pg: crate::db::postgres::PgAdmins::default(),
         mongo: Default::default(),
+        mysql: Default::default(),
         routers: Default::default(),
         hook_tools: Default::default(),
     });

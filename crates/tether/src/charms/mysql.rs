@@ -1,0 +1,510 @@
+//! `mysql-k8s`: a real MariaDB (or MySQL) server per application and its providers:
+//! `database` (mysql_client) with a confined user per relation, and the legacy `mysql`
+//! and `mysql-root` endpoints that share one user per endpoint (charm-protocol §4).
+
+use super::{param_str, Charm};
+use crate::db::mysql::MyAdmin;
+use crate::db::DbError;
+use crate::engine::context::{Bag, HookContext};
+use crate::secret::{generate_password, SecretString};
+use crate::workload::{MariaDbSpec, WorkloadSpec, WorkloadState};
+use anyhow::{anyhow, Context};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
+use tether_core::events::{Event, HookKind};
+use tether_core::my_plan::{legacy_database, legacy_user, relation_user, SYSTEM_USERS};
+use tether_core::names::validate_database;
+use tether_core::status::WorkloadStatus;
+
+pub struct MysqlCharm;
+
+const DATABASE: &str = "database";
+const LEGACY: [&str; 2] = ["mysql", "mysql-root"];
+const PASSWORD_LEN: usize = 24;
+const STATE_PORT: &str = "port";
+const STATE_ROLE: &str = "role";
+const STATE_VERSION: &str = "version";
+const SCOPED_USER_FAILED: &str = "Failed to create scoped user";
+const RERELATE: &str = "Remove and re-relate `mysql` relations in order to change config";
+const SETTABLE: [&str; 3] = ["root", "serverconfig", "clusteradmin"];
+
+pub fn meta() -> CharmMeta {
+    let ep = Endpoint::new;
+    let opt = |name: &str, kind, default: Option<Value>, d: &str| ConfigOption { name: name.into(), kind, default, description: d.into() };
+    let param = |name: &str, default: Option<&str>, enums: &[&str], d: &str| ActionParam {
+        name: name.into(),
+        kind: "string".into(),
+        description: d.into(),
+        default: default.map(Into::into),
+        enum_values: enums.iter().map(|s| s.to_string()).collect(),
+    };
+    CharmMeta {
+        name: "mysql-k8s".into(),
+        summary: "MySQL/MariaDB server with per-application databases, users and passwords.".into(),
+        subordinate: false,
+        endpoints: vec![
+            ep("database-peers", Role::Peer, "mysql_peers"),
+            ep("upgrade", Role::Peer, "upgrade"),
+            ep("restart", Role::Peer, "rolling_op"),
+            ep(DATABASE, Role::Provider, "mysql_client"),
+            ep("mysql", Role::Provider, "mysql"),
+            ep("mysql-root", Role::Provider, "mysql"),
+            ep("metrics-endpoint", Role::Provider, "prometheus_scrape"),
+            ep("grafana-dashboard", Role::Provider, "grafana_dashboard"),
+            ep("replication-offer", Role::Provider, "mysql_async").limit(1),
+            ep("certificates", Role::Requirer, "tls-certificates").limit(1),
+            ep("s3-parameters", Role::Requirer, "s3").limit(1),
+            ep("logging", Role::Requirer, "loki_push_api").limit(1),
+            ep("replication", Role::Requirer, "mysql_async").limit(1),
+            ep("tracing", Role::Requirer, "tracing").limit(1),
+        ],
+        config: vec![
+            opt("cluster-name", OptionType::String, None, "cluster name, set once"),
+            opt("cluster-set-name", OptionType::String, None, "cluster-set name"),
+            opt("profile", OptionType::String, Some("production".into()), "production or testing"),
+            opt("profile-limit-memory", OptionType::Int, None, "memory limit in MB"),
+            opt("mysql-interface-user", OptionType::String, None, "user of the legacy mysql endpoint"),
+            opt("mysql-interface-database", OptionType::String, None, "database of the legacy mysql endpoint"),
+            opt("mysql-root-interface-user", OptionType::String, None, "user of the legacy mysql-root endpoint"),
+            opt("mysql-root-interface-database", OptionType::String, None, "database of the legacy mysql-root endpoint"),
+            opt("plugin-audit-enabled", OptionType::Boolean, Some(true.into()), "audit log plugin"),
+            opt("plugin-audit-strategy", OptionType::String, Some("async".into()), "semi-async or async"),
+            opt("binlog_retention_days", OptionType::Int, Some(7.into()), "binary log retention"),
+            opt("logs_audit_policy", OptionType::String, Some("logins".into()), "all, logins or queries"),
+            opt("logs_retention_period", OptionType::String, Some("auto".into()), "days (>=3) or auto"),
+            opt("experimental-max-connections", OptionType::Int, None, "max connections"),
+        ],
+        actions: vec![
+            ActionSpec {
+                name: "get-password".into(),
+                description: "Shows an internal user's password.".into(),
+                params: vec![param("username", Some("root"), &[], "root, serverconfig, clusteradmin, monitoring or backups")],
+                required: vec![],
+                additional_properties: false,
+            },
+            ActionSpec {
+                name: "set-password".into(),
+                description: "Changes an internal user's password (random when none is given). Leader only.".into(),
+                params: vec![
+                    param("username", Some("root"), &SETTABLE, "root, serverconfig or clusteradmin"),
+                    param("password", None, &[], "new password"),
+                ],
+                required: vec![],
+                additional_properties: false,
+            },
+        ],
+    }
+}
+
+fn internal_label(app: &str) -> String {
+    format!("database-peers.{app}.app")
+}
+
+fn workload_key(ctx: &HookContext) -> String {
+    format!("{}/{}", ctx.model_uuid, ctx.unit)
+}
+
+fn internal(ctx: &HookContext) -> anyhow::Result<Bag> {
+    let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
+    Ok(ctx.secret_get(&id)?)
+}
+
+fn root_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
+    internal(ctx)?.get("root-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("root password missing"))
+}
+
+fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16)>> {
+    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
+    Ok(units
+        .into_iter()
+        .find(|u| u.state.get(STATE_ROLE).map(String::as_str) == Some("primary"))
+        .and_then(|u| Some((u.name, u.state.get(STATE_PORT)?.parse().ok()?))))
+}
+
+async fn admin(ctx: &HookContext) -> anyhow::Result<Arc<MyAdmin>> {
+    let (_, port) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MySQL server"))?;
+    Ok(ctx.services.mysql.get(port, &root_password(ctx)?).await?)
+}
+
+/// Config values that end up as MySQL user names must be plain.
+fn valid_user_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The keys in the internal secret that remember a legacy endpoint's names and password.
+fn legacy_keys(endpoint: &str) -> (String, String, String) {
+    (format!("{endpoint}-interface-user"), format!("{endpoint}-interface-database"), format!("{endpoint}-interface-password"))
+}
+
+impl MysqlCharm {
+    fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, "installing MySQL")?;
+        if ctx.state_get(STATE_PORT).is_none() {
+            let port = crate::workload::free_port().context("no free port on 127.0.0.1")?;
+            ctx.state_set(STATE_PORT, &port.to_string());
+        }
+        if ctx.state_get(STATE_ROLE).is_none() {
+            ctx.state_set(STATE_ROLE, if ctx.leader { "primary" } else { "standby" });
+        }
+        Ok(())
+    }
+
+    fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let label = internal_label(&ctx.app);
+        let existing = ctx.secret_id_by_label(&label)?;
+        let mut content = match &existing {
+            Some(id) => ctx.secret_get(id)?,
+            None => Bag::new(),
+        };
+        let before = content.clone();
+        for (_, key) in SYSTEM_USERS {
+            content.entry(key.to_string()).or_insert_with(|| generate_password(PASSWORD_LEN).expose().to_string());
+        }
+        match existing {
+            Some(id) if content != before => ctx.secret_set(&id, content)?,
+            Some(_) => {}
+            None => {
+                ctx.secret_add_app(Some(&label), content)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if ctx.state_get(STATE_ROLE).as_deref() != Some("primary") {
+            let p = primary(ctx)?.map(|(u, _)| u).unwrap_or_else(|| "none".into());
+            ctx.set_status(WorkloadStatus::Waiting, &format!("no server of its own: high availability is not built yet (primary is {p})"))?;
+            return Ok(());
+        }
+        ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?;
+        let pw = root_password(ctx)?;
+        let port: u16 = ctx.state_get(STATE_PORT).and_then(|p| p.parse().ok()).ok_or_else(|| anyhow!("unit has no port"))?;
+        let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
+        ctx.services
+            .supervisor
+            .ensure_running(&workload_key(ctx), WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, pw.clone())))
+            .await?;
+        let admin = ctx.services.mysql.get(port, &pw).await?;
+        let passwords = internal(ctx)?;
+        let users: Vec<(&str, SecretString)> = SYSTEM_USERS
+            .iter()
+            .filter(|(u, _)| *u != "root")
+            .filter_map(|(u, k)| Some((*u, SecretString::new(passwords.get(*k)?.clone()))))
+            .collect();
+        let refs: Vec<(&str, &SecretString)> = users.iter().map(|(u, p)| (*u, p)).collect();
+        admin.ensure_system_users(&refs).await?;
+        ctx.state_set(STATE_VERSION, &admin.version().await?);
+        self.settle_status(ctx)
+    }
+
+    fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        if ctx.state_get(STATE_ROLE).as_deref() != Some("primary") {
+            return Ok(());
+        }
+        match ctx.services.supervisor.state(&workload_key(ctx)) {
+            WorkloadState::Running { .. } => {}
+            WorkloadState::Restarting { attempt, reason } => {
+                return Ok(ctx.set_status(WorkloadStatus::Maintenance, &format!("MySQL restarting (attempt {attempt}): {reason}"))?);
+            }
+            WorkloadState::Starting => return Ok(ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?),
+            WorkloadState::Stopped => return Ok(ctx.set_status(WorkloadStatus::Waiting, "MySQL is stopped")?),
+        }
+        if ctx.leader && self.legacy_config_changed(ctx)? {
+            return Ok(ctx.set_status(WorkloadStatus::Blocked, RERELATE)?);
+        }
+        match ctx.state_get("blocked").filter(|b| !b.is_empty()) {
+            Some(reason) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
+            None => ctx.set_status(WorkloadStatus::Active, "")?,
+        }
+        Ok(())
+    }
+
+    /// Whether a legacy endpoint's name options changed while it has relations.
+    fn legacy_config_changed(&self, ctx: &HookContext) -> anyhow::Result<bool> {
+        let stored = internal(ctx).unwrap_or_default();
+        for ep in LEGACY {
+            if ctx.relation_ids(ep)?.is_empty() {
+                continue;
+            }
+            let (ukey, dkey, _) = legacy_keys(ep);
+            for (stored_key, option) in [(&ukey, format!("{ep}-interface-user")), (&dkey, format!("{ep}-interface-database"))] {
+                if let (Some(v), Some(s)) = (ctx.config_str(&option), stored.get(stored_key)) {
+                    if &v != s {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    async fn serve_database(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
+        if !ctx.leader {
+            return Ok(());
+        }
+        let request = ctx.remote_app_data(rel)?;
+        let Some(database) = request.get("database").cloned() else { return Ok(()) };
+        if validate_database(&database).is_err() {
+            ctx.state_set("blocked", "invalid database name requested");
+            return self.settle_status(ctx);
+        }
+        let user = relation_user(rel, &ctx.model_uuid);
+        let label = format!("{DATABASE}.{rel}.user.secret");
+        let password = match ctx.secret_id_by_label(&label)? {
+            Some(id) => {
+                let c = ctx.secret_get(&id)?;
+                match (c.get("username"), c.get("password")) {
+                    (Some(u), Some(p)) if *u == user => SecretString::new(p.clone()),
+                    _ => generate_password(PASSWORD_LEN),
+                }
+            }
+            None => generate_password(PASSWORD_LEN),
+        };
+        let admin = admin(ctx).await?;
+        let fresh = !admin.user_exists(&user, "%").await?;
+        let roles = request.get("extra-user-roles").cloned().unwrap_or_default();
+        match admin.ensure_relation_user(&user, &password, &database, &roles).await {
+            Ok(()) => ctx.state_set("blocked", ""),
+            Err(DbError::ScopedUser(_)) => {
+                ctx.state_set("blocked", SCOPED_USER_FAILED);
+                return self.settle_status(ctx);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let (_, port) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MySQL server"))?;
+        let endpoint = format!("127.0.0.1:{port}");
+        let requested: Vec<String> = request.get("requested-secrets").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+        let mut bag = Bag::from([
+            ("database".to_string(), database.clone()),
+            ("endpoints".to_string(), endpoint.clone()),
+            ("read-only-endpoints".to_string(), endpoint),
+            ("data".to_string(), serde_json::to_string(&request).unwrap_or_default()),
+        ]);
+        if let Some(v) = ctx.state_get(STATE_VERSION).or_else(|| self.primary_version(ctx)) {
+            bag.insert("version".into(), v);
+        }
+        let creds = Bag::from([("username".to_string(), user.clone()), ("password".to_string(), password.expose().to_string())]);
+        if requested.iter().any(|r| r == "username") {
+            let uri = match ctx.secret_id_by_label(&label)? {
+                Some(id) => {
+                    let uri = format!("secret:{id}");
+                    if ctx.secret_get(&uri)? != creds {
+                        ctx.secret_set(&uri, creds)?;
+                    }
+                    uri
+                }
+                None => ctx.secret_add_app(Some(&label), creds)?,
+            };
+            ctx.secret_grant(&uri, rel)?;
+            bag.insert("secret-user".into(), uri);
+        } else {
+            bag.extend(creds);
+        }
+        ctx.relation_replace_app(rel, &bag)?;
+        if fresh {
+            ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {database}"));
+        }
+        self.settle_status(ctx)
+    }
+
+    fn primary_version(&self, ctx: &HookContext) -> Option<String> {
+        let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app))).ok()?;
+        units.into_iter().find_map(|u| u.state.get(STATE_VERSION).cloned())
+    }
+
+    /// The legacy endpoint's shared user and database: remembered names, else the config
+    /// options, else `relation-<first id>` / `database-<first id>`. The leader creates them.
+    async fn legacy_credentials(&self, ctx: &mut HookContext, endpoint: &str, rel: i64) -> anyhow::Result<Option<Bag>> {
+        let (ukey, dkey, pkey) = legacy_keys(endpoint);
+        let stored = internal(ctx)?;
+        if let (Some(u), Some(d), Some(p)) = (stored.get(&ukey), stored.get(&dkey), stored.get(&pkey)) {
+            return Ok(Some(Bag::from([("user".into(), u.clone()), ("database".into(), d.clone()), ("password".into(), p.clone())])));
+        }
+        if !ctx.leader {
+            return Ok(None);
+        }
+        let first = ctx.relation_ids(endpoint)?.into_iter().min().unwrap_or(rel);
+        let user = ctx.config_str(&format!("{endpoint}-interface-user")).unwrap_or_else(|| legacy_user(first));
+        let database = ctx.config_str(&format!("{endpoint}-interface-database")).unwrap_or_else(|| legacy_database(first));
+        let password = generate_password(PASSWORD_LEN);
+        let admin = admin(ctx).await?;
+        admin
+            .ensure_legacy_user(&user, &password, &database, endpoint == "mysql-root")
+            .await
+            .map_err(|e| anyhow!("Failed to create relation database and users: {e}"))?;
+        let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
+        let mut content = stored.clone();
+        content.insert(ukey, user.clone());
+        content.insert(dkey, database.clone());
+        content.insert(pkey, password.expose().to_string());
+        ctx.secret_set(&id, content)?;
+        ctx.audit("issued", &format!("{endpoint}:{rel}"), &user, &format!("database {database} (shared by the endpoint)"));
+        Ok(Some(Bag::from([("user".into(), user), ("database".into(), database), ("password".into(), password.expose().to_string())])))
+    }
+
+    async fn serve_legacy(&self, ctx: &mut HookContext, endpoint: &str, rel: i64) -> anyhow::Result<()> {
+        if endpoint == "mysql-root" && !ctx.leader {
+            return Ok(());
+        }
+        let Some(mut data) = self.legacy_credentials(ctx, endpoint, rel).await? else { return Ok(()) };
+        let (_, port) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MySQL server"))?;
+        data.insert("host".into(), "127.0.0.1".into());
+        data.insert("port".into(), port.to_string());
+        data.insert("root_password".into(), root_password(ctx)?.expose().to_string());
+        let own = ctx.relation_get(rel, &ctx.unit.clone())?;
+        if data.iter().any(|(k, v)| own.get(k) != Some(v)) {
+            ctx.relation_set_unit(rel, &data)?;
+        }
+        self.settle_status(ctx)
+    }
+
+    /// Only when an endpoint's last relation goes are its shared users removed.
+    async fn legacy_broken(&self, ctx: &mut HookContext, endpoint: &str, rel: i64) -> anyhow::Result<()> {
+        if !ctx.leader || ctx.relation(rel)?.life == "alive" {
+            return Ok(());
+        }
+        let others = ctx.relation_ids(endpoint)?.into_iter().filter(|r| *r != rel).count();
+        if others > 0 {
+            return Ok(());
+        }
+        let (ukey, dkey, pkey) = legacy_keys(endpoint);
+        let mut content = internal(ctx)?;
+        if let Some(user) = content.get(&ukey).cloned() {
+            admin(ctx).await?.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete database users: {e}"))?;
+            ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "last relation of the endpoint removed");
+        }
+        for k in [ukey, dkey, pkey] {
+            content.remove(&k);
+        }
+        let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
+        ctx.secret_set(&id, content)?;
+        self.settle_status(ctx)
+    }
+
+    async fn broken(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
+        if !ctx.leader || ctx.relation(rel)?.life == "alive" {
+            return Ok(());
+        }
+        let user = relation_user(rel, &ctx.model_uuid);
+        admin(ctx).await?.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete users for relation {rel}: {e}"))?;
+        if let Some(id) = ctx.secret_id_by_label(&format!("{DATABASE}.{rel}.user.secret"))? {
+            ctx.secret_remove(&id);
+        }
+        ctx.audit("revoked", &format!("{DATABASE}:{rel}"), &user, "relation removed");
+        self.settle_status(ctx)
+    }
+
+    async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let username = param_str(ctx, "username").unwrap_or_else(|| "root".into());
+        let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
+            ctx.action_fail(&format!("The action can be run only for users used by the charm: root, serverconfig, clusteradmin, monitoring, backups not {username}"));
+            return Ok(());
+        };
+        let pw = internal(ctx)?.get(*key).cloned().unwrap_or_default();
+        ctx.action_set("username", username.into());
+        ctx.action_set("password", pw.into());
+        Ok(())
+    }
+
+    async fn set_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !ctx.leader {
+            ctx.action_fail("set-password action can only be run on the leader unit.");
+            return Ok(());
+        }
+        let username = param_str(ctx, "username").unwrap_or_else(|| "root".into());
+        let key = match SYSTEM_USERS.iter().find(|(u, _)| *u == username) {
+            Some((_, key)) if SETTABLE.contains(&username.as_str()) => *key,
+            _ => {
+                ctx.action_fail(&format!("The action can be run only for users used by the charm: root, serverconfig, clusteradmin, monitoring, backups not {username}"));
+                return Ok(());
+            }
+        };
+        let new = param_str(ctx, "password").map(SecretString::new).unwrap_or_else(|| generate_password(PASSWORD_LEN));
+        if new.is_empty() {
+            ctx.action_fail("the password cannot be empty");
+            return Ok(());
+        }
+        let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
+        let mut content = ctx.secret_get(&id)?;
+        if content.get(key).map(String::as_str) == Some(new.expose()) {
+            return Ok(());
+        }
+        let host = if username == "root" { "localhost" } else { "%" };
+        admin(ctx).await?.set_password(&username, host, &new).await?;
+        if username == "root" {
+            let (_, port) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MySQL server"))?;
+            let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
+            ctx.services
+                .supervisor
+                .ensure_running(&workload_key(ctx), WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, new.clone())))
+                .await?;
+        }
+        content.insert(key.to_string(), new.expose().to_string());
+        ctx.secret_set(&id, content)?;
+        ctx.audit("rotated", "action:set-password", &username, "internal user password changed");
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Charm for MysqlCharm {
+    fn meta(&self) -> CharmMeta {
+        meta()
+    }
+
+    fn validate_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
+        for ep in LEGACY {
+            if let Some(Value::String(u)) = config.get(&format!("{ep}-interface-user")) {
+                if !valid_user_name(u) {
+                    return Err(format!(
+                        "{ep}-interface-user {:?} not valid: use 1 to 32 letters, digits, '_' or '-'",
+                        u.chars().take(64).collect::<String>()
+                    ));
+                }
+            }
+            if let Some(Value::String(d)) = config.get(&format!("{ep}-interface-database")) {
+                validate_database(d).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, ctx: &mut HookContext, event: &Event) -> anyhow::Result<()> {
+        let endpoint = event.relation.as_ref().map(|(_, ep)| ep.as_str());
+        let rel = event.relation.as_ref().map(|(id, _)| *id).unwrap_or_default();
+        match (event.kind, endpoint) {
+            (HookKind::Install, _) => self.install(ctx),
+            (HookKind::LeaderElected, _) => self.leader_elected(ctx),
+            (HookKind::Start, _) => self.start(ctx).await,
+            (HookKind::UpdateStatus | HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
+            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(DATABASE)) => {
+                self.serve_database(ctx, rel).await
+            }
+            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(ep @ ("mysql" | "mysql-root"))) => {
+                self.serve_legacy(ctx, ep, rel).await
+            }
+            (HookKind::RelationBroken, Some(DATABASE)) => self.broken(ctx, rel).await,
+            (HookKind::RelationBroken, Some(ep @ ("mysql" | "mysql-root"))) => self.legacy_broken(ctx, ep, rel).await,
+            (HookKind::Stop, _) => {
+                ctx.services.supervisor.stop(&workload_key(ctx)).await;
+                Ok(())
+            }
+            (HookKind::Remove, _) => {
+                let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
+                ctx.services.supervisor.remove_data(&workload_key(ctx), &dir).await?;
+                if let Some(port) = ctx.state_get(STATE_PORT).and_then(|p| p.parse().ok()) {
+                    ctx.services.mysql.forget(port).await;
+                }
+                Ok(())
+            }
+            (HookKind::Action, _) => match event.action.as_ref().map(|(_, n)| n.as_str()) {
+                Some("get-password") => self.get_password(ctx).await,
+                Some("set-password") => self.set_password(ctx).await,
+                other => Err(anyhow!("action {other:?} not implemented")),
+            },
+            _ => Ok(()),
+        }
+    }
+}
