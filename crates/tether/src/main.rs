@@ -9,6 +9,7 @@ mod cli;
 mod controller;
 mod db;
 mod engine;
+mod failpoint;
 mod hooktools;
 mod paths;
 mod secret;

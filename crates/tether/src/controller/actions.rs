@@ -134,6 +134,7 @@ pub async fn run(
         Ok::<_, ApiError>((unit_name, spec))
     })?;
     let params = validate_params(&spec, params)?;
+    crate::failpoint::hit("run.after-validate");
     let mut done = c.engine.task_events();
     let id = c.store.write(|tx| {
         let id = tx.next_task_id(&m.name)?;
@@ -141,6 +142,7 @@ pub async fn run(
         tx.enqueue(&m.name, &unit_name, &Event::action(id, action))?;
         Ok::<_, StoreError>(id)
     })?;
+    crate::failpoint::hit("run.after-store");
     c.engine.kick(&m.name, &unit_name);
     let wait = wait_ms.map(Duration::from_millis).unwrap_or(DEFAULT_WAIT);
     let finished = tokio::time::timeout(wait, async {

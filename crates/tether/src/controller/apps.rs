@@ -90,6 +90,7 @@ pub fn deploy(c: &Controller, model: Option<String>, charm: &str, app: Option<St
         }
     };
     let n = if meta.subordinate { 0 } else { num_units };
+    crate::failpoint::hit("deploy.after-validate");
     let written = c.store.write(|tx| {
         if tx.app(&m.name, &name)?.is_some() {
             return Err(ApiError::invalid(format!("cannot add application {name:?}: application already exists")));
@@ -132,6 +133,7 @@ pub fn deploy(c: &Controller, model: Option<String>, charm: &str, app: Option<St
             return Err(e);
         }
     };
+    crate::failpoint::hit("deploy.after-store");
     if let Some(s) = &staged {
         let dest = s.with_file_name(&name);
         let _ = std::fs::remove_dir_all(&dest);
@@ -323,6 +325,8 @@ pub fn remove_application(c: &Controller, model: Option<String>, apps: &[String]
         for a in apps {
             existing_app(tx, &m.name, a)?;
         }
+        // Aborting inside the transaction: nothing of it is committed.
+        crate::failpoint::hit("remove-application.after-validate");
         let mut woken = Vec::new();
         for a in apps {
             tx.set_app_life(&m.name, a, "dying")?;
@@ -344,6 +348,7 @@ pub fn remove_application(c: &Controller, model: Option<String>, apps: &[String]
         }
         Ok::<_, ApiError>(woken)
     })?;
+    crate::failpoint::hit("remove-application.after-store");
     c.engine.kick_all(&m.name, woken);
     Ok(Reply::Done { info: apps.iter().map(|a| format!("will remove application {a}")).collect(), output: None })
 }

@@ -31,6 +31,7 @@ pub fn integrate(c: &Controller, model: Option<String>, a: &str, b: &str) -> Api
     if x.endpoint.name == "juju-info" || y.endpoint.name == "juju-info" {
         return Err(ApiError::invalid(format!("cannot add relation {key:?}: juju-info relations are not supported")));
     }
+    crate::failpoint::hit("integrate.after-validate");
     let woken = c.store.write(|tx| {
         if let Some(existing) = tx.relation_by_key(&m.name, &key)? {
             let what = if existing.life == "alive" { "already exists" } else { "is still being removed" };
@@ -94,6 +95,7 @@ pub fn integrate(c: &Controller, model: Option<String>, a: &str, b: &str) -> Api
         }
         Ok::<_, ApiError>(woken)
     })?;
+    crate::failpoint::hit("integrate.after-store");
     c.engine.kick_all(&m.name, woken);
     Ok(Reply::Done { info: vec![], output: None })
 }
@@ -140,7 +142,9 @@ pub fn remove(c: &Controller, model: Option<String>, a: &str, b: Option<&str>) -
     if rel.life != "alive" {
         return Ok(Reply::Done { info: vec![], output: None });
     }
+    crate::failpoint::hit("remove-relation.after-validate");
     let woken = c.store.write(|tx| dissolve_relation(tx, &m.name, &rel))?;
+    crate::failpoint::hit("remove-relation.after-store");
     c.engine.kick_all(&m.name, woken);
     Ok(Reply::Done { info: vec![], output: None })
 }

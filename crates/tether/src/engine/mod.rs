@@ -229,13 +229,19 @@ impl Engine {
         );
         ctx.action = picked.action.take_for_ctx();
         let event = picked.event.clone();
+        let hook = event.hook_name();
+        crate::failpoint::hook(&hook, "before");
         let outcome = tokio::spawn(async move {
             let r = charm.handle(&mut ctx, &event).await;
             (ctx, r)
         })
         .await;
         match outcome {
-            Ok((ctx, Ok(()))) => self.commit(model, unit, &picked, ctx)?,
+            Ok((ctx, Ok(()))) => {
+                crate::failpoint::hook(&hook, "after-effects");
+                self.commit(model, unit, &picked, ctx)?;
+                crate::failpoint::hook(&hook, "after-commit");
+            }
             Ok((ctx, Err(e))) if picked.event.kind == HookKind::Action => {
                 let mut ctx = ctx;
                 ctx.action_fail(&format!("{e:#}"));
