@@ -30,3 +30,16 @@ cargo_on_path() {
         export PATH
     fi
 }
+
+# Go for scripts/install-ferretdb: the official tarball's /usr/local/go/bin (preinstalled on
+# the project's machines), Debian's /usr/lib/go/bin, or ~/go/bin, when a non-login shell
+# lacks it on PATH.
+go_on_path() {
+    local d
+    for d in /usr/local/go/bin /usr/lib/go/bin "$HOME/go/bin"; do
+        if ! command -v go >/dev/null 2>&1 && [ -x "$d/go" ]; then
+            PATH="$d:$PATH"
+            export PATH
+        fi
+    done
+}
