@@ -13,6 +13,7 @@ mod mongodb;
 mod mongos;
 mod mysql;
 mod postgresql;
+mod provider;
 
 use crate::engine::context::HookContext;
 use crate::paths::Home;

@@ -6,6 +6,7 @@
 //! What FerretDB cannot do (replica sets, sharding, role enforcement) is said in the
 //! unit's status, never pretended.
 
+use super::provider::{self, Offer, Request};
 use super::{param_str, Charm};
 use crate::db::mongo::MongoAdmin;
 use crate::engine::context::{Bag, HookContext};
@@ -142,12 +143,11 @@ fn engine_of(ctx: &HookContext) -> MongoEngine {
     }
 }
 
-/// What a provider publishes on a relation: plain fields, and the `user` and `extra`
-/// secret groups (each field goes to a secret only if the requirer asked for it).
-struct Fields {
-    plain: Bag,
-    user: Bag,
-    extra: Bag,
+/// A relation user that exists on the server, with the request it answers.
+struct Issued {
+    request: Request,
+    user: String,
+    password: SecretString,
 }
 
 impl MongodbCharm {
@@ -264,50 +264,32 @@ impl MongodbCharm {
         self.settle_status(ctx)
     }
 
-    /// The password already issued on a relation, or a fresh one.
-    fn relation_password(&self, ctx: &HookContext, label: &str, user: &str) -> anyhow::Result<SecretString> {
-        if let Some(id) = ctx.secret_id_by_label(label)? {
-            let c = ctx.secret_get(&id)?;
-            if c.get("username").map(String::as_str) == Some(user) {
-                if let Some(p) = c.get("password") {
-                    return Ok(SecretString::new(p.clone()));
-                }
-            }
+    /// The common part of serving `database` and `cluster`: read the request, check the
+    /// name and roles (blocking on bad ones), ensure the relation user. `None` means
+    /// nothing to publish (no request yet, or blocked).
+    async fn ensure_relation_user(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<Option<Issued>> {
+        let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(None) };
+        if let Err(e) = validate_database(&request.database) {
+            ctx.log("WARNING", &format!("relation {rel}: {e}"));
+            self.block(ctx, Some("invalid database name requested"))?;
+            return Ok(None);
         }
-        Ok(generate_password(PASSWORD_LEN))
-    }
-
-    fn upsert_secret(&self, ctx: &mut HookContext, rel: i64, label: &str, content: Bag) -> anyhow::Result<String> {
-        let uri = match ctx.secret_id_by_label(label)? {
-            Some(id) => {
-                let uri = format!("secret:{id}");
-                if ctx.secret_get(&uri)? != content {
-                    ctx.secret_set(&uri, content)?;
-                }
-                uri
+        let roles = match roles_for(&request.extra_user_roles, &request.database) {
+            Ok(r) => r,
+            Err(e) => {
+                self.block(ctx, Some(&e.to_string()))?;
+                return Ok(None);
             }
-            None => ctx.secret_add_app(Some(label), content)?,
         };
-        ctx.secret_grant(&uri, rel)?;
-        Ok(uri)
-    }
-
-    /// Puts the requested fields into secrets (by group) and the rest in the bag.
-    fn publish(&self, ctx: &mut HookContext, rel: i64, endpoint: &str, request: &Bag, fields: Fields) -> anyhow::Result<()> {
-        let Fields { mut plain, user: user_fields, extra } = fields;
-        let requested: Vec<String> = request.get("requested-secrets").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
-        let wants = |f: &str| requested.iter().any(|r| r == f);
-        for (group, fields) in [("user", user_fields), ("extra", extra)] {
-            let (secret, clear): (Bag, Bag) = fields.into_iter().partition(|(k, _)| wants(k));
-            plain.extend(clear);
-            if !secret.is_empty() {
-                let uri = self.upsert_secret(ctx, rel, &format!("{endpoint}.{rel}.{group}.secret"), secret)?;
-                plain.insert(format!("secret-{group}"), uri);
-            }
+        let user = relation_user(rel);
+        let password = provider::issued_password(ctx, endpoint, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
+        let admin = admin(ctx).await?;
+        let fresh = !admin.user_exists(&user).await?;
+        admin.ensure_user(&user, &password, &roles).await?;
+        if fresh {
+            ctx.audit("issued", &format!("{endpoint}:{rel}"), &user, &format!("database {}", request.database));
         }
-        plain.insert("data".into(), serde_json::to_string(request).unwrap_or_default());
-        ctx.relation_replace_app(rel, &plain)?;
-        Ok(())
+        Ok(Some(Issued { request, user, password }))
     }
 
     async fn serve_database(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
@@ -317,39 +299,20 @@ impl MongodbCharm {
         if role(ctx) != "replication" {
             return self.block(ctx, Some(SHARDING_REFUSED));
         }
-        let request = ctx.remote_app_data(rel)?;
-        let Some(database) = request.get("database").cloned() else { return Ok(()) };
-        if let Err(e) = validate_database(&database) {
-            ctx.log("WARNING", &format!("relation {rel}: {e}"));
-            return self.block(ctx, Some("invalid database name requested"));
-        }
-        let roles = match roles_for(request.get("extra-user-roles").map(String::as_str).unwrap_or(""), &database) {
-            Ok(r) => r,
-            Err(e) => return self.block(ctx, Some(&e.to_string())),
-        };
-        let user = relation_user(rel);
-        let label = format!("{DATABASE}.{rel}.user.secret");
-        let password = self.relation_password(ctx, &label, &user)?;
-        let admin = admin(ctx).await?;
-        let fresh = !admin.user_exists(&user).await?;
-        admin.ensure_user(&user, &password, &roles).await?;
+        let Some(Issued { request, user, password }) = self.ensure_relation_user(ctx, rel, DATABASE).await? else { return Ok(()) };
         let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
         let hosts = vec![format!("127.0.0.1:{port}")];
         let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
-        let uris = render_uri(&user, password.expose(), &hosts, &database, replset.as_deref());
-        let mut plain = Bag::from([("database".to_string(), database.clone()), ("endpoints".to_string(), hosts.join(","))]);
+        let mut offer = Offer::default();
+        offer.plain.insert("database".into(), request.database.clone());
+        offer.plain.insert("endpoints".into(), hosts.join(","));
         if let Some(r) = &replset {
-            plain.insert("replset".into(), r.clone());
+            offer.plain.insert("replset".into(), r.clone());
         }
-        let user_fields = Bag::from([
-            ("username".to_string(), user.clone()),
-            ("password".to_string(), password.expose().to_string()),
-            ("uris".to_string(), uris),
-        ]);
-        self.publish(ctx, rel, DATABASE, &request, Fields { plain, user: user_fields, extra: Bag::new() })?;
-        if fresh {
-            ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {database}"));
-        }
+        offer.user.insert("uris".into(), render_uri(&user, password.expose(), &hosts, &request.database, replset.as_deref()));
+        offer.user.insert("username".into(), user);
+        offer.user.insert("password".into(), password.expose().to_string());
+        provider::publish(ctx, rel, DATABASE, &request, offer)?;
         self.block(ctx, None)
     }
 
@@ -360,33 +323,15 @@ impl MongodbCharm {
         if role(ctx) != "config-server" {
             return self.block(ctx, Some(CLUSTER_REFUSED));
         }
-        let request = ctx.remote_app_data(rel)?;
-        let Some(database) = request.get("database").cloned() else { return Ok(()) };
-        if validate_database(&database).is_err() {
-            return self.block(ctx, Some("invalid database name requested"));
-        }
-        let roles = match roles_for(request.get("extra-user-roles").map(String::as_str).unwrap_or(""), &database) {
-            Ok(r) => r,
-            Err(e) => return self.block(ctx, Some(&e.to_string())),
-        };
-        let user = relation_user(rel);
-        let label = format!("{CLUSTER}.{rel}.user.secret");
-        let password = self.relation_password(ctx, &label, &user)?;
-        let admin = admin(ctx).await?;
-        let fresh = !admin.user_exists(&user).await?;
-        admin.ensure_user(&user, &password, &roles).await?;
+        let Some(Issued { request, user, password }) = self.ensure_relation_user(ctx, rel, CLUSTER).await? else { return Ok(()) };
         let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
-        let keyfile = internal(ctx)?.get("keyfile").cloned().unwrap_or_default();
-        let plain = Bag::from([
-            ("database".to_string(), database.clone()),
-            ("config-server-db".to_string(), format!("{}/127.0.0.1:{port}", ctx.app)),
-        ]);
-        let user_fields = Bag::from([("username".to_string(), user.clone()), ("password".to_string(), password.expose().to_string())]);
-        let extra = Bag::from([("key-file".to_string(), keyfile)]);
-        self.publish(ctx, rel, CLUSTER, &request, Fields { plain, user: user_fields, extra })?;
-        if fresh {
-            ctx.audit("issued", &format!("{CLUSTER}:{rel}"), &user, &format!("database {database} (mongos)"));
-        }
+        let mut offer = Offer::default();
+        offer.plain.insert("database".into(), request.database.clone());
+        offer.plain.insert("config-server-db".into(), format!("{}/127.0.0.1:{port}", ctx.app));
+        offer.user.insert("username".into(), user);
+        offer.user.insert("password".into(), password.expose().to_string());
+        offer.extra.insert("key-file".into(), internal(ctx)?.get("keyfile").cloned().unwrap_or_default());
+        provider::publish(ctx, rel, CLUSTER, &request, offer)?;
         self.block(ctx, None)
     }
 
@@ -401,21 +346,17 @@ impl MongodbCharm {
         let request = ctx.remote_app_data(rel).unwrap_or_default();
         let admin = admin(ctx).await?;
         admin.drop_user(&user).await?;
-        for group in ["user", "extra"] {
-            if let Some(id) = ctx.secret_id_by_label(&format!("{endpoint}.{rel}.{group}.secret"))? {
-                ctx.secret_remove(&id);
-            }
-        }
+        provider::forget_secrets(ctx, endpoint, rel)?;
         ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "relation removed");
         if ctx.config.get("auto-delete") == Some(&Value::Bool(true)) {
-            if let Some(db) = request.get("database") {
+            if let Some(db) = Request::read(&request).map(|r| r.database) {
                 let still_wanted = ctx
                     .relation_ids(DATABASE)?
                     .into_iter()
                     .filter(|r| *r != rel)
-                    .any(|r| ctx.remote_app_data(r).ok().and_then(|b| b.get("database").cloned()).as_deref() == Some(db.as_str()));
-                if !still_wanted && !tether_core::mongo_plan::is_system_database(db) {
-                    admin.drop_database(db).await?;
+                    .any(|r| ctx.remote_app_data(r).ok().and_then(|b| Request::read(&b)).is_some_and(|q| q.database == db));
+                if !still_wanted && !tether_core::mongo_plan::is_system_database(&db) {
+                    admin.drop_database(&db).await?;
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! `database` (mysql_client) with a confined user per relation, and the legacy `mysql`
 //! and `mysql-root` endpoints that share one user per endpoint (charm-protocol §4).
 
+use super::provider::{self, Offer, Request};
 use super::{param_str, Charm};
 use crate::db::mysql::MyAdmin;
 use crate::db::DbError;
@@ -244,28 +245,17 @@ impl MysqlCharm {
         if !ctx.leader {
             return Ok(());
         }
-        let request = ctx.remote_app_data(rel)?;
-        let Some(database) = request.get("database").cloned() else { return Ok(()) };
+        let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(()) };
+        let database = request.database.clone();
         if validate_database(&database).is_err() {
             ctx.state_set("blocked", "invalid database name requested");
             return self.settle_status(ctx);
         }
         let user = relation_user(rel, &ctx.model_uuid);
-        let label = format!("{DATABASE}.{rel}.user.secret");
-        let password = match ctx.secret_id_by_label(&label)? {
-            Some(id) => {
-                let c = ctx.secret_get(&id)?;
-                match (c.get("username"), c.get("password")) {
-                    (Some(u), Some(p)) if *u == user => SecretString::new(p.clone()),
-                    _ => generate_password(PASSWORD_LEN),
-                }
-            }
-            None => generate_password(PASSWORD_LEN),
-        };
+        let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let admin = admin(ctx).await?;
         let fresh = !admin.user_exists(&user, "%").await?;
-        let roles = request.get("extra-user-roles").cloned().unwrap_or_default();
-        match admin.ensure_relation_user(&user, &password, &database, &roles).await {
+        match admin.ensure_relation_user(&user, &password, &database, &request.extra_user_roles).await {
             Ok(()) => ctx.state_set("blocked", ""),
             Err(DbError::ScopedUser(_)) => {
                 ctx.state_set("blocked", SCOPED_USER_FAILED);
@@ -275,34 +265,16 @@ impl MysqlCharm {
         }
         let (_, port) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MySQL server"))?;
         let endpoint = format!("127.0.0.1:{port}");
-        let requested: Vec<String> = request.get("requested-secrets").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
-        let mut bag = Bag::from([
-            ("database".to_string(), database.clone()),
-            ("endpoints".to_string(), endpoint.clone()),
-            ("read-only-endpoints".to_string(), endpoint),
-            ("data".to_string(), serde_json::to_string(&request).unwrap_or_default()),
-        ]);
+        let mut offer = Offer::default();
+        offer.plain.insert("database".into(), database.clone());
+        offer.plain.insert("endpoints".into(), endpoint.clone());
+        offer.plain.insert("read-only-endpoints".into(), endpoint);
         if let Some(v) = ctx.state_get(STATE_VERSION).or_else(|| self.primary_version(ctx)) {
-            bag.insert("version".into(), v);
+            offer.plain.insert("version".into(), v);
         }
-        let creds = Bag::from([("username".to_string(), user.clone()), ("password".to_string(), password.expose().to_string())]);
-        if requested.iter().any(|r| r == "username") {
-            let uri = match ctx.secret_id_by_label(&label)? {
-                Some(id) => {
-                    let uri = format!("secret:{id}");
-                    if ctx.secret_get(&uri)? != creds {
-                        ctx.secret_set(&uri, creds)?;
-                    }
-                    uri
-                }
-                None => ctx.secret_add_app(Some(&label), creds)?,
-            };
-            ctx.secret_grant(&uri, rel)?;
-            bag.insert("secret-user".into(), uri);
-        } else {
-            bag.extend(creds);
-        }
-        ctx.relation_replace_app(rel, &bag)?;
+        offer.user.insert("username".into(), user.clone());
+        offer.user.insert("password".into(), password.expose().to_string());
+        provider::publish(ctx, rel, DATABASE, &request, offer)?;
         if fresh {
             ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {database}"));
         }
@@ -389,9 +361,7 @@ impl MysqlCharm {
         }
         let user = relation_user(rel, &ctx.model_uuid);
         admin(ctx).await?.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete users for relation {rel}: {e}"))?;
-        if let Some(id) = ctx.secret_id_by_label(&format!("{DATABASE}.{rel}.user.secret"))? {
-            ctx.secret_remove(&id);
-        }
+        provider::forget_secrets(ctx, DATABASE, rel)?;
         ctx.audit("revoked", &format!("{DATABASE}:{rel}"), &user, "relation removed");
         self.settle_status(ctx)
     }

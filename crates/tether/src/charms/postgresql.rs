@@ -6,6 +6,7 @@
 //! until high availability exists, and say so. All relation work happens on the leader,
 //! idempotently: the same relation served twice yields the same user and password.
 
+use super::provider::{self, Offer, Request};
 use super::{param_str, Charm};
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
@@ -102,14 +103,6 @@ pub fn meta() -> CharmMeta {
 
 fn internal_label(app: &str) -> String {
     format!("{PEERS}.{app}.app")
-}
-
-fn user_label(rel: i64) -> String {
-    format!("{DATABASE}.{rel}.user.secret")
-}
-
-fn tls_label(rel: i64) -> String {
-    format!("{DATABASE}.{rel}.tls.secret")
 }
 
 /// The internal passwords (operator, replication, ...) from the application secret.
@@ -266,22 +259,19 @@ impl PostgresqlCharm {
         if !ctx.leader {
             return Ok(());
         }
-        let request = ctx.remote_app_data(rel)?;
-        let Some(database) = request.get("database").cloned() else { return Ok(()) };
+        let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(()) };
+        let database = request.database.clone();
         if validate_database(&database).is_err() {
             ctx.log("WARNING", &format!("relation {rel}: refusing an invalid database name"));
             self.set_blocked(ctx, rel, Some(INVALID_DATABASE));
             return self.settle_status(ctx);
         }
         let user = relation_user(rel);
-        let requested: Vec<String> = request.get("requested-secrets").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
-        let wants_secret = |field: &str| requested.iter().any(|r| r == field);
-        let password = self.existing_password(ctx, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
-        let roles = request.get("extra-user-roles").cloned().unwrap_or_default();
+        let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let sole_user = !self.database_shared(ctx, rel, &database)?;
         let admin = admin(ctx).await?;
         let fresh = admin.list_relation_users().await?.iter().all(|u| u != &user);
-        match admin.ensure_relation_user(&user, &password, &roles, &database, sole_user).await {
+        match admin.ensure_relation_user(&user, &password, &request.extra_user_roles, &database, sole_user).await {
             Ok(()) => {}
             Err(e) if e.to_string() == INVALID_ROLES => {
                 self.set_blocked(ctx, rel, Some(INVALID_ROLES));
@@ -293,35 +283,21 @@ impl PostgresqlCharm {
         let port = port_of_primary(ctx)?;
         let endpoint = format!("127.0.0.1:{port}");
         let uris = format!("postgresql://{user}:{}@{endpoint}/{database}", password.expose());
-        let mut user_fields = Bag::from([("username".to_string(), user.clone()), ("password".to_string(), password.expose().to_string())]);
-        user_fields.insert("uris".into(), uris.clone());
-        if wants_secret("read-only-uris") {
-            user_fields.insert("read-only-uris".into(), uris);
+        let mut offer = Offer::default();
+        offer.user.insert("username".into(), user.clone());
+        offer.user.insert("password".into(), password.expose().to_string());
+        offer.user.insert("uris".into(), uris.clone());
+        if request.wants_secret("read-only-uris") {
+            offer.user.insert("read-only-uris".into(), uris);
         }
-        let mut bag = Bag::new();
-        bag.insert("database".into(), database.clone());
-        bag.insert("endpoints".into(), endpoint.clone());
-        bag.insert("read-only-endpoints".into(), endpoint);
+        offer.tls.insert("tls".into(), "False".into());
+        offer.plain.insert("database".into(), database.clone());
+        offer.plain.insert("endpoints".into(), endpoint.clone());
+        offer.plain.insert("read-only-endpoints".into(), endpoint);
         if let Some(v) = ctx.state_get(STATE_VERSION).or_else(|| self.primary_version(ctx)) {
-            bag.insert("version".into(), v);
+            offer.plain.insert("version".into(), v);
         }
-        bag.insert("data".into(), serde_json::to_string(&request).unwrap_or_default());
-        if wants_secret("username") {
-            let secret_fields: Bag = user_fields.iter().filter(|(k, _)| wants_secret(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-            let plain: Bag = user_fields.into_iter().filter(|(k, _)| !wants_secret(k)).collect();
-            bag.extend(plain);
-            let uri = self.upsert_secret(ctx, rel, &user_label(rel), secret_fields)?;
-            bag.insert("secret-user".into(), uri);
-        } else {
-            bag.extend(user_fields);
-        }
-        if wants_secret("tls") {
-            let uri = self.upsert_secret(ctx, rel, &tls_label(rel), Bag::from([("tls".to_string(), "False".to_string())]))?;
-            bag.insert("secret-tls".into(), uri);
-        } else {
-            bag.insert("tls".into(), "False".into());
-        }
-        ctx.relation_replace_app(rel, &bag)?;
+        provider::publish(ctx, rel, DATABASE, &request, offer)?;
         if fresh {
             ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {database}"));
         }
@@ -410,45 +386,14 @@ impl PostgresqlCharm {
         units.into_iter().find_map(|u| u.state.get(STATE_VERSION).cloned())
     }
 
-    /// The password already issued to this relation's user, if any.
-    fn existing_password(&self, ctx: &HookContext, rel: i64, user: &str) -> anyhow::Result<Option<SecretString>> {
-        if let Some(id) = ctx.secret_id_by_label(&user_label(rel))? {
-            let content = ctx.secret_get(&id)?;
-            if content.get("username").map(String::as_str) == Some(user) {
-                return Ok(content.get("password").cloned().map(SecretString::new));
-            }
-        }
-        let own = ctx.relation_get(rel, &ctx.app.clone())?;
-        if own.get("username").map(String::as_str) == Some(user) {
-            return Ok(own.get("password").cloned().map(SecretString::new));
-        }
-        Ok(None)
-    }
-
     /// Whether another live relation of this application uses the same database.
     fn database_shared(&self, ctx: &HookContext, rel: i64, database: &str) -> anyhow::Result<bool> {
         for other in ctx.relation_ids(DATABASE)? {
-            if other != rel && ctx.remote_app_data(other)?.get("database").map(String::as_str) == Some(database) {
+            if other != rel && Request::read(&ctx.remote_app_data(other)?).is_some_and(|r| r.database == database) {
                 return Ok(true);
             }
         }
         Ok(false)
-    }
-
-    /// Creates or updates the labelled secret and grants it to the relation.
-    fn upsert_secret(&self, ctx: &mut HookContext, rel: i64, label: &str, content: Bag) -> anyhow::Result<String> {
-        let uri = match ctx.secret_id_by_label(label)? {
-            Some(id) => {
-                let uri = format!("secret:{id}");
-                if ctx.secret_get(&uri)? != content {
-                    ctx.secret_set(&uri, content)?;
-                }
-                uri
-            }
-            None => ctx.secret_add_app(Some(label), content)?,
-        };
-        ctx.secret_grant(&uri, rel)?;
-        Ok(uri)
     }
 
     async fn broken(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
@@ -459,11 +404,7 @@ impl PostgresqlCharm {
         let user = relation_user(rel);
         let admin = admin(ctx).await?;
         admin.drop_relation_user(&user).await.map_err(|e| anyhow!("Failed to delete user during {endpoint} relation broken event: {e}"))?;
-        for label in [user_label(rel), tls_label(rel)] {
-            if let Some(id) = ctx.secret_id_by_label(&label)? {
-                ctx.secret_remove(&id);
-            }
-        }
+        provider::forget_secrets(ctx, endpoint, rel)?;
         ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "relation removed");
         self.set_blocked(ctx, rel, None);
         self.settle_status(ctx)
