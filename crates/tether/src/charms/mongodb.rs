@@ -269,6 +269,9 @@ impl MongodbCharm {
     /// nothing to publish (no request yet, or blocked).
     async fn ensure_relation_user(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<Option<Issued>> {
         let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(None) };
+        if provider::already_answered(ctx, rel, &request)? {
+            return Ok(None);
+        }
         if let Err(e) = validate_database(&request.database) {
             ctx.log("WARNING", &format!("relation {rel}: {e}"));
             self.block(ctx, Some("invalid database name requested"))?;

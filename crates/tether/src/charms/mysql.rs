@@ -246,6 +246,9 @@ impl MysqlCharm {
             return Ok(());
         }
         let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(()) };
+        if provider::already_answered(ctx, rel, &request)? {
+            return self.settle_status(ctx);
+        }
         let database = request.database.clone();
         if validate_database(&database).is_err() {
             ctx.state_set("blocked", "invalid database name requested");

@@ -260,6 +260,9 @@ impl PostgresqlCharm {
             return Ok(());
         }
         let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(()) };
+        if provider::already_answered(ctx, rel, &request)? {
+            return self.settle_status(ctx);
+        }
         let database = request.database.clone();
         if validate_database(&database).is_err() {
             ctx.log("WARNING", &format!("relation {rel}: refusing an invalid database name"));

@@ -132,6 +132,22 @@ pub fn forget_secrets(ctx: &mut HookContext, endpoint: &str, rel: i64) -> anyhow
     Ok(())
 }
 
+/// Whether this relation already carries the answer to exactly this request (so serving
+/// it again would change nothing and the database work can be skipped).
+pub fn already_answered(ctx: &HookContext, rel: i64, request: &Request) -> anyhow::Result<bool> {
+    let own = ctx.relation_get(rel, &ctx.app.clone())?;
+    let answered = own.contains_key("secret-user") || own.contains_key("username") || own.contains_key("requests");
+    Ok(answered && own.get("data") == Some(&data_field(request)))
+}
+
+/// The `data` key: the provider's copy of the request it answered.
+fn data_field(request: &Request) -> String {
+    match &request.v1 {
+        None => serde_json::to_string(&request.raw_v0).unwrap_or_default(),
+        Some(v1) => Value::Object([(v1.request_id.clone(), v1.raw.clone())].into_iter().collect()).to_string(),
+    }
+}
+
 /// Answers `request` on relation `rel` of `endpoint` with `offer`, in the request's contract.
 pub fn publish(ctx: &mut HookContext, rel: i64, endpoint: &str, request: &Request, offer: Offer) -> anyhow::Result<()> {
     let Offer { plain, user, tls, extra } = offer;
@@ -146,7 +162,7 @@ pub fn publish(ctx: &mut HookContext, rel: i64, endpoint: &str, request: &Reques
     }
     let bag = match &request.v1 {
         None => {
-            fields.insert("data".into(), serde_json::to_string(&request.raw_v0).unwrap_or_default());
+            fields.insert("data".into(), data_field(request));
             fields
         }
         Some(v1) => {
@@ -154,11 +170,10 @@ pub fn publish(ctx: &mut HookContext, rel: i64, endpoint: &str, request: &Reques
             entry.insert("request-id".into(), Value::String(v1.request_id.clone()));
             entry.insert("resource".into(), Value::String(request.database.clone()));
             entry.insert("salt".into(), Value::String(v1.salt.clone()));
-            let data: Map<String, Value> = [(v1.request_id.clone(), v1.raw.clone())].into_iter().collect();
             Bag::from([
                 ("version".to_string(), "v1".to_string()),
                 ("requests".to_string(), Value::Array(vec![Value::Object(entry)]).to_string()),
-                ("data".to_string(), Value::Object(data).to_string()),
+                ("data".to_string(), data_field(request)),
             ])
         }
     };

@@ -167,7 +167,10 @@ impl PgAdmin {
             tx.batch_execute(s).await.map_err(step("ensuring the relation user"))?;
         }
         tx.commit().await.map_err(step("committing the relation user"))?;
-        let app = self.client(&mut conns, database).await?;
+        drop(conns);
+        // Application databases get a short-lived connection: keeping one per database
+        // would exhaust the server's connection slots as integrations grow.
+        let app = self.open(database).await?;
         app.batch_execute(&pg_plan::take_over_objects(user, sole_user)?).await.map_err(step("granting the database's objects"))?;
         Ok(())
     }
@@ -192,11 +195,17 @@ impl PgAdmin {
             .collect();
         let release = pg_plan::release_objects(user)?;
         for db in databases {
-            let dc = match self.client(&mut conns, &db).await {
-                Ok(dc) => dc,
-                // Dropped since we listed it: nothing to release there.
-                Err(DbError::Connect { source, .. }) if source.code() == Some(&SqlState::INVALID_CATALOG_NAME) => continue,
-                Err(e) => return Err(e),
+            let opened;
+            let dc = if db == MAINTENANCE_DB {
+                self.client(&mut conns, &db).await?
+            } else {
+                opened = match self.open(&db).await {
+                    Ok(dc) => dc,
+                    // Dropped since we listed it: nothing to release there.
+                    Err(DbError::Connect { source, .. }) if source.code() == Some(&SqlState::INVALID_CATALOG_NAME) => continue,
+                    Err(e) => return Err(e),
+                };
+                &opened
             };
             for s in &release {
                 dc.batch_execute(s).await.map_err(step("releasing the user's objects"))?;
