@@ -1,0 +1,706 @@
+//! End to end through the CLI, on real MongoDB-wire servers started by tether: the
+//! commands of the MongoDB how-to (../shared/seeds/002_*.txt) with `juju` replaced by
+//! `tether`, checked with the Rust `mongodb` driver logging in with the credentials
+//! data-integrator hands out.
+//!
+//! The engine is a parameter: `TETHER_TEST_MONGO_ENGINE` (`ferretdb`, the default, or
+//! `mongod`) is passed to every `deploy mongodb` as `--config engine=...`. The tests never
+//! skip: without the engine's binaries they fail, saying how to install them
+//! (`scripts/install-ferretdb` for FerretDB).
+
+mod common;
+
+use common::*;
+use mongodb::bson::{doc, Document};
+use mongodb::error::ErrorKind;
+use mongodb::options::ClientOptions;
+use serde_json::Value;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+const MONGO: &str = "mongodb";
+const DI: &str = "data-integrator";
+const POLL: Duration = Duration::from_millis(250);
+/// How long one driver login may take before it counts as unreachable.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
+const GET_CREDENTIALS_REFUSED: &str = "The action can be run only after relation is created.";
+const MISSING_CLUSTER: &str = "Missing relation to config-server.";
+
+// ---- the engine under test ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    FerretDb,
+    Mongod,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::FerretDb => "ferretdb",
+            Engine::Mongod => "mongod",
+        }
+    }
+
+    /// `--config engine=<name>` for `deploy mongodb`.
+    fn config(self) -> String {
+        format!("engine={}", self.name())
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| is_executable(p))
+}
+
+/// The engine named by `TETHER_TEST_MONGO_ENGINE` (default FerretDB), after checking that
+/// tether will find its binaries the way the daemon looks for them. Fails loudly otherwise.
+fn engine() -> Engine {
+    let wanted = std::env::var("TETHER_TEST_MONGO_ENGINE").unwrap_or_default();
+    match wanted.trim() {
+        "" | "ferretdb" => {
+            let found = match std::env::var_os("TETHER_FERRETDB_BIN").filter(|p| !p.is_empty()) {
+                Some(p) => {
+                    let p = PathBuf::from(p);
+                    assert!(
+                        is_executable(&p),
+                        "$TETHER_FERRETDB_BIN ({}) is not an executable: run scripts/install-ferretdb or fix the variable",
+                        p.display()
+                    );
+                    Some(p)
+                }
+                None => on_path("ferretdb").or_else(|| {
+                    // Where the daemon looks last: `.tools/bin/ferretdb` above its executable.
+                    Path::new(TETHER).ancestors().skip(1).map(|d| d.join(".tools/bin/ferretdb")).find(|p| is_executable(p))
+                }),
+            };
+            assert!(
+                found.is_some(),
+                "FerretDB is not installed, and these tests never skip: run scripts/install-ferretdb \
+                 (it builds .tools/bin/ferretdb) or set TETHER_FERRETDB_BIN"
+            );
+            Engine::FerretDb
+        }
+        "mongod" => {
+            for bin in ["mongod", "mongos"] {
+                assert!(on_path(bin).is_some(), "TETHER_TEST_MONGO_ENGINE=mongod but `{bin}` is not on PATH");
+            }
+            Engine::Mongod
+        }
+        other => panic!("TETHER_TEST_MONGO_ENGINE={other:?}: expected ferretdb or mongod"),
+    }
+}
+
+// ---- a controller that also makes sure its MongoDB-wire servers go away ----
+
+/// A [`Controller`] whose drop also checks that every server tether started for it
+/// (`tether-server.pid`) is gone after `destroy-controller -y`, killing leftovers (only
+/// those still running the very command line they had, so a reused pid is never hit).
+struct MongoController {
+    c: Option<Controller>,
+}
+
+impl MongoController {
+    fn bootstrap() -> MongoController {
+        MongoController { c: Some(Controller::bootstrap()) }
+    }
+}
+
+impl Deref for MongoController {
+    type Target = Controller;
+    fn deref(&self) -> &Controller {
+        self.c.as_ref().expect("controller")
+    }
+}
+
+fn cmdline(pid: i32) -> Vec<u8> {
+    std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+}
+
+impl Drop for MongoController {
+    fn drop(&mut self) {
+        let Some(c) = self.c.take() else { return };
+        let servers: Vec<(i32, Vec<u8>)> = c.mongo_server_pids().into_iter().map(|pid| (pid, cmdline(pid))).collect();
+        drop(c);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut alive = servers;
+        loop {
+            alive.retain(|(pid, cmd)| is_live_process(*pid) && cmdline(*pid) == *cmd);
+            if alive.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            sleep(Duration::from_millis(100));
+        }
+        for (pid, cmd) in &alive {
+            eprintln!(
+                "killing MongoDB-wire server {pid} ({}) left behind by the controller",
+                String::from_utf8_lossy(cmd).replace('\0', " ")
+            );
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        if !std::thread::panicking() {
+            assert!(
+                alive.is_empty(),
+                "MongoDB-wire servers outlived destroy-controller -y: {:?}",
+                alive.iter().map(|a| a.0).collect::<Vec<_>>()
+            );
+        }
+    }
+}
+
+// ---- logging in with the mongodb driver ----
+
+/// Why a driver login did not work.
+enum MongoFailure {
+    /// The server answered and refused the credentials.
+    Refused(String),
+    /// Nothing answered, or something else went wrong.
+    Unreachable(String),
+}
+
+impl MongoFailure {
+    fn describe(&self) -> String {
+        match self {
+            MongoFailure::Refused(m) => format!("refused: {m}"),
+            MongoFailure::Unreachable(m) => format!("unreachable: {m}"),
+        }
+    }
+}
+
+fn classify(e: mongodb::error::Error) -> MongoFailure {
+    let refused = match e.kind.as_ref() {
+        ErrorKind::Authentication { .. } => true,
+        ErrorKind::Command(c) => c.code == 18,
+        _ => false,
+    };
+    if refused || e.to_string().contains("Authentication failed") {
+        MongoFailure::Refused(e.to_string())
+    } else {
+        MongoFailure::Unreachable(e.to_string())
+    }
+}
+
+/// One authenticated driver client and the small runtime that drives it.
+struct MongoSession {
+    client: Option<mongodb::Client>,
+    rt: tokio::runtime::Runtime,
+    /// The URI's database.
+    db: String,
+}
+
+impl MongoSession {
+    /// Logs in with a `mongodb://` URI exactly as handed out (short timeouts added) and
+    /// proves it with an authenticated command.
+    fn connect(uri: &str) -> Result<MongoSession, MongoFailure> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        let (client, db) = rt.block_on(async {
+            let mut opts = ClientOptions::parse(uri).await.map_err(|e| MongoFailure::Unreachable(format!("bad uri: {e}")))?;
+            opts.server_selection_timeout = Some(LOGIN_TIMEOUT);
+            opts.connect_timeout = Some(LOGIN_TIMEOUT);
+            opts.app_name = Some("tether-tests".into());
+            let db = opts.default_database.clone().unwrap_or_else(|| "admin".into());
+            let client = mongodb::Client::with_options(opts).map_err(classify)?;
+            let result = client.database(&db).run_command(doc! { "connectionStatus": 1 }).await;
+            match result {
+                Ok(_) => Ok((client, db)),
+                Err(e) => {
+                    client.shutdown().immediate(true).await;
+                    Err(classify(e))
+                }
+            }
+        })?;
+        Ok(MongoSession { client: Some(client), rt, db })
+    }
+
+    fn open(uri: &str) -> MongoSession {
+        MongoSession::connect(uri).unwrap_or_else(|e| panic!("cannot log in with {}: {}", redact(uri), e.describe()))
+    }
+
+    fn client(&self) -> &mongodb::Client {
+        self.client.as_ref().expect("client")
+    }
+
+    fn coll(&self, name: &str) -> mongodb::Collection<Document> {
+        self.client().database(&self.db).collection(name)
+    }
+
+    /// The user this session is authenticated as (`connectionStatus`).
+    fn user(&self) -> String {
+        let status = self
+            .rt
+            .block_on(async { self.client().database(&self.db).run_command(doc! { "connectionStatus": 1 }).await })
+            .expect("connectionStatus");
+        let users = status.get_document("authInfo").and_then(|a| a.get_array("authenticatedUsers")).cloned().unwrap_or_default();
+        users
+            .first()
+            .and_then(|u| u.as_document())
+            .and_then(|u| u.get_str("user").ok())
+            .unwrap_or_else(|| panic!("connectionStatus names no user: {status}"))
+            .to_string()
+    }
+
+    fn insert(&self, coll: &str, d: Document) {
+        self.rt.block_on(async { self.coll(coll).insert_one(d).await }).unwrap_or_else(|e| panic!("insert into {}.{coll}: {e}", self.db));
+    }
+
+    fn find_one(&self, coll: &str, filter: Document) -> Option<Document> {
+        self.rt.block_on(async { self.coll(coll).find_one(filter).await }).unwrap_or_else(|e| panic!("find in {}.{coll}: {e}", self.db))
+    }
+
+    fn count(&self, coll: &str) -> u64 {
+        self.rt
+            .block_on(async { self.coll(coll).count_documents(doc! {}).await })
+            .unwrap_or_else(|e| panic!("count {}.{coll}: {e}", self.db))
+    }
+
+    fn collections(&self) -> Vec<String> {
+        self.rt.block_on(async { self.client().database(&self.db).list_collection_names().await }).expect("listCollections")
+    }
+}
+
+impl Drop for MongoSession {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            self.rt.block_on(async { client.shutdown().immediate(true).await });
+        }
+    }
+}
+
+/// The URI with its password hidden, for messages.
+fn redact(uri: &str) -> String {
+    match (uri.find("://"), uri.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match uri[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &uri[..s + 3], &uri[at..]),
+            None => uri.to_string(),
+        },
+        _ => uri.to_string(),
+    }
+}
+
+/// `mongodb://user:pw@host:port/db?authSource=admin` for a login tether did not hand out
+/// (the internal users), built the way the charm builds URIs.
+fn uri_for(host_port: &str, user: &str, password: &str, db: &str) -> String {
+    let query = if db == "admin" { String::new() } else { "?authSource=admin".into() };
+    format!("mongodb://{user}:{password}@{host_port}/{db}{query}")
+}
+
+/// Asserts that the server answers and refuses this login.
+fn assert_refused(uri: &str) {
+    match MongoSession::connect(uri) {
+        Err(MongoFailure::Refused(_)) => {}
+        Err(other) => panic!("expected the server to refuse {}, got {}", redact(uri), other.describe()),
+        Ok(s) => panic!("{} logged in as {}, expected a refusal", redact(uri), s.user()),
+    }
+}
+
+/// Polls until this login fails in a way `done` accepts; bounded.
+fn wait_login_fails(uri: &str, what: &str, done: impl Fn(&MongoFailure) -> bool) -> MongoFailure {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let last = match MongoSession::connect(uri) {
+            Err(f) if done(&f) => return f,
+            Err(f) => f.describe(),
+            Ok(s) => format!("still logs in as {}", s.user()),
+        };
+        if Instant::now() >= deadline {
+            panic!("{} not {what} after {SETTLE_TIMEOUT:?}: {last}", redact(uri));
+        }
+        sleep(POLL);
+    }
+}
+
+fn wait_refused(uri: &str) {
+    wait_login_fails(uri, "refused", |f| matches!(f, MongoFailure::Refused(_)));
+}
+
+// ---- reading credentials and status ----
+
+fn field<'a>(map: &'a Value, key: &str) -> &'a str {
+    map[key].as_str().unwrap_or_else(|| panic!("credentials lack {key:?}: {map:#}"))
+}
+
+/// `relation-<digits>`, the user name the MongoDB charm gives a relation (charm-protocol.md §5.4).
+fn is_mongo_relation_user(name: &str) -> bool {
+    name.strip_prefix("relation-").is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn assert_charm_password(password: &str, context: &Value) {
+    assert!(password.len() == 32 && password.chars().all(|c| c.is_ascii_alphanumeric()), "password must be 32 letters/digits: {context:#}");
+}
+
+/// The first `open-ports` entry of a unit (principal or subordinate) as a port number.
+fn open_port(unit: &Value) -> u16 {
+    let first = unit["open-ports"][0].as_str().unwrap_or_else(|| panic!("unit has no open-ports: {unit:#}"));
+    first.trim_end_matches("/tcp").parse().unwrap_or_else(|_| panic!("open-port {first:?} is not PORT/tcp"))
+}
+
+/// A subordinate unit's status object under its principal unit.
+fn subordinate<'a>(status: &'a Value, principal_unit: &str, unit: &str) -> &'a Value {
+    let app = principal_unit.split('/').next().unwrap_or_default();
+    &status["applications"][app]["units"][principal_unit]["subordinates"][unit]
+}
+
+fn workload(v: &Value) -> (String, String) {
+    let w = &v["workload-status"];
+    (w["current"].as_str().unwrap_or("").to_string(), w["message"].as_str().unwrap_or("").to_string())
+}
+
+fn app_status(status: &Value, app: &str) -> (String, String) {
+    let w = &status["applications"][app]["application-status"];
+    (w["current"].as_str().unwrap_or("").to_string(), w["message"].as_str().unwrap_or("").to_string())
+}
+
+/// The value of one config option, from `config APP KEY`.
+fn config_value(c: &Controller, app: &str, key: &str) -> String {
+    c.ok(&["config", app, key]).stdout.trim().to_string()
+}
+
+/// Runs `get-credentials` and asserts it fails with the data-integrator's no-relation text.
+fn assert_get_credentials_refused(c: &Controller, unit: &str) {
+    let (out, task) = c.run_action(unit, "get-credentials", &[]);
+    assert_eq!(task["status"], "failed", "get-credentials must fail:\n{out}");
+    assert_eq!(task["message"], GET_CREDENTIALS_REFUSED, "{out}");
+}
+
+/// Polls get-credentials until it fails with the no-relation text; bounded.
+fn wait_get_credentials_refused(c: &Controller, unit: &str) {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let (out, task) = c.run_action(unit, "get-credentials", &[]);
+        if task["status"] == "failed" && task["message"] == GET_CREDENTIALS_REFUSED {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!("get-credentials still answers after {SETTLE_TIMEOUT:?}:\n{out}");
+        }
+        sleep(POLL);
+    }
+}
+
+/// Waits until the one mongos unit under `principal_unit` has this workload status.
+fn wait_router(c: &Controller, principal_unit: &str, want: (&str, &str)) -> Value {
+    c.wait_for(&format!("mongos/0 under {principal_unit} to be {want:?}"), |s| {
+        let (word, message) = workload(subordinate(s, principal_unit, "mongos/0"));
+        if word == "error" {
+            return Err(format!("mongos/0 is in error: {message}"));
+        }
+        Ok(word == want.0 && (want.1.is_empty() || message == want.1))
+    })
+}
+
+/// The operator's password from `run APP/leader get-password`.
+fn get_password(c: &Controller, app: &str, username: Option<&str>) -> String {
+    let param = username.map(|u| format!("username={u}"));
+    let params: Vec<&str> = param.iter().map(String::as_str).collect();
+    let results = c.action_results(&format!("{app}/leader"), "get-password", &params);
+    results["password"].as_str().unwrap_or_else(|| panic!("get-password returned no password: {results:#}")).to_string()
+}
+
+/// Asserts the `mongodb` credentials are those of the charm: user, password, database,
+/// 127.0.0.1 endpoint and a URI the driver uses as-is; returns the endpoint.
+fn check_mongodb_credentials(creds: &Value, engine: Engine, app: &str, database: &str) -> String {
+    let user = field(creds, "username");
+    assert!(is_mongo_relation_user(user), "username {user:?} is not relation-<n>: {creds:#}");
+    let password = field(creds, "password");
+    assert_charm_password(password, creds);
+    assert_eq!(field(creds, "database"), database, "{creds:#}");
+    let endpoints = field(creds, "endpoints");
+    let (host, port) = first_endpoint(endpoints);
+    assert_eq!((host.as_str(), endpoints.contains(',')), ("127.0.0.1", false), "one endpoint on 127.0.0.1: {creds:#}");
+    assert!(port > 0);
+    let expected = match engine {
+        Engine::FerretDb => {
+            assert!(creds.get("replset").is_none(), "FerretDB has no replica set, so no replset: {creds:#}");
+            format!("mongodb://{user}:{password}@{endpoints}/{database}?authSource=admin")
+        }
+        Engine::Mongod => {
+            assert_eq!(field(creds, "replset"), app, "{creds:#}");
+            format!("mongodb://{user}:{password}@{endpoints}/{database}?replicaSet={app}&authSource=admin")
+        }
+    };
+    assert_eq!(field(creds, "uris"), expected, "uris");
+    endpoints.to_string()
+}
+
+// ---- the replica-set path ----
+
+#[test]
+fn replica_set_credentials_rotation_and_internal_passwords() {
+    let engine = engine();
+    let c = MongoController::bootstrap();
+    c.ok(&["deploy", MONGO, "--config", &engine.config()]);
+    c.ok(&["deploy", DI, "--config", "database-name=mdb"]);
+    c.ok(&["integrate", DI, MONGO]);
+    let status = c.wait_active(&[MONGO, DI]);
+
+    assert_eq!(related_apps(&status, MONGO, "database"), [DI], "{status:#}");
+    assert_eq!(related_apps(&status, DI, "mongodb"), [MONGO], "{status:#}");
+    assert_eq!(status["applications"][MONGO]["relations"]["database"][0]["interface"], "mongodb_client", "{status:#}");
+    let version = status["applications"][MONGO]["version"].as_str().unwrap_or_default();
+    assert!(version.starts_with(engine.name()), "status shows the engine in the version: {version:?}");
+    if engine == Engine::FerretDb {
+        let (_, message) = app_status(&status, MONGO);
+        assert!(message.contains("no replica set"), "FerretDB's limits are said in status: {message:?}");
+    }
+
+    // The seed's command, default output format.
+    let plain = c.ok(&["run", "data-integrator/leader", "get-credentials"]);
+    assert!(plain.stdout.contains("mongodb:") && plain.stdout.contains("relation-"), "{plain}");
+
+    let first = c.credentials_for("data-integrator/leader", "mongodb");
+    let endpoint = check_mongodb_credentials(&first, engine, MONGO, "mdb");
+    let first_user = field(&first, "username").to_string();
+    let first_uri = field(&first, "uris").to_string();
+
+    // The driver logs in with the URI as handed out, and writes and reads its database.
+    let db = MongoSession::open(&first_uri);
+    assert_eq!(db.user(), first_user);
+    db.insert("seed_check", doc! { "_id": 1, "note": "before rotation" });
+    let found = db.find_one("seed_check", doc! { "_id": 1 }).expect("the document just written");
+    assert_eq!(found.get_str("note").ok(), Some("before rotation"));
+    assert!(db.collections().contains(&"seed_check".to_string()), "written to database mdb");
+    drop(db);
+
+    // The seed's rotation: remove the integration (the user goes), integrate again.
+    c.ok(&["remove-relation", DI, MONGO]);
+    wait_refused(&first_uri);
+    c.wait_for("the relation to be gone", |s| Ok(related_apps(s, MONGO, "database").is_empty()));
+    wait_get_credentials_refused(&c, "data-integrator/leader");
+
+    c.ok(&["integrate", DI, MONGO]);
+    c.wait_active(&[MONGO, DI]);
+    let second =
+        c.wait_credentials_for("data-integrator/leader", "mongodb", "a new relation user", |m| m["username"] != first_user.as_str());
+    assert_eq!(check_mongodb_credentials(&second, engine, MONGO, "mdb"), endpoint, "same server");
+    assert_ne!(second["password"], first["password"]);
+    let second_uri = field(&second, "uris").to_string();
+    let db = MongoSession::open(&second_uri);
+    assert_eq!(db.user(), field(&second, "username"));
+    let kept = db.find_one("seed_check", doc! { "_id": 1 }).expect("data written before the rotation is still there");
+    assert_eq!(kept.get_str("note").ok(), Some("before rotation"));
+    db.insert("seed_check", doc! { "_id": 2, "note": "after rotation" });
+    assert_eq!(db.count("seed_check"), 2);
+    drop(db);
+    assert_refused(&first_uri);
+
+    // get-password: the operator by default, and the other internal users.
+    let operator = |pw: &str| uri_for(&endpoint, "operator", pw, "admin");
+    let initial = get_password(&c, MONGO, None);
+    assert_charm_password(&initial, &Value::String("operator".into()));
+    assert_eq!(get_password(&c, MONGO, Some("operator")), initial);
+    assert_eq!(MongoSession::open(&operator(&initial)).user(), "operator");
+    let backup = get_password(&c, MONGO, Some("backup"));
+    let monitor = get_password(&c, MONGO, Some("monitor"));
+    assert!(backup != monitor && backup != initial, "each internal user has its own password");
+    assert_eq!(MongoSession::open(&uri_for(&endpoint, "backup", &backup, "admin")).user(), "backup");
+    assert_eq!(MongoSession::open(&uri_for(&endpoint, "monitor", &monitor, "admin")).user(), "monitor");
+    let (out, task) = c.run_action("mongodb/leader", "get-password", &["username=root"]);
+    assert_eq!(task["status"], "failed", "{out}");
+    assert_eq!(task["message"], "The action can be run only for users used by the charm: operator, backup, monitor not root", "{out}");
+
+    // set-password password=X: X works, the old one is refused.
+    let chosen = "Chosen0perator7PasswordForMongo1";
+    let set = c.action_results("mongodb/leader", "set-password", &[&format!("password={chosen}")]);
+    assert_eq!(set["password"], chosen, "set-password reports the password it set: {set:#}");
+    assert_eq!(set["secret-id"], "mongodb.app", "{set:#}");
+    assert_eq!(MongoSession::open(&operator(chosen)).user(), "operator");
+    assert_refused(&operator(&initial));
+    assert_eq!(get_password(&c, MONGO, None), chosen);
+
+    // set-password without a password: a fresh random one.
+    let random = c.action_results("mongodb/leader", "set-password", &[]);
+    let random = random["password"].as_str().unwrap_or_else(|| panic!("no password in {random:#}")).to_string();
+    assert_charm_password(&random, &Value::String(random.clone()));
+    assert!(random != chosen && random != initial, "a fresh random password");
+    assert_eq!(MongoSession::open(&operator(&random)).user(), "operator");
+    assert_refused(&operator(chosen));
+    assert_eq!(get_password(&c, MONGO, None), random);
+
+    // Another internal user.
+    let set = c.action_results("mongodb/leader", "set-password", &["username=monitor"]);
+    let new_monitor = set["password"].as_str().unwrap_or_default().to_string();
+    assert!(new_monitor.len() == 32 && new_monitor != monitor, "{set:#}");
+    assert_eq!(MongoSession::open(&uri_for(&endpoint, "monitor", &new_monitor, "admin")).user(), "monitor");
+    assert_refused(&uri_for(&endpoint, "monitor", &monitor, "admin"));
+    assert_eq!(get_password(&c, MONGO, Some("monitor")), new_monitor);
+
+    // Logins after the rotations: the existing relation user is untouched, and tether
+    // manages the server with the operator password it now has (a new integration).
+    assert_eq!(MongoSession::open(&second_uri).count("seed_check"), 2);
+    c.ok(&["deploy", DI, "di-after", "--config", "database-name=afterdb"]);
+    c.ok(&["integrate", "di-after", MONGO]);
+    c.wait_active(&[MONGO, DI, "di-after"]);
+    let after = c.credentials_for("di-after/leader", "mongodb");
+    check_mongodb_credentials(&after, engine, MONGO, "afterdb");
+    assert_ne!(after["username"], second["username"]);
+    let db = MongoSession::open(field(&after, "uris"));
+    db.insert("t", doc! { "v": 42 });
+    assert_eq!(db.find_one("t", doc! {}).and_then(|d| d.get_i32("v").ok()), Some(42));
+    drop(db);
+
+    // The role is fixed at deploy (charm-protocol.md §5.2); nothing changes.
+    c.tether(&["config", MONGO, "role=config-server"])
+        .assert_one_line_error("Migration of sharding components not permitted, revert config role to replication");
+    assert_eq!(config_value(&c, MONGO, "role"), "replication");
+
+    // Unknown extra-user-roles: the charm says so in status and issues no user; removing
+    // the relation clears it.
+    c.ok(&["deploy", DI, "di-roles", "--config", "database-name=rolesdb", "--config", "extra-user-roles=wizard"]);
+    c.ok(&["integrate", "di-roles", MONGO]);
+    let blocked = c.wait_for("mongodb to refuse the unknown role", |s| {
+        let (word, message) = app_status(s, MONGO);
+        Ok(word == "blocked" && message.contains("wizard"))
+    });
+    let (_, message) = app_status(&blocked, MONGO);
+    assert!(message.contains("extra-user-roles"), "the message names the option: {message:?}");
+    assert_get_credentials_refused(&c, "di-roles/leader");
+    c.ok(&["remove-relation", "di-roles", MONGO]);
+    c.wait_active(&[MONGO]);
+    assert_eq!(MongoSession::open(&second_uri).count("seed_check"), 2, "other relations are untouched");
+}
+
+// ---- the sharded path: config server, mongos subordinate, data-integrator ----
+
+#[test]
+fn sharded_cluster_through_the_mongos_subordinate() {
+    let engine = engine();
+    let c = MongoController::bootstrap();
+    c.ok(&["deploy", MONGO, "config-server", "--config", "role=config-server", "--config", &engine.config()]);
+    c.ok(&["deploy", "mongos"]);
+    c.ok(&["deploy", DI, "di2", "--config", "database-name=shardeddb"]);
+    let status = c.wait_active(&["config-server"]);
+    assert!(unit_names(&status, "mongos").is_empty(), "deploying a subordinate creates no unit: {status:#}");
+    let config_server_port = open_port(&status["applications"]["config-server"]["units"]["config-server/0"]);
+
+    // integrate mongos di2: one mongos unit beside di2/0, shown under it, waiting for
+    // the config server.
+    c.ok(&["integrate", "mongos", "di2"]);
+    let status = wait_router(&c, "di2/0", ("blocked", MISSING_CLUSTER));
+    let mongos = &status["applications"]["mongos"];
+    assert_eq!(mongos["subordinate-to"], serde_json::json!(["di2"]), "{status:#}");
+    assert!(mongos["units"].as_object().is_none_or(|u| u.is_empty()), "subordinate units show under their principal only: {status:#}");
+    let subs = status["applications"]["di2"]["units"]["di2/0"]["subordinates"].as_object().cloned().unwrap_or_default();
+    assert_eq!(subs.keys().collect::<Vec<_>>(), ["mongos/0"], "{status:#}");
+    assert_eq!(related_apps(&status, "mongos", "mongos_proxy"), ["di2"], "{status:#}");
+    assert_eq!(status["applications"]["mongos"]["relations"]["mongos_proxy"][0]["scope"], "container", "{status:#}");
+    assert_eq!(related_apps(&status, "di2", "mongos"), ["mongos"], "{status:#}");
+    assert_get_credentials_refused(&c, "di2/leader");
+
+    // integrate config-server mongos: the router starts and di2 gets working credentials.
+    c.ok(&["integrate", "config-server", "mongos"]);
+    wait_router(&c, "di2/0", ("active", ""));
+    let status = c.wait_active(&["config-server", "di2"]);
+    assert_eq!(related_apps(&status, "mongos", "cluster"), ["config-server"], "{status:#}");
+    assert_eq!(related_apps(&status, "config-server", "cluster"), ["mongos"], "{status:#}");
+    let router_port = open_port(subordinate(&status, "di2/0", "mongos/0"));
+    assert_ne!(router_port, config_server_port, "clients reach the router, not the config server");
+
+    let plain = c.ok(&["run", "di2/leader", "get-credentials"]);
+    assert!(plain.stdout.contains("mongos:") && plain.stdout.contains("relation-"), "{plain}");
+    let creds = c.credentials_for("di2/leader", "mongos");
+    let user = field(&creds, "username").to_string();
+    assert!(is_mongo_relation_user(&user), "{creds:#}");
+    let password = field(&creds, "password").to_string();
+    assert_charm_password(&password, &creds);
+    assert_eq!(field(&creds, "database"), "shardeddb");
+    let uri = field(&creds, "uris").to_string();
+    assert_eq!(uri, format!("mongodb://{user}:{password}@127.0.0.1:{router_port}/shardeddb?authSource=admin"), "uris point at the router");
+
+    let db = MongoSession::open(&uri);
+    assert_eq!(db.user(), user);
+    db.insert("orders", doc! { "_id": 1, "via": "mongos" });
+    assert_eq!(db.find_one("orders", doc! { "_id": 1 }).and_then(|d| d.get_str("via").ok().map(String::from)).as_deref(), Some("mongos"));
+    drop(db);
+    if engine == Engine::FerretDb {
+        // The FerretDB router forwards to the config server: the document is there.
+        let operator = get_password(&c, "config-server", None);
+        let direct = MongoSession::open(&uri_for(&format!("127.0.0.1:{config_server_port}"), "operator", &operator, "shardeddb"));
+        assert_eq!(direct.count("orders"), 1);
+    }
+
+    // remove-relation config-server mongos: the router stops, the user is dropped, the
+    // host's credentials go.
+    c.ok(&["remove-relation", "config-server", "mongos"]);
+    wait_router(&c, "di2/0", ("blocked", MISSING_CLUSTER));
+    let failure = wait_login_fails(&uri, "cut off", |_| true);
+    eprintln!("through the router after remove-relation: {}", failure.describe());
+    let direct_uri = uri.replace(&format!(":{router_port}/"), &format!(":{config_server_port}/"));
+    wait_refused(&direct_uri);
+    wait_get_credentials_refused(&c, "di2/leader");
+    let status = c.status();
+    assert!(related_apps(&status, "mongos", "cluster").is_empty(), "{status:#}");
+    assert_eq!(related_apps(&status, "mongos", "mongos_proxy"), ["di2"], "the router stays beside its host: {status:#}");
+
+    // The seed's rotation for the sharded path: integrate again, a new user, same data.
+    c.ok(&["integrate", "config-server", "mongos"]);
+    wait_router(&c, "di2/0", ("active", ""));
+    let again = c.wait_credentials_for("di2/leader", "mongos", "a new mongos user", |m| m["username"] != user.as_str());
+    assert!(is_mongo_relation_user(field(&again, "username")), "{again:#}");
+    let db = MongoSession::open(field(&again, "uris"));
+    assert_eq!(db.user(), field(&again, "username"));
+    assert_eq!(db.count("orders"), 1, "data written before the rotation is there");
+    drop(db);
+    assert_refused(&direct_uri);
+
+    // Bad input on the sharded side: the role is fixed, and a config server refuses the
+    // `database` endpoint (charm-protocol.md §5.2, §5.4).
+    c.tether(&["config", "config-server", "role=replication"])
+        .assert_one_line_error("Migration of sharding components not permitted, revert config role to config-server");
+    assert_eq!(
+        c.tether(&["config", "config-server", "role=replication"]).stderr.trim(),
+        "ERROR Migration of sharding components not permitted, revert config role to config-server"
+    );
+    assert_eq!(config_value(&c, "config-server", "role"), "config-server");
+    c.ok(&["deploy", DI, "di-direct", "--config", "database-name=directdb"]);
+    c.ok(&["integrate", "di-direct", "config-server"]);
+    c.wait_for("the config server to refuse the database endpoint", |s| {
+        Ok(app_status(s, "config-server") == ("blocked".into(), "Sharding roles do not support database interface.".into()))
+    });
+    assert_get_credentials_refused(&c, "di-direct/leader");
+}
+
+// ---- bad input: one line, non-zero exit, nothing created ----
+
+#[test]
+fn bad_mongo_input_is_refused_in_one_line_and_creates_nothing() {
+    engine();
+    let c = MongoController::bootstrap();
+    let apps_before = app_names(&c.status());
+
+    c.tether(&["deploy", MONGO, "m2", "--config", "role=bogus"]).assert_one_line_error("unknown role \"bogus\"");
+    c.tether(&["deploy", MONGO, "m2", "--config", "engine=bogus"]).assert_one_line_error("unknown engine \"bogus\"");
+    for hostile in ["a$b", "a.b", "../etc", "a b", "a/b", "x;db.dropDatabase()"] {
+        c.tether(&["deploy", DI, "x", "--config", &format!("database-name={hostile}")]).assert_one_line_error("database name");
+    }
+    assert_eq!(app_names(&c.status()), apps_before, "nothing was deployed");
+    // The names are free: the refused deploys left nothing behind.
+    c.ok(&["deploy", DI, "x", "--config", "database-name=fine_name"]);
+
+    // mongos with an application that has no mongos_client endpoint.
+    c.ok(&["deploy", "mongos"]);
+    c.ok(&["deploy", "postgresql-k8s"]);
+    c.tether(&["integrate", "mongos", "postgresql-k8s"]).assert_one_line_error("no relations found");
+    c.tether(&["integrate", "postgresql-k8s", "mongos"]).assert_one_line_error("no relations found");
+    let status = c.status();
+    for app in ["mongos", "postgresql-k8s"] {
+        let rels = &status["applications"][app]["relations"];
+        let others: Vec<String> = rels
+            .as_object()
+            .map(|m| {
+                m.values()
+                    .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                    .filter_map(|r| r["related-application"].as_str().map(String::from))
+                    .filter(|a| a != app)
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(others.is_empty(), "{app} got no relation: {status:#}");
+    }
+    assert!(unit_names(&status, "mongos").is_empty(), "no mongos unit was placed: {status:#}");
+}
