@@ -582,3 +582,502 @@ impl PgSession {
 pub fn is_relation_user(name: &str) -> bool {
     name.strip_prefix("relation_id_").is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
 }
+
+// ---- MongoDB helpers (added for tests/mongodb.rs; kept apart from the rest) ----
+
+impl Controller {
+    /// `run UNIT get-credentials` on a data-integrator unit: the map under `key`
+    /// (`mongodb`, `mongos`, ...), which must be there.
+    pub fn credentials_for(&self, unit: &str, key: &str) -> Value {
+        let results = self.action_results(unit, "get-credentials", &[]);
+        assert!(matches!(&results["ok"], Value::String(s) if s == "True") || results["ok"] == true, "ok must be True: {results:#}");
+        let map = results[key].clone();
+        assert!(map.is_object(), "get-credentials has no `{key}` key: {results:#}");
+        map
+    }
+
+    /// Polls `get-credentials` until `accept` takes the map under `key` (bounded).
+    pub fn wait_credentials_for(&self, unit: &str, key: &str, what: &str, accept: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        loop {
+            let (out, task) = self.run_action(unit, "get-credentials", &[]);
+            let map = &task["results"][key];
+            if out.code == 0 && task["status"] == "completed" && map.is_object() && accept(map) {
+                return map.clone();
+            }
+            if Instant::now() >= deadline {
+                panic!("timed out after {SETTLE_TIMEOUT:?} waiting for {what}; last:\n{out}");
+            }
+            sleep(POLL);
+        }
+    }
+
+    /// The live processes named by tether's `tether-server.pid` files under this home:
+    /// the MongoDB-wire servers (FerretDB, mongod, mongos) this test started through tether.
+    pub fn mongo_server_pids(&self) -> Vec<i32> {
+        let mut files = Vec::new();
+        collect_files_named(self.home.path(), 8, &|p: &Path| p.file_name().is_some_and(|n| n == "tether-server.pid"), &mut files);
+        files
+            .into_iter()
+            .filter_map(|f| fs::read_to_string(f).ok()?.lines().next()?.trim().parse::<i32>().ok())
+            .filter(|pid| *pid > 1 && is_live_process(*pid))
+            .collect()
+    }
+}
+
+/// True while `pid` is a live (not zombie) process.
+pub fn is_live_process(pid: i32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    !matches!(state, Some('Z') | Some('X') | None)
+}
+
+// ---- MySQL / MariaDB logins (mysql_async) ----
+
+impl Controller {
+    /// `show-unit UNIT --format json`: the unit's object.
+    pub fn show_unit(&self, unit: &str) -> Value {
+        let json = self.ok(&["show-unit", unit, "--format", "json"]).json();
+        let u = json[unit].clone();
+        assert!(u.is_object(), "show-unit has no {unit:?} key: {json:#}");
+        u
+    }
+
+    /// Polls `show-unit` until `pick` finds what the test waits for (bounded) and returns it.
+    pub fn wait_show_unit<T>(&self, unit: &str, what: &str, pick: impl Fn(&Value) -> Option<T>) -> T {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        loop {
+            let out = self.tether(&["show-unit", unit, "--format", "json"]);
+            if out.code == 0 {
+                if let Ok(json) = serde_json::from_str::<Value>(&out.stdout) {
+                    if let Some(found) = pick(&json[unit]) {
+                        return found;
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                panic!("timed out after {SETTLE_TIMEOUT:?} waiting for {what}; last:\n{out}");
+            }
+            sleep(POLL);
+        }
+    }
+}
+
+/// In a show-unit object, the relation on the unit's `endpoint` whose related endpoint is
+/// `related_endpoint`.
+pub fn relation_info<'a>(unit: &'a Value, endpoint: &str, related_endpoint: &str) -> Option<&'a Value> {
+    unit["relation-info"].as_array()?.iter().find(|r| r["endpoint"] == endpoint && r["related-endpoint"] == related_endpoint)
+}
+
+/// Everything needed to log in to MySQL/MariaDB over TCP.
+#[derive(Clone)]
+pub struct MyLogin {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    /// The default database, if any.
+    pub dbname: Option<String>,
+}
+
+impl fmt::Debug for MyLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}:{}/{}", self.user, self.host, self.port, self.dbname.as_deref().unwrap_or(""))
+    }
+}
+
+/// Why a MySQL login or statement did not work.
+#[derive(Debug)]
+pub enum MyFailure {
+    /// The server answered and said no (error code, e.g. 1045 access denied, and message).
+    Refused { code: u16, message: String },
+    /// No server answered, or the connection broke.
+    Unreachable(String),
+}
+
+impl MyFailure {
+    fn from_error(e: mysql_async::Error) -> MyFailure {
+        match e {
+            mysql_async::Error::Server(s) => MyFailure::Refused { code: s.code, message: s.message },
+            other => MyFailure::Unreachable(other.to_string()),
+        }
+    }
+}
+
+impl MyLogin {
+    /// The login a data-integrator `mysql` credentials map describes.
+    pub fn from_credentials(my: &Value) -> MyLogin {
+        let field = |k: &str| my[k].as_str().unwrap_or_else(|| panic!("credentials lack {k:?}: {my:#}")).to_string();
+        let (host, port) = first_endpoint(&field("endpoints"));
+        MyLogin { host, port, user: field("username"), password: field("password"), dbname: Some(field("database")) }
+    }
+
+    /// The login a legacy `mysql`/`mysql-root` unit databag describes (`host`, `port`,
+    /// `user`, `password`, `database`).
+    pub fn from_legacy_bag(bag: &Value) -> MyLogin {
+        let field = |k: &str| bag[k].as_str().unwrap_or_else(|| panic!("legacy databag lacks {k:?}: {bag:#}")).to_string();
+        let port = field("port").parse().unwrap_or_else(|_| panic!("legacy port is not a number: {bag:#}"));
+        MyLogin { host: field("host"), port, user: field("user"), password: field("password"), dbname: Some(field("database")) }
+    }
+
+    pub fn with_db(&self, dbname: Option<&str>) -> MyLogin {
+        MyLogin { dbname: dbname.map(String::from), ..self.clone() }
+    }
+
+    pub fn as_user(&self, user: &str, password: &str) -> MyLogin {
+        MyLogin { user: user.to_string(), password: password.to_string(), ..self.clone() }
+    }
+
+    pub fn connect(&self) -> Result<MySession, MyFailure> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        let opts = mysql_async::OptsBuilder::default()
+            .ip_or_hostname(self.host.clone())
+            .tcp_port(self.port)
+            .prefer_socket(false)
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .db_name(self.dbname.clone());
+        let conn = rt.block_on(async {
+            match tokio::time::timeout(Duration::from_secs(15), mysql_async::Conn::new(opts)).await {
+                Ok(r) => r.map_err(MyFailure::from_error),
+                Err(_) => Err(MyFailure::Unreachable("connect timed out".into())),
+            }
+        })?;
+        Ok(MySession { conn: Some(conn), rt })
+    }
+
+    /// Logs in or panics with the reason.
+    pub fn session(&self) -> MySession {
+        self.connect().unwrap_or_else(|e| panic!("cannot log in as {self:?}: {e:?}"))
+    }
+
+    /// Polls until the server refuses this login (not merely unreachable); bounded.
+    pub fn wait_refused(&self) -> (u16, String) {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        loop {
+            let outcome = self.connect();
+            match outcome {
+                Err(MyFailure::Refused { code, message }) => return (code, message),
+                _ if Instant::now() >= deadline => panic!("login {self:?} still not refused after {SETTLE_TIMEOUT:?}: {:?}", outcome.err()),
+                _ => sleep(POLL),
+            }
+        }
+    }
+
+    /// Polls until this login works; bounded.
+    pub fn wait_session(&self) -> MySession {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        loop {
+            match self.connect() {
+                Ok(s) => return s,
+                Err(e) if Instant::now() >= deadline => panic!("cannot log in as {self:?} after {SETTLE_TIMEOUT:?}: {e:?}"),
+                Err(_) => sleep(POLL),
+            }
+        }
+    }
+}
+
+/// Asserts that the server refuses `login` with "access denied" (1045: wrong password or
+/// no such user; 1044: the user exists but may not use that database).
+pub fn assert_my_refused(login: &MyLogin) -> (u16, String) {
+    match login.connect() {
+        Err(MyFailure::Refused { code, message }) => {
+            assert!(code == 1045 || code == 1044, "expected an access-denied refusal for {login:?}, got {code} {message}");
+            (code, message)
+        }
+        Err(other) => panic!("expected the server to refuse {login:?}, got {other:?}"),
+        Ok(_) => panic!("{login:?} logged in, expected a refusal"),
+    }
+}
+
+/// One open MySQL connection, with the small runtime that drives it.
+pub struct MySession {
+    conn: Option<mysql_async::Conn>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl MySession {
+    /// Runs SQL (text protocol) and returns every row's values as text.
+    pub fn try_query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, MyFailure> {
+        use mysql_async::prelude::Queryable;
+        let conn = self.conn.as_mut().expect("connection open");
+        let rows: Vec<mysql_async::Row> = self.rt.block_on(conn.query(sql)).map_err(MyFailure::from_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| match row.as_ref(i) {
+                        Some(mysql_async::Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                        Some(mysql_async::Value::NULL) | None => None,
+                        Some(other) => Some(other.as_sql(true)),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    pub fn query(&mut self, sql: &str) -> Vec<Vec<Option<String>>> {
+        self.try_query(sql).unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+    }
+
+    /// The first row of a query that must return one, as text (`NULL` for null).
+    pub fn row(&mut self, sql: &str) -> Vec<String> {
+        let rows = self.query(sql);
+        let first = rows.first().unwrap_or_else(|| panic!("{sql}: no rows"));
+        first.iter().map(|v| v.clone().unwrap_or_else(|| "NULL".into())).collect()
+    }
+
+    /// The first column of every row.
+    pub fn column(&mut self, sql: &str) -> Vec<String> {
+        self.query(sql).into_iter().filter_map(|row| row.into_iter().next().flatten()).collect()
+    }
+
+    pub fn execute(&mut self, sql: &str) {
+        self.try_query(sql).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    }
+
+    /// Runs a statement that the server must refuse; returns the error code and message.
+    pub fn refused(&mut self, sql: &str) -> (u16, String) {
+        match self.try_query(sql) {
+            Err(MyFailure::Refused { code, message }) => (code, message),
+            Err(other) => panic!("{sql}: expected the server to refuse it, got {other:?}"),
+            Ok(rows) => panic!("{sql}: expected the server to refuse it, it returned {rows:?}"),
+        }
+    }
+}
+
+impl Drop for MySession {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = self.rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), conn.disconnect()).await });
+        }
+    }
+}
+
+/// `relation-<id>_<model uuid without dashes>` cut to 26 characters: the user name
+/// mysql-k8s gives a `database` relation (charm-protocol.md §4.4).
+pub fn is_mysql_relation_user(name: &str) -> bool {
+    let Some((id, uuid)) = name.strip_prefix("relation-").and_then(|rest| rest.split_once('_')) else { return false };
+    name.len() == 26
+        && !id.is_empty()
+        && id.chars().all(|c| c.is_ascii_digit())
+        && !uuid.is_empty()
+        && uuid.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+}
+
+/// The pids of live processes whose command line mentions `needle` (such as a test's
+/// `$TETHER_HOME`, which every server tether starts names in its arguments).
+pub fn pids_mentioning(needle: &str) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    let me = std::process::id() as i32;
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            if !is_live_process(*pid) {
+                return false;
+            }
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(needle)
+        })
+        .collect()
+}
+
+// ---- reliability helpers (crash, supervision, leak and hostile-input tests; issue 6) ----
+
+/// How long a controller may take to die once its failpoint should have fired, or after
+/// a SIGKILL.
+pub const DEATH_TIMEOUT: Duration = Duration::from_secs(90);
+
+impl Controller {
+    /// Runs `tether ARGS...` with extra environment variables: a controller that this
+    /// command starts (`bootstrap`, or any verb when none runs) inherits them, which is
+    /// how a test arms `TETHER_FAILPOINT`.
+    pub fn tether_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        let out_path = self.scratch.path().join(format!("{n}.out"));
+        let err_path = self.scratch.path().join(format!("{n}.err"));
+        let stdout = fs::File::create(&out_path).expect("create stdout file");
+        let stderr = fs::File::create(&err_path).expect("create stderr file");
+        let mut cmd = Command::new(TETHER);
+        cmd.args(args).env("TETHER_HOME", self.home.path()).env_remove("JUJU_MODEL").env_remove("TETHER_FAILPOINT");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr).spawn().unwrap_or_else(|e| panic!("cannot start {TETHER}: {e}"));
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        let code = loop {
+            match child.try_wait().expect("wait for tether") {
+                Some(status) => break status.code().unwrap_or(-1),
+                None if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("`tether {}` did not finish within {COMMAND_TIMEOUT:?}", args.join(" "));
+                }
+                None => sleep(Duration::from_millis(20)),
+            }
+        };
+        Output {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            code,
+            stdout: fs::read_to_string(&out_path).unwrap_or_default(),
+            stderr: fs::read_to_string(&err_path).unwrap_or_default(),
+        }
+    }
+
+    /// Starts the controller (`bootstrap`) with extra environment; none may be running.
+    pub fn start_controller_with_env(&self, env: &[(&str, &str)]) {
+        assert!(self.controller_pid().is_none(), "a controller is already running");
+        let out = self.tether_env(env, &["bootstrap"]);
+        assert_eq!(out.code, 0, "bootstrap with {env:?} failed:\n{out}");
+    }
+
+    /// The pid in `$TETHER_HOME/controller.pid` when it names a live process.
+    pub fn controller_pid(&self) -> Option<i32> {
+        let text = fs::read_to_string(self.home.path().join("controller.pid")).ok()?;
+        let pid: i32 = text.trim().parse().ok()?;
+        (pid > 1 && is_live_process(pid)).then_some(pid)
+    }
+
+    /// Waits (bounded) until process `pid` is gone; false on timeout.
+    pub fn wait_pid_gone(&self, pid: i32, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while is_live_process(pid) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            sleep(Duration::from_millis(50));
+        }
+        true
+    }
+
+    /// SIGKILLs the running controller (the pid from its pid file) and waits until it is
+    /// gone. Returns the pid killed, or `None` when none was running.
+    pub fn kill_controller(&self) -> Option<i32> {
+        let pid = self.controller_pid()?;
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        assert!(self.wait_pid_gone(pid, DEATH_TIMEOUT), "controller {pid} survived SIGKILL");
+        Some(pid)
+    }
+
+    /// Every `postmaster.pid` / `*.pid` file under `units/` whose first line names a live
+    /// process: the database servers of this controller.
+    pub fn server_pid_files(&self) -> Vec<(i32, PathBuf)> {
+        let mut files = Vec::new();
+        collect_files_named(
+            &self.home.path().join("units"),
+            8,
+            &|p: &Path| p.extension().is_some_and(|e| e == "pid") || p.file_name().is_some_and(|n| n == "postmaster.pid"),
+            &mut files,
+        );
+        files
+            .into_iter()
+            .filter_map(|f| {
+                let pid: i32 = fs::read_to_string(&f).ok()?.lines().next()?.trim().parse().ok()?;
+                (pid > 1 && is_live_process(pid)).then_some((pid, f))
+            })
+            .collect()
+    }
+
+    /// Waits until the model is quiet: every unit's agent `idle`, none in `error`, for
+    /// `quiet` without interruption (hooks on one unit wake others, so one idle snapshot
+    /// is not enough). Bounded by [`SETTLE_TIMEOUT`]; `check` must also hold.
+    pub fn wait_settled(&self, quiet: Duration, mut check: impl FnMut(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let mut since: Option<Instant> = None;
+        loop {
+            let out = self.tether(&["status", "--format", "json"]);
+            let mut last = out.to_string();
+            if out.code == 0 {
+                if let Ok(status) = serde_json::from_str::<Value>(&out.stdout) {
+                    let quiet_now = all_units(&status).iter().all(|u| {
+                        u["juju-status"]["current"].as_str() == Some("idle") && u["workload-status"]["current"].as_str() != Some("error")
+                    }) && check(&status);
+                    if quiet_now {
+                        let start = *since.get_or_insert_with(Instant::now);
+                        if start.elapsed() >= quiet {
+                            return status;
+                        }
+                    } else {
+                        since = None;
+                    }
+                    last = format!("{status:#}");
+                }
+            } else {
+                since = None;
+            }
+            if Instant::now() >= deadline {
+                panic!("timed out after {SETTLE_TIMEOUT:?} waiting for the model to settle; last:\n{last}");
+            }
+            sleep(POLL);
+        }
+    }
+
+    /// Every secret of the current model reveals its content (`show-secret --reveal`).
+    /// Returns how many there are.
+    pub fn assert_every_secret_decrypts(&self) -> usize {
+        let list = self.ok(&["secrets", "--format", "json"]).json();
+        let ids: Vec<String> = list.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        for id in &ids {
+            let shown = self.ok(&["show-secret", id, "--reveal", "--format", "json"]).json();
+            let entry = shown.as_object().and_then(|m| m.values().next()).unwrap_or_else(|| panic!("show-secret {id}: {shown:#}"));
+            let content = &entry["content"];
+            assert!(
+                content.as_object().is_some_and(|m| !m.is_empty()) || content["Data"].as_object().is_some_and(|m| !m.is_empty()),
+                "secret {id} revealed no content: {shown:#}"
+            );
+        }
+        ids.len()
+    }
+}
+
+/// Every unit object in a status (principals and their subordinates).
+pub fn all_units(status: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for app in status["applications"].as_object().map(|m| m.values().collect::<Vec<_>>()).unwrap_or_default() {
+        for u in app["units"].as_object().map(|m| m.values().collect::<Vec<_>>()).unwrap_or_default() {
+            out.push(u.clone());
+            for s in u["subordinates"].as_object().map(|m| m.values().collect::<Vec<_>>()).unwrap_or_default() {
+                out.push(s.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Whether a login was refused by the server, refused because the server is not there,
+/// or accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    Accepted,
+    /// Authentication failed (the user is gone or its password changed).
+    BadCredentials(String),
+    /// Some other refusal or no answer.
+    Other(String),
+}
+
+impl MyLogin {
+    /// Logs in and classifies the result like [`PgLogin::outcome`] (1045: bad credentials).
+    pub fn outcome(&self) -> LoginOutcome {
+        match self.connect() {
+            Ok(_) => LoginOutcome::Accepted,
+            Err(MyFailure::Refused { code: 1045, message }) => LoginOutcome::BadCredentials(format!("1045 {message}")),
+            Err(e) => LoginOutcome::Other(format!("{e:?}")),
+        }
+    }
+}
+
+impl PgLogin {
+    /// Logs in and classifies the result: 28P01/28000 are bad credentials.
+    pub fn outcome(&self) -> LoginOutcome {
+        match self.connect() {
+            Ok(_) => LoginOutcome::Accepted,
+            Err(LoginFailure::Refused { code, message }) if code == "28P01" || code == "28000" => {
+                LoginOutcome::BadCredentials(format!("{code} {message}"))
+            }
+            Err(e) => LoginOutcome::Other(format!("{e:?}")),
+        }
+    }
+}
