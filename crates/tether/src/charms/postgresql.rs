@@ -21,6 +21,14 @@ use tether_core::status::WorkloadStatus;
 
 pub struct PostgresqlCharm;
 
+/// Whether serving a relation may skip the database when the answer is already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Serve {
+    IfChanged,
+    /// Re-ensure the user on the server (drift repair).
+    Always,
+}
+
 const PEERS: &str = "database-peers";
 const DATABASE: &str = "database";
 const PASSWORD_LEN: usize = 16;
@@ -255,12 +263,12 @@ impl PostgresqlCharm {
     }
 
     /// Serves a `database` relation: user, database, grants, published fields.
-    async fn serve(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
+    async fn serve(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
         if !ctx.leader {
             return Ok(());
         }
         let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(()) };
-        if provider::already_answered(ctx, rel, &request)? {
+        if mode == Serve::IfChanged && provider::already_answered(ctx, rel, &request)? {
             return self.settle_status(ctx);
         }
         let database = request.database.clone();
@@ -305,6 +313,39 @@ impl PostgresqlCharm {
             ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {database}"));
         }
         self.settle_status(ctx)
+    }
+
+    /// The database is the truth for credentials: on every update-status the leader
+    /// compares the relation users that exist with those that should, drops the ones
+    /// no live relation owns, and re-ensures every live relation's user (recreating a
+    /// user dropped by hand, resetting a password changed by hand). Users tether did not
+    /// create (other names) are never touched.
+    async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !ctx.leader || !is_primary(ctx) || !matches!(ctx.services.supervisor.state(&workload_key(ctx)), WorkloadState::Running { .. }) {
+            return Ok(());
+        }
+        let admin = admin(ctx).await?;
+        let existing = admin.list_relation_users().await?;
+        let mut live = Vec::new();
+        for ep in [DATABASE, "db", "db-admin"] {
+            live.extend(ctx.relation_ids(ep)?.into_iter().map(|r| (ep, r)));
+        }
+        let expected: Vec<String> = live.iter().map(|(_, r)| relation_user(*r)).collect();
+        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
+            admin.drop_relation_user(orphan).await?;
+            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
+            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
+        }
+        for (ep, rel) in live {
+            if !existing.contains(&relation_user(rel)) {
+                ctx.log("WARNING", &format!("drift repaired: recreated {} for relation {rel}", relation_user(rel)));
+            }
+            match ep {
+                DATABASE => self.serve(ctx, rel, Serve::Always).await?,
+                _ => self.serve_legacy(ctx, rel, ep).await?,
+            }
+        }
+        Ok(())
     }
 
     /// Serves a legacy `db`/`db-admin` relation: the requirer's `database` (or, for a
@@ -495,9 +536,13 @@ impl Charm for PostgresqlCharm {
             (HookKind::Install, _) => self.install(ctx),
             (HookKind::LeaderElected, _) => self.leader_elected(ctx),
             (HookKind::Start, _) => self.start(ctx).await,
-            (HookKind::UpdateStatus | HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
+            (HookKind::UpdateStatus, _) => {
+                self.repair_drift(ctx).await?;
+                self.settle_status(ctx)
+            }
+            (HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
             (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(DATABASE)) => {
-                self.serve(ctx, rel).await
+                self.serve(ctx, rel, Serve::IfChanged).await
             }
             (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(ep @ ("db" | "db-admin"))) => {
                 self.serve_legacy(ctx, rel, ep).await

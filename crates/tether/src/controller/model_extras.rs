@@ -55,6 +55,9 @@ pub fn model_config(c: &Controller, model: Option<String>, set: &[String], reset
         next.insert(k, value);
     }
     c.store.write(|tx| tx.set_model_config(&m.name, &next))?;
+    // Idle workers sleep for the old update-status interval: wake them to re-read it.
+    let units: Vec<String> = c.store.read(|tx| tx.units(&m.name, None))?.into_iter().map(|u| u.name).collect();
+    c.engine.kick_all(&m.name, units);
     Ok(Reply::Done { info: vec![], output: None })
 }
 
