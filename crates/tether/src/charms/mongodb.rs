@@ -6,7 +6,7 @@
 //! What FerretDB cannot do (replica sets, sharding, role enforcement) is said in the
 //! unit's status, never pretended.
 
-use super::provider::{self, Offer, Request};
+use super::provider::{self, Offer, Request, Serve};
 use super::{param_str, Charm};
 use crate::db::mongo::MongoAdmin;
 use crate::engine::context::{Bag, HookContext};
@@ -267,9 +267,9 @@ impl MongodbCharm {
     /// The common part of serving `database` and `cluster`: read the request, check the
     /// name and roles (blocking on bad ones), ensure the relation user. `None` means
     /// nothing to publish (no request yet, or blocked).
-    async fn ensure_relation_user(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<Option<Issued>> {
+    async fn ensure_relation_user(&self, ctx: &mut HookContext, rel: i64, endpoint: &str, mode: Serve) -> anyhow::Result<Option<Issued>> {
         let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(None) };
-        if provider::already_answered(ctx, rel, &request)? {
+        if mode == Serve::IfChanged && provider::already_answered(ctx, rel, &request)? {
             return Ok(None);
         }
         if let Err(e) = validate_database(&request.database) {
@@ -295,14 +295,42 @@ impl MongodbCharm {
         Ok(Some(Issued { request, user, password }))
     }
 
-    async fn serve_database(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
+    /// Drift repair on update-status (see postgresql-k8s): `relation-<n>` users no live
+    /// relation owns are dropped, live ones re-ensured.
+    async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !ctx.leader
+            || ctx.state_get(STATE_ROLE).as_deref() != Some("primary")
+            || !matches!(ctx.services.supervisor.state(&workload_key(ctx)), WorkloadState::Running { .. })
+        {
+            return Ok(());
+        }
+        let admin = admin(ctx).await?;
+        let existing = admin.list_managed_users().await?;
+        let database = ctx.relation_ids(DATABASE)?;
+        let cluster = ctx.relation_ids(CLUSTER)?;
+        let expected: Vec<String> = database.iter().chain(cluster.iter()).map(|r| relation_user(*r)).collect();
+        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
+            admin.drop_user(orphan).await?;
+            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
+            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
+        }
+        for rel in database {
+            self.serve_database(ctx, rel, Serve::Always).await?;
+        }
+        for rel in cluster {
+            self.serve_cluster(ctx, rel, Serve::Always).await?;
+        }
+        Ok(())
+    }
+
+    async fn serve_database(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
         if !ctx.leader {
             return Ok(());
         }
         if role(ctx) != "replication" {
             return self.block(ctx, Some(SHARDING_REFUSED));
         }
-        let Some(Issued { request, user, password }) = self.ensure_relation_user(ctx, rel, DATABASE).await? else { return Ok(()) };
+        let Some(Issued { request, user, password }) = self.ensure_relation_user(ctx, rel, DATABASE, mode).await? else { return Ok(()) };
         let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
         let hosts = vec![format!("127.0.0.1:{port}")];
         let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
@@ -319,14 +347,14 @@ impl MongodbCharm {
         self.block(ctx, None)
     }
 
-    async fn serve_cluster(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
+    async fn serve_cluster(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
         if !ctx.leader {
             return Ok(());
         }
         if role(ctx) != "config-server" {
             return self.block(ctx, Some(CLUSTER_REFUSED));
         }
-        let Some(Issued { request, user, password }) = self.ensure_relation_user(ctx, rel, CLUSTER).await? else { return Ok(()) };
+        let Some(Issued { request, user, password }) = self.ensure_relation_user(ctx, rel, CLUSTER, mode).await? else { return Ok(()) };
         let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
         let mut offer = Offer::default();
         offer.plain.insert("database".into(), request.database.clone());
@@ -468,12 +496,16 @@ impl Charm for MongodbCharm {
             (HookKind::Install, _) => self.install(ctx),
             (HookKind::LeaderElected, _) => self.leader_elected(ctx),
             (HookKind::Start, _) => self.start(ctx).await,
-            (HookKind::UpdateStatus | HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
+            (HookKind::UpdateStatus, _) => {
+                self.repair_drift(ctx).await?;
+                self.settle_status(ctx)
+            }
+            (HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
             (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(DATABASE)) => {
-                self.serve_database(ctx, rel).await
+                self.serve_database(ctx, rel, Serve::IfChanged).await
             }
             (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(CLUSTER)) => {
-                self.serve_cluster(ctx, rel).await
+                self.serve_cluster(ctx, rel, Serve::IfChanged).await
             }
             (HookKind::RelationBroken, Some(ep @ (DATABASE | CLUSTER))) => self.broken(ctx, rel, ep).await,
             (HookKind::Stop, _) => {

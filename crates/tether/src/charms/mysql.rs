@@ -2,7 +2,7 @@
 //! `database` (mysql_client) with a confined user per relation, and the legacy `mysql`
 //! and `mysql-root` endpoints that share one user per endpoint (charm-protocol §4).
 
-use super::provider::{self, Offer, Request};
+use super::provider::{self, Offer, Request, Serve};
 use super::{param_str, Charm};
 use crate::db::mysql::MyAdmin;
 use crate::db::DbError;
@@ -241,12 +241,38 @@ impl MysqlCharm {
         Ok(false)
     }
 
-    async fn serve_database(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
+    /// Drift repair on update-status (see postgresql-k8s): relation users no live relation
+    /// owns are dropped, live ones re-ensured; users with other names are never touched.
+    async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !ctx.leader
+            || ctx.state_get(STATE_ROLE).as_deref() != Some("primary")
+            || !matches!(ctx.services.supervisor.state(&workload_key(ctx)), WorkloadState::Running { .. })
+        {
+            return Ok(());
+        }
+        let admin = admin(ctx).await?;
+        let existing = admin.list_users("relation-").await?;
+        let live = ctx.relation_ids(DATABASE)?;
+        let stored = internal(ctx)?;
+        let mut expected: Vec<String> = live.iter().map(|r| relation_user(*r, &ctx.model_uuid)).collect();
+        expected.extend(LEGACY.iter().filter_map(|ep| stored.get(&legacy_keys(ep).0).cloned()));
+        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
+            admin.drop_user(orphan).await?;
+            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
+            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
+        }
+        for rel in live {
+            self.serve_database(ctx, rel, Serve::Always).await?;
+        }
+        Ok(())
+    }
+
+    async fn serve_database(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
         if !ctx.leader {
             return Ok(());
         }
         let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(()) };
-        if provider::already_answered(ctx, rel, &request)? {
+        if mode == Serve::IfChanged && provider::already_answered(ctx, rel, &request)? {
             return self.settle_status(ctx);
         }
         let database = request.database.clone();
@@ -451,9 +477,13 @@ impl Charm for MysqlCharm {
             (HookKind::Install, _) => self.install(ctx),
             (HookKind::LeaderElected, _) => self.leader_elected(ctx),
             (HookKind::Start, _) => self.start(ctx).await,
-            (HookKind::UpdateStatus | HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
+            (HookKind::UpdateStatus, _) => {
+                self.repair_drift(ctx).await?;
+                self.settle_status(ctx)
+            }
+            (HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
             (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(DATABASE)) => {
-                self.serve_database(ctx, rel).await
+                self.serve_database(ctx, rel, Serve::IfChanged).await
             }
             (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(ep @ ("mysql" | "mysql-root"))) => {
                 self.serve_legacy(ctx, ep, rel).await

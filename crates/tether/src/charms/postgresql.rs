@@ -6,7 +6,7 @@
 //! until high availability exists, and say so. All relation work happens on the leader,
 //! idempotently: the same relation served twice yields the same user and password.
 
-use super::provider::{self, Offer, Request};
+use super::provider::{self, Offer, Request, Serve};
 use super::{param_str, Charm};
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
@@ -20,14 +20,6 @@ use tether_core::pg_plan::{relation_user, SYSTEM_USERS};
 use tether_core::status::WorkloadStatus;
 
 pub struct PostgresqlCharm;
-
-/// Whether serving a relation may skip the database when the answer is already there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Serve {
-    IfChanged,
-    /// Re-ensure the user on the server (drift repair).
-    Always,
-}
 
 const PEERS: &str = "database-peers";
 const DATABASE: &str = "database";

@@ -132,6 +132,14 @@ pub fn forget_secrets(ctx: &mut HookContext, endpoint: &str, rel: i64) -> anyhow
     Ok(())
 }
 
+/// Whether serving a relation may skip the database when the answer is already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serve {
+    IfChanged,
+    /// Re-ensure the user on the server (drift repair).
+    Always,
+}
+
 /// Whether this relation already carries the answer to exactly this request (so serving
 /// it again would change nothing and the database work can be skipped).
 pub fn already_answered(ctx: &HookContext, rel: i64, request: &Request) -> anyhow::Result<bool> {
