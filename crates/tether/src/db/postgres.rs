@@ -33,6 +33,9 @@ pub struct PgAdmin {
     password: RwLock<SecretString>,
     /// Open clients by database name; the lock also serialises operations.
     clients: tokio::sync::Mutex<HashMap<String, Client>>,
+    /// Set once the group roles are known to exist on this server (saves a round trip
+    /// per integration).
+    groups_ready: std::sync::atomic::AtomicBool,
 }
 
 type Clients = HashMap<String, Client>;
@@ -46,7 +49,13 @@ impl std::fmt::Debug for PgAdmin {
 impl PgAdmin {
     /// Logs in to the `postgres` database of 127.0.0.1:`port` (failing now if it cannot).
     pub async fn connect(port: u16, user: &str, password: &SecretString) -> Result<PgAdmin, DbError> {
-        let admin = PgAdmin { port, user: user.to_string(), password: RwLock::new(password.clone()), clients: Default::default() };
+        let admin = PgAdmin {
+            port,
+            user: user.to_string(),
+            password: RwLock::new(password.clone()),
+            clients: Default::default(),
+            groups_ready: Default::default(),
+        };
         {
             let mut conns = admin.clients.lock().await;
             admin.client(&mut conns, MAINTENANCE_DB).await?;
@@ -146,7 +155,10 @@ impl PgAdmin {
         let c = self.client(&mut conns, MAINTENANCE_DB).await?;
         let roles = role_names(c).await?;
         let plan = pg_plan::classify_roles(extra_user_roles, |r| roles.contains(r))?;
-        ensure_groups(c).await?;
+        if !self.groups_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            ensure_groups(c).await?;
+            self.groups_ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         if !database_exists(c, database).await? {
             match c.batch_execute(&pg_plan::create_database(database)?).await {
                 Ok(()) => {}
@@ -186,13 +198,23 @@ impl PgAdmin {
         c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", &[&user])
             .await
             .map_err(step("ending the user's sessions"))?;
-        let databases: Vec<String> = c
-            .query("SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname", &[])
+        // Only the databases where the user owns objects or holds privileges (its shared
+        // dependencies) need releasing, not every database on the server; the maintenance
+        // database always, because DROP OWNED there also revokes database-level grants.
+        let mut databases: Vec<String> = c
+            .query(
+                "SELECT DISTINCT d.datname::text FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid \
+                 JOIN pg_roles r ON r.oid = s.refobjid WHERE r.rolname = $1 AND NOT d.datistemplate AND d.datallowconn ORDER BY 1",
+                &[&user],
+            )
             .await
             .map_err(step("listing databases"))?
             .iter()
             .map(|r| r.get(0))
             .collect();
+        if !databases.iter().any(|d| d == MAINTENANCE_DB) {
+            databases.insert(0, MAINTENANCE_DB.to_string());
+        }
         let release = pg_plan::release_objects(user)?;
         for db in databases {
             let opened;
