@@ -72,7 +72,8 @@ fn plain(outcomes: &[TaskOutcome]) -> Result<String, CliError> {
     let mut out = String::new();
     if outcomes.len() == 1 {
         let task = &outcomes[0].task;
-        let data: Map<String, Value> =
+        // Sorted, whatever order the results map keeps, so output is stable.
+        let data: BTreeMap<String, Value> =
             task.results.iter().filter(|(k, _)| !FILTERED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
         if !data.is_empty() {
             out.push_str(&super::yaml(&data)?);
