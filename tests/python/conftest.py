@@ -79,7 +79,6 @@ def juju(cli, request):
     if request.session.testsfailed and os.environ.get("TETHER_PYTEST_KEEP"):
         return
     if j.model == model:
-        print(j.debug_log(limit=200)[-4000:], file=sys.stderr) if request.session.testsfailed else None
         j.destroy_model(model, force=True)
 
 
@@ -100,3 +99,20 @@ def client_charm(tmp_path_factory) -> pathlib.Path:
     )
     dispatch.chmod(0o755)
     return dst
+
+
+PROVIDERS = ("postgresql-k8s", "mysql-k8s", "mongodb")
+
+
+@pytest.fixture(scope="session")
+def dbs(cli, controller, request):
+    """One model with the three database providers, shared by the ops-charm and schema
+    tests (each deploys its own clients into it)."""
+    j = new_model(cli, "dbs")
+    model = j.model
+    for app in PROVIDERS:
+        j.deploy(app)
+    j.wait(lambda s: jubilant.all_active(s, *PROVIDERS))
+    yield j
+    if j.model == model:
+        j.destroy_model(model, force=True)
