@@ -75,7 +75,7 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
 fn secret_changed(tx: &Tx<'_>, model: &str, id: &str, rev: i64, woken: &mut BTreeSet<String>) -> StoreResult<()> {
     let apps: BTreeSet<String> = tx.secret_grants(model, id)?.into_iter().map(|(_, app)| app).collect();
     for app in apps {
-        if !tx.app(model, &app)?.is_some_and(|a| a.origin == "local") {
+        if tx.app(model, &app)?.is_none_or(|a| a.origin != "local") {
             continue;
         }
         for target in tx.units(model, Some(&app))? {

@@ -229,7 +229,7 @@ pub fn get(ctx: &mut HookContext, args: &[String]) -> ToolResult {
 pub fn info_get(ctx: &HookContext, args: &[String]) -> ToolResult {
     let p = parse(args, &[val(&["label"])])?;
     at_most(&p, 1)?;
-    if p.positional.first().is_some() && p.has("label") {
+    if !p.positional.is_empty() && p.has("label") {
         return Err(ToolError::usage("specify either a secret URI or label but not both"));
     }
     let id = resolve(ctx, &p, p.positional.first())?;
