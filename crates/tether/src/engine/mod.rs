@@ -293,7 +293,11 @@ impl Engine {
                             tx.delete_secret(model, &id)?;
                         }
                         for rel in tx.relations(model, Some(&app))? {
-                            tx.delete_relation(model, rel.id)?;
+                            // The other side may still have hooks queued for it (both
+                            // applications removed at once): its last relation-broken deletes it.
+                            if tx.events_for_relation(model, rel.id)? == 0 {
+                                tx.delete_relation(model, rel.id)?;
+                            }
                         }
                         tx.delete_app(model, &app)?;
                     }

@@ -1,0 +1,93 @@
+//! Workload supervision on real servers: a database server SIGKILLed under a running
+//! controller is restarted with backoff, the unit reports the outage in its status, and
+//! credentials issued before the kill still log in afterwards.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// The server's pid and pid file (the only database server in the model).
+fn server(c: &Controller) -> (i32, PathBuf) {
+    let found = c.server_pid_files();
+    assert_eq!(found.len(), 1, "expected exactly one database server: {found:?}");
+    found.into_iter().next().unwrap_or_else(|| unreachable!())
+}
+
+/// Kills the server `kills` times; returns the restart delays and whether the status
+/// showed the outage.
+fn kill_and_watch(c: &Controller, app: &str, kills: usize, login_ok: &dyn Fn() -> bool) -> (Vec<Duration>, Vec<String>) {
+    let mut delays = Vec::new();
+    let mut outage_messages = Vec::new();
+    for _ in 0..kills {
+        let (pid, file) = server(c);
+        let at = Instant::now();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL the server");
+        assert!(c.wait_pid_gone(pid, Duration::from_secs(30)), "server {pid} ({}) survived SIGKILL", file.display());
+        // Watch the status while it comes back (update-status runs every 2 s).
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let (new_pid, delay) = loop {
+            let status = c.status();
+            for (_, word, msg) in workload_words(&status, app) {
+                if word != "active" && !msg.is_empty() && !outage_messages.contains(&format!("{word}: {msg}")) {
+                    outage_messages.push(format!("{word}: {msg}"));
+                }
+            }
+            if let Some((p, _)) = c.server_pid_files().into_iter().find(|(p, _)| *p != pid) {
+                break (p, at.elapsed());
+            }
+            assert!(Instant::now() < deadline, "the server was not restarted within 120 s of the kill of {pid}");
+            sleep(Duration::from_millis(100));
+        };
+        eprintln!("{app}: server {pid} killed, {new_pid} running {delay:?} later");
+        delays.push(delay);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !login_ok() {
+            assert!(Instant::now() < deadline, "credentials issued before the kill do not log in 60 s after the restart");
+            sleep(Duration::from_millis(250));
+        }
+    }
+    c.wait_active(&[app]);
+    (delays, outage_messages)
+}
+
+#[test]
+fn postgresql_server_killed_is_restarted_and_old_credentials_work() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=2s"]);
+    c.ok(&["deploy", "postgresql-k8s"]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=sup_db"]);
+    c.ok(&["integrate", "data-integrator", "postgresql-k8s"]);
+    c.wait_active(&["postgresql-k8s", "data-integrator"]);
+    let login = PgLogin::from_credentials(&c.postgresql_credentials("data-integrator/leader"));
+    login.session().execute("CREATE TABLE before_kill (v text); INSERT INTO before_kill VALUES ('kept')");
+    let (_, file) = server(&c);
+    assert!(file.ends_with("postmaster.pid"), "{}", file.display());
+
+    let ok = || login.connect().is_ok_and(|s| s.try_query("SELECT v FROM before_kill").is_ok());
+    let (delays, outage) = kill_and_watch(&c, "postgresql-k8s", 3, &ok);
+    eprintln!("postgresql restart delays after SIGKILL: {delays:?}; outage shown in status: {outage:?}");
+    assert_eq!(login.session().row("SELECT v FROM before_kill"), ["kept"]);
+    let again = c.postgresql_credentials("data-integrator/leader");
+    assert_eq!(again["password"].as_str(), Some(login.password.as_str()), "the credentials did not change");
+}
+
+#[test]
+fn mariadb_server_killed_is_restarted_and_old_credentials_work() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=2s"]);
+    c.ok(&["deploy", "mysql-k8s"]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=sup_db"]);
+    c.ok(&["integrate", "data-integrator", "mysql-k8s"]);
+    c.wait_active(&["mysql-k8s", "data-integrator"]);
+    let login = MyLogin::from_credentials(&c.credentials_for("data-integrator/leader", "mysql"));
+    login.session().execute("CREATE TABLE before_kill (v text)");
+    login.session().execute("INSERT INTO before_kill VALUES ('kept')");
+
+    let ok = || login.connect().is_ok_and(|mut s| s.try_query("SELECT v FROM before_kill").is_ok());
+    let (delays, outage) = kill_and_watch(&c, "mysql-k8s", 3, &ok);
+    eprintln!("mariadb restart delays after SIGKILL: {delays:?}; outage shown in status: {outage:?}");
+    assert_eq!(login.session().row("SELECT v FROM before_kill"), ["kept"]);
+}
