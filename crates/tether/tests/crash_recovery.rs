@@ -534,7 +534,16 @@ fn storm(db: Db, n: usize) {
             live.push(di.clone());
         }
     }
-    let logins = w.prove(&live, &before);
+    let logins = w.prove(&live, &[]);
+    // A thread whose remove-relation was lost with the controller and whose integrate was
+    // then refused ("already exists") keeps its first relation: only the others were removed.
+    let live_users: BTreeSet<String> = logins.iter().map(Login::listed).collect();
+    let removed: Vec<&Login> = before.iter().filter(|l| !live_users.contains(&l.listed())).collect();
+    for gone in &removed {
+        let o = gone.outcome();
+        assert!(matches!(o, LoginOutcome::BadCredentials(_)), "removed integration's credentials {gone:?} must be refused: {o:?}");
+    }
+    eprintln!("storm: {} integrations removed for good, their credentials refused", removed.len());
     eprintln!("storm on {}: {n} integrations, {killed} kills, {} live at the end, {} login users checked", w.app, live.len(), logins.len());
 }
 
