@@ -715,16 +715,12 @@ fn bad_mongo_input_is_refused_in_one_line_and_creates_nothing() {
     assert!(unit_names(&status, "mongos").is_empty(), "no mongos unit was placed: {status:#}");
 }
 
-// ---- known product bug (reported, not fixed here) ----
+// ---- regression: container relations can be removed and integrated again ----
 
 /// Removing the container relation between mongos and its host, then integrating them
-/// again, must place a fresh mongos unit. Today the relation stays `dying` forever: the
-/// subordinate's departure queues a `relation-departed` on the principal after its
-/// `relation-broken`, and the relation is only deleted when a `relation-broken` commits
-/// with no events left for it (controller/apps.rs `dissolve_relation` + `depart_unit`,
-/// engine/mod.rs `commit`). `integrate mongos di2` then fails with "is still being removed".
+/// again, must place a fresh mongos unit (the relation once stayed `dying` forever when a
+/// subordinate's departure queued a `relation-departed` after the principal's broken).
 #[test]
-#[ignore = "product bug: a removed container relation stays dying forever (see the doc comment)"]
 fn container_relation_can_be_removed_and_integrated_again() {
     let c = MongoController::bootstrap();
     c.ok(&["deploy", "mongos"]);

@@ -14,6 +14,7 @@ mod mongos;
 mod mysql;
 mod postgresql;
 mod provider;
+mod server;
 
 use crate::engine::context::HookContext;
 use crate::paths::Home;

@@ -7,13 +7,13 @@
 //! unit's status, never pretended.
 
 use super::provider::{self, Offer, Request, Serve};
-use super::{param_str, Charm};
+use super::{param_str, server, Charm};
 use crate::db::mongo::MongoAdmin;
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
 use crate::workload::mongo::MongoEngine;
-use crate::workload::{MongoSpec, WorkloadSpec, WorkloadState};
-use anyhow::{anyhow, Context};
+use crate::workload::{MongoSpec, WorkloadSpec};
+use anyhow::anyhow;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,10 +29,7 @@ const CLUSTER: &str = "cluster";
 const PASSWORD_LEN: usize = 32;
 const KEYFILE_LEN: usize = 1024;
 const ROLES: [&str; 3] = ["replication", "config-server", "shard"];
-const STATE_PORT: &str = "port";
-const STATE_ROLE: &str = "role";
 const STATE_ENGINE: &str = "engine";
-const STATE_VERSION: &str = "version";
 const SHARDING_REFUSED: &str = "Sharding roles do not support database interface.";
 const CLUSTER_REFUSED: &str = "Relation to mongos not supported, config role must be config-server";
 
@@ -102,37 +99,29 @@ fn internal_label(app: &str) -> String {
     format!("{app}.app")
 }
 
-fn workload_key(ctx: &HookContext) -> String {
-    format!("{}/{}", ctx.model_uuid, ctx.unit)
-}
-
 fn role(ctx: &HookContext) -> String {
     ctx.config_str("role").unwrap_or_else(|| "replication".into())
 }
 
 fn internal(ctx: &HookContext) -> anyhow::Result<Bag> {
-    let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
-    Ok(ctx.secret_get(&id)?)
+    server::internal(ctx, &internal_label(&ctx.app))
 }
 
 fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
     internal(ctx)?.get("operator-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("operator password missing"))
 }
 
-/// The unit that runs the server and its port.
+/// The unit that runs the server, its port and its engine.
 fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16, MongoEngine)>> {
-    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
-    Ok(units.into_iter().find(|u| u.state.get(STATE_ROLE).map(String::as_str) == Some("primary")).and_then(|u| {
-        let port = u.state.get(STATE_PORT)?.parse().ok()?;
+    Ok(server::primary(ctx)?.map(|(unit, port, state)| {
         let engine =
-            if u.state.get(STATE_ENGINE).map(String::as_str) == Some("mongod") { MongoEngine::Mongod } else { MongoEngine::FerretDb };
-        Some((u.name, port, engine))
+            if state.get(STATE_ENGINE).map(String::as_str) == Some("mongod") { MongoEngine::Mongod } else { MongoEngine::FerretDb };
+        (unit, port, engine)
     }))
 }
 
 async fn admin(ctx: &HookContext) -> anyhow::Result<Arc<MongoAdmin>> {
-    let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
-    Ok(ctx.services.mongo.get(port, &operator_password(ctx)?).await?)
+    Ok(ctx.services.mongo.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
 }
 
 fn engine_of(ctx: &HookContext) -> MongoEngine {
@@ -153,13 +142,7 @@ struct Issued {
 impl MongodbCharm {
     fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         ctx.set_status(WorkloadStatus::Maintenance, "installing MongoDB")?;
-        if ctx.state_get(STATE_PORT).is_none() {
-            let port = crate::workload::free_port().context("no free port on 127.0.0.1")?;
-            ctx.state_set(STATE_PORT, &port.to_string());
-        }
-        if ctx.state_get(STATE_ROLE).is_none() {
-            ctx.state_set(STATE_ROLE, if ctx.leader { "primary" } else { "standby" });
-        }
+        server::claim_port_and_role(ctx)?;
         if ctx.state_get(STATE_ENGINE).is_none() {
             match MongoEngine::detect(ctx.config_str("engine").as_deref()) {
                 Ok(e) => ctx.state_set(STATE_ENGINE, e.name()),
@@ -173,31 +156,14 @@ impl MongodbCharm {
     }
 
     fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let label = internal_label(&ctx.app);
-        let mut content = match ctx.secret_id_by_label(&label)? {
-            Some(id) => ctx.secret_get(&id)?,
-            None => Bag::new(),
-        };
-        let before = content.clone();
-        for (_, key) in SYSTEM_USERS {
-            content.entry(key.to_string()).or_insert_with(|| generate_password(PASSWORD_LEN).expose().to_string());
-        }
-        content.entry("keyfile".into()).or_insert_with(|| generate_password(KEYFILE_LEN).expose().to_string());
-        match ctx.secret_id_by_label(&label)? {
-            Some(id) if content != before => ctx.secret_set(&id, content)?,
-            Some(_) => {}
-            None => {
-                ctx.secret_add_app(Some(&label), content)?;
-            }
-        }
-        Ok(())
+        let mut keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
+        keys.push(("keyfile", KEYFILE_LEN));
+        server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
     }
 
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if ctx.state_get(STATE_ROLE).as_deref() != Some("primary") {
-            let p = primary(ctx)?.map(|(u, _, _)| u).unwrap_or_else(|| "none".into());
-            ctx.set_status(WorkloadStatus::Waiting, &format!("no server of its own: replica sets are not built yet (primary is {p})"))?;
-            return Ok(());
+        if !server::is_primary(ctx) {
+            return server::standby_status(ctx, "a replica set");
         }
         if ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
             return Ok(());
@@ -209,13 +175,10 @@ impl MongodbCharm {
         }
         ctx.set_status(WorkloadStatus::Maintenance, &format!("starting {}", engine.name()))?;
         let pw = operator_password(ctx)?;
-        let port: u16 = ctx.state_get(STATE_PORT).and_then(|p| p.parse().ok()).ok_or_else(|| anyhow!("unit has no port"))?;
-        let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
+        let port = server::own_port(ctx)?;
         let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
-        ctx.services
-            .supervisor
-            .ensure_running(&workload_key(ctx), WorkloadSpec::Mongo(MongoSpec::for_unit(&dir, port, pw.clone(), engine, replset)))
-            .await?;
+        let spec = WorkloadSpec::Mongo(MongoSpec::for_unit(&server::unit_dir(ctx), port, pw.clone(), engine, replset));
+        ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
         let admin = ctx.services.mongo.get(port, &pw).await?;
         let passwords = internal(ctx)?;
         for (user, key) in SYSTEM_USERS.iter().filter(|(u, _)| *u != "operator") {
@@ -225,23 +188,17 @@ impl MongodbCharm {
             }
         }
         let version = admin.version().await.unwrap_or_default();
-        ctx.state_set(STATE_VERSION, &format!("{} {version}", engine.name()));
+        ctx.state_set(server::STATE_VERSION, &format!("{} {version}", engine.name()));
         self.settle_status(ctx)
     }
 
     fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
-        if ctx.state_get(STATE_ROLE).as_deref() != Some("primary") || ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
+        if !server::is_primary(ctx) || ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
             return Ok(());
         }
         let engine = engine_of(ctx);
-        match ctx.services.supervisor.state(&workload_key(ctx)) {
-            WorkloadState::Running { .. } => {}
-            WorkloadState::Restarting { attempt, reason } => {
-                ctx.set_status(WorkloadStatus::Maintenance, &format!("{} restarting (attempt {attempt}): {reason}", engine.name()))?;
-                return Ok(());
-            }
-            WorkloadState::Starting => return Ok(ctx.set_status(WorkloadStatus::Maintenance, &format!("starting {}", engine.name()))?),
-            WorkloadState::Stopped => return Ok(ctx.set_status(WorkloadStatus::Waiting, &format!("{} is stopped", engine.name()))?),
+        if let Some((status, message)) = server::workload_problem(ctx, engine.name()) {
+            return Ok(ctx.set_status(status, &message)?);
         }
         let role = role(ctx);
         if role == "shard" && engine == MongoEngine::FerretDb {
@@ -298,10 +255,7 @@ impl MongodbCharm {
     /// Drift repair on update-status (see postgresql-k8s): `relation-<n>` users no live
     /// relation owns are dropped, live ones re-ensured.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader
-            || ctx.state_get(STATE_ROLE).as_deref() != Some("primary")
-            || !matches!(ctx.services.supervisor.state(&workload_key(ctx)), WorkloadState::Running { .. })
-        {
+        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
             return Ok(());
         }
         let admin = admin(ctx).await?;
@@ -439,10 +393,10 @@ impl MongodbCharm {
             }
             if username == "operator" {
                 let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
-                let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
+                let dir = server::unit_dir(ctx);
                 let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
                 let spec = MongoSpec::for_unit(&dir, port, new.clone(), engine, replset);
-                ctx.services.supervisor.ensure_running(&workload_key(ctx), WorkloadSpec::Mongo(spec)).await?;
+                ctx.services.supervisor.ensure_running(&server::workload_key(ctx), WorkloadSpec::Mongo(spec)).await?;
             }
             content.insert(key.to_string(), new.expose().to_string());
             ctx.secret_set(&id, content)?;
@@ -509,13 +463,11 @@ impl Charm for MongodbCharm {
             }
             (HookKind::RelationBroken, Some(ep @ (DATABASE | CLUSTER))) => self.broken(ctx, rel, ep).await,
             (HookKind::Stop, _) => {
-                ctx.services.supervisor.stop(&workload_key(ctx)).await;
+                server::stop(ctx).await;
                 Ok(())
             }
             (HookKind::Remove, _) => {
-                let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
-                ctx.services.supervisor.remove_data(&workload_key(ctx), &dir).await?;
-                if let Some(port) = ctx.state_get(STATE_PORT).and_then(|p| p.parse().ok()) {
+                if let Some(port) = server::remove(ctx).await? {
                     ctx.services.mongo.forget(port).await;
                 }
                 Ok(())

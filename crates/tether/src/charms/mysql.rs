@@ -3,13 +3,13 @@
 //! and `mysql-root` endpoints that share one user per endpoint (charm-protocol §4).
 
 use super::provider::{self, Offer, Request, Serve};
-use super::{param_str, Charm};
+use super::{param_str, server, Charm};
 use crate::db::mysql::MyAdmin;
 use crate::db::DbError;
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
-use crate::workload::{MariaDbSpec, WorkloadSpec, WorkloadState};
-use anyhow::{anyhow, Context};
+use crate::workload::{MariaDbSpec, WorkloadSpec};
+use anyhow::anyhow;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,9 +24,6 @@ pub struct MysqlCharm;
 const DATABASE: &str = "database";
 const LEGACY: [&str; 2] = ["mysql", "mysql-root"];
 const PASSWORD_LEN: usize = 24;
-const STATE_PORT: &str = "port";
-const STATE_ROLE: &str = "role";
-const STATE_VERSION: &str = "version";
 const SCOPED_USER_FAILED: &str = "Failed to create scoped user";
 const RERELATE: &str = "Remove and re-relate `mysql` relations in order to change config";
 const SETTABLE: [&str; 3] = ["root", "serverconfig", "clusteradmin"];
@@ -103,30 +100,16 @@ fn internal_label(app: &str) -> String {
     format!("database-peers.{app}.app")
 }
 
-fn workload_key(ctx: &HookContext) -> String {
-    format!("{}/{}", ctx.model_uuid, ctx.unit)
-}
-
 fn internal(ctx: &HookContext) -> anyhow::Result<Bag> {
-    let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
-    Ok(ctx.secret_get(&id)?)
+    server::internal(ctx, &internal_label(&ctx.app))
 }
 
 fn root_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
     internal(ctx)?.get("root-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("root password missing"))
 }
 
-fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16)>> {
-    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
-    Ok(units
-        .into_iter()
-        .find(|u| u.state.get(STATE_ROLE).map(String::as_str) == Some("primary"))
-        .and_then(|u| Some((u.name, u.state.get(STATE_PORT)?.parse().ok()?))))
-}
-
 async fn admin(ctx: &HookContext) -> anyhow::Result<Arc<MyAdmin>> {
-    let (_, port) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MySQL server"))?;
-    Ok(ctx.services.mysql.get(port, &root_password(ctx)?).await?)
+    Ok(ctx.services.mysql.get(server::primary_port(ctx)?, &root_password(ctx)?).await?)
 }
 
 /// Config values that end up as MySQL user names must be plain.
@@ -142,51 +125,23 @@ fn legacy_keys(endpoint: &str) -> (String, String, String) {
 impl MysqlCharm {
     fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         ctx.set_status(WorkloadStatus::Maintenance, "installing MySQL")?;
-        if ctx.state_get(STATE_PORT).is_none() {
-            let port = crate::workload::free_port().context("no free port on 127.0.0.1")?;
-            ctx.state_set(STATE_PORT, &port.to_string());
-        }
-        if ctx.state_get(STATE_ROLE).is_none() {
-            ctx.state_set(STATE_ROLE, if ctx.leader { "primary" } else { "standby" });
-        }
-        Ok(())
+        server::claim_port_and_role(ctx)
     }
 
     fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let label = internal_label(&ctx.app);
-        let existing = ctx.secret_id_by_label(&label)?;
-        let mut content = match &existing {
-            Some(id) => ctx.secret_get(id)?,
-            None => Bag::new(),
-        };
-        let before = content.clone();
-        for (_, key) in SYSTEM_USERS {
-            content.entry(key.to_string()).or_insert_with(|| generate_password(PASSWORD_LEN).expose().to_string());
-        }
-        match existing {
-            Some(id) if content != before => ctx.secret_set(&id, content)?,
-            Some(_) => {}
-            None => {
-                ctx.secret_add_app(Some(&label), content)?;
-            }
-        }
-        Ok(())
+        let keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
+        server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
     }
 
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if ctx.state_get(STATE_ROLE).as_deref() != Some("primary") {
-            let p = primary(ctx)?.map(|(u, _)| u).unwrap_or_else(|| "none".into());
-            ctx.set_status(WorkloadStatus::Waiting, &format!("no server of its own: high availability is not built yet (primary is {p})"))?;
-            return Ok(());
+        if !server::is_primary(ctx) {
+            return server::standby_status(ctx, "high availability");
         }
         ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?;
         let pw = root_password(ctx)?;
-        let port: u16 = ctx.state_get(STATE_PORT).and_then(|p| p.parse().ok()).ok_or_else(|| anyhow!("unit has no port"))?;
-        let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
-        ctx.services
-            .supervisor
-            .ensure_running(&workload_key(ctx), WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, pw.clone())))
-            .await?;
+        let port = server::own_port(ctx)?;
+        let spec = WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&server::unit_dir(ctx), port, pw.clone()));
+        ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
         let admin = ctx.services.mysql.get(port, &pw).await?;
         let passwords = internal(ctx)?;
         let users: Vec<(&str, SecretString)> = SYSTEM_USERS
@@ -196,21 +151,16 @@ impl MysqlCharm {
             .collect();
         let refs: Vec<(&str, &SecretString)> = users.iter().map(|(u, p)| (*u, p)).collect();
         admin.ensure_system_users(&refs).await?;
-        ctx.state_set(STATE_VERSION, &admin.version().await?);
+        ctx.state_set(server::STATE_VERSION, &admin.version().await?);
         self.settle_status(ctx)
     }
 
     fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
-        if ctx.state_get(STATE_ROLE).as_deref() != Some("primary") {
+        if !server::is_primary(ctx) {
             return Ok(());
         }
-        match ctx.services.supervisor.state(&workload_key(ctx)) {
-            WorkloadState::Running { .. } => {}
-            WorkloadState::Restarting { attempt, reason } => {
-                return Ok(ctx.set_status(WorkloadStatus::Maintenance, &format!("MySQL restarting (attempt {attempt}): {reason}"))?);
-            }
-            WorkloadState::Starting => return Ok(ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?),
-            WorkloadState::Stopped => return Ok(ctx.set_status(WorkloadStatus::Waiting, "MySQL is stopped")?),
+        if let Some((status, message)) = server::workload_problem(ctx, "MySQL") {
+            return Ok(ctx.set_status(status, &message)?);
         }
         if ctx.leader && self.legacy_config_changed(ctx)? {
             return Ok(ctx.set_status(WorkloadStatus::Blocked, RERELATE)?);
@@ -244,10 +194,7 @@ impl MysqlCharm {
     /// Drift repair on update-status (see postgresql-k8s): relation users no live relation
     /// owns are dropped, live ones re-ensured; users with other names are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader
-            || ctx.state_get(STATE_ROLE).as_deref() != Some("primary")
-            || !matches!(ctx.services.supervisor.state(&workload_key(ctx)), WorkloadState::Running { .. })
-        {
+        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
             return Ok(());
         }
         let admin = admin(ctx).await?;
@@ -292,13 +239,13 @@ impl MysqlCharm {
             }
             Err(e) => return Err(e.into()),
         }
-        let (_, port) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MySQL server"))?;
+        let port = server::primary_port(ctx)?;
         let endpoint = format!("127.0.0.1:{port}");
         let mut offer = Offer::default();
         offer.plain.insert("database".into(), database.clone());
         offer.plain.insert("endpoints".into(), endpoint.clone());
         offer.plain.insert("read-only-endpoints".into(), endpoint);
-        if let Some(v) = ctx.state_get(STATE_VERSION).or_else(|| self.primary_version(ctx)) {
+        if let Some(v) = server::primary_version(ctx) {
             offer.plain.insert("version".into(), v);
         }
         offer.user.insert("username".into(), user.clone());
@@ -308,11 +255,6 @@ impl MysqlCharm {
             ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {database}"));
         }
         self.settle_status(ctx)
-    }
-
-    fn primary_version(&self, ctx: &HookContext) -> Option<String> {
-        let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app))).ok()?;
-        units.into_iter().find_map(|u| u.state.get(STATE_VERSION).cloned())
     }
 
     /// The legacy endpoint's shared user and database: remembered names, else the config
@@ -350,7 +292,7 @@ impl MysqlCharm {
             return Ok(());
         }
         let Some(mut data) = self.legacy_credentials(ctx, endpoint, rel).await? else { return Ok(()) };
-        let (_, port) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MySQL server"))?;
+        let port = server::primary_port(ctx)?;
         data.insert("host".into(), "127.0.0.1".into());
         data.insert("port".into(), port.to_string());
         data.insert("root_password".into(), root_password(ctx)?.expose().to_string());
@@ -433,11 +375,11 @@ impl MysqlCharm {
         let host = if username == "root" { "localhost" } else { "%" };
         admin(ctx).await?.set_password(&username, host, &new).await?;
         if username == "root" {
-            let (_, port) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MySQL server"))?;
+            let port = server::primary_port(ctx)?;
             let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
             ctx.services
                 .supervisor
-                .ensure_running(&workload_key(ctx), WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, new.clone())))
+                .ensure_running(&server::workload_key(ctx), WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, new.clone())))
                 .await?;
         }
         content.insert(key.to_string(), new.expose().to_string());
@@ -491,13 +433,11 @@ impl Charm for MysqlCharm {
             (HookKind::RelationBroken, Some(DATABASE)) => self.broken(ctx, rel).await,
             (HookKind::RelationBroken, Some(ep @ ("mysql" | "mysql-root"))) => self.legacy_broken(ctx, ep, rel).await,
             (HookKind::Stop, _) => {
-                ctx.services.supervisor.stop(&workload_key(ctx)).await;
+                server::stop(ctx).await;
                 Ok(())
             }
             (HookKind::Remove, _) => {
-                let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
-                ctx.services.supervisor.remove_data(&workload_key(ctx), &dir).await?;
-                if let Some(port) = ctx.state_get(STATE_PORT).and_then(|p| p.parse().ok()) {
+                if let Some(port) = server::remove(ctx).await? {
                     ctx.services.mysql.forget(port).await;
                 }
                 Ok(())

@@ -7,11 +7,11 @@
 //! idempotently: the same relation served twice yields the same user and password.
 
 use super::provider::{self, Offer, Request, Serve};
-use super::{param_str, Charm};
+use super::{param_str, server, Charm};
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
-use crate::workload::{PgSpec, WorkloadSpec, WorkloadState};
-use anyhow::{anyhow, Context};
+use crate::workload::{PgSpec, WorkloadSpec};
+use anyhow::anyhow;
 use serde_json::Value;
 use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
 use tether_core::events::{Event, HookKind};
@@ -24,9 +24,8 @@ pub struct PostgresqlCharm;
 const PEERS: &str = "database-peers";
 const DATABASE: &str = "database";
 const PASSWORD_LEN: usize = 16;
-const STATE_PORT: &str = "port";
-const STATE_ROLE: &str = "role";
-const STATE_VERSION: &str = "version";
+/// What standby units wait for.
+const HA: &str = "high availability";
 const INVALID_ROLES: &str = "invalid role(s) for extra user roles";
 const INVALID_DATABASE: &str = "invalid database name requested";
 /// The legacy `pgsql` endpoints (charm-protocol §3.5).
@@ -105,129 +104,57 @@ fn internal_label(app: &str) -> String {
     format!("{PEERS}.{app}.app")
 }
 
-/// The internal passwords (operator, replication, ...) from the application secret.
-fn internal_passwords(ctx: &HookContext) -> anyhow::Result<Bag> {
-    let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
-    Ok(ctx.secret_get(&id)?)
-}
-
 fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
-    let pw = internal_passwords(ctx)?;
+    let pw = server::internal(ctx, &internal_label(&ctx.app))?;
     Ok(SecretString::new(pw.get("operator-password").cloned().ok_or_else(|| anyhow!("operator password missing"))?))
 }
 
-fn port(ctx: &HookContext) -> anyhow::Result<u16> {
-    ctx.state_get(STATE_PORT).and_then(|p| p.parse().ok()).ok_or_else(|| anyhow!("unit has no port"))
-}
-
-fn is_primary(ctx: &HookContext) -> bool {
-    ctx.state_get(STATE_ROLE).as_deref() == Some("primary")
-}
-
-/// The unit that runs the server: the unit whose role is primary.
-fn primary_unit(ctx: &HookContext) -> anyhow::Result<Option<(String, u16)>> {
-    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
-    Ok(units.into_iter().find(|u| u.state.get(STATE_ROLE).map(String::as_str) == Some("primary")).and_then(|u| {
-        let port = u.state.get(STATE_PORT)?.parse().ok()?;
-        Some((u.name, port))
-    }))
-}
-
 async fn admin(ctx: &HookContext) -> anyhow::Result<std::sync::Arc<crate::db::postgres::PgAdmin>> {
-    let (_, port) = primary_unit(ctx)?.ok_or_else(|| anyhow!("no unit runs the PostgreSQL server"))?;
-    let pw = operator_password(ctx)?;
-    Ok(ctx.services.pg.get(port, &pw).await?)
+    Ok(ctx.services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
 }
 
 impl PostgresqlCharm {
     fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if ctx.state_get(STATE_PORT).is_none() {
-            let port = crate::workload::free_port().context("no free port on 127.0.0.1")?;
-            ctx.state_set(STATE_PORT, &port.to_string());
-        }
-        if ctx.state_get(STATE_ROLE).is_none() {
-            ctx.state_set(STATE_ROLE, if ctx.leader { "primary" } else { "standby" });
-        }
+        server::claim_port_and_role(ctx)?;
         ctx.set_status(WorkloadStatus::Maintenance, "installing PostgreSQL")?;
         Ok(())
     }
 
     /// The leader makes sure every internal password exists (never replacing one).
     fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let label = internal_label(&ctx.app);
-        match ctx.secret_id_by_label(&label)? {
-            Some(id) => {
-                let mut content = ctx.secret_get(&id)?;
-                let before = content.clone();
-                for (_, key) in SYSTEM_USERS {
-                    content.entry(key.to_string()).or_insert_with(|| generate_password(PASSWORD_LEN).expose().to_string());
-                }
-                if content != before {
-                    ctx.secret_set(&id, content)?;
-                }
-            }
-            None => {
-                let content =
-                    SYSTEM_USERS.iter().map(|(_, key)| (key.to_string(), generate_password(PASSWORD_LEN).expose().to_string())).collect();
-                ctx.secret_add_app(Some(&label), content)?;
-            }
-        }
-        Ok(())
+        let keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
+        server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
     }
 
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !is_primary(ctx) {
-            return self.standby_status(ctx);
+        if !server::is_primary(ctx) {
+            return server::standby_status(ctx, HA);
         }
         ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
         let pw = operator_password(ctx)?;
-        let port = port(ctx)?;
-        let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
-        ctx.services
-            .supervisor
-            .ensure_running(&workload_key(ctx), WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, pw.clone())))
-            .await?;
+        let port = server::own_port(ctx)?;
+        let spec = WorkloadSpec::Postgres(PgSpec::for_unit(&server::unit_dir(ctx), port, pw.clone()));
+        ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
         let admin = ctx.services.pg.get(port, &pw).await?;
         admin.ensure_groups().await?;
-        let passwords = internal_passwords(ctx)?;
+        let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
         for (user, key) in SYSTEM_USERS {
             if let Some(p) = passwords.get(key) {
                 admin.ensure_system_user(user, &SecretString::new(p.clone())).await?;
             }
         }
         let version = admin.version().await?;
-        ctx.state_set(STATE_VERSION, &version);
+        ctx.state_set(server::STATE_VERSION, &version);
         self.settle_status(ctx)
-    }
-
-    fn standby_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
-        let primary = primary_unit(ctx)?.map(|(u, _)| u).unwrap_or_else(|| "none".into());
-        ctx.set_status(
-            WorkloadStatus::Waiting,
-            &format!("no server of its own: high availability is not built yet (primary is {primary})"),
-        )?;
-        Ok(())
     }
 
     /// Active unless a relation request is blocked or the server is not running.
     fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
-        if !is_primary(ctx) {
-            return self.standby_status(ctx);
+        if !server::is_primary(ctx) {
+            return server::standby_status(ctx, HA);
         }
-        match ctx.services.supervisor.state(&workload_key(ctx)) {
-            WorkloadState::Running { .. } => {}
-            WorkloadState::Restarting { attempt, reason } => {
-                ctx.set_status(WorkloadStatus::Maintenance, &format!("PostgreSQL restarting (attempt {attempt}): {reason}"))?;
-                return Ok(());
-            }
-            WorkloadState::Starting => {
-                ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
-                return Ok(());
-            }
-            WorkloadState::Stopped => {
-                ctx.set_status(WorkloadStatus::Waiting, "PostgreSQL is stopped")?;
-                return Ok(());
-            }
+        if let Some((status, message)) = server::workload_problem(ctx, "PostgreSQL") {
+            return Ok(ctx.set_status(status, &message)?);
         }
         let legacy_in_use =
             LEGACY.iter().map(|ep| ctx.relation_ids(ep).map(|r| !r.is_empty())).collect::<Result<Vec<_>, _>>()?.contains(&true);
@@ -283,7 +210,7 @@ impl PostgresqlCharm {
             Err(e) => return Err(e.into()),
         }
         self.set_blocked(ctx, rel, None);
-        let port = port_of_primary(ctx)?;
+        let port = server::primary_port(ctx)?;
         let endpoint = format!("127.0.0.1:{port}");
         let uris = format!("postgresql://{user}:{}@{endpoint}/{database}", password.expose());
         let mut offer = Offer::default();
@@ -297,7 +224,7 @@ impl PostgresqlCharm {
         offer.plain.insert("database".into(), database.clone());
         offer.plain.insert("endpoints".into(), endpoint.clone());
         offer.plain.insert("read-only-endpoints".into(), endpoint);
-        if let Some(v) = ctx.state_get(STATE_VERSION).or_else(|| self.primary_version(ctx)) {
+        if let Some(v) = server::primary_version(ctx) {
             offer.plain.insert("version".into(), v);
         }
         provider::publish(ctx, rel, DATABASE, &request, offer)?;
@@ -313,7 +240,7 @@ impl PostgresqlCharm {
     /// user dropped by hand, resetting a password changed by hand). Users tether did not
     /// create (other names) are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader || !is_primary(ctx) || !matches!(ctx.services.supervisor.state(&workload_key(ctx)), WorkloadState::Running { .. }) {
+        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
             return Ok(());
         }
         let admin = admin(ctx).await?;
@@ -386,7 +313,7 @@ impl PostgresqlCharm {
         let fresh = admin.list_relation_users().await?.iter().all(|u| u != &user);
         admin.ensure_relation_user(&user, &password, roles, &database, sole_user).await?;
         self.set_blocked(ctx, rel, None);
-        let port = port_of_primary(ctx)?;
+        let port = server::primary_port(ctx)?;
         let conn = format!(
             "host=127.0.0.1 dbname={database} port={port} user={user} password={} fallback_application_name={remote}",
             password.expose()
@@ -403,7 +330,7 @@ impl PostgresqlCharm {
             ("database".to_string(), database.clone()),
             ("allowed-units".to_string(), allowed.join(",")),
         ]);
-        if let Some(v) = ctx.state_get(STATE_VERSION).or_else(|| self.primary_version(ctx)) {
+        if let Some(v) = server::primary_version(ctx) {
             bag.insert("version".into(), v);
         }
         if let Some(ext) = request.get("extensions") {
@@ -415,11 +342,6 @@ impl PostgresqlCharm {
             ctx.audit("issued", &format!("{endpoint}:{rel}"), &user, &format!("database {database}"));
         }
         self.settle_status(ctx)
-    }
-
-    fn primary_version(&self, ctx: &HookContext) -> Option<String> {
-        let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app))).ok()?;
-        units.into_iter().find_map(|u| u.state.get(STATE_VERSION).cloned())
     }
 
     /// Whether another live relation of this application uses the same database.
@@ -454,7 +376,7 @@ impl PostgresqlCharm {
             ));
             return Ok(());
         };
-        let passwords = internal_passwords(ctx)?;
+        let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
         ctx.action_set("password", passwords.get(*key).cloned().unwrap_or_default().into());
         Ok(())
     }
@@ -491,12 +413,8 @@ impl PostgresqlCharm {
         }
         if username == "operator" {
             // The supervisor logs in to check a restarted server: give it the new password.
-            let port = port_of_primary(ctx)?;
-            let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
-            ctx.services
-                .supervisor
-                .ensure_running(&workload_key(ctx), WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, new.clone())))
-                .await?;
+            let spec = WorkloadSpec::Postgres(PgSpec::for_unit(&server::unit_dir(ctx), server::primary_port(ctx)?, new.clone()));
+            ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
         }
         passwords.insert(key.to_string(), new.expose().to_string());
         ctx.secret_set(&id, passwords)?;
@@ -504,15 +422,6 @@ impl PostgresqlCharm {
         ctx.action_set("password", new.expose().into());
         Ok(())
     }
-}
-
-/// The supervisor's key for this unit's workload: unique across models.
-fn workload_key(ctx: &HookContext) -> String {
-    format!("{}/{}", ctx.model_uuid, ctx.unit)
-}
-
-fn port_of_primary(ctx: &HookContext) -> anyhow::Result<u16> {
-    primary_unit(ctx)?.map(|(_, p)| p).ok_or_else(|| anyhow!("no unit runs the PostgreSQL server"))
 }
 
 #[async_trait::async_trait]
@@ -541,13 +450,11 @@ impl Charm for PostgresqlCharm {
             }
             (HookKind::RelationBroken, Some(ep @ (DATABASE | "db" | "db-admin"))) => self.broken(ctx, rel, ep).await,
             (HookKind::Stop, _) => {
-                ctx.services.supervisor.stop(&workload_key(ctx)).await;
+                server::stop(ctx).await;
                 Ok(())
             }
             (HookKind::Remove, _) => {
-                let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
-                ctx.services.supervisor.remove_data(&workload_key(ctx), &dir).await?;
-                if let Ok(port) = port(ctx) {
+                if let Some(port) = server::remove(ctx).await? {
                     ctx.services.pg.forget(port).await;
                 }
                 Ok(())
@@ -556,7 +463,7 @@ impl Charm for PostgresqlCharm {
                 Some("get-password") => self.get_password(ctx).await,
                 Some("set-password") => self.set_password(ctx).await,
                 Some("get-primary") => {
-                    let primary = primary_unit(ctx)?.map(|(u, _)| u).unwrap_or_default();
+                    let primary = server::primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default();
                     ctx.action_set("primary", primary.into());
                     Ok(())
                 }

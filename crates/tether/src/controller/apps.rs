@@ -225,7 +225,8 @@ fn depart_unit(tx: &Tx<'_>, model: &str, unit: &str) -> Result<Vec<String>, Stor
             }
             tx.enqueue_all(model, unit, &plan)?;
         }
-        for ru in remote_units {
+        // A relation already being removed has its departures queued: add none after its broken.
+        for ru in remote_units.into_iter().filter(|_| r.life == "alive") {
             let ev = Event {
                 departing_unit: Some(unit.to_string()),
                 ..Event::relation(HookKind::RelationDeparted, r.id, &remote.endpoint, &u.app, Some(unit))

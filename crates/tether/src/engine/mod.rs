@@ -276,15 +276,14 @@ impl Engine {
                 results.entry("return-code").or_insert(0.into());
                 tx.finish_task(model, a.id, status, &results, &message, &a.log)?;
             }
-            match picked.event.kind {
-                HookKind::RelationBroken => {
-                    if let Some((rel_id, _)) = &picked.event.relation {
-                        let dying = tx.relation(model, *rel_id)?.is_some_and(|r| r.life != "alive");
-                        if dying && tx.events_for_relation(model, *rel_id)? == 0 {
-                            tx.delete_relation(model, *rel_id)?;
-                        }
-                    }
+            // A relation being removed goes when the last hook that refers to it is done.
+            if let Some((rel_id, _)) = &picked.event.relation {
+                let dying = tx.relation(model, *rel_id)?.is_some_and(|r| r.life != "alive");
+                if dying && tx.events_for_relation(model, *rel_id)? == 0 {
+                    tx.delete_relation(model, *rel_id)?;
                 }
+            }
+            match picked.event.kind {
                 HookKind::Remove => {
                     tx.delete_unit(model, unit)?;
                     let dying_app = tx.app(model, &app)?.is_some_and(|a| a.life != "alive");
