@@ -63,6 +63,22 @@ def controller(cli):
         shutil.rmtree(home, ignore_errors=True)
 
 
+LOGS = pathlib.Path(os.environ.get("TETHER_PYTEST_LOGS", tempfile.gettempdir())) / "tether-pytest-logs"
+
+
+def save_debug_log(j: jubilant.Juju, request) -> None:
+    """After a failure, keeps the model's debug log (hook tracebacks) for the report."""
+    if not request.session.testsfailed:
+        return
+    try:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        path = LOGS / f"{j.model}.log"
+        path.write_text(j.debug_log(limit=0))
+        print(f"\ndebug log of model {j.model}: {path}", file=sys.stderr)
+    except Exception as e:  # best effort only
+        print(f"cannot save the debug log of {j.model}: {e}", file=sys.stderr)
+
+
 def new_model(cli: str, prefix: str) -> jubilant.Juju:
     juju = jubilant.Juju(cli_binary=cli, wait_timeout=WAIT)
     juju.add_model(f"{prefix}-{uuid.uuid4().hex[:6]}")
@@ -76,9 +92,8 @@ def juju(cli, request):
     j = new_model(cli, name)
     model = j.model
     yield j
-    if request.session.testsfailed and os.environ.get("TETHER_PYTEST_KEEP"):
-        return
     if j.model == model:
+        save_debug_log(j, request)
         j.destroy_model(model, force=True)
 
 
@@ -115,4 +130,5 @@ def dbs(cli, controller, request):
     j.wait(lambda s: jubilant.all_active(s, *PROVIDERS))
     yield j
     if j.model == model:
+        save_debug_log(j, request)
         j.destroy_model(model, force=True)

@@ -34,7 +34,17 @@ def logged_in_everywhere(app: str):
 
 
 def client_error(app: str):
-    return lambda s: jubilant.any_error(s, app) or jubilant.any_blocked(s, app)
+    """The client is in error, or blocked for a reason other than a missing relation."""
+
+    def failed(status: jubilant.Status) -> bool:
+        if jubilant.any_error(status, app):
+            return True
+        return any(
+            u.workload_status.current == "blocked" and "login failed" in u.workload_status.message
+            for u in status.get_units(app).values()
+        )
+
+    return failed
 
 
 @pytest.mark.parametrize("contract", ["v1", "v0"])
@@ -77,7 +87,7 @@ def test_hook_tool_bad_input_through_an_action(dbs: jubilant.Juju):
         return dbs.run(unit, "hook-tool", {"args": list(args), "stdin": stdin}).results
 
     out = tool(f"{app}/0", "relation-get", "-r", "999", "-", f"{app}/0")
-    assert out["code"] == "1" and "not found" in out["stderr"], out
+    assert out["code"] == "1" and "not found" in out["err"], out
     out = tool(f"{app}/0", "relation-set", "-r", str(rel_id), "--file", "-", stdin="{not: [json")
     assert out["code"] != "0", out
     uri = dbs.add_secret("not-granted", {"k": "v"})
@@ -86,7 +96,7 @@ def test_hook_tool_bad_input_through_an_action(dbs: jubilant.Juju):
     dbs.add_unit(app)
     dbs.wait(lambda s: jubilant.all_active(s, app) and len(s.apps[app].units) == 2)
     out = tool(f"{app}/1", "relation-set", "-r", str(rel_id), "--app", "x=y")
-    assert out["code"] != "0" and "cannot write relation settings" in out["stderr"], out
+    assert out["code"] != "0" and "cannot write relation settings" in out["err"], out
     out = tool(f"{app}/0", "relation-set", "-r", str(rel_id), "--app", "x=y")
     assert out["code"] == "0", out
     dbs.remove_unit(f"{app}/1")

@@ -17,10 +17,14 @@ import logging
 import os
 import subprocess
 import time
+import warnings
 from typing import Any
 
-import ops
-from dpcharmlibs.interfaces import (
+# pydantic warns about dpcharmlibs' Field() metadata on every import; keep hook stderr clean.
+warnings.filterwarnings("ignore", module="pydantic")
+
+import ops  # noqa: E402
+from dpcharmlibs.interfaces import (  # noqa: E402
     RequirerCommonModel,
     ResourceCreatedEvent,
     ResourceEndpointsChangedEvent,
@@ -250,7 +254,7 @@ class DbClientCharm(ops.CharmBase):
     def _on_hook_tool(self, event: ops.ActionEvent) -> None:
         args = [str(a) for a in event.params["args"]]
         proc = subprocess.run(args, input=event.params.get("stdin") or "", capture_output=True, text=True)
-        event.set_results({"code": str(proc.returncode), "stdout": proc.stdout.strip() or "-", "stderr": proc.stderr.strip() or "-"})
+        event.set_results({"code": str(proc.returncode), "out": proc.stdout.strip() or "-", "err": proc.stderr.strip() or "-"})
 
     def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
         related = [ep for ep in ENDPOINTS if self.model.relations[ep]]
