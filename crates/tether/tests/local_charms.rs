@@ -260,8 +260,7 @@ fn bad_local_charms_are_refused_with_one_error_and_nothing_is_half_created() {
     let mut staged = Vec::new();
     find_named(c.home(), "staging", 4, &mut staged);
     assert!(staged.is_empty(), "refused deploys left staged charms behind: {staged:?}");
-    // A .charm that is not a zip archive is refused too (it leaves a staged directory
-    // behind: see the ignored test below).
+    // A .charm that is not a zip archive is refused too.
     let garbage = w.join("garbage.charm");
     fs::write(&garbage, b"this is not a zip archive").expect("write garbage");
     c.tether(&["deploy", arg(&garbage)]).assert_one_line_error("garbage.charm");
@@ -275,7 +274,6 @@ fn bad_local_charms_are_refused_with_one_error_and_nothing_is_half_created() {
 }
 
 #[test]
-#[ignore = "bug: `tether deploy /path/garbage.charm` (not a zip) is refused but leaves $TETHER_HOME/charms/<model-uuid>/.staging-*.staging behind"]
 fn a_refused_packed_charm_leaves_no_staged_files() {
     let work = tempfile::tempdir().expect("tempdir");
     let garbage = work.path().join("garbage.charm");

@@ -32,7 +32,10 @@ fn read_opt(dir: &Path, name: &str) -> Option<String> {
 /// Parses a charm directory's YAML files.
 pub fn read_meta(dir: &Path) -> Result<CharmMeta, LocalCharmError> {
     let shown = dir.display().to_string();
-    let metadata = read_opt(dir, "metadata.yaml").or_else(|| read_opt(dir, "charmcraft.yaml")).ok_or(LocalCharmError::NoMetadata(shown))?;
+    let file =
+        ["metadata.yaml", "charmcraft.yaml"].into_iter().find(|f| dir.join(f).is_file()).ok_or(LocalCharmError::NoMetadata(shown))?;
+    let metadata =
+        std::fs::read_to_string(dir.join(file)).map_err(|e| tether_core::charm_meta::MetaError::Metadata(format!("{file}: {e}")))?;
     Ok(CharmMeta::from_yaml(&metadata, read_opt(dir, "config.yaml").as_deref(), read_opt(dir, "actions.yaml").as_deref())?)
 }
 
@@ -44,20 +47,14 @@ pub fn has_code(dir: &Path) -> bool {
 /// Copies or unpacks the charm at `source` into `dest` (replacing it) and returns its metadata.
 pub fn install(source: &Path, dest: &Path) -> Result<CharmMeta, LocalCharmError> {
     let shown = source.display().to_string();
-    let read_err = |e: std::io::Error| LocalCharmError::Read { path: shown.clone(), reason: e.to_string() };
-    let meta_err = |e: std::io::Error| LocalCharmError::Read { path: dest.display().to_string(), reason: e.to_string() };
     if !source.exists() {
         return Err(LocalCharmError::NotFound(shown));
     }
     let staging = dest.with_extension("staging");
     let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(meta_err)?;
-    if source.is_dir() {
-        copy_dir(source, &staging).map_err(read_err)?;
-    } else {
-        unpack(source, &staging)?;
-    }
-    let meta = match read_meta(&staging) {
+    // Whatever goes wrong, nothing staged is left behind, and errors name the user's path.
+    let staged = stage(source, &staging).map_err(|e| e.naming(&staging, &shown));
+    let meta = match staged {
         Ok(m) => m,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
@@ -65,8 +62,32 @@ pub fn install(source: &Path, dest: &Path) -> Result<CharmMeta, LocalCharmError>
         }
     };
     let _ = std::fs::remove_dir_all(dest);
-    std::fs::rename(&staging, dest).map_err(meta_err)?;
+    std::fs::rename(&staging, dest).map_err(|e| LocalCharmError::Read { path: dest.display().to_string(), reason: e.to_string() })?;
     Ok(meta)
+}
+
+/// Copies or unpacks the charm into `staging` and reads its metadata.
+fn stage(source: &Path, staging: &Path) -> Result<CharmMeta, LocalCharmError> {
+    let read_err = |e: std::io::Error| LocalCharmError::Read { path: source.display().to_string(), reason: e.to_string() };
+    std::fs::create_dir_all(staging).map_err(read_err)?;
+    if source.is_dir() {
+        copy_dir(source, staging).map_err(read_err)?;
+    } else {
+        unpack(source, staging)?;
+    }
+    read_meta(staging)
+}
+
+impl LocalCharmError {
+    /// The same error, naming `shown` wherever it named the internal `staged` path.
+    fn naming(self, staged: &Path, shown: &str) -> LocalCharmError {
+        let staged = staged.display().to_string();
+        match self {
+            LocalCharmError::NoMetadata(p) if p == staged => LocalCharmError::NoMetadata(shown.to_string()),
+            LocalCharmError::Read { path, reason } if path == staged => LocalCharmError::Read { path: shown.to_string(), reason },
+            other => other,
+        }
+    }
 }
 
 /// Reads metadata straight from a source path (directory or `.charm`), for `info`.

@@ -398,6 +398,9 @@ impl Charm for MysqlCharm {
     fn validate_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
         for ep in LEGACY {
             if let Some(Value::String(u)) = config.get(&format!("{ep}-interface-user")) {
+                if SYSTEM_USERS.iter().any(|(s, _)| s == u) || ["mysql", "mariadb.sys", "PUBLIC"].contains(&u.as_str()) {
+                    return Err(format!("{ep}-interface-user {u:?} is reserved for the charm's own users"));
+                }
                 if !valid_user_name(u) {
                     return Err(format!(
                         "{ep}-interface-user {:?} not valid: use 1 to 32 letters, digits, '_' or '-'",

@@ -18,6 +18,9 @@ pub const STATE_PORT: &str = "port";
 pub const STATE_ROLE: &str = "role";
 pub const STATE_VERSION: &str = "version";
 
+/// The primary unit: name, port, unit state.
+pub type Primary = (String, u16, BTreeMap<String, String>);
+
 /// The supervisor's key for this unit's workload: unique across models.
 pub fn workload_key(ctx: &HookContext) -> String {
     format!("{}/{}", ctx.model_uuid, ctx.unit)
@@ -48,7 +51,7 @@ pub fn claim_port_and_role(ctx: &mut HookContext) -> anyhow::Result<()> {
 }
 
 /// The unit that runs the server: its name, port and unit state.
-pub fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16, BTreeMap<String, String>)>> {
+pub fn primary(ctx: &HookContext) -> anyhow::Result<Option<Primary>> {
     let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
     Ok(units.into_iter().find(|u| u.state.get(STATE_ROLE).map(String::as_str) == Some("primary")).and_then(|u| {
         let port = u.state.get(STATE_PORT)?.parse().ok()?;

@@ -34,6 +34,14 @@ fn unit_workload(u: &UnitRow) -> (WorkloadStatus, String) {
     }
 }
 
+/// The port a unit serves on, as `N/tcp` (standbys run no server: none).
+fn serving_port(u: &UnitRow) -> Vec<String> {
+    if u.state.get("role").map(String::as_str) == Some("standby") {
+        return vec![];
+    }
+    u.state.get("port").map(|p| vec![format!("{p}/tcp")]).unwrap_or_default()
+}
+
 fn unit_view(u: &UnitRow) -> UnitStatusView {
     let (wl, msg) = unit_workload(u);
     let agent = if u.life != "alive" && u.agent == "idle" { "executing" } else { u.agent.as_str() };
@@ -43,7 +51,7 @@ fn unit_view(u: &UnitRow) -> UnitStatusView {
         leader: u.leader,
         address: Some(ADDRESS.into()),
         public_address: None,
-        open_ports: u.state.get("port").map(|p| vec![format!("{p}/tcp")]).unwrap_or_default(),
+        open_ports: serving_port(u),
         subordinates: BTreeMap::new(),
     }
 }
@@ -183,7 +191,7 @@ pub fn show_unit(c: &Controller, model: Option<String>, unit: &str) -> ApiResult
             });
         }
         Ok::<_, ApiError>(UnitInfoView {
-            opened_ports: u.state.get("port").map(|p| vec![format!("{p}/tcp")]).unwrap_or_default(),
+            opened_ports: serving_port(&u),
             charm: app.charm.clone(),
             leader: u.leader,
             life: u.life.clone(),

@@ -283,25 +283,22 @@ impl Engine {
                     tx.delete_relation(model, *rel_id)?;
                 }
             }
-            match picked.event.kind {
-                HookKind::Remove => {
-                    tx.delete_unit(model, unit)?;
-                    let dying_app = tx.app(model, &app)?.is_some_and(|a| a.life != "alive");
-                    if dying_app && tx.units(model, Some(&app))?.is_empty() {
-                        for id in tx.secrets_owned_by_app(model, &app)? {
-                            tx.delete_secret(model, &id)?;
-                        }
-                        for rel in tx.relations(model, Some(&app))? {
-                            // The other side may still have hooks queued for it (both
-                            // applications removed at once): its last relation-broken deletes it.
-                            if tx.events_for_relation(model, rel.id)? == 0 {
-                                tx.delete_relation(model, rel.id)?;
-                            }
-                        }
-                        tx.delete_app(model, &app)?;
+            if picked.event.kind == HookKind::Remove {
+                tx.delete_unit(model, unit)?;
+                let dying_app = tx.app(model, &app)?.is_some_and(|a| a.life != "alive");
+                if dying_app && tx.units(model, Some(&app))?.is_empty() {
+                    for id in tx.secrets_owned_by_app(model, &app)? {
+                        tx.delete_secret(model, &id)?;
                     }
+                    for rel in tx.relations(model, Some(&app))? {
+                        // The other side may still have hooks queued for it (both
+                        // applications removed at once): its last relation-broken deletes it.
+                        if tx.events_for_relation(model, rel.id)? == 0 {
+                            tx.delete_relation(model, rel.id)?;
+                        }
+                    }
+                    tx.delete_app(model, &app)?;
                 }
-                _ => {}
             }
             if !tx.has_events(model, unit)? && tx.unit(model, unit)?.is_some() {
                 tx.set_unit_agent(model, unit, "idle", "")?;
