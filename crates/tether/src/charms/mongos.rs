@@ -160,6 +160,7 @@ impl MongosCharm {
         }
         bag.insert("database".into(), database.clone());
         bag.insert("subordinated".into(), "true".into());
+        bag.insert("data".into(), serde_json::to_string(&request).unwrap_or_default());
         ctx.relation_replace_app(proxy, &bag)?;
         ctx.relation_set_unit(proxy, &Bag::from([("state".to_string(), "ready".to_string())]))?;
         Ok(())
