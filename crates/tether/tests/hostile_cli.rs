@@ -24,7 +24,7 @@ fn hostile() -> Vec<String> {
         "$(touch /tmp/tether-pwned)",
         "`id`",
         "../../etc/passwd",
-        "UPPER",
+        "UPPER.Case",
         "-leading-dash",
         "space in name",
         "new\nline",

@@ -85,11 +85,7 @@ fn issue_passwords(c: &Controller) -> Vec<(String, String)> {
 }
 
 fn hits(haystack: &[u8], issued: &[(String, String)]) -> Vec<String> {
-    issued
-        .iter()
-        .filter(|(_, p)| haystack.windows(p.len()).any(|w| w == p.as_bytes()))
-        .map(|(what, _)| what.clone())
-        .collect()
+    issued.iter().filter(|(_, p)| haystack.windows(p.len()).any(|w| w == p.as_bytes())).map(|(what, _)| what.clone()).collect()
 }
 
 #[test]
