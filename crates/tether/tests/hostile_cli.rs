@@ -25,7 +25,7 @@ fn hostile() -> Vec<String> {
         "`id`",
         "../../etc/passwd",
         "UPPER.Case",
-        "-leading-dash",
+        "-leading.dash",
         "space in name",
         "new\nline",
         "tab\there",
