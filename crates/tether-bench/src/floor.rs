@@ -1,4 +1,5 @@
-//! The floor: the same PostgreSQL work tether's charms must cause, done directly.
+//! The PostgreSQL floor (and what every floor shares: logins, passwords, ports, stopping
+//! a server started by hand): the same PostgreSQL work tether's charms must cause, done directly.
 //!
 //! Statements come from `tether_core::pg_plan`, the one place tether renders them, so the
 //! floor cannot drift from what an integration really runs: `CREATE DATABASE`, then in one
@@ -125,19 +126,19 @@ pub fn port_seed() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
 }
 
-/// uid and gid of the `postgres` user, from /etc/passwd.
-fn postgres_ids() -> Result<(u32, u32)> {
+/// uid and gid of a system user (`postgres`, `mysql`), from /etc/passwd.
+pub fn user_ids(name: &str) -> Result<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd").context("read /etc/passwd")?;
     passwd
         .lines()
         .find_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            (f.first() == Some(&"postgres")).then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))).flatten()
+            (f.first() == Some(&name)).then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))).flatten()
         })
-        .ok_or_else(|| anyhow!("no postgres user in /etc/passwd"))
+        .ok_or_else(|| anyhow!("no {name} user in /etc/passwd"))
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:")).map(|v| v.split_whitespace().next() == Some("0")))
@@ -169,7 +170,7 @@ const HBA: &str = "host all all 127.0.0.1/32 scram-sha-256\n";
 /// is stopped (SIGINT to the pid we started, then waited for) and the directory removed.
 pub fn initdb_and_start(rt: &tokio::runtime::Runtime) -> Result<Duration> {
     let bins = pg_bin_dir()?;
-    let ids = if is_root() { Some(postgres_ids()?) } else { None };
+    let ids = if is_root() { Some(user_ids("postgres")?) } else { None };
     let dir = tempfile::Builder::new().prefix("tether-bench-floor-").tempdir().context("create floor dir")?;
     if let Some((uid, gid)) = ids {
         std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).context("chown floor dir")?;
@@ -233,14 +234,15 @@ pub fn initdb_and_start(rt: &tokio::runtime::Runtime) -> Result<Duration> {
             Login::Other(e) => break Err(anyhow!("postgres not ready after 60 s: {e}")),
         }
     };
-    stop_child(&mut child);
+    stop_child(&mut child, "-INT");
     ready
 }
 
-/// SIGINT (PostgreSQL's fast shutdown) to a server we started, then wait for it.
-fn stop_child(child: &mut std::process::Child) {
+/// A signal (`-INT` is PostgreSQL's fast shutdown, `-TERM` MariaDB's and FerretDB's) to a
+/// server we started, by its pid, then wait for it.
+pub fn stop_child(child: &mut std::process::Child, signal: &str) {
     let pid = child.id().to_string();
-    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    let _ = Command::new("kill").args([signal, &pid]).status();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {

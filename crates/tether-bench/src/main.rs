@@ -2,7 +2,7 @@
 //! run, and writes BENCHMARKS.md, its SVG chart and the raw numbers as JSON.
 //!
 //! Why a harness of its own rather than criterion: what is measured is a whole system (a
-//! CLI process, a daemon running hooks, a real PostgreSQL server) and the end of an
+//! CLI process, a daemon running hooks, real PostgreSQL, MariaDB and FerretDB servers) and the end of an
 //! operation is observed from outside (credentials that log in, a login that starts
 //! being refused). Each tether figure is paired with its floor, the same statements sent
 //! directly to the same server, interleaved sample by sample so both see the same load.
@@ -10,14 +10,18 @@
 //!
 //! Run through `scripts/bench`; `tether-bench --help` lists the knobs.
 
+mod engines;
+mod ferretdb;
 mod floor;
 mod machine;
+mod mariadb;
 mod phases;
 mod report;
 mod stats;
 mod tether;
 
 use anyhow::{bail, Context, Result};
+use engines::Engine;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,6 +30,10 @@ use std::process::ExitCode;
 pub struct Args {
     pub tether: PathBuf,
     pub quick: bool,
+    /// The engines measured, in this order (`--engines pg,mysql,mongo`).
+    pub engines: Vec<Engine>,
+    /// The external charm of the hook dispatch figure.
+    pub noop_charm: PathBuf,
     /// Sequential integrations for the latency figure.
     pub integrations: usize,
     /// Data-integrators integrated at once for the throughput figure.
@@ -43,9 +51,12 @@ pub struct Args {
     pub notes: PathBuf,
 }
 
-const USAGE: &str = "usage: tether-bench --tether PATH [--quick] [--integrations N] [--throughput N] [--removals N]
-                    [--deploys N] [--rounds N] [--out BENCHMARKS.md] [--svg bench/latest.svg]
-                    [--json bench/latest.json] [--notes bench/notes.md]
+const USAGE: &str = "usage: tether-bench --tether PATH [--quick] [--engines pg,mysql,mongo] [--integrations N]
+                    [--throughput N] [--removals N] [--deploys N] [--rounds N] [--out BENCHMARKS.md]
+                    [--svg bench/latest.svg] [--json bench/latest.json] [--notes bench/notes.md]
+                    [--noop-charm bench/charms/noop]
+  --engines        which servers to measure, in order (default all: pg,mysql,mongo;
+                   throughput runs for pg and mysql)
   --quick          20 integrations, 50 at once, 10 removals, 2 deploys, 20 rounds
   defaults         100 integrations, 200 at once (--throughput 1000 for the issue's figure),
                    20 removals, 3 deploys, 30 rounds";
@@ -56,6 +67,8 @@ fn parse_args() -> Result<Args> {
     let mut a = Args {
         tether: PathBuf::new(),
         quick,
+        engines: engines::ALL.to_vec(),
+        noop_charm: "bench/charms/noop".into(),
         integrations: if quick { 20 } else { 100 },
         throughput: if quick { 50 } else { 200 },
         removals: if quick { 10 } else { 20 },
@@ -87,6 +100,20 @@ fn parse_args() -> Result<Args> {
             "--svg" => a.svg = value()?.into(),
             "--json" => a.json = value()?.into(),
             "--notes" => a.notes = value()?.into(),
+            "--noop-charm" => a.noop_charm = value()?.into(),
+            "--engines" => {
+                let mut list = Vec::new();
+                for name in value()?.split(',').filter(|n| !n.trim().is_empty()) {
+                    let e = Engine::parse(name)?;
+                    if !list.contains(&e) {
+                        list.push(e);
+                    }
+                }
+                if list.is_empty() {
+                    bail!("--engines needs at least one of pg, mysql, mongo");
+                }
+                a.engines = list;
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);

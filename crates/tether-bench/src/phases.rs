@@ -1,19 +1,25 @@
 //! The measurements, in the order one run makes them, each tether figure next to its
-//! floor on the same PostgreSQL server:
+//! floor on the same server, for every engine of `--engines` (PostgreSQL, MariaDB,
+//! FerretDB; see [`crate::engines`] for what differs between them):
 //!
-//! 1. deploy `postgresql-k8s` to active, against `initdb` + start by hand;
+//! 1. deploy each engine's charm to active, against its server initialised and started
+//!    by hand;
 //! 2. integrate latency, one data-integrator at a time (each deployed and settled before
 //!    its timing starts): `tether integrate` until the credentials `get-credentials`
-//!    returns log in, against the plan's statements plus one login;
+//!    returns log in, against the engine's statements plus one login;
 //! 3. remove-relation latency until the old credentials are refused;
 //! 4. throughput: many data-integrators integrated at once, against the floor at the
-//!    same concurrency;
-//! 5. the controller: resident memory, `status --format json` with many applications, a
+//!    same concurrency (PostgreSQL and MariaDB);
+//! 5. hook dispatch: an action of a tiny external sh charm against a native charm's;
+//! 6. the controller: resident memory, `status --format json` with many applications, a
 //!    small model's `status` round trip.
+//!
+//! An engine that fails is reported and skipped; the others still run.
 //!
 //! Each phase records what it costs to observe (CLI polls) next to the figure, so a
 //! reader can tell tether's time from the harness's.
 
+use crate::engines::{Admin, Engine, Server};
 use crate::floor::{self, Login, OPERATOR};
 use crate::machine::{self, Machine};
 use crate::stats::{ms, summarise, Summary};
@@ -26,8 +32,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-/// The engine rows so far; MariaDB and FerretDB add theirs when those charms land.
-pub const POSTGRESQL: &str = "PostgreSQL";
+/// The table of the rows that belong to no engine.
+pub const CONTROLLER: &str = "Controller";
 
 /// A figure: a latency distribution, or one number (a rate, a size).
 #[derive(Debug, Clone)]
@@ -72,19 +78,25 @@ impl Row {
 pub struct Results {
     pub machine: Machine,
     pub rows: Vec<Row>,
-    /// Where an integration's time goes, seen from outside (ms, p50/p95).
-    pub breakdown: Vec<(String, Summary)>,
+    /// Where an integration's time goes, seen from outside (engine, step, ms p50/p95).
+    pub breakdown: Vec<(&'static str, String, Summary)>,
     /// Facts the report states next to the numbers (counts, polling costs).
     pub facts: Vec<(String, String)>,
     /// Applications in the model when the "many applications" figures were taken.
     pub apps_at_scale: usize,
     pub throughput_n: usize,
+    /// The engines asked for, in order (those that failed are in `errors`).
+    pub engines: Vec<Engine>,
     pub errors: Vec<String>,
 }
 
 impl Results {
-    fn row(&mut self, key: &'static str, metric: &str, unit: &'static str, tether: Figure, floor: Option<Figure>) {
-        self.rows.push(Row { engine: POSTGRESQL, key, metric: metric.into(), unit, tether, floor, higher_is_better: unit == "creds/s" });
+    fn row(&mut self, engine: &'static str, key: &'static str, metric: &str, unit: &'static str, tether: Figure, floor: Option<Figure>) {
+        self.rows.push(Row { engine, key, metric: metric.into(), unit, tether, floor, higher_is_better: unit == "creds/s" });
+    }
+    fn step(&mut self, engine: Engine, name: &str, samples: &[Duration]) -> Result<()> {
+        self.breakdown.push((engine.name(), name.into(), summarise(samples).ok_or_else(|| anyhow!("no samples"))?));
+        Ok(())
     }
     fn fact(&mut self, k: &str, v: impl Into<String>) {
         let v = v.into();
@@ -99,8 +111,8 @@ const STATUS_POLL: Duration = Duration::from_millis(25);
 /// Between `show-unit` polls while one integration is timed.
 const TIGHT_POLL: Duration = Duration::from_millis(2);
 
-/// Operator connections of the throughput floor: tether keeps one admin connection per
-/// application database open, so the server's 100 connections are mostly taken by then.
+/// Admin connections of the throughput floor (tether's admin is one session per server;
+/// 8 keeps the floor well inside every server's connection limit).
 const FLOOR_POOL: usize = 8;
 
 /// Credentials a data-integrator received.
@@ -116,8 +128,12 @@ struct Bench<'a> {
     t: Tether,
     rt: tokio::runtime::Runtime,
     r: Results,
-    port: u16,
-    operator_pw: String,
+    /// The server of each engine's charm, once deployed.
+    servers: Vec<Server>,
+    /// Engines that failed: their later phases are skipped.
+    failed: Vec<Engine>,
+    /// A data-integrator holding credentials (native charm of the dispatch figure).
+    integrated: Option<String>,
 }
 
 pub fn run(args: &Args) -> Result<Results> {
@@ -126,7 +142,8 @@ pub fn run(args: &Args) -> Result<Results> {
     eprintln!("tether-bench: starting a controller ({} cores, load {})", machine.cores, machine.load_before);
     let t = Tether::bootstrap(&args.tether)?;
     eprintln!("tether-bench: TETHER_HOME={}", t.home().display());
-    let mut b = Bench { args, t, rt, r: Results { machine, ..Default::default() }, port: 0, operator_pw: String::new() };
+    let r = Results { machine, engines: args.engines.clone(), ..Default::default() };
+    let mut b = Bench { args, t, rt, r, servers: Vec::new(), failed: Vec::new(), integrated: None };
     let outcome = b.all();
     if let Err(e) = &outcome {
         b.r.errors.push(format!("{e:#}"));
@@ -145,13 +162,45 @@ pub fn run(args: &Args) -> Result<Results> {
 impl Bench<'_> {
     fn all(&mut self) -> Result<()> {
         let rss_empty = self.t.rss_mib()?;
-        self.deploy()?;
-        let rss_pg = self.t.rss_mib()?;
-        let creds = self.integrate_latency()?;
-        self.remove_latency(&creds)?;
-        self.throughput()?;
-        self.controller(rss_empty, rss_pg)?;
+        let engines = self.args.engines.clone();
+        for &e in &engines {
+            let r = self.deploy(e);
+            self.survive(e, "deploy", r);
+        }
+        let rss_servers = self.t.rss_mib()?;
+        for &e in &engines {
+            if self.failed.contains(&e) {
+                continue;
+            }
+            let r = self.integrate_latency(e).and_then(|creds| self.remove_latency(e, &creds));
+            self.survive(e, "integrate/remove", r);
+        }
+        for &e in engines.iter().filter(|e| e.throughput()) {
+            if self.failed.contains(&e) {
+                continue;
+            }
+            let r = self.throughput(e);
+            self.survive(e, "throughput", r);
+        }
+        if let Err(e) = self.dispatch() {
+            self.r.errors.push(format!("hook dispatch: {e:#}"));
+            eprintln!("tether-bench: hook dispatch failed: {e:#}");
+        }
+        self.controller(rss_empty, rss_servers)?;
         Ok(())
+    }
+
+    /// Records an engine's failure and skips its later phases; the run goes on.
+    fn survive(&mut self, e: Engine, phase: &str, r: Result<()>) {
+        if let Err(err) = r {
+            eprintln!("tether-bench: {} {phase} failed: {err:#}", e.name());
+            self.r.errors.push(format!("{} {phase}: {err:#}", e.name()));
+            self.failed.push(e);
+        }
+    }
+
+    fn server(&self, e: Engine) -> Result<&Server> {
+        self.servers.iter().find(|s| s.engine == e).ok_or_else(|| anyhow!("{} has no server", e.name()))
     }
 
     fn wait_app(&self, app: &str, word: &str) -> Result<Duration> {
@@ -198,15 +247,36 @@ impl Bench<'_> {
         }
     }
 
-    /// Deploy to active: the model's `postgresql-k8s` first, then extra applications
-    /// (removed again); each interleaved with an `initdb` + start by hand.
-    fn deploy(&mut self) -> Result<()> {
+    /// Deploys `n` data-integrators `<prefix><kind><i>` (database `<kind>_<i>`), untimed,
+    /// and waits until they are blocked (no relation yet).
+    fn deploy_integrators(&self, e: Engine, kind: &str, n: usize) -> Result<Vec<String>> {
+        let apps: Vec<String> = (0..n).map(|i| format!("{}{kind}{i}", e.prefix())).collect();
+        eprintln!("tether-bench: deploying {n} data-integrators for {} (untimed)", e.name());
+        self.parallel(n, 4, |i| {
+            ["deploy", "data-integrator", &apps[i], "--config", &format!("database-name={kind}_{i}")].map(String::from).to_vec()
+        })?;
+        self.wait_apps(&apps, "blocked", Duration::from_millis(200))?;
+        Ok(apps)
+    }
+
+    /// `get-credentials` of a data-integrator, for engine `e`.
+    fn credentials(&self, e: Engine, app: &str) -> Result<Creds> {
+        let res = self.t.action(&format!("{app}/leader"), "get-credentials")?;
+        let c = &res[e.product()];
+        let field = |k: &str| c[k].as_str().map(str::to_string).ok_or_else(|| anyhow!("get-credentials of {app} has no {k}: {res}"));
+        Ok(Creds { user: field("username")?, password: field("password")?, database: field("database")? })
+    }
+
+    /// Deploy to active: the model's server of the engine first, then extra applications
+    /// (removed again); each interleaved with the server started by hand.
+    fn deploy(&mut self, e: Engine) -> Result<()> {
+        let charm = e.charm();
         let mut tether = Vec::new();
         let mut hand = Vec::new();
         for i in 0..self.args.deploys {
-            let app = if i == 0 { "postgresql-k8s".to_string() } else { format!("pgdeploy{i}") };
+            let app = if i == 0 { charm.to_string() } else { format!("{}deploy{i}", e.prefix()) };
             let start = Instant::now();
-            self.t.ok(&["deploy", "postgresql-k8s", &app])?;
+            self.t.ok(&["deploy", charm, &app])?;
             self.wait_app(&app, "active")?;
             tether.push(start.elapsed());
             eprintln!("tether-bench: deploy {app} to active: {:.0} ms", ms(start.elapsed()));
@@ -216,34 +286,28 @@ impl Bench<'_> {
                     Ok(self.t.status(None)?["applications"].get(app.as_str()).is_none())
                 })?;
             }
-            let d = floor::initdb_and_start(&self.rt)?;
-            eprintln!("tether-bench: initdb + start by hand: {:.0} ms", ms(d));
+            let d = e.deploy_by_hand(&self.rt, &self.args.tether)?;
+            eprintln!("tether-bench: {} by hand: {:.0} ms", e.deploy_floor(), ms(d));
             hand.push(d);
         }
-        let unit = self.t.json(&["show-unit", "postgresql-k8s/0", "--format", "json"])?;
-        self.port = find_key(&unit, "opened-ports")
+        let unit = self.t.json(&["show-unit", &format!("{charm}/0"), "--format", "json"])?;
+        let port = find_key(&unit, "opened-ports")
             .and_then(|p| p.as_array()?.first()?.as_str()?.split('/').next()?.parse().ok())
-            .ok_or_else(|| anyhow!("postgresql-k8s/0 shows no port"))?;
-        let res = self.t.action("postgresql-k8s/leader", "get-password")?;
-        self.operator_pw = res["password"].as_str().ok_or_else(|| anyhow!("get-password returned no password"))?.to_string();
-        self.r.row("deploy", "Deploy postgresql-k8s to active (vs initdb + start)", "ms", lat(&tether)?, Some(lat(&hand)?));
+            .ok_or_else(|| anyhow!("{charm}/0 shows no port"))?;
+        let res = self.t.action(&format!("{charm}/leader"), "get-password")?;
+        let admin_pw = res["password"].as_str().ok_or_else(|| anyhow!("get-password returned no password"))?.to_string();
+        self.servers.push(Server { engine: e, port, admin_pw });
+        let metric = format!("Deploy {charm} to active (vs {})", e.deploy_floor());
+        self.r.row(e.name(), "deploy", &metric, "ms", lat(&tether)?, Some(lat(&hand)?));
         Ok(())
     }
 
-    fn admin(&self) -> Result<tokio_postgres::Client> {
-        self.rt.block_on(floor::connect(self.port, OPERATOR, &self.operator_pw, "postgres")).context("operator login for the floor")
-    }
-
     /// Sequential integrations, each timed from `tether integrate` to a working login.
-    fn integrate_latency(&mut self) -> Result<Vec<Creds>> {
+    fn integrate_latency(&mut self, e: Engine) -> Result<Vec<Creds>> {
         let n = self.args.integrations;
-        let apps: Vec<String> = (0..n).map(|i| format!("dilat{i}")).collect();
-        eprintln!("tether-bench: deploying {n} data-integrators (untimed)");
-        self.parallel(n, 4, |i| {
-            ["deploy", "data-integrator", &apps[i], "--config", &format!("database-name=lat_{i}")].map(String::from).to_vec()
-        })?;
-        self.wait_apps(&apps, "blocked", Duration::from_millis(200))?;
-        let admin = self.admin()?;
+        let apps = self.deploy_integrators(e, "lat", n)?;
+        let server = self.server(e)?.clone();
+        let mut admin = self.rt.block_on(server.admin()).context("admin login for the floor")?;
         let mut total = Vec::new();
         let (mut cmd, mut visible, mut get_creds, mut login) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut floor_t = Vec::new();
@@ -252,7 +316,7 @@ impl Bench<'_> {
         for (i, app) in apps.iter().enumerate() {
             let unit = format!("{app}/0");
             let start = Instant::now();
-            self.t.ok(&["integrate", app, "postgresql-k8s"])?;
+            self.t.ok(&["integrate", app, e.charm()])?;
             let t_cmd = start.elapsed();
             wait_until(&format!("{app}'s credentials"), Duration::from_secs(120), TIGHT_POLL, || {
                 let out = self.t.ok(&["show-unit", &unit, "--format", "json"])?;
@@ -262,12 +326,9 @@ impl Bench<'_> {
                 Ok(find_key(&v, "secret-user").is_some())
             })?;
             let t_visible = start.elapsed();
-            let res = self.t.action(&format!("{app}/leader"), "get-credentials")?;
-            let pg = &res["postgresql"];
-            let field = |k: &str| pg[k].as_str().map(str::to_string).ok_or_else(|| anyhow!("get-credentials of {app} has no {k}: {res}"));
-            let c = Creds { user: field("username")?, password: field("password")?, database: field("database")? };
+            let c = self.credentials(e, app)?;
             let t_creds = start.elapsed();
-            match self.rt.block_on(floor::login(self.port, &c.user, &c.password, &c.database)) {
+            match self.rt.block_on(server.login(&c.user, &c.password, &c.database)) {
                 Login::Ok => {}
                 other => bail!("{app}'s credentials do not log in: {other:?}"),
             }
@@ -281,53 +342,58 @@ impl Bench<'_> {
 
             let fstart = Instant::now();
             let name = format!("floor_lat_{i}");
-            self.rt.block_on(floor::integrate(&admin, self.port, &name, &name, &floor::password(i as u64)))?;
+            self.rt.block_on(server.integrate(&mut admin, &name, &floor::password(i as u64)))?;
             floor_t.push(fstart.elapsed());
             if (i + 1) % 10 == 0 || i + 1 == n {
-                eprintln!("tether-bench: integrate {}/{n}: last {:.0} ms (floor {:.0} ms)", i + 1, ms(t_login), ms(fstart.elapsed()));
+                eprintln!(
+                    "tether-bench: {} integrate {}/{n}: last {:.0} ms (floor {:.0} ms)",
+                    e.name(),
+                    i + 1,
+                    ms(t_login),
+                    ms(fstart.elapsed())
+                );
             }
         }
-        self.r.row("integrate", "Integrate → credentials that log in", "ms", lat(&total)?, Some(lat(&floor_t)?));
-        for (name, v) in [
-            ("`tether integrate` returns", &cmd),
-            ("… then credentials visible (`show-unit` polled)", &visible),
-            ("… then `run get-credentials`", &get_creds),
-            ("… then one login", &login),
-        ] {
-            self.r.breakdown.push((name.into(), summarise(v).ok_or_else(|| anyhow!("no samples"))?));
+        self.integrated.get_or_insert_with(|| apps[n - 1].clone());
+        self.r.row(e.name(), "integrate", "Integrate → credentials that log in", "ms", lat(&total)?, Some(lat(&floor_t)?));
+        self.r.step(e, "`tether integrate` returns", &cmd)?;
+        self.r.step(e, "… then credentials visible (`show-unit` polled)", &visible)?;
+        self.r.step(e, "… then `run get-credentials`", &get_creds)?;
+        self.r.step(e, "… then one login", &login)?;
+        // What one observation costs when nothing changes: the polling overhead (once).
+        if !self.r.breakdown.iter().any(|(_, k, _)| k.starts_with("idle")) {
+            let mut show = Vec::new();
+            let mut action = Vec::new();
+            for _ in 0..10 {
+                show.push(self.t.ok(&["show-unit", &format!("{}/0", apps[0]), "--format", "json"])?.elapsed);
+                let s = Instant::now();
+                self.t.action(&format!("{}/leader", apps[0]), "get-credentials")?;
+                action.push(s.elapsed());
+            }
+            self.r.step(e, "idle `show-unit --format json` (one poll)", &show)?;
+            self.r.step(e, "idle `run get-credentials`", &action)?;
         }
-        // What one observation costs when nothing changes: the polling overhead.
-        let mut show = Vec::new();
-        let mut action = Vec::new();
-        for _ in 0..10 {
-            show.push(self.t.ok(&["show-unit", "dilat0/0", "--format", "json"])?.elapsed);
-            let s = Instant::now();
-            self.t.action("dilat0/leader", "get-credentials")?;
-            action.push(s.elapsed());
-        }
-        let (show, action) = (summarise(&show).expect("10 samples"), summarise(&action).expect("10 samples"));
-        self.r.breakdown.push(("idle `show-unit --format json` (one poll)".into(), show));
-        self.r.breakdown.push(("idle `run get-credentials`".into(), action));
         self.r.fact(
-            "show-unit polls per integration",
+            &format!("{}: show-unit polls per integration", e.name()),
             format!("{:.1} (mean {:.1} ms each, {TIGHT_POLL:?} apart)", polls as f64 / n as f64, ms(poll_time) / polls.max(1) as f64),
         );
         Ok(creds)
     }
 
     /// `remove-relation` until the old credentials are refused.
-    fn remove_latency(&mut self, creds: &[Creds]) -> Result<()> {
-        let admin = self.admin()?;
+    fn remove_latency(&mut self, e: Engine, creds: &[Creds]) -> Result<()> {
+        let server = self.server(e)?.clone();
+        let mut admin = self.rt.block_on(server.admin()).context("admin login for the floor")?;
         let mut tether = Vec::new();
         let mut cmd = Vec::new();
         let mut hand = Vec::new();
         for (i, c) in creds.iter().enumerate().take(self.args.removals) {
-            let app = format!("dilat{i}");
+            let app = format!("{}lat{i}", e.prefix());
             let start = Instant::now();
-            self.t.ok(&["remove-relation", &app, "postgresql-k8s"])?;
+            self.t.ok(&["remove-relation", &app, e.charm()])?;
             cmd.push(start.elapsed());
             wait_until(&format!("{app}'s old credentials to be refused"), Duration::from_secs(120), TIGHT_POLL, || {
-                Ok(match self.rt.block_on(floor::login(self.port, &c.user, &c.password, &c.database)) {
+                Ok(match self.rt.block_on(server.login(&c.user, &c.password, &c.database)) {
                     Login::Refused => true,
                     Login::Ok => false,
                     // The database may refuse connections while the user is dropped.
@@ -337,54 +403,58 @@ impl Bench<'_> {
             tether.push(start.elapsed());
             let name = format!("floor_lat_{i}");
             let s = Instant::now();
-            self.rt.block_on(floor::remove(&admin, self.port, &self.operator_pw, &name, &name, &floor::password(i as u64)))?;
+            self.rt.block_on(server.remove(&mut admin, &name, &floor::password(i as u64)))?;
             hand.push(s.elapsed());
         }
-        self.r.row("remove", "Remove relation → old credentials refused", "ms", lat(&tether)?, Some(lat(&hand)?));
-        self.r.breakdown.push(("`tether remove-relation` returns".into(), summarise(&cmd).ok_or_else(|| anyhow!("no samples"))?));
+        if self.integrated.as_deref() == Some(&format!("{}lat{}", e.prefix(), creds.len() - 1)) && self.args.removals >= creds.len() {
+            self.integrated = None;
+        }
+        self.r.row(e.name(), "remove", "Remove relation → old credentials refused", "ms", lat(&tether)?, Some(lat(&hand)?));
+        self.r.step(e, "`tether remove-relation` returns", &cmd)?;
         Ok(())
     }
 
     /// Many data-integrators integrated at once, against the floor at the same concurrency.
-    fn throughput(&mut self) -> Result<()> {
+    fn throughput(&mut self, e: Engine) -> Result<()> {
         let n = self.args.throughput;
         self.r.throughput_n = n;
-        let apps: Vec<String> = (0..n).map(|i| format!("ditp{i}")).collect();
-        eprintln!("tether-bench: deploying {n} more data-integrators (untimed)");
-        self.parallel(n, 4, |i| {
-            ["deploy", "data-integrator", &apps[i], "--config", &format!("database-name=tp_{i}")].map(String::from).to_vec()
-        })?;
-        self.wait_apps(&apps, "blocked", Duration::from_millis(250))?;
-        // The floor runs first: after tether's phase its admin holds one connection per
-        // database and the floor could not open its own.
-        let floor_total = self.floor_throughput(n)?;
-        eprintln!("tether-bench: floor at the same concurrency: {:.1} s", floor_total.as_secs_f64());
-        eprintln!("tether-bench: integrating {n} at once");
+        let apps = self.deploy_integrators(e, "tp", n)?;
+        // The floor runs first, so its databases and users do not slow tether's (nor the
+        // other way round more than the latency phase already did).
+        let floor_total = self.floor_throughput(e, n)?;
+        eprintln!("tether-bench: {} floor at the same concurrency: {:.1} s", e.name(), floor_total.as_secs_f64());
+        eprintln!("tether-bench: integrating {n} at once with {}", e.charm());
         let start = Instant::now();
-        self.parallel(n, 16, |i| ["integrate", &apps[i], "postgresql-k8s"].map(String::from).to_vec())?;
+        self.parallel(n, 16, |i| ["integrate", &apps[i], e.charm()].map(String::from).to_vec())?;
         let issued = start.elapsed();
         self.wait_apps(&apps, "active", Duration::from_millis(100))?;
         let total = start.elapsed();
         eprintln!("tether-bench: {n} integrations: {:.1} s (commands issued in {:.1} s)", total.as_secs_f64(), issued.as_secs_f64());
         // Untimed proof that what "active" announced logs in, on a sample.
+        let server = self.server(e)?.clone();
         let sample: Vec<usize> = (0..n).step_by((n / 20).max(1)).collect();
         for &i in &sample {
-            let res = self.t.action(&format!("{}/leader", apps[i]), "get-credentials")?;
-            let pg = &res["postgresql"];
-            let (u, p, d) = (pg["username"].as_str(), pg["password"].as_str(), pg["database"].as_str());
-            let (Some(u), Some(p), Some(d)) = (u, p, d) else { bail!("{} has no credentials: {res}", apps[i]) };
-            if self.rt.block_on(floor::login(self.port, u, p, d)) != Login::Ok {
+            let c = self.credentials(e, &apps[i])?;
+            if self.rt.block_on(server.login(&c.user, &c.password, &c.database)) != Login::Ok {
                 bail!("{}'s credentials do not log in", apps[i]);
             }
         }
-        let held = self.rt.block_on(async {
-            let c = floor::connect(self.port, OPERATOR, &self.operator_pw, "postgres").await?;
-            let row = c.query_one("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tether'", &[]).await?;
-            Ok::<i64, anyhow::Error>(row.get(0))
-        })?;
-        self.r.fact("server connections held by tether's admin after the throughput phase", format!("{held} (max_connections 100)"));
+        self.integrated = Some(apps[0].clone());
+        if e == Engine::Pg {
+            let held = self.rt.block_on(async {
+                let c = floor::connect(server.port, OPERATOR, &server.admin_pw, "postgres").await?;
+                let row = c.query_one("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tether'", &[]).await?;
+                Ok::<i64, anyhow::Error>(row.get(0))
+            })?;
+            self.r.fact(
+                "PostgreSQL: server connections held by tether's admin after the throughput phase",
+                format!("{held} (max_connections 100)"),
+            );
+        }
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
+        let name = e.name();
         self.r.row(
+            name,
             "throughput",
             &format!("{n} integrations at once (credentials/s)"),
             "creds/s",
@@ -392,39 +462,38 @@ impl Bench<'_> {
             Some(Figure::Value(rate(floor_total))),
         );
         self.r.row(
+            name,
             "throughput_total",
             &format!("{n} integrations at once (total)"),
             "ms",
             Figure::Value(ms(total)),
             Some(Figure::Value(ms(floor_total))),
         );
-        self.r.fact("throughput: all integrate commands returned after", format!("{:.0} ms", ms(issued)));
-        self.r.fact("throughput: credentials checked by a login", format!("{} of {n} (untimed)", sample.len()));
+        self.r.fact(&format!("{name} throughput: all integrate commands returned after"), format!("{:.0} ms", ms(issued)));
+        self.r.fact(&format!("{name} throughput: credentials checked by a login"), format!("{} of {n} (untimed)", sample.len()));
         Ok(())
     }
 
-    /// `n` tokio tasks issuing the floor's statements over a pool of operator connections
-    /// (as many as the server's `max_connections` allows next to the logins).
-    fn floor_throughput(&self, n: usize) -> Result<Duration> {
+    /// `n` tokio tasks issuing the floor's statements over a pool of admin connections.
+    fn floor_throughput(&self, e: Engine, n: usize) -> Result<Duration> {
         let pool_size = n.min(FLOOR_POOL);
-        let port = self.port;
-        let pw = self.operator_pw.clone();
+        let server = Arc::new(self.server(e)?.clone());
         self.rt.block_on(async move {
-            let mut conns = Vec::new();
+            let mut conns: Vec<Admin> = Vec::new();
             for _ in 0..pool_size {
-                conns.push(floor::connect(port, OPERATOR, &pw, "postgres").await?);
+                conns.push(server.admin().await?);
             }
             let pool = Arc::new(tokio::sync::Mutex::new(conns));
             let permits = Arc::new(tokio::sync::Semaphore::new(pool_size));
             let start = Instant::now();
             let mut tasks = tokio::task::JoinSet::new();
             for i in 0..n {
-                let (pool, permits) = (pool.clone(), permits.clone());
+                let (pool, permits, server) = (pool.clone(), permits.clone(), server.clone());
                 tasks.spawn(async move {
                     let _permit = permits.acquire_owned().await?;
-                    let c = pool.lock().await.pop().ok_or_else(|| anyhow!("pool empty"))?;
+                    let mut c = pool.lock().await.pop().ok_or_else(|| anyhow!("pool empty"))?;
                     let name = format!("floor_tp_{i}");
-                    let r = floor::integrate(&c, port, &name, &name, &floor::password(10_000 + i as u64)).await;
+                    let r = server.integrate(&mut c, &name, &floor::password(10_000 + i as u64)).await;
                     pool.lock().await.push(c);
                     r
                 });
@@ -436,8 +505,50 @@ impl Bench<'_> {
         })
     }
 
+    /// An action of a tiny external sh charm (`bench/charms/noop`) against a native
+    /// charm's (`data-integrator`'s `get-credentials`), both whole `tether run` processes,
+    /// interleaved.
+    fn dispatch(&mut self) -> Result<()> {
+        let native = self.integrated.clone().ok_or_else(|| anyhow!("no data-integrator with credentials to compare with"))?;
+        let charm =
+            self.args.noop_charm.canonicalize().with_context(|| format!("the external charm {}", self.args.noop_charm.display()))?;
+        self.t.ok(&["deploy", &charm.to_string_lossy(), "noop"])?;
+        self.wait_app("noop", "active")?;
+        let (mut noop, mut set, mut native_t) = (Vec::new(), Vec::new(), Vec::new());
+        let native_unit = format!("{native}/leader");
+        for i in 0..self.args.rounds + 3 {
+            let a = self.t.ok(&["run", "noop/0", "noop"])?.elapsed;
+            let b = self.t.ok(&["run", "noop/0", "set"])?.elapsed;
+            let c = self.t.ok(&["run", &native_unit, "get-credentials"])?.elapsed;
+            if i >= 3 {
+                noop.push(a);
+                set.push(b);
+                native_t.push(c);
+            }
+        }
+        let native_fig = lat(&native_t)?;
+        self.r.row(
+            CONTROLLER,
+            "dispatch_noop",
+            "`run` no-op action, external sh charm (vs native `get-credentials`)",
+            "ms",
+            lat(&noop)?,
+            Some(native_fig.clone()),
+        );
+        self.r.row(
+            CONTROLLER,
+            "dispatch_set",
+            "`run` action with one `action-set`, external sh charm (vs native)",
+            "ms",
+            lat(&set)?,
+            Some(native_fig),
+        );
+        self.r.fact("hook dispatch: native action timed", format!("`run {native_unit} get-credentials` (data-integrator, in-process)"));
+        Ok(())
+    }
+
     /// Memory, `status` with many applications, a small model's round trip.
-    fn controller(&mut self, rss_empty: f64, rss_pg: f64) -> Result<()> {
+    fn controller(&mut self, rss_empty: f64, rss_servers: f64) -> Result<()> {
         sleep(Duration::from_secs(1));
         let apps = self.t.status(None)?["applications"].as_object().map(|a| a.len()).unwrap_or(0);
         self.r.apps_at_scale = apps;
@@ -461,11 +572,13 @@ impl Bench<'_> {
                 version.push(v);
             }
         }
-        self.r.row("rss_idle", "Controller RSS, empty model", "MiB", Figure::Value(rss_empty), None);
-        self.r.row("rss_pg", "Controller RSS, postgresql-k8s only", "MiB", Figure::Value(rss_pg), None);
-        self.r.row("rss_many", &format!("Controller RSS, {apps} applications"), "MiB", Figure::Value(rss_many), None);
-        self.r.row("status_many", &format!("`status --format json`, {apps} applications"), "ms", lat(&status)?, None);
-        self.r.row("status_small", "`status` round trip, small model", "ms", lat(&small)?, Some(lat(&version)?));
+        let deployed: Vec<&str> = self.servers.iter().map(|s| s.engine.charm()).collect();
+        let c = CONTROLLER;
+        self.r.row(c, "rss_idle", "Controller RSS, empty model", "MiB", Figure::Value(rss_empty), None);
+        self.r.row(c, "rss_servers", &format!("Controller RSS, {} only", deployed.join(" + ")), "MiB", Figure::Value(rss_servers), None);
+        self.r.row(c, "rss_many", &format!("Controller RSS, {apps} applications"), "MiB", Figure::Value(rss_many), None);
+        self.r.row(c, "status_many", &format!("`status --format json`, {apps} applications"), "ms", lat(&status)?, None);
+        self.r.row(c, "status_small", "`status` round trip, small model", "ms", lat(&small)?, Some(lat(&version)?));
         self.r.fact("floor of the small-model round trip", "`tether version` (the same process start, no controller request)");
         Ok(())
     }

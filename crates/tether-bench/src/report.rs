@@ -5,7 +5,8 @@
 //! The chart is plain SVG written here (no plotting dependency): per figure, tether's and
 //! the floor's p50 as solid bars with the p95 as a lighter extension, and the ratio.
 
-use crate::phases::{Figure, Results, Row, POSTGRESQL};
+use crate::engines::Engine;
+use crate::phases::{Figure, Results, Row, CONTROLLER};
 use crate::stats::Summary;
 use crate::Args;
 use anyhow::{Context, Result};
@@ -20,8 +21,8 @@ pub struct Verdict {
     pub margin: String,
 }
 
-fn row<'r>(r: &'r Results, key: &str) -> Option<&'r Row> {
-    r.rows.iter().find(|x| x.key == key)
+fn row<'r>(r: &'r Results, engine: &str, key: &str) -> Option<&'r Row> {
+    r.rows.iter().find(|x| x.engine == engine && x.key == key)
 }
 
 fn pct(x: f64) -> String {
@@ -31,8 +32,8 @@ fn pct(x: f64) -> String {
 /// Judges the issue's targets (ratios, measured in the same run).
 pub fn verdicts(r: &Results) -> Vec<Verdict> {
     let mut v = Vec::new();
-    let mut ratio_target = |key: &str, name: &str, limit: f64, higher: bool| {
-        let Some(row) = row(r, key) else { return };
+    let mut ratio_target = |engine: Engine, key: &str, name: &str, limit: f64, higher: bool| {
+        let Some(row) = row(r, engine.name(), key) else { return };
         let Some(ratio) = row.ratio() else { return };
         let met = if higher { ratio >= limit } else { ratio <= limit };
         let margin = if met {
@@ -44,24 +45,28 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
         };
         v.push(Verdict { target: name.into(), measured: format!("{ratio:.2}×"), met: Some(met), margin });
     };
-    ratio_target("integrate", "PostgreSQL integrate latency p50 ≤ 1.3× floor (aim 1.1×)", 1.3, false);
-    ratio_target("throughput", "PostgreSQL throughput ≥ 0.8× floor", 0.8, true);
-    ratio_target("deploy", "Deploy to active ≤ 1.2× initdb + start", 1.2, false);
-    if let Some(row) = row(r, "throughput") {
+    ratio_target(Engine::Pg, "integrate", "PostgreSQL integrate latency p50 ≤ 1.3× floor (aim 1.1×)", 1.3, false);
+    ratio_target(Engine::My, "integrate", "MariaDB integrate latency p50 ≤ 2× floor", 2.0, false);
+    ratio_target(Engine::Mongo, "integrate", "FerretDB integrate latency p50 ≤ 2× floor", 2.0, false);
+    ratio_target(Engine::Pg, "throughput", "PostgreSQL throughput ≥ 0.8× floor", 0.8, true);
+    ratio_target(Engine::My, "throughput", "MariaDB throughput ≥ 0.8× floor", 0.8, true);
+    ratio_target(Engine::Pg, "deploy", "PostgreSQL deploy to active ≤ 1.2× initdb + start", 1.2, false);
+    ratio_target(Engine::My, "deploy", "MariaDB deploy to active ≤ 1.2× mariadb-install-db + start", 1.2, false);
+    if let Some(row) = row(r, Engine::Pg.name(), "throughput") {
         let rate = row.tether.headline();
         let n = r.throughput_n;
         let projected = 1000.0 / rate;
         if n >= 1000 {
-            let total = row_value(r, "throughput_total").unwrap_or(0.0) / 1000.0;
+            let total = row_value(r, Engine::Pg.name(), "throughput_total").unwrap_or(0.0) / 1000.0;
             v.push(Verdict {
-                target: "1,000 integrations in under a minute".into(),
+                target: "1,000 integrations in under a minute (PostgreSQL)".into(),
                 measured: format!("{total:.1} s"),
                 met: Some(total < 60.0),
                 margin: if total < 60.0 { format!("{:.0} s to spare", 60.0 - total) } else { format!("missed by {:.0} s", total - 60.0) },
             });
         } else {
             v.push(Verdict {
-                target: "1,000 integrations in under a minute".into(),
+                target: "1,000 integrations in under a minute (PostgreSQL)".into(),
                 measured: format!("not run at 1,000 (ran {n}); at {rate:.1}/s that is {projected:.0} s"),
                 met: None,
                 margin: if projected < 60.0 { "projection within".into() } else { format!("projection over by {:.0} s", projected - 60.0) },
@@ -70,7 +75,7 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
     }
     let apps = r.apps_at_scale;
     let mut absolute = |key: &str, name: &str, limit: f64, unit: &str| {
-        let Some(value) = row_value(r, key) else { return };
+        let Some(value) = row_value(r, CONTROLLER, key) else { return };
         let met = value < limit;
         let scale = if key.ends_with("_many") && apps < 1000 { format!(" (at {apps} applications, not 1,000)") } else { String::new() };
         let margin = if met {
@@ -86,8 +91,8 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
     v
 }
 
-fn row_value(r: &Results, key: &str) -> Option<f64> {
-    row(r, key).map(|x| x.tether.headline())
+fn row_value(r: &Results, engine: &str, key: &str) -> Option<f64> {
+    row(r, engine, key).map(|x| x.tether.headline())
 }
 
 fn fmt_num(x: f64, unit: &str) -> String {
@@ -115,10 +120,82 @@ fn samples(f: &Figure) -> String {
     }
 }
 
+/// What each engine's figures and floors are, for the reader.
+fn describe(e: Engine) -> String {
+    let common = "- **Integrate**: from starting `tether integrate <di> CHARM` (each data-integrator deployed and settled \
+                  beforehand, untimed) until the credentials are visible (`show-unit --format json` polled, 2 ms apart), fetched \
+                  (`run <di>/leader get-credentials --format json`) and a login with them succeeds";
+    let remove = "- **Remove relation**: from starting `tether remove-relation` until a login with the old credentials is refused \
+                  (polled every 2 ms)";
+    let through = "- **Throughput**: all `integrate` commands issued (16 CLI processes at a time) until every data-integrator is \
+                   `active` (`status --format json` polled every 100 ms; credentials of a sample checked by login afterwards, \
+                   untimed). Floor: the same number of tokio tasks running the integrate floor over a pool of 8 admin connections.";
+    let deploy = "- **Deploy**: `tether deploy CHARM` until the unit is `active` (`status` polled every 25 ms); the first sample is \
+                  the model's main server, the others extra applications removed again";
+    let (integrate, removal, deployed, throughput) = match e {
+        Engine::Pg => (
+            ". Floor (tokio-postgres as `operator`): `CREATE DATABASE`, then one transaction with `CREATE ROLE` (SCRAM verifier), \
+             `COMMENT`, `GRANT relation_access`, `REVOKE ALL ON DATABASE … FROM PUBLIC` and the three `GRANT ALL ON DATABASE`, \
+             rendered by `tether_core::pg_plan`, then one login as the new user.",
+            ". Floor: `REASSIGN OWNED` + `DROP OWNED` in the user's database, `DROP ROLE`, one refused login.",
+            ". Floor: `initdb` and `postgres` run by hand (as `postgres`, with tether's flags and settings) until an `operator` \
+             login succeeds (polled every 10 ms).",
+            true,
+        ),
+        Engine::My => (
+            ". Floor (`mysql_async` as `root`): `CREATE DATABASE`, `CREATE USER … IDENTIFIED BY PASSWORD '<native hash>'` and \
+             `GRANT ALL PRIVILEGES ON db.*` in one round trip (quoted by `tether_core::my_plan`), then one login as the new user.",
+            ". Floor: `DROP USER`, one refused login.",
+            ". Floor: `mariadb-install-db`, the `mariadbd --bootstrap` that gives `root` its password hash (tether's \
+             initialisation, `my_plan::bootstrap_root`), then `mariadbd` with tether's options, all as `mysql`, until a `root` \
+             login succeeds (polled every 10 ms).",
+            true,
+        ),
+        Engine::Mongo => (
+            ". Tether's login check, like the floor's, is an authenticated login plus one `insert` into the database. Floor \
+             (the `mongodb` crate 3.8 as `operator`): `createUser` (SCRAM-SHA-256, no roles: FerretDB implements none), then one \
+             login as the new user and the write.",
+            ". Floor: `dropUser`, one refused login.",
+            ". Floor: `ferretdb` run by hand with tether's flags (SQLite backend, new authentication, `operator` set up from \
+             the environment) until an `operator` login succeeds (TCP connect polled every 10 ms, then the login).",
+            false,
+        ),
+    };
+    let mut s = format!("{common}{integrate}\n{remove}{removal}\n");
+    if throughput {
+        s.push_str(through);
+        s.push('\n');
+    }
+    s.push_str(&format!("{deploy}{deployed}\n"));
+    s.replace("CHARM", e.charm())
+}
+
+fn table(s: &mut String, r: &Results, engine: &str) {
+    let _ = writeln!(s, "| figure | tether p50 | tether p95 | floor p50 | floor p95 | ratio | samples |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+    for row in r.rows.iter().filter(|x| x.engine == engine) {
+        let (tp50, tp95) = cells(Some(&row.tether), row.unit);
+        let (fp50, fp95) = cells(row.floor.as_ref(), row.unit);
+        let ratio = row.ratio().map(|x| format!("{x:.2}×")).unwrap_or_else(|| "–".into());
+        let _ = writeln!(s, "| {} | {tp50} | {tp95} | {fp50} | {fp95} | {ratio} | {} |", row.metric, samples(&row.tether));
+    }
+}
+
+/// The command line that reproduces this run (stable: a later run on a quiet machine
+/// prints the same shape).
+fn command_line(args: &Args) -> String {
+    let mut cmd = String::from(if args.quick { "scripts/bench --quick" } else { "scripts/bench" });
+    if args.engines != crate::engines::ALL.to_vec() {
+        let names: Vec<&str> = args.engines.iter().map(|e| e.flag()).collect();
+        let _ = write!(cmd, " --engines {}", names.join(","));
+    }
+    cmd
+}
+
 pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
     let m = &r.machine;
     let mut s = String::new();
-    let cmd = if args.quick { "scripts/bench --quick" } else { "scripts/bench" };
+    let cmd = command_line(args);
     let _ = writeln!(s, "# Benchmarks\n");
     let _ = writeln!(
         s,
@@ -127,13 +204,15 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
     let _ = writeln!(
         s,
         "tether against the database's own cost, measured side by side in one run: each figure next to its **floor**, the same \
-         work done directly on the same PostgreSQL server by a Rust client (tokio-postgres, as `operator`), interleaved sample by \
-         sample. Ratios are tether / floor of the p50 (for throughput, of the rate: higher is better).\n"
+         work done directly on the same server (PostgreSQL, MariaDB behind `mysql-k8s`, FerretDB behind `mongodb`) by a Rust \
+         client as the server's admin, interleaved sample by sample. Ratios are tether / floor of the p50 (for throughput, of \
+         the rate: higher is better).\n"
     );
     let _ = writeln!(
         s,
-        "Latest run: {} on commit `{}`, `{cmd}` ({} sequential integrations, {} at once, {} removals, {} deploys, {} CLI rounds).\n",
-        m.date, m.commit, args.integrations, args.throughput, args.removals, args.deploys, args.rounds
+        "Latest run: {} on commit `{}`, `{cmd}` ({} sequential integrations and {} removals per engine, {} at once, {} deploys, \
+         {} CLI rounds).\n",
+        m.date, m.commit, args.integrations, args.removals, args.throughput, args.deploys, args.rounds
     );
     let busy = m.load_before.split_whitespace().next().and_then(|l| l.parse::<f64>().ok()).unwrap_or(0.0);
     if busy > m.cores as f64 * 0.5 {
@@ -146,43 +225,29 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
         );
     }
     if !r.errors.is_empty() {
-        let _ = writeln!(s, "> **The run stopped early**: {}. Figures after that point are missing.\n", r.errors.join("; "));
+        let _ = writeln!(s, "> **Part of the run failed**: {}. The figures of what failed are missing.\n", r.errors.join("; "));
     }
     let _ = writeln!(s, "![tether vs floor: p50 (solid) and p95 (light), ratios labelled](bench/latest.svg)\n");
-    let _ = writeln!(s, "## Results: {POSTGRESQL}\n");
-    let _ = writeln!(s, "| figure | tether p50 | tether p95 | floor p50 | floor p95 | ratio | samples |");
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
-    for row in r.rows.iter().filter(|x| x.engine == POSTGRESQL) {
-        let (tp50, tp95) = cells(Some(&row.tether), row.unit);
-        let (fp50, fp95) = cells(row.floor.as_ref(), row.unit);
-        let ratio = row.ratio().map(|x| format!("{x:.2}×")).unwrap_or_else(|| "–".into());
-        let _ = writeln!(s, "| {} | {tp50} | {tp95} | {fp50} | {fp95} | {ratio} | {} |", row.metric, samples(&row.tether));
+    for e in &r.engines {
+        let _ = writeln!(s, "## Results: {} (`{}`)\n", e.name(), e.charm());
+        table(&mut s, r, e.name());
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s, "## Results: controller and hook dispatch\n");
+    table(&mut s, r, CONTROLLER);
+    let _ = writeln!(s, "\n### What each figure and floor is\n");
+    for e in &r.engines {
+        let _ = writeln!(s, "{}:\n\n{}", e.name(), describe(*e));
     }
     let _ = writeln!(
         s,
-        "\nMariaDB (`mysql-k8s`) and FerretDB rows are added here, each against its own floor, when those charms land; the \
-         harness keeps one table per engine.\n"
-    );
-    let _ = writeln!(s, "### What each figure and floor is\n");
-    let _ = writeln!(
-        s,
-        "- **Integrate**: from starting `tether integrate dilat<i> postgresql-k8s` (each data-integrator deployed and settled \
-         beforehand, untimed) until the credentials are visible (`show-unit --format json` polled, {:?} apart), fetched \
-         (`run <di>/leader get-credentials --format json`) and a login with them succeeds. Floor: `CREATE DATABASE`, then one \
-         transaction with `CREATE ROLE` (SCRAM verifier), `COMMENT`, `GRANT relation_access`, `REVOKE ALL ON DATABASE … FROM \
-         PUBLIC` and the three `GRANT ALL ON DATABASE`, rendered by `tether_core::pg_plan`, then one login as the new user.\n\
-         - **Remove relation**: from starting `tether remove-relation` until a login with the old credentials is refused \
-         (polled every 2 ms). Floor: `REASSIGN OWNED` + `DROP OWNED` in the user's database, `DROP ROLE`, one refused login.\n\
-         - **Throughput**: all `integrate` commands issued (16 CLI processes at a time) until every data-integrator is \
-         `active` (`status --format json` polled every 100 ms; credentials of a sample checked by login afterwards, untimed). \
-         Floor: the same number of tokio tasks running the integrate floor over a pool of 8 operator connections (tether's own admin holds one connection per application database, so more would exceed `max_connections`).\n\
-         - **Deploy**: `tether deploy postgresql-k8s` until the unit is `active` (`status` polled every 25 ms); the first \
-         sample is the model's main server, the others extra applications removed again. Floor: `initdb` and `postgres` run by \
-         hand (as `postgres`, with tether's flags and settings) until an `operator` login succeeds (polled every 10 ms).\n\
+        "Controller:\n\n\
+         - **Hook dispatch**: `tether run noop/0 noop` on a tiny external charm written in sh (`bench/charms/noop`: its \
+         `dispatch` does nothing for `noop`, one `action-set` for `set`), against `tether run <data-integrator>/leader \
+         get-credentials` on a native charm, interleaved; both are whole CLI processes waiting for the action's result.\n\
          - **Controller**: `VmRSS` of the pid in `$TETHER_HOME/controller.pid`; `status --format json` and the small-model \
          `status` are whole CLI processes, so they include process start; the round trip's floor is `tether version`, the same \
-         process start without a controller request.\n",
-        std::time::Duration::from_millis(2)
+         process start without a controller request.\n"
     );
     let _ = writeln!(s, "## Targets (issue 7)\n");
     let _ = writeln!(s, "| target | measured | met | margin |");
@@ -196,10 +261,10 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
         let _ = writeln!(s, "| {} | {} | {met} | {} |", v.target, v.measured, v.margin);
     }
     let _ = writeln!(s, "\n## Where an integration's time goes (seen from outside)\n");
-    let _ = writeln!(s, "| step | p50 | p95 | samples |");
-    let _ = writeln!(s, "|---|---:|---:|---:|");
-    for (name, Summary { p50, p95, n, .. }) in &r.breakdown {
-        let _ = writeln!(s, "| {name} | {} | {} | {n} |", fmt_num(*p50, "ms"), fmt_num(*p95, "ms"));
+    let _ = writeln!(s, "| engine | step | p50 | p95 | samples |");
+    let _ = writeln!(s, "|---|---|---:|---:|---:|");
+    for (engine, name, Summary { p50, p95, n, .. }) in &r.breakdown {
+        let _ = writeln!(s, "| {engine} | {name} | {} | {} | {n} |", fmt_num(*p50, "ms"), fmt_num(*p95, "ms"));
     }
     if !r.facts.is_empty() {
         let _ = writeln!(s);
@@ -214,6 +279,8 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
         ("Memory", format!("{:.1} GiB", m.memory_gib)),
         ("OS / kernel", format!("{} / Linux {}", m.os, m.kernel)),
         ("PostgreSQL", m.postgresql.clone()),
+        ("MariaDB", m.mariadb.clone()),
+        ("FerretDB", m.ferretdb.clone()),
         ("tether", m.tether_version.clone()),
         ("Date", m.date.clone()),
         ("Load average (1/5/15 min)", format!("{} before, {} after", m.load_before, m.load_after)),
@@ -223,11 +290,15 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
     let _ = writeln!(s, "\n## How to reproduce\n");
     let _ = writeln!(
         s,
-        "```shell\nscripts/bench            # 100 sequential integrations, 200 at once, 20 removals, 3 deploys\nscripts/bench --quick    # 20, 50, 10, 2: a few minutes\nscripts/bench --throughput 1000   # the issue's 1,000-application figure\n```\n\n\
-         `scripts/bench` runs `scripts/setup`, builds `tether` and `tether-bench` in release mode, and runs the harness against \
-         a controller of its own in a fresh temporary `TETHER_HOME` (destroyed at the end). It rewrites this file, \
-         `bench/latest.svg` and `bench/latest.json`. Run it as root or as a user that can run PostgreSQL, on an otherwise idle \
-         machine. Benchmarks are never asserted in tests.\n"
+        "```shell\nscripts/bench                      # 100 sequential integrations per engine, 200 at once, 20 removals, 3 deploys\n\
+         scripts/bench --quick              # 20, 50, 10, 2: about ten minutes\n\
+         scripts/bench --engines pg,mysql   # a subset of pg, mysql, mongo (default all, in that order)\n\
+         scripts/bench --throughput 1000    # the issue's 1,000-application figure\n```\n\n\
+         `scripts/bench` runs `scripts/setup` (PostgreSQL, MariaDB, FerretDB), builds `tether` and `tether-bench` in release \
+         mode, exports `TETHER_FERRETDB_BIN` (`.tools/bin/ferretdb` unless set), and runs the harness against a controller of \
+         its own in a fresh temporary `TETHER_HOME` (destroyed at the end). It rewrites this file, `bench/latest.svg` and \
+         `bench/latest.json`. Run it as root (the servers run as `postgres` and `mysql`) on an otherwise idle machine. \
+         Benchmarks are never asserted in tests.\n"
     );
     if let Some(n) = notes {
         let _ = writeln!(s, "## Analysis\n\n{}", n.trim());
@@ -274,7 +345,8 @@ pub fn svg(r: &Results) -> String {
             Figure::Value(v) => *v,
         };
         let max = hi(t).max(hi(f)).max(f64::MIN_POSITIVE);
-        let _ = writeln!(s, r##"<text x="16" y="{}" font-weight="bold">{}</text>"##, y + 24.0, esc(&row.metric));
+        let label = format!("{}: {}", row.engine, row.metric);
+        let _ = writeln!(s, r##"<text x="16" y="{}" font-weight="bold">{}</text>"##, y + 24.0, esc(&label));
         let ratio = row.ratio().unwrap_or(0.0);
         let bad = if row.higher_is_better { ratio < 1.0 } else { ratio > 1.0 };
         let _ = writeln!(
@@ -320,12 +392,14 @@ pub fn json_report(args: &Args, r: &Results) -> Value {
     let m = &r.machine;
     json!({
         "quick": args.quick,
+        "command": command_line(args),
+        "engines": r.engines.iter().map(|e| e.flag()).collect::<Vec<_>>(),
         "machine": {"cpu": m.cpu, "cores": m.cores, "memory_gib": m.memory_gib, "kernel": m.kernel, "os": m.os,
-                    "postgresql": m.postgresql, "date": m.date, "commit": m.commit, "tether": m.tether_version,
+                    "postgresql": m.postgresql, "mariadb": m.mariadb, "ferretdb": m.ferretdb, "date": m.date, "commit": m.commit, "tether": m.tether_version,
                     "load_before": m.load_before, "load_after": m.load_after},
         "rows": r.rows.iter().map(|x| json!({"engine": x.engine, "key": x.key, "metric": x.metric, "unit": x.unit,
             "tether": figure_json(&x.tether), "floor": x.floor.as_ref().map(figure_json), "ratio": x.ratio()})).collect::<Vec<_>>(),
-        "breakdown": r.breakdown.iter().map(|(k, s)| json!({"step": k, "p50": s.p50, "p95": s.p95, "n": s.n})).collect::<Vec<_>>(),
+        "breakdown": r.breakdown.iter().map(|(e, k, s)| json!({"engine": e, "step": k, "p50": s.p50, "p95": s.p95, "n": s.n})).collect::<Vec<_>>(),
         "facts": r.facts.iter().map(|(k, v)| json!({"fact": k, "value": v})).collect::<Vec<_>>(),
         "errors": r.errors,
     })
