@@ -103,10 +103,14 @@ pub fn install_db_and_start(rt: &tokio::runtime::Runtime) -> Result<Duration> {
     let dir = tempfile::Builder::new().prefix("tether-bench-floor-my-").tempdir().context("create floor dir")?;
     let files = dir.path().join("mysql-files");
     std::fs::create_dir(&files)?;
+    // tether gives every step a temporary directory inside the unit (`--tmpdir`).
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp)?;
+    let tmpdir = format!("--tmpdir={}", tmp.display());
     let log_path = dir.path().join("server.log");
     std::fs::File::create(&log_path)?;
     if let Some((uid, gid)) = ids {
-        for p in [dir.path(), &files, &log_path] {
+        for p in [dir.path(), &files, &tmp, &log_path] {
             std::os::unix::fs::chown(p, Some(uid), Some(gid)).context("chown floor dir")?;
         }
     }
@@ -127,6 +131,7 @@ pub fn install_db_and_start(rt: &tokio::runtime::Runtime) -> Result<Duration> {
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .args(["--skip-test-db", "--skip-name-resolve", "--auth-root-socket-user=root"])
+        .arg(&tmpdir)
         .stdin(Stdio::null());
     as_user(&mut install);
     let out = install.output().context("run mariadb-install-db")?;
@@ -138,6 +143,7 @@ pub fn install_db_and_start(rt: &tokio::runtime::Runtime) -> Result<Duration> {
         .arg("--bootstrap")
         .arg(format!("--datadir={}", data.display()))
         .args(["--skip-networking", "--skip-name-resolve", "--log-warnings=0"])
+        .arg(&tmpdir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -158,6 +164,7 @@ pub fn install_db_and_start(rt: &tokio::runtime::Runtime) -> Result<Duration> {
         format!("--pid-file={}", dir.path().join("mysqld.pid").display()),
         format!("--log-error={}", log_path.display()),
         format!("--secure-file-priv={}", files.display()),
+        tmpdir.clone(),
         "--skip-name-resolve".into(),
         "--character-set-server=utf8mb4".into(),
         "--collation-server=utf8mb4_general_ci".into(),
