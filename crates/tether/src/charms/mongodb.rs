@@ -174,11 +174,12 @@ impl MongodbCharm {
             return Ok(());
         }
         ctx.set_status(WorkloadStatus::Maintenance, &format!("starting {}", engine.name()))?;
-        let pw = operator_password(ctx)?;
         let port = server::own_port(ctx)?;
         let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
-        let spec = WorkloadSpec::Mongo(MongoSpec::for_unit(&server::unit_dir(ctx), port, pw.clone(), engine, replset));
-        ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+        let dir = server::unit_dir(ctx);
+        let label = internal_label(&ctx.app);
+        let spec = |pw| WorkloadSpec::Mongo(MongoSpec::for_unit(&dir, port, pw, engine, replset.clone()));
+        let pw = server::ensure_running_with_admin(ctx, &label, "operator-password", spec).await?;
         let admin = ctx.services.mongo.get(port, &pw).await?;
         let passwords = internal(ctx)?;
         for (user, key) in SYSTEM_USERS.iter().filter(|(u, _)| *u != "operator") {
@@ -387,19 +388,23 @@ impl MongodbCharm {
         let mut content = ctx.secret_get(&id)?;
         if content.get(*key).map(String::as_str) != Some(new.expose()) {
             let admin = admin(ctx).await?;
+            if username == "operator" {
+                server::record_pending_admin_password(ctx, &label, key, &new)?;
+            }
             if let Err(e) = admin.set_password(&username, &new).await {
                 ctx.action_fail(&format!("Failed changing the password: {e}"));
                 return Ok(());
             }
             if username == "operator" {
                 let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
-                let dir = server::unit_dir(ctx);
                 let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
-                let spec = MongoSpec::for_unit(&dir, port, new.clone(), engine, replset);
+                let spec = MongoSpec::for_unit(&server::unit_dir(ctx), port, new.clone(), engine, replset);
                 ctx.services.supervisor.ensure_running(&server::workload_key(ctx), WorkloadSpec::Mongo(spec)).await?;
+                server::settle_admin_password(ctx, &label, key, &new)?;
+            } else {
+                content.insert(key.to_string(), new.expose().to_string());
+                ctx.secret_set(&id, content)?;
             }
-            content.insert(key.to_string(), new.expose().to_string());
-            ctx.secret_set(&id, content)?;
             ctx.audit("rotated", "action:set-password", &username, "internal user password changed");
         }
         ctx.action_set("password", new.expose().into());

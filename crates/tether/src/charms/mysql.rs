@@ -138,10 +138,11 @@ impl MysqlCharm {
             return server::standby_status(ctx, "high availability");
         }
         ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?;
-        let pw = root_password(ctx)?;
         let port = server::own_port(ctx)?;
-        let spec = WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&server::unit_dir(ctx), port, pw.clone()));
-        ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+        let dir = server::unit_dir(ctx);
+        let label = internal_label(&ctx.app);
+        let spec = |pw| WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, pw));
+        let pw = server::ensure_running_with_admin(ctx, &label, "root-password", spec).await?;
         let admin = ctx.services.mysql.get(port, &pw).await?;
         let passwords = internal(ctx)?;
         let users: Vec<(&str, SecretString)> = SYSTEM_USERS
@@ -373,17 +374,19 @@ impl MysqlCharm {
             return Ok(());
         }
         let host = if username == "root" { "localhost" } else { "%" };
-        admin(ctx).await?.set_password(&username, host, &new).await?;
+        let admin = admin(ctx).await?;
         if username == "root" {
-            let port = server::primary_port(ctx)?;
-            let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit);
-            ctx.services
-                .supervisor
-                .ensure_running(&server::workload_key(ctx), WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, new.clone())))
-                .await?;
+            server::record_pending_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
         }
-        content.insert(key.to_string(), new.expose().to_string());
-        ctx.secret_set(&id, content)?;
+        admin.set_password(&username, host, &new).await?;
+        if username == "root" {
+            let spec = WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&server::unit_dir(ctx), server::primary_port(ctx)?, new.clone()));
+            ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+            server::settle_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
+        } else {
+            content.insert(key.to_string(), new.expose().to_string());
+            ctx.secret_set(&id, content)?;
+        }
         ctx.audit("rotated", "action:set-password", &username, "internal user password changed");
         Ok(())
     }

@@ -131,10 +131,11 @@ impl PostgresqlCharm {
             return server::standby_status(ctx, HA);
         }
         ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
-        let pw = operator_password(ctx)?;
         let port = server::own_port(ctx)?;
-        let spec = WorkloadSpec::Postgres(PgSpec::for_unit(&server::unit_dir(ctx), port, pw.clone()));
-        ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+        let dir = server::unit_dir(ctx);
+        let label = internal_label(&ctx.app);
+        let spec = |pw| WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, pw));
+        let pw = server::ensure_running_with_admin(ctx, &label, "operator-password", spec).await?;
         let admin = ctx.services.pg.get(port, &pw).await?;
         admin.ensure_groups().await?;
         let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
@@ -406,6 +407,9 @@ impl PostgresqlCharm {
             return Ok(());
         }
         let admin = admin(ctx).await?;
+        if username == "operator" {
+            server::record_pending_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
+        }
         if let Err(e) = admin.set_password(&username, &new).await {
             ctx.log("ERROR", &format!("set-password for {username}: {e}"));
             ctx.action_fail("Failed changing the password.");
@@ -415,9 +419,11 @@ impl PostgresqlCharm {
             // The supervisor logs in to check a restarted server: give it the new password.
             let spec = WorkloadSpec::Postgres(PgSpec::for_unit(&server::unit_dir(ctx), server::primary_port(ctx)?, new.clone()));
             ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+            server::settle_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
+        } else {
+            passwords.insert(key.to_string(), new.expose().to_string());
+            ctx.secret_set(&id, passwords)?;
         }
-        passwords.insert(key.to_string(), new.expose().to_string());
-        ctx.secret_set(&id, passwords)?;
         ctx.audit("rotated", "action:set-password", &username, "system user password changed");
         ctx.action_set("password", new.expose().into());
         Ok(())

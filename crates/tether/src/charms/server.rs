@@ -7,7 +7,7 @@
 //! are standbys with no server of their own until high availability exists.
 
 use crate::engine::context::{Bag, HookContext};
-use crate::secret::generate_password;
+use crate::secret::{generate_password, SecretString};
 use crate::workload::WorkloadState;
 use anyhow::{anyhow, Context};
 use std::collections::BTreeMap;
@@ -94,6 +94,63 @@ pub fn ensure_internal_secret(ctx: &mut HookContext, label: &str, keys: &[(&str,
         }
     }
     Ok(())
+}
+
+/// The key under which an admin password change in flight is recorded.
+fn pending_key(key: &str) -> String {
+    format!("{key}-pending")
+}
+
+/// Before changing the admin's password on the server: record the new one durably
+/// (committed now, not with the hook), so a crash between the server change and the
+/// hook's commit cannot lose the password that works.
+pub fn record_pending_admin_password(ctx: &HookContext, label: &str, key: &str, new: &SecretString) -> anyhow::Result<()> {
+    let id = ctx.secret_id_by_label(label)?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
+    let mut content = ctx.secret_get(&id)?;
+    content.insert(pending_key(key), new.expose().to_string());
+    ctx.secret_set_now(&format!("secret:{id}"), &content)?;
+    Ok(())
+}
+
+/// After the server accepted `new` (or after a restart found that it did): make it the
+/// stored password and forget the pending record (committed with the hook).
+pub fn settle_admin_password(ctx: &mut HookContext, label: &str, key: &str, new: &SecretString) -> anyhow::Result<()> {
+    let id = ctx.secret_id_by_label(label)?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
+    let mut content = ctx.secret_get(&id)?;
+    content.insert(key.to_string(), new.expose().to_string());
+    content.remove(&pending_key(key));
+    ctx.secret_set(&id, content)?;
+    Ok(())
+}
+
+/// Starts (or adopts) the workload with the stored admin password; if the server refuses
+/// it and an interrupted change left a pending password, retries with that one and makes
+/// it the stored password. Returns the password that works.
+pub async fn ensure_running_with_admin(
+    ctx: &mut HookContext,
+    label: &str,
+    key: &str,
+    spec_for: impl Fn(SecretString) -> crate::workload::WorkloadSpec,
+) -> anyhow::Result<SecretString> {
+    let content = internal(ctx, label)?;
+    let stored = SecretString::new(content.get(key).cloned().ok_or_else(|| anyhow!("{key} missing"))?);
+    let pending = content.get(&pending_key(key)).cloned().map(SecretString::new);
+    let wk = workload_key(ctx);
+    match ctx.services.supervisor.ensure_running(&wk, spec_for(stored.clone())).await {
+        Ok(()) => {
+            if pending.is_some() {
+                settle_admin_password(ctx, label, key, &stored)?;
+            }
+            Ok(stored)
+        }
+        Err(first) => {
+            let Some(pending) = pending else { return Err(first.into()) };
+            ctx.services.supervisor.ensure_running(&wk, spec_for(pending.clone())).await.map_err(|_| first)?;
+            ctx.log("WARNING", &format!("an interrupted password change of {key} was completed at start"));
+            settle_admin_password(ctx, label, key, &pending)?;
+            Ok(pending)
+        }
+    }
 }
 
 pub fn server_running(ctx: &HookContext) -> bool {

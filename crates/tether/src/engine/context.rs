@@ -333,6 +333,19 @@ impl HookContext {
         Ok(())
     }
 
+    /// Writes new content to a secret this application owns *now*, outside the hook's
+    /// transaction. Only for recording an intent that must survive a crash in the middle
+    /// of the hook (a password about to be changed on a server); everything else goes
+    /// through the buffered [`HookContext::secret_set`].
+    pub fn secret_set_now(&self, uri: &str, content: &Bag) -> Result<(), ContextError> {
+        if !self.leader {
+            return Err(ContextError::NotLeader);
+        }
+        let id = crate::store::secret_id_from_uri(uri);
+        self.store.write(|tx| tx.update_secret(&self.model, &id, content))?;
+        Ok(())
+    }
+
     /// Grants a secret to the remote application of a relation.
     pub fn secret_grant(&mut self, uri: &str, relation_id: i64) -> Result<(), ContextError> {
         let remote = self.remote_app(relation_id)?;

@@ -121,6 +121,12 @@ fn files_dir(spec: &MariaDbSpec) -> PathBuf {
     unit_dir(spec).join("mysql-files")
 }
 
+/// The server's private temporary directory: two servers set up at once must not share
+/// `/tmp` (their temporary table files collide).
+fn tmp_dir(spec: &MariaDbSpec) -> PathBuf {
+    unit_dir(spec).join("tmp")
+}
+
 /// The [`Engine`] for a [`MariaDbSpec`].
 pub struct MariaDbEngine {
     pub spec: MariaDbSpec,
@@ -161,6 +167,7 @@ pub async fn prepare(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<
     own_dir(&unit, run_as)?;
     grant_traverse(&unit, SYSTEM_USER, run_as)?;
     own_dir(&files_dir(spec), run_as)?;
+    own_dir(&tmp_dir(spec), run_as)?;
     if !spec.data_dir.join("mysql").is_dir() {
         initialise(bins, spec, run_as).await?;
     }
@@ -192,6 +199,8 @@ async fn initialise(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<R
         .arg("--no-defaults")
         .arg(format!("--datadir={}", staging.display()))
         .args(["--skip-test-db", "--skip-name-resolve", "--auth-root-socket-user=root"])
+        .arg(format!("--tmpdir={}", tmp_dir(spec).display()))
+        .env("TMPDIR", tmp_dir(spec))
         .current_dir(unit_dir(spec))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -212,6 +221,7 @@ async fn initialise(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<R
         .arg("--bootstrap")
         .arg(format!("--datadir={}", staging.display()))
         .args(["--skip-networking", "--skip-name-resolve", "--log-warnings=0"])
+        .arg(format!("--tmpdir={}", tmp_dir(spec).display()))
         .current_dir(unit_dir(spec))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -303,6 +313,7 @@ pub fn server_args(spec: &MariaDbSpec) -> Vec<String> {
         format!("--pid-file={}", pid_file(spec).display()),
         format!("--log-error={}", spec.log_file.display()),
         format!("--secure-file-priv={}", files_dir(spec).display()),
+        format!("--tmpdir={}", tmp_dir(spec).display()),
         "--skip-name-resolve".into(),
         "--character-set-server=utf8mb4".into(),
         "--collation-server=utf8mb4_general_ci".into(),
