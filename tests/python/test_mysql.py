@@ -74,7 +74,9 @@ def test_internal_password(juju: jubilant.Juju):
     root("chosen-Password-123").close()
     with pytest.raises(pymysql.err.OperationalError):
         root(old).close()
-    random_pw = juju.run("mysql-k8s/leader", "set-password").results["password"]
+    assert juju.run("mysql-k8s/leader", "set-password").success
+    random_pw = juju.run("mysql-k8s/leader", "get-password").results["password"]
+    assert random_pw != "chosen-Password-123"
     root(random_pw).close()
     with pytest.raises(jubilant.TaskError) as exc:
         juju.run("mysql-k8s/leader", "get-password", {"username": "nobody"})

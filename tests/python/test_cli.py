@@ -1,0 +1,61 @@
+"""jubilant's model-level calls: temp_model through a `juju` link, version, show-model,
+model-config, add/destroy-model, secrets owned by the model, debug-log."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import jubilant
+import pytest
+
+
+def test_temp_model_through_a_juju_link(cli, tmp_path: pathlib.Path, monkeypatch):
+    (tmp_path / "juju").symlink_to(cli)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    with jubilant.temp_model() as juju:
+        assert juju.model.startswith("jubilant-")
+        assert juju.status().model.name == juju.model
+        name = juju.model
+    models = jubilant.Juju(cli_binary=cli).cli("models", include_model=False)
+    assert name not in models
+
+
+def test_version_show_model_model_config(juju: jubilant.Juju):
+    v = juju.version()
+    assert v.major == 3
+    info = juju.show_model()
+    assert info.short_name == juju.model
+    assert info.model_uuid
+    juju.model_config({"update-status-hook-interval": "10s"})
+    assert juju.model_config()["update-status-hook-interval"] == "10s"
+    juju.model_config(reset="update-status-hook-interval")
+    assert juju.model_config()["update-status-hook-interval"] != "10s"
+
+
+def test_model_secrets(juju: jubilant.Juju):
+    uri = juju.add_secret("greeting", {"hello": "world"}, info="a test secret")
+    assert str(uri).startswith("secret:")
+    shown = juju.show_secret("greeting", reveal=True)
+    assert shown.content == {"hello": "world"}
+    juju.update_secret(uri, {"hello": "there"})
+    shown = juju.show_secret(uri, reveal=True)
+    assert shown.content == {"hello": "there"} and shown.revision == 2
+    assert any(s.name == "greeting" for s in juju.secrets())
+    juju.remove_secret(uri)
+    assert not any(s.name == "greeting" for s in juju.secrets())
+
+
+def test_add_and_destroy_model(cli):
+    j = jubilant.Juju(cli_binary=cli)
+    j.add_model("scratch-model")
+    assert j.model == "scratch-model"
+    j.deploy("data-integrator")
+    j.wait(lambda s: jubilant.all_blocked(s, "data-integrator"))
+    assert isinstance(j.debug_log(limit=0), str)
+    with pytest.raises(jubilant.CLIError):
+        j.add_model("scratch-model")
+    j.destroy_model("scratch-model", force=True)
+    assert j.model is None
+    with pytest.raises(jubilant.CLIError):
+        j.cli("status", "--model", "scratch-model", include_model=False)
