@@ -313,7 +313,7 @@ fn esc(t: &str) -> String {
 /// Horizontal bars per figure with a floor: tether and floor, p50 solid, p95 light.
 pub fn svg(r: &Results) -> String {
     let rows: Vec<&Row> = r.rows.iter().filter(|x| x.floor.is_some()).collect();
-    let (w, label_w, group_h, top) = (960.0, 300.0, 74.0, 48.0);
+    let (w, label_w, group_h, top) = (1100.0, 440.0, 74.0, 48.0);
     let bar_max = w - label_w - 190.0;
     let h = top + group_h * rows.len() as f64 + 36.0;
     let mut s = String::new();
@@ -345,15 +345,15 @@ pub fn svg(r: &Results) -> String {
             Figure::Value(v) => *v,
         };
         let max = hi(t).max(hi(f)).max(f64::MIN_POSITIVE);
-        let label = format!("{}: {}", row.engine, row.metric);
-        let _ = writeln!(s, r##"<text x="16" y="{}" font-weight="bold">{}</text>"##, y + 24.0, esc(&label));
+        let _ = writeln!(s, r##"<text x="16" y="{}" font-weight="bold">{}</text>"##, y + 24.0, esc(&row.metric));
         let ratio = row.ratio().unwrap_or(0.0);
         let bad = if row.higher_is_better { ratio < 1.0 } else { ratio > 1.0 };
         let _ = writeln!(
             s,
-            r##"<text x="16" y="{}" fill="{}">ratio {ratio:.2}×{}</text>"##,
+            r##"<text x="16" y="{}" fill="{}">{} · ratio {ratio:.2}×{}</text>"##,
             y + 44.0,
             if bad { "#b03030" } else { "#2a7a2a" },
+            esc(row.engine),
             if row.higher_is_better { " (higher is better)" } else { "" }
         );
         for (j, (fig, colour, light, who)) in
