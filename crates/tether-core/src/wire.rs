@@ -465,6 +465,9 @@ pub struct RelatedUnitView {
 pub struct SecretView {
     pub revision: i64,
     pub owner: String,
+    /// The name of a user secret (`add-secret NAME`); charm secrets have a label instead.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub label: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]

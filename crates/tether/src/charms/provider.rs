@@ -158,7 +158,15 @@ fn data_field(request: &Request) -> String {
 
 /// Answers `request` on relation `rel` of `endpoint` with `offer`, in the request's contract.
 pub fn publish(ctx: &mut HookContext, rel: i64, endpoint: &str, request: &Request, offer: Offer) -> anyhow::Result<()> {
-    let Offer { plain, user, tls, extra } = offer;
+    let Offer { plain, user, mut tls, extra } = offer;
+    if request.v1.is_some() {
+        // The v1 library reads `tls` as a JSON boolean.
+        for v in tls.values_mut() {
+            if v == "True" || v == "False" {
+                *v = v.to_lowercase();
+            }
+        }
+    }
     let mut fields = plain;
     for (group, content) in [("user", user), ("tls", tls), ("extra", extra)] {
         let (secret, clear): (Bag, Bag) = content.into_iter().partition(|(k, _)| request.wants_secret(k));

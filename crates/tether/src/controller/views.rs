@@ -218,11 +218,13 @@ fn secret_view(tx: &Tx<'_>, model: &str, s: &SecretRow, reveal: bool) -> Result<
             .unwrap_or_else(|| format!("relation-{rel_id}"));
         access.push(SecretAccessView { target: format!("application-{app}"), scope, role: "view".into() });
     }
+    let user_secret = matches!(s.owner, crate::store::SecretOwner::Model(_));
     let content = if reveal { tx.secret_content(model, &s.id, None)?.map(|data| SecretContentView { data }) } else { None };
     Ok(SecretView {
         revision: s.revision,
         owner: if s.owner.app().is_empty() { "<model>".to_string() } else { s.owner.app().to_string() },
-        label: s.label.clone(),
+        name: s.label.clone().filter(|_| user_secret),
+        label: s.label.clone().filter(|_| !user_secret),
         description: s.description.clone(),
         created: s.created.clone(),
         updated: s.updated.clone(),

@@ -30,6 +30,9 @@ pub struct MyAdmin {
     password: RwLock<SecretString>,
     /// The open connection; the lock also serialises operations.
     conn: tokio::sync::Mutex<Option<Conn>>,
+    /// Set once the predefined roles exist on this server (they are created once, not per
+    /// integration).
+    roles_ready: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for MyAdmin {
@@ -45,7 +48,13 @@ fn step(step: &'static str) -> impl FnOnce(mysql_async::Error) -> DbError {
 impl MyAdmin {
     /// Logs in to 127.0.0.1:`port` (failing now if it cannot).
     pub async fn connect(port: u16, user: &str, password: &SecretString) -> Result<MyAdmin, DbError> {
-        let admin = MyAdmin { port, user: user.to_string(), password: RwLock::new(password.clone()), conn: Default::default() };
+        let admin = MyAdmin {
+            port,
+            user: user.to_string(),
+            password: RwLock::new(password.clone()),
+            conn: Default::default(),
+            roles_ready: Default::default(),
+        };
         let c = admin.open().await?;
         *admin.conn.lock().await = Some(c);
         Ok(admin)
@@ -107,7 +116,10 @@ impl MyAdmin {
     pub async fn ensure_system_users(&self, users: &[(&str, &SecretString)]) -> Result<(), DbError> {
         let mut slot = self.conn.lock().await;
         let c = self.conn(&mut slot).await?;
-        run(c, &my_plan::predefined_roles()?, "creating the predefined roles").await?;
+        if !self.roles_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            run(c, &my_plan::predefined_roles()?, "creating the predefined roles").await?;
+            self.roles_ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         for (user, password) in users {
             run(c, &my_plan::system_user(user, &native_password_hash(password))?, "ensuring an internal user").await?;
             if *user == self.user {
@@ -129,7 +141,10 @@ impl MyAdmin {
     ) -> Result<(), DbError> {
         let mut slot = self.conn.lock().await;
         let c = self.conn(&mut slot).await?;
-        run(c, &my_plan::predefined_roles()?, "creating the predefined roles").await?;
+        if !self.roles_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            run(c, &my_plan::predefined_roles()?, "creating the predefined roles").await?;
+            self.roles_ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let roles: Vec<String> = c.query("SELECT User FROM mysql.user WHERE is_role = 'Y'").await.map_err(step("listing roles"))?;
         let extra = my_plan::classify_roles(extra_user_roles, |r| roles.iter().any(|x| x == r))?;
         let hash = native_password_hash(password);
@@ -148,7 +163,10 @@ impl MyAdmin {
         let mut slot = self.conn.lock().await;
         let c = self.conn(&mut slot).await?;
         let statements = my_plan::ensure_legacy_user(user, &native_password_hash(password), database, root)?;
-        run(c, &my_plan::predefined_roles()?, "creating the predefined roles").await?;
+        if !self.roles_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            run(c, &my_plan::predefined_roles()?, "creating the predefined roles").await?;
+            self.roles_ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         ensure_database(c, database).await?;
         run(c, &statements, "ensuring the legacy user").await?;
         if root && self.user == "root" && !account_exists(c, "root", my_plan::ANY_HOST).await? {
@@ -248,12 +266,14 @@ async fn ensure_database(c: &mut Conn, database: &str) -> Result<(), DbError> {
     run(c, &my_plan::create_database(database, &role)?, "creating the database").await
 }
 
-/// Runs rendered statements in order (text protocol).
+/// Runs rendered statements in order, in one round trip (a multi-statement text query:
+/// every statement was rendered with quoted identifiers by `my_plan`, and execution stops
+/// at the first error).
 async fn run(c: &mut Conn, statements: &[String], what: &'static str) -> Result<(), DbError> {
-    for s in statements {
-        c.query_drop(s).await.map_err(step(what))?;
+    if statements.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    c.query_drop(statements.join(";\n")).await.map_err(step(what))
 }
 
 /// [`MyAdmin`] sessions, one per MariaDB server (keyed by port), shared by every hook

@@ -11,7 +11,7 @@ pub fn render_tabular(secrets: &BTreeMap<String, SecretView>, now: chrono::DateT
     for (id, s) in secrets {
         t.row(vec![
             Cell::plain(id.clone()),
-            Cell::plain(s.label.clone().unwrap_or_else(|| "-".into())),
+            Cell::plain(s.name.clone().or_else(|| s.label.clone()).unwrap_or_else(|| "-".into())),
             Cell::plain(s.owner.clone()),
             Cell::plain("never"),
             Cell::plain(s.revision.to_string()),
@@ -50,6 +50,7 @@ mod tests {
         SecretView {
             revision: 2,
             owner: owner.into(),
+            name: None,
             label: label.map(Into::into),
             description: None,
             created: updated.into(),
