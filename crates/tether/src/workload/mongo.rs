@@ -330,6 +330,19 @@ async fn wait_ready(spec: &MongoSpec, proc: &mut Proc) -> Result<(), WorkloadErr
         if let Some(status) = proc.try_exited() {
             return Err(WorkloadError::ExitedDuringStart { status, log: spec.log_file.clone() });
         }
+        // Only try the driver once the port accepts connections: a driver that finds no
+        // server waits out its own heartbeat (about half a second) before trying again.
+        if tokio::net::TcpStream::connect(("127.0.0.1", spec.port)).await.is_err() {
+            if started.elapsed() >= READY_TIMEOUT {
+                return Err(WorkloadError::NotReady {
+                    port: spec.port,
+                    waited_secs: READY_TIMEOUT.as_secs(),
+                    last_error: "not listening".into(),
+                });
+            }
+            tokio::time::sleep(READY_POLL).await;
+            continue;
+        }
         let last_error = match try_login(spec.port, ADMIN_USER, &spec.operator_password).await {
             Ok(()) => return Ok(()),
             Err(LoginFailure::Refused) => return Err(WorkloadError::LoginRefused { port: spec.port, user: ADMIN_USER.into() }),
