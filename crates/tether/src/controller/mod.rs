@@ -47,7 +47,13 @@ fn ensure_home(home: &Home) -> anyhow::Result<()> {
         .mode(0o700)
         .create(home.root())
         .with_context(|| format!("cannot create {}", home.root().display()))?;
-    std::fs::set_permissions(home.root(), std::fs::Permissions::from_mode(0o700))?;
+    // Close the home to others, but never chmod it to 0700 blindly: its group bits are the
+    // mask of the traverse-only ACL entries the database users need (postgres, mysql), and
+    // resetting them would lock those servers out of their data on the next restart.
+    let mode = std::fs::metadata(home.root())?.permissions().mode();
+    if mode & 0o007 != 0 {
+        std::fs::set_permissions(home.root(), std::fs::Permissions::from_mode(mode & 0o770))?;
+    }
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(home.logs())?;
     Ok(())
 }
