@@ -210,8 +210,32 @@ pub fn ensure_system_user(user: &str, verifier: &str, exists: bool) -> Result<Ve
     let u = quote_ident(user)?;
     let pw = quote_literal(verifier)?;
     let verb = if exists { "ALTER" } else { "CREATE" };
-    let attrs = if user == "replication" { "LOGIN REPLICATION" } else { "LOGIN SUPERUSER" };
-    Ok(vec![format!("{verb} ROLE {u} WITH {attrs} PASSWORD {pw}"), format!("COMMENT ON ROLE {u} IS {}", quote_literal(OWNERSHIP_COMMENT)?)])
+    // Least privilege: only the charm's own admin and the backup user are superusers;
+    // `replication` replicates, `monitoring` reads statistics, `rewind` runs pg_rewind.
+    let attrs = match user {
+        "replication" => "LOGIN NOSUPERUSER REPLICATION",
+        "monitoring" | "rewind" => "LOGIN NOSUPERUSER NOREPLICATION",
+        _ => "LOGIN SUPERUSER",
+    };
+    let mut out = vec![
+        format!("{verb} ROLE {u} WITH {attrs} PASSWORD {pw}"),
+        format!("COMMENT ON ROLE {u} IS {}", quote_literal(OWNERSHIP_COMMENT)?),
+    ];
+    match user {
+        "monitoring" => out.push(format!("GRANT pg_monitor TO {u}")),
+        "rewind" => {
+            for f in [
+                "pg_ls_dir(text, boolean, boolean)",
+                "pg_stat_file(text, boolean)",
+                "pg_read_binary_file(text)",
+                "pg_read_binary_file(text, bigint, bigint, boolean)",
+            ] {
+                out.push(format!("GRANT EXECUTE ON FUNCTION pg_catalog.{f} TO {u}"));
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

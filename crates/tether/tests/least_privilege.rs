@@ -344,14 +344,13 @@ fn postgresql_least_privilege_matrix() {
     drop((session, other));
 
     // Internal users: each logs in with the password get-password reports.
-    // Superuser status: what tether does (`ensure_system_user`: every internal user but
-    // `replication` is SUPERUSER). Upstream gives `monitoring` only pg_monitor and Patroni's
-    // `rewind` only the pg_rewind functions: a least-privilege gap, asserted as it is.
+    // Superuser status (`pg_plan::ensure_system_user`): only `operator` and `backup`;
+    // `replication` has REPLICATION, `monitoring` pg_monitor, `rewind` the pg_rewind functions.
     for (user, superuser, note) in [
         ("operator", true, ""),
         ("replication", false, "LOGIN REPLICATION"),
-        ("rewind", true, "gap: upstream rewind is not superuser"),
-        ("monitoring", true, "gap: upstream monitoring has pg_monitor only"),
+        ("rewind", false, "pg_rewind functions only"),
+        ("monitoring", false, "pg_monitor only"),
         ("backup", true, ""),
     ] {
         let who = format!("internal {user}");
