@@ -31,8 +31,8 @@ const DI: &str = "data-integrator";
 /// How long the model must stay quiet to count as settled.
 const QUIET: Duration = Duration::from_millis(2500);
 /// Integrations in the storm tests.
-const STORM_PG: usize = 20;
-const STORM_MY: usize = 10;
+const STORM_PG: usize = 50;
+const STORM_MY: usize = 50;
 /// Controller kills in the storm tests.
 const STORM_KILLS: usize = 5;
 
