@@ -244,6 +244,20 @@ pub fn set_password(user: &str, host: &str, hash: &str) -> Result<String, PlanEr
 }
 
 /// The predefined roles of §4.4.6 and the instance-wide grants of each; idempotent.
+/// Where tether records the users it manages (MariaDB has no user comments or
+/// attributes): drift repair only ever touches users listed here.
+pub const META_DATABASE: &str = "tether_meta";
+pub const MANAGED_USERS_TABLE: &str = "managed_users";
+
+/// Creates the ownership registry if missing.
+pub fn managed_users_registry() -> Result<Vec<String>, PlanError> {
+    let db = quote_ident(META_DATABASE)?;
+    Ok(vec![
+        format!("CREATE DATABASE IF NOT EXISTS {db}"),
+        format!("CREATE TABLE IF NOT EXISTS {db}.{} (user VARCHAR(128) PRIMARY KEY) ENGINE=InnoDB", quote_ident(MANAGED_USERS_TABLE)?),
+    ])
+}
+
 pub fn predefined_roles() -> Result<Vec<String>, PlanError> {
     let mut out = Vec::new();
     for r in [ROLE_READ, ROLE_DML, ROLE_DDL, ROLE_DBA, ROLE_STATS, ROLE_BACKUP, ROLE_ROUTER, ROLE_ROUTER_LEGACY] {

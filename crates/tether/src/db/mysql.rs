@@ -116,10 +116,7 @@ impl MyAdmin {
     pub async fn ensure_system_users(&self, users: &[(&str, &SecretString)]) -> Result<(), DbError> {
         let mut slot = self.conn.lock().await;
         let c = self.conn(&mut slot).await?;
-        if !self.roles_ready.load(std::sync::atomic::Ordering::Relaxed) {
-            run(c, &my_plan::predefined_roles()?, "creating the predefined roles").await?;
-            self.roles_ready.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.ensure_setup(c).await?;
         for (user, password) in users {
             run(c, &my_plan::system_user(user, &native_password_hash(password))?, "ensuring an internal user").await?;
             if *user == self.user {
@@ -141,10 +138,7 @@ impl MyAdmin {
     ) -> Result<(), DbError> {
         let mut slot = self.conn.lock().await;
         let c = self.conn(&mut slot).await?;
-        if !self.roles_ready.load(std::sync::atomic::Ordering::Relaxed) {
-            run(c, &my_plan::predefined_roles()?, "creating the predefined roles").await?;
-            self.roles_ready.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.ensure_setup(c).await?;
         let roles: Vec<String> = c.query("SELECT User FROM mysql.user WHERE is_role = 'Y'").await.map_err(step("listing roles"))?;
         let extra = my_plan::classify_roles(extra_user_roles, |r| roles.iter().any(|x| x == r))?;
         let hash = native_password_hash(password);
@@ -153,7 +147,8 @@ impl MyAdmin {
         if !extra.router {
             ensure_database(c, database).await?;
         }
-        run(c, &user_statements, "ensuring the relation user").await
+        run(c, &user_statements, "ensuring the relation user").await?;
+        mark_managed(c, user).await
     }
 
     /// Makes the shared user of a legacy `mysql` (`root == false`) or `mysql-root` endpoint
@@ -163,12 +158,10 @@ impl MyAdmin {
         let mut slot = self.conn.lock().await;
         let c = self.conn(&mut slot).await?;
         let statements = my_plan::ensure_legacy_user(user, &native_password_hash(password), database, root)?;
-        if !self.roles_ready.load(std::sync::atomic::Ordering::Relaxed) {
-            run(c, &my_plan::predefined_roles()?, "creating the predefined roles").await?;
-            self.roles_ready.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.ensure_setup(c).await?;
         ensure_database(c, database).await?;
         run(c, &statements, "ensuring the legacy user").await?;
+        mark_managed(c, user).await?;
         if root && self.user == "root" && !account_exists(c, "root", my_plan::ANY_HOST).await? {
             let own = self.password.read().unwrap_or_else(|p| p.into_inner()).clone();
             let mut s = my_plan::ensure_account("root", my_plan::ANY_HOST, &native_password_hash(&own))?;
@@ -195,7 +188,20 @@ impl MyAdmin {
                 }
             }
         }
-        run(c, &my_plan::drop_user(user, my_plan::ANY_HOST)?, "dropping the user").await
+        run(c, &my_plan::drop_user(user, my_plan::ANY_HOST)?, "dropping the user").await?;
+        self.ensure_setup(c).await?;
+        c.exec_drop(format!("DELETE FROM {} WHERE user = ?", registry()), (user,)).await.map_err(step("forgetting a managed user"))
+    }
+
+    /// The predefined roles and the ownership registry, once per server.
+    async fn ensure_setup(&self, c: &mut Conn) -> Result<(), DbError> {
+        if !self.roles_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut statements = my_plan::predefined_roles()?;
+            statements.extend(my_plan::managed_users_registry()?);
+            run(c, &statements, "creating the predefined roles and the user registry").await?;
+            self.roles_ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Sets `user@host`'s password. For `root` every root account tether keeps
@@ -224,13 +230,29 @@ impl MyAdmin {
     pub async fn list_users(&self, prefix: &str) -> Result<Vec<String>, DbError> {
         let mut slot = self.conn.lock().await;
         let c = self.conn(&mut slot).await?;
+        self.ensure_setup(c).await?;
+        // Only users tether recorded as its own: a look-alike created by hand is not ours.
         c.exec(
-            "SELECT DISTINCT User FROM mysql.user WHERE is_role = 'N' AND LEFT(User, CHAR_LENGTH(?)) = ? ORDER BY User",
+            format!(
+                "SELECT DISTINCT User FROM mysql.user WHERE is_role = 'N' AND LEFT(User, CHAR_LENGTH(?)) = ? \
+                 AND User IN (SELECT user FROM {}) ORDER BY User",
+                registry()
+            ),
             (prefix, prefix),
         )
         .await
         .map_err(step("listing users"))
     }
+}
+
+/// The quoted `db.table` of the ownership registry.
+fn registry() -> String {
+    format!("`{}`.`{}`", my_plan::META_DATABASE, my_plan::MANAGED_USERS_TABLE)
+}
+
+/// Records `user` as managed by tether (idempotent; bound parameter).
+async fn mark_managed(c: &mut Conn, user: &str) -> Result<(), DbError> {
+    c.exec_drop(format!("INSERT IGNORE INTO {} (user) VALUES (?)", registry()), (user,)).await.map_err(step("recording a managed user"))
 }
 
 async fn account_exists(c: &mut Conn, user: &str, host: &str) -> Result<bool, DbError> {
