@@ -91,3 +91,27 @@ fn mariadb_server_killed_is_restarted_and_old_credentials_work() {
     eprintln!("mariadb restart delays after SIGKILL: {delays:?}; outage shown in status: {outage:?}");
     assert_eq!(login.session().row("SELECT v FROM before_kill"), ["kept"]);
 }
+
+/// A port taken by another process while the controller was stopped: the unit moves its
+/// server to a new port, re-publishes the endpoints to its relations, and the relation's
+/// credentials work at the new address.
+#[test]
+fn a_taken_port_moves_the_server_and_republishes_endpoints() {
+    let c = Controller::bootstrap();
+    c.ok(&["deploy", "postgresql-k8s"]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=moved"]);
+    c.ok(&["integrate", "data-integrator", "postgresql-k8s"]);
+    c.wait_active(&["postgresql-k8s", "data-integrator"]);
+    let before = c.postgresql_credentials("data-integrator/leader");
+    let (_, old_port) = first_endpoint(before["endpoints"].as_str().unwrap_or_default());
+    c.ok(&["controller", "stop"]);
+    // Someone else takes the port (and accepts connections without ever answering).
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", old_port)).expect("take the server's port");
+    c.ok(&["status"]);
+    let after = c.wait_postgresql_credentials("data-integrator/leader", "endpoints on a new port", |pg| {
+        pg["endpoints"].as_str().is_some_and(|e| first_endpoint(e).1 != old_port)
+    });
+    let session = PgLogin::from_credentials(&after).session();
+    assert_eq!(session.row("SELECT current_database()"), vec!["moved".to_string()]);
+    drop(squatter);
+}

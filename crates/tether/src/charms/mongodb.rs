@@ -174,12 +174,11 @@ impl MongodbCharm {
             return Ok(());
         }
         ctx.set_status(WorkloadStatus::Maintenance, &format!("starting {}", engine.name()))?;
-        let port = server::own_port(ctx)?;
         let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
         let dir = server::unit_dir(ctx);
         let label = internal_label(&ctx.app);
-        let spec = |pw| WorkloadSpec::Mongo(MongoSpec::for_unit(&dir, port, pw, engine, replset.clone()));
-        let pw = server::ensure_running_with_admin(ctx, &label, "operator-password", spec).await?;
+        let spec = |port, pw| WorkloadSpec::Mongo(MongoSpec::for_unit(&dir, port, pw, engine, replset.clone()));
+        let (pw, port, moved) = server::start_workload(ctx, &label, "operator-password", spec).await?;
         let admin = ctx.services.mongo.get(port, &pw).await?;
         let passwords = internal(ctx)?;
         for (user, key) in SYSTEM_USERS.iter().filter(|(u, _)| *u != "operator") {
@@ -190,6 +189,10 @@ impl MongodbCharm {
         }
         let version = admin.version().await.unwrap_or_default();
         ctx.state_set(server::STATE_VERSION, &format!("{} {version}", engine.name()));
+        if moved {
+            // New endpoints for every relation (re-serving publishes them).
+            self.repair_drift(ctx).await?;
+        }
         self.settle_status(ctx)
     }
 

@@ -138,11 +138,10 @@ impl MysqlCharm {
             return server::standby_status(ctx, "high availability");
         }
         ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?;
-        let port = server::own_port(ctx)?;
         let dir = server::unit_dir(ctx);
         let label = internal_label(&ctx.app);
-        let spec = |pw| WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, pw));
-        let pw = server::ensure_running_with_admin(ctx, &label, "root-password", spec).await?;
+        let spec = |port, pw| WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, pw));
+        let (pw, port, moved) = server::start_workload(ctx, &label, "root-password", spec).await?;
         let admin = ctx.services.mysql.get(port, &pw).await?;
         let passwords = internal(ctx)?;
         let users: Vec<(&str, SecretString)> = SYSTEM_USERS
@@ -153,6 +152,10 @@ impl MysqlCharm {
         let refs: Vec<(&str, &SecretString)> = users.iter().map(|(u, p)| (*u, p)).collect();
         admin.ensure_system_users(&refs).await?;
         ctx.state_set(server::STATE_VERSION, &admin.version().await?);
+        if moved {
+            // New endpoints for every relation (re-serving publishes them).
+            self.repair_drift(ctx).await?;
+        }
         self.settle_status(ctx)
     }
 

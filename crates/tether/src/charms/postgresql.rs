@@ -131,11 +131,10 @@ impl PostgresqlCharm {
             return server::standby_status(ctx, HA);
         }
         ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
-        let port = server::own_port(ctx)?;
         let dir = server::unit_dir(ctx);
         let label = internal_label(&ctx.app);
-        let spec = |pw| WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, pw));
-        let pw = server::ensure_running_with_admin(ctx, &label, "operator-password", spec).await?;
+        let spec = |port, pw| WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, pw));
+        let (pw, port, moved) = server::start_workload(ctx, &label, "operator-password", spec).await?;
         let admin = ctx.services.pg.get(port, &pw).await?;
         admin.ensure_groups().await?;
         let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
@@ -146,6 +145,10 @@ impl PostgresqlCharm {
         }
         let version = admin.version().await?;
         ctx.state_set(server::STATE_VERSION, &version);
+        if moved {
+            // New endpoints for every relation (re-serving publishes them).
+            self.repair_drift(ctx).await?;
+        }
         self.settle_status(ctx)
     }
 

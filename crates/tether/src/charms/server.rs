@@ -54,8 +54,10 @@ pub fn claim_port_and_role(ctx: &mut HookContext) -> anyhow::Result<()> {
 pub fn primary(ctx: &HookContext) -> anyhow::Result<Option<Primary>> {
     let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
     Ok(units.into_iter().find(|u| u.state.get(STATE_ROLE).map(String::as_str) == Some("primary")).and_then(|u| {
-        let port = u.state.get(STATE_PORT)?.parse().ok()?;
-        Some((u.name, port, u.state))
+        // This hook's own unit sees its pending state (a port moved during this hook).
+        let state = if u.name == ctx.unit { ctx.unit_state().clone() } else { u.state };
+        let port = state.get(STATE_PORT)?.parse().ok()?;
+        Some((u.name, port, state))
     }))
 }
 
@@ -123,10 +125,34 @@ pub fn settle_admin_password(ctx: &mut HookContext, label: &str, key: &str, new:
     Ok(())
 }
 
+/// Starts (or adopts) the workload with the stored admin password, on the unit's port.
+/// If it cannot start because another process holds that port, the unit moves to a free
+/// port (the caller then re-publishes its endpoints). Returns the working admin password,
+/// the port, and whether it moved.
+pub async fn start_workload(
+    ctx: &mut HookContext,
+    label: &str,
+    key: &str,
+    spec_for: impl Fn(u16, SecretString) -> crate::workload::WorkloadSpec,
+) -> anyhow::Result<(SecretString, u16, bool)> {
+    let port = own_port(ctx)?;
+    match ensure_running_with_admin(ctx, label, key, |pw| spec_for(port, pw)).await {
+        Ok(pw) => Ok((pw, port, false)),
+        Err(e) if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() && !server_running(ctx) => {
+            let moved = crate::workload::free_port().context("no free port on 127.0.0.1")?;
+            ctx.log("WARNING", &format!("port {port} is taken by another process ({e}); moving to port {moved}"));
+            ctx.state_set(STATE_PORT, &moved.to_string());
+            let pw = ensure_running_with_admin(ctx, label, key, |pw| spec_for(moved, pw)).await?;
+            Ok((pw, moved, true))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Starts (or adopts) the workload with the stored admin password; if the server refuses
 /// it and an interrupted change left a pending password, retries with that one and makes
 /// it the stored password. Returns the password that works.
-pub async fn ensure_running_with_admin(
+async fn ensure_running_with_admin(
     ctx: &mut HookContext,
     label: &str,
     key: &str,

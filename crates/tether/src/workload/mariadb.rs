@@ -383,6 +383,15 @@ pub(crate) fn tcp_opts(port: u16, user: &str, password: &SecretString) -> mysql_
 
 /// One login on 127.0.0.1:`port`, closed at once.
 pub(crate) async fn try_login(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
+    // Bound the whole handshake, not only the TCP connect: something else listening on the
+    // port may accept and never answer.
+    match tokio::time::timeout(LOGIN_TIMEOUT, login_once(port, user, password)).await {
+        Ok(r) => r,
+        Err(_) => Err(LoginFailure::Other(format!("no answer from 127.0.0.1:{port} within {}s", LOGIN_TIMEOUT.as_secs()))),
+    }
+}
+
+async fn login_once(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
     let conn = tokio::time::timeout(LOGIN_TIMEOUT, mysql_async::Conn::new(tcp_opts(port, user, password))).await;
     match conn {
         Ok(Ok(c)) => {

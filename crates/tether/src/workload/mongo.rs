@@ -311,6 +311,18 @@ pub(crate) enum LoginFailure {
 
 /// One authenticated `ping` as `user` on 127.0.0.1:`port`.
 pub(crate) async fn try_login(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
+    // Bound the whole handshake, not only the TCP connect: something else listening on the
+    // port may accept and never answer.
+    match tokio::time::timeout(LOGIN_TIMEOUT, login_once(port, user, password)).await {
+        Ok(r) => r,
+        Err(_) => Err(LoginFailure::Other(format!("no answer from 127.0.0.1:{port} within {}s", LOGIN_TIMEOUT.as_secs()))),
+    }
+}
+
+/// How long one readiness login may take.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn login_once(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
     let opts = client_options(port, Some((user, password)), Duration::from_secs(2));
     let client = mongodb::Client::with_options(opts).map_err(|e| LoginFailure::Other(e.to_string()))?;
     let result = client.database("admin").run_command(doc! { "ping": 1 }).await;

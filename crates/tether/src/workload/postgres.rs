@@ -323,6 +323,18 @@ pub(crate) enum LoginFailure {
 
 /// One login to `postgres` on 127.0.0.1:`port`, closed cleanly at once.
 pub(crate) async fn try_login(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
+    // Bound the whole handshake, not only the TCP connect: something else listening on the
+    // port may accept and never answer.
+    match tokio::time::timeout(LOGIN_TIMEOUT, login_once(port, user, password)).await {
+        Ok(r) => r,
+        Err(_) => Err(LoginFailure::Other(format!("no answer from 127.0.0.1:{port} within {}s", LOGIN_TIMEOUT.as_secs()))),
+    }
+}
+
+/// How long one readiness login may take.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn login_once(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
     let mut cfg = tokio_postgres::Config::new();
     cfg.host("127.0.0.1").port(port).user(user).password(password.expose()).dbname("postgres").connect_timeout(Duration::from_secs(2));
     match cfg.connect(tokio_postgres::NoTls).await {
