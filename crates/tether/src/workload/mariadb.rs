@@ -23,6 +23,7 @@
 //! `mysqld` is detected and refused with a clear error: tether does not run MySQL 8 yet
 //! (its initialisation is `mysqld --initialize-insecure` and its account syntax differs).
 
+use super::login::LoginFailure;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -42,7 +43,6 @@ pub const SYSTEM_USER: &str = "mysql";
 pub const ADMIN_USER: &str = "root";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const READY_POLL: Duration = Duration::from_millis(50);
-const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// A clean shutdown (SIGTERM) gets this long before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(60);
 const ENGINE: &str = "MariaDB";
@@ -365,12 +365,6 @@ async fn wait_ready(spec: &MariaDbSpec, proc: &mut Proc) -> Result<(), WorkloadE
     }
 }
 
-pub(crate) enum LoginFailure {
-    /// The server answered and rejected the credentials.
-    Refused,
-    Other(String),
-}
-
 /// Connection options for 127.0.0.1:`port` over TCP only (never the socket).
 pub(crate) fn tcp_opts(port: u16, user: &str, password: &SecretString) -> mysql_async::OptsBuilder {
     mysql_async::OptsBuilder::default()
@@ -383,24 +377,17 @@ pub(crate) fn tcp_opts(port: u16, user: &str, password: &SecretString) -> mysql_
 
 /// One login on 127.0.0.1:`port`, closed at once.
 pub(crate) async fn try_login(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
-    // Bound the whole handshake, not only the TCP connect: something else listening on the
-    // port may accept and never answer.
-    match tokio::time::timeout(LOGIN_TIMEOUT, login_once(port, user, password)).await {
-        Ok(r) => r,
-        Err(_) => Err(LoginFailure::Other(format!("no answer from 127.0.0.1:{port} within {}s", LOGIN_TIMEOUT.as_secs()))),
-    }
+    super::login::bounded(port, login_once(port, user, password)).await
 }
 
 async fn login_once(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
-    let conn = tokio::time::timeout(LOGIN_TIMEOUT, mysql_async::Conn::new(tcp_opts(port, user, password))).await;
-    match conn {
-        Ok(Ok(c)) => {
+    match mysql_async::Conn::new(tcp_opts(port, user, password)).await {
+        Ok(c) => {
             let _ = c.disconnect().await;
             Ok(())
         }
-        Ok(Err(mysql_async::Error::Server(e))) if e.code == ER_ACCESS_DENIED => Err(LoginFailure::Refused),
-        Ok(Err(e)) => Err(LoginFailure::Other(e.to_string())),
-        Err(_) => Err(LoginFailure::Other(format!("no answer within {} s", LOGIN_TIMEOUT.as_secs()))),
+        Err(mysql_async::Error::Server(e)) if e.code == ER_ACCESS_DENIED => Err(LoginFailure::Refused),
+        Err(e) => Err(LoginFailure::Other(e.to_string())),
     }
 }
 

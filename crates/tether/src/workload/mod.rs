@@ -14,6 +14,7 @@
 
 pub mod engine;
 pub mod error;
+mod login;
 // The mysql-k8s charm (issue 3) uses this; until it lands only tests do.
 #[cfg_attr(not(test), allow(dead_code))]
 pub mod mariadb;

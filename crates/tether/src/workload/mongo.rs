@@ -25,6 +25,7 @@
 //! second one. Ready means an authenticated `ping` as `operator` succeeded (bounded poll).
 //! The server runs as the controller's user (neither server refuses root).
 
+use super::login::LoginFailure;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -303,24 +304,10 @@ async fn adopt(spec: &MongoSpec, _bin: &Path) -> Result<Option<Proc>, WorkloadEr
     Ok(Some(proc))
 }
 
-pub(crate) enum LoginFailure {
-    /// The server answered and rejected the credentials.
-    Refused,
-    Other(String),
-}
-
 /// One authenticated `ping` as `user` on 127.0.0.1:`port`.
 pub(crate) async fn try_login(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
-    // Bound the whole handshake, not only the TCP connect: something else listening on the
-    // port may accept and never answer.
-    match tokio::time::timeout(LOGIN_TIMEOUT, login_once(port, user, password)).await {
-        Ok(r) => r,
-        Err(_) => Err(LoginFailure::Other(format!("no answer from 127.0.0.1:{port} within {}s", LOGIN_TIMEOUT.as_secs()))),
-    }
+    super::login::bounded(port, login_once(port, user, password)).await
 }
-
-/// How long one readiness login may take.
-const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn login_once(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
     let opts = client_options(port, Some((user, password)), Duration::from_secs(2));

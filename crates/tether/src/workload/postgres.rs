@@ -8,6 +8,7 @@
 //! left running by an earlier controller (its `postmaster.pid` names a live postgres that
 //! accepts our login on the expected port) is adopted rather than started twice.
 
+use super::login::LoginFailure;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -315,24 +316,10 @@ async fn wait_ready(spec: &PgSpec, proc: &mut Proc) -> Result<(), WorkloadError>
     }
 }
 
-pub(crate) enum LoginFailure {
-    /// The server answered and rejected the credentials.
-    Refused,
-    Other(String),
-}
-
 /// One login to `postgres` on 127.0.0.1:`port`, closed cleanly at once.
 pub(crate) async fn try_login(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
-    // Bound the whole handshake, not only the TCP connect: something else listening on the
-    // port may accept and never answer.
-    match tokio::time::timeout(LOGIN_TIMEOUT, login_once(port, user, password)).await {
-        Ok(r) => r,
-        Err(_) => Err(LoginFailure::Other(format!("no answer from 127.0.0.1:{port} within {}s", LOGIN_TIMEOUT.as_secs()))),
-    }
+    super::login::bounded(port, login_once(port, user, password)).await
 }
-
-/// How long one readiness login may take.
-const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn login_once(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
     let mut cfg = tokio_postgres::Config::new();
