@@ -80,8 +80,9 @@ CREATE TABLE IF NOT EXISTS secret_grants(
   PRIMARY KEY(model, secret_id, relation_id, app));
 CREATE TABLE IF NOT EXISTS events(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, unit TEXT NOT NULL, event TEXT NOT NULL,
-  running INTEGER NOT NULL DEFAULT 0);
+  running INTEGER NOT NULL DEFAULT 0, relation_id INTEGER);
 CREATE INDEX IF NOT EXISTS events_by_unit ON events(model, unit, seq);
+CREATE INDEX IF NOT EXISTS events_by_relation ON events(model, relation_id);
 CREATE TABLE IF NOT EXISTS tasks(
   model TEXT NOT NULL, id INTEGER NOT NULL, unit TEXT NOT NULL, action TEXT NOT NULL, params BLOB NOT NULL,
   status TEXT NOT NULL, results BLOB, message TEXT NOT NULL DEFAULT '', log TEXT NOT NULL DEFAULT '[]',

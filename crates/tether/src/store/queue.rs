@@ -29,7 +29,13 @@ impl Tx<'_> {
                 return Ok(());
             }
         }
-        self.tx.prepare_cached("INSERT INTO events(model, unit, event) VALUES(?1, ?2, ?3)")?.execute(params![model, unit, encoded])?;
+        let relation_id = event.relation.as_ref().map(|(id, _)| *id);
+        self.tx.prepare_cached("INSERT INTO events(model, unit, event, relation_id) VALUES(?1, ?2, ?3, ?4)")?.execute(params![
+            model,
+            unit,
+            encoded,
+            relation_id
+        ])?;
         Ok(())
     }
 
@@ -75,16 +81,11 @@ impl Tx<'_> {
 
     /// How many queued hooks (any unit) still refer to a relation.
     pub fn events_for_relation(&self, model: &str, relation_id: i64) -> StoreResult<usize> {
-        let mut st = self.tx.prepare_cached("SELECT event FROM events WHERE model = ?1")?;
-        let rows: Vec<String> = st.query_map([model], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        let mut n = 0;
-        for e in rows {
-            let ev: Event = json(&e, "events.event")?;
-            if ev.relation.as_ref().is_some_and(|(id, _)| *id == relation_id) {
-                n += 1;
-            }
-        }
-        Ok(n)
+        let n: i64 = self
+            .tx
+            .prepare_cached("SELECT COUNT(*) FROM events WHERE model = ?1 AND relation_id = ?2")?
+            .query_row(params![model, relation_id], |r| r.get(0))?;
+        Ok(n as usize)
     }
 
     /// Whether a unit has hooks waiting (used to tell `executing` from `idle`).
