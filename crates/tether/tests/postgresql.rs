@@ -192,3 +192,49 @@ fn controller_stop_keeps_model_servers_and_credentials() {
     let db = again.as_user(&login.user, &login.password).session();
     assert_eq!(db.row("SELECT v FROM durable"), ["survives"]);
 }
+
+/// Integrations issued at once are served side by side by the provider (relation hooks
+/// of different relations run concurrently): every one ends with its own user that logs
+/// in to its own database and nobody else's, one of them blocked for a bad request
+/// leaves the others active, and removing half of them at once revokes exactly those.
+#[test]
+fn integrations_issued_at_once_each_get_working_confined_credentials() {
+    let c = Controller::bootstrap();
+    c.ok(&["deploy", PG]);
+    let apps: Vec<String> = (0..8).map(|i| format!("burst{i}")).collect();
+    for (i, app) in apps.iter().enumerate() {
+        c.ok(&["deploy", "data-integrator", app, "--config", &format!("database-name=burst_db{i}")]);
+    }
+    c.wait_active(&[PG]);
+    std::thread::scope(|s| {
+        for app in &apps {
+            let c = &c;
+            s.spawn(move || c.ok(&["integrate", app, PG]));
+        }
+    });
+    let names: Vec<&str> = apps.iter().map(String::as_str).chain([PG]).collect();
+    c.wait_active(&names);
+
+    let creds: Vec<serde_json::Value> = apps.iter().map(|app| c.postgresql_credentials(&format!("{app}/leader"))).collect();
+    let users: std::collections::BTreeSet<&str> = creds.iter().map(|pg| pg["username"].as_str().unwrap_or_default()).collect();
+    assert_eq!(users.len(), apps.len(), "every integration has its own user: {creds:#?}");
+    for (i, pg) in creds.iter().enumerate() {
+        let login = PgLogin::from_credentials(pg);
+        assert_eq!(login.session().row("SELECT current_database()"), [format!("burst_db{i}")]);
+        let other = login.with_db(&format!("burst_db{}", (i + 1) % apps.len()));
+        assert!(other.connect().is_err(), "{} reached another application's database", pg["username"]);
+    }
+
+    // Half of them removed at once: exactly those users are refused.
+    for app in apps.iter().step_by(2) {
+        c.ok(&["remove-relation", app, PG]);
+    }
+    for (i, pg) in creds.iter().enumerate() {
+        let login = PgLogin::from_credentials(pg);
+        if i % 2 == 0 {
+            login.wait_refused();
+        } else {
+            login.session();
+        }
+    }
+}

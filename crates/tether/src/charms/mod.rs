@@ -55,6 +55,21 @@ pub trait Charm: Send + Sync {
     fn validate_config_change(&self, _old: &BTreeMap<String, Value>, _new: &BTreeMap<String, Value>) -> Result<(), String> {
         Ok(())
     }
+
+    /// Whether this hook touches only its own relation's data, its own unit-state keys
+    /// and the server, so the engine may run it beside hooks of *other* relations of
+    /// the same unit (each still committed atomically, in queue order). Providers say
+    /// yes for their per-relation endpoints, which is what lets many integrations with
+    /// one server proceed at once; the default keeps Juju's one hook at a time.
+    fn runs_beside_other_relations(&self, _event: &Event) -> bool {
+        false
+    }
+
+    /// Sets the unit's status again from committed state after hooks ran side by side
+    /// (each computed its status without seeing the others' writes).
+    fn settle_after_concurrent_hooks(&self, _ctx: &HookContext) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// The built-in charms by the names `deploy` accepts (aliases included).

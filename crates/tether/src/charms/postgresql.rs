@@ -166,23 +166,15 @@ impl PostgresqlCharm {
             ctx.set_status(WorkloadStatus::Blocked, MIXED_ENDPOINTS)?;
             return Ok(());
         }
-        let blocked: Vec<String> =
-            ctx.state_get("blocked").map(|b| b.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default();
-        match blocked.first().and_then(|b| b.split_once(':')) {
-            Some((_, reason)) => ctx.set_status(WorkloadStatus::Blocked, reason)?,
+        match server::first_blocked(ctx) {
+            Some(reason) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
             None => ctx.set_status(WorkloadStatus::Active, "")?,
         }
         Ok(())
     }
 
     fn set_blocked(&self, ctx: &mut HookContext, rel: i64, reason: Option<&str>) {
-        let mut blocked: Vec<String> =
-            ctx.state_get("blocked").map(|b| b.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default();
-        blocked.retain(|b| !b.starts_with(&format!("{rel}:")));
-        if let Some(r) = reason {
-            blocked.push(format!("{rel}:{r}"));
-        }
-        ctx.state_set("blocked", &blocked.join(","));
+        server::set_blocked(ctx, rel, reason);
     }
 
     /// Serves a `database` relation: user, database, grants, published fields.
@@ -437,6 +429,14 @@ impl PostgresqlCharm {
 impl Charm for PostgresqlCharm {
     fn meta(&self) -> CharmMeta {
         meta()
+    }
+
+    fn runs_beside_other_relations(&self, event: &Event) -> bool {
+        server::serves_one_relation(event, DATABASE)
+    }
+
+    fn settle_after_concurrent_hooks(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        self.settle_status(ctx)
     }
 
     async fn handle(&self, ctx: &mut HookContext, event: &Event) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ use crate::workload::WorkloadState;
 use anyhow::{anyhow, Context};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use tether_core::events::Event;
 use tether_core::status::WorkloadStatus;
 
 pub const STATE_PORT: &str = "port";
@@ -210,4 +211,36 @@ pub async fn stop(ctx: &HookContext) {
 pub async fn remove(ctx: &HookContext) -> anyhow::Result<Option<u16>> {
     ctx.services.supervisor.remove_data(&workload_key(ctx), &unit_dir(ctx)).await?;
     Ok(own_port(ctx).ok())
+}
+
+/// Unit-state key holding why one relation's request is refused.
+fn blocked_key(rel: i64) -> String {
+    format!("blocked.{rel}")
+}
+
+/// Records (or clears, with `None`) why a relation's request cannot be served. One key
+/// per relation, so hooks of different relations that run at once never overwrite each
+/// other's entry.
+pub fn set_blocked(ctx: &mut HookContext, rel: i64, reason: Option<&str>) {
+    match reason {
+        Some(r) => ctx.state_set(&blocked_key(rel), r),
+        None => ctx.state_delete(&blocked_key(rel)),
+    }
+}
+
+/// The reason of the lowest-numbered blocked relation, if any.
+pub fn first_blocked(ctx: &HookContext) -> Option<String> {
+    ctx.unit_state()
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("blocked.")?.parse::<i64>().ok()?, v)))
+        .min_by_key(|(rel, _)| *rel)
+        .map(|(_, v)| v.clone())
+}
+
+/// Whether `event` is a relation hook of `endpoint` that a provider serves from that
+/// relation's own data alone (see `Charm::runs_beside_other_relations`).
+pub fn serves_one_relation(event: &Event, endpoint: &str) -> bool {
+    use tether_core::events::HookKind::*;
+    matches!(event.kind, RelationCreated | RelationJoined | RelationChanged | RelationDeparted | RelationBroken)
+        && event.relation.as_ref().is_some_and(|(_, ep)| ep == endpoint)
 }

@@ -1,14 +1,18 @@
 //! [`PgAdmin`]: tether's admin session on one PostgreSQL server, logged in as `operator`
 //! over 127.0.0.1, managing relation users, system users and their databases.
 //!
-//! One client per database is kept (opened on first use, reopened when its connection has
-//! closed); operations on one server run one at a time, so "ensure" and "drop" of the same
-//! user never interleave. `CREATE DATABASE` runs on its own (it cannot be in a
-//! transaction); role statements run in a transaction with `SET LOCAL log_statement =
-//! 'none'`, with the password already hashed into a SCRAM-SHA-256 verifier.
+//! Sessions on the maintenance database are pooled: at most [`POOL_CAP`] operations run
+//! at once on one server (each on its own session, reused by the next; a closed one is
+//! replaced), so integrations of different relations proceed side by side while the
+//! server's connection slots stay bounded. Two operations on the same user never
+//! overlap because the engine runs one relation's hooks in order. `CREATE DATABASE` runs
+//! on its own (it cannot be in a transaction); role statements run in a transaction with
+//! `SET LOCAL log_statement = 'none'`, with the password already hashed into a
+//! SCRAM-SHA-256 verifier.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
+use std::collections::HashSet;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use postgres_protocol::password::scram_sha_256;
@@ -26,19 +30,49 @@ use crate::secret::SecretString;
 /// The maintenance database every server has.
 const MAINTENANCE_DB: &str = "postgres";
 const QUIET: &str = "SET LOCAL log_statement = 'none'";
+/// Admin operations (and so maintenance sessions) at once on one server.
+pub const POOL_CAP: usize = 4;
 
 pub struct PgAdmin {
     port: u16,
     user: String,
     password: RwLock<SecretString>,
-    /// Open clients by database name; the lock also serialises operations.
-    clients: tokio::sync::Mutex<HashMap<String, Client>>,
-    /// Set once the group roles are known to exist on this server (saves a round trip
+    /// Maintenance-database sessions not in use.
+    idle: Mutex<Vec<Client>>,
+    /// One permit per operation in flight, [`POOL_CAP`] in all.
+    slots: tokio::sync::Semaphore,
+    /// Done once the group roles are known to exist on this server (saves a round trip
     /// per integration).
-    groups_ready: std::sync::atomic::AtomicBool,
+    groups_ready: tokio::sync::OnceCell<()>,
 }
 
-type Clients = HashMap<String, Client>;
+/// A pooled maintenance session, returned to the pool when dropped (unless closed).
+struct Session<'a> {
+    admin: &'a PgAdmin,
+    client: Option<Client>,
+    _slot: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl Deref for Session<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("present until drop")
+    }
+}
+
+impl DerefMut for Session<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take().filter(|c| !c.is_closed()) {
+            self.admin.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+        }
+    }
+}
 
 impl std::fmt::Debug for PgAdmin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,13 +87,11 @@ impl PgAdmin {
             port,
             user: user.to_string(),
             password: RwLock::new(password.clone()),
-            clients: Default::default(),
+            idle: Default::default(),
+            slots: tokio::sync::Semaphore::new(POOL_CAP),
             groups_ready: Default::default(),
         };
-        {
-            let mut conns = admin.clients.lock().await;
-            admin.client(&mut conns, MAINTENANCE_DB).await?;
-        }
+        drop(admin.session().await?);
         Ok(admin)
     }
 
@@ -71,7 +103,7 @@ impl PgAdmin {
     /// Closes every cached connection; the next operation reconnects.
     #[cfg_attr(not(test), allow(dead_code))]
     pub async fn disconnect(&self) {
-        self.clients.lock().await.clear();
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     async fn open(&self, database: &str) -> Result<Client, DbError> {
@@ -94,19 +126,26 @@ impl PgAdmin {
         Ok(client)
     }
 
-    /// The client of `database`, opened if missing or closed.
-    async fn client<'m>(&self, conns: &'m mut Clients, database: &str) -> Result<&'m mut Client, DbError> {
-        if conns.get(database).is_none_or(Client::is_closed) {
-            let c = self.open(database).await?;
-            conns.insert(database.to_string(), c);
-        }
-        Ok(conns.get_mut(database).expect("inserted above"))
+    /// A maintenance session for one operation: waits for a free slot, then reuses an
+    /// idle session that is still open or opens a new one.
+    async fn session(&self) -> Result<Session<'_>, DbError> {
+        let slot = self.slots.acquire().await.expect("the semaphore is never closed");
+        let reused = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            idle.retain(|c| !c.is_closed());
+            idle.pop()
+        };
+        let client = match reused {
+            Some(c) => c,
+            None => self.open(MAINTENANCE_DB).await?,
+        };
+        Ok(Session { admin: self, client: Some(client), _slot: slot })
     }
 
     /// The second token of `SELECT version()`, e.g. `15.18`.
     pub async fn version(&self) -> Result<String, DbError> {
-        let mut conns = self.clients.lock().await;
-        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
         let row = c.query_one("SELECT version()", &[]).await.map_err(step("reading the server version"))?;
         let full: String = row.get(0);
         Ok(full.split_whitespace().nth(1).unwrap_or_default().to_string())
@@ -115,22 +154,22 @@ impl PgAdmin {
     /// Whether a role of that name exists (bound parameter).
     #[cfg_attr(not(test), allow(dead_code))]
     pub async fn role_exists(&self, name: &str) -> Result<bool, DbError> {
-        let mut conns = self.clients.lock().await;
-        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
         role_exists(c, name).await
     }
 
     /// Creates the `relation_access` and `admin` groups if missing and gives `admin` its rights.
     pub async fn ensure_groups(&self) -> Result<(), DbError> {
-        let mut conns = self.clients.lock().await;
-        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
         ensure_groups(c).await
     }
 
     /// Makes a system user (operator, replication, ...) exist with this password.
     pub async fn ensure_system_user(&self, user: &str, password: &SecretString) -> Result<(), DbError> {
-        let mut conns = self.clients.lock().await;
-        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
         let exists = role_exists(c, user).await?;
         let statements = pg_plan::ensure_system_user(user, &verifier(password), exists)?;
         quiet_transaction(c, &statements, "ensuring a system user").await?;
@@ -151,14 +190,11 @@ impl PgAdmin {
         database: &str,
         sole_user: bool,
     ) -> Result<(), DbError> {
-        let mut conns = self.clients.lock().await;
-        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
         let roles = role_names(c).await?;
         let plan = pg_plan::classify_roles(extra_user_roles, |r| roles.contains(r))?;
-        if !self.groups_ready.load(std::sync::atomic::Ordering::Relaxed) {
-            ensure_groups(c).await?;
-            self.groups_ready.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.groups_ready.get_or_try_init(|| ensure_groups(&mut *c)).await?;
         if !database_exists(c, database).await? {
             match c.batch_execute(&pg_plan::create_database(database)?).await {
                 Ok(()) => {}
@@ -179,7 +215,6 @@ impl PgAdmin {
             tx.batch_execute(s).await.map_err(step("ensuring the relation user"))?;
         }
         tx.commit().await.map_err(step("committing the relation user"))?;
-        drop(conns);
         // Application databases get a short-lived connection: keeping one per database
         // would exhaust the server's connection slots as integrations grow.
         let app = self.open(database).await?;
@@ -190,8 +225,8 @@ impl PgAdmin {
     /// Ends the user's sessions, hands what it owns in every database to `operator`, and
     /// drops it. A missing user is success.
     pub async fn drop_relation_user(&self, user: &str) -> Result<(), DbError> {
-        let mut conns = self.clients.lock().await;
-        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
         if !role_exists(c, user).await? {
             return Ok(());
         }
@@ -219,7 +254,7 @@ impl PgAdmin {
         for db in databases {
             let opened;
             let dc = if db == MAINTENANCE_DB {
-                self.client(&mut conns, &db).await?
+                &*c
             } else {
                 opened = match self.open(&db).await {
                     Ok(dc) => dc,
@@ -233,15 +268,14 @@ impl PgAdmin {
                 dc.batch_execute(s).await.map_err(step("releasing the user's objects"))?;
             }
         }
-        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
         c.batch_execute(&pg_plan::drop_user(user)?).await.map_err(step("dropping the user"))?;
         Ok(())
     }
 
     /// Sets a user's password; when it is the admin's own, later connections use it.
     pub async fn set_password(&self, user: &str, password: &SecretString) -> Result<(), DbError> {
-        let mut conns = self.clients.lock().await;
-        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
         let statement = pg_plan::set_password(user, &verifier(password))?;
         quiet_transaction(c, &[statement], "setting the password").await?;
         if user == self.user {
@@ -252,8 +286,8 @@ impl PgAdmin {
 
     /// The roles named `relation_id_<n>`, sorted.
     pub async fn list_relation_users(&self) -> Result<Vec<String>, DbError> {
-        let mut conns = self.clients.lock().await;
-        let c = self.client(&mut conns, MAINTENANCE_DB).await?;
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
         let rows = c
             .query("SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' ORDER BY rolname", &[])
             .await

@@ -60,8 +60,12 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
     for id in &pending.removed_secrets {
         tx.delete_secret(model, id)?;
     }
-    if let Some(state) = &pending.unit_state {
-        tx.set_unit_state(model, unit, state)?;
+    if !pending.state_changes.is_empty() {
+        if let Some(u) = tx.unit(model, unit)? {
+            let mut state = u.state;
+            apply_changes(&mut state, &pending.state_changes);
+            tx.set_unit_state(model, unit, &state)?;
+        }
     }
     for entry in &pending.audit {
         tx.audit(entry)?;

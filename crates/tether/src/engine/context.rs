@@ -44,7 +44,10 @@ pub struct Pending {
     pub secret_meta: BTreeMap<String, (Option<String>, Option<String>)>,
     /// `(secret id, relation id, application)`; no application revokes the whole relation.
     pub revokes: Vec<(String, i64, Option<String>)>,
-    pub unit_state: Option<Bag>,
+    /// Unit-state keys this hook set (`Some`) or deleted (`None`), merged into the
+    /// stored state at commit so hooks of different relations that run at once keep
+    /// each other's keys.
+    pub state_changes: BTreeMap<String, Option<String>>,
     pub audit: Vec<AuditEntry>,
 }
 
@@ -259,12 +262,12 @@ impl HookContext {
 
     pub fn state_set(&mut self, key: &str, value: &str) {
         self.unit_state.insert(key.to_string(), value.to_string());
-        self.pending.unit_state = Some(self.unit_state.clone());
+        self.pending.state_changes.insert(key.to_string(), Some(value.to_string()));
     }
 
     pub fn state_delete(&mut self, key: &str) {
         if self.unit_state.remove(key).is_some() {
-            self.pending.unit_state = Some(self.unit_state.clone());
+            self.pending.state_changes.insert(key.to_string(), None);
         }
     }
 

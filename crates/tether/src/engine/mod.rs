@@ -7,6 +7,12 @@
 //! shows `error` with `hook failed: "<hook>"`, and the same hook is retried with
 //! backoff or at once on `resolve`. Workers sleep on a [`Notify`] when idle, so new work
 //! starts without polling; an idle unit gets `update-status` on the model's interval.
+//!
+//! One exception to one-hook-at-a-time, for throughput: a native charm may declare that
+//! a hook touches only its own relation (a provider serving `database`). Then the
+//! worker also starts the first waiting hook of up to three *other* relations queued
+//! before the next hook that must run alone, and commits them in queue order; a
+//! relation's own hooks never overlap or reorder.
 
 pub mod commit;
 pub mod context;
@@ -22,6 +28,13 @@ use tokio::sync::{broadcast, Notify};
 
 const INSTALLED_KEY: &str = "tether.installed";
 const DEFAULT_UPDATE_STATUS: Duration = Duration::from_secs(300);
+/// Hooks of different relations one unit may run at once, for charms that allow it
+/// ([`charms::Charm::runs_beside_other_relations`]); matches the admin pools' cap.
+const MAX_CONCURRENT_HOOKS: usize = 4;
+/// How far past the head of a queue the engine looks for such hooks.
+const LOOKAHEAD: usize = 64;
+
+type HookOutcome = (HookContext, anyhow::Result<()>);
 
 pub struct Engine {
     store: Arc<Store>,
@@ -216,6 +229,76 @@ impl Engine {
             self.fail_hook(model, &picked, &format!("charm {:?} is not available", picked.charm))?;
             return Ok(Step::Ran);
         };
+        let companions = if picked.unit.error_hook.is_none() && charm.runs_beside_other_relations(&picked.event) {
+            self.pick_companions(model, unit, &picked, charm.as_ref())?
+        } else {
+            Vec::new()
+        };
+        let batch: Vec<Picked> = std::iter::once(picked).chain(companions).collect();
+        if batch.len() > 1 {
+            let entity = format!("unit-{}", unit.replace('/', "-"));
+            let line = format!("running {} hooks of different relations at once", batch.len());
+            self.store.write(|tx| tx.log(model, &entity, "DEBUG", &line))?;
+        }
+        // Every hook of the batch starts now; results are taken (and committed) in
+        // queue order, so the store sees the same sequence as one hook at a time.
+        let runs: Vec<_> = batch.iter().map(|p| self.spawn_hook(model, unit, p, charm.clone())).collect();
+        let mut failed = false;
+        for (picked, run) in batch.iter().zip(runs) {
+            let (hook, outcome) = run;
+            let outcome = outcome.await;
+            self.finish_hook(model, unit, picked, &hook, outcome, &mut failed)?;
+        }
+        if batch.len() > 1 {
+            self.settle_after_batch(model, unit, &batch[0], charm.as_ref())?;
+        }
+        Ok(Step::Ran)
+    }
+
+    /// Relation hooks queued after the head that may run beside it: the first waiting
+    /// hook of each other relation, up to the first hook that must run alone (a
+    /// non-relation hook, or one the charm does not allow), at most
+    /// [`MAX_CONCURRENT_HOOKS`] in all. A relation's later hooks wait for its earlier one.
+    fn pick_companions(&self, model: &str, unit: &str, head: &Picked, charm: &dyn charms::Charm) -> Result<Vec<Picked>, StoreError> {
+        self.store.write(|tx| {
+            let mut used: BTreeSet<i64> = head.event.relation.iter().map(|(id, _)| *id).collect();
+            let mut picked = Vec::new();
+            for q in tx.waiting_after(model, unit, head.seq, LOOKAHEAD)? {
+                let Some((rel, _)) = q.event.relation.clone() else { break };
+                if !charm.runs_beside_other_relations(&q.event) {
+                    break;
+                }
+                if !used.insert(rel) {
+                    continue;
+                }
+                tx.mark_running(q.seq)?;
+                picked.push(Picked {
+                    seq: q.seq,
+                    event: q.event,
+                    unit: head.unit.clone(),
+                    charm: head.charm.clone(),
+                    origin: head.origin.clone(),
+                    meta: head.meta.clone(),
+                    config: head.config.clone(),
+                    model_uuid: head.model_uuid.clone(),
+                    action: None,
+                });
+                if picked.len() + 1 >= MAX_CONCURRENT_HOOKS {
+                    break;
+                }
+            }
+            Ok(picked)
+        })
+    }
+
+    /// Starts one hook on its own task; returns its name and the task.
+    fn spawn_hook(
+        &self,
+        model: &str,
+        unit: &str,
+        picked: &Picked,
+        charm: Arc<dyn charms::Charm>,
+    ) -> (String, tokio::task::JoinHandle<HookOutcome>) {
         let mut ctx = HookContext::new(
             self.store.clone(),
             self.services.clone(),
@@ -231,28 +314,68 @@ impl Engine {
         let event = picked.event.clone();
         let hook = event.hook_name();
         crate::failpoint::hook(&hook, "before");
-        let outcome = tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let r = charm.handle(&mut ctx, &event).await;
             (ctx, r)
-        })
-        .await;
-        match outcome {
+        });
+        (hook, task)
+    }
+
+    /// Commits a hook that succeeded (or an action that failed, as its task's result),
+    /// or puts the unit in error for the first hook of the batch that failed; a later
+    /// failure is logged and its hook stays queued behind the first.
+    fn finish_hook(
+        self: &Arc<Self>,
+        model: &str,
+        unit: &str,
+        picked: &Picked,
+        hook: &str,
+        outcome: Result<HookOutcome, tokio::task::JoinError>,
+        failed: &mut bool,
+    ) -> Result<(), StoreError> {
+        let error = match outcome {
             Ok((ctx, Ok(()))) => {
-                crate::failpoint::hook(&hook, "after-effects");
-                self.commit(model, unit, &picked, ctx)?;
-                crate::failpoint::hook(&hook, "after-commit");
+                crate::failpoint::hook(hook, "after-effects");
+                self.commit(model, unit, picked, ctx)?;
+                crate::failpoint::hook(hook, "after-commit");
+                return Ok(());
             }
-            Ok((ctx, Err(e))) if picked.event.kind == HookKind::Action => {
-                let mut ctx = ctx;
+            Ok((mut ctx, Err(e))) if picked.event.kind == HookKind::Action => {
                 ctx.action_fail(&format!("{e:#}"));
                 // A failed action is reported on its task; nothing it buffered is kept.
                 ctx.pending = Default::default();
-                self.commit(model, unit, &picked, ctx)?;
+                return self.commit(model, unit, picked, ctx);
             }
-            Ok((_, Err(e))) => self.fail_hook(model, &picked, &format!("{e:#}"))?,
-            Err(join) => self.fail_hook(model, &picked, &format!("hook panicked: {join}"))?,
+            Ok((_, Err(e))) => format!("{e:#}"),
+            Err(join) => format!("hook panicked: {join}"),
+        };
+        if std::mem::replace(failed, true) {
+            let entity = format!("unit-{}", unit.replace('/', "-"));
+            return self.store.write(|tx| tx.log(model, &entity, "ERROR", &format!("hook {hook:?} failed: {error}")));
         }
-        Ok(Step::Ran)
+        self.fail_hook(model, picked, &error)
+    }
+
+    /// After hooks ran side by side, lets the charm set the unit's status from what
+    /// they committed together.
+    fn settle_after_batch(&self, model: &str, unit: &str, head: &Picked, charm: &dyn charms::Charm) -> Result<(), StoreError> {
+        let Some(u) = self.store.read(|tx| tx.unit(model, unit))? else { return Ok(()) };
+        let ctx = HookContext::new(
+            self.store.clone(),
+            self.services.clone(),
+            model.to_string(),
+            head.model_uuid.clone(),
+            unit.to_string(),
+            u.leader,
+            head.config.clone(),
+            head.event.clone(),
+            u.state,
+        );
+        if let Err(e) = charm.settle_after_concurrent_hooks(&ctx) {
+            let entity = format!("unit-{}", unit.replace('/', "-"));
+            self.store.write(|tx| tx.log(model, &entity, "WARNING", &format!("settling status: {e:#}")))?;
+        }
+        Ok(())
     }
 
     fn commit(self: &Arc<Self>, model: &str, unit: &str, picked: &Picked, mut ctx: HookContext) -> Result<(), StoreError> {

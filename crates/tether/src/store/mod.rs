@@ -33,6 +33,8 @@ pub enum StoreError {
     Seal(#[from] seal::SealError),
     #[error("store holds malformed data in {0}")]
     Corrupt(&'static str),
+    #[error("unit {unit} already has {limit} hooks waiting; try again when it has caught up")]
+    QueueFull { unit: String, limit: usize },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

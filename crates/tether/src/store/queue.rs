@@ -8,6 +8,11 @@ use super::{json, StoreResult, Tx};
 use rusqlite::{params, OptionalExtension};
 use tether_core::events::{Event, HookKind};
 
+/// The most hooks one unit may have waiting. An operation that would queue more is
+/// refused as a whole (its transaction rolls back), so the queue stays bounded without
+/// dropping an event a charm must hear.
+pub const QUEUE_LIMIT: usize = 10_000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedEvent {
     pub seq: i64,
@@ -28,6 +33,15 @@ impl Tx<'_> {
             if dup.is_some() {
                 return Ok(());
             }
+        }
+        let full = self
+            .tx
+            .prepare_cached("SELECT 1 FROM events WHERE model = ?1 AND unit = ?2 ORDER BY seq LIMIT 1 OFFSET ?3")?
+            .query_row(params![model, unit, QUEUE_LIMIT as i64 - 1], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if full {
+            return Err(super::StoreError::QueueFull { unit: unit.to_string(), limit: QUEUE_LIMIT });
         }
         let relation_id = event.relation.as_ref().map(|(id, _)| *id);
         self.tx.prepare_cached("INSERT INTO events(model, unit, event, relation_id) VALUES(?1, ?2, ?3, ?4)")?.execute(params![
@@ -51,8 +65,25 @@ impl Tx<'_> {
             .query_row([model, unit], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((seq, ev)) = row else { return Ok(None) };
-        self.tx.prepare_cached("UPDATE events SET running = 1 WHERE seq = ?1")?.execute([seq])?;
+        self.mark_running(seq)?;
         Ok(Some(QueuedEvent { seq, event: json(&ev, "events.event")? }))
+    }
+
+    /// Up to `limit` waiting (not running) events queued after `seq`, in order. The
+    /// engine reads them to find relation hooks it may run beside the head.
+    pub fn waiting_after(&self, model: &str, unit: &str, seq: i64, limit: usize) -> StoreResult<Vec<QueuedEvent>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT seq, event FROM events WHERE model = ?1 AND unit = ?2 AND seq > ?3 AND running = 0 ORDER BY seq LIMIT ?4",
+        )?;
+        let rows: Vec<(i64, String)> =
+            st.query_map(params![model, unit, seq, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        rows.into_iter().map(|(seq, e)| Ok(QueuedEvent { seq, event: json(&e, "events.event")? })).collect()
+    }
+
+    /// Marks a queued event as running (a coalescing `enqueue` no longer merges into it).
+    pub fn mark_running(&self, seq: i64) -> StoreResult<()> {
+        self.tx.prepare_cached("UPDATE events SET running = 1 WHERE seq = ?1")?.execute([seq])?;
+        Ok(())
     }
 
     pub fn finish_event(&self, seq: i64) -> StoreResult<()> {
@@ -124,5 +155,41 @@ mod tests {
             })
             .unwrap();
         assert_eq!(order, (HookKind::Install, HookKind::RelationChanged, Some(HookKind::RelationChanged)));
+    }
+
+    #[test]
+    fn waiting_after_lists_only_waiting_events_past_the_head() {
+        let (_d, s) = temp_store();
+        let ev = |rel| Event::relation(HookKind::RelationChanged, rel, "database", "x", None);
+        let seqs = s
+            .write(|tx| {
+                for rel in 1..=4 {
+                    tx.enqueue("m", "a/0", &ev(rel))?;
+                }
+                let head = tx.next_event("m", "a/0")?.unwrap();
+                let after = tx.waiting_after("m", "a/0", head.seq, 10)?;
+                tx.mark_running(after[0].seq)?;
+                let again = tx.waiting_after("m", "a/0", head.seq, 10)?;
+                Ok::<_, StoreError>((after.len(), again.iter().map(|q| q.event.relation.clone().unwrap().0).collect::<Vec<_>>()))
+            })
+            .unwrap();
+        assert_eq!(seqs, (3, vec![3, 4]));
+    }
+
+    #[test]
+    fn a_full_queue_refuses_more_and_keeps_what_it_has() {
+        let (_d, s) = temp_store();
+        let err = s
+            .write(|tx| {
+                for i in 0..super::QUEUE_LIMIT {
+                    tx.enqueue("m", "a/0", &Event::relation(HookKind::RelationJoined, i as i64, "db", "x", Some("x/0")))?;
+                }
+                tx.enqueue("m", "a/0", &Event::simple(HookKind::ConfigChanged))
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("a/0 already has 10000 hooks waiting"), "{err}");
+        // The refused operation rolled back as a whole: nothing of it is queued.
+        assert!(s.read(|tx| tx.queued("m", "a/0")).unwrap().is_empty());
+        s.write(|tx| tx.enqueue("m", "b/0", &Event::simple(HookKind::ConfigChanged))).unwrap();
     }
 }
