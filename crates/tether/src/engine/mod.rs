@@ -10,9 +10,9 @@
 //!
 //! One exception to one-hook-at-a-time, for throughput: a native charm may declare that
 //! a hook touches only its own relation (a provider serving `database`). Then the
-//! worker also starts the first waiting hook of up to three *other* relations queued
-//! before the next hook that must run alone, and commits them in queue order; a
-//! relation's own hooks never overlap or reorder.
+//! worker keeps up to [`MAX_CONCURRENT_HOOKS`] such hooks of *different* relations in
+//! flight, each committed atomically as soon as it is done, and starts none past a hook
+//! that must run alone; a relation's own hooks never overlap or reorder.
 
 pub mod commit;
 pub mod context;
@@ -51,6 +51,14 @@ enum Step {
     Gone,
 }
 
+/// What [`Engine::pick_beside`] found in the queue.
+enum Beside {
+    Hook(Box<Picked>),
+    /// The next hook must run alone: start nothing more until the lanes drain.
+    MustWait,
+    Nothing,
+}
+
 struct Picked {
     seq: i64,
     event: Event,
@@ -61,6 +69,23 @@ struct Picked {
     config: std::collections::BTreeMap<String, serde_json::Value>,
     model_uuid: String,
     action: Option<ActionState>,
+}
+
+impl Picked {
+    /// Another queued event of the same unit, with everything else as picked here.
+    fn clone_for(&self, seq: i64, event: Event) -> Picked {
+        Picked {
+            seq,
+            event,
+            unit: self.unit.clone(),
+            charm: self.charm.clone(),
+            origin: self.origin.clone(),
+            meta: self.meta.clone(),
+            config: self.config.clone(),
+            model_uuid: self.model_uuid.clone(),
+            action: None,
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -229,76 +254,112 @@ impl Engine {
             self.fail_hook(model, &picked, &format!("charm {:?} is not available", picked.charm))?;
             return Ok(Step::Ran);
         };
-        let companions = if picked.unit.error_hook.is_none() && charm.runs_beside_other_relations(&picked.event) {
-            self.pick_companions(model, unit, &picked, charm.as_ref())?
-        } else {
-            Vec::new()
-        };
-        let batch: Vec<Picked> = std::iter::once(picked).chain(companions).collect();
-        if batch.len() > 1 {
+        if picked.unit.error_hook.is_none() && charm.runs_beside_other_relations(&picked.event) {
+            return self.run_relation_lanes(model, unit, picked, charm).await;
+        }
+        let (hook, run) = self.hook_run(model, unit, &picked, charm);
+        self.finish_hook(model, unit, &picked, &hook, tokio::spawn(run).await, &mut false)?;
+        Ok(Step::Ran)
+    }
+
+    /// Runs `head` and, beside it, the queued hooks of other relations that the charm
+    /// lets run that way: at most [`MAX_CONCURRENT_HOOKS`] in flight, one per relation,
+    /// each committed as soon as it is done. A new one starts whenever one ends, until
+    /// the queue's next hook must run alone, a hook fails, or nothing is left.
+    async fn run_relation_lanes(
+        self: &Arc<Self>,
+        model: &str,
+        unit: &str,
+        head: Picked,
+        charm: Arc<dyn charms::Charm>,
+    ) -> Result<Step, StoreError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut running: HashMap<tokio::task::Id, (Picked, String)> = HashMap::new();
+        let mut busy: BTreeSet<i64> = BTreeSet::new();
+        let template = head.clone_for(head.seq, head.event.clone());
+        let (mut failed, mut alone_next, mut ran) = (false, false, 0usize);
+        let mut next = Some(head);
+        loop {
+            while let Some(p) = next.take() {
+                busy.extend(p.event.relation.as_ref().map(|(id, _)| *id));
+                let (hook, run) = self.hook_run(model, unit, &p, charm.clone());
+                let id = tasks.spawn(run).id();
+                running.insert(id, (p, hook));
+                if !failed && !alone_next && tasks.len() < MAX_CONCURRENT_HOOKS {
+                    match self.pick_beside(model, unit, &busy, &template, charm.as_ref())? {
+                        Beside::Hook(p) => next = Some(*p),
+                        Beside::MustWait => alone_next = true,
+                        Beside::Nothing => {}
+                    }
+                }
+            }
+            let Some(done) = tasks.join_next_with_id().await else { break };
+            let (id, outcome) = match done {
+                Ok((id, outcome)) => (id, Ok(outcome)),
+                Err(e) => (e.id(), Err(e)),
+            };
+            let Some((picked, hook)) = running.remove(&id) else { continue };
+            if let Some((rel, _)) = &picked.event.relation {
+                busy.remove(rel);
+            }
+            let failed_before = failed;
+            self.finish_hook(model, unit, &picked, &hook, outcome, &mut failed)?;
+            if failed && !failed_before {
+                // The unit's error names this hook, so it is the one that runs next.
+                self.store.write(|tx| tx.move_to_front(model, unit, picked.seq))?;
+            }
+            ran += 1;
+            if !failed && !alone_next && tasks.len() < MAX_CONCURRENT_HOOKS {
+                match self.pick_beside(model, unit, &busy, &template, charm.as_ref())? {
+                    Beside::Hook(p) => next = Some(*p),
+                    Beside::MustWait => alone_next = true,
+                    Beside::Nothing => {}
+                }
+            }
+        }
+        if ran > 1 {
             let entity = format!("unit-{}", unit.replace('/', "-"));
-            let line = format!("running {} hooks of different relations at once", batch.len());
-            self.store.write(|tx| tx.log(model, &entity, "DEBUG", &line))?;
-        }
-        // Every hook of the batch starts now; results are taken (and committed) in
-        // queue order, so the store sees the same sequence as one hook at a time.
-        let runs: Vec<_> = batch.iter().map(|p| self.spawn_hook(model, unit, p, charm.clone())).collect();
-        let mut failed = false;
-        for (picked, run) in batch.iter().zip(runs) {
-            let (hook, outcome) = run;
-            let outcome = outcome.await;
-            self.finish_hook(model, unit, picked, &hook, outcome, &mut failed)?;
-        }
-        if batch.len() > 1 {
-            self.settle_after_batch(model, unit, &batch[0], charm.as_ref())?;
+            self.store.write(|tx| tx.log(model, &entity, "DEBUG", &format!("ran {ran} hooks of different relations side by side")))?;
+            self.settle_after_batch(model, unit, &template, charm.as_ref())?;
         }
         Ok(Step::Ran)
     }
 
-    /// Relation hooks queued after the head that may run beside it: the first waiting
-    /// hook of each other relation, up to the first hook that must run alone (a
-    /// non-relation hook, or one the charm does not allow), at most
-    /// [`MAX_CONCURRENT_HOOKS`] in all. A relation's later hooks wait for its earlier one.
-    fn pick_companions(&self, model: &str, unit: &str, head: &Picked, charm: &dyn charms::Charm) -> Result<Vec<Picked>, StoreError> {
+    /// The first queued hook of a relation with nothing in flight, if the charm lets it
+    /// run beside the others and no hook that must run alone comes before it.
+    fn pick_beside(
+        &self,
+        model: &str,
+        unit: &str,
+        busy: &BTreeSet<i64>,
+        template: &Picked,
+        charm: &dyn charms::Charm,
+    ) -> Result<Beside, StoreError> {
         self.store.write(|tx| {
-            let mut used: BTreeSet<i64> = head.event.relation.iter().map(|(id, _)| *id).collect();
-            let mut picked = Vec::new();
-            for q in tx.waiting_after(model, unit, head.seq, LOOKAHEAD)? {
-                let Some((rel, _)) = q.event.relation.clone() else { break };
+            for q in tx.queue_head(model, unit, LOOKAHEAD)? {
+                let Some((rel, _)) = q.event.relation.clone() else { return Ok(Beside::MustWait) };
                 if !charm.runs_beside_other_relations(&q.event) {
-                    break;
+                    return Ok(Beside::MustWait);
                 }
-                if !used.insert(rel) {
+                if busy.contains(&rel) {
                     continue;
                 }
                 tx.mark_running(q.seq)?;
-                picked.push(Picked {
-                    seq: q.seq,
-                    event: q.event,
-                    unit: head.unit.clone(),
-                    charm: head.charm.clone(),
-                    origin: head.origin.clone(),
-                    meta: head.meta.clone(),
-                    config: head.config.clone(),
-                    model_uuid: head.model_uuid.clone(),
-                    action: None,
-                });
-                if picked.len() + 1 >= MAX_CONCURRENT_HOOKS {
-                    break;
-                }
+                return Ok(Beside::Hook(Box::new(template.clone_for(q.seq, q.event))));
             }
-            Ok(picked)
+            Ok(Beside::Nothing)
         })
     }
 
-    /// Starts one hook on its own task; returns its name and the task.
-    fn spawn_hook(
+    /// One hook ready to run on its own task (so a panic is caught as a failure), and
+    /// its name.
+    fn hook_run(
         &self,
         model: &str,
         unit: &str,
         picked: &Picked,
         charm: Arc<dyn charms::Charm>,
-    ) -> (String, tokio::task::JoinHandle<HookOutcome>) {
+    ) -> (String, impl std::future::Future<Output = HookOutcome> + Send + 'static) {
         let mut ctx = HookContext::new(
             self.store.clone(),
             self.services.clone(),
@@ -314,11 +375,11 @@ impl Engine {
         let event = picked.event.clone();
         let hook = event.hook_name();
         crate::failpoint::hook(&hook, "before");
-        let task = tokio::spawn(async move {
+        let run = async move {
             let r = charm.handle(&mut ctx, &event).await;
             (ctx, r)
-        });
-        (hook, task)
+        };
+        (hook, run)
     }
 
     /// Commits a hook that succeeded (or an action that failed, as its task's result),

@@ -69,15 +69,30 @@ impl Tx<'_> {
         Ok(Some(QueuedEvent { seq, event: json(&ev, "events.event")? }))
     }
 
-    /// Up to `limit` waiting (not running) events queued after `seq`, in order. The
-    /// engine reads them to find relation hooks it may run beside the head.
-    pub fn waiting_after(&self, model: &str, unit: &str, seq: i64, limit: usize) -> StoreResult<Vec<QueuedEvent>> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT seq, event FROM events WHERE model = ?1 AND unit = ?2 AND seq > ?3 AND running = 0 ORDER BY seq LIMIT ?4",
-        )?;
+    /// The first `limit` events of a unit's queue, running or not, in order. The engine
+    /// reads them to find relation hooks it may run beside those in flight.
+    pub fn queue_head(&self, model: &str, unit: &str, limit: usize) -> StoreResult<Vec<QueuedEvent>> {
+        let mut st = self.tx.prepare_cached("SELECT seq, event FROM events WHERE model = ?1 AND unit = ?2 ORDER BY seq LIMIT ?3")?;
         let rows: Vec<(i64, String)> =
-            st.query_map(params![model, unit, seq, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            st.query_map(params![model, unit, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
         rows.into_iter().map(|(seq, e)| Ok(QueuedEvent { seq, event: json(&e, "events.event")? })).collect()
+    }
+
+    /// Puts a queued event before every other of its unit (a failed hook that ran beside
+    /// others becomes the one the unit retries first). Only used for hooks of a
+    /// relation that has nothing else queued ahead of it, so no relation's order changes.
+    pub fn move_to_front(&self, model: &str, unit: &str, seq: i64) -> StoreResult<()> {
+        let first: i64 = self
+            .tx
+            .prepare_cached("SELECT COALESCE(MIN(seq), 0) FROM events WHERE model = ?1 AND unit = ?2")?
+            .query_row(params![model, unit], |r| r.get(0))?;
+        if first < seq {
+            // Below every seq of this unit, and not used by another unit's event.
+            let free: i64 = self.tx.query_row("SELECT COALESCE(MIN(seq), 1) - 1 FROM events", [], |r| r.get(0))?;
+            let target = free.min(first - 1);
+            self.tx.prepare_cached("UPDATE events SET seq = ?2 WHERE seq = ?1")?.execute(params![seq, target])?;
+        }
+        Ok(())
     }
 
     /// Marks a queued event as running (a coalescing `enqueue` no longer merges into it).
@@ -158,22 +173,26 @@ mod tests {
     }
 
     #[test]
-    fn waiting_after_lists_only_waiting_events_past_the_head() {
+    fn a_failed_hook_moves_to_the_front_of_its_queue() {
         let (_d, s) = temp_store();
         let ev = |rel| Event::relation(HookKind::RelationChanged, rel, "database", "x", None);
-        let seqs = s
+        let order = s
             .write(|tx| {
+                tx.enqueue("m", "b/0", &ev(9))?;
                 for rel in 1..=4 {
                     tx.enqueue("m", "a/0", &ev(rel))?;
                 }
-                let head = tx.next_event("m", "a/0")?.unwrap();
-                let after = tx.waiting_after("m", "a/0", head.seq, 10)?;
-                tx.mark_running(after[0].seq)?;
-                let again = tx.waiting_after("m", "a/0", head.seq, 10)?;
-                Ok::<_, StoreError>((after.len(), again.iter().map(|q| q.event.relation.clone().unwrap().0).collect::<Vec<_>>()))
+                let head = tx.queue_head("m", "a/0", 2)?;
+                assert_eq!(head.len(), 2);
+                let third = tx.queue_head("m", "a/0", 10)?[2].seq;
+                tx.move_to_front("m", "a/0", third)?;
+                let rels = |u| -> Result<Vec<i64>, StoreError> {
+                    Ok(tx.queue_head("m", u, 10)?.iter().map(|q| q.event.relation.clone().unwrap().0).collect())
+                };
+                Ok::<_, StoreError>((rels("a/0")?, rels("b/0")?))
             })
             .unwrap();
-        assert_eq!(seqs, (3, vec![3, 4]));
+        assert_eq!(order, (vec![3, 1, 2, 4], vec![9]));
     }
 
     #[test]

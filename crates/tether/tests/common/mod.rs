@@ -265,17 +265,26 @@ impl Controller {
 
     /// Every `*.pid` under the home that names a live process: the daemon's pid file and
     /// each server's `postmaster.pid`. These are processes this test started (through tether).
+    /// The controller and every server it started: the pids in pid files under the
+    /// home, and any live process whose command line names the home (a MariaDB,
+    /// FerretDB or mongod data directory), whatever its pid file says.
     fn started_pids(&self) -> Vec<(i32, PathBuf)> {
         let mut files = Vec::new();
         collect_pid_files(self.home.path(), 6, &mut files);
-        files
+        let mut pids: Vec<(i32, PathBuf)> = files
             .into_iter()
             .filter_map(|f| {
                 let text = fs::read_to_string(&f).ok()?;
                 let pid: i32 = text.lines().next()?.trim().parse().ok()?;
                 (pid > 1 && is_ours(pid)).then_some((pid, f))
             })
-            .collect()
+            .collect();
+        for pid in processes_naming(self.home.path()) {
+            if !pids.iter().any(|(p, _)| *p == pid) {
+                pids.push((pid, PathBuf::from(format!("/proc/{pid}/cmdline"))));
+            }
+        }
+        pids
     }
 
     fn dump_diagnostics(&self) {
@@ -321,15 +330,34 @@ impl Drop for Controller {
 
 /// True while `pid` is a live (not zombie) tether or postgres process.
 fn is_ours(pid: i32) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-    // The state is the first field after the parenthesised command name.
-    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
-    if matches!(state, Some('Z') | Some('X') | None) {
+    if !is_live(pid) {
         return false;
     }
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let cmdline = String::from_utf8_lossy(&cmdline);
     cmdline.contains("tether") || cmdline.contains("postgres")
+}
+
+/// Live (not zombie) processes whose command line contains `dir`.
+fn processes_naming(dir: &Path) -> Vec<i32> {
+    let needle = dir.to_string_lossy().into_owned();
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != std::process::id() as i32)
+        .filter(|pid| {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(&needle) && is_live(*pid)
+        })
+        .collect()
+}
+
+fn is_live(pid: i32) -> bool {
+    // The state is the first field after the parenthesised command name.
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    !matches!(state, Some('Z') | Some('X') | None)
 }
 
 fn collect_pid_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
