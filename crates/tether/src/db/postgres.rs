@@ -31,7 +31,7 @@ use crate::secret::SecretString;
 const MAINTENANCE_DB: &str = "postgres";
 const QUIET: &str = "SET LOCAL log_statement = 'none'";
 /// Admin operations (and so maintenance sessions) at once on one server.
-pub const POOL_CAP: usize = 4;
+pub const POOL_CAP: usize = 8;
 
 pub struct PgAdmin {
     port: u16,

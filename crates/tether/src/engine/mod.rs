@@ -30,11 +30,12 @@ const INSTALLED_KEY: &str = "tether.installed";
 const DEFAULT_UPDATE_STATUS: Duration = Duration::from_secs(300);
 /// Hooks of different relations one unit may run at once, for charms that allow it
 /// ([`charms::Charm::runs_beside_other_relations`]); matches the admin pools' cap.
-const MAX_CONCURRENT_HOOKS: usize = 4;
+const MAX_CONCURRENT_HOOKS: usize = 8;
 /// How far past the head of a queue the engine looks for such hooks.
 const LOOKAHEAD: usize = 64;
 
-type HookOutcome = (HookContext, anyhow::Result<()>);
+/// A hook's context, its result and how long the charm took.
+type HookOutcome = (HookContext, anyhow::Result<()>, Duration);
 
 pub struct Engine {
     store: Arc<Store>,
@@ -376,8 +377,9 @@ impl Engine {
         let hook = event.hook_name();
         crate::failpoint::hook(&hook, "before");
         let run = async move {
+            let started = std::time::Instant::now();
             let r = charm.handle(&mut ctx, &event).await;
-            (ctx, r)
+            (ctx, r, started.elapsed())
         };
         (hook, run)
     }
@@ -395,19 +397,19 @@ impl Engine {
         failed: &mut bool,
     ) -> Result<(), StoreError> {
         let error = match outcome {
-            Ok((ctx, Ok(()))) => {
+            Ok((ctx, Ok(()), took)) => {
                 crate::failpoint::hook(hook, "after-effects");
-                self.commit(model, unit, picked, ctx)?;
+                self.commit(model, unit, picked, ctx, took)?;
                 crate::failpoint::hook(hook, "after-commit");
                 return Ok(());
             }
-            Ok((mut ctx, Err(e))) if picked.event.kind == HookKind::Action => {
+            Ok((mut ctx, Err(e), took)) if picked.event.kind == HookKind::Action => {
                 ctx.action_fail(&format!("{e:#}"));
                 // A failed action is reported on its task; nothing it buffered is kept.
                 ctx.pending = Default::default();
-                return self.commit(model, unit, picked, ctx);
+                return self.commit(model, unit, picked, ctx, took);
             }
-            Ok((_, Err(e))) => format!("{e:#}"),
+            Ok((_, Err(e), _)) => format!("{e:#}"),
             Err(join) => format!("hook panicked: {join}"),
         };
         if std::mem::replace(failed, true) {
@@ -439,13 +441,18 @@ impl Engine {
         Ok(())
     }
 
-    fn commit(self: &Arc<Self>, model: &str, unit: &str, picked: &Picked, mut ctx: HookContext) -> Result<(), StoreError> {
+    fn commit(self: &Arc<Self>, model: &str, unit: &str, picked: &Picked, mut ctx: HookContext, took: Duration) -> Result<(), StoreError> {
         if picked.event.kind == HookKind::Install {
             ctx.state_set(INSTALLED_KEY, "true");
         }
         let app = ctx.app.clone();
         let woken: BTreeSet<String> = self.store.write(|tx| {
             let mut woken = commit::apply_pending(tx, model, &app, unit, &ctx.pending)?;
+            // What `debug-log` shows of each hook, like Juju's "ran ... hook" line, with
+            // the charm's own time (the figure a profile of integrate starts from).
+            let entity = format!("unit-{}", unit.replace('/', "-"));
+            let ran = format!("ran {:?} hook in {:.1} ms", picked.event.hook_name(), took.as_secs_f64() * 1000.0);
+            tx.log(model, &entity, "DEBUG", &ran)?;
             tx.finish_event(picked.seq)?;
             if picked.unit.error_hook.is_some() {
                 tx.set_unit_error(model, unit, None, None)?;
