@@ -140,7 +140,7 @@ impl Server {
     /// The floor of one integration: database `name`, user `name`, one login.
     pub async fn integrate(&self, admin: &mut Admin, name: &str, pw: &str) -> Result<()> {
         match admin {
-            Admin::Pg(c) => floor::integrate(c, self.port, name, name, pw).await,
+            Admin::Pg(c) => floor::integrate(c, self.port, &self.admin_pw, name, name, pw).await,
             Admin::My(c) => mariadb::integrate(c, self.port, name, name, pw).await,
             Admin::Mongo(c) => ferretdb::integrate(c, self.port, name, name, pw).await,
         }

@@ -53,12 +53,18 @@ pub async fn login(port: u16, user: &str, password: &str, db: &str) -> Login {
     }
 }
 
-/// The floor of one integration: database, user, grants, one login as that user.
-pub async fn integrate(admin: &Client, port: u16, db: &str, user: &str, password: &str) -> Result<()> {
+/// The floor of one integration: database, user, grants, the new database's schema
+/// handed to the user (PostgreSQL 15 gives nobody `CREATE` on `public`, so without it the
+/// user could not create a table; it takes an operator session inside the new database,
+/// as it does for tether), then one login as that user.
+pub async fn integrate(admin: &Client, port: u16, operator_pw: &str, db: &str, user: &str, password: &str) -> Result<()> {
     admin.batch_execute(&pg_plan::create_database(db)?).await.context("CREATE DATABASE")?;
     let mut statements = pg_plan::ensure_user(user, &scram_sha_256(password.as_bytes()), &pg_plan::RolePlan::default(), false)?;
     statements.extend(pg_plan::database_access(db, user)?);
     admin.batch_execute(&format!("BEGIN; {}; COMMIT", statements.join("; "))).await.context("user and grants")?;
+    let in_db = connect(port, OPERATOR, operator_pw, db).await.context("operator login to the new database")?;
+    in_db.batch_execute(&pg_plan::take_over_objects(user, true)?).await.context("handing the schema to the user")?;
+    drop(in_db);
     match login(port, user, password, db).await {
         Login::Ok => Ok(()),
         other => bail!("floor login as {user} failed: {other:?}"),

@@ -136,7 +136,9 @@ fn describe(e: Engine) -> String {
         Engine::Pg => (
             ". Floor (tokio-postgres as `operator`): `CREATE DATABASE`, then one transaction with `CREATE ROLE` (SCRAM verifier), \
              `COMMENT`, `GRANT relation_access`, `REVOKE ALL ON DATABASE … FROM PUBLIC` and the three `GRANT ALL ON DATABASE`, \
-             rendered by `tether_core::pg_plan`, then one login as the new user.",
+             rendered by `tether_core::pg_plan`, then an `operator` session in the new database that hands its `public` schema \
+             to the user (`pg_plan::take_over_objects`: PostgreSQL 15 gives nobody `CREATE` there, so without it the user \
+             could not create a table), then one login as the new user.",
             ". Floor: `REASSIGN OWNED` + `DROP OWNED` in the user's database, `DROP ROLE`, one refused login.",
             ". Floor: `initdb` and `postgres` run by hand (as `postgres`, with tether's flags and settings) until an `operator` \
              login succeeds (polled every 10 ms).",
