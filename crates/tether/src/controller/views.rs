@@ -56,15 +56,42 @@ fn unit_view(u: &UnitRow) -> UnitStatusView {
     }
 }
 
-fn app_view(tx: &Tx<'_>, model: &str, a: &AppRow) -> Result<AppStatusView, StoreError> {
-    let units = tx.units(model, Some(&a.name))?;
+/// The model's units and relations, read once and grouped, so a status of N
+/// applications costs three queries rather than a few per application and unit.
+struct ModelRows {
+    units_by_app: BTreeMap<String, Vec<UnitRow>>,
+    subordinates_by_principal: BTreeMap<String, Vec<UnitRow>>,
+    relations_by_app: BTreeMap<String, Vec<RelationRow>>,
+}
+
+impl ModelRows {
+    fn read(tx: &Tx<'_>, model: &str) -> Result<ModelRows, StoreError> {
+        let mut rows =
+            ModelRows { units_by_app: BTreeMap::new(), subordinates_by_principal: BTreeMap::new(), relations_by_app: BTreeMap::new() };
+        for u in tx.units(model, None)? {
+            if let Some(p) = &u.principal {
+                rows.subordinates_by_principal.entry(p.clone()).or_default().push(u.clone());
+            }
+            rows.units_by_app.entry(u.app.clone()).or_default().push(u);
+        }
+        for r in tx.relations(model, None)? {
+            let apps: std::collections::BTreeSet<String> = r.endpoints.iter().map(|e| e.app.clone()).collect();
+            for app in apps {
+                rows.relations_by_app.entry(app).or_default().push(r.clone());
+            }
+        }
+        Ok(rows)
+    }
+}
+
+fn app_view(rows: &ModelRows, a: &AppRow) -> AppStatusView {
+    let no_units = Vec::new();
+    let units = rows.units_by_app.get(&a.name).unwrap_or(&no_units);
+    let no_relations = Vec::new();
+    let app_relations = rows.relations_by_app.get(&a.name).unwrap_or(&no_relations);
     let subordinate_to: Vec<String> = if a.meta.subordinate {
-        let mut p: Vec<String> = tx
-            .relations(model, Some(&a.name))?
-            .into_iter()
-            .filter(|r| r.scope == "container")
-            .filter_map(|r| r.remote(&a.name).map(|e| e.app.clone()))
-            .collect();
+        let mut p: Vec<String> =
+            app_relations.iter().filter(|r| r.scope == "container").filter_map(|r| r.remote(&a.name).map(|e| e.app.clone())).collect();
         p.sort();
         p.dedup();
         p
@@ -75,7 +102,7 @@ fn app_view(tx: &Tx<'_>, model: &str, a: &AppRow) -> Result<AppStatusView, Store
     let app_set = (a.status != WorkloadStatus::Unknown).then_some((a.status, a.message.as_str()));
     let (st, msg) = derive_app_status(app_set, shown.iter().map(|(s, m)| (*s, m.as_str())));
     let mut relations: BTreeMap<String, Vec<AppRelationView>> = BTreeMap::new();
-    for r in tx.relations(model, Some(&a.name))? {
+    for r in app_relations {
         let (Some(local), Some(remote)) = (r.local(&a.name), r.remote(&a.name)) else { continue };
         relations.entry(local.endpoint.clone()).or_default().push(AppRelationView {
             related_application: remote.app.clone(),
@@ -86,7 +113,7 @@ fn app_view(tx: &Tx<'_>, model: &str, a: &AppRow) -> Result<AppStatusView, Store
     let version = units.iter().find_map(|u| u.state.get("version").cloned()).unwrap_or_default();
     let since_ts = units.iter().map(|u| u.since.as_str()).max().unwrap_or(a.since.as_str()).to_string();
     let charm = if a.origin == "local" { format!("local:{}-{}", a.charm, a.rev) } else { a.charm.clone() };
-    Ok(AppStatusView {
+    AppStatusView {
         charm,
         charm_origin: a.origin.clone(),
         charm_name: a.charm.clone(),
@@ -105,16 +132,16 @@ fn app_view(tx: &Tx<'_>, model: &str, a: &AppRow) -> Result<AppStatusView, Store
                 .iter()
                 .map(|u| {
                     let mut view = unit_view(u);
-                    for sub in tx.units(model, None)?.iter().filter(|s| s.principal.as_deref() == Some(u.name.as_str())) {
+                    for sub in rows.subordinates_by_principal.get(&u.name).into_iter().flatten() {
                         view.subordinates.insert(sub.name.clone(), unit_view(sub));
                     }
-                    Ok((u.name.clone(), view))
+                    (u.name.clone(), view)
                 })
-                .collect::<Result<_, StoreError>>()?
+                .collect()
         },
         version,
         endpoint_bindings: BTreeMap::new(),
-    })
+    }
 }
 
 fn relation_row(r: &RelationRow) -> RelationRow2 {
@@ -144,11 +171,14 @@ type RelationRow2 = tether_core::wire::RelationRow;
 pub fn status(c: &Controller, model: Option<String>) -> ApiResult {
     let m = resolve_model(c, model)?;
     let (applications, relations) = c.store.read(|tx| {
+        let rows = ModelRows::read(tx, &m.name)?;
         let mut apps = BTreeMap::new();
         for a in tx.apps(&m.name)? {
-            apps.insert(a.name.clone(), app_view(tx, &m.name, &a)?);
+            apps.insert(a.name.clone(), app_view(&rows, &a));
         }
-        let rels = tx.relations(&m.name, None)?.iter().map(relation_row).collect::<Vec<_>>();
+        let mut rels: Vec<_> = rows.relations_by_app.values().flatten().map(relation_row).collect();
+        rels.sort_by_key(|r| r.id);
+        rels.dedup_by_key(|r| r.id);
         Ok::<_, StoreError>((apps, rels))
     })?;
     let status = StatusView {
