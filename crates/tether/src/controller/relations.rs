@@ -13,13 +13,16 @@ use tether_core::endpoints::{infer, relation_key, AppEndpoint, EndpointArg, Infe
 use tether_core::events::integrate_plan;
 use tether_core::wire::Reply;
 
-fn live_metas(apps: Vec<AppRow>) -> BTreeMap<String, CharmMeta> {
-    apps.into_iter().filter(|a| a.life == "alive").map(|a| (a.name, a.meta)).collect()
+/// The metadata of the named applications that are alive (only those: a model of
+/// thousands of applications must not be read whole to relate two of them).
+fn live_metas(c: &Controller, model: &str, names: [&str; 2]) -> Result<BTreeMap<String, CharmMeta>, ApiError> {
+    let apps: Vec<AppRow> = c.store.read(|tx| names.iter().filter_map(|n| tx.app(model, n).transpose()).collect::<Result<_, _>>())?;
+    Ok(apps.into_iter().filter(|a| a.life == "alive").map(|a| (a.name, a.meta)).collect())
 }
 
 fn inferred(c: &Controller, model: &str, a: &str, b: &str) -> Result<(AppEndpoint, AppEndpoint, String), ApiError> {
     let (ea, eb) = (EndpointArg::parse(a)?, EndpointArg::parse(b)?);
-    let metas = live_metas(c.store.read(|tx| tx.apps(model))?);
+    let metas = live_metas(c, model, [&ea.app, &eb.app])?;
     let (x, y) = infer(&ea, &eb, |n| metas.get(n))?;
     let key = relation_key(&x, &y);
     Ok((x, y, key))
@@ -113,7 +116,7 @@ pub fn remove(c: &Controller, model: Option<String>, a: &str, b: Option<&str>) -
         }
         Some(b) => {
             let (ea, eb) = (EndpointArg::parse(a)?, EndpointArg::parse(b)?);
-            let metas = live_metas(c.store.read(|tx| tx.apps(&m.name))?);
+            let metas = live_metas(c, &m.name, [&ea.app, &eb.app])?;
             for arg in [&ea, &eb] {
                 if !metas.contains_key(&arg.app) {
                     return Err(InferError::AppNotFound(arg.app.clone()).into());

@@ -135,14 +135,9 @@ impl HookContext {
     /// Live relations of one of this application's endpoints (plus the event's own
     /// relation even while it is being removed, as Juju does until relation-broken ends).
     pub fn relation_ids(&self, endpoint: &str) -> Result<Vec<i64>, ContextError> {
-        let rels = self.store.read(|tx| tx.relations(&self.model, Some(&self.app)))?;
+        let rels = self.store.read(|tx| tx.relation_ids_on(&self.model, &self.app, endpoint))?;
         let current = self.event.relation.as_ref().map(|(id, _)| *id);
-        Ok(rels
-            .into_iter()
-            .filter(|r| r.local(&self.app).is_some_and(|e| e.endpoint == endpoint))
-            .filter(|r| r.life == "alive" || Some(r.id) == current)
-            .map(|r| r.id)
-            .collect())
+        Ok(rels.into_iter().filter(|(id, life)| life == "alive" || Some(*id) == current).map(|(id, _)| id).collect())
     }
 
     pub fn relation(&self, id: i64) -> Result<RelationRow, ContextError> {

@@ -85,6 +85,11 @@ CREATE TABLE IF NOT EXISTS events(
   running INTEGER NOT NULL DEFAULT 0, relation_id INTEGER);
 CREATE INDEX IF NOT EXISTS events_by_unit ON events(model, unit, seq);
 CREATE INDEX IF NOT EXISTS events_by_relation ON events(model, relation_id);
+CREATE INDEX IF NOT EXISTS units_by_app ON units(model, app, number);
+CREATE INDEX IF NOT EXISTS relations_by_key ON relations(model, key);
+CREATE INDEX IF NOT EXISTS relation_endpoints_by_app ON relation_endpoints(model, app, endpoint);
+CREATE INDEX IF NOT EXISTS secrets_by_label ON secrets(model, label);
+CREATE INDEX IF NOT EXISTS secret_grants_by_relation ON secret_grants(model, relation_id);
 CREATE TABLE IF NOT EXISTS tasks(
   model TEXT NOT NULL, id INTEGER NOT NULL, unit TEXT NOT NULL, action TEXT NOT NULL, params BLOB NOT NULL,
   status TEXT NOT NULL, results BLOB, message TEXT NOT NULL DEFAULT '', log TEXT NOT NULL DEFAULT '[]',

@@ -77,9 +77,8 @@ impl Tx<'_> {
     pub fn relation(&self, model: &str, id: i64) -> StoreResult<Option<RelationRow>> {
         let row: Option<(i64, String, String, String, String)> = self
             .tx
-            .query_row("SELECT id, key, interface, scope, life FROM relations WHERE model = ?1 AND id = ?2", params![model, id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
+            .prepare_cached("SELECT id, key, interface, scope, life FROM relations WHERE model = ?1 AND id = ?2")?
+            .query_row(params![model, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
             .optional()?;
         let Some((id, key, interface, scope, life)) = row else { return Ok(None) };
         let mut st = self.tx.prepare_cached(
@@ -93,14 +92,43 @@ impl Tx<'_> {
         Ok(Some(RelationRow { id, key, interface, scope, life, endpoints }))
     }
 
-    /// All relations of a model, or only those an application takes part in.
+    /// All relations of a model, or only those an application takes part in, in one
+    /// query (a provider with a thousand relations reads them on every hook).
     pub fn relations(&self, model: &str, app: Option<&str>) -> StoreResult<Vec<RelationRow>> {
         let mut st = self.tx.prepare_cached(
-            "SELECT DISTINCT r.id FROM relations r JOIN relation_endpoints e ON e.model = r.model AND e.relation_id = r.id \
-             WHERE r.model = ?1 AND (?2 IS NULL OR e.app = ?2) ORDER BY r.id",
+            "SELECT r.id, r.key, r.interface, r.scope, r.life, e.app, e.endpoint, e.role \
+             FROM relations r JOIN relation_endpoints e ON e.model = r.model AND e.relation_id = r.id \
+             WHERE r.model = ?1 AND (?2 IS NULL OR r.id IN (SELECT relation_id FROM relation_endpoints WHERE model = ?1 AND app = ?2)) \
+             ORDER BY r.id, e.role DESC, e.app",
         )?;
-        let ids: Vec<i64> = st.query_map(params![model, app], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        ids.into_iter().filter_map(|id| self.relation(model, id).transpose()).collect()
+        let mut rows = st.query(params![model, app])?;
+        let mut out: Vec<RelationRow> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let endpoint = RelEndpoint { app: r.get(5)?, endpoint: r.get(6)?, role: parse_role(&r.get::<_, String>(7)?) };
+            match out.last_mut() {
+                Some(last) if last.id == id => last.endpoints.push(endpoint),
+                _ => out.push(RelationRow {
+                    id,
+                    key: r.get(1)?,
+                    interface: r.get(2)?,
+                    scope: r.get(3)?,
+                    life: r.get(4)?,
+                    endpoints: vec![endpoint],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ids and life of an application's relations on one endpoint.
+    pub fn relation_ids_on(&self, model: &str, app: &str, endpoint: &str) -> StoreResult<Vec<(i64, String)>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT DISTINCT r.id, r.life FROM relations r JOIN relation_endpoints e ON e.model = r.model AND e.relation_id = r.id \
+             WHERE r.model = ?1 AND e.app = ?2 AND e.endpoint = ?3 ORDER BY r.id",
+        )?;
+        let rows = st.query_map(params![model, app, endpoint], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
     pub fn relation_by_key(&self, model: &str, key: &str) -> StoreResult<Option<RelationRow>> {
