@@ -284,15 +284,34 @@ pub fn is_mariadb_of(pid: u32, data_dir: &Path) -> bool {
     args.iter().any(|a| a == &format!("--datadir={}", data_dir.display()))
 }
 
-/// Adopts a live server of this data directory, or clears a stale pid file.
+/// A live server of this data directory found by its command line: one started by a
+/// controller that died before the server wrote its pid file (a second server on the
+/// same data directory would fail on InnoDB's lock and leave the first one orphaned).
+fn find_server_of(data_dir: &Path) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| is_mariadb_of(*pid, data_dir))
+}
+
+/// Adopts a live server of this data directory (by its pid file, or by its command line
+/// when the pid file is not written yet), or clears a stale pid file.
 async fn adopt(spec: &MariaDbSpec) -> Result<Option<Proc>, WorkloadError> {
     let unit = unit_dir(spec);
-    let Some(pid) = read_pid_file(&unit) else { return Ok(None) };
-    if !is_mariadb_of(pid, &spec.data_dir) {
-        let path = pid_file(spec);
-        std::fs::remove_file(&path).map_err(prep_err("remove stale pid file", &path))?;
-        return Ok(None);
-    }
+    let pid = match read_pid_file(&unit) {
+        Some(pid) if is_mariadb_of(pid, &spec.data_dir) => pid,
+        stale => {
+            if stale.is_some() {
+                let path = pid_file(spec);
+                std::fs::remove_file(&path).map_err(prep_err("remove stale pid file", &path))?;
+            }
+            match find_server_of(&spec.data_dir) {
+                Some(pid) => pid,
+                None => return Ok(None),
+            }
+        }
+    };
     let mut proc = Proc::Adopted { pid };
     if !cmdline(pid).iter().any(|a| a == &format!("--port={}", spec.port)) {
         // Ours, but listening elsewhere: restart it on the expected port.
