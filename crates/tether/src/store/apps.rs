@@ -366,7 +366,7 @@ mod tests {
         })
         .unwrap();
         let (units, rel) = s
-            .read(|tx| {
+            .write(|tx| {
                 Ok::<_, crate::store::StoreError>((tx.units("m", Some("pg"))?, (tx.next_relation_id("m")?, tx.next_relation_id("m")?)))
             })
             .unwrap();

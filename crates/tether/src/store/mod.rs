@@ -40,9 +40,17 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 pub struct Store {
+    /// The one writer (SQLite allows one write transaction at a time anyway).
     conn: Mutex<Connection>,
+    /// Idle read-only connections: in WAL mode readers see the last commit without
+    /// waiting for the writer, so a large `status` never holds up hook commits.
+    readers: Mutex<Vec<Connection>>,
+    path: std::path::PathBuf,
     sealer: Sealer,
 }
+
+/// Read connections kept open at most (more are opened while needed, then closed).
+const IDLE_READERS: usize = 4;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -112,7 +120,16 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Store { conn: Mutex::new(conn), sealer })
+        Ok(Store { conn: Mutex::new(conn), readers: Mutex::new(Vec::new()), path: path.to_path_buf(), sealer })
+    }
+
+    fn open_reader(&self) -> StoreResult<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(conn)
     }
 
     /// Runs `f` in one transaction; commits when it returns `Ok`, rolls back otherwise.
@@ -125,12 +142,24 @@ impl Store {
         Ok(out)
     }
 
-    /// Runs `f` in a read transaction.
+    /// Runs `f` in a read transaction on a reader connection: it sees everything
+    /// committed before it began, and neither waits for nor holds up the writer.
     pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction().map_err(StoreError::from)?;
-        let wrapped = Tx { tx: &tx, sealer: &self.sealer };
-        f(&wrapped)
+        let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match idle {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        let out = {
+            let tx = conn.transaction().map_err(StoreError::from)?;
+            let wrapped = Tx { tx: &tx, sealer: &self.sealer };
+            f(&wrapped)
+        };
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if readers.len() < IDLE_READERS {
+            readers.push(conn);
+        }
+        out
     }
 }
 
@@ -166,4 +195,21 @@ pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s.db"), &dir.path().join("k")).unwrap();
     (dir, store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{temp_store, StoreError};
+
+    #[test]
+    fn reads_see_commits_and_cannot_write() {
+        let (_d, s) = temp_store();
+        s.write(|tx| tx.set_meta("k", "v1")).unwrap();
+        assert_eq!(s.read(|tx| tx.meta("k")).unwrap().as_deref(), Some("v1"));
+        s.write(|tx| tx.set_meta("k", "v2")).unwrap();
+        assert_eq!(s.read(|tx| tx.meta("k")).unwrap().as_deref(), Some("v2"));
+        let refused: Result<(), StoreError> = s.read(|tx| tx.set_meta("k", "v3"));
+        assert!(refused.is_err(), "a read transaction wrote");
+        assert_eq!(s.read(|tx| tx.meta("k")).unwrap().as_deref(), Some("v2"));
+    }
 }
