@@ -20,8 +20,24 @@
 //!   so is active at every login. Later grants to the predefined roles (say `charmed_read`
 //!   on a database created afterwards) reach the user through the bundle.
 //!
-//! MySQL 8 differs (`IDENTIFIED WITH mysql_native_password AS`, `SET DEFAULT ROLE … TO`,
-//! dynamic privileges such as `SYSTEM_USER`); it is not rendered here yet.
+//! MySQL 8 is the other [`Dialect`]. Where it differs, the choice is made here, in pure
+//! functions, so both renderings are unit-tested side by side:
+//!
+//! - **Passwords**: MySQL 8.4 disables `mysql_native_password` and 9.0 removes it, so
+//!   accounts get `IDENTIFIED WITH caching_sha2_password BY '<password>'` ([`Auth::Sha2`]).
+//!   The clear password is then in the statement text: the adapter's sessions run with
+//!   `sql_log_off`, MySQL rewrites it out of its binary, slow and general logs, and an
+//!   error of such a statement is reported without the server's text. mysql_async logs in
+//!   to such accounts over plain TCP by fetching the server's RSA key (the
+//!   `get_server_public_key` exchange), so no TLS set-up is needed on loopback.
+//! - **Roles**: real roles in both; the bundle role of a user becomes its default role
+//!   with `SET DEFAULT ROLE … TO` (MySQL) instead of `… FOR` (MariaDB). A role's account
+//!   host is `%` in MySQL and empty in MariaDB ([`Dialect::role_host`]).
+//! - **Privileges**: MariaDB's `BINLOG MONITOR` / `SLAVE MONITOR` are MySQL's
+//!   `REPLICATION CLIENT`; `mysql-root` gets `ALL` and then the charm's `REVOKE` of
+//!   MySQL's dynamic privileges (§4.5) instead of an explicit MariaDB list.
+//! - **Ownership marker**: the same `tether_meta.managed_users` registry on both (a MySQL
+//!   user `ATTRIBUTE` would do, but one mechanism keeps drift repair identical).
 
 /// Users and roles tether creates for relations start with this.
 pub const RELATION_PREFIX: &str = "relation-";
@@ -47,6 +63,87 @@ pub const SYSTEM_USERS: [(&str, &str); 5] = [
 pub const ROOT_HOSTS: [&str; 2] = ["localhost", "127.0.0.1"];
 /// The host of every other user.
 pub const ANY_HOST: &str = "%";
+
+/// Which server speaks: decided once per server from `SELECT VERSION()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    MariaDb,
+    MySql,
+}
+
+impl Dialect {
+    /// MariaDB's version string always names it (`10.11.6-MariaDB-0+deb12u1`); MySQL's
+    /// does not (`8.0.36`, `8.0.31-0ubuntu0.22.04.1`).
+    pub fn from_version(version: &str) -> Dialect {
+        if version.contains("MariaDB") {
+            Dialect::MariaDb
+        } else {
+            Dialect::MySql
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => "MariaDB",
+            Dialect::MySql => "MySQL",
+        }
+    }
+
+    /// The `Host` of a role's row in `mysql.user` / `mysql.db`.
+    pub fn role_host(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => "",
+            Dialect::MySql => "%",
+        }
+    }
+
+    /// `FOR` (MariaDB) or `TO` (MySQL) in `SET DEFAULT ROLE r … account`.
+    fn default_role_word(self) -> &'static str {
+        match self {
+            Dialect::MariaDb => "FOR",
+            Dialect::MySql => "TO",
+        }
+    }
+}
+
+/// How an account's password is given to the server.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// MariaDB: the `mysql_native_password` hash (see [`password_hash`]).
+    NativeHash(String),
+    /// MySQL 8: the password itself, for `caching_sha2_password` (see the module docs).
+    Sha2(String),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::NativeHash(h) => write!(f, "NativeHash({h})"),
+            Auth::Sha2(_) => f.write_str("Sha2([REDACTED])"),
+        }
+    }
+}
+
+impl Auth {
+    /// The `IDENTIFIED …` clause.
+    pub fn clause(&self) -> Result<String, PlanError> {
+        match self {
+            Auth::NativeHash(h) => Ok(format!("IDENTIFIED BY PASSWORD {}", password_hash(h)?)),
+            Auth::Sha2(p) => {
+                if p.is_empty() {
+                    return Err(PlanError::BadLiteral);
+                }
+                Ok(format!("IDENTIFIED WITH caching_sha2_password BY {}", quote_literal(p)?))
+            }
+        }
+    }
+
+    /// Whether statements with this clause carry a password in clear (their errors must
+    /// not be shown with the server's text).
+    pub fn is_clear(&self) -> bool {
+        matches!(self, Auth::Sha2(_))
+    }
+}
 
 pub const ROLE_READ: &str = "charmed_read";
 pub const ROLE_DML: &str = "charmed_dml";
@@ -111,6 +208,20 @@ const MARIADB_GLOBAL_PRIVILEGES: [&str; 38] = [
 /// `GROUP_REPLICATION_ADMIN`, `ENCRYPTION_KEY_ADMIN` and `VERSION_TOKEN_ADMIN` do not exist
 /// in MariaDB; `SYSTEM_VARIABLES_ADMIN` is part of `SUPER` there; `SET_USER_ID` is `SET USER`.
 pub const MYSQL_ROOT_WITHHELD: [&str; 5] = ["SUPER", "REPLICATION SLAVE ADMIN", "BINLOG ADMIN", "SET USER", "CONNECTION ADMIN"];
+
+/// What `mysql-root` withholds on MySQL 8: the charm's own `REVOKE` list (§4.5).
+pub const MYSQL8_ROOT_WITHHELD: [&str; 10] = [
+    "SYSTEM_USER",
+    "SYSTEM_VARIABLES_ADMIN",
+    "SUPER",
+    "REPLICATION_SLAVE_ADMIN",
+    "GROUP_REPLICATION_ADMIN",
+    "BINLOG_ADMIN",
+    "SET_USER_ID",
+    "ENCRYPTION_KEY_ADMIN",
+    "VERSION_TOKEN_ADMIN",
+    "CONNECTION_ADMIN",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
@@ -231,34 +342,66 @@ pub fn bootstrap_root(hash: &str) -> Result<Vec<String>, PlanError> {
     Ok(out)
 }
 
-/// `CREATE USER IF NOT EXISTS` then `ALTER USER`: the account exists with exactly this hash.
-pub fn ensure_account(user: &str, host: &str, hash: &str) -> Result<Vec<String>, PlanError> {
+/// Statements for the first login (as `root@localhost` with no password, over the unix
+/// socket of a server without networking) to a MySQL 8 data directory that
+/// `mysqld --initialize-insecure` just created: `root` gets its password at both
+/// [`ROOT_HOSTS`]. MySQL's own locked `mysql.*` accounts stay.
+pub fn mysql8_bootstrap_root(password: &str) -> Result<Vec<String>, PlanError> {
+    let auth = Auth::Sha2(password.to_string());
+    let mut out = Vec::new();
+    for host in ROOT_HOSTS {
+        out.extend(ensure_account("root", host, &auth)?);
+        out.push(format!("GRANT ALL PRIVILEGES ON *.* TO {} WITH GRANT OPTION", account("root", host)?));
+    }
+    Ok(out)
+}
+
+/// `CREATE USER IF NOT EXISTS` then `ALTER USER`: the account exists with exactly this
+/// password.
+pub fn ensure_account(user: &str, host: &str, auth: &Auth) -> Result<Vec<String>, PlanError> {
     let a = account(user, host)?;
-    let h = password_hash(hash)?;
-    Ok(vec![format!("CREATE USER IF NOT EXISTS {a} IDENTIFIED BY PASSWORD {h}"), format!("ALTER USER {a} IDENTIFIED BY PASSWORD {h}")])
+    let clause = auth.clause()?;
+    Ok(vec![format!("CREATE USER IF NOT EXISTS {a} {clause}"), format!("ALTER USER {a} {clause}")])
 }
 
-/// `ALTER USER … IDENTIFIED BY PASSWORD` for one account.
-pub fn set_password(user: &str, host: &str, hash: &str) -> Result<String, PlanError> {
-    Ok(format!("ALTER USER {} IDENTIFIED BY PASSWORD {}", account(user, host)?, password_hash(hash)?))
+/// `ALTER USER … IDENTIFIED …` for one account.
+pub fn set_password(user: &str, host: &str, auth: &Auth) -> Result<String, PlanError> {
+    Ok(format!("ALTER USER {} {}", account(user, host)?, auth.clause()?))
 }
 
-/// The predefined roles of §4.4.6 and the instance-wide grants of each; idempotent.
 /// Where tether records the users it manages (MariaDB has no user comments or
-/// attributes): drift repair only ever touches users listed here.
+/// attributes; MySQL 8 uses the same registry): drift repair only ever touches users
+/// listed here.
 pub const META_DATABASE: &str = "tether_meta";
 pub const MANAGED_USERS_TABLE: &str = "managed_users";
+
+/// The quoted `db`.`table` of the ownership registry.
+pub fn registry() -> Result<String, PlanError> {
+    Ok(format!("{}.{}", quote_ident(META_DATABASE)?, quote_ident(MANAGED_USERS_TABLE)?))
+}
 
 /// Creates the ownership registry if missing.
 pub fn managed_users_registry() -> Result<Vec<String>, PlanError> {
     let db = quote_ident(META_DATABASE)?;
     Ok(vec![
         format!("CREATE DATABASE IF NOT EXISTS {db}"),
-        format!("CREATE TABLE IF NOT EXISTS {db}.{} (user VARCHAR(128) PRIMARY KEY) ENGINE=InnoDB", quote_ident(MANAGED_USERS_TABLE)?),
+        format!("CREATE TABLE IF NOT EXISTS {} (user VARCHAR(128) PRIMARY KEY) ENGINE=InnoDB", registry()?),
     ])
 }
 
-pub fn predefined_roles() -> Result<Vec<String>, PlanError> {
+/// Records `user` in the registry (idempotent), as one more statement of the batch that
+/// creates the user.
+pub fn mark_managed(user: &str) -> Result<String, PlanError> {
+    Ok(format!("INSERT IGNORE INTO {} (user) VALUES ({})", registry()?, quote_literal(user)?))
+}
+
+/// Removes `user` from the registry.
+pub fn forget_managed(user: &str) -> Result<String, PlanError> {
+    Ok(format!("DELETE FROM {} WHERE user = {}", registry()?, quote_literal(user)?))
+}
+
+/// The predefined roles of §4.4.6 and the instance-wide grants of each; idempotent.
+pub fn predefined_roles(d: Dialect) -> Result<Vec<String>, PlanError> {
     let mut out = Vec::new();
     for r in [ROLE_READ, ROLE_DML, ROLE_DDL, ROLE_DBA, ROLE_STATS, ROLE_BACKUP, ROLE_ROUTER, ROLE_ROUTER_LEGACY] {
         out.push(format!("CREATE ROLE IF NOT EXISTS {}", role(r)?));
@@ -273,41 +416,58 @@ pub fn predefined_roles() -> Result<Vec<String>, PlanError> {
         "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, {SCHEMA_PRIVILEGES}, SHOW DATABASES, CREATE USER ON *.* TO {}",
         q(ROLE_DBA)?
     ));
-    out.push(format!("GRANT PROCESS, RELOAD, BINLOG MONITOR, SLAVE MONITOR ON *.* TO {}", q(ROLE_STATS)?));
+    // Replication status: two privileges in MariaDB, one in MySQL.
+    let monitor = match d {
+        Dialect::MariaDb => "BINLOG MONITOR, SLAVE MONITOR",
+        Dialect::MySql => "REPLICATION CLIENT",
+    };
+    out.push(format!("GRANT PROCESS, RELOAD, {monitor} ON *.* TO {}", q(ROLE_STATS)?));
     out.push(format!("GRANT SELECT ON `performance_schema`.* TO {}", q(ROLE_STATS)?));
+    let binlog = match d {
+        Dialect::MariaDb => "BINLOG MONITOR",
+        Dialect::MySql => "REPLICATION CLIENT",
+    };
     out.push(format!(
-        "GRANT SELECT, SHOW VIEW, EVENT, TRIGGER, EXECUTE, RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO {}",
+        "GRANT SELECT, SHOW VIEW, EVENT, TRIGGER, EXECUTE, RELOAD, PROCESS, LOCK TABLES, {binlog} ON *.* TO {}",
         q(ROLE_BACKUP)?
     ));
+    if d == Dialect::MySql {
+        out.push(format!("GRANT BACKUP_ADMIN ON *.* TO {}", q(ROLE_BACKUP)?));
+    }
     for router in [ROLE_ROUTER, ROLE_ROUTER_LEGACY] {
         out.push(format!("GRANT ALL PRIVILEGES ON *.* TO {} WITH GRANT OPTION", q(router)?));
     }
     Ok(out)
 }
 
-/// Statements that make an internal user (§4.3) exist with this hash and its privileges.
-/// Run after [`predefined_roles`].
-pub fn system_user(user: &str, hash: &str) -> Result<Vec<String>, PlanError> {
+/// `SET DEFAULT ROLE <r> FOR|TO <account>`; `r` is a role literal or `NONE`.
+fn set_default_role(d: Dialect, r: &str, account: &str) -> String {
+    format!("SET DEFAULT ROLE {r} {} {account}", d.default_role_word())
+}
+
+/// Statements that make an internal user (§4.3) exist with this password and its
+/// privileges. Run after [`predefined_roles`].
+pub fn system_user(d: Dialect, user: &str, auth: &Auth) -> Result<Vec<String>, PlanError> {
     let mut out = Vec::new();
     if user == "root" {
         for host in ROOT_HOSTS {
-            out.extend(ensure_account(user, host, hash)?);
+            out.extend(ensure_account(user, host, auth)?);
             out.push(format!("GRANT ALL PRIVILEGES ON *.* TO {} WITH GRANT OPTION", account(user, host)?));
         }
         return Ok(out);
     }
     let a = account(user, ANY_HOST)?;
-    out.extend(ensure_account(user, ANY_HOST, hash)?);
+    out.extend(ensure_account(user, ANY_HOST, auth)?);
     match user {
         "serverconfig" | "clusteradmin" => out.push(format!("GRANT ALL PRIVILEGES ON *.* TO {a} WITH GRANT OPTION")),
         "monitoring" => {
             out.push(format!("GRANT {} TO {a}", role(ROLE_STATS)?));
-            out.push(format!("SET DEFAULT ROLE {} FOR {a}", role(ROLE_STATS)?));
+            out.push(set_default_role(d, &role(ROLE_STATS)?, &a));
             out.push(format!("ALTER USER {a} WITH MAX_USER_CONNECTIONS 3"));
         }
         "backups" => {
             out.push(format!("GRANT {} TO {a}", role(ROLE_BACKUP)?));
-            out.push(format!("SET DEFAULT ROLE {} FOR {a}", role(ROLE_BACKUP)?));
+            out.push(set_default_role(d, &role(ROLE_BACKUP)?, &a));
         }
         other => return Err(PlanError::UnknownSystemUser(other.to_string())),
     }
@@ -328,6 +488,40 @@ pub fn create_database(database: &str, dba_role: &str) -> Result<Vec<String>, Pl
     ])
 }
 
+/// The `Db` value `mysql.db` keeps for a database granted through [`grant_scope`]: the
+/// escaped name, as written between the backticks.
+pub fn grant_scope_pattern(database: &str) -> Result<String, PlanError> {
+    let scope = grant_scope(database)?;
+    Ok(scope.trim_end_matches(".*").trim_matches('`').replace("``", "`"))
+}
+
+/// One lookup (bound parameters: role host, the [`grant_scope_pattern`], the role name
+/// prefix, the user) that answers what an integration needs to know before it writes:
+/// every existing database-scoped DBA role of this name prefix with whether it already
+/// holds the database, and, as a row with a NULL role, whether the user exists.
+pub const INTEGRATION_LOOKUP: &str = "SELECT u.User, EXISTS(SELECT 1 FROM mysql.db d WHERE d.User = u.User AND d.Host = ? AND d.Db = ?) \
+     FROM mysql.user u WHERE LEFT(u.User, CHAR_LENGTH(?)) = ? \
+     UNION ALL SELECT NULL, EXISTS(SELECT 1 FROM mysql.user WHERE User = ? AND Host = '%')";
+
+/// The prefix every DBA role of `database` shares (what [`db_dba_role`] puts before the
+/// counter).
+pub fn db_dba_role_prefix(database: &str) -> String {
+    let r = db_dba_role(database, 0);
+    r[..r.len() - 2].to_string()
+}
+
+/// The DBA role for `database` (§4.4.5): the one that already holds it, else the first
+/// free counter; `existing` are the roles of this prefix with whether each holds it.
+pub fn choose_dba_role(database: &str, existing: &[(String, bool)]) -> String {
+    if let Some((r, _)) = existing.iter().find(|(_, holds)| *holds) {
+        return r.clone();
+    }
+    (0..100u8)
+        .map(|n| db_dba_role(database, n))
+        .find(|r| !existing.iter().any(|(e, _)| e == r))
+        .unwrap_or_else(|| db_dba_role(database, 99))
+}
+
 /// What `extra-user-roles` asks for, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExtraRoles {
@@ -335,6 +529,12 @@ pub struct ExtraRoles {
     pub roles: Vec<String>,
     /// A router role was asked for: the charm then creates no database.
     pub router: bool,
+}
+
+/// The `charmed_dba_*` names in an `extra-user-roles` value: the only ones whose
+/// existence must be looked up before [`classify_roles`].
+pub fn db_role_candidates(extra_user_roles: &str) -> Vec<&str> {
+    extra_user_roles.split(',').map(str::trim).filter(|r| r.starts_with(DB_DBA_PREFIX)).collect()
 }
 
 /// Classifies a comma-separated `extra-user-roles` value (§4.4.6): the predefined roles,
@@ -365,54 +565,92 @@ pub fn classify_roles(extra_user_roles: &str, is_db_role: impl Fn(&str) -> bool)
     }
 }
 
-/// Statements that make a relation user (`user@%`) exist with exactly this hash and these
-/// privileges, resetting whatever it had: with no extra roles USAGE on `*.*` and ALL on its
-/// database; with extra roles only those, through its bundle role, which is its default
-/// role. Run after [`create_database`] (unless a router role was asked for).
-pub fn ensure_relation_user(user: &str, hash: &str, database: &str, extra: &ExtraRoles) -> Result<Vec<String>, PlanError> {
+/// Statements that make a relation user (`user@%`) exist with exactly this password and
+/// these privileges: with no extra roles ALL on its database; with extra roles only
+/// those, through its bundle role, which is its default role. A `fresh` user (the lookup
+/// found none) is created with plain `CREATE USER`, which fails rather than skip if one
+/// appeared meanwhile; an existing one is reset first (password, grants, bundle role).
+/// Ends with the registry mark. Run after [`create_database`] (unless a router role was
+/// asked for).
+pub fn ensure_relation_user(
+    d: Dialect,
+    user: &str,
+    auth: &Auth,
+    database: &str,
+    extra: &ExtraRoles,
+    fresh: bool,
+) -> Result<Vec<String>, PlanError> {
     let a = account(user, ANY_HOST)?;
     let bundle = role(&bundle_role(user))?;
-    let mut out = ensure_account(user, ANY_HOST, hash)?;
-    out.push(format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {a}"));
-    out.push(format!("DROP ROLE IF EXISTS {bundle}"));
-    if extra.roles.is_empty() {
-        out.push(format!("GRANT USAGE ON *.* TO {a}"));
-        out.push(format!("GRANT ALL PRIVILEGES ON {} TO {a}", grant_scope(database)?));
-        out.push(format!("SET DEFAULT ROLE NONE FOR {a}"));
+    let mut out = if fresh {
+        vec![format!("CREATE USER {a} {}", auth.clause()?)]
     } else {
+        let mut s = ensure_account(user, ANY_HOST, auth)?;
+        s.push(format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {a}"));
+        s.push(format!("DROP ROLE IF EXISTS {bundle}"));
+        s
+    };
+    if extra.roles.is_empty() {
+        out.push(format!("GRANT ALL PRIVILEGES ON {} TO {a}", grant_scope(database)?));
+        if !fresh {
+            out.push(set_default_role(d, "NONE", &a));
+        }
+    } else {
+        if fresh {
+            // A bundle left behind by a drop cut short.
+            out.push(format!("DROP ROLE IF EXISTS {bundle}"));
+        }
         out.push(format!("CREATE ROLE {bundle}"));
         for r in &extra.roles {
             out.push(format!("GRANT {} TO {bundle}", role(r)?));
         }
         out.push(format!("GRANT {bundle} TO {a}"));
-        out.push(format!("SET DEFAULT ROLE {bundle} FOR {a}"));
+        out.push(set_default_role(d, &bundle, &a));
     }
+    out.push(mark_managed(user)?);
     Ok(out)
 }
 
-/// `ALL ON *.* WITH GRANT OPTION` minus [`MYSQL_ROOT_WITHHELD`], for `mysql-root` users.
-pub fn mysql_root_grant(user: &str, host: &str) -> Result<String, PlanError> {
-    let privileges: Vec<&str> = MARIADB_GLOBAL_PRIVILEGES.into_iter().filter(|p| !MYSQL_ROOT_WITHHELD.contains(p)).collect();
-    Ok(format!("GRANT {} ON *.* TO {} WITH GRANT OPTION", privileges.join(", "), account(user, host)?))
+/// `ALL ON *.* WITH GRANT OPTION` minus what `mysql-root` withholds (§4.5): on MariaDB an
+/// explicit list without [`MYSQL_ROOT_WITHHELD`], on MySQL `ALL` and then the charm's
+/// `REVOKE` of [`MYSQL8_ROOT_WITHHELD`].
+pub fn mysql_root_grant(d: Dialect, user: &str, host: &str) -> Result<Vec<String>, PlanError> {
+    let a = account(user, host)?;
+    Ok(match d {
+        Dialect::MariaDb => {
+            let privileges: Vec<&str> = MARIADB_GLOBAL_PRIVILEGES.into_iter().filter(|p| !MYSQL_ROOT_WITHHELD.contains(p)).collect();
+            vec![format!("GRANT {} ON *.* TO {a} WITH GRANT OPTION", privileges.join(", "))]
+        }
+        Dialect::MySql => vec![
+            format!("GRANT ALL PRIVILEGES ON *.* TO {a} WITH GRANT OPTION"),
+            format!("REVOKE {} ON *.* FROM {a}", MYSQL8_ROOT_WITHHELD.join(", ")),
+        ],
+    })
 }
 
 /// Statements for the shared user of a legacy endpoint (§4.5): `mysql` users get ALL on
-/// their database, `mysql-root` users the wide grant of [`mysql_root_grant`].
-pub fn ensure_legacy_user(user: &str, hash: &str, database: &str, root: bool) -> Result<Vec<String>, PlanError> {
+/// their database, `mysql-root` users the wide grant of [`mysql_root_grant`]. Ends with
+/// the registry mark.
+pub fn ensure_legacy_user(d: Dialect, user: &str, auth: &Auth, database: &str, root: bool) -> Result<Vec<String>, PlanError> {
     let a = account(user, ANY_HOST)?;
-    let mut out = ensure_account(user, ANY_HOST, hash)?;
+    let mut out = ensure_account(user, ANY_HOST, auth)?;
     out.push(format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {a}"));
     if root {
-        out.push(mysql_root_grant(user, ANY_HOST)?);
+        out.extend(mysql_root_grant(d, user, ANY_HOST)?);
     } else {
         out.push(format!("GRANT ALL PRIVILEGES ON {} TO {a}", grant_scope(database)?));
     }
+    out.push(mark_managed(user)?);
     Ok(out)
 }
 
-/// Drops a user and its bundle role; both may be missing.
+/// Drops a user and its bundle role (both may be missing) and forgets it in the registry.
 pub fn drop_user(user: &str, host: &str) -> Result<Vec<String>, PlanError> {
-    Ok(vec![format!("DROP USER IF EXISTS {}", account(user, host)?), format!("DROP ROLE IF EXISTS {}", role(&bundle_role(user))?)])
+    Ok(vec![
+        format!("DROP USER IF EXISTS {}", account(user, host)?),
+        format!("DROP ROLE IF EXISTS {}", role(&bundle_role(user))?),
+        forget_managed(user)?,
+    ])
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ fn only_native_password_hashes_are_rendered() {
     for bad in ["hunter2", "*2470c0c06dee42fd1618bb99005adca2ec9d1e19", "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E1", "", "'*' OR 1=1"] {
         assert_eq!(password_hash(bad), Err(PlanError::BadHash), "{bad}");
     }
-    assert!(ensure_account("u", "%", "clear-password").is_err());
+    assert!(ensure_account("u", "%", &Auth::NativeHash("clear-password".into())).is_err());
 }
 
 #[test]
@@ -70,17 +70,34 @@ fn roles_are_classified() {
     }
 }
 
+fn native() -> Auth {
+    Auth::NativeHash(H.to_string())
+}
+
 #[test]
 fn relation_users_are_confined_or_get_a_bundle_role() {
-    let s = ensure_relation_user("relation-1_abc", H, "app_1", &ExtraRoles::default()).unwrap();
+    let md = Dialect::MariaDb;
+    let s = ensure_relation_user(md, "relation-1_abc", &native(), "app_1", &ExtraRoles::default(), false).unwrap();
     assert_eq!(s[0], format!("CREATE USER IF NOT EXISTS 'relation-1_abc'@'%' IDENTIFIED BY PASSWORD '{H}'"));
     assert!(s.contains(&"REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'relation-1_abc'@'%'".to_string()));
     assert!(s.contains(&"GRANT ALL PRIVILEGES ON `app\\_1`.* TO 'relation-1_abc'@'%'".to_string()));
     assert!(s.contains(&"SET DEFAULT ROLE NONE FOR 'relation-1_abc'@'%'".to_string()));
-    assert!(!s.iter().any(|x| x.contains("*.* TO") && !x.starts_with("GRANT USAGE")));
+    assert_eq!(s.last().unwrap(), "INSERT IGNORE INTO `tether_meta`.`managed_users` (user) VALUES ('relation-1_abc')");
+    assert!(!s.iter().any(|x| x.contains("*.* TO")));
+
+    // A user the lookup did not find: created, granted, marked; nothing to reset.
+    let s = ensure_relation_user(md, "relation-1_abc", &native(), "app_1", &ExtraRoles::default(), true).unwrap();
+    assert_eq!(
+        s,
+        vec![
+            format!("CREATE USER 'relation-1_abc'@'%' IDENTIFIED BY PASSWORD '{H}'"),
+            "GRANT ALL PRIVILEGES ON `app\\_1`.* TO 'relation-1_abc'@'%'".to_string(),
+            "INSERT IGNORE INTO `tether_meta`.`managed_users` (user) VALUES ('relation-1_abc')".to_string(),
+        ]
+    );
 
     let extra = ExtraRoles { roles: vec!["charmed_read".into(), "charmed_stats".into()], router: false };
-    let s = ensure_relation_user("u", H, "app", &extra).unwrap();
+    let s = ensure_relation_user(md, "u", &native(), "app", &extra, false).unwrap();
     assert!(s.contains(&"CREATE ROLE 'u_roles'".to_string()));
     assert!(s.contains(&"GRANT 'charmed_stats' TO 'u_roles'".to_string()));
     assert!(s.contains(&"SET DEFAULT ROLE 'u_roles' FOR 'u'@'%'".to_string()));
@@ -88,8 +105,75 @@ fn relation_users_are_confined_or_get_a_bundle_role() {
 }
 
 #[test]
+fn mysql8_statements_use_caching_sha2_and_its_role_syntax() {
+    let my = Dialect::MySql;
+    let pw = Auth::Sha2("Ab1'x\\y".to_string());
+    assert_eq!(format!("{pw:?}"), "Sha2([REDACTED])");
+    assert!(pw.is_clear() && !native().is_clear());
+    assert!(Auth::Sha2(String::new()).clause().is_err());
+    assert!(Auth::Sha2("nul\0".into()).clause().is_err());
+    let s = ensure_relation_user(my, "relation-1_abc", &pw, "app_1", &ExtraRoles::default(), true).unwrap();
+    assert_eq!(s[0], "CREATE USER 'relation-1_abc'@'%' IDENTIFIED WITH caching_sha2_password BY 'Ab1''x\\\\y'");
+    assert_eq!(s[1], "GRANT ALL PRIVILEGES ON `app\\_1`.* TO 'relation-1_abc'@'%'");
+    let s = ensure_relation_user(my, "relation-1_abc", &pw, "app_1", &ExtraRoles::default(), false).unwrap();
+    assert!(s.contains(&"ALTER USER 'relation-1_abc'@'%' IDENTIFIED WITH caching_sha2_password BY 'Ab1''x\\\\y'".to_string()));
+    assert!(s.contains(&"SET DEFAULT ROLE NONE TO 'relation-1_abc'@'%'".to_string()));
+    let extra = ExtraRoles { roles: vec!["charmed_dml".into()], router: false };
+    let s = ensure_relation_user(my, "u", &pw, "app", &extra, true).unwrap();
+    assert!(s.contains(&"GRANT 'charmed_dml' TO 'u_roles'".to_string()));
+    assert!(s.contains(&"SET DEFAULT ROLE 'u_roles' TO 'u'@'%'".to_string()));
+    assert_eq!(
+        set_password("root", "localhost", &pw).unwrap(),
+        "ALTER USER 'root'@'localhost' IDENTIFIED WITH caching_sha2_password BY 'Ab1''x\\\\y'"
+    );
+
+    // Privilege names: REPLICATION CLIENT instead of MariaDB's monitors.
+    let roles = predefined_roles(my).unwrap();
+    assert!(roles.contains(&"GRANT PROCESS, RELOAD, REPLICATION CLIENT ON *.* TO 'charmed_stats'".to_string()), "{roles:?}");
+    assert!(!roles.iter().any(|r| r.contains("MONITOR")));
+    let mariadb_roles = predefined_roles(Dialect::MariaDb).unwrap();
+    assert!(mariadb_roles.contains(&"GRANT PROCESS, RELOAD, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'charmed_stats'".to_string()));
+    assert!(!mariadb_roles.iter().any(|r| r.contains("REPLICATION CLIENT") || r.contains("BACKUP_ADMIN")));
+
+    // mysql-root: ALL, then the charm's REVOKE.
+    let g = mysql_root_grant(my, "r", "%").unwrap();
+    assert_eq!(g[0], "GRANT ALL PRIVILEGES ON *.* TO 'r'@'%' WITH GRANT OPTION");
+    assert!(g[1].starts_with("REVOKE SYSTEM_USER, SYSTEM_VARIABLES_ADMIN, SUPER,") && g[1].ends_with(" ON *.* FROM 'r'@'%'"), "{g:?}");
+    let mon = system_user(my, "monitoring", &pw).unwrap();
+    assert!(mon.contains(&"SET DEFAULT ROLE 'charmed_stats' TO 'monitoring'@'%'".to_string()));
+
+    // The first login to an --initialize-insecure directory.
+    let b = mysql8_bootstrap_root("secret").unwrap();
+    assert!(b.contains(&"CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED WITH caching_sha2_password BY 'secret'".to_string()));
+    assert!(b.contains(&"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION".to_string()));
+}
+
+#[test]
+fn dialects_are_told_apart_by_the_version() {
+    assert_eq!(Dialect::from_version("10.11.6-MariaDB-0+deb12u1"), Dialect::MariaDb);
+    assert_eq!(Dialect::from_version("8.0.31-0ubuntu0.22.04.1"), Dialect::MySql);
+    assert_eq!(Dialect::from_version("8.4.3"), Dialect::MySql);
+    assert_eq!(Dialect::MariaDb.role_host(), "");
+    assert_eq!(Dialect::MySql.role_host(), "%");
+}
+
+#[test]
+fn the_dba_role_is_the_one_holding_the_database_or_the_first_free() {
+    assert_eq!(db_dba_role_prefix("app"), "charmed_dba_app_");
+    assert_eq!(choose_dba_role("app", &[]), "charmed_dba_app_00");
+    let taken = vec![("charmed_dba_app_00".to_string(), false), ("charmed_dba_app_01".to_string(), false)];
+    assert_eq!(choose_dba_role("app", &taken), "charmed_dba_app_02");
+    let held = vec![("charmed_dba_app_00".to_string(), false), ("charmed_dba_app_01".to_string(), true)];
+    assert_eq!(choose_dba_role("app", &held), "charmed_dba_app_01");
+    assert_eq!(grant_scope_pattern("a_b`c").unwrap(), "a\\_b`c");
+    assert_eq!(db_role_candidates("charmed_read, charmed_dba_x_00"), vec!["charmed_dba_x_00"]);
+}
+
+#[test]
 fn mysql_root_gets_everything_but_the_withheld_privileges() {
-    let g = mysql_root_grant("r", "%").unwrap();
+    let g = mysql_root_grant(Dialect::MariaDb, "r", "%").unwrap();
+    assert_eq!(g.len(), 1);
+    let g = &g[0];
     assert!(g.starts_with("GRANT SELECT, INSERT"));
     assert!(g.ends_with(" ON *.* TO 'r'@'%' WITH GRANT OPTION"));
     assert!(g.contains("CREATE USER") && g.contains(", CREATE,"));
@@ -97,27 +181,32 @@ fn mysql_root_gets_everything_but_the_withheld_privileges() {
         assert!(!g.contains(&format!(" {w},")) && !g.contains(&format!(" {w} ON")), "{w} in {g}");
     }
     assert!(!g.contains("SUPER"));
-    let s = ensure_legacy_user("db-user", H, "legacy_db", false).unwrap();
+    let s = ensure_legacy_user(Dialect::MariaDb, "db-user", &native(), "legacy_db", false).unwrap();
     assert!(s.contains(&"GRANT ALL PRIVILEGES ON `legacy\\_db`.* TO 'db-user'@'%'".to_string()));
 }
 
 #[test]
 fn system_users_and_bootstrap() {
-    let root = system_user("root", H).unwrap();
+    let md = Dialect::MariaDb;
+    let root = system_user(md, "root", &native()).unwrap();
     assert!(root.contains(&"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION".to_string()));
     assert!(root.contains(&format!("ALTER USER 'root'@'localhost' IDENTIFIED BY PASSWORD '{H}'")));
-    let mon = system_user("monitoring", H).unwrap();
+    let mon = system_user(md, "monitoring", &native()).unwrap();
     assert!(mon.contains(&"SET DEFAULT ROLE 'charmed_stats' FOR 'monitoring'@'%'".to_string()));
-    assert!(system_user("backups", H).unwrap().iter().any(|s| s.contains("charmed_backup")));
-    assert!(system_user("serverconfig", H).unwrap().iter().any(|s| s.ends_with("WITH GRANT OPTION")));
-    assert_eq!(system_user("operator", H), Err(PlanError::UnknownSystemUser("operator".into())));
+    assert!(system_user(md, "backups", &native()).unwrap().iter().any(|s| s.contains("charmed_backup")));
+    assert!(system_user(md, "serverconfig", &native()).unwrap().iter().any(|s| s.ends_with("WITH GRANT OPTION")));
+    assert_eq!(system_user(md, "operator", &native()), Err(PlanError::UnknownSystemUser("operator".into())));
+    assert!(system_user(md, "root", &Auth::NativeHash("pw".into())).is_err(), "only hashes on MariaDB");
     let b = bootstrap_root(H).unwrap();
     assert_eq!(b[0], "FLUSH PRIVILEGES");
     assert!(b.iter().any(|s| s == &format!("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY PASSWORD '{H}'")));
     assert!(bootstrap_root("pw").is_err());
-    assert_eq!(drop_user("u", "%").unwrap(), vec!["DROP USER IF EXISTS 'u'@'%'", "DROP ROLE IF EXISTS 'u_roles'"]);
+    assert_eq!(
+        drop_user("u", "%").unwrap(),
+        vec!["DROP USER IF EXISTS 'u'@'%'", "DROP ROLE IF EXISTS 'u_roles'", "DELETE FROM `tether_meta`.`managed_users` WHERE user = 'u'"]
+    );
     let c = create_database("app_1", "charmed_dba_app_1_00").unwrap();
     assert_eq!(c[0], "CREATE DATABASE IF NOT EXISTS `app_1`");
     assert!(c.contains(&"GRANT SELECT ON `app\\_1`.* TO 'charmed_read'".to_string()));
-    assert!(predefined_roles().unwrap().iter().any(|s| s == "GRANT 'charmed_read' TO 'charmed_dml'"));
+    assert!(predefined_roles(md).unwrap().iter().any(|s| s == "GRANT 'charmed_read' TO 'charmed_dml'"));
 }

@@ -40,7 +40,9 @@ pub fn meta() -> CharmMeta {
     };
     CharmMeta {
         name: "mysql-k8s".into(),
-        summary: "MySQL/MariaDB server with per-application databases, users and passwords.".into(),
+        summary:
+            "MySQL 8 or MariaDB server (whichever the machine has; status says which) with per-application databases, users and passwords."
+                .into(),
         subordinate: false,
         endpoints: vec![
             ep("database-peers", Role::Peer, "mysql_peers"),
@@ -112,6 +114,18 @@ async fn admin(ctx: &HookContext) -> anyhow::Result<Arc<MyAdmin>> {
     Ok(ctx.services.mysql.get(server::primary_port(ctx)?, &root_password(ctx)?).await?)
 }
 
+/// Unit state: which server runs (`MariaDB` or `MySQL`), as its admin found it.
+const STATE_ENGINE: &str = "engine";
+
+/// The active status names the server when its version does not: MariaDB's version
+/// (shown as the workload version) always says MariaDB, MySQL's (`8.0.36`) does not.
+fn active_message(ctx: &HookContext) -> String {
+    match (ctx.state_get(STATE_ENGINE).as_deref(), ctx.state_get(server::STATE_VERSION)) {
+        (Some("MySQL"), Some(v)) => format!("MySQL {v}"),
+        _ => String::new(),
+    }
+}
+
 /// Config values that end up as MySQL user names must be plain.
 fn valid_user_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -152,6 +166,7 @@ impl MysqlCharm {
         let refs: Vec<(&str, &SecretString)> = users.iter().map(|(u, p)| (*u, p)).collect();
         admin.ensure_system_users(&refs).await?;
         ctx.state_set(server::STATE_VERSION, &admin.version().await?);
+        ctx.state_set(STATE_ENGINE, admin.dialect().name());
         if moved {
             // New endpoints for every relation (re-serving publishes them).
             self.repair_drift(ctx).await?;
@@ -171,7 +186,7 @@ impl MysqlCharm {
         }
         match ctx.state_get("blocked").filter(|b| !b.is_empty()) {
             Some(reason) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
-            None => ctx.set_status(WorkloadStatus::Active, "")?,
+            None => ctx.set_status(WorkloadStatus::Active, &active_message(ctx))?,
         }
         Ok(())
     }
@@ -234,15 +249,17 @@ impl MysqlCharm {
         let user = relation_user(rel, &ctx.model_uuid);
         let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let admin = admin(ctx).await?;
-        let fresh = !admin.user_exists(&user, "%").await?;
-        match admin.ensure_relation_user(&user, &password, &database, &request.extra_user_roles).await {
-            Ok(()) => ctx.state_set("blocked", ""),
+        let fresh = match admin.ensure_relation_user(&user, &password, &database, &request.extra_user_roles).await {
+            Ok(fresh) => {
+                ctx.state_set("blocked", "");
+                fresh
+            }
             Err(DbError::ScopedUser(_)) => {
                 ctx.state_set("blocked", SCOPED_USER_FAILED);
                 return self.settle_status(ctx);
             }
             Err(e) => return Err(e.into()),
-        }
+        };
         let port = server::primary_port(ctx)?;
         let endpoint = format!("127.0.0.1:{port}");
         let mut offer = Offer::default();

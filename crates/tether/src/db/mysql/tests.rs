@@ -183,3 +183,61 @@ async fn hostile_database_names_are_only_quoted() {
     assert!(admin.ensure_relation_user("it's\\", &pw, "odd_user", "").await.is_ok(), "odd user names are literals");
     assert!(login(t.spec.port, "it's\\", &pw).await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_operations_share_a_capped_pool_and_survive_broken_sessions() {
+    let (t, admin) = server().await;
+    let port = t.spec.port;
+    let admin = std::sync::Arc::new(admin);
+
+    // Twelve integrations at once: every user is created, logs in and is confined.
+    let users: Vec<(String, String, SecretString)> =
+        (0..12).map(|i| (format!("relation-{i}_c"), format!("conc_{i}"), generate_password(24))).collect();
+    let mut tasks = Vec::new();
+    for (user, db, pw) in users.clone() {
+        let admin = admin.clone();
+        tasks.push(tokio::spawn(async move { admin.ensure_relation_user(&user, &pw, &db, "").await }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().unwrap(), "each user is new");
+    }
+    assert!(admin.idle_sessions() <= POOL_CAP, "at most {POOL_CAP} sessions: {}", admin.idle_sessions());
+    for (i, (user, db, pw)) in users.iter().enumerate() {
+        let mut c = login(port, user, pw).await.expect("login");
+        assert!(ok(&mut c, &format!("CREATE TABLE {db}.t (v int)")).await, "{user}");
+        let other = &users[(i + 1) % users.len()].1;
+        assert!(!ok(&mut c, &format!("SELECT * FROM {other}.t")).await, "{user} reads {other}");
+    }
+    // Again (a retried hook): not new, same result.
+    assert!(!admin.ensure_relation_user(&users[0].0, &users[0].2, &users[0].1, "").await.unwrap());
+
+    // The server ends every admin session: the next operations reconnect by themselves.
+    let mut root = login(port, "root", t.password()).await.unwrap();
+    let ids: Vec<u64> =
+        root.query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'root' AND ID <> CONNECTION_ID()").await.unwrap();
+    assert!(!ids.is_empty());
+    for id in ids {
+        let _ = root.query_drop(format!("KILL CONNECTION {id}")).await;
+    }
+    let v = admin.version().await;
+    assert!(v.is_ok(), "a broken session is replaced: {v:?}");
+    let pw = generate_password(24);
+    assert!(admin.ensure_relation_user("relation-99_c", &pw, "conc_99", "").await.unwrap());
+
+    // A new admin password: pooled sessions of the old one are closed, new ones log in
+    // with the new one.
+    let new = generate_password(24);
+    admin.set_password("root", "localhost", &new).await.unwrap();
+    assert_eq!(admin.idle_sessions(), 0, "sessions of the old password are not kept");
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let admin = admin.clone();
+        tasks.push(tokio::spawn(async move { admin.user_exists(&format!("relation-{i}_c"), "%").await }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().unwrap());
+    }
+    let old_logins: Vec<u64> =
+        root.query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'root' AND ID <> CONNECTION_ID()").await.unwrap();
+    assert!(old_logins[0] as usize <= POOL_CAP, "{old_logins:?}");
+}
