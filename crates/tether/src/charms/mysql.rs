@@ -184,7 +184,7 @@ impl MysqlCharm {
         if ctx.leader && self.legacy_config_changed(ctx)? {
             return Ok(ctx.set_status(WorkloadStatus::Blocked, RERELATE)?);
         }
-        match ctx.state_get("blocked").filter(|b| !b.is_empty()) {
+        match server::first_blocked(ctx) {
             Some(reason) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
             None => ctx.set_status(WorkloadStatus::Active, &active_message(ctx))?,
         }
@@ -243,7 +243,7 @@ impl MysqlCharm {
         }
         let database = request.database.clone();
         if validate_database(&database).is_err() {
-            ctx.state_set("blocked", "invalid database name requested");
+            server::set_blocked(ctx, rel, Some("invalid database name requested"));
             return self.settle_status(ctx);
         }
         let user = relation_user(rel, &ctx.model_uuid);
@@ -251,11 +251,11 @@ impl MysqlCharm {
         let admin = admin(ctx).await?;
         let fresh = match admin.ensure_relation_user(&user, &password, &database, &request.extra_user_roles).await {
             Ok(fresh) => {
-                ctx.state_set("blocked", "");
+                server::set_blocked(ctx, rel, None);
                 fresh
             }
             Err(DbError::ScopedUser(_)) => {
-                ctx.state_set("blocked", SCOPED_USER_FAILED);
+                server::set_blocked(ctx, rel, Some(SCOPED_USER_FAILED));
                 return self.settle_status(ctx);
             }
             Err(e) => return Err(e.into()),
@@ -355,6 +355,7 @@ impl MysqlCharm {
         admin(ctx).await?.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete users for relation {rel}: {e}"))?;
         provider::forget_secrets(ctx, DATABASE, rel)?;
         ctx.audit("revoked", &format!("{DATABASE}:{rel}"), &user, "relation removed");
+        server::set_blocked(ctx, rel, None);
         self.settle_status(ctx)
     }
 
@@ -436,6 +437,14 @@ impl Charm for MysqlCharm {
             }
         }
         Ok(())
+    }
+
+    fn runs_beside_other_relations(&self, event: &Event) -> bool {
+        server::serves_one_relation(event, DATABASE)
+    }
+
+    fn settle_after_concurrent_hooks(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        self.settle_status(ctx)
     }
 
     async fn handle(&self, ctx: &mut HookContext, event: &Event) -> anyhow::Result<()> {
