@@ -19,9 +19,12 @@
 //! accepts our login) is adopted rather than started twice.
 //!
 //! When tether is root the server runs as `mysql`, with the same directory ownership and
-//! traverse-only ACLs as PostgreSQL (see [`super::sysuser`]). A machine with only MySQL 8's
-//! `mysqld` is detected and refused with a clear error: tether does not run MySQL 8 yet
-//! (its initialisation is `mysqld --initialize-insecure` and its account syntax differs).
+//! traverse-only ACLs as PostgreSQL (see [`super::sysuser`]).
+//!
+//! A machine whose `mysqld --version` says MySQL 8 (and has no `mariadbd`) runs that
+//! instead: initialised by [`mysql8`] (`--initialize-insecure`, then root's password over
+//! a private socket), started with the same options plus MySQL's own ([`mysql8::mysql8_args`]).
+//! The account statements for it are `my_plan`'s MySQL dialect.
 
 use super::login::LoginFailure;
 use std::path::{Path, PathBuf};
@@ -36,69 +39,91 @@ use super::process::{pid_alive, Proc};
 use super::sysuser::{grant_traverse, own_dir, service_user, RunAs};
 use super::{MariaDbSpec, WorkloadError};
 use crate::secret::SecretString;
+use tether_core::my_plan::Dialect;
 
 /// The system user MariaDB runs as when tether is root.
 pub const SYSTEM_USER: &str = "mysql";
 /// tether's admin login (over 127.0.0.1).
 pub const ADMIN_USER: &str = "root";
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// A refused connect costs well under a millisecond; polling often keeps deploy close to
 /// the server's own start time.
-const READY_POLL: Duration = Duration::from_millis(10);
+pub(crate) const READY_POLL: Duration = Duration::from_millis(10);
 /// A clean shutdown (SIGTERM) gets this long before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(60);
 const ENGINE: &str = "MariaDB";
 
-/// Where `mariadbd` and `mariadb-install-db` are.
+/// Which server the machine has and where its programs are: `mariadbd` and
+/// `mariadb-install-db`, or MySQL 8's `mysqld` (which initialises itself; `install_db`
+/// is then the same `mysqld`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MariaDbBinaries {
+    pub flavor: Dialect,
     pub mariadbd: PathBuf,
     pub install_db: PathBuf,
 }
 
 impl MariaDbBinaries {
-    /// `$TETHER_MARIADB_BIN` (a directory with both), else Debian's paths. A MySQL 8
-    /// `mysqld` alone is named in the error.
+    /// `$TETHER_MARIADB_BIN` (a directory with `mariadbd` and `mariadb-install-db`, or
+    /// with a MySQL 8 `mysqld`), else Debian's paths: MariaDB's programs, else
+    /// `/usr/sbin/mysqld` when it is MySQL 8.
     pub fn find() -> Result<MariaDbBinaries, WorkloadError> {
         if let Some(dir) = std::env::var_os("TETHER_MARIADB_BIN").filter(|d| !d.is_empty()) {
             let dir = PathBuf::from(dir);
-            let b = MariaDbBinaries { mariadbd: dir.join("mariadbd"), install_db: dir.join("mariadb-install-db") };
-            return if b.complete() {
-                Ok(b)
-            } else {
-                Err(not_found(format!("$TETHER_MARIADB_BIN ({}) has no mariadbd and mariadb-install-db", dir.display())))
-            };
+            return Self::find_in(&dir, &dir).map_err(|_| {
+                not_found(format!(
+                    "$TETHER_MARIADB_BIN ({}) has neither mariadbd and mariadb-install-db nor a MySQL 8 mysqld",
+                    dir.display()
+                ))
+            });
         }
         Self::find_in(Path::new("/usr/sbin"), Path::new("/usr/bin"))
     }
 
     fn find_in(sbin: &Path, bin: &Path) -> Result<MariaDbBinaries, WorkloadError> {
-        let b = MariaDbBinaries { mariadbd: sbin.join("mariadbd"), install_db: bin.join("mariadb-install-db") };
-        if b.complete() {
+        let b = MariaDbBinaries { flavor: Dialect::MariaDb, mariadbd: sbin.join("mariadbd"), install_db: bin.join("mariadb-install-db") };
+        if b.mariadbd.is_file() && b.install_db.is_file() {
             return Ok(b);
         }
         let mysqld = sbin.join("mysqld");
-        if mysqld.is_file() && !is_mariadb(&mysqld) {
-            return Err(not_found(format!(
-                "{} is MySQL, which tether does not run yet: install mariadb-server (or set $TETHER_MARIADB_BIN)",
-                mysqld.display()
-            )));
+        if mysqld.is_file() {
+            match flavor_of(&version_output(&mysqld)) {
+                Some(Dialect::MySql) => {
+                    return Ok(MariaDbBinaries { flavor: Dialect::MySql, mariadbd: mysqld.clone(), install_db: mysqld })
+                }
+                Some(Dialect::MariaDb) => {}
+                None => {
+                    return Err(not_found(format!(
+                        "{} is neither MariaDB nor MySQL 8 (tether runs those): install mariadb-server (or set $TETHER_MARIADB_BIN)",
+                        mysqld.display()
+                    )))
+                }
+            }
         }
-        Err(not_found("no /usr/sbin/mariadbd and /usr/bin/mariadb-install-db: install mariadb-server or set $TETHER_MARIADB_BIN".into()))
-    }
-
-    fn complete(&self) -> bool {
-        self.mariadbd.is_file() && self.install_db.is_file()
+        Err(not_found("no /usr/sbin/mariadbd and /usr/bin/mariadb-install-db, nor a MySQL 8 /usr/sbin/mysqld: install mariadb-server or set $TETHER_MARIADB_BIN".into()))
     }
 }
 
-/// Whether `mysqld --version` names MariaDB.
-fn is_mariadb(mysqld: &Path) -> bool {
+/// What `mysqld --version` prints (empty if it cannot run).
+fn version_output(mysqld: &Path) -> String {
     std::process::Command::new(mysqld)
         .arg("--version")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("MariaDB"))
-        .unwrap_or(false)
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// The server a `mysqld --version` line names: MariaDB says so
+/// (`mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu`); MySQL may not
+/// (`/usr/sbin/mysqld  Ver 8.0.36-0ubuntu0.22.04.1 for Linux on x86_64 ((Ubuntu))`), so
+/// any other `Ver 8.` or later is MySQL. Older MySQL (5.7: no roles) is `None`.
+pub fn flavor_of(version_line: &str) -> Option<Dialect> {
+    if version_line.contains("MariaDB") {
+        return Some(Dialect::MariaDb);
+    }
+    let ver = version_line.split_once(" Ver ")?.1.trim_start();
+    let major: u32 = ver.split('.').next()?.parse().ok()?;
+    (major >= 8).then_some(Dialect::MySql)
 }
 
 fn not_found(hint: String) -> WorkloadError {
@@ -125,7 +150,7 @@ fn files_dir(spec: &MariaDbSpec) -> PathBuf {
 
 /// The server's private temporary directory: two servers set up at once must not share
 /// `/tmp` (their temporary table files collide).
-fn tmp_dir(spec: &MariaDbSpec) -> PathBuf {
+pub(crate) fn tmp_dir(spec: &MariaDbSpec) -> PathBuf {
     unit_dir(spec).join("tmp")
 }
 
@@ -176,7 +201,7 @@ pub async fn prepare(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<
     Ok(())
 }
 
-fn prep_err(step: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WorkloadError {
+pub(crate) fn prep_err(step: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WorkloadError {
     let path = path.to_path_buf();
     move |source| WorkloadError::Prepare { step, path, source }
 }
@@ -195,6 +220,10 @@ async fn initialise(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<R
     let staging = data.with_extension("init");
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(prep_err("remove stale staging directory", &staging))?;
+    }
+    if bins.flavor == Dialect::MySql {
+        mysql8::initialise(bins, spec, &staging, run_as).await?;
+        return std::fs::rename(&staging, data).map_err(prep_err("move initialised data directory into place", data));
     }
     let mut install = tokio::process::Command::new(&bins.install_db);
     install
@@ -246,7 +275,7 @@ async fn initialise(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<R
 }
 
 /// The last lines of a tool's stderr and its status.
-fn tail(stderr: &[u8], status: &std::process::ExitStatus) -> String {
+pub(crate) fn tail(stderr: &[u8], status: &std::process::ExitStatus) -> String {
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).rev().take(5).collect();
     format!("{} ({status})", lines.into_iter().rev().collect::<Vec<_>>().join(" | "))
@@ -324,9 +353,9 @@ async fn adopt(spec: &MariaDbSpec) -> Result<Option<Proc>, WorkloadError> {
     Ok(Some(proc))
 }
 
-/// The options of every tether MariaDB server (after `--no-defaults`).
-pub fn server_args(spec: &MariaDbSpec) -> Vec<String> {
-    vec![
+/// The options of every tether MariaDB or MySQL server (after `--no-defaults`).
+pub fn server_args(spec: &MariaDbSpec, flavor: Dialect) -> Vec<String> {
+    let mut args = vec![
         format!("--datadir={}", spec.data_dir.display()),
         "--bind-address=127.0.0.1".into(),
         format!("--port={}", spec.port),
@@ -339,8 +368,13 @@ pub fn server_args(spec: &MariaDbSpec) -> Vec<String> {
         "--character-set-server=utf8mb4".into(),
         "--collation-server=utf8mb4_general_ci".into(),
         "--local-infile=0".into(),
-        "--symbolic-links=0".into(),
-    ]
+    ];
+    match flavor {
+        // Deprecated (and the default) in MySQL 8.
+        Dialect::MariaDb => args.push("--symbolic-links=0".into()),
+        Dialect::MySql => args.extend(mysql8::mysql8_args()),
+    }
+    args
 }
 
 async fn spawn_and_wait(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<RunAs>) -> Result<Proc, WorkloadError> {
@@ -352,7 +386,7 @@ async fn spawn_and_wait(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Opti
     }
     let log2 = log.try_clone().map_err(prep_err("open server log", &spec.log_file))?;
     let mut cmd = tokio::process::Command::new(&bins.mariadbd);
-    cmd.arg("--no-defaults").args(server_args(spec));
+    cmd.arg("--no-defaults").args(server_args(spec, bins.flavor));
     cmd.current_dir(unit_dir(spec)).stdin(Stdio::null()).stdout(log).stderr(log2).kill_on_drop(false).process_group(0);
     if let Some(r) = run_as {
         cmd.uid(r.uid).gid(r.gid);
@@ -415,6 +449,7 @@ async fn login_once(port: u16, user: &str, password: &SecretString) -> Result<()
 /// `ER_ACCESS_DENIED_ERROR`: wrong user or password.
 pub(crate) const ER_ACCESS_DENIED: u16 = 1045;
 
+mod mysql8;
 #[cfg(test)]
 pub mod testing;
 #[cfg(test)]

@@ -25,6 +25,56 @@ fn missing_binaries_are_an_error_naming_the_fix() {
     assert!(e.to_string().contains("install mariadb-server"), "{e}");
 }
 
+#[test]
+fn mysqld_version_lines_name_the_server() {
+    assert_eq!(
+        flavor_of("/usr/sbin/mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)"),
+        Some(Dialect::MariaDb)
+    );
+    assert_eq!(flavor_of("/usr/sbin/mysqld  Ver 8.0.36-0ubuntu0.22.04.1 for Linux on x86_64 ((Ubuntu))"), Some(Dialect::MySql));
+    assert_eq!(flavor_of("/usr/sbin/mysqld  Ver 8.4.3 for Linux on x86_64 (MySQL Community Server - GPL)"), Some(Dialect::MySql));
+    assert_eq!(flavor_of("mysqld  Ver 9.1.0 for Linux on x86_64 (MySQL Community Server - GPL)"), Some(Dialect::MySql));
+    assert_eq!(flavor_of("/usr/sbin/mysqld  Ver 5.7.44 for Linux on x86_64 (MySQL Community Server (GPL))"), None, "no roles before 8");
+    assert_eq!(flavor_of(""), None);
+}
+
+/// A directory with a fake `mysqld` that prints `line` for `--version`.
+fn fake_mysqld(line: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mysqld");
+    std::fs::write(&path, format!("#!/bin/sh\necho '{line}'\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn a_mysql8_mysqld_is_found_and_older_or_incomplete_ones_are_refused() {
+    let d = fake_mysqld("/usr/sbin/mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)");
+    let b = MariaDbBinaries::find_in(d.path(), d.path()).unwrap();
+    assert_eq!(b.flavor, Dialect::MySql);
+    assert_eq!(b.mariadbd, d.path().join("mysqld"));
+
+    let old = fake_mysqld("/usr/sbin/mysqld  Ver 5.7.44 for Linux on x86_64");
+    let e = MariaDbBinaries::find_in(old.path(), old.path()).unwrap_err();
+    assert!(e.to_string().contains("neither MariaDB nor MySQL 8"), "{e}");
+    // A MariaDB mysqld without mariadb-install-db is not enough.
+    let maria = fake_mysqld("mysqld  Ver 10.11.6-MariaDB for debian-linux-gnu");
+    let e = MariaDbBinaries::find_in(maria.path(), maria.path()).unwrap_err();
+    assert!(e.to_string().contains("install mariadb-server"), "{e}");
+}
+
+#[test]
+fn server_options_differ_only_where_the_servers_do() {
+    let t = MyTestHome::new();
+    let maria = server_args(&t.spec, Dialect::MariaDb);
+    let mysql = server_args(&t.spec, Dialect::MySql);
+    assert!(maria.contains(&"--symbolic-links=0".to_string()) && !maria.iter().any(|a| a.starts_with("--mysqlx")));
+    assert!(mysql.contains(&"--mysqlx=OFF".to_string()) && !mysql.contains(&"--symbolic-links=0".to_string()));
+    for common in [format!("--port={}", t.spec.port), "--bind-address=127.0.0.1".to_string(), "--skip-name-resolve".to_string()] {
+        assert!(maria.contains(&common) && mysql.contains(&common), "{common}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_start_login_adopt_and_restart() {
     MariaDbBinaries::find().expect("MariaDB must be installed for these tests");
