@@ -346,7 +346,14 @@ impl Engine {
                     continue;
                 }
                 tx.mark_running(q.seq)?;
-                return Ok(Beside::Hook(Box::new(template.clone_for(q.seq, q.event))));
+                let mut picked = template.clone_for(q.seq, q.event);
+                // The unit as committed now (hooks that ended since the head began may
+                // have changed its state).
+                match tx.unit(model, unit)? {
+                    Some(u) => picked.unit = u,
+                    None => return Ok(Beside::Nothing),
+                }
+                return Ok(Beside::Hook(Box::new(picked)));
             }
             Ok(Beside::Nothing)
         })
