@@ -236,3 +236,47 @@ fn internal_passwords_can_be_read_set_and_randomised_and_tether_keeps_managing_t
     assert_eq!(before.wait_session().row("SELECT DATABASE()"), ["before_db"]);
     as_root(&random).session();
 }
+
+#[test]
+fn concurrent_integrations_each_get_working_credentials_confined_to_their_database() {
+    const N: usize = 8;
+    let c = Controller::bootstrap();
+    c.ok(&["deploy", MY]);
+    let apps: Vec<String> = (0..N).map(|i| format!("di-conc-{}", (b'a' + i as u8) as char)).collect();
+    for (i, app) in apps.iter().enumerate() {
+        c.ok(&["deploy", "data-integrator", app, "--config", &format!("database-name=conc_{i}")]);
+    }
+    // All integrations at once: the provider's relation hooks run side by side on one
+    // server, through MyAdmin's pool.
+    std::thread::scope(|s| {
+        for app in &apps {
+            let c = &c;
+            s.spawn(move || c.ok(&["integrate", app, MY]));
+        }
+    });
+    let mut names: Vec<&str> = apps.iter().map(String::as_str).collect();
+    names.push(MY);
+    c.wait_active(&names);
+
+    let logins: Vec<MyLogin> =
+        apps.iter().map(|app| MyLogin::from_credentials(&c.credentials_for(&format!("{app}/leader"), "mysql"))).collect();
+    let users: std::collections::BTreeSet<&str> = logins.iter().map(|l| l.user.as_str()).collect();
+    assert_eq!(users.len(), N, "one user per integration");
+    for (i, login) in logins.iter().enumerate() {
+        assert_eq!(login.dbname.as_deref(), Some(format!("conc_{i}").as_str()));
+        let mut db = login.session();
+        db.execute(&format!("CREATE TABLE t (v INT); INSERT INTO t VALUES ({i})"));
+        assert_eq!(db.row("SELECT v FROM t"), [i.to_string()]);
+        let (code, message) = db.refused("CREATE DATABASE sneaky_db");
+        assert_eq!(code, 1044, "{}: creating a database: {message}", login.user);
+    }
+    for (i, login) in logins.iter().enumerate() {
+        let other = format!("conc_{}", (i + 1) % N);
+        let mut db = login.session();
+        let (code, message) = db.refused(&format!("SELECT v FROM {other}.t"));
+        assert!(code == 1142 || code == 1044, "{} reading {other}: {code} {message}", login.user);
+        assert_my_refused(&login.with_db(Some(&other)));
+        let visible = db.column("SHOW DATABASES");
+        assert!(!visible.iter().any(|d| d.starts_with("conc_") && *d != format!("conc_{i}")), "{} sees {visible:?}", login.user);
+    }
+}
