@@ -218,12 +218,12 @@ async fn initialise(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<R
         std::fs::remove_dir(data).map_err(prep_err("remove empty data directory", data))?;
     }
     let staging = data.with_extension("init");
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(prep_err("remove stale staging directory", &staging))?;
-    }
     if bins.flavor == Dialect::MySql {
         mysql8::initialise(bins, spec, &staging, run_as).await?;
         return std::fs::rename(&staging, data).map_err(prep_err("move initialised data directory into place", data));
+    }
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(prep_err("remove stale staging directory", &staging))?;
     }
     let mut install = tokio::process::Command::new(&bins.install_db);
     install
@@ -318,7 +318,7 @@ pub fn is_mariadb_of(pid: u32, data_dir: &Path) -> bool {
 /// A live server of this data directory found by its command line: one started by a
 /// controller that died before the server wrote its pid file (a second server on the
 /// same data directory would fail on InnoDB's lock and leave the first one orphaned).
-fn find_server_of(data_dir: &Path) -> Option<u32> {
+pub(crate) fn find_server_of(data_dir: &Path) -> Option<u32> {
     std::fs::read_dir("/proc")
         .ok()?
         .flatten()

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 
-use super::{prep_err, tail, tmp_dir, unit_dir, MariaDbBinaries, READY_POLL, READY_TIMEOUT, SYSTEM_USER};
+use super::{find_server_of, prep_err, tail, tmp_dir, unit_dir, MariaDbBinaries, READY_POLL, READY_TIMEOUT, SYSTEM_USER};
 use crate::workload::process::Proc;
 use crate::workload::sysuser::RunAs;
 use crate::workload::{MariaDbSpec, WorkloadError};
@@ -50,6 +50,14 @@ fn init_err(step: &'static str) -> impl FnOnce(String) -> WorkloadError {
 /// `mysqld --initialize-insecure` into `staging`, root's password through a private
 /// socket, shutdown. The caller renames `staging` into place.
 pub async fn initialise(bins: &MariaDbBinaries, spec: &MariaDbSpec, staging: &Path, run_as: Option<RunAs>) -> Result<(), WorkloadError> {
+    // A bootstrap server left by a controller that died mid-initialisation (unlike
+    // MariaDB's, it is not tied to tether's stdin pipe): end it before starting over.
+    if let Some(pid) = find_server_of(staging) {
+        Proc::Adopted { pid }.terminate(nix::sys::signal::Signal::SIGKILL, SHUTDOWN_WAIT).await?;
+    }
+    if staging.exists() {
+        std::fs::remove_dir_all(staging).map_err(prep_err("remove stale staging directory", staging))?;
+    }
     let mut init = tokio::process::Command::new(&bins.mariadbd);
     init.arg("--no-defaults")
         .arg("--initialize-insecure")
@@ -84,6 +92,7 @@ pub async fn initialise(bins: &MariaDbBinaries, spec: &MariaDbSpec, staging: &Pa
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .kill_on_drop(true)
         .process_group(0);
     if let Some(r) = run_as {
         touch_owned(&spec.log_file, r)?;
