@@ -244,3 +244,20 @@ async fn concurrent_operations_share_a_capped_pool_and_survive_broken_sessions()
         root.query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'root' AND ID <> CONNECTION_ID()").await.unwrap();
     assert!(old_logins[0] as usize <= POOL_CAP, "{old_logins:?}");
 }
+
+#[test]
+fn errors_of_statements_carrying_a_password_keep_only_the_code() {
+    let server = || {
+        mysql_async::Error::Server(mysql_async::ServerError {
+            code: 1064,
+            message: "You have an error in your SQL syntax near 'BY 'S3cretPassw0rd''".into(),
+            state: "42000".into(),
+        })
+    };
+    let e = withheld("setting the password")(server()).to_string();
+    assert!(!e.contains("S3cret") && e.contains("1064") && e.contains("setting the password"), "{e}");
+    let e = step("a lookup")(server()).to_string();
+    assert!(e.contains("near"), "other statements keep the server's text: {e}");
+    assert!(!connection_lost(&step("x")(server())));
+    assert!(connection_lost(&step("x")(mysql_async::Error::Io(std::io::Error::other("gone").into()))));
+}
