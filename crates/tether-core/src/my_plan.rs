@@ -645,12 +645,17 @@ pub fn ensure_legacy_user(d: Dialect, user: &str, auth: &Auth, database: &str, r
 }
 
 /// Drops a user and its bundle role (both may be missing) and forgets it in the registry.
+/// A bundle name longer than [`ROLE_MAX_LEN`] never exists (bundles are made only for
+/// relation users, at most 26 characters) and MySQL refuses to even name it, so a long
+/// (legacy) user has no `DROP ROLE`.
 pub fn drop_user(user: &str, host: &str) -> Result<Vec<String>, PlanError> {
-    Ok(vec![
-        format!("DROP USER IF EXISTS {}", account(user, host)?),
-        format!("DROP ROLE IF EXISTS {}", role(&bundle_role(user))?),
-        forget_managed(user)?,
-    ])
+    let mut out = vec![format!("DROP USER IF EXISTS {}", account(user, host)?)];
+    let bundle = bundle_role(user);
+    if bundle.chars().count() <= ROLE_MAX_LEN {
+        out.push(format!("DROP ROLE IF EXISTS {}", role(&bundle)?));
+    }
+    out.push(forget_managed(user)?);
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -205,6 +205,8 @@ fn system_users_and_bootstrap() {
         drop_user("u", "%").unwrap(),
         vec!["DROP USER IF EXISTS 'u'@'%'", "DROP ROLE IF EXISTS 'u_roles'", "DELETE FROM `tether_meta`.`managed_users` WHERE user = 'u'"]
     );
+    let long = "a-legacy-user-of-32-characters-x";
+    assert_eq!(drop_user(long, "%").unwrap().len(), 2, "no DROP ROLE of a 38-character name (MySQL refuses it)");
     let c = create_database("app_1", "charmed_dba_app_1_00").unwrap();
     assert_eq!(c[0], "CREATE DATABASE IF NOT EXISTS `app_1`");
     assert!(c.contains(&"GRANT SELECT ON `app\\_1`.* TO 'charmed_read'".to_string()));
