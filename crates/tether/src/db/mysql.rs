@@ -278,16 +278,17 @@ impl MyAdmin {
         }
     }
 
-    /// The predefined roles and the ownership registry, once per server.
+    /// The predefined roles and the ownership registry, once per server (concurrent
+    /// first callers wait for the one that runs it).
     async fn ensure_setup(&self, s: &mut Session<'_>) -> Result<(), DbError> {
-        if self.setup.initialized() {
-            return Ok(());
-        }
-        let mut statements = my_plan::predefined_roles(self.dialect)?;
-        statements.extend(my_plan::managed_users_registry()?);
-        s.run(&statements, "creating the predefined roles and the user registry", false).await?;
-        let _ = self.setup.set(());
-        Ok(())
+        self.setup
+            .get_or_try_init(|| async {
+                let mut statements = my_plan::predefined_roles(self.dialect)?;
+                statements.extend(my_plan::managed_users_registry()?);
+                s.run(&statements, "creating the predefined roles and the user registry", false).await
+            })
+            .await
+            .map(|_| ())
     }
 
     /// `SELECT VERSION()`, e.g. `10.11.19-MariaDB-0+deb12u1` or `8.0.36`.
