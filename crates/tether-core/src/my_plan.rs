@@ -644,6 +644,16 @@ pub fn ensure_legacy_user(d: Dialect, user: &str, auth: &Auth, database: &str, r
     Ok(out)
 }
 
+/// Ends every session of `user` in one statement where the server can (MariaDB's
+/// `KILL CONNECTION USER`); MySQL has no such statement, and the adapter kills the
+/// sessions it lists in `information_schema.PROCESSLIST` one by one.
+pub fn kill_sessions(d: Dialect, user: &str) -> Result<Option<String>, PlanError> {
+    Ok(match d {
+        Dialect::MariaDb => Some(format!("KILL CONNECTION USER {}", account(user, ANY_HOST)?)),
+        Dialect::MySql => None,
+    })
+}
+
 /// Drops a user and its bundle role (both may be missing) and forgets it in the registry.
 /// A bundle name longer than [`ROLE_MAX_LEN`] never exists (bundles are made only for
 /// relation users, at most 26 characters) and MySQL refuses to even name it, so a long

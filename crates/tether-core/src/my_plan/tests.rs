@@ -205,6 +205,8 @@ fn system_users_and_bootstrap() {
         drop_user("u", "%").unwrap(),
         vec!["DROP USER IF EXISTS 'u'@'%'", "DROP ROLE IF EXISTS 'u_roles'", "DELETE FROM `tether_meta`.`managed_users` WHERE user = 'u'"]
     );
+    assert_eq!(kill_sessions(md, "u").unwrap().as_deref(), Some("KILL CONNECTION USER 'u'@'%'"));
+    assert_eq!(kill_sessions(Dialect::MySql, "u").unwrap(), None);
     let long = "a-legacy-user-of-32-characters-x";
     assert_eq!(drop_user(long, "%").unwrap().len(), 2, "no DROP ROLE of a 38-character name (MySQL refuses it)");
     let c = create_database("app_1", "charmed_dba_app_1_00").unwrap();
