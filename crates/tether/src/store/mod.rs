@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS units(
   workload TEXT NOT NULL DEFAULT 'waiting', message TEXT NOT NULL DEFAULT 'waiting for agent', since TEXT NOT NULL,
   agent TEXT NOT NULL DEFAULT 'allocating', agent_message TEXT NOT NULL DEFAULT '',
   error_hook TEXT, retry_at INTEGER, retries INTEGER NOT NULL DEFAULT 0,
-  life TEXT NOT NULL DEFAULT 'alive', state TEXT NOT NULL DEFAULT '{}', PRIMARY KEY(model, name));
+  life TEXT NOT NULL DEFAULT 'alive', state TEXT NOT NULL DEFAULT '{}', queued INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(model, name));
 CREATE TABLE IF NOT EXISTS relations(
   model TEXT NOT NULL, id INTEGER NOT NULL, key TEXT NOT NULL, interface TEXT NOT NULL, scope TEXT NOT NULL,
   life TEXT NOT NULL DEFAULT 'alive', PRIMARY KEY(model, id));
@@ -93,6 +94,13 @@ CREATE TABLE IF NOT EXISTS events(
   running INTEGER NOT NULL DEFAULT 0, relation_id INTEGER);
 CREATE INDEX IF NOT EXISTS events_by_unit ON events(model, unit, seq);
 CREATE INDEX IF NOT EXISTS events_by_relation ON events(model, relation_id);
+CREATE INDEX IF NOT EXISTS events_by_unit_relation ON events(model, unit, relation_id);
+CREATE TRIGGER IF NOT EXISTS events_count_in AFTER INSERT ON events BEGIN
+  UPDATE units SET queued = queued + 1 WHERE model = NEW.model AND name = NEW.unit;
+END;
+CREATE TRIGGER IF NOT EXISTS events_count_out AFTER DELETE ON events BEGIN
+  UPDATE units SET queued = queued - 1 WHERE model = OLD.model AND name = OLD.unit;
+END;
 CREATE INDEX IF NOT EXISTS units_by_app ON units(model, app, number);
 CREATE INDEX IF NOT EXISTS relations_by_key ON relations(model, key);
 CREATE INDEX IF NOT EXISTS relation_endpoints_by_app ON relation_endpoints(model, app, endpoint);
@@ -119,6 +127,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        migrate(&conn)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Store { conn: Mutex::new(conn), readers: Mutex::new(Vec::new()), path: path.to_path_buf(), sealer })
     }
@@ -181,6 +190,25 @@ impl Tx<'_> {
     }
 }
 
+/// Brings a store made by an earlier build up to [`SCHEMA`] (columns added since).
+fn migrate(conn: &Connection) -> StoreResult<()> {
+    let has_units: bool = conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'units'", [], |r| r.get(0))?;
+    if !has_units {
+        return Ok(());
+    }
+    let queued_known: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('units') WHERE name = 'queued'", [], |r| r.get(0))?;
+    if !queued_known {
+        // Counted by triggers from now on; counted once here for what is already queued.
+        conn.execute_batch(
+            "BEGIN IMMEDIATE; \
+             ALTER TABLE units ADD COLUMN queued INTEGER NOT NULL DEFAULT 0; \
+             UPDATE units SET queued = (SELECT COUNT(*) FROM events e WHERE e.model = units.model AND e.unit = units.name); \
+             COMMIT;",
+        )?;
+    }
+    Ok(())
+}
+
 /// Now, as stored (RFC 3339, UTC).
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -200,6 +228,30 @@ pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
 #[cfg(test)]
 mod tests {
     use super::{temp_store, StoreError};
+
+    #[test]
+    fn a_store_from_before_the_queue_count_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let old = rusqlite::Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE units(model TEXT NOT NULL, name TEXT NOT NULL, app TEXT NOT NULL, number INTEGER NOT NULL, \
+                 leader INTEGER NOT NULL DEFAULT 0, principal TEXT, workload TEXT NOT NULL DEFAULT 'waiting', \
+                 message TEXT NOT NULL DEFAULT '', since TEXT NOT NULL, agent TEXT NOT NULL DEFAULT 'allocating', \
+                 agent_message TEXT NOT NULL DEFAULT '', error_hook TEXT, retry_at INTEGER, retries INTEGER NOT NULL DEFAULT 0, \
+                 life TEXT NOT NULL DEFAULT 'alive', state TEXT NOT NULL DEFAULT '{}', PRIMARY KEY(model, name)); \
+                 CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, unit TEXT NOT NULL, \
+                 event TEXT NOT NULL, running INTEGER NOT NULL DEFAULT 0, relation_id INTEGER); \
+                 INSERT INTO units(model, name, app, number, since) VALUES('m', 'a/0', 'a', 0, ''); \
+                 INSERT INTO events(model, unit, event) VALUES('m', 'a/0', '{}'), ('m', 'a/0', '{}');",
+            )
+            .unwrap();
+        }
+        let s = super::Store::open(&path, &dir.path().join("k")).unwrap();
+        let n: i64 = s.read(|tx| Ok::<_, StoreError>(tx.tx.query_row("SELECT queued FROM units", [], |r| r.get(0))?)).unwrap();
+        assert_eq!(n, 2);
+    }
 
     #[test]
     fn reads_see_commits_and_cannot_write() {

@@ -24,26 +24,32 @@ impl Tx<'_> {
     /// still waiting (not running) is coalesced, as Juju coalesces settings versions.
     pub fn enqueue(&self, model: &str, unit: &str, event: &Event) -> StoreResult<()> {
         let encoded = serde_json::to_string(event).unwrap_or_default();
+        let relation_id = event.relation.as_ref().map(|(id, _)| *id);
         if event.kind == HookKind::RelationChanged || event.kind == HookKind::UpdateStatus {
+            // Only this relation's waiting events are compared (an index), not the
+            // whole queue of a provider with thousands of relations.
             let dup: Option<i64> = self
                 .tx
-                .prepare_cached("SELECT seq FROM events WHERE model = ?1 AND unit = ?2 AND event = ?3 AND running = 0 LIMIT 1")?
-                .query_row(params![model, unit, encoded], |r| r.get(0))
+                .prepare_cached(
+                    "SELECT seq FROM events WHERE model = ?1 AND unit = ?2 AND relation_id IS ?4 AND event = ?3 AND running = 0 LIMIT 1",
+                )?
+                .query_row(params![model, unit, encoded, relation_id], |r| r.get(0))
                 .optional()?;
             if dup.is_some() {
                 return Ok(());
             }
         }
-        let full = self
+        // The count is kept by triggers on `events` (see the schema), so this is one
+        // primary-key lookup however long the queue is.
+        let queued: i64 = self
             .tx
-            .prepare_cached("SELECT 1 FROM events WHERE model = ?1 AND unit = ?2 ORDER BY seq LIMIT 1 OFFSET ?3")?
-            .query_row(params![model, unit, QUEUE_LIMIT as i64 - 1], |_| Ok(()))
+            .prepare_cached("SELECT queued FROM units WHERE model = ?1 AND name = ?2")?
+            .query_row(params![model, unit], |r| r.get(0))
             .optional()?
-            .is_some();
-        if full {
+            .unwrap_or(0);
+        if queued >= QUEUE_LIMIT as i64 {
             return Err(super::StoreError::QueueFull { unit: unit.to_string(), limit: QUEUE_LIMIT });
         }
-        let relation_id = event.relation.as_ref().map(|(id, _)| *id);
         self.tx.prepare_cached("INSERT INTO events(model, unit, event, relation_id) VALUES(?1, ?2, ?3, ?4)")?.execute(params![
             model,
             unit,
@@ -198,6 +204,11 @@ mod tests {
     #[test]
     fn a_full_queue_refuses_more_and_keeps_what_it_has() {
         let (_d, s) = temp_store();
+        s.write(|tx| {
+            tx.create_unit("m", "a", 0, true, None)?;
+            tx.create_unit("m", "b", 0, true, None)
+        })
+        .unwrap();
         let err = s
             .write(|tx| {
                 for i in 0..super::QUEUE_LIMIT {
@@ -210,5 +221,16 @@ mod tests {
         // The refused operation rolled back as a whole: nothing of it is queued.
         assert!(s.read(|tx| tx.queued("m", "a/0")).unwrap().is_empty());
         s.write(|tx| tx.enqueue("m", "b/0", &Event::simple(HookKind::ConfigChanged))).unwrap();
+        // The count follows what is queued and done.
+        let count = |s: &crate::store::Store| {
+            s.read(|tx| Ok::<i64, StoreError>(tx.tx.query_row("SELECT queued FROM units WHERE name = 'b/0'", [], |r| r.get(0))?)).unwrap()
+        };
+        assert_eq!(count(&s), 1);
+        s.write(|tx| {
+            let q = tx.next_event("m", "b/0")?.unwrap();
+            tx.finish_event(q.seq)
+        })
+        .unwrap();
+        assert_eq!(count(&s), 0);
     }
 }

@@ -95,13 +95,20 @@ impl Tx<'_> {
     /// All relations of a model, or only those an application takes part in, in one
     /// query (a provider with a thousand relations reads them on every hook).
     pub fn relations(&self, model: &str, app: Option<&str>) -> StoreResult<Vec<RelationRow>> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT r.id, r.key, r.interface, r.scope, r.life, e.app, e.endpoint, e.role \
-             FROM relations r JOIN relation_endpoints e ON e.model = r.model AND e.relation_id = r.id \
-             WHERE r.model = ?1 AND (?2 IS NULL OR r.id IN (SELECT relation_id FROM relation_endpoints WHERE model = ?1 AND app = ?2)) \
-             ORDER BY r.id, e.role DESC, e.app",
-        )?;
-        let mut rows = st.query(params![model, app])?;
+        const COLUMNS: &str = "SELECT r.id, r.key, r.interface, r.scope, r.life, e.app, e.endpoint, e.role \
+             FROM relations r JOIN relation_endpoints e ON e.model = r.model AND e.relation_id = r.id WHERE r.model = ?1";
+        const ORDER: &str = "ORDER BY r.id, e.role DESC, e.app";
+        let mut st = match app {
+            None => self.tx.prepare_cached(&format!("{COLUMNS} {ORDER}"))?,
+            Some(_) => self.tx.prepare_cached(&format!(
+                "{COLUMNS} AND r.id IN (SELECT relation_id FROM relation_endpoints INDEXED BY relation_endpoints_by_app \
+                 WHERE model = ?1 AND app = ?2) {ORDER}"
+            ))?,
+        };
+        let mut rows = match app {
+            None => st.query(params![model])?,
+            Some(a) => st.query(params![model, a])?,
+        };
         let mut out: Vec<RelationRow> = Vec::new();
         while let Some(r) = rows.next()? {
             let id: i64 = r.get(0)?;
@@ -124,8 +131,11 @@ impl Tx<'_> {
     /// The ids and life of an application's relations on one endpoint.
     pub fn relation_ids_on(&self, model: &str, app: &str, endpoint: &str) -> StoreResult<Vec<(i64, String)>> {
         let mut st = self.tx.prepare_cached(
-            "SELECT DISTINCT r.id, r.life FROM relations r JOIN relation_endpoints e ON e.model = r.model AND e.relation_id = r.id \
-             WHERE r.model = ?1 AND e.app = ?2 AND e.endpoint = ?3 ORDER BY r.id",
+            // INDEXED BY and CROSS JOIN keep SQLite's planner (which has no statistics) on
+            // the (model, app, endpoint) index, rather than walking every endpoint of the model.
+            "SELECT DISTINCT r.id, r.life FROM relation_endpoints e INDEXED BY relation_endpoints_by_app \
+             CROSS JOIN relations r ON r.model = e.model AND r.id = e.relation_id \
+             WHERE e.model = ?1 AND e.app = ?2 AND e.endpoint = ?3 ORDER BY r.id",
         )?;
         let rows = st.query_map(params![model, app, endpoint], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
         Ok(rows)
