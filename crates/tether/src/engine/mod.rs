@@ -281,17 +281,20 @@ impl Engine {
         let (mut failed, mut alone_next, mut ran) = (false, false, 0usize);
         let mut next = Some(head);
         loop {
-            while let Some(p) = next.take() {
+            if let Some(p) = next.take() {
                 busy.extend(p.event.relation.as_ref().map(|(id, _)| *id));
                 let (hook, run) = self.hook_run(model, unit, &p, charm.clone());
                 let id = tasks.spawn(run).id();
                 running.insert(id, (p, hook));
-                if !failed && !alone_next && tasks.len() < MAX_CONCURRENT_HOOKS {
-                    match self.pick_beside(model, unit, &busy, &template, charm.as_ref())? {
-                        Beside::Hook(p) => next = Some(*p),
-                        Beside::MustWait => alone_next = true,
-                        Beside::Nothing => {}
+            }
+            if !failed && !alone_next && tasks.len() < MAX_CONCURRENT_HOOKS {
+                match self.pick_beside(model, unit, &busy, &template, charm.as_ref())? {
+                    Beside::Hook(p) => {
+                        next = Some(*p);
+                        continue;
                     }
+                    Beside::MustWait => alone_next = true,
+                    Beside::Nothing => {}
                 }
             }
             let Some(done) = tasks.join_next_with_id().await else { break };
@@ -310,13 +313,6 @@ impl Engine {
                 self.store.write(|tx| tx.move_to_front(model, unit, picked.seq))?;
             }
             ran += 1;
-            if !failed && !alone_next && tasks.len() < MAX_CONCURRENT_HOOKS {
-                match self.pick_beside(model, unit, &busy, &template, charm.as_ref())? {
-                    Beside::Hook(p) => next = Some(*p),
-                    Beside::MustWait => alone_next = true,
-                    Beside::Nothing => {}
-                }
-            }
         }
         if ran > 1 {
             let entity = format!("unit-{}", unit.replace('/', "-"));
