@@ -246,7 +246,9 @@ fn secret_view(tx: &Tx<'_>, model: &str, s: &SecretRow, reveal: bool) -> Result<
             .relation(model, rel_id)?
             .map(|r| format!("relation-{}", r.key.replace(' ', ".")))
             .unwrap_or_else(|| format!("relation-{rel_id}"));
-        access.push(SecretAccessView { target: format!("application-{app}"), scope, role: "view".into() });
+        // A unit grant (`app/N`) shows as Juju shows it, `unit-app-N`.
+        let target = if app.contains('/') { format!("unit-{}", app.replace('/', "-")) } else { format!("application-{app}") };
+        access.push(SecretAccessView { target, scope, role: "view".into() });
     }
     let user_secret = matches!(s.owner, crate::store::SecretOwner::Model(_));
     let content = if reveal { tx.secret_content(model, &s.id, None)?.map(|data| SecretContentView { data }) } else { None };

@@ -73,20 +73,24 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
     Ok(woken)
 }
 
-/// Queues `secret-changed` for the units of every application the secret is granted
-/// to. Only external (local) charms hear it: the native charms read secrets afresh in
-/// every hook and have no handler for it.
+/// Queues `secret-changed` for the units the secret is granted to (every unit of a
+/// granted application, or the one unit of a unit grant). Only external (local) charms
+/// hear it: the native charms read secrets afresh in every hook and have no handler for it.
 fn secret_changed(tx: &Tx<'_>, model: &str, id: &str, rev: i64, woken: &mut BTreeSet<String>) -> StoreResult<()> {
-    let apps: BTreeSet<String> = tx.secret_grants(model, id)?.into_iter().map(|(_, app)| app).collect();
-    for app in apps {
+    let grantees: BTreeSet<String> = tx.secret_grants(model, id)?.into_iter().map(|(_, g)| g).collect();
+    let mut targets = BTreeSet::new();
+    for grantee in grantees {
+        let app = grantee.split('/').next().unwrap_or(&grantee).to_string();
         if tx.app(model, &app)?.is_none_or(|a| a.origin != "local") {
             continue;
         }
-        for target in tx.units(model, Some(&app))? {
-            let ev = Event { secret: Some((format!("secret:{id}"), rev)), ..Event::simple(HookKind::SecretChanged) };
-            tx.enqueue(model, &target.name, &ev)?;
-            woken.insert(target.name);
-        }
+        let only = grantee.contains('/').then_some(grantee.as_str());
+        targets.extend(tx.units(model, Some(&app))?.into_iter().map(|u| u.name).filter(|n| only.is_none_or(|o| o == n)));
+    }
+    for target in targets {
+        let ev = Event { secret: Some((format!("secret:{id}"), rev)), ..Event::simple(HookKind::SecretChanged) };
+        tx.enqueue(model, &target, &ev)?;
+        woken.insert(target);
     }
     Ok(())
 }

@@ -309,7 +309,7 @@ impl HookContext {
             return Ok(s.content.clone());
         }
         let (readable, content) = self.store.read(|tx| {
-            Ok::<_, StoreError>((tx.secret_readable_by(&self.model, &id, &self.app)?, tx.secret_content(&self.model, &id, None)?))
+            Ok::<_, StoreError>((tx.secret_readable_by(&self.model, &id, &self.unit)?, tx.secret_content(&self.model, &id, None)?))
         })?;
         match (readable, content) {
             (true, Some(c)) => Ok(c),

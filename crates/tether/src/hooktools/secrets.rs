@@ -177,7 +177,7 @@ fn read_content(ctx: &HookContext, s: &Known, p: &Parsed) -> Result<(Bag, Option
         let c = ctx.store().read(|tx| tx.secret_content(&ctx.model, &s.id, None))?;
         return c.map(|c| (c, None)).ok_or_else(|| not_found(&s.id));
     }
-    let readable = ctx.store().read(|tx| tx.secret_readable_by(&ctx.model, &s.id, &ctx.app))?;
+    let readable = ctx.store().read(|tx| tx.secret_readable_by(&ctx.model, &s.id, &ctx.unit))?;
     if !readable {
         return Err(not_found(&s.id));
     }
@@ -300,12 +300,29 @@ pub fn grant(ctx: &mut HookContext, args: &[String], revoke: bool) -> ToolResult
         return Err(ToolError::usage("missing relation"));
     }
     let rel = super::relation::relation_id(ctx, &p)?;
+    // `--unit U` scopes the grant (or revoke) to that unit of the related application.
+    let unit = match p.get("unit") {
+        Some(u) => {
+            let remote = ctx.remote_units(rel)?;
+            if !remote.iter().any(|r| r == u) {
+                return Err(ToolError::failed(format!("unit {u:?} is not in relation {rel}")));
+            }
+            Some(u.to_string())
+        }
+        None => None,
+    };
     if revoke {
-        let app = p.get("app").map(str::to_string).or_else(|| p.get("unit").map(|u| u.split('/').next().unwrap_or(u).to_string()));
-        ctx.pending.grants.retain(|(id, r, a)| !(id == &s.id && *r == rel && app.as_ref().is_none_or(|x| x == a)));
-        ctx.pending.revokes.push((s.id, rel, app));
+        let grantee = unit.or_else(|| p.get("app").map(str::to_string));
+        ctx.pending.grants.retain(|(id, r, g)| {
+            let covered = grantee.as_ref().is_none_or(|x| x == g || (!x.contains('/') && g.starts_with(&format!("{x}/"))));
+            !(id == &s.id && *r == rel && covered)
+        });
+        ctx.pending.revokes.push((s.id, rel, grantee));
     } else {
-        ctx.secret_grant(&s.id, rel)?;
+        match unit {
+            Some(u) => ctx.pending.grants.push((s.id, rel, u)),
+            None => ctx.secret_grant(&s.id, rel)?,
+        }
     }
     Ok(String::new())
 }

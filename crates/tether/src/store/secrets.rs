@@ -184,15 +184,19 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn revoke_secret(&self, model: &str, id: &str, relation_id: i64, app: Option<&str>) -> StoreResult<()> {
+    /// Removes grants on a relation: all of them (`None`), an application's (its unit
+    /// grants too), or one unit's (`app/N`).
+    pub fn revoke_secret(&self, model: &str, id: &str, relation_id: i64, grantee: Option<&str>) -> StoreResult<()> {
         self.tx.execute(
-            "DELETE FROM secret_grants WHERE model = ?1 AND secret_id = ?2 AND relation_id = ?3 AND (?4 IS NULL OR app = ?4)",
-            params![model, id, relation_id, app],
+            "DELETE FROM secret_grants WHERE model = ?1 AND secret_id = ?2 AND relation_id = ?3 \
+             AND (?4 IS NULL OR app = ?4 OR (instr(?4, '/') = 0 AND substr(app, 1, length(?4) + 1) = ?4 || '/'))",
+            params![model, id, relation_id, grantee],
         )?;
         Ok(())
     }
 
-    /// `(relation id, application)` pairs the secret is granted to.
+    /// `(relation id, grantee)` pairs the secret is granted to; a grantee is an
+    /// application, or one unit (`app/N`) for a `secret-grant --unit`.
     pub fn secret_grants(&self, model: &str, id: &str) -> StoreResult<Vec<(i64, String)>> {
         let mut st = self
             .tx
@@ -202,9 +206,12 @@ impl Tx<'_> {
     }
 
     /// Whether `app` may read the secret: it owns it or it was granted to it.
-    pub fn secret_readable_by(&self, model: &str, id: &str, app: &str) -> StoreResult<bool> {
+    /// Whether `unit` may read the secret: its application owns it, or it is granted to
+    /// the application or to that unit.
+    pub fn secret_readable_by(&self, model: &str, id: &str, unit: &str) -> StoreResult<bool> {
         let Some(row) = self.secret(model, id)? else { return Ok(false) };
-        Ok(row.owner.app() == app || self.secret_grants(model, id)?.iter().any(|(_, a)| a == app))
+        let app = unit.split('/').next().unwrap_or(unit);
+        Ok(row.owner.app() == app || self.secret_grants(model, id)?.iter().any(|(_, g)| g == app || g == unit))
     }
 
     /// Secrets owned by an application or its units (for remove-application).
@@ -233,7 +240,7 @@ mod tests {
                 let same = tx.update_secret("m", &id, &c1)?;
                 let new = tx.update_secret("m", &id, &c2)?;
                 tx.grant_secret("m", &id, 3, "di")?;
-                let readable = (tx.secret_readable_by("m", &id, "di")?, tx.secret_readable_by("m", &id, "other")?);
+                let readable = (tx.secret_readable_by("m", &id, "di/0")?, tx.secret_readable_by("m", &id, "other/0")?);
                 let label = tx.secret_by_label("m", &owner, "database.3.user.secret")?.map(|r| r.id);
                 Ok::<_, StoreError>((same, new, readable, label))
             })
@@ -245,5 +252,23 @@ mod tests {
         assert_eq!(secret_id_from_uri(&format!("secret://abc/{id}")), id);
         let content = s.read(|tx| tx.secret_content("m", &id, None)).unwrap().unwrap();
         assert_eq!(content["password"], "p2");
+    }
+
+    #[test]
+    fn a_unit_grant_reaches_that_unit_only_and_an_app_revoke_removes_it() {
+        let (_d, s) = temp_store();
+        let id = new_secret_id();
+        let owner = SecretOwner::App("pg".into());
+        let seen = s
+            .write(|tx| {
+                tx.create_secret("m", &id, &owner, None, None, &std::collections::BTreeMap::from([("k".to_string(), "v".to_string())]))?;
+                tx.grant_secret("m", &id, 3, "di/1")?;
+                let before = (tx.secret_readable_by("m", &id, "di/1")?, tx.secret_readable_by("m", &id, "di/0")?);
+                tx.revoke_secret("m", &id, 3, Some("di"))?;
+                let after = tx.secret_readable_by("m", &id, "di/1")?;
+                Ok::<_, StoreError>((before, after))
+            })
+            .unwrap();
+        assert_eq!(seen, ((true, false), false));
     }
 }
