@@ -208,7 +208,7 @@ impl MongodbCharm {
         if role == "shard" && engine == MongoEngine::FerretDb {
             return Ok(ctx.set_status(WorkloadStatus::Blocked, "role shard needs mongod: FerretDB has no sharding")?);
         }
-        if let Some(reason) = ctx.state_get("blocked").filter(|b| !b.is_empty()) {
+        if let Some(reason) = server::first_blocked(ctx) {
             return Ok(ctx.set_status(WorkloadStatus::Blocked, &reason)?);
         }
         let note = match (engine, role.as_str()) {
@@ -220,8 +220,9 @@ impl MongodbCharm {
         Ok(())
     }
 
-    fn block(&self, ctx: &mut HookContext, reason: Option<&str>) -> anyhow::Result<()> {
-        ctx.state_set("blocked", reason.unwrap_or(""));
+    /// Records (or clears) why relation `rel` is refused, then sets the status.
+    fn block(&self, ctx: &mut HookContext, rel: i64, reason: Option<&str>) -> anyhow::Result<()> {
+        server::set_blocked(ctx, rel, reason);
         self.settle_status(ctx)
     }
 
@@ -235,13 +236,13 @@ impl MongodbCharm {
         }
         if let Err(e) = validate_database(&request.database) {
             ctx.log("WARNING", &format!("relation {rel}: {e}"));
-            self.block(ctx, Some("invalid database name requested"))?;
+            self.block(ctx, rel, Some("invalid database name requested"))?;
             return Ok(None);
         }
         let roles = match roles_for(&request.extra_user_roles, &request.database) {
             Ok(r) => r,
             Err(e) => {
-                self.block(ctx, Some(&e.to_string()))?;
+                self.block(ctx, rel, Some(&e.to_string()))?;
                 return Ok(None);
             }
         };
@@ -286,7 +287,7 @@ impl MongodbCharm {
             return Ok(());
         }
         if role(ctx) != "replication" {
-            return self.block(ctx, Some(SHARDING_REFUSED));
+            return self.block(ctx, rel, Some(SHARDING_REFUSED));
         }
         let Some(Issued { request, user, password }) = self.ensure_relation_user(ctx, rel, DATABASE, mode).await? else { return Ok(()) };
         let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
@@ -302,7 +303,7 @@ impl MongodbCharm {
         offer.user.insert("username".into(), user);
         offer.user.insert("password".into(), password.expose().to_string());
         provider::publish(ctx, rel, DATABASE, &request, offer)?;
-        self.block(ctx, None)
+        self.block(ctx, rel, None)
     }
 
     async fn serve_cluster(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
@@ -310,7 +311,7 @@ impl MongodbCharm {
             return Ok(());
         }
         if role(ctx) != "config-server" {
-            return self.block(ctx, Some(CLUSTER_REFUSED));
+            return self.block(ctx, rel, Some(CLUSTER_REFUSED));
         }
         let Some(Issued { request, user, password }) = self.ensure_relation_user(ctx, rel, CLUSTER, mode).await? else { return Ok(()) };
         let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
@@ -321,7 +322,7 @@ impl MongodbCharm {
         offer.user.insert("password".into(), password.expose().to_string());
         offer.extra.insert("key-file".into(), internal(ctx)?.get("keyfile").cloned().unwrap_or_default());
         provider::publish(ctx, rel, CLUSTER, &request, offer)?;
-        self.block(ctx, None)
+        self.block(ctx, rel, None)
     }
 
     async fn broken(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
@@ -330,7 +331,7 @@ impl MongodbCharm {
         }
         let user = relation_user(rel);
         if (endpoint == DATABASE && role(ctx) != "replication") || (endpoint == CLUSTER && role(ctx) != "config-server") {
-            return self.block(ctx, None);
+            return self.block(ctx, rel, None);
         }
         let request = ctx.remote_app_data(rel).unwrap_or_default();
         let admin = admin(ctx).await?;
@@ -349,7 +350,7 @@ impl MongodbCharm {
                 }
             }
         }
-        self.block(ctx, None)
+        self.block(ctx, rel, None)
     }
 
     async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
@@ -449,6 +450,14 @@ impl Charm for MongodbCharm {
             return Err(format!("the engine is fixed at deploy, revert config engine to {}", engine(old)));
         }
         Ok(())
+    }
+
+    fn runs_beside_other_relations(&self, event: &Event) -> bool {
+        server::serves_one_relation(event, DATABASE)
+    }
+
+    fn settle_after_concurrent_hooks(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        self.settle_status(ctx)
     }
 
     async fn handle(&self, ctx: &mut HookContext, event: &Event) -> anyhow::Result<()> {
