@@ -675,6 +675,104 @@ fn sharded_cluster_through_the_mongos_subordinate() {
     assert_get_credentials_refused(&c, "di-direct/leader");
 }
 
+// ---- shards (charm-protocol §5.6): mongod joins them, FerretDB says it cannot ----
+
+/// The `sharding` / `config-server` endpoints: a replica set refuses `sharding`; under
+/// FerretDB a shard and the config server's relation to it are blocked with the reason;
+/// with mongod the shard joins (the config server's router lists it) and is drained on
+/// remove-relation. Removing the relations clears every block.
+#[test]
+fn shards_join_a_config_server_only_where_mongod_runs() {
+    let engine = engine();
+    let c = MongoController::bootstrap();
+    c.ok(&["deploy", MONGO, "cs", "--config", "role=config-server", "--config", &engine.config()]);
+    c.ok(&["deploy", MONGO, "sh", "--config", "role=shard", "--config", &engine.config()]);
+    c.ok(&["deploy", MONGO, "rs", "--config", &engine.config()]);
+    c.wait_active(&["cs", "rs"]);
+    let alone = match engine {
+        Engine::FerretDb => "role shard needs mongod: FerretDB has no sharding",
+        Engine::Mongod => "missing relation to config server",
+    };
+    c.wait_for("the lone shard to be blocked", |s| Ok(app_status(s, "sh") == ("blocked".into(), alone.into())));
+
+    c.ok(&["integrate", "sh:sharding", "cs:config-server"]);
+    match engine {
+        Engine::FerretDb => {
+            c.wait_for("both sides to say FerretDB cannot shard", |s| {
+                Ok(app_status(s, "cs") == ("blocked".into(), "cannot add shard sh: FerretDB has no sharding".into())
+                    && app_status(s, "sh") == ("blocked".into(), alone.into()))
+            });
+        }
+        Engine::Mongod => {
+            c.wait_active(&["sh"]);
+            // The shard took the cluster's operator password: one login across the cluster.
+            let operator = get_password(&c, "cs", None);
+            assert_eq!(get_password(&c, "sh", None), operator);
+            let status = c.status();
+            let shard_port = open_port(&status["applications"]["sh"]["units"]["sh/0"]);
+            let on_shard = MongoSession::open(&uri_for(&format!("127.0.0.1:{shard_port}"), "operator", &operator, "admin"));
+            drop(on_shard);
+            wait_shard_listed(&c, &operator, "sh", true);
+        }
+    }
+
+    // A replica set cannot be a shard.
+    c.ok(&["integrate", "rs:sharding", "cs:config-server"]);
+    c.wait_for("the replica set to refuse sharding", |s| {
+        Ok(app_status(s, "rs") == ("blocked".into(), "sharding interface cannot be used by replicas".into()))
+    });
+
+    c.ok(&["remove-relation", "rs:sharding", "cs:config-server"]);
+    c.ok(&["remove-relation", "sh:sharding", "cs:config-server"]);
+    c.wait_for("every block to clear", |s| {
+        Ok(app_status(s, "rs").0 == "active"
+            && app_status(s, "cs").0 == "active"
+            && app_status(s, "sh") == ("blocked".into(), alone.into()))
+    });
+    if engine == Engine::Mongod {
+        wait_shard_listed(&c, &get_password(&c, "cs", None), "sh", false);
+    }
+}
+
+/// Waits until the config server's cluster does (or no longer does) list `shard`, asking
+/// through a mongos router (deploys one beside a data-integrator the first time).
+fn wait_shard_listed(c: &Controller, operator: &str, shard: &str, listed: bool) {
+    if !has_app(&c.status(), "probe") {
+        c.ok(&["deploy", DI, "probe", "--config", "database-name=probe"]);
+        c.ok(&["deploy", "mongos", "probe-router"]);
+        c.ok(&["integrate", "probe-router", "probe"]);
+        c.ok(&["integrate", "cs", "probe-router"]);
+    }
+    let status = wait_router(c, "probe/0", ("active", ""));
+    let port = open_port(subordinate(&status, "probe/0", "probe-router/0"));
+    let session = MongoSession::open(&uri_for(&format!("127.0.0.1:{port}"), "operator", operator, "admin"));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let reply = session.rt.block_on(async { session.client().database("admin").run_command(doc! { "listShards": 1 }).await });
+        let reply = reply.expect("listShards through the router");
+        let states: Vec<(String, i64)> = reply
+            .get_array("shards")
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_document())
+                    .map(|d| {
+                        (
+                            d.get_str("_id").unwrap_or("").to_string(),
+                            d.get_i32("draining").map(i64::from).or_else(|_| d.get_bool("draining").map(i64::from)).unwrap_or(0),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let active = states.iter().any(|(name, draining)| name == shard && *draining == 0);
+        if active == listed {
+            return;
+        }
+        assert!(Instant::now() < deadline, "shard {shard} listed={listed} never held: {reply}");
+        sleep(POLL);
+    }
+}
+
 // ---- bad input: one line, non-zero exit, nothing created ----
 
 #[test]

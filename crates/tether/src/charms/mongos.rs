@@ -108,7 +108,13 @@ impl MongosCharm {
             return Ok(());
         };
         let port: u16 = ctx.state_get(STATE_PORT).and_then(|p| p.parse().ok()).ok_or_else(|| anyhow!("unit has no port"))?;
-        let engine = MongoEngine::detect(None).unwrap_or(MongoEngine::FerretDb);
+        // The router follows the config server's engine (a FerretDB config server needs the
+        // forwarder even where mongos is installed); an older config server does not say.
+        let engine = match data.get("engine").map(String::as_str) {
+            Some("mongod") => MongoEngine::Mongod,
+            Some(_) => MongoEngine::FerretDb,
+            None => MongoEngine::detect(None).unwrap_or(MongoEngine::FerretDb),
+        };
         let spec = RouterSpec {
             dir: ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit),
             port,

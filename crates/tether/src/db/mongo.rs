@@ -263,6 +263,33 @@ impl MongoAdmin {
         }
     }
 
+    /// The shards a `mongos` knows, by name (run against a router, never a mongod).
+    pub async fn shard_names(&self) -> Result<Vec<String>, MongoAdminError> {
+        let reply = self.admin_command("listShards", doc! { "listShards": 1 }).await?;
+        let shards =
+            reply.get_array("shards").map(|a| a.iter().filter_map(|d| d.as_document()?.get_str("_id").ok()).map(String::from).collect());
+        Ok(shards.unwrap_or_default())
+    }
+
+    /// Adds the replica set `replset` at `hosts` as shard `name` (through a `mongos`);
+    /// a shard already there is success.
+    pub async fn add_shard(&self, name: &str, replset: &str, hosts: &[String]) -> Result<(), MongoAdminError> {
+        if self.shard_names().await?.iter().any(|s| s == name) {
+            return Ok(());
+        }
+        let connection = format!("{replset}/{}", hosts.join(","));
+        self.admin_command("addShard", doc! { "addShard": connection, "name": name }).await.map(drop)
+    }
+
+    /// Starts draining shard `name` out of the cluster (through a `mongos`); MongoDB
+    /// finishes it in the background. A shard that is not there is success.
+    pub async fn remove_shard(&self, name: &str) -> Result<(), MongoAdminError> {
+        if !self.shard_names().await?.iter().any(|s| s == name) {
+            return Ok(());
+        }
+        self.admin_command("removeShard", doc! { "removeShard": name }).await.map(drop)
+    }
+
     /// The names of the databases on the server.
     pub async fn list_databases(&self) -> Result<Vec<String>, MongoAdminError> {
         let client = self.client.lock().await;

@@ -67,7 +67,8 @@ impl PgSpec {
 
 /// One MongoDB-wire server (see [`mongo`]): its data directory (whose parent is the unit
 /// directory), the log file, its port on 127.0.0.1, the password of `operator`, the engine
-/// and, for mongod, the replica set name (FerretDB has none and ignores it).
+/// and, for mongod, the replica set name, the member's place in a sharded cluster and the
+/// keyfile its members share (FerretDB has none of these and ignores them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MongoSpec {
     pub data_dir: PathBuf,
@@ -76,11 +77,34 @@ pub struct MongoSpec {
     pub operator_password: SecretString,
     pub engine: MongoEngine,
     pub replset: Option<String>,
+    pub cluster_role: ClusterRole,
+    /// The content of mongod's `--keyFile`; `None` keeps the file there (or makes a random one).
+    pub keyfile: Option<SecretString>,
 }
 
-#[cfg_attr(not(test), allow(dead_code))] // until the mongodb charm (issue 4) lands
+/// A mongod's place in a sharded cluster (`--configsvr`, `--shardsvr`, or neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClusterRole {
+    #[default]
+    ReplicaSet,
+    ConfigServer,
+    Shard,
+}
+
+impl ClusterRole {
+    /// From the mongodb charm's `role` option.
+    pub fn from_config(role: &str) -> ClusterRole {
+        match role {
+            "config-server" => ClusterRole::ConfigServer,
+            "shard" => ClusterRole::Shard,
+            _ => ClusterRole::ReplicaSet,
+        }
+    }
+}
+
 impl MongoSpec {
-    /// The usual layout: `<unit dir>/mongodata` and `<unit dir>/mongo.log`.
+    /// The usual layout: `<unit dir>/mongodata` and `<unit dir>/mongo.log`, a plain replica
+    /// set member with the keyfile already on disk.
     pub fn for_unit(
         unit_dir: &Path,
         port: u16,
@@ -88,7 +112,16 @@ impl MongoSpec {
         engine: MongoEngine,
         replset: Option<String>,
     ) -> MongoSpec {
-        MongoSpec { data_dir: unit_dir.join("mongodata"), log_file: unit_dir.join("mongo.log"), port, operator_password, engine, replset }
+        MongoSpec {
+            data_dir: unit_dir.join("mongodata"),
+            log_file: unit_dir.join("mongo.log"),
+            port,
+            operator_password,
+            engine,
+            replset,
+            cluster_role: ClusterRole::ReplicaSet,
+            keyfile: None,
+        }
     }
 }
 

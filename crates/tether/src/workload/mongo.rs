@@ -17,8 +17,11 @@
 //! **mongod** (`--auth --keyFile --replSet <replset> --bind_ip 127.0.0.1 --port`): on the
 //! first start the replica set is initiated and `operator` created through the localhost
 //! exception, then every later login is authenticated. The keyfile is generated per unit
-//! (`<unit dir>/mongod.keyfile`, 0400): mongod can only read it from a file. This path
-//! cannot be tested here (no mongod in Debian); it follows MongoDB's documented sequence.
+//! (`<unit dir>/mongod.keyfile`, 0400, mongod reads it only from a file) from the
+//! application's secret, so every member and router of one cluster shares it; a shard
+//! takes its config server's. A config server runs with `--configsvr`, a shard with
+//! `--shardsvr`. This path cannot be tested here (no mongod in Debian); it follows
+//! MongoDB's documented sequence.
 //!
 //! Either way tether records `pid` and `port` in `<data dir>/tether-server.pid`; a later
 //! start adopts a live server of the same binary and data directory instead of starting a
@@ -35,7 +38,7 @@ use nix::sys::signal::Signal;
 
 use super::engine::Engine;
 use super::process::{pid_alive, Proc};
-use super::{MongoSpec, WorkloadError};
+use super::{ClusterRole, MongoSpec, WorkloadError};
 use crate::db::mongo::{client_options, is_auth_refused, ADMIN_USER};
 use crate::secret::{generate_password, SecretString};
 
@@ -210,6 +213,11 @@ pub fn args(spec: &MongoSpec, keyfile: &Path) -> Vec<String> {
             if let Some(rs) = spec.replset.as_deref().filter(|r| !r.is_empty()) {
                 a.extend(["--replSet".into(), rs.to_string()]);
             }
+            match spec.cluster_role {
+                ClusterRole::ReplicaSet => {}
+                ClusterRole::ConfigServer => a.push("--configsvr".into()),
+                ClusterRole::Shard => a.push("--shardsvr".into()),
+            }
             a
         }
     }
@@ -223,7 +231,7 @@ fn url_safe(p: &Path) -> bool {
 fn spawn(spec: &MongoSpec, bin: &Path) -> Result<Proc, WorkloadError> {
     let keyfile = unit_dir(spec).join(KEYFILE);
     match spec.engine {
-        MongoEngine::Mongod => ensure_keyfile(&keyfile)?,
+        MongoEngine::Mongod => write_keyfile(&keyfile, spec.keyfile.as_ref())?,
         MongoEngine::FerretDb if !url_safe(&spec.data_dir) => {
             let e = std::io::Error::other("FerretDB's SQLite URL cannot hold this path (use letters, digits and / . _ - + @ = , only)");
             return Err(prep("check data directory", &spec.data_dir)(e));
@@ -251,15 +259,23 @@ fn spawn(spec: &MongoSpec, bin: &Path) -> Result<Proc, WorkloadError> {
     Ok(proc)
 }
 
-/// A random 1024-character keyfile, 0400, unless one is there.
-fn ensure_keyfile(path: &Path) -> Result<(), WorkloadError> {
-    if path.is_file() {
-        return Ok(());
-    }
+/// mongod's keyfile, 0400: `content` when given (rewritten if it differs: a shard takes
+/// its config server's), else the one already there, else a random one.
+fn write_keyfile(path: &Path, content: Option<&SecretString>) -> Result<(), WorkloadError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let current = std::fs::read_to_string(path).ok();
+    let wanted = match (content, &current) {
+        (Some(c), Some(cur)) if c.expose() == cur => return Ok(()),
+        (None, Some(_)) => return Ok(()),
+        (Some(c), _) => c.clone(),
+        (None, None) => generate_password(1024),
+    };
+    if current.is_some() {
+        std::fs::remove_file(path).map_err(prep("replace keyfile", path))?;
+    }
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o400).open(path).map_err(prep("create keyfile", path))?;
-    f.write_all(generate_password(1024).expose().as_bytes()).map_err(prep("write keyfile", path))
+    f.write_all(wanted.expose().as_bytes()).map_err(prep("write keyfile", path))
 }
 
 /// `(pid, port)` from tether's pid file, if it is there and readable.

@@ -197,5 +197,25 @@ fn engines_are_detected_and_argv_holds_no_secret() {
     let mongod = MongoSpec { engine: MongoEngine::Mongod, ..t.spec.clone() };
     let a = args(&mongod, Path::new("/k")).join(" ");
     assert!(a.contains("--auth --keyFile /k --replSet mongodb") && a.contains("--bind_ip 127.0.0.1"), "{a}");
+    let shard = MongoSpec { engine: MongoEngine::Mongod, cluster_role: crate::workload::ClusterRole::Shard, ..t.spec.clone() };
+    assert!(args(&shard, Path::new("/k")).contains(&"--shardsvr".to_string()));
+    let config = MongoSpec { engine: MongoEngine::Mongod, cluster_role: crate::workload::ClusterRole::ConfigServer, ..t.spec.clone() };
+    assert!(args(&config, Path::new("/k")).contains(&"--configsvr".to_string()));
     assert!(!url_safe(Path::new("/tmp/a b")) && !url_safe(Path::new("/tmp/a?b")) && url_safe(Path::new("/tmp/tether-test.x1/u")));
+}
+
+#[test]
+fn keyfile_is_kept_made_or_replaced_and_owner_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("k");
+    write_keyfile(&path, None).expect("random keyfile");
+    let random = std::fs::read_to_string(&path).expect("read");
+    assert_eq!(random.len(), 1024);
+    write_keyfile(&path, None).expect("kept");
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), random);
+    let cluster = SecretString::new("c".repeat(1024));
+    write_keyfile(&path, Some(&cluster)).expect("replaced");
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), cluster.expose());
+    assert_eq!(std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777, 0o400);
 }

@@ -3,8 +3,11 @@
 //! clients and `cluster` (config-server) for mongos routers (charm-protocol §5).
 //!
 //! The role (`replication`, `config-server`, `shard`) and the engine are fixed at deploy.
+//! Shards join a config server's cluster through [`shards`].
 //! What FerretDB cannot do (replica sets, sharding, role enforcement) is said in the
 //! unit's status, never pretended.
+
+mod shards;
 
 use super::provider::{self, Offer, Request, Serve};
 use super::{param_str, server, Charm};
@@ -12,7 +15,7 @@ use crate::db::mongo::MongoAdmin;
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
 use crate::workload::mongo::MongoEngine;
-use crate::workload::{MongoSpec, WorkloadSpec};
+use crate::workload::{ClusterRole, MongoSpec, WorkloadSpec};
 use anyhow::anyhow;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -31,6 +34,7 @@ const KEYFILE_LEN: usize = 1024;
 const ROLES: [&str; 3] = ["replication", "config-server", "shard"];
 const STATE_ENGINE: &str = "engine";
 const SHARDING_REFUSED: &str = "Sharding roles do not support database interface.";
+const SHARD_ON_FERRETDB: &str = "role shard needs mongod: FerretDB has no sharding";
 const CLUSTER_REFUSED: &str = "Relation to mongos not supported, config role must be config-server";
 
 fn string_param(name: &str, default: Option<&str>, description: &str) -> ActionParam {
@@ -55,11 +59,11 @@ pub fn meta() -> CharmMeta {
             ep("upgrade-version-a", Role::Peer, "upgrade"),
             ep(DATABASE, Role::Provider, "mongodb_client"),
             ep("cos-agent", Role::Provider, "cos_agent"),
-            ep("config-server", Role::Provider, "shards"),
+            ep(shards::CONFIG_SERVER, Role::Provider, "shards"),
             ep(CLUSTER, Role::Provider, "config-server"),
             ep("certificates", Role::Requirer, "tls-certificates").limit(1),
             ep("s3-credentials", Role::Requirer, "s3").limit(1),
-            ep("sharding", Role::Requirer, "shards").limit(1),
+            ep(shards::SHARDING, Role::Requirer, "shards").limit(1),
         ],
         config: vec![
             opt("role", OptionType::String, Some("replication".into()), "replication, config-server or shard; fixed at deploy"),
@@ -132,6 +136,20 @@ fn engine_of(ctx: &HookContext) -> MongoEngine {
     }
 }
 
+/// The unit's server: its replica set and place in a cluster, and the keyfile it shares
+/// with the cluster (a shard's comes from its config server once shared).
+fn server_spec(ctx: &HookContext, port: u16, operator_password: SecretString) -> anyhow::Result<WorkloadSpec> {
+    let engine = engine_of(ctx);
+    let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
+    let mut spec = MongoSpec::for_unit(&server::unit_dir(ctx), port, operator_password, engine, replset);
+    spec.cluster_role = ClusterRole::from_config(&role(ctx));
+    if engine == MongoEngine::Mongod {
+        let own = internal(ctx)?.get("keyfile").cloned().map(SecretString::new);
+        spec.keyfile = shards::cluster_keyfile(ctx)?.or(own);
+    }
+    Ok(WorkloadSpec::Mongo(spec))
+}
+
 /// A relation user that exists on the server, with the request it answers.
 struct Issued {
     request: Request,
@@ -170,14 +188,14 @@ impl MongodbCharm {
         }
         let engine = engine_of(ctx);
         if role(ctx) == "shard" && engine == MongoEngine::FerretDb {
-            ctx.set_status(WorkloadStatus::Blocked, "role shard needs mongod: FerretDB has no sharding")?;
+            ctx.set_status(WorkloadStatus::Blocked, SHARD_ON_FERRETDB)?;
             return Ok(());
         }
         ctx.set_status(WorkloadStatus::Maintenance, &format!("starting {}", engine.name()))?;
-        let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
-        let dir = server::unit_dir(ctx);
         let label = internal_label(&ctx.app);
-        let spec = |port, pw| WorkloadSpec::Mongo(MongoSpec::for_unit(&dir, port, pw, engine, replset.clone()));
+        // The spec's parts that do not depend on port and password, read before starting.
+        let WorkloadSpec::Mongo(template) = server_spec(ctx, 0, SecretString::new(String::new()))? else { unreachable!() };
+        let spec = |port, operator_password| WorkloadSpec::Mongo(MongoSpec { port, operator_password, ..template.clone() });
         let (pw, port, moved) = server::start_workload(ctx, &label, "operator-password", spec).await?;
         let admin = ctx.services.mongo.get(port, &pw).await?;
         let passwords = internal(ctx)?;
@@ -201,15 +219,18 @@ impl MongodbCharm {
             return Ok(());
         }
         let engine = engine_of(ctx);
+        let role = role(ctx);
+        if role == "shard" && engine == MongoEngine::FerretDb {
+            return Ok(ctx.set_status(WorkloadStatus::Blocked, SHARD_ON_FERRETDB)?);
+        }
         if let Some((status, message)) = server::workload_problem(ctx, engine.name()) {
             return Ok(ctx.set_status(status, &message)?);
         }
-        let role = role(ctx);
-        if role == "shard" && engine == MongoEngine::FerretDb {
-            return Ok(ctx.set_status(WorkloadStatus::Blocked, "role shard needs mongod: FerretDB has no sharding")?);
-        }
         if let Some(reason) = server::first_blocked(ctx) {
             return Ok(ctx.set_status(WorkloadStatus::Blocked, &reason)?);
+        }
+        if role == "shard" && !shards::has_config_server(ctx)? {
+            return Ok(ctx.set_status(WorkloadStatus::Blocked, shards::MISSING_CONFIG_SERVER)?);
         }
         let note = match (engine, role.as_str()) {
             (MongoEngine::FerretDb, "config-server") => "config-server on ferretdb: no shards; mongos routers forward to it",
@@ -314,9 +335,11 @@ impl MongodbCharm {
             return self.block(ctx, rel, Some(CLUSTER_REFUSED));
         }
         let Some(Issued { request, user, password }) = self.ensure_relation_user(ctx, rel, CLUSTER, mode).await? else { return Ok(()) };
-        let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
+        let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
         let mut offer = Offer::default();
         offer.plain.insert("database".into(), request.database.clone());
+        // Which router mongos must run: a `mongos` process, or the FerretDB forwarder.
+        offer.plain.insert("engine".into(), engine.name().into());
         offer.plain.insert("config-server-db".into(), format!("{}/127.0.0.1:{port}", ctx.app));
         offer.user.insert("username".into(), user);
         offer.user.insert("password".into(), password.expose().to_string());
@@ -400,10 +423,9 @@ impl MongodbCharm {
                 return Ok(());
             }
             if username == "operator" {
-                let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
-                let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
-                let spec = MongoSpec::for_unit(&server::unit_dir(ctx), port, new.clone(), engine, replset);
-                ctx.services.supervisor.ensure_running(&server::workload_key(ctx), WorkloadSpec::Mongo(spec)).await?;
+                let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
+                let spec = server_spec(ctx, port, new.clone())?;
+                ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
                 server::settle_admin_password(ctx, &label, key, &new)?;
             } else {
                 content.insert(key.to_string(), new.expose().to_string());
@@ -478,12 +500,22 @@ impl Charm for MongodbCharm {
             (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(CLUSTER)) => {
                 self.serve_cluster(ctx, rel, Serve::IfChanged).await
             }
+            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(shards::CONFIG_SERVER)) => {
+                self.serve_shard(ctx, rel).await
+            }
+            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(shards::SHARDING)) => {
+                self.join_cluster(ctx, rel).await
+            }
             (HookKind::RelationBroken, Some(ep @ (DATABASE | CLUSTER))) => self.broken(ctx, rel, ep).await,
+            (HookKind::RelationBroken, Some(shards::CONFIG_SERVER)) => self.shard_gone(ctx, rel).await,
+            (HookKind::RelationBroken, Some(shards::SHARDING)) => self.left_cluster(ctx, rel).await,
             (HookKind::Stop, _) => {
+                self.stop_admin_router(ctx).await;
                 server::stop(ctx).await;
                 Ok(())
             }
             (HookKind::Remove, _) => {
+                self.stop_admin_router(ctx).await;
                 if let Some(port) = server::remove(ctx).await? {
                     ctx.services.mongo.forget(port).await;
                 }
