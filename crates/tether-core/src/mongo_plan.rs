@@ -38,7 +38,12 @@ pub const OWNER_VALUE: &str = "tether";
 pub const AUTH_DATABASE: &str = "admin";
 
 /// Databases that belong to the server; never dropped, never handed out by auto-delete.
-pub const SYSTEM_DATABASES: [&str; 3] = ["admin", "local", "config"];
+pub const SYSTEM_DATABASES: [&str; 4] = ["admin", "local", "config", REGISTRY_DATABASE];
+
+/// Where tether marks the users it manages on a server without `customData` (FerretDB):
+/// one document `{_id: <user>}` per user. Never dropped, never handed to an application.
+pub const REGISTRY_DATABASE: &str = "tether_meta";
+pub const REGISTRY_COLLECTION: &str = "managed_users";
 
 /// The keywords `extra-user-roles` accepts, in the charm's order.
 pub const ROLE_KEYWORDS: [&str; 4] = ["default", "admin", "monitor", "backup"];
@@ -95,7 +100,8 @@ pub const CUSTOM_ROLES: [(&str, &[&str]); 2] =
     [("explainRole", &["listIndexes", "listCollections", "dbStats", "dbHash", "collStats", "find"]), ("pbmAnyAction", &["anyAction"])];
 
 /// Refuses names MongoDB cannot hold or that would be unsafe as file names: empty, 64
-/// bytes or more, NUL or other control characters, and `/ \ . " $ * < > : | ?` or space.
+/// bytes or more, NUL or other control characters, `/ \ . " $ * < > : | ?` or space, and
+/// tether's own registry database.
 pub fn validate_database(name: &str) -> Result<(), MongoPlanError> {
     let bad = |why| Err(MongoPlanError::BadDatabase { shown: shown(name), why });
     if name.is_empty() {
@@ -109,6 +115,9 @@ pub fn validate_database(name: &str) -> Result<(), MongoPlanError> {
     }
     if name.chars().any(|c| "/\\. \"$*<>:|?".contains(c)) {
         return bad("it contains one of / \\ . \" $ * < > : | ? or a space");
+    }
+    if name == REGISTRY_DATABASE {
+        return bad("it is reserved for tether's own records");
     }
     Ok(())
 }
@@ -204,12 +213,12 @@ mod tests {
         for ok in ["app", "my-db_1", "DB", "ünïcode"] {
             validate_database(ok).unwrap();
         }
-        for bad in ["", "a.b", "a$b", "a\"b", "a\0b", "a/b", "a\\b", "a b", "a\nb", "x".repeat(64).as_str()] {
+        for bad in ["", "a.b", "a$b", "a\"b", "a\0b", "a/b", "a\\b", "a b", "a\nb", "x".repeat(64).as_str(), REGISTRY_DATABASE] {
             assert!(validate_database(bad).is_err(), "{bad:?}");
         }
         let e = validate_database("evil\0db").unwrap_err().to_string();
         assert!(e.contains("\\0") && !e.contains('\0'), "{e}");
-        assert!(is_system_database("local") && !is_system_database("app"));
+        assert!(is_system_database("local") && is_system_database(REGISTRY_DATABASE) && !is_system_database("app"));
     }
 
     #[test]

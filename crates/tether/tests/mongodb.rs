@@ -675,6 +675,62 @@ fn sharded_cluster_through_the_mongos_subordinate() {
     assert_get_credentials_refused(&c, "di-direct/leader");
 }
 
+// ---- drift repair (issue 6 §3): marked users repaired, unmarked ones untouched ----
+
+/// update-status resets a relation user's password changed by hand and recreates one
+/// dropped by hand (saying so in debug-log); a hand-made look-alike `relation-<n>` without
+/// tether's ownership marker (customData on mongod, the registry under FerretDB) and an
+/// unrelated user survive the pass.
+#[test]
+fn drift_is_repaired_and_users_tether_does_not_own_are_left_alone() {
+    let engine = engine();
+    let c = MongoController::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=2s"]);
+    c.ok(&["deploy", MONGO, "--config", &engine.config()]);
+    c.ok(&["deploy", DI, "--config", "database-name=driftdb"]);
+    c.ok(&["integrate", DI, MONGO]);
+    c.wait_active(&[MONGO, DI]);
+    let creds = c.credentials_for("data-integrator/leader", "mongodb");
+    let user = field(&creds, "username").to_string();
+    let uri = field(&creds, "uris").to_string();
+    let (_, port) = first_endpoint(field(&creds, "endpoints"));
+    let operator = get_password(&c, MONGO, None);
+    let admin = MongoSession::open(&uri_for(&format!("127.0.0.1:{port}"), "operator", &operator, "admin"));
+    let command = |cmd: Document| {
+        admin
+            .rt
+            .block_on(async { admin.client().database("admin").run_command(cmd.clone()).await })
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    };
+    for (name, pw) in [("relation-9999", "hand-made-1"), ("alice", "hand-made-2")] {
+        command(doc! { "createUser": name, "pwd": pw, "roles": [], "mechanisms": ["SCRAM-SHA-256"] });
+    }
+    let wait_login = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while MongoSession::connect(&uri).is_err() {
+            assert!(Instant::now() < deadline, "{what} was not repaired within 60 s");
+            sleep(POLL);
+        }
+    };
+
+    command(doc! { "updateUser": &user, "pwd": "changed-by-hand", "mechanisms": ["SCRAM-SHA-256"] });
+    assert!(MongoSession::connect(&uri).is_err(), "the password was changed by hand");
+    wait_login("a password changed by hand");
+
+    command(doc! { "dropUser": &user });
+    assert!(MongoSession::connect(&uri).is_err(), "the user was dropped by hand");
+    wait_login("a user dropped by hand");
+    let log = c.ok(&["debug-log", "--limit", "100000"]).stdout;
+    assert!(log.contains(&format!("drift repaired: recreated {user}")), "debug-log does not tell the repair:\n{log}");
+
+    let users = command(doc! { "usersInfo": 1 });
+    let names: Vec<&str> =
+        users.get_array("users").map(|a| a.iter().filter_map(|u| u.as_document()?.get_str("user").ok()).collect()).unwrap_or_default();
+    for kept in ["relation-9999", "alice", user.as_str()] {
+        assert!(names.contains(&kept), "{kept} is there after the repair pass: {names:?}");
+    }
+}
+
 // ---- shards (charm-protocol §5.6): mongod joins them, FerretDB says it cannot ----
 
 /// The `sharding` / `config-server` endpoints: a replica set refuses `sharding`; under

@@ -228,6 +228,10 @@ impl MysqlCharm {
             ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
         }
         for rel in live {
+            let user = relation_user(rel, &ctx.model_uuid);
+            if !existing.contains(&user) {
+                ctx.log("WARNING", &format!("drift repaired: recreated {user} for relation {rel}"));
+            }
             self.serve_database(ctx, rel, Serve::Always).await?;
         }
         Ok(())

@@ -13,8 +13,14 @@
 //! - FerretDB (its new authentication): users and SCRAM-SHA-256 logins are real, but it
 //!   implements neither roles nor `customData` (it refuses non-empty ones), so users are
 //!   created without them: every authenticated user may read and write every database.
-//!   The ownership marker is the `relation-<id>` name alone. [`MongoAdmin::flavor`] tells
-//!   which server this is, so callers can say so in status.
+//!   The ownership marker is a document `{_id: <user>}` in `tether_meta.managed_users`
+//!   (the registry MariaDB also uses), written with the user and removed with it; since
+//!   FerretDB enforces no roles, an application user could edit that registry, which the
+//!   README says. [`MongoAdmin::flavor`] tells which server this is, so callers can say so
+//!   in status.
+//!
+//! Either way [`MongoAdmin::list_managed_users`] lists only marked users: a look-alike
+//! `relation-<id>` made by hand is never dropped by drift repair.
 //!
 //! The `mongodb` crate is held at 3.8: 3.9 dropped the extra empty `saslContinue` round
 //! of SCRAM that servers without `skipEmptyExchange` (FerretDB 1.24 among them) need, and
@@ -27,7 +33,7 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::{Error as DriverError, ErrorKind};
 use mongodb::options::{AuthMechanism, ClientOptions, Credential, ServerAddress};
 use mongodb::Client;
-use tether_core::mongo_plan::{self, MongoPlanError, Role, AUTH_DATABASE, OWNER_KEY, OWNER_VALUE};
+use tether_core::mongo_plan::{self, MongoPlanError, Role, AUTH_DATABASE, OWNER_KEY, OWNER_VALUE, REGISTRY_COLLECTION, REGISTRY_DATABASE};
 
 use crate::secret::SecretString;
 
@@ -184,6 +190,11 @@ impl MongoAdmin {
                 create.insert("roles", Vec::<Bson>::new());
             }
         }
+        if self.flavor == MongoFlavor::FerretDb {
+            // Marked before it exists: a crash in between leaves a mark without a user
+            // (harmless), never a tether user without its mark.
+            self.mark(user).await?;
+        }
         match self.admin_command("createUser", create).await {
             Ok(_) => Ok(()),
             Err(MongoAdminError::Command { source, .. }) if error_code(&source) == Some(USER_EXISTS) => {
@@ -191,6 +202,40 @@ impl MongoAdmin {
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn registry(client: &Client) -> mongodb::Collection<Document> {
+        client.database(REGISTRY_DATABASE).collection(REGISTRY_COLLECTION)
+    }
+
+    /// Records `user` in the FerretDB ownership registry (idempotent).
+    async fn mark(&self, user: &str) -> Result<(), MongoAdminError> {
+        let client = self.client.lock().await;
+        let registry = Self::registry(&client);
+        let step = |source| MongoAdminError::Command { step: "marking a managed user", source };
+        registry.update_one(doc! { "_id": user }, doc! { "$set": { "_id": user } }).upsert(true).await.map_err(step)?;
+        Ok(())
+    }
+
+    /// Removes `user` from the FerretDB ownership registry.
+    async fn unmark(&self, user: &str) -> Result<(), MongoAdminError> {
+        let client = self.client.lock().await;
+        let step = |source| MongoAdminError::Command { step: "unmarking a managed user", source };
+        Self::registry(&client).delete_one(doc! { "_id": user }).await.map_err(step)?;
+        Ok(())
+    }
+
+    /// The users the FerretDB registry marks as tether's.
+    async fn marked(&self) -> Result<Vec<String>, MongoAdminError> {
+        let client = self.client.lock().await;
+        let step = |source| MongoAdminError::Command { step: "reading the managed-user registry", source };
+        let mut cursor = Self::registry(&client).find(doc! {}).await.map_err(step)?;
+        let mut users = Vec::new();
+        while cursor.advance().await.map_err(step)? {
+            let d = cursor.deserialize_current().map_err(step)?;
+            users.extend(d.get_str("_id").ok().map(String::from));
+        }
+        Ok(users)
     }
 
     /// Creates the custom roles among `roles` that a fresh `mongod` lacks.
@@ -212,9 +257,13 @@ impl MongoAdmin {
     /// Drops `user` from `admin`; a missing user is success.
     pub async fn drop_user(&self, user: &str) -> Result<(), MongoAdminError> {
         match self.admin_command("dropUser", doc! { "dropUser": user }).await {
-            Err(MongoAdminError::Command { source, .. }) if error_code(&source) == Some(USER_NOT_FOUND) => Ok(()),
-            other => other.map(drop),
+            Err(MongoAdminError::Command { source, .. }) if error_code(&source) == Some(USER_NOT_FOUND) => {}
+            other => drop(other?),
         }
+        if self.flavor == MongoFlavor::FerretDb {
+            self.unmark(user).await?;
+        }
+        Ok(())
     }
 
     /// Whether `user` exists in `admin`.
@@ -223,16 +272,24 @@ impl MongoAdmin {
         Ok(reply.get_array("users").map(|u| !u.is_empty()).unwrap_or(false))
     }
 
-    /// The relation users (`relation-<id>`) in `admin`, by relation id.
+    /// The relation users (`relation-<id>`) in `admin` that carry tether's ownership
+    /// marker, by relation id.
     pub async fn list_managed_users(&self) -> Result<Vec<String>, MongoAdminError> {
-        let reply = self.admin_command("usersInfo", doc! { "usersInfo": 1 }).await?;
-        let mut users: Vec<(i64, String)> = reply
-            .get_array("users")
-            .map(|a| a.iter().filter_map(|u| u.as_document()?.get_str("user").ok()).collect::<Vec<_>>())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|u| Some((mongo_plan::relation_id_of(u)?, u.to_string())))
-            .collect();
+        let reply = self.admin_command("usersInfo", doc! { "usersInfo": 1, "showCustomData": true }).await?;
+        let infos: Vec<&Document> = reply.get_array("users").map(|a| a.iter().filter_map(Bson::as_document).collect()).unwrap_or_default();
+        let owned: Vec<&str> = match self.flavor {
+            MongoFlavor::MongoDb => infos
+                .iter()
+                .filter(|u| u.get_document("customData").ok().and_then(|c| c.get_str(OWNER_KEY).ok()) == Some(OWNER_VALUE))
+                .filter_map(|u| u.get_str("user").ok())
+                .collect(),
+            MongoFlavor::FerretDb => {
+                let marked = self.marked().await?;
+                infos.iter().filter_map(|u| u.get_str("user").ok()).filter(|u| marked.iter().any(|m| m == u)).collect()
+            }
+        };
+        let mut users: Vec<(i64, String)> =
+            owned.into_iter().filter_map(|u| Some((mongo_plan::relation_id_of(u)?, u.to_string()))).collect();
         users.sort();
         users.dedup();
         Ok(users.into_iter().map(|(_, u)| u).collect())

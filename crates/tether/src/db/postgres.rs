@@ -284,12 +284,16 @@ impl PgAdmin {
         Ok(())
     }
 
-    /// The roles named `relation_id_<n>`, sorted.
+    /// The roles named `relation_id_<n>` that carry tether's ownership comment, sorted.
     pub async fn list_relation_users(&self) -> Result<Vec<String>, DbError> {
         let mut session = self.session().await?;
         let c: &mut Client = &mut session;
         let rows = c
-            .query("SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' ORDER BY rolname", &[])
+            .query(
+                "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' \
+                 AND shobj_description(oid, 'pg_authid') = $1 ORDER BY rolname",
+                &[&pg_plan::OWNERSHIP_COMMENT],
+            )
             .await
             .map_err(step("listing relation users"))?;
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).filter(|n| pg_plan::is_relation_user(n)).collect())

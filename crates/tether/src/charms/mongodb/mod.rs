@@ -274,6 +274,9 @@ impl MongodbCharm {
         admin.ensure_user(&user, &password, &roles).await?;
         if fresh {
             ctx.audit("issued", &format!("{endpoint}:{rel}"), &user, &format!("database {}", request.database));
+            if mode == Serve::Always && provider::already_answered(ctx, rel, &request)? {
+                ctx.log("WARNING", &format!("drift repaired: recreated {user} for relation {rel}"));
+            }
         }
         Ok(Some(Issued { request, user, password }))
     }
