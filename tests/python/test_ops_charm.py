@@ -71,6 +71,28 @@ def test_client_logs_in_to_all_engines(dbs: jubilant.Juju, client_charm, contrac
         assert task.results[endpoint]["result"].startswith(f"ok:logged in to {engine}")
 
 
+def test_v1_client_with_two_requests_in_one_relation_gets_both(dbs: jubilant.Juju, client_charm):
+    """A dpcharmlibs-interfaces requirer that asks for two databases in one relation gets
+    a reply for each, both served by the relation's one user, and logs in to each."""
+    app = "client-two"
+    deploy_client(dbs, client_charm, app, contract="v1", **{"database-name": "two_a,two_b"})
+    for endpoint, provider, _ in PAIRS:
+        dbs.integrate(f"{app}:{endpoint}", provider)
+    dbs.wait(logged_in_everywhere(app), error=client_error(app))
+    task = dbs.run(f"{app}/0", "check")
+    for endpoint, _, engine in PAIRS:
+        result = task.results[endpoint]
+        assert result["database"] == "two_a,two_b", result
+        assert "," not in result["username"], f"one user serves both requests: {result}"
+        assert result["result"].startswith(f"ok:logged in to {engine}"), result
+        assert "(database two_a)" in result["result"] and "(database two_b)" in result["result"], result
+        bag = relation_info(dbs, f"{app}/0", endpoint).app_data
+        assert bag.get("version") == "v1" and bag["requests"].count('"secret-user"') == 2, bag
+    for endpoint, provider, _ in PAIRS:
+        dbs.remove_relation(f"{app}:{endpoint}", provider)
+    dbs.wait(lambda s: jubilant.all_blocked(s, app) and jubilant.all_agents_idle(s, app))
+
+
 def test_client_remove_relation(dbs: jubilant.Juju):
     app = "client-v0"
     dbs.remove_relation(f"{app}:mysql", "mysql-k8s")

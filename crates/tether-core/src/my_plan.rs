@@ -566,7 +566,8 @@ pub fn classify_roles(extra_user_roles: &str, is_db_role: impl Fn(&str) -> bool)
 }
 
 /// Statements that make a relation user (`user@%`) exist with exactly this password and
-/// these privileges: with no extra roles ALL on its database; with extra roles only
+/// these privileges: with no extra roles ALL on each of its databases (a v1 requirer may
+/// ask for several in one relation); with extra roles only
 /// those, through its bundle role, which is its default role. A `fresh` user (the lookup
 /// found none) is created with plain `CREATE USER`, which fails rather than skip if one
 /// appeared meanwhile; an existing one is reset first (password, grants, bundle role).
@@ -576,7 +577,7 @@ pub fn ensure_relation_user(
     d: Dialect,
     user: &str,
     auth: &Auth,
-    database: &str,
+    databases: &[&str],
     extra: &ExtraRoles,
     fresh: bool,
 ) -> Result<Vec<String>, PlanError> {
@@ -591,7 +592,9 @@ pub fn ensure_relation_user(
         s
     };
     if extra.roles.is_empty() {
-        out.push(format!("GRANT ALL PRIVILEGES ON {} TO {a}", grant_scope(database)?));
+        for database in databases {
+            out.push(format!("GRANT ALL PRIVILEGES ON {} TO {a}", grant_scope(database)?));
+        }
         if !fresh {
             out.push(set_default_role(d, "NONE", &a));
         }

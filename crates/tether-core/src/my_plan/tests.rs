@@ -77,7 +77,7 @@ fn native() -> Auth {
 #[test]
 fn relation_users_are_confined_or_get_a_bundle_role() {
     let md = Dialect::MariaDb;
-    let s = ensure_relation_user(md, "relation-1_abc", &native(), "app_1", &ExtraRoles::default(), false).unwrap();
+    let s = ensure_relation_user(md, "relation-1_abc", &native(), &["app_1"], &ExtraRoles::default(), false).unwrap();
     assert_eq!(s[0], format!("CREATE USER IF NOT EXISTS 'relation-1_abc'@'%' IDENTIFIED BY PASSWORD '{H}'"));
     assert!(s.contains(&"REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'relation-1_abc'@'%'".to_string()));
     assert!(s.contains(&"GRANT ALL PRIVILEGES ON `app\\_1`.* TO 'relation-1_abc'@'%'".to_string()));
@@ -86,7 +86,7 @@ fn relation_users_are_confined_or_get_a_bundle_role() {
     assert!(!s.iter().any(|x| x.contains("*.* TO")));
 
     // A user the lookup did not find: created, granted, marked; nothing to reset.
-    let s = ensure_relation_user(md, "relation-1_abc", &native(), "app_1", &ExtraRoles::default(), true).unwrap();
+    let s = ensure_relation_user(md, "relation-1_abc", &native(), &["app_1"], &ExtraRoles::default(), true).unwrap();
     assert_eq!(
         s,
         vec![
@@ -96,8 +96,13 @@ fn relation_users_are_confined_or_get_a_bundle_role() {
         ]
     );
 
+    // A v1 requirer's two requests: one user, ALL on both databases.
+    let s = ensure_relation_user(md, "relation-2_abc", &native(), &["app_a", "app_b"], &ExtraRoles::default(), true).unwrap();
+    assert!(s.contains(&"GRANT ALL PRIVILEGES ON `app\\_a`.* TO 'relation-2_abc'@'%'".to_string()), "{s:?}");
+    assert!(s.contains(&"GRANT ALL PRIVILEGES ON `app\\_b`.* TO 'relation-2_abc'@'%'".to_string()), "{s:?}");
+
     let extra = ExtraRoles { roles: vec!["charmed_read".into(), "charmed_stats".into()], router: false };
-    let s = ensure_relation_user(md, "u", &native(), "app", &extra, false).unwrap();
+    let s = ensure_relation_user(md, "u", &native(), &["app"], &extra, false).unwrap();
     assert!(s.contains(&"CREATE ROLE 'u_roles'".to_string()));
     assert!(s.contains(&"GRANT 'charmed_stats' TO 'u_roles'".to_string()));
     assert!(s.contains(&"SET DEFAULT ROLE 'u_roles' FOR 'u'@'%'".to_string()));
@@ -112,14 +117,14 @@ fn mysql8_statements_use_caching_sha2_and_its_role_syntax() {
     assert!(pw.is_clear() && !native().is_clear());
     assert!(Auth::Sha2(String::new()).clause().is_err());
     assert!(Auth::Sha2("nul\0".into()).clause().is_err());
-    let s = ensure_relation_user(my, "relation-1_abc", &pw, "app_1", &ExtraRoles::default(), true).unwrap();
+    let s = ensure_relation_user(my, "relation-1_abc", &pw, &["app_1"], &ExtraRoles::default(), true).unwrap();
     assert_eq!(s[0], "CREATE USER 'relation-1_abc'@'%' IDENTIFIED WITH caching_sha2_password BY 'Ab1''x\\\\y'");
     assert_eq!(s[1], "GRANT ALL PRIVILEGES ON `app\\_1`.* TO 'relation-1_abc'@'%'");
-    let s = ensure_relation_user(my, "relation-1_abc", &pw, "app_1", &ExtraRoles::default(), false).unwrap();
+    let s = ensure_relation_user(my, "relation-1_abc", &pw, &["app_1"], &ExtraRoles::default(), false).unwrap();
     assert!(s.contains(&"ALTER USER 'relation-1_abc'@'%' IDENTIFIED WITH caching_sha2_password BY 'Ab1''x\\\\y'".to_string()));
     assert!(s.contains(&"SET DEFAULT ROLE NONE TO 'relation-1_abc'@'%'".to_string()));
     let extra = ExtraRoles { roles: vec!["charmed_dml".into()], router: false };
-    let s = ensure_relation_user(my, "u", &pw, "app", &extra, true).unwrap();
+    let s = ensure_relation_user(my, "u", &pw, &["app"], &extra, true).unwrap();
     assert!(s.contains(&"GRANT 'charmed_dml' TO 'u_roles'".to_string()));
     assert!(s.contains(&"SET DEFAULT ROLE 'u_roles' TO 'u'@'%'".to_string()));
     assert_eq!(

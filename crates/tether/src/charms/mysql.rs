@@ -241,19 +241,23 @@ impl MysqlCharm {
         if !ctx.leader {
             return Ok(());
         }
-        let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(()) };
-        if mode == Serve::IfChanged && provider::already_answered(ctx, rel, &request)? {
+        let requests = Request::read_all(&ctx.remote_app_data(rel)?);
+        if requests.is_empty() {
+            return Ok(());
+        }
+        if mode == Serve::IfChanged && provider::already_answered(ctx, rel, &requests)? {
             return self.settle_status(ctx);
         }
-        let database = request.database.clone();
-        if validate_database(&database).is_err() {
+        if requests.iter().any(|r| validate_database(&r.database).is_err()) {
             server::set_blocked(ctx, rel, Some("invalid database name requested"));
             return self.settle_status(ctx);
         }
+        // One user per relation, with every database its requests name.
         let user = relation_user(rel, &ctx.model_uuid);
         let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
+        let databases: Vec<&str> = requests.iter().map(|r| r.database.as_str()).collect();
         let admin = admin(ctx).await?;
-        let fresh = match admin.ensure_relation_user(&user, &password, &database, &request.extra_user_roles).await {
+        let fresh = match admin.ensure_relation_user_on(&user, &password, &databases, &provider::union_roles(&requests)).await {
             Ok(fresh) => {
                 server::set_blocked(ctx, rel, None);
                 fresh
@@ -266,18 +270,25 @@ impl MysqlCharm {
         };
         let port = server::primary_port(ctx)?;
         let endpoint = format!("127.0.0.1:{port}");
-        let mut offer = Offer::default();
-        offer.plain.insert("database".into(), database.clone());
-        offer.plain.insert("endpoints".into(), endpoint.clone());
-        offer.plain.insert("read-only-endpoints".into(), endpoint);
-        if let Some(v) = server::primary_version(ctx) {
-            offer.plain.insert("version".into(), v);
-        }
-        offer.user.insert("username".into(), user.clone());
-        offer.user.insert("password".into(), password.expose().to_string());
-        provider::publish(ctx, rel, DATABASE, &request, offer)?;
+        let version = server::primary_version(ctx);
+        let answers = requests
+            .iter()
+            .map(|request| {
+                let mut offer = Offer::default();
+                offer.plain.insert("database".into(), request.database.clone());
+                offer.plain.insert("endpoints".into(), endpoint.clone());
+                offer.plain.insert("read-only-endpoints".into(), endpoint.clone());
+                if let Some(v) = &version {
+                    offer.plain.insert("version".into(), v.clone());
+                }
+                offer.user.insert("username".into(), user.clone());
+                offer.user.insert("password".into(), password.expose().to_string());
+                (request.clone(), offer)
+            })
+            .collect();
+        provider::publish(ctx, rel, DATABASE, answers)?;
         if fresh {
-            ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {database}"));
+            ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {}", databases.join(", ")));
         }
         self.settle_status(ctx)
     }

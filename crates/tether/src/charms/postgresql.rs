@@ -182,50 +182,65 @@ impl PostgresqlCharm {
         if !ctx.leader {
             return Ok(());
         }
-        let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(()) };
-        if mode == Serve::IfChanged && provider::already_answered(ctx, rel, &request)? {
+        let requests = Request::read_all(&ctx.remote_app_data(rel)?);
+        if requests.is_empty() {
+            return Ok(());
+        }
+        if mode == Serve::IfChanged && provider::already_answered(ctx, rel, &requests)? {
             return self.settle_status(ctx);
         }
-        let database = request.database.clone();
-        if validate_database(&database).is_err() {
+        if requests.iter().any(|r| validate_database(&r.database).is_err()) {
             ctx.log("WARNING", &format!("relation {rel}: refusing an invalid database name"));
             self.set_blocked(ctx, rel, Some(INVALID_DATABASE));
             return self.settle_status(ctx);
         }
+        // One user per relation, with access to every database its requests name.
         let user = relation_user(rel);
         let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
-        let sole_user = !self.database_shared(ctx, rel, &database)?;
+        let roles = provider::union_roles(&requests);
         let admin = admin(ctx).await?;
         let fresh = admin.list_relation_users().await?.iter().all(|u| u != &user);
-        match admin.ensure_relation_user(&user, &password, &request.extra_user_roles, &database, sole_user).await {
-            Ok(()) => {}
-            Err(e) if e.to_string() == INVALID_ROLES => {
-                self.set_blocked(ctx, rel, Some(INVALID_ROLES));
-                return self.settle_status(ctx);
+        for request in &requests {
+            let sole_user = !self.database_shared(ctx, rel, &request.database)?;
+            match admin.ensure_relation_user(&user, &password, &roles, &request.database, sole_user).await {
+                Ok(()) => {}
+                Err(e) if e.to_string() == INVALID_ROLES => {
+                    self.set_blocked(ctx, rel, Some(INVALID_ROLES));
+                    return self.settle_status(ctx);
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         }
         self.set_blocked(ctx, rel, None);
         let port = server::primary_port(ctx)?;
         let endpoint = format!("127.0.0.1:{port}");
-        let uris = format!("postgresql://{user}:{}@{endpoint}/{database}", password.expose());
-        let mut offer = Offer::default();
-        offer.user.insert("username".into(), user.clone());
-        offer.user.insert("password".into(), password.expose().to_string());
-        offer.user.insert("uris".into(), uris.clone());
-        if request.wants_secret("read-only-uris") {
-            offer.user.insert("read-only-uris".into(), uris);
-        }
-        offer.tls.insert("tls".into(), "False".into());
-        offer.plain.insert("database".into(), database.clone());
-        offer.plain.insert("endpoints".into(), endpoint.clone());
-        offer.plain.insert("read-only-endpoints".into(), endpoint);
-        if let Some(v) = server::primary_version(ctx) {
-            offer.plain.insert("version".into(), v);
-        }
-        provider::publish(ctx, rel, DATABASE, &request, offer)?;
+        let version = server::primary_version(ctx);
+        let answers = requests
+            .iter()
+            .map(|request| {
+                let database = &request.database;
+                let uris = format!("postgresql://{user}:{}@{endpoint}/{database}", password.expose());
+                let mut offer = Offer::default();
+                offer.user.insert("username".into(), user.clone());
+                offer.user.insert("password".into(), password.expose().to_string());
+                offer.user.insert("uris".into(), uris.clone());
+                if request.wants_secret("read-only-uris") {
+                    offer.user.insert("read-only-uris".into(), uris);
+                }
+                offer.tls.insert("tls".into(), "False".into());
+                offer.plain.insert("database".into(), database.clone());
+                offer.plain.insert("endpoints".into(), endpoint.clone());
+                offer.plain.insert("read-only-endpoints".into(), endpoint.clone());
+                if let Some(v) = &version {
+                    offer.plain.insert("version".into(), v.clone());
+                }
+                (request.clone(), offer)
+            })
+            .collect();
+        provider::publish(ctx, rel, DATABASE, answers)?;
         if fresh {
-            ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {database}"));
+            let databases: Vec<&str> = requests.iter().map(|r| r.database.as_str()).collect();
+            ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {}", databases.join(", ")));
         }
         self.settle_status(ctx)
     }
@@ -343,7 +358,7 @@ impl PostgresqlCharm {
     /// Whether another live relation of this application uses the same database.
     fn database_shared(&self, ctx: &HookContext, rel: i64, database: &str) -> anyhow::Result<bool> {
         for other in ctx.relation_ids(DATABASE)? {
-            if other != rel && Request::read(&ctx.remote_app_data(other)?).is_some_and(|r| r.database == database) {
+            if other != rel && Request::read_all(&ctx.remote_app_data(other)?).iter().any(|r| r.database == database) {
                 return Ok(true);
             }
         }

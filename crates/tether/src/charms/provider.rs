@@ -3,15 +3,22 @@
 //! A requirer asks in one of two contracts: v0 (`database`, `extra-user-roles`,
 //! `requested-secrets` as flat keys, as Canonical's `data_interfaces` v0 writes them) or
 //! v1 (`version: v1` and a `requests` list of `{resource, request-id, salt, ...}`, as the
-//! `dpcharmlibs-interfaces` package writes them). [`Request::read`] understands both;
+//! `dpcharmlibs-interfaces` package writes them). [`Request::read_all`] understands both;
 //! [`publish`] answers in the contract the requirer used: in v0 each field goes to a
 //! secret only if it was requested (else stays plain), in v1 credentials always travel in
 //! secrets and the reply carries the request's id and salt. Both write `data`, the
 //! provider's copy of what it answered, which requirers diff against.
+//!
+//! A v1 requirer may make several requests in one relation: each gets its own reply (and
+//! its own secrets, since the URIs name the database), all served by the relation's one
+//! user, which gets every requested database and the union of the requested roles.
 
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::SecretString;
 use serde_json::{Map, Value};
+
+/// The most requests of one relation a provider serves; later ones are ignored.
+pub const MAX_REQUESTS: usize = 16;
 
 /// One database request, in either contract.
 #[derive(Debug, Clone)]
@@ -53,29 +60,33 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
 }
 
 impl Request {
-    /// The first request in a requirer's application bag, if it asked for a database.
-    pub fn read(bag: &Bag) -> Option<Request> {
+    /// Every request in a requirer's application bag: one in v0, each entry of `requests`
+    /// that names a resource in v1 (at most [`MAX_REQUESTS`]).
+    pub fn read_all(bag: &Bag) -> Vec<Request> {
         if bag.get("version").map(String::as_str) == Some("v1") {
-            let list: Vec<Value> = serde_json::from_str(bag.get("requests")?).ok()?;
-            let raw = list.into_iter().next()?;
-            let database = str_field(&raw, "resource").or_else(|| str_field(&raw, "database"))?;
-            let salt = str_field(&raw, "salt").unwrap_or_default();
-            let request_id = str_field(&raw, "request-id").unwrap_or_default();
-            return Some(Request {
-                database,
-                extra_user_roles: str_field(&raw, "extra-user-roles").unwrap_or_default(),
-                requested_secrets: vec![],
-                v1: Some(V1Request { request_id, salt, raw }),
-                raw_v0: Bag::new(),
-            });
+            let list: Vec<Value> = bag.get("requests").and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+            return list.into_iter().filter_map(Request::from_v1).take(MAX_REQUESTS).collect();
         }
-        let database = bag.get("database")?.clone();
-        Some(Request {
+        let Some(database) = bag.get("database").cloned() else { return vec![] };
+        vec![Request {
             database,
             extra_user_roles: bag.get("extra-user-roles").cloned().unwrap_or_default(),
             requested_secrets: bag.get("requested-secrets").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default(),
             v1: None,
             raw_v0: bag.clone(),
+        }]
+    }
+
+    fn from_v1(raw: Value) -> Option<Request> {
+        let database = str_field(&raw, "resource").or_else(|| str_field(&raw, "database"))?;
+        let salt = str_field(&raw, "salt").unwrap_or_default();
+        let request_id = str_field(&raw, "request-id").unwrap_or_default();
+        Some(Request {
+            database,
+            extra_user_roles: str_field(&raw, "extra-user-roles").unwrap_or_default(),
+            requested_secrets: vec![],
+            v1: Some(V1Request { request_id, salt, raw }),
+            raw_v0: Bag::new(),
         })
     }
 
@@ -101,15 +112,33 @@ pub fn upsert_secret(ctx: &mut HookContext, rel: i64, label: &str, content: Bag)
     Ok(uri)
 }
 
-fn label(endpoint: &str, rel: i64, group: &str) -> String {
-    format!("{endpoint}.{rel}.{group}.secret")
+/// The label of the secret holding one group of the answer to request `index` of a
+/// relation (the first request keeps the label it had before several were served).
+fn label(endpoint: &str, rel: i64, group: &str, index: usize) -> String {
+    match index {
+        0 => format!("{endpoint}.{rel}.{group}.secret"),
+        i => format!("{endpoint}.{rel}.{group}.{i}.secret"),
+    }
+}
+
+const GROUPS: [&str; 3] = ["user", "tls", "extra"];
+
+/// The union of the requests' `extra-user-roles` (one user serves them all).
+pub fn union_roles(requests: &[Request]) -> String {
+    let mut roles: Vec<&str> = Vec::new();
+    for r in requests.iter().flat_map(|r| r.extra_user_roles.split(',')).map(str::trim).filter(|r| !r.is_empty()) {
+        if !roles.contains(&r) {
+            roles.push(r);
+        }
+    }
+    roles.join(",")
 }
 
 /// The password already issued to `user` on this relation (from its secret or, for a
 /// v0 requirer without secrets, from the provider's own bag), so serving a relation
 /// again never rotates it.
 pub fn issued_password(ctx: &HookContext, endpoint: &str, rel: i64, user: &str) -> anyhow::Result<Option<SecretString>> {
-    if let Some(id) = ctx.secret_id_by_label(&label(endpoint, rel, "user"))? {
+    if let Some(id) = ctx.secret_id_by_label(&label(endpoint, rel, "user", 0))? {
         let c = ctx.secret_get(&id)?;
         if c.get("username").map(String::as_str) == Some(user) {
             return Ok(c.get("password").cloned().map(SecretString::new));
@@ -124,9 +153,16 @@ pub fn issued_password(ctx: &HookContext, endpoint: &str, rel: i64, user: &str) 
 
 /// Removes the secrets a relation was given (on relation-broken).
 pub fn forget_secrets(ctx: &mut HookContext, endpoint: &str, rel: i64) -> anyhow::Result<()> {
-    for group in ["user", "tls", "extra"] {
-        if let Some(id) = ctx.secret_id_by_label(&label(endpoint, rel, group))? {
-            ctx.secret_remove(&id);
+    forget_answers_from(ctx, endpoint, rel, 0)
+}
+
+/// Removes the secrets of requests `first..` (withdrawn requests, or all of them).
+fn forget_answers_from(ctx: &mut HookContext, endpoint: &str, rel: i64, first: usize) -> anyhow::Result<()> {
+    for index in first..MAX_REQUESTS {
+        for group in GROUPS {
+            if let Some(id) = ctx.secret_id_by_label(&label(endpoint, rel, group, index))? {
+                ctx.secret_remove(&id);
+            }
         }
     }
     Ok(())
@@ -140,24 +176,27 @@ pub enum Serve {
     Always,
 }
 
-/// Whether this relation already carries the answer to exactly this request (so serving
-/// it again would change nothing and the database work can be skipped).
-pub fn already_answered(ctx: &HookContext, rel: i64, request: &Request) -> anyhow::Result<bool> {
+/// Whether this relation already carries the answer to exactly these requests (so
+/// serving it again would change nothing and the database work can be skipped).
+pub fn already_answered(ctx: &HookContext, rel: i64, requests: &[Request]) -> anyhow::Result<bool> {
     let own = ctx.relation_get(rel, &ctx.app.clone())?;
     let answered = own.contains_key("secret-user") || own.contains_key("username") || own.contains_key("requests");
-    Ok(answered && own.get("data") == Some(&data_field(request)))
+    Ok(answered && own.get("data") == Some(&data_field(requests)))
 }
 
-/// The `data` key: the provider's copy of the request it answered.
-fn data_field(request: &Request) -> String {
-    match &request.v1 {
-        None => serde_json::to_string(&request.raw_v0).unwrap_or_default(),
-        Some(v1) => Value::Object([(v1.request_id.clone(), v1.raw.clone())].into_iter().collect()).to_string(),
+/// The `data` key: the provider's copy of the requests it answered (v0: the requirer's
+/// bag; v1: each request by its id).
+fn data_field(requests: &[Request]) -> String {
+    match requests.first() {
+        Some(Request { v1: None, raw_v0, .. }) => serde_json::to_string(raw_v0).unwrap_or_default(),
+        _ => Value::Object(requests.iter().filter_map(|r| r.v1.as_ref()).map(|v1| (v1.request_id.clone(), v1.raw.clone())).collect())
+            .to_string(),
     }
 }
 
-/// Answers `request` on relation `rel` of `endpoint` with `offer`, in the request's contract.
-pub fn publish(ctx: &mut HookContext, rel: i64, endpoint: &str, request: &Request, offer: Offer) -> anyhow::Result<()> {
+/// The fields answering request `index`: plain ones as they are, the others in secrets
+/// (granted to the relation) when the request wants them so.
+fn answer_fields(ctx: &mut HookContext, rel: i64, endpoint: &str, index: usize, request: &Request, offer: Offer) -> anyhow::Result<Bag> {
     let Offer { plain, user, mut tls, extra } = offer;
     if request.v1.is_some() {
         // The v1 library reads `tls` as a JSON boolean.
@@ -172,26 +211,47 @@ pub fn publish(ctx: &mut HookContext, rel: i64, endpoint: &str, request: &Reques
         let (secret, clear): (Bag, Bag) = content.into_iter().partition(|(k, _)| request.wants_secret(k));
         fields.extend(clear);
         if !secret.is_empty() {
-            let uri = upsert_secret(ctx, rel, &label(endpoint, rel, group), secret)?;
+            let uri = upsert_secret(ctx, rel, &label(endpoint, rel, group, index), secret)?;
             fields.insert(format!("secret-{group}"), uri);
         }
     }
-    let bag = match &request.v1 {
-        None => {
-            fields.insert("data".into(), data_field(request));
-            fields
-        }
-        Some(v1) => {
-            let mut entry: Map<String, Value> = fields.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-            entry.insert("request-id".into(), Value::String(v1.request_id.clone()));
-            entry.insert("resource".into(), Value::String(request.database.clone()));
-            entry.insert("salt".into(), Value::String(v1.salt.clone()));
-            Bag::from([
-                ("version".to_string(), "v1".to_string()),
-                ("requests".to_string(), Value::Array(vec![Value::Object(entry)]).to_string()),
-                ("data".to_string(), data_field(request)),
-            ])
-        }
+    Ok(fields)
+}
+
+/// Answers each request on relation `rel` of `endpoint` with its offer, in the requests'
+/// contract: v0 flat keys, or v1 one reply per request (its id, resource and salt).
+/// Secrets of requests no longer made are removed.
+pub fn publish(ctx: &mut HookContext, rel: i64, endpoint: &str, answers: Vec<(Request, Offer)>) -> anyhow::Result<()> {
+    let requests: Vec<Request> = answers.iter().map(|(r, _)| r.clone()).collect();
+    let count = answers.len();
+    let is_v1 = requests.first().is_some_and(|r| r.v1.is_some());
+    let mut replies = Vec::new();
+    for (index, (request, offer)) in answers.into_iter().enumerate() {
+        let fields = answer_fields(ctx, rel, endpoint, index, &request, offer)?;
+        replies.push((request, fields));
+    }
+    forget_answers_from(ctx, endpoint, rel, count)?;
+    let bag = if !is_v1 {
+        let mut fields = replies.into_iter().next().map(|(_, f)| f).unwrap_or_default();
+        fields.insert("data".into(), data_field(&requests));
+        fields
+    } else {
+        let entries: Vec<Value> = replies
+            .into_iter()
+            .map(|(request, fields)| {
+                let v1 = request.v1.as_ref().expect("v1 request");
+                let mut entry: Map<String, Value> = fields.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+                entry.insert("request-id".into(), Value::String(v1.request_id.clone()));
+                entry.insert("resource".into(), Value::String(request.database.clone()));
+                entry.insert("salt".into(), Value::String(v1.salt.clone()));
+                Value::Object(entry)
+            })
+            .collect();
+        Bag::from([
+            ("version".to_string(), "v1".to_string()),
+            ("requests".to_string(), Value::Array(entries).to_string()),
+            ("data".to_string(), data_field(&requests)),
+        ])
     };
     ctx.relation_replace_app(rel, &bag)?;
     Ok(())
@@ -201,13 +261,17 @@ pub fn publish(ctx: &mut HookContext, rel: i64, endpoint: &str, request: &Reques
 mod tests {
     use super::*;
 
+    fn first(bag: &Bag) -> Option<Request> {
+        Request::read_all(bag).into_iter().next()
+    }
+
     #[test]
     fn reads_a_v0_request() {
         let bag = Bag::from([
             ("database".to_string(), "mydb".to_string()),
             ("requested-secrets".to_string(), r#"["username","password"]"#.to_string()),
         ]);
-        let r = Request::read(&bag).unwrap();
+        let r = first(&bag).unwrap();
         assert_eq!(r.database, "mydb");
         assert!(r.v1.is_none());
         assert!(r.wants_secret("password"));
@@ -220,16 +284,35 @@ mod tests {
             ("version".to_string(), "v1".to_string()),
             ("requests".to_string(), r#"[{"resource":"appdb","request-id":"abc123","salt":"s","extra-user-roles":"admin"}]"#.to_string()),
         ]);
-        let r = Request::read(&bag).unwrap();
+        let r = first(&bag).unwrap();
         assert_eq!((r.database.as_str(), r.extra_user_roles.as_str()), ("appdb", "admin"));
         assert!(r.v1.is_some() && r.wants_secret("uris"));
     }
 
     #[test]
+    fn reads_every_v1_request_and_unions_their_roles() {
+        let bag = Bag::from([
+            ("version".to_string(), "v1".to_string()),
+            (
+                "requests".to_string(),
+                r#"[{"resource":"a","request-id":"1","salt":"s","extra-user-roles":"admin"},{"request-id":"x"},{"resource":"b","request-id":"2","salt":"t","extra-user-roles":"admin,CREATEDB"}]"#.to_string(),
+            ),
+        ]);
+        let all = Request::read_all(&bag);
+        assert_eq!(all.iter().map(|r| r.database.as_str()).collect::<Vec<_>>(), ["a", "b"], "an entry without a resource is skipped");
+        assert_eq!(union_roles(&all), "admin,CREATEDB");
+        let data: Value = serde_json::from_str(&data_field(&all)).unwrap();
+        assert_eq!(data, serde_json::from_str::<Value>(r#"{"1":{"extra-user-roles":"admin","request-id":"1","resource":"a","salt":"s"},"2":{"extra-user-roles":"admin,CREATEDB","request-id":"2","resource":"b","salt":"t"}}"#).unwrap());
+        let many = Value::Array((0..40).map(|i| serde_json::json!({"resource": format!("d{i}"), "request-id": i.to_string()})).collect());
+        let bag = Bag::from([("version".to_string(), "v1".to_string()), ("requests".to_string(), many.to_string())]);
+        assert_eq!(Request::read_all(&bag).len(), MAX_REQUESTS);
+        assert_eq!(label("database", 7, "user", 0), "database.7.user.secret");
+        assert_eq!(label("database", 7, "user", 2), "database.7.user.2.secret");
+    }
+
+    #[test]
     fn no_request_without_a_database() {
-        assert!(Request::read(&Bag::new()).is_none());
-        assert!(
-            Request::read(&Bag::from([("version".to_string(), "v1".to_string()), ("requests".to_string(), "[]".to_string())])).is_none()
-        );
+        assert!(first(&Bag::new()).is_none());
+        assert!(first(&Bag::from([("version".to_string(), "v1".to_string()), ("requests".to_string(), "[]".to_string())])).is_none());
     }
 }

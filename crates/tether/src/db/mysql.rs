@@ -340,6 +340,19 @@ impl MyAdmin {
         database: &str,
         extra_user_roles: &str,
     ) -> Result<bool, DbError> {
+        self.ensure_relation_user_on(user, password, &[database], extra_user_roles).await
+    }
+
+    /// [`MyAdmin::ensure_relation_user`] for a user that serves several databases (the
+    /// requests of one v1 relation): each is created with its DBA role, the user gets ALL
+    /// on every one of them.
+    pub async fn ensure_relation_user_on(
+        &self,
+        user: &str,
+        password: &SecretString,
+        databases: &[&str],
+        extra_user_roles: &str,
+    ) -> Result<bool, DbError> {
         let auth = self.auth(password);
         with_session!(self, |s| {
             self.ensure_setup(s).await?;
@@ -350,11 +363,18 @@ impl MyAdmin {
                 }
             }
             let extra = my_plan::classify_roles(extra_user_roles, |r| db_roles.iter().any(|x| x == r))?;
-            let (dba_role, existed) = s.integration_lookup(database, user).await?;
             // Validate and render everything before the first change.
-            let mut statements = if extra.router { Vec::new() } else { my_plan::create_database(database, &dba_role)? };
-            statements.extend(my_plan::ensure_relation_user(self.dialect, user, &auth, database, &extra, !existed)?);
-            s.run(&statements, "ensuring the relation user and its database", auth.is_clear()).await?;
+            let mut statements = Vec::new();
+            let mut existed = false;
+            for database in databases {
+                let (dba_role, user_exists) = s.integration_lookup(database, user).await?;
+                existed = user_exists;
+                if !extra.router {
+                    statements.extend(my_plan::create_database(database, &dba_role)?);
+                }
+            }
+            statements.extend(my_plan::ensure_relation_user(self.dialect, user, &auth, databases, &extra, !existed)?);
+            s.run(&statements, "ensuring the relation user and its databases", auth.is_clear()).await?;
             Ok(!existed)
         })
     }

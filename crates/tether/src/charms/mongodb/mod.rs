@@ -150,9 +150,9 @@ fn server_spec(ctx: &HookContext, port: u16, operator_password: SecretString) ->
     Ok(WorkloadSpec::Mongo(spec))
 }
 
-/// A relation user that exists on the server, with the request it answers.
+/// A relation user that exists on the server, with the requests it answers.
 struct Issued {
-    request: Request,
+    requests: Vec<Request>,
     user: String,
     password: SecretString,
 }
@@ -247,38 +247,42 @@ impl MongodbCharm {
         self.settle_status(ctx)
     }
 
-    /// The common part of serving `database` and `cluster`: read the request, check the
-    /// name and roles (blocking on bad ones), ensure the relation user. `None` means
-    /// nothing to publish (no request yet, or blocked).
+    /// The common part of serving `database` and `cluster`: read the requests, check the
+    /// names and roles (blocking on bad ones), ensure the relation user with the roles of
+    /// every request. `None` means nothing to publish (no request yet, or blocked).
     async fn ensure_relation_user(&self, ctx: &mut HookContext, rel: i64, endpoint: &str, mode: Serve) -> anyhow::Result<Option<Issued>> {
-        let Some(request) = Request::read(&ctx.remote_app_data(rel)?) else { return Ok(None) };
-        if mode == Serve::IfChanged && provider::already_answered(ctx, rel, &request)? {
+        let requests = Request::read_all(&ctx.remote_app_data(rel)?);
+        if requests.is_empty() || (mode == Serve::IfChanged && provider::already_answered(ctx, rel, &requests)?) {
             return Ok(None);
         }
-        if let Err(e) = validate_database(&request.database) {
-            ctx.log("WARNING", &format!("relation {rel}: {e}"));
-            self.block(ctx, rel, Some("invalid database name requested"))?;
-            return Ok(None);
-        }
-        let roles = match roles_for(&request.extra_user_roles, &request.database) {
-            Ok(r) => r,
-            Err(e) => {
-                self.block(ctx, rel, Some(&e.to_string()))?;
+        let mut roles = Vec::new();
+        for request in &requests {
+            if let Err(e) = validate_database(&request.database) {
+                ctx.log("WARNING", &format!("relation {rel}: {e}"));
+                self.block(ctx, rel, Some("invalid database name requested"))?;
                 return Ok(None);
             }
-        };
+            match roles_for(&request.extra_user_roles, &request.database) {
+                Ok(r) => roles.extend(r.into_iter().filter(|x| !roles.contains(x)).collect::<Vec<_>>()),
+                Err(e) => {
+                    self.block(ctx, rel, Some(&e.to_string()))?;
+                    return Ok(None);
+                }
+            }
+        }
         let user = relation_user(rel);
         let password = provider::issued_password(ctx, endpoint, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let admin = admin(ctx).await?;
         let fresh = !admin.user_exists(&user).await?;
         admin.ensure_user(&user, &password, &roles).await?;
         if fresh {
-            ctx.audit("issued", &format!("{endpoint}:{rel}"), &user, &format!("database {}", request.database));
-            if mode == Serve::Always && provider::already_answered(ctx, rel, &request)? {
+            let databases: Vec<&str> = requests.iter().map(|r| r.database.as_str()).collect();
+            ctx.audit("issued", &format!("{endpoint}:{rel}"), &user, &format!("database {}", databases.join(", ")));
+            if mode == Serve::Always && provider::already_answered(ctx, rel, &requests)? {
                 ctx.log("WARNING", &format!("drift repaired: recreated {user} for relation {rel}"));
             }
         }
-        Ok(Some(Issued { request, user, password }))
+        Ok(Some(Issued { requests, user, password }))
     }
 
     /// Drift repair on update-status (see postgresql-k8s): `relation-<n>` users no live
@@ -313,20 +317,27 @@ impl MongodbCharm {
         if role(ctx) != "replication" {
             return self.block(ctx, rel, Some(SHARDING_REFUSED));
         }
-        let Some(Issued { request, user, password }) = self.ensure_relation_user(ctx, rel, DATABASE, mode).await? else { return Ok(()) };
+        let Some(Issued { requests, user, password }) = self.ensure_relation_user(ctx, rel, DATABASE, mode).await? else { return Ok(()) };
         let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
         let hosts = vec![format!("127.0.0.1:{port}")];
         let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
-        let mut offer = Offer::default();
-        offer.plain.insert("database".into(), request.database.clone());
-        offer.plain.insert("endpoints".into(), hosts.join(","));
-        if let Some(r) = &replset {
-            offer.plain.insert("replset".into(), r.clone());
-        }
-        offer.user.insert("uris".into(), render_uri(&user, password.expose(), &hosts, &request.database, replset.as_deref()));
-        offer.user.insert("username".into(), user);
-        offer.user.insert("password".into(), password.expose().to_string());
-        provider::publish(ctx, rel, DATABASE, &request, offer)?;
+        let answers = requests
+            .into_iter()
+            .map(|request| {
+                let mut offer = Offer::default();
+                offer.plain.insert("database".into(), request.database.clone());
+                offer.plain.insert("endpoints".into(), hosts.join(","));
+                if let Some(r) = &replset {
+                    offer.plain.insert("replset".into(), r.clone());
+                }
+                let uri = render_uri(&user, password.expose(), &hosts, &request.database, replset.as_deref());
+                offer.user.insert("uris".into(), uri);
+                offer.user.insert("username".into(), user.clone());
+                offer.user.insert("password".into(), password.expose().to_string());
+                (request, offer)
+            })
+            .collect();
+        provider::publish(ctx, rel, DATABASE, answers)?;
         self.block(ctx, rel, None)
     }
 
@@ -337,7 +348,9 @@ impl MongodbCharm {
         if role(ctx) != "config-server" {
             return self.block(ctx, rel, Some(CLUSTER_REFUSED));
         }
-        let Some(Issued { request, user, password }) = self.ensure_relation_user(ctx, rel, CLUSTER, mode).await? else { return Ok(()) };
+        let Some(Issued { requests, user, password }) = self.ensure_relation_user(ctx, rel, CLUSTER, mode).await? else { return Ok(()) };
+        // A mongos asks for one database; a second request would get nothing more.
+        let Some(request) = requests.into_iter().next() else { return Ok(()) };
         let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
         let mut offer = Offer::default();
         offer.plain.insert("database".into(), request.database.clone());
@@ -347,7 +360,7 @@ impl MongodbCharm {
         offer.user.insert("username".into(), user);
         offer.user.insert("password".into(), password.expose().to_string());
         offer.extra.insert("key-file".into(), internal(ctx)?.get("keyfile").cloned().unwrap_or_default());
-        provider::publish(ctx, rel, CLUSTER, &request, offer)?;
+        provider::publish(ctx, rel, CLUSTER, vec![(request, offer)])?;
         self.block(ctx, rel, None)
     }
 
@@ -365,13 +378,12 @@ impl MongodbCharm {
         provider::forget_secrets(ctx, endpoint, rel)?;
         ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "relation removed");
         if ctx.config.get("auto-delete") == Some(&Value::Bool(true)) {
-            if let Some(db) = Request::read(&request).map(|r| r.database) {
-                let still_wanted = ctx
-                    .relation_ids(DATABASE)?
-                    .into_iter()
-                    .filter(|r| *r != rel)
-                    .any(|r| ctx.remote_app_data(r).ok().and_then(|b| Request::read(&b)).is_some_and(|q| q.database == db));
-                if !still_wanted && !tether_core::mongo_plan::is_system_database(&db) {
+            let mut wanted_elsewhere = Vec::new();
+            for other in ctx.relation_ids(DATABASE)?.into_iter().filter(|r| *r != rel) {
+                wanted_elsewhere.extend(Request::read_all(&ctx.remote_app_data(other).unwrap_or_default()).into_iter().map(|q| q.database));
+            }
+            for db in Request::read_all(&request).into_iter().map(|r| r.database) {
+                if !wanted_elsewhere.contains(&db) && !tether_core::mongo_plan::is_system_database(&db) {
                     admin.drop_database(&db).await?;
                 }
             }

@@ -129,12 +129,13 @@ class DbClientCharm(ops.CharmBase):
         self._stored.set_default(results={})
         self._maybe_fail()
         self.contract = str(self.config.get("contract") or "v1")
-        database = str(self.config.get("database-name") or "clientdb")
+        # A comma-separated list: in v1 one request per database, in one relation.
+        databases = [d.strip() for d in str(self.config.get("database-name") or "clientdb").split(",") if d.strip()]
         self.handlers: dict[str, ResourceRequirerEventHandler] = {}
         for endpoint in ENDPOINTS:
             if self.contract == "v1":
                 handler = ResourceRequirerEventHandler(
-                    self, endpoint, [RequirerCommonModel(resource=database)],
+                    self, endpoint, [RequirerCommonModel(resource=d) for d in databases],
                     response_model=ResourceProviderModel,
                 )
                 self.handlers[endpoint] = handler
@@ -175,16 +176,17 @@ class DbClientCharm(ops.CharmBase):
         }
         self._try_login(event.relation.name, Credentials(event.relation.name, fields))
 
-    def _v1_credentials(self, relation: ops.Relation) -> Credentials | None:
+    def _v1_credentials(self, relation: ops.Relation) -> list[Credentials]:
         handler = self.handlers[relation.name]
         model = handler.interface.build_model(relation.id, component=relation.app)
+        out = []
         for response in model.requests:
             fields = {
                 "username": response.username, "password": response.password,
                 "database": response.resource, "endpoints": response.endpoints, "uris": response.uris,
             }
-            return Credentials(relation.name, fields)
-        return None
+            out.append(Credentials(relation.name, fields))
+        return out
 
     # -- v0 (by hand) ------------------------------------------------------------------
 
@@ -213,10 +215,12 @@ class DbClientCharm(ops.CharmBase):
 
     # -- common ------------------------------------------------------------------------
 
-    def _credentials(self, relation: ops.Relation) -> Credentials | None:
+    def _credentials(self, relation: ops.Relation) -> list[Credentials]:
+        """One per answered request (v0 has one request)."""
         if self.contract == "v1":
             return self._v1_credentials(relation)
-        return self._v0_credentials(relation)
+        creds = self._v0_credentials(relation)
+        return [creds] if creds else []
 
     def _try_login(self, endpoint: str, creds: Credentials) -> str:
         try:
@@ -238,12 +242,17 @@ class DbClientCharm(ops.CharmBase):
         out: dict[str, Any] = {}
         for endpoint in ENDPOINTS:
             for relation in self.model.relations[endpoint]:
-                creds = self._credentials(relation)
-                if creds is None or not creds.complete():
+                answered = [c for c in self._credentials(relation) if c.complete()]
+                if not answered:
                     out[endpoint] = {"result": "no credentials yet"}
                     continue
-                summary = self._try_login(endpoint, creds)
-                out[endpoint] = {"result": summary, "username": creds.username, "database": creds.database}
+                summaries = [self._try_login(endpoint, c) for c in answered]
+                failed = [x for x in summaries if x.startswith("error:")]
+                out[endpoint] = {
+                    "result": failed[0] if failed else "ok:" + " | ".join(x[len("ok:"):] for x in summaries),
+                    "username": ",".join(sorted({c.username for c in answered})),
+                    "database": ",".join(c.database for c in answered),
+                }
         if not out:
             event.fail("no database related")
             return
