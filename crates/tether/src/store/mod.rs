@@ -196,6 +196,17 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
     if !has_units {
         return Ok(());
     }
+    let relation_known: bool =
+        conn.query_row("SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'relation_id'", [], |r| r.get(0))?;
+    if !relation_known {
+        // The relation of each queued event, taken once from its JSON (`relation: [id, endpoint]`).
+        conn.execute_batch(
+            "BEGIN IMMEDIATE; \
+             ALTER TABLE events ADD COLUMN relation_id INTEGER; \
+             UPDATE events SET relation_id = json_extract(event, '$.relation[0]'); \
+             COMMIT;",
+        )?;
+    }
     let queued_known: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('units') WHERE name = 'queued'", [], |r| r.get(0))?;
     if !queued_known {
         // Counted by triggers from now on; counted once here for what is already queued.
@@ -251,6 +262,39 @@ mod tests {
         let s = super::Store::open(&path, &dir.path().join("k")).unwrap();
         let n: i64 = s.read(|tx| Ok::<_, StoreError>(tx.tx.query_row("SELECT queued FROM units", [], |r| r.get(0))?)).unwrap();
         assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn a_store_from_before_event_relations_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let old = rusqlite::Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE units(model TEXT NOT NULL, name TEXT NOT NULL, app TEXT NOT NULL, number INTEGER NOT NULL, \
+                 leader INTEGER NOT NULL DEFAULT 0, principal TEXT, workload TEXT NOT NULL DEFAULT 'waiting', \
+                 message TEXT NOT NULL DEFAULT '', since TEXT NOT NULL, agent TEXT NOT NULL DEFAULT 'allocating', \
+                 agent_message TEXT NOT NULL DEFAULT '', error_hook TEXT, retry_at INTEGER, retries INTEGER NOT NULL DEFAULT 0, \
+                 life TEXT NOT NULL DEFAULT 'alive', state TEXT NOT NULL DEFAULT '{}', PRIMARY KEY(model, name)); \
+                 CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, unit TEXT NOT NULL, \
+                 event TEXT NOT NULL, running INTEGER NOT NULL DEFAULT 0); \
+                 INSERT INTO units(model, name, app, number, since) VALUES('m', 'a/0', 'a', 0, ''); \
+                 INSERT INTO events(model, unit, event) VALUES('m', 'a/0', '{\"kind\":\"install\"}'), \
+                 ('m', 'a/0', '{\"kind\":\"relation-changed\",\"relation\":[7,\"database\"]}');",
+            )
+            .unwrap();
+        }
+        let s = super::Store::open(&path, &dir.path().join("k")).unwrap();
+        let ids: Vec<Option<i64>> = s
+            .read(|tx| {
+                let mut q = tx.tx.prepare("SELECT relation_id FROM events ORDER BY seq")?;
+                let rows = q.query_map([], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+                Ok::<_, StoreError>(rows)
+            })
+            .unwrap();
+        assert_eq!(ids, [None, Some(7)]);
+        let n: i64 = s.read(|tx| Ok::<_, StoreError>(tx.tx.query_row("SELECT queued FROM units", [], |r| r.get(0))?)).unwrap();
+        assert_eq!(n, 2, "and the queue count is migrated after it");
     }
 
     #[test]
