@@ -15,6 +15,7 @@ mod mysql;
 mod postgresql;
 mod provider;
 mod server;
+mod server_hooks;
 
 use crate::engine::context::HookContext;
 use crate::paths::Home;

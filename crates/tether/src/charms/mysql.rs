@@ -3,7 +3,8 @@
 //! and `mysql-root` endpoints that share one user per endpoint (charm-protocol §4).
 
 use super::provider::{self, Offer, Request, Serve};
-use super::{param_str, server, Charm};
+use super::server_hooks::ServerCharm;
+use super::{param_str, server};
 use crate::db::mysql::MyAdmin;
 use crate::db::DbError;
 use crate::engine::context::{Bag, HookContext};
@@ -14,7 +15,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
-use tether_core::events::{Event, HookKind};
 use tether_core::my_plan::{legacy_database, legacy_user, relation_user, SYSTEM_USERS};
 use tether_core::names::validate_database;
 use tether_core::status::WorkloadStatus;
@@ -137,60 +137,6 @@ fn legacy_keys(endpoint: &str) -> (String, String, String) {
 }
 
 impl MysqlCharm {
-    fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        ctx.set_status(WorkloadStatus::Maintenance, "installing MySQL")?;
-        server::claim_port_and_role(ctx)
-    }
-
-    fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
-        server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
-    }
-
-    async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !server::is_primary(ctx) {
-            return server::standby_status(ctx, "high availability");
-        }
-        ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?;
-        let dir = server::unit_dir(ctx);
-        let label = internal_label(&ctx.app);
-        let spec = |port, pw| WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, pw));
-        let (pw, port, moved) = server::start_workload(ctx, &label, "root-password", spec).await?;
-        let admin = ctx.services.mysql.get(port, &pw).await?;
-        let passwords = internal(ctx)?;
-        let users: Vec<(&str, SecretString)> = SYSTEM_USERS
-            .iter()
-            .filter(|(u, _)| *u != "root")
-            .filter_map(|(u, k)| Some((*u, SecretString::new(passwords.get(*k)?.clone()))))
-            .collect();
-        let refs: Vec<(&str, &SecretString)> = users.iter().map(|(u, p)| (*u, p)).collect();
-        admin.ensure_system_users(&refs).await?;
-        ctx.state_set(server::STATE_VERSION, &admin.version().await?);
-        ctx.state_set(STATE_ENGINE, admin.dialect().name());
-        if moved {
-            // New endpoints for every relation (re-serving publishes them).
-            self.repair_drift(ctx).await?;
-        }
-        self.settle_status(ctx)
-    }
-
-    fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
-        if !server::is_primary(ctx) {
-            return Ok(());
-        }
-        if let Some((status, message)) = server::workload_problem(ctx, "MySQL") {
-            return Ok(ctx.set_status(status, &message)?);
-        }
-        if ctx.leader && self.legacy_config_changed(ctx)? {
-            return Ok(ctx.set_status(WorkloadStatus::Blocked, RERELATE)?);
-        }
-        match server::first_blocked(ctx) {
-            Some(reason) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
-            None => ctx.set_status(WorkloadStatus::Active, &active_message(ctx))?,
-        }
-        Ok(())
-    }
-
     /// Whether a legacy endpoint's name options changed while it has relations.
     fn legacy_config_changed(&self, ctx: &HookContext) -> anyhow::Result<bool> {
         let stored = internal(ctx).unwrap_or_default();
@@ -208,33 +154,6 @@ impl MysqlCharm {
             }
         }
         Ok(false)
-    }
-
-    /// Drift repair on update-status (see postgresql-k8s): relation users no live relation
-    /// owns are dropped, live ones re-ensured; users with other names are never touched.
-    async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
-            return Ok(());
-        }
-        let admin = admin(ctx).await?;
-        let existing = admin.list_users("relation-").await?;
-        let live = ctx.relation_ids(DATABASE)?;
-        let stored = internal(ctx)?;
-        let mut expected: Vec<String> = live.iter().map(|r| relation_user(*r, &ctx.model_uuid)).collect();
-        expected.extend(LEGACY.iter().filter_map(|ep| stored.get(&legacy_keys(ep).0).cloned()));
-        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
-            admin.drop_user(orphan).await?;
-            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
-            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
-        }
-        for rel in live {
-            let user = relation_user(rel, &ctx.model_uuid);
-            if !existing.contains(&user) {
-                ctx.log("WARNING", &format!("drift repaired: recreated {user} for relation {rel}"));
-            }
-            self.serve_database(ctx, rel, Serve::Always).await?;
-        }
-        Ok(())
     }
 
     async fn serve_database(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
@@ -429,12 +348,12 @@ impl MysqlCharm {
 }
 
 #[async_trait::async_trait]
-impl Charm for MysqlCharm {
-    fn meta(&self) -> CharmMeta {
+impl ServerCharm for MysqlCharm {
+    fn charm_meta(&self) -> CharmMeta {
         meta()
     }
 
-    fn validate_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
+    fn check_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
         for ep in LEGACY {
             if let Some(Value::String(u)) = config.get(&format!("{ep}-interface-user")) {
                 if SYSTEM_USERS.iter().any(|(s, _)| s == u) || ["mysql", "mariadb.sys", "PUBLIC"].contains(&u.as_str()) {
@@ -454,50 +373,114 @@ impl Charm for MysqlCharm {
         Ok(())
     }
 
-    fn runs_beside_other_relations(&self, event: &Event) -> bool {
-        server::serves_one_relation(event, DATABASE)
+    fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, "installing MySQL")?;
+        server::claim_port_and_role(ctx)
     }
 
-    fn settle_after_concurrent_hooks(&self, ctx: &HookContext) -> anyhow::Result<()> {
+    fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
+        server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
+    }
+
+    async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !server::is_primary(ctx) {
+            return server::standby_status(ctx, "high availability");
+        }
+        ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?;
+        let dir = server::unit_dir(ctx);
+        let label = internal_label(&ctx.app);
+        let spec = |port, pw| WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, pw));
+        let (pw, port, moved) = server::start_workload(ctx, &label, "root-password", spec).await?;
+        let admin = ctx.services.mysql.get(port, &pw).await?;
+        let passwords = internal(ctx)?;
+        let users: Vec<(&str, SecretString)> = SYSTEM_USERS
+            .iter()
+            .filter(|(u, _)| *u != "root")
+            .filter_map(|(u, k)| Some((*u, SecretString::new(passwords.get(*k)?.clone()))))
+            .collect();
+        let refs: Vec<(&str, &SecretString)> = users.iter().map(|(u, p)| (*u, p)).collect();
+        admin.ensure_system_users(&refs).await?;
+        ctx.state_set(server::STATE_VERSION, &admin.version().await?);
+        ctx.state_set(STATE_ENGINE, admin.dialect().name());
+        if moved {
+            // New endpoints for every relation (re-serving publishes them).
+            self.repair_drift(ctx).await?;
+        }
         self.settle_status(ctx)
     }
 
-    async fn handle(&self, ctx: &mut HookContext, event: &Event) -> anyhow::Result<()> {
-        let endpoint = event.relation.as_ref().map(|(_, ep)| ep.as_str());
-        let rel = event.relation.as_ref().map(|(id, _)| *id).unwrap_or_default();
-        match (event.kind, endpoint) {
-            (HookKind::Install, _) => self.install(ctx),
-            (HookKind::LeaderElected, _) => self.leader_elected(ctx),
-            (HookKind::Start, _) => self.start(ctx).await,
-            (HookKind::UpdateStatus, _) => {
-                self.repair_drift(ctx).await?;
-                self.settle_status(ctx)
+    fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        if !server::is_primary(ctx) {
+            return Ok(());
+        }
+        if let Some((status, message)) = server::workload_problem(ctx, "MySQL") {
+            return Ok(ctx.set_status(status, &message)?);
+        }
+        if ctx.leader && self.legacy_config_changed(ctx)? {
+            return Ok(ctx.set_status(WorkloadStatus::Blocked, RERELATE)?);
+        }
+        match server::first_blocked(ctx) {
+            Some(reason) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
+            None => ctx.set_status(WorkloadStatus::Active, &active_message(ctx))?,
+        }
+        Ok(())
+    }
+
+    /// Drift repair on update-status (see postgresql-k8s): relation users no live relation
+    /// owns are dropped, live ones re-ensured; users with other names are never touched.
+    async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
+            return Ok(());
+        }
+        let admin = admin(ctx).await?;
+        let existing = admin.list_users("relation-").await?;
+        let live = ctx.relation_ids(DATABASE)?;
+        let stored = internal(ctx)?;
+        let mut expected: Vec<String> = live.iter().map(|r| relation_user(*r, &ctx.model_uuid)).collect();
+        expected.extend(LEGACY.iter().filter_map(|ep| stored.get(&legacy_keys(ep).0).cloned()));
+        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
+            admin.drop_user(orphan).await?;
+            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
+            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
+        }
+        for rel in live {
+            let user = relation_user(rel, &ctx.model_uuid);
+            if !existing.contains(&user) {
+                ctx.log("WARNING", &format!("drift repaired: recreated {user} for relation {rel}"));
             }
-            (HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
-            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(DATABASE)) => {
-                self.serve_database(ctx, rel, Serve::IfChanged).await
-            }
-            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(ep @ ("mysql" | "mysql-root"))) => {
-                self.serve_legacy(ctx, ep, rel).await
-            }
-            (HookKind::RelationBroken, Some(DATABASE)) => self.broken(ctx, rel).await,
-            (HookKind::RelationBroken, Some(ep @ ("mysql" | "mysql-root"))) => self.legacy_broken(ctx, ep, rel).await,
-            (HookKind::Stop, _) => {
-                server::stop(ctx).await;
-                Ok(())
-            }
-            (HookKind::Remove, _) => {
-                if let Some(port) = server::remove(ctx).await? {
-                    ctx.services.mysql.forget(port).await;
-                }
-                Ok(())
-            }
-            (HookKind::Action, _) => match event.action.as_ref().map(|(_, n)| n.as_str()) {
-                Some("get-password") => self.get_password(ctx).await,
-                Some("set-password") => self.set_password(ctx).await,
-                other => Err(anyhow!("action {other:?} not implemented")),
-            },
+            self.serve_database(ctx, rel, Serve::Always).await?;
+        }
+        Ok(())
+    }
+
+    async fn serve_endpoint(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
+        match endpoint {
+            DATABASE => self.serve_database(ctx, rel, Serve::IfChanged).await,
+            "mysql" | "mysql-root" => self.serve_legacy(ctx, endpoint, rel).await,
             _ => Ok(()),
+        }
+    }
+
+    async fn endpoint_broken(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
+        match endpoint {
+            DATABASE => self.broken(ctx, rel).await,
+            "mysql" | "mysql-root" => self.legacy_broken(ctx, endpoint, rel).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn run_action(&self, ctx: &mut HookContext, action: &str) -> anyhow::Result<()> {
+        match action {
+            "get-password" => self.get_password(ctx).await,
+            "set-password" => self.set_password(ctx).await,
+            other => Err(anyhow!("action {other:?} not implemented")),
+        }
+    }
+
+    async fn after_remove(&self, ctx: &mut HookContext, port: Option<u16>) {
+        if let Some(port) = port {
+            ctx.services.mysql.forget(port).await;
         }
     }
 }

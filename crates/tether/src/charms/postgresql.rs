@@ -7,14 +7,14 @@
 //! idempotently: the same relation served twice yields the same user and password.
 
 use super::provider::{self, Offer, Request, Serve};
-use super::{param_str, server, Charm};
+use super::server_hooks::ServerCharm;
+use super::{param_str, server};
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
 use crate::workload::{PgSpec, WorkloadSpec};
 use anyhow::anyhow;
 use serde_json::Value;
 use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
-use tether_core::events::{Event, HookKind};
 use tether_core::names::validate_database;
 use tether_core::pg_plan::{relation_user, SYSTEM_USERS};
 use tether_core::status::WorkloadStatus;
@@ -114,65 +114,6 @@ async fn admin(ctx: &HookContext) -> anyhow::Result<std::sync::Arc<crate::db::po
 }
 
 impl PostgresqlCharm {
-    fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        server::claim_port_and_role(ctx)?;
-        ctx.set_status(WorkloadStatus::Maintenance, "installing PostgreSQL")?;
-        Ok(())
-    }
-
-    /// The leader makes sure every internal password exists (never replacing one).
-    fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
-        server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
-    }
-
-    async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !server::is_primary(ctx) {
-            return server::standby_status(ctx, HA);
-        }
-        ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
-        let dir = server::unit_dir(ctx);
-        let label = internal_label(&ctx.app);
-        let spec = |port, pw| WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, pw));
-        let (pw, port, moved) = server::start_workload(ctx, &label, "operator-password", spec).await?;
-        let admin = ctx.services.pg.get(port, &pw).await?;
-        admin.ensure_groups().await?;
-        let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
-        for (user, key) in SYSTEM_USERS {
-            if let Some(p) = passwords.get(key) {
-                admin.ensure_system_user(user, &SecretString::new(p.clone())).await?;
-            }
-        }
-        let version = admin.version().await?;
-        ctx.state_set(server::STATE_VERSION, &version);
-        if moved {
-            // New endpoints for every relation (re-serving publishes them).
-            self.repair_drift(ctx).await?;
-        }
-        self.settle_status(ctx)
-    }
-
-    /// Active unless a relation request is blocked or the server is not running.
-    fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
-        if !server::is_primary(ctx) {
-            return server::standby_status(ctx, HA);
-        }
-        if let Some((status, message)) = server::workload_problem(ctx, "PostgreSQL") {
-            return Ok(ctx.set_status(status, &message)?);
-        }
-        let legacy_in_use =
-            LEGACY.iter().map(|ep| ctx.relation_ids(ep).map(|r| !r.is_empty())).collect::<Result<Vec<_>, _>>()?.contains(&true);
-        if legacy_in_use && !ctx.relation_ids(DATABASE)?.is_empty() {
-            ctx.set_status(WorkloadStatus::Blocked, MIXED_ENDPOINTS)?;
-            return Ok(());
-        }
-        match server::first_blocked(ctx) {
-            Some(reason) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
-            None => ctx.set_status(WorkloadStatus::Active, "")?,
-        }
-        Ok(())
-    }
-
     fn set_blocked(&self, ctx: &mut HookContext, rel: i64, reason: Option<&str>) {
         server::set_blocked(ctx, rel, reason);
     }
@@ -243,39 +184,6 @@ impl PostgresqlCharm {
             ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {}", databases.join(", ")));
         }
         self.settle_status(ctx)
-    }
-
-    /// The database is the truth for credentials: on every update-status the leader
-    /// compares the relation users that exist with those that should, drops the ones
-    /// no live relation owns, and re-ensures every live relation's user (recreating a
-    /// user dropped by hand, resetting a password changed by hand). Users tether did not
-    /// create (other names) are never touched.
-    async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
-            return Ok(());
-        }
-        let admin = admin(ctx).await?;
-        let existing = admin.list_relation_users().await?;
-        let mut live = Vec::new();
-        for ep in [DATABASE, "db", "db-admin"] {
-            live.extend(ctx.relation_ids(ep)?.into_iter().map(|r| (ep, r)));
-        }
-        let expected: Vec<String> = live.iter().map(|(_, r)| relation_user(*r)).collect();
-        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
-            admin.drop_relation_user(orphan).await?;
-            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
-            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
-        }
-        for (ep, rel) in live {
-            if !existing.contains(&relation_user(rel)) {
-                ctx.log("WARNING", &format!("drift repaired: recreated {} for relation {rel}", relation_user(rel)));
-            }
-            match ep {
-                DATABASE => self.serve(ctx, rel, Serve::Always).await?,
-                _ => self.serve_legacy(ctx, rel, ep).await?,
-            }
-        }
-        Ok(())
     }
 
     /// Serves a legacy `db`/`db-admin` relation: the requirer's `database` (or, for a
@@ -441,59 +349,134 @@ impl PostgresqlCharm {
 }
 
 #[async_trait::async_trait]
-impl Charm for PostgresqlCharm {
-    fn meta(&self) -> CharmMeta {
+impl ServerCharm for PostgresqlCharm {
+    fn charm_meta(&self) -> CharmMeta {
         meta()
     }
 
-    fn runs_beside_other_relations(&self, event: &Event) -> bool {
-        server::serves_one_relation(event, DATABASE)
+    fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        server::claim_port_and_role(ctx)?;
+        ctx.set_status(WorkloadStatus::Maintenance, "installing PostgreSQL")?;
+        Ok(())
     }
 
-    fn settle_after_concurrent_hooks(&self, ctx: &HookContext) -> anyhow::Result<()> {
+    /// The leader makes sure every internal password exists (never replacing one).
+    fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
+        server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
+    }
+
+    async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !server::is_primary(ctx) {
+            return server::standby_status(ctx, HA);
+        }
+        ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
+        let dir = server::unit_dir(ctx);
+        let label = internal_label(&ctx.app);
+        let spec = |port, pw| WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, pw));
+        let (pw, port, moved) = server::start_workload(ctx, &label, "operator-password", spec).await?;
+        let admin = ctx.services.pg.get(port, &pw).await?;
+        admin.ensure_groups().await?;
+        let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
+        for (user, key) in SYSTEM_USERS {
+            if let Some(p) = passwords.get(key) {
+                admin.ensure_system_user(user, &SecretString::new(p.clone())).await?;
+            }
+        }
+        let version = admin.version().await?;
+        ctx.state_set(server::STATE_VERSION, &version);
+        if moved {
+            // New endpoints for every relation (re-serving publishes them).
+            self.repair_drift(ctx).await?;
+        }
         self.settle_status(ctx)
     }
 
-    async fn handle(&self, ctx: &mut HookContext, event: &Event) -> anyhow::Result<()> {
-        let endpoint = event.relation.as_ref().map(|(_, ep)| ep.as_str());
-        let rel = event.relation.as_ref().map(|(id, _)| *id).unwrap_or_default();
-        match (event.kind, endpoint) {
-            (HookKind::Install, _) => self.install(ctx),
-            (HookKind::LeaderElected, _) => self.leader_elected(ctx),
-            (HookKind::Start, _) => self.start(ctx).await,
-            (HookKind::UpdateStatus, _) => {
-                self.repair_drift(ctx).await?;
-                self.settle_status(ctx)
+    /// Active unless a relation request is blocked or the server is not running.
+    fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        if !server::is_primary(ctx) {
+            return server::standby_status(ctx, HA);
+        }
+        if let Some((status, message)) = server::workload_problem(ctx, "PostgreSQL") {
+            return Ok(ctx.set_status(status, &message)?);
+        }
+        let legacy_in_use =
+            LEGACY.iter().map(|ep| ctx.relation_ids(ep).map(|r| !r.is_empty())).collect::<Result<Vec<_>, _>>()?.contains(&true);
+        if legacy_in_use && !ctx.relation_ids(DATABASE)?.is_empty() {
+            ctx.set_status(WorkloadStatus::Blocked, MIXED_ENDPOINTS)?;
+            return Ok(());
+        }
+        match server::first_blocked(ctx) {
+            Some(reason) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
+            None => ctx.set_status(WorkloadStatus::Active, "")?,
+        }
+        Ok(())
+    }
+
+    /// The database is the truth for credentials: on every update-status the leader
+    /// compares the relation users that exist with those that should, drops the ones
+    /// no live relation owns, and re-ensures every live relation's user (recreating a
+    /// user dropped by hand, resetting a password changed by hand). Users tether did not
+    /// create (other names) are never touched.
+    async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
+            return Ok(());
+        }
+        let admin = admin(ctx).await?;
+        let existing = admin.list_relation_users().await?;
+        let mut live = Vec::new();
+        for ep in [DATABASE, "db", "db-admin"] {
+            live.extend(ctx.relation_ids(ep)?.into_iter().map(|r| (ep, r)));
+        }
+        let expected: Vec<String> = live.iter().map(|(_, r)| relation_user(*r)).collect();
+        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
+            admin.drop_relation_user(orphan).await?;
+            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
+            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
+        }
+        for (ep, rel) in live {
+            if !existing.contains(&relation_user(rel)) {
+                ctx.log("WARNING", &format!("drift repaired: recreated {} for relation {rel}", relation_user(rel)));
             }
-            (HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
-            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(DATABASE)) => {
-                self.serve(ctx, rel, Serve::IfChanged).await
+            match ep {
+                DATABASE => self.serve(ctx, rel, Serve::Always).await?,
+                _ => self.serve_legacy(ctx, rel, ep).await?,
             }
-            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(ep @ ("db" | "db-admin"))) => {
-                self.serve_legacy(ctx, rel, ep).await
-            }
-            (HookKind::RelationBroken, Some(ep @ (DATABASE | "db" | "db-admin"))) => self.broken(ctx, rel, ep).await,
-            (HookKind::Stop, _) => {
-                server::stop(ctx).await;
-                Ok(())
-            }
-            (HookKind::Remove, _) => {
-                if let Some(port) = server::remove(ctx).await? {
-                    ctx.services.pg.forget(port).await;
-                }
-                Ok(())
-            }
-            (HookKind::Action, _) => match event.action.as_ref().map(|(_, n)| n.as_str()) {
-                Some("get-password") => self.get_password(ctx).await,
-                Some("set-password") => self.set_password(ctx).await,
-                Some("get-primary") => {
-                    let primary = server::primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default();
-                    ctx.action_set("primary", primary.into());
-                    Ok(())
-                }
-                other => Err(anyhow!("action {other:?} not implemented")),
-            },
+        }
+        Ok(())
+    }
+
+    async fn serve_endpoint(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
+        match endpoint {
+            DATABASE => self.serve(ctx, rel, Serve::IfChanged).await,
+            "db" | "db-admin" => self.serve_legacy(ctx, rel, endpoint).await,
             _ => Ok(()),
+        }
+    }
+
+    async fn endpoint_broken(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
+        match endpoint {
+            DATABASE | "db" | "db-admin" => self.broken(ctx, rel, endpoint).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn run_action(&self, ctx: &mut HookContext, action: &str) -> anyhow::Result<()> {
+        match action {
+            "get-password" => self.get_password(ctx).await,
+            "set-password" => self.set_password(ctx).await,
+            "get-primary" => {
+                let primary = server::primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default();
+                ctx.action_set("primary", primary.into());
+                Ok(())
+            }
+            other => Err(anyhow!("action {other:?} not implemented")),
+        }
+    }
+
+    async fn after_remove(&self, ctx: &mut HookContext, port: Option<u16>) {
+        if let Some(port) = port {
+            ctx.services.pg.forget(port).await;
         }
     }
 }

@@ -240,23 +240,25 @@ pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
 mod tests {
     use super::{temp_store, StoreError};
 
+    /// `units` as the first builds made it (no `queued`).
+    const OLD_UNITS: &str = "CREATE TABLE units(model TEXT NOT NULL, name TEXT NOT NULL, app TEXT NOT NULL, \
+        number INTEGER NOT NULL, leader INTEGER NOT NULL DEFAULT 0, principal TEXT, workload TEXT NOT NULL DEFAULT 'waiting', \
+        message TEXT NOT NULL DEFAULT '', since TEXT NOT NULL, agent TEXT NOT NULL DEFAULT 'allocating', \
+        agent_message TEXT NOT NULL DEFAULT '', error_hook TEXT, retry_at INTEGER, retries INTEGER NOT NULL DEFAULT 0, \
+        life TEXT NOT NULL DEFAULT 'alive', state TEXT NOT NULL DEFAULT '{}', PRIMARY KEY(model, name));";
+
     #[test]
     fn a_store_from_before_the_queue_count_is_migrated() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         {
             let old = rusqlite::Connection::open(&path).unwrap();
-            old.execute_batch(
-                "CREATE TABLE units(model TEXT NOT NULL, name TEXT NOT NULL, app TEXT NOT NULL, number INTEGER NOT NULL, \
-                 leader INTEGER NOT NULL DEFAULT 0, principal TEXT, workload TEXT NOT NULL DEFAULT 'waiting', \
-                 message TEXT NOT NULL DEFAULT '', since TEXT NOT NULL, agent TEXT NOT NULL DEFAULT 'allocating', \
-                 agent_message TEXT NOT NULL DEFAULT '', error_hook TEXT, retry_at INTEGER, retries INTEGER NOT NULL DEFAULT 0, \
-                 life TEXT NOT NULL DEFAULT 'alive', state TEXT NOT NULL DEFAULT '{}', PRIMARY KEY(model, name)); \
-                 CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, unit TEXT NOT NULL, \
+            old.execute_batch(&format!(
+                "{OLD_UNITS} CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, unit TEXT NOT NULL, \
                  event TEXT NOT NULL, running INTEGER NOT NULL DEFAULT 0, relation_id INTEGER); \
                  INSERT INTO units(model, name, app, number, since) VALUES('m', 'a/0', 'a', 0, ''); \
-                 INSERT INTO events(model, unit, event) VALUES('m', 'a/0', '{}'), ('m', 'a/0', '{}');",
-            )
+                 INSERT INTO events(model, unit, event) VALUES('m', 'a/0', '{{}}'), ('m', 'a/0', '{{}}');",
+            ))
             .unwrap();
         }
         let s = super::Store::open(&path, &dir.path().join("k")).unwrap();
@@ -270,18 +272,13 @@ mod tests {
         let path = dir.path().join("s.db");
         {
             let old = rusqlite::Connection::open(&path).unwrap();
-            old.execute_batch(
-                "CREATE TABLE units(model TEXT NOT NULL, name TEXT NOT NULL, app TEXT NOT NULL, number INTEGER NOT NULL, \
-                 leader INTEGER NOT NULL DEFAULT 0, principal TEXT, workload TEXT NOT NULL DEFAULT 'waiting', \
-                 message TEXT NOT NULL DEFAULT '', since TEXT NOT NULL, agent TEXT NOT NULL DEFAULT 'allocating', \
-                 agent_message TEXT NOT NULL DEFAULT '', error_hook TEXT, retry_at INTEGER, retries INTEGER NOT NULL DEFAULT 0, \
-                 life TEXT NOT NULL DEFAULT 'alive', state TEXT NOT NULL DEFAULT '{}', PRIMARY KEY(model, name)); \
-                 CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, unit TEXT NOT NULL, \
+            old.execute_batch(&format!(
+                "{OLD_UNITS} CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, unit TEXT NOT NULL, \
                  event TEXT NOT NULL, running INTEGER NOT NULL DEFAULT 0); \
                  INSERT INTO units(model, name, app, number, since) VALUES('m', 'a/0', 'a', 0, ''); \
-                 INSERT INTO events(model, unit, event) VALUES('m', 'a/0', '{\"kind\":\"install\"}'), \
-                 ('m', 'a/0', '{\"kind\":\"relation-changed\",\"relation\":[7,\"database\"]}');",
-            )
+                 INSERT INTO events(model, unit, event) VALUES('m', 'a/0', '{{\"kind\":\"install\"}}'), \
+                 ('m', 'a/0', '{{\"kind\":\"relation-changed\",\"relation\":[7,\"database\"]}}');",
+            ))
             .unwrap();
         }
         let s = super::Store::open(&path, &dir.path().join("k")).unwrap();

@@ -10,7 +10,8 @@
 mod shards;
 
 use super::provider::{self, Offer, Request, Serve};
-use super::{param_str, server, Charm};
+use super::server_hooks::ServerCharm;
+use super::{param_str, server};
 use crate::db::mongo::MongoAdmin;
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
@@ -21,7 +22,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
-use tether_core::events::{Event, HookKind};
 use tether_core::mongo_plan::{relation_user, render_uri, roles_for, validate_database, SYSTEM_USERS};
 use tether_core::status::WorkloadStatus;
 
@@ -158,89 +158,6 @@ struct Issued {
 }
 
 impl MongodbCharm {
-    fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        ctx.set_status(WorkloadStatus::Maintenance, "installing MongoDB")?;
-        server::claim_port_and_role(ctx)?;
-        if ctx.state_get(STATE_ENGINE).is_none() {
-            match MongoEngine::detect(ctx.config_str("engine").as_deref()) {
-                Ok(e) => ctx.state_set(STATE_ENGINE, e.name()),
-                Err(e) => {
-                    ctx.set_status(WorkloadStatus::Blocked, &e.to_string())?;
-                    ctx.state_set(STATE_ENGINE, "none");
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let mut keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
-        keys.push(("keyfile", KEYFILE_LEN));
-        server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
-    }
-
-    async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !server::is_primary(ctx) {
-            return server::standby_status(ctx, "a replica set");
-        }
-        if ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
-            return Ok(());
-        }
-        let engine = engine_of(ctx);
-        if role(ctx) == "shard" && engine == MongoEngine::FerretDb {
-            ctx.set_status(WorkloadStatus::Blocked, SHARD_ON_FERRETDB)?;
-            return Ok(());
-        }
-        ctx.set_status(WorkloadStatus::Maintenance, &format!("starting {}", engine.name()))?;
-        let label = internal_label(&ctx.app);
-        // The spec's parts that do not depend on port and password, read before starting.
-        let WorkloadSpec::Mongo(template) = server_spec(ctx, 0, SecretString::new(String::new()))? else { unreachable!() };
-        let spec = |port, operator_password| WorkloadSpec::Mongo(MongoSpec { port, operator_password, ..template.clone() });
-        let (pw, port, moved) = server::start_workload(ctx, &label, "operator-password", spec).await?;
-        let admin = ctx.services.mongo.get(port, &pw).await?;
-        let passwords = internal(ctx)?;
-        for (user, key) in SYSTEM_USERS.iter().filter(|(u, _)| *u != "operator") {
-            if let Some(p) = passwords.get(*key) {
-                let roles = roles_for(if *user == "backup" { "backup" } else { "monitor" }, "admin").unwrap_or_default();
-                admin.ensure_user(user, &SecretString::new(p.clone()), &roles).await?;
-            }
-        }
-        let version = admin.version().await.unwrap_or_default();
-        ctx.state_set(server::STATE_VERSION, &format!("{} {version}", engine.name()));
-        if moved {
-            // New endpoints for every relation (re-serving publishes them).
-            self.repair_drift(ctx).await?;
-        }
-        self.settle_status(ctx)
-    }
-
-    fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
-        if !server::is_primary(ctx) || ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
-            return Ok(());
-        }
-        let engine = engine_of(ctx);
-        let role = role(ctx);
-        if role == "shard" && engine == MongoEngine::FerretDb {
-            return Ok(ctx.set_status(WorkloadStatus::Blocked, SHARD_ON_FERRETDB)?);
-        }
-        if let Some((status, message)) = server::workload_problem(ctx, engine.name()) {
-            return Ok(ctx.set_status(status, &message)?);
-        }
-        if let Some(reason) = server::first_blocked(ctx) {
-            return Ok(ctx.set_status(WorkloadStatus::Blocked, &reason)?);
-        }
-        if role == "shard" && !shards::has_config_server(ctx)? {
-            return Ok(ctx.set_status(WorkloadStatus::Blocked, shards::MISSING_CONFIG_SERVER)?);
-        }
-        let note = match (engine, role.as_str()) {
-            (MongoEngine::FerretDb, "config-server") => "config-server on ferretdb: no shards; mongos routers forward to it",
-            (MongoEngine::FerretDb, _) => "ferretdb: no replica set, roles not enforced",
-            (MongoEngine::Mongod, _) => "",
-        };
-        ctx.set_status(WorkloadStatus::Active, note)?;
-        Ok(())
-    }
-
     /// Records (or clears) why relation `rel` is refused, then sets the status.
     fn block(&self, ctx: &mut HookContext, rel: i64, reason: Option<&str>) -> anyhow::Result<()> {
         server::set_blocked(ctx, rel, reason);
@@ -283,31 +200,6 @@ impl MongodbCharm {
             }
         }
         Ok(Some(Issued { requests, user, password }))
-    }
-
-    /// Drift repair on update-status (see postgresql-k8s): `relation-<n>` users no live
-    /// relation owns are dropped, live ones re-ensured.
-    async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
-            return Ok(());
-        }
-        let admin = admin(ctx).await?;
-        let existing = admin.list_managed_users().await?;
-        let database = ctx.relation_ids(DATABASE)?;
-        let cluster = ctx.relation_ids(CLUSTER)?;
-        let expected: Vec<String> = database.iter().chain(cluster.iter()).map(|r| relation_user(*r)).collect();
-        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
-            admin.drop_user(orphan).await?;
-            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
-            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
-        }
-        for rel in database {
-            self.serve_database(ctx, rel, Serve::Always).await?;
-        }
-        for rel in cluster {
-            self.serve_cluster(ctx, rel, Serve::Always).await?;
-        }
-        Ok(())
     }
 
     async fn serve_database(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
@@ -455,12 +347,12 @@ impl MongodbCharm {
 }
 
 #[async_trait::async_trait]
-impl Charm for MongodbCharm {
-    fn meta(&self) -> CharmMeta {
+impl ServerCharm for MongodbCharm {
+    fn charm_meta(&self) -> CharmMeta {
         meta()
     }
 
-    fn validate_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
+    fn check_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
         if let Some(Value::String(r)) = config.get("role") {
             if !ROLES.contains(&r.as_str()) {
                 return Err(format!(
@@ -477,7 +369,7 @@ impl Charm for MongodbCharm {
         Ok(())
     }
 
-    fn validate_config_change(&self, old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Result<(), String> {
+    fn check_config_change(&self, old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Result<(), String> {
         let role = |c: &BTreeMap<String, Value>| c.get("role").and_then(Value::as_str).unwrap_or("replication").to_string();
         if role(old) != role(new) {
             return Err(format!("Migration of sharding components not permitted, revert config role to {}", role(old)));
@@ -489,64 +381,155 @@ impl Charm for MongodbCharm {
         Ok(())
     }
 
-    fn runs_beside_other_relations(&self, event: &Event) -> bool {
-        server::serves_one_relation(event, DATABASE)
+    fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, "installing MongoDB")?;
+        server::claim_port_and_role(ctx)?;
+        if ctx.state_get(STATE_ENGINE).is_none() {
+            match MongoEngine::detect(ctx.config_str("engine").as_deref()) {
+                Ok(e) => ctx.state_set(STATE_ENGINE, e.name()),
+                Err(e) => {
+                    ctx.set_status(WorkloadStatus::Blocked, &e.to_string())?;
+                    ctx.state_set(STATE_ENGINE, "none");
+                }
+            }
+        }
+        Ok(())
     }
 
-    fn settle_after_concurrent_hooks(&self, ctx: &HookContext) -> anyhow::Result<()> {
+    fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let mut keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
+        keys.push(("keyfile", KEYFILE_LEN));
+        server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
+    }
+
+    async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !server::is_primary(ctx) {
+            return server::standby_status(ctx, "a replica set");
+        }
+        if ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
+            return Ok(());
+        }
+        let engine = engine_of(ctx);
+        if role(ctx) == "shard" && engine == MongoEngine::FerretDb {
+            ctx.set_status(WorkloadStatus::Blocked, SHARD_ON_FERRETDB)?;
+            return Ok(());
+        }
+        ctx.set_status(WorkloadStatus::Maintenance, &format!("starting {}", engine.name()))?;
+        let label = internal_label(&ctx.app);
+        // The spec's parts that do not depend on port and password, read before starting.
+        let WorkloadSpec::Mongo(template) = server_spec(ctx, 0, SecretString::new(String::new()))? else { unreachable!() };
+        let spec = |port, operator_password| WorkloadSpec::Mongo(MongoSpec { port, operator_password, ..template.clone() });
+        let (pw, port, moved) = server::start_workload(ctx, &label, "operator-password", spec).await?;
+        let admin = ctx.services.mongo.get(port, &pw).await?;
+        let passwords = internal(ctx)?;
+        for (user, key) in SYSTEM_USERS.iter().filter(|(u, _)| *u != "operator") {
+            if let Some(p) = passwords.get(*key) {
+                let roles = roles_for(if *user == "backup" { "backup" } else { "monitor" }, "admin").unwrap_or_default();
+                admin.ensure_user(user, &SecretString::new(p.clone()), &roles).await?;
+            }
+        }
+        let version = admin.version().await.unwrap_or_default();
+        ctx.state_set(server::STATE_VERSION, &format!("{} {version}", engine.name()));
+        if moved {
+            // New endpoints for every relation (re-serving publishes them).
+            self.repair_drift(ctx).await?;
+        }
         self.settle_status(ctx)
     }
 
-    async fn handle(&self, ctx: &mut HookContext, event: &Event) -> anyhow::Result<()> {
-        let endpoint = event.relation.as_ref().map(|(_, ep)| ep.as_str());
-        let rel = event.relation.as_ref().map(|(id, _)| *id).unwrap_or_default();
-        match (event.kind, endpoint) {
-            (HookKind::Install, _) => self.install(ctx),
-            (HookKind::LeaderElected, _) => self.leader_elected(ctx),
-            (HookKind::Start, _) => self.start(ctx).await,
-            (HookKind::UpdateStatus, _) => {
-                self.repair_drift(ctx).await?;
-                self.settle_status(ctx)
-            }
-            (HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => self.settle_status(ctx),
-            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(DATABASE)) => {
-                self.serve_database(ctx, rel, Serve::IfChanged).await
-            }
-            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(CLUSTER)) => {
-                self.serve_cluster(ctx, rel, Serve::IfChanged).await
-            }
-            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(shards::CONFIG_SERVER)) => {
-                self.serve_shard(ctx, rel).await
-            }
-            (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(shards::SHARDING)) => {
-                self.join_cluster(ctx, rel).await
-            }
-            (HookKind::RelationBroken, Some(ep @ (DATABASE | CLUSTER))) => self.broken(ctx, rel, ep).await,
-            (HookKind::RelationBroken, Some(shards::CONFIG_SERVER)) => self.shard_gone(ctx, rel).await,
-            (HookKind::RelationBroken, Some(shards::SHARDING)) => self.left_cluster(ctx, rel).await,
-            (HookKind::Stop, _) => {
-                self.stop_admin_router(ctx).await;
-                server::stop(ctx).await;
-                Ok(())
-            }
-            (HookKind::Remove, _) => {
-                self.stop_admin_router(ctx).await;
-                if let Some(port) = server::remove(ctx).await? {
-                    ctx.services.mongo.forget(port).await;
-                }
-                Ok(())
-            }
-            (HookKind::Action, _) => match event.action.as_ref().map(|(_, n)| n.as_str()) {
-                Some("get-password") => self.get_password(ctx).await,
-                Some("set-password") => self.set_password(ctx).await,
-                Some("get-primary") => {
-                    let p = primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default();
-                    ctx.action_set("replica-set-primary", p.into());
-                    Ok(())
-                }
-                other => Err(anyhow!("action {other:?} not implemented")),
-            },
+    fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        if !server::is_primary(ctx) || ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
+            return Ok(());
+        }
+        let engine = engine_of(ctx);
+        let role = role(ctx);
+        if role == "shard" && engine == MongoEngine::FerretDb {
+            return Ok(ctx.set_status(WorkloadStatus::Blocked, SHARD_ON_FERRETDB)?);
+        }
+        if let Some((status, message)) = server::workload_problem(ctx, engine.name()) {
+            return Ok(ctx.set_status(status, &message)?);
+        }
+        if let Some(reason) = server::first_blocked(ctx) {
+            return Ok(ctx.set_status(WorkloadStatus::Blocked, &reason)?);
+        }
+        if role == "shard" && !shards::has_config_server(ctx)? {
+            return Ok(ctx.set_status(WorkloadStatus::Blocked, shards::MISSING_CONFIG_SERVER)?);
+        }
+        let note = match (engine, role.as_str()) {
+            (MongoEngine::FerretDb, "config-server") => "config-server on ferretdb: no shards; mongos routers forward to it",
+            (MongoEngine::FerretDb, _) => "ferretdb: no replica set, roles not enforced",
+            (MongoEngine::Mongod, _) => "",
+        };
+        ctx.set_status(WorkloadStatus::Active, note)?;
+        Ok(())
+    }
+
+    /// Drift repair on update-status (see postgresql-k8s): `relation-<n>` users no live
+    /// relation owns are dropped, live ones re-ensured.
+    async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
+            return Ok(());
+        }
+        let admin = admin(ctx).await?;
+        let existing = admin.list_managed_users().await?;
+        let database = ctx.relation_ids(DATABASE)?;
+        let cluster = ctx.relation_ids(CLUSTER)?;
+        let expected: Vec<String> = database.iter().chain(cluster.iter()).map(|r| relation_user(*r)).collect();
+        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
+            admin.drop_user(orphan).await?;
+            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
+            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
+        }
+        for rel in database {
+            self.serve_database(ctx, rel, Serve::Always).await?;
+        }
+        for rel in cluster {
+            self.serve_cluster(ctx, rel, Serve::Always).await?;
+        }
+        Ok(())
+    }
+
+    async fn serve_endpoint(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
+        match endpoint {
+            DATABASE => self.serve_database(ctx, rel, Serve::IfChanged).await,
+            CLUSTER => self.serve_cluster(ctx, rel, Serve::IfChanged).await,
+            shards::CONFIG_SERVER => self.serve_shard(ctx, rel).await,
+            shards::SHARDING => self.join_cluster(ctx, rel).await,
             _ => Ok(()),
+        }
+    }
+
+    async fn endpoint_broken(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
+        match endpoint {
+            DATABASE | CLUSTER => self.broken(ctx, rel, endpoint).await,
+            shards::CONFIG_SERVER => self.shard_gone(ctx, rel).await,
+            shards::SHARDING => self.left_cluster(ctx, rel).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn run_action(&self, ctx: &mut HookContext, action: &str) -> anyhow::Result<()> {
+        match action {
+            "get-password" => self.get_password(ctx).await,
+            "set-password" => self.set_password(ctx).await,
+            "get-primary" => {
+                let p = primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default();
+                ctx.action_set("replica-set-primary", p.into());
+                Ok(())
+            }
+            other => Err(anyhow!("action {other:?} not implemented")),
+        }
+    }
+
+    async fn stop(&self, ctx: &mut HookContext) {
+        self.stop_admin_router(ctx).await;
+        server::stop(ctx).await;
+    }
+
+    async fn after_remove(&self, ctx: &mut HookContext, port: Option<u16>) {
+        self.stop_admin_router(ctx).await;
+        if let Some(port) = port {
+            ctx.services.mongo.forget(port).await;
         }
     }
 }

@@ -16,6 +16,7 @@
 //! follows MongoDB's documented sequence; it is not exercised here (no mongod in Debian).
 
 use super::{engine_of, internal, operator_password, primary, role, MongodbCharm};
+use crate::charms::server_hooks::ServerCharm;
 use crate::charms::{provider, server};
 use crate::db::mongo::MongoAdmin;
 use crate::engine::context::{Bag, HookContext};
