@@ -138,7 +138,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CharmMeta {
     pub name: String,
     #[serde(default)]
@@ -150,6 +150,28 @@ pub struct CharmMeta {
     pub config: Vec<ConfigOption>,
     #[serde(default)]
     pub actions: Vec<ActionSpec>,
+    /// `resources:` of the metadata: what `deploy --resource` may attach.
+    #[serde(default)]
+    pub resources: Vec<ResourceMeta>,
+    /// `storage:` of the metadata: what each unit gets a directory for.
+    #[serde(default)]
+    pub storage: Vec<StorageMeta>,
+}
+
+/// One resource a charm declares (`type: file` or `oci-image`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceMeta {
+    pub name: String,
+    pub kind: String,
+}
+
+/// One storage a charm declares (`type: filesystem` or `block`), with how many
+/// instances a unit starts with (`multiple.range`'s lower bound, at least 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageMeta {
+    pub name: String,
+    pub kind: String,
+    pub count: u32,
 }
 
 impl CharmMeta {
@@ -164,6 +186,12 @@ impl CharmMeta {
     }
     pub fn peers(&self) -> impl Iterator<Item = &Endpoint> {
         self.endpoints.iter().filter(|e| e.role == Role::Peer)
+    }
+
+    /// The storage instances of a unit (`data/0`, `data/1`, ...): each declared storage's
+    /// initial count plus what `added` says the unit added since (`storage-add`).
+    pub fn storage_ids(&self, added: impl Fn(&str) -> u32) -> Vec<String> {
+        self.storage.iter().flat_map(|s| (0..s.count + added(&s.name)).map(move |i| format!("{}/{i}", s.name))).collect()
     }
 
     /// Parses a local charm's YAML files (`metadata.yaml` or `charmcraft.yaml`,
@@ -235,6 +263,18 @@ impl CharmMeta {
                 });
             }
         }
+        let resources = md
+            .resources
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, r)| ResourceMeta { name, kind: r.kind.unwrap_or_else(|| "file".into()) })
+            .collect();
+        let mut storage = Vec::new();
+        for (name, s) in md.storage.unwrap_or_default() {
+            crate::names::validate_endpoint(&name).map_err(|_| MetaError::Metadata(format!("storage name {name:?} not valid")))?;
+            let count = storage_count(s.multiple.as_ref().and_then(|m| m.range.as_deref()));
+            storage.push(StorageMeta { name, kind: s.kind.unwrap_or_else(|| "filesystem".into()), count });
+        }
         Ok(CharmMeta {
             name,
             summary: md.summary.unwrap_or_default(),
@@ -242,6 +282,8 @@ impl CharmMeta {
             endpoints,
             config: options,
             actions: acts,
+            resources,
+            storage,
         })
     }
 }
@@ -299,6 +341,31 @@ struct RawMetadata {
     peers: Option<BTreeMap<String, RawEndpoint>>,
     #[serde(rename = "config", default, deserialize_with = "inline_config")]
     config_inline: Option<String>,
+    resources: Option<BTreeMap<String, RawResource>>,
+    storage: Option<BTreeMap<String, RawStorage>>,
+}
+
+#[derive(Deserialize)]
+struct RawResource {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawStorage {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    multiple: Option<RawMultiple>,
+}
+
+#[derive(Deserialize)]
+struct RawMultiple {
+    range: Option<String>,
+}
+
+/// The lower bound of a storage `range` (`2`, `2-`, `2-5`), at least 1.
+fn storage_count(range: Option<&str>) -> u32 {
+    range.and_then(|r| r.split('-').next()).and_then(|n| n.trim().parse().ok()).unwrap_or(1).max(1)
 }
 
 fn inline_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

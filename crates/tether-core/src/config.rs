@@ -95,6 +95,8 @@ mod tests {
     fn meta() -> CharmMeta {
         let opt = |n: &str, k, d: Option<Value>| ConfigOption { name: n.into(), kind: k, default: d, description: String::new() };
         CharmMeta {
+            resources: vec![],
+            storage: vec![],
             name: "x".into(),
             summary: String::new(),
             subordinate: false,

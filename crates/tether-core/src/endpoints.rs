@@ -165,7 +165,7 @@ mod tests {
     use crate::charm_meta::Endpoint as E;
 
     fn meta(name: &str, eps: Vec<E>, subordinate: bool) -> CharmMeta {
-        CharmMeta { name: name.into(), summary: String::new(), subordinate, endpoints: eps, config: vec![], actions: vec![] }
+        CharmMeta { name: name.into(), summary: String::new(), subordinate, endpoints: eps, ..Default::default() }
     }
 
     fn pg() -> CharmMeta {

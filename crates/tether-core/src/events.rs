@@ -25,6 +25,10 @@ pub enum HookKind {
     RelationBroken,
     SecretChanged,
     SecretRemove,
+    SecretRotate,
+    SecretExpired,
+    StorageAttached,
+    StorageDetaching,
     Action,
 }
 
@@ -57,6 +61,10 @@ impl HookKind {
             HookKind::RelationBroken => "relation-broken",
             HookKind::SecretChanged => "secret-changed",
             HookKind::SecretRemove => "secret-remove",
+            HookKind::SecretRotate => "secret-rotate",
+            HookKind::SecretExpired => "secret-expired",
+            HookKind::StorageAttached => "storage-attached",
+            HookKind::StorageDetaching => "storage-detaching",
             HookKind::Action => "action",
         }
     }
@@ -81,11 +89,14 @@ pub struct Event {
     /// Secret URI and revision, for secret hooks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<(String, i64)>,
+    /// Storage id (`data/0`), for storage hooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
 }
 
 impl Event {
     pub fn simple(kind: HookKind) -> Self {
-        Event { kind, relation: None, remote_app: None, remote_unit: None, departing_unit: None, action: None, secret: None }
+        Event { kind, relation: None, remote_app: None, remote_unit: None, departing_unit: None, action: None, secret: None, storage: None }
     }
 
     pub fn relation(kind: HookKind, id: i64, endpoint: &str, remote_app: &str, remote_unit: Option<&str>) -> Self {
@@ -101,11 +112,18 @@ impl Event {
         Event { action: Some((task, name.to_string())), ..Event::simple(HookKind::Action) }
     }
 
-    /// The hook name Juju shows (`install`, `database-relation-changed`, or the action name).
+    /// A storage hook for storage instance `id` (`data/0`).
+    pub fn storage(kind: HookKind, id: &str) -> Self {
+        Event { storage: Some(id.to_string()), ..Event::simple(kind) }
+    }
+
+    /// The hook name Juju shows (`install`, `database-relation-changed`,
+    /// `data-storage-attached`, or the action name).
     pub fn hook_name(&self) -> String {
-        match (&self.relation, &self.action) {
-            (Some((_, ep)), _) => format!("{ep}-{}", self.kind.suffix()),
-            (_, Some((_, name))) => name.clone(),
+        match (&self.relation, &self.action, &self.storage) {
+            (Some((_, ep)), _, _) => format!("{ep}-{}", self.kind.suffix()),
+            (_, Some((_, name)), _) => name.clone(),
+            (_, _, Some(id)) => format!("{}-{}", id.split('/').next().unwrap_or(id), self.kind.suffix()),
             _ => self.kind.suffix().to_string(),
         }
     }
@@ -120,10 +138,12 @@ pub struct RelationSide<'a> {
 }
 
 /// Hooks a new unit runs when it is deployed or added, before the relation hooks of
-/// existing relations: install, relation-created for each existing relation (peers
-/// first), leader-elected or leader-settings-changed, config-changed, start.
-pub fn deploy_plan(leader: bool, existing: &[(i64, String, String)]) -> Vec<Event> {
-    let mut plan = vec![Event::simple(HookKind::Install)];
+/// existing relations: `<name>-storage-attached` for each of its storage instances,
+/// install, relation-created for each existing relation (peers first), leader-elected or
+/// leader-settings-changed, config-changed, start.
+pub fn deploy_plan(leader: bool, existing: &[(i64, String, String)], storage: &[String]) -> Vec<Event> {
+    let mut plan: Vec<Event> = storage.iter().map(|id| Event::storage(HookKind::StorageAttached, id)).collect();
+    plan.push(Event::simple(HookKind::Install));
     for (id, endpoint, remote_app) in existing {
         plan.push(Event::relation(HookKind::RelationCreated, *id, endpoint, remote_app, None));
     }
@@ -195,10 +215,14 @@ mod tests {
 
     #[test]
     fn deploy_order_follows_juju() {
-        let plan = deploy_plan(true, &[(0, "database-peers".into(), "pg".into())]);
+        let plan = deploy_plan(true, &[(0, "database-peers".into(), "pg".into())], &[]);
         assert_eq!(names(&plan), ["install", "database-peers-relation-created", "leader-elected", "config-changed", "start"]);
-        let plan = deploy_plan(false, &[]);
-        assert_eq!(names(&plan), ["install", "leader-settings-changed", "config-changed", "start"]);
+        let plan = deploy_plan(false, &[], &["data/0".into(), "data/1".into()]);
+        assert_eq!(
+            names(&plan),
+            ["data-storage-attached", "data-storage-attached", "install", "leader-settings-changed", "config-changed", "start"]
+        );
+        assert_eq!(plan[1].storage.as_deref(), Some("data/1"));
     }
 
     #[test]

@@ -37,6 +37,11 @@ pub enum Request {
         app: Option<String>,
         config: Vec<String>,
         num_units: u32,
+        /// `NAME=PATH` with an absolute path, one per `--resource`.
+        #[serde(default)]
+        resources: Vec<String>,
+        #[serde(default)]
+        trust: bool,
     },
     RemoveApplication {
         model: Option<String>,

@@ -110,3 +110,91 @@ fn hook_tools_refuse_unknown_contexts() {
     assert!(err.starts_with("ERROR permission denied"), "{err}");
     c.ok(&["status"]);
 }
+
+/// Leader settings, resources, storage and the cloud credential (juju-compat.md §C4):
+/// `leader-set` by the leader only, heard by the others as `leader-settings-changed`;
+/// `deploy --resource` copies the file and `resource-get` hands back its path; each
+/// declared storage is a directory, attached before install; `credential-get` answers
+/// only a trusted application. Bad `--resource` input deploys nothing.
+#[test]
+fn leader_settings_resources_storage_and_credentials() {
+    let c = Controller::bootstrap();
+    let files = tempfile::tempdir().expect("tempdir");
+    let resource = files.path().join("settings.txt");
+    std::fs::write(&resource, "resource content").expect("write resource");
+    let resource_arg = format!("config-file={}", resource.display());
+
+    c.tether(&["deploy", CHARM, "r", "--resource", "nonsense"]).assert_one_line_error("expected NAME=PATH");
+    c.tether(&["deploy", CHARM, "r", "--resource", "unknown=/etc/hostname"]).assert_one_line_error("not found in charm metadata");
+    c.tether(&["deploy", CHARM, "r", "--resource", "config-file=/nonexistent/file"]).assert_one_line_error("is not a readable file");
+    assert!(!has_app(&c.status(), "r"), "a refused deploy records nothing");
+    assert!(!c.home().join("resources").exists() || walk_files(&c.home().join("resources")).is_empty(), "and copies nothing");
+
+    c.ok(&["deploy", CHARM, "r", "-n", "2", "--resource", &resource_arg, "--trust"]);
+    c.ok(&["deploy", CHARM, "u"]);
+    c.wait_active(&["r", "u"]);
+
+    // resource-get: a private copy, which outlives the original.
+    std::fs::remove_file(&resource).expect("remove the original");
+    let (code, path, _) = probe(&c, "r/1", "resource-get config-file");
+    assert_eq!(code, 0);
+    assert!(path.starts_with(&c.home().display().to_string()), "{path}");
+    assert_eq!(probe(&c, "r/0", "cat \"$(resource-get config-file)\""), (0, "resource content".into(), String::new()));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777, 0o600);
+    let (code, _, err) = probe(&c, "u/0", "resource-get config-file");
+    assert_eq!(code, 1);
+    assert!(err.starts_with("ERROR could not download resource") && err.contains("was not supplied"), "{err}");
+    let (code, _, err) = probe(&c, "r/0", "resource-get nope");
+    assert_eq!(code, 1, "{err}");
+
+    // credential-get: trusted only.
+    let (code, out, _) = probe(&c, "r/0", "credential-get --format=json");
+    assert_eq!(code, 0);
+    let cred: Value = serde_json::from_str(&out).expect("credential json");
+    assert_eq!((cred["type"].as_str(), cred["credential"]["auth-type"].as_str()), (Some("local"), Some("empty")), "{cred}");
+    let (code, _, err) = probe(&c, "u/0", "credential-get");
+    assert_eq!(code, 1);
+    assert!(err.starts_with("ERROR cannot access cloud credentials"), "{err}");
+    let config: Value = serde_json::from_str(&c.ok(&["config", "r", "--format", "json"]).stdout).expect("config json");
+    assert_eq!(config["application-config"]["trust"]["value"], json!(true), "{config}");
+
+    // Storage: attached before install, a directory per instance; storage-add commits with the hook.
+    assert_eq!(probe(&c, "r/0", "storage-list --format=json").1, r#"["data/0"]"#);
+    let (code, out, _) = probe(&c, "r/0", "cat \"$(storage-get -s data/0 location)/attached\"");
+    assert_eq!((code, out.as_str()), (0, "data/0 filesystem"), "the storage-attached hook ran with its environment");
+    let (_, out, _) = probe(&c, "r/0", "storage-get --format=json -s data/0");
+    let got: Value = serde_json::from_str(&out).expect("storage json");
+    assert_eq!(got["kind"], "filesystem");
+    assert!(got["location"].as_str().is_some_and(|l| l.starts_with(&c.home().display().to_string())), "{got}");
+    assert_eq!(probe(&c, "r/0", "storage-add data=2").0, 0);
+    assert_eq!(probe(&c, "r/0", "storage-list data --format=json").1, r#"["data/0","data/1","data/2"]"#);
+    let (code, _, err) = probe(&c, "r/0", "storage-get -s data/9");
+    assert_eq!((code, err.as_str()), (1, "ERROR storage instance \"data/9\" not found"));
+    assert_eq!(probe(&c, "r/0", "storage-add nope").0, 1);
+    assert_eq!(probe(&c, "r/0", "storage-add data=0").0, 2);
+
+    // Leader settings.
+    let (code, _, err) = probe(&c, "r/1", "leader-set greeting=nope");
+    assert_eq!((code, err.as_str()), (1, "ERROR cannot write settings: not the leader"));
+    assert_eq!(probe(&c, "r/0", "leader-set greeting=hello other=x").0, 0);
+    c.wait_for("r/1 to hear the leader's settings", |s| Ok(unit_message(s, "r/1") == ("active".into(), "leader says: hello".into())));
+    assert_eq!(probe(&c, "r/1", "leader-get greeting"), (0, "hello".into(), String::new()));
+    assert_eq!(probe(&c, "r/0", "leader-set other=").0, 0, "an empty value deletes");
+    let (_, out, _) = probe(&c, "r/1", "leader-get --format=json");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!({"greeting": "hello"}));
+    assert_eq!(probe(&c, "u/0", "leader-get --format=json").1, "{}", "settings are per application");
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -33,6 +33,8 @@ pub fn meta() -> CharmMeta {
         description: description.into(),
     };
     CharmMeta {
+        resources: vec![],
+        storage: vec![],
         name: "data-integrator".into(),
         summary: "Credentials and endpoints for applications outside tether.".into(),
         subordinate: false,

@@ -222,7 +222,13 @@ impl ExternalCharm {
     async fn run(&self, ctx: &mut HookContext, event: &Event, program: &Path, charm_dir: &Path, dispatch_path: &str) -> anyhow::Result<()> {
         let (registration, mut calls): (Registration, _) = ctx.services.hook_tools.register(&ctx.unit, &event.hook_name());
         let tools = ToolsDir::create(&ctx.services.home)?;
-        let env = environment(ctx, event, charm_dir, &tools.0, dispatch_path, &registration.id);
+        let mut env = environment(ctx, event, charm_dir, &tools.0, dispatch_path, &registration.id);
+        if let Some(id) = &event.storage {
+            let (location, kind) = hooktools::storage::location(ctx, &self.meta, id).map_err(|e| anyhow::anyhow!("{e}"))?;
+            env.push(("JUJU_STORAGE_ID".into(), id.clone()));
+            env.push(("JUJU_STORAGE_LOCATION".into(), location.display().to_string()));
+            env.push(("JUJU_STORAGE_KIND".into(), kind));
+        }
         let mut child = tokio::process::Command::new(program)
             .current_dir(charm_dir)
             .env_clear()

@@ -30,6 +30,8 @@ const REQUESTED_SECRETS: [&str; 6] = ["username", "password", "tls", "tls-ca", "
 pub fn meta() -> CharmMeta {
     let ep = Endpoint::new;
     CharmMeta {
+        resources: vec![],
+        storage: vec![],
         name: "mongos".into(),
         summary: "Router to a sharded MongoDB cluster, placed beside its host application.".into(),
         subordinate: true,

@@ -39,6 +39,8 @@ pub fn meta() -> CharmMeta {
         enum_values: enums.iter().map(|s| s.to_string()).collect(),
     };
     CharmMeta {
+        resources: vec![],
+        storage: vec![],
         name: "mysql-k8s".into(),
         summary:
             "MySQL 8 or MariaDB server (whichever the machine has; status says which) with per-application databases, users and passwords."

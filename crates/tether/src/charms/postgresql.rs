@@ -45,6 +45,8 @@ fn option(name: &str, kind: OptionType, default: Option<Value>, description: &st
 pub fn meta() -> CharmMeta {
     let ep = Endpoint::new;
     CharmMeta {
+        resources: vec![],
+        storage: vec![],
         name: "postgresql-k8s".into(),
         summary: "PostgreSQL server with per-application databases, users and passwords.".into(),
         subordinate: false,

@@ -266,7 +266,8 @@ pub struct DeployArgs {
     pub num_units: u32,
     #[arg(long, hide = true)]
     pub channel: Option<String>,
-    #[arg(long, hide = true)]
+    /// Lets the charm read the cloud credential (`credential-get`).
+    #[arg(long)]
     pub trust: bool,
     #[arg(long, hide = true)]
     pub base: Option<String>,
@@ -282,7 +283,8 @@ pub struct DeployArgs {
     pub bind: Option<String>,
     #[arg(long, hide = true)]
     pub force: bool,
-    #[arg(long, hide = true)]
+    /// `NAME=PATH`: a file for one of the charm's resources (`resource-get NAME`); repeatable.
+    #[arg(long, value_name = "NAME=PATH")]
     pub resource: Vec<String>,
     #[arg(long, hide = true)]
     pub storage: Vec<String>,

@@ -209,7 +209,16 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         }
         Command::Deploy(a) => {
             let config = params::config_assignments(&a.config, a.app.as_deref())?;
-            let request = Request::Deploy { model, charm: local_path(&a.charm), app: a.app, config, num_units: a.num_units };
+            let resources = a.resource.iter().map(|r| resource_arg(r)).collect();
+            let request = Request::Deploy {
+                model,
+                charm: local_path(&a.charm),
+                app: a.app,
+                config,
+                num_units: a.num_units,
+                resources,
+                trust: a.trust,
+            };
             print_done(ctx.send(request, DEFAULT_TIMEOUT)?)
         }
         Command::RemoveApplication(a) => {
@@ -325,6 +334,18 @@ fn version(a: args::VersionArgs) -> CmdResult {
 
 /// Local charm paths (`./x`, `/x`) are made absolute here: the controller does not
 /// share the CLI's working directory.
+/// `NAME=PATH` with the path made absolute (the controller does not share the CLI's
+/// working directory); anything else is passed on for the controller to refuse.
+fn resource_arg(arg: &str) -> String {
+    match arg.split_once('=') {
+        Some((name, path)) if !path.is_empty() => match std::path::absolute(path) {
+            Ok(p) => format!("{name}={}", p.display()),
+            Err(_) => arg.to_string(),
+        },
+        _ => arg.to_string(),
+    }
+}
+
 fn local_path(charm: &str) -> String {
     if !(charm.starts_with('.') || charm.starts_with('/')) {
         return charm.to_string();

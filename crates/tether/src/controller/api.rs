@@ -62,7 +62,9 @@ pub async fn dispatch(c: &Controller, request: Request) -> Reply {
         Request::Models => models::list(c),
         Request::Switch { model } => models::switch(c, &model),
         Request::DestroyModel { name, force } => models::destroy(c, &name, force).await,
-        Request::Deploy { model, charm, app, config, num_units } => apps::deploy(c, model, &charm, app, &config, num_units),
+        Request::Deploy { model, charm, app, config, num_units, resources, trust } => {
+            apps::deploy(c, model, apps::DeployRequest { charm: &charm, app, config: &config, num_units, resources: &resources, trust })
+        }
         Request::AddUnit { model, app, num_units } => apps::add_unit(c, model, &app, num_units),
         Request::RemoveUnit { model, units, num_units } => apps::remove_unit(c, model, &units, num_units),
         Request::RemoveApplication { model, apps, force } => apps::remove_application(c, model, &apps, force),

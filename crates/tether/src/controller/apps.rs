@@ -4,9 +4,10 @@
 
 use super::api::{ApiError, ApiResult};
 use super::models::resolve as resolve_model;
-use super::Controller;
+use super::{resources, Controller};
 use crate::charms;
-use crate::store::{AppRow, RelEndpoint, RelationRow, StoreError, Tx};
+
+use crate::store::{AppBag, AppRow, RelEndpoint, RelationRow, StoreError, Tx};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use tether_core::charm_meta::{CharmMeta, Role};
@@ -16,7 +17,7 @@ use tether_core::names::{validate_application, UnitName};
 use tether_core::status::WorkloadStatus;
 use tether_core::wire::{ConfigView, Reply, SettingView};
 
-fn short(s: &str) -> String {
+pub(super) fn short(s: &str) -> String {
     s.chars().take(64).collect::<String>().replace('\0', "\\0")
 }
 
@@ -49,7 +50,19 @@ fn config_pairs(args: &[String], app: &str) -> Result<Vec<(String, String)>, Api
     Ok(pairs)
 }
 
-pub fn deploy(c: &Controller, model: Option<String>, charm: &str, app: Option<String>, cfg: &[String], num_units: u32) -> ApiResult {
+/// What `deploy` asks for.
+pub struct DeployRequest<'a> {
+    pub charm: &'a str,
+    pub app: Option<String>,
+    pub config: &'a [String],
+    pub num_units: u32,
+    /// `NAME=PATH` (absolute) of each `--resource`.
+    pub resources: &'a [String],
+    pub trust: bool,
+}
+
+pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> ApiResult {
+    let DeployRequest { charm, app, config: cfg, num_units, resources, trust } = req;
     let m = resolve_model(c, model)?;
     let local = charm.starts_with('.') || charm.starts_with('/');
     let (canonical, meta, origin, staged) = if local {
@@ -82,13 +95,15 @@ pub fn deploy(c: &Controller, model: Option<String>, charm: &str, app: Option<St
         }
         Ok::<_, ApiError>(values)
     })();
-    let values = match checked {
+    let (values, staged_resources) = match checked.and_then(|v| Ok((v, resources::stage(&c.home, &m.uuid, &name, &meta, resources)?))) {
         Ok(v) => v,
         Err(e) => {
             discard(&staged);
             return Err(e);
         }
     };
+    let resource_paths = staged_resources.as_ref().map(|r| r.paths.clone()).unwrap_or_default();
+    let settings = if trust { BTreeMap::from([("trust".to_string(), "true".to_string())]) } else { BTreeMap::new() };
     let n = if meta.subordinate { 0 } else { num_units };
     crate::failpoint::hit("deploy.after-validate");
     let written = c.store.write(|tx| {
@@ -124,15 +139,23 @@ pub fn deploy(c: &Controller, model: Option<String>, charm: &str, app: Option<St
                 },
             )?;
         }
+        tx.set_app_bag(&m.name, &name, AppBag::Resources, &resource_paths)?;
+        tx.set_app_bag(&m.name, &name, AppBag::Settings, &settings)?;
         Ok(add_units(tx, &m.name, &name, n)?)
     });
     let units = match written {
         Ok(u) => u,
         Err(e) => {
             discard(&staged);
+            if let Some(r) = &staged_resources {
+                r.discard();
+            }
             return Err(e);
         }
     };
+    if let Some(r) = staged_resources {
+        r.commit();
+    }
     crate::failpoint::hit("deploy.after-store");
     if let Some(s) = &staged {
         let dest = s.with_file_name(&name);
@@ -164,7 +187,8 @@ pub(super) fn create_unit_with_joins(tx: &Tx<'_>, model: &str, app: &str, princi
     let unit = tx.create_unit(model, app, number, leader, principal)?;
     let existing: Vec<(i64, String, String)> =
         rels.iter().filter_map(|r| Some((r.id, r.local(app)?.endpoint.clone(), r.remote(app)?.app.clone()))).collect();
-    tx.enqueue_all(model, &unit, &deploy_plan(leader, &existing))?;
+    let storage = tx.app(model, app)?.map(|a| a.meta.storage_ids(|_| 0)).unwrap_or_default();
+    tx.enqueue_all(model, &unit, &deploy_plan(leader, &existing, &storage))?;
     let mut created = vec![unit.clone()];
     for r in &rels {
         let (Some(local), Some(remote)) = (r.local(app), r.remote(app)) else { continue };
@@ -383,12 +407,13 @@ fn setting_views(meta: &CharmMeta, set: &BTreeMap<String, Value>) -> BTreeMap<St
 pub fn config_get(c: &Controller, model: Option<String>, app: &str) -> ApiResult {
     let m = resolve_model(c, model)?;
     let a = c.store.read(|tx| existing_app(tx, &m.name, app))?;
+    let trusted = c.store.read(|tx| tx.app_bag(&m.name, app, AppBag::Settings))?.get("trust").is_some_and(|t| t == "true");
     let trust = SettingView {
         default: Some(false.into()),
         description: "Does this application have access to trusted credentials".into(),
-        source: "default".into(),
+        source: if trusted { "user" } else { "default" }.into(),
         kind: "bool".into(),
-        value: Some(false.into()),
+        value: Some(trusted.into()),
     };
     Ok(Reply::Config {
         config: ConfigView {

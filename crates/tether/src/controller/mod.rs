@@ -13,6 +13,7 @@ mod apps;
 mod model_extras;
 mod models;
 mod relations;
+mod resources;
 mod server;
 mod user_secrets;
 mod views;

@@ -6,7 +6,7 @@
 //! unit of the remote application (on a peer relation: every unit, the writer too).
 
 use super::context::{apply_changes, Pending};
-use crate::store::{StoreResult, Tx};
+use crate::store::{AppBag, StoreResult, Tx};
 use std::collections::BTreeSet;
 use tether_core::events::{Event, HookKind};
 
@@ -67,6 +67,9 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
             tx.set_unit_state(model, unit, &state)?;
         }
     }
+    if !pending.leader_settings.is_empty() {
+        leader_settings_changed(tx, model, app, unit, pending, &mut woken)?;
+    }
     for entry in &pending.audit {
         tx.audit(entry)?;
     }
@@ -91,6 +94,30 @@ fn secret_changed(tx: &Tx<'_>, model: &str, id: &str, rev: i64, woken: &mut BTre
         let ev = Event { secret: Some((format!("secret:{id}"), rev)), ..Event::simple(HookKind::SecretChanged) };
         tx.enqueue(model, &target, &ev)?;
         woken.insert(target);
+    }
+    Ok(())
+}
+
+/// Stores the leader's new settings and, when they changed, queues
+/// `leader-settings-changed` for every other unit of the application.
+fn leader_settings_changed(
+    tx: &Tx<'_>,
+    model: &str,
+    app: &str,
+    unit: &str,
+    pending: &Pending,
+    woken: &mut BTreeSet<String>,
+) -> StoreResult<()> {
+    let mut settings = tx.app_bag(model, app, AppBag::LeaderSettings)?;
+    let before = settings.clone();
+    apply_changes(&mut settings, &pending.leader_settings);
+    if settings == before {
+        return Ok(());
+    }
+    tx.set_app_bag(model, app, AppBag::LeaderSettings, &settings)?;
+    for other in tx.units(model, Some(app))?.into_iter().map(|u| u.name).filter(|n| n != unit) {
+        tx.enqueue(model, &other, &Event::simple(HookKind::LeaderSettingsChanged))?;
+        woken.insert(other);
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! hook succeeds. Status and log lines act immediately, as in Juju.
 
 use crate::charms::Services;
-use crate::store::{AuditEntry, RelationRow, SecretOwner, Store, StoreError};
+use crate::store::{AppBag, AuditEntry, RelationRow, SecretOwner, Store, StoreError};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +23,8 @@ pub enum ContextError {
     RelationNotFound(i64),
     #[error("cannot write relation settings")]
     NotLeader,
+    #[error("cannot write settings: not the leader")]
+    NotLeaderForSettings,
     #[error("permission denied")]
     PermissionDenied,
     #[error("secret {0:?} not found")]
@@ -48,6 +50,8 @@ pub struct Pending {
     /// stored state at commit so hooks of different relations that run at once keep
     /// each other's keys.
     pub state_changes: BTreeMap<String, Option<String>>,
+    /// Leader settings this hook set (`Some`) or deleted (`None`); leader only.
+    pub leader_settings: BTreeMap<String, Option<String>>,
     pub audit: Vec<AuditEntry>,
 }
 
@@ -247,6 +251,27 @@ impl HookContext {
             db_user: db_user.to_string(),
             detail: detail.to_string(),
         });
+    }
+
+    // ---- leader settings (leader-get / leader-set) ----
+
+    /// The application's leader settings as this hook sees them.
+    pub fn leader_settings(&self) -> Result<Bag, ContextError> {
+        let mut bag = self.store.read(|tx| tx.app_bag(&self.model, &self.app, AppBag::LeaderSettings))?;
+        apply_changes(&mut bag, &self.pending.leader_settings);
+        Ok(bag)
+    }
+
+    /// Sets (or, with an empty value, deletes) leader settings; leader only. Committed
+    /// with the hook, and the other units then hear `leader-settings-changed`.
+    pub fn leader_set(&mut self, values: &Bag) -> Result<(), ContextError> {
+        if !self.leader {
+            return Err(ContextError::NotLeaderForSettings);
+        }
+        for (k, v) in values {
+            self.pending.leader_settings.insert(k.clone(), (!v.is_empty()).then(|| v.clone()));
+        }
+        Ok(())
     }
 
     // ---- unit state (charm-private, like Juju's state-get/state-set) ----

@@ -30,6 +30,14 @@ impl ToolError {
     }
 }
 
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ToolError::Usage(m) | ToolError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
 impl From<crate::engine::context::ContextError> for ToolError {
     fn from(e: crate::engine::context::ContextError) -> Self {
         ToolError::Failed(e.to_string())

@@ -11,11 +11,13 @@
 //! juju-compat.md §C4, §C5 and §C7.
 
 mod action;
+mod app;
 mod args;
 pub mod client;
 mod registry;
 mod relation;
 mod secrets;
+pub mod storage;
 mod unit;
 
 use crate::engine::context::HookContext;
@@ -55,6 +57,13 @@ pub const TOOLS: &[&str] = &[
     "secret-revoke",
     "secret-remove",
     "secret-ids",
+    "leader-get",
+    "leader-set",
+    "resource-get",
+    "credential-get",
+    "storage-get",
+    "storage-list",
+    "storage-add",
 ];
 
 pub fn is_tool(name: &str) -> bool {
@@ -95,6 +104,13 @@ pub fn execute(ctx: &mut HookContext, meta: &CharmMeta, tool: &str, argv: &[Stri
         "secret-revoke" => secrets::grant(ctx, argv, true),
         "secret-remove" => secrets::remove(ctx, argv),
         "secret-ids" => secrets::ids(ctx, argv),
+        "leader-get" => app::leader_get(ctx, argv),
+        "leader-set" => app::leader_set(ctx, argv, stdin),
+        "resource-get" => app::resource_get(ctx, meta, argv),
+        "credential-get" => app::credential_get(ctx, argv),
+        "storage-get" => storage::get(ctx, meta, argv),
+        "storage-list" => storage::list(ctx, meta, argv),
+        "storage-add" => storage::add(ctx, meta, argv),
         other => Err(args::ToolError::failed(format!("unknown hook tool {other:?}"))),
     };
     match result {

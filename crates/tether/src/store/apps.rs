@@ -119,6 +119,7 @@ impl Tx<'_> {
             "relations",
             "relation_endpoints",
             "databags",
+            "app_bags",
             "secrets",
             "secret_revisions",
             "secret_grants",
@@ -216,7 +217,7 @@ impl Tx<'_> {
 
     pub fn delete_app(&self, model: &str, app: &str) -> StoreResult<()> {
         self.tx.execute("DELETE FROM applications WHERE model = ?1 AND name = ?2", [model, app])?;
-        Ok(())
+        self.delete_app_bags(model, app)
     }
 
     /// Allocates the next unit number of an application.
@@ -336,6 +337,8 @@ mod tests {
             name: name.into(),
             charm: name.into(),
             meta: CharmMeta {
+                resources: vec![],
+                storage: vec![],
                 name: name.into(),
                 summary: String::new(),
                 subordinate: false,

@@ -6,6 +6,7 @@
 //! effects and the events they cause land together or not at all. Values that may
 //! carry credentials are sealed (encrypted) by [`seal::Sealer`] before they are stored.
 
+mod app_bags;
 mod apps;
 mod logs;
 mod queue;
@@ -14,6 +15,7 @@ pub mod seal;
 mod secrets;
 mod tasks;
 
+pub use app_bags::AppBag;
 pub use apps::{AppRow, ModelRow, UnitRow};
 pub use logs::AuditEntry;
 pub use relations::{RelEndpoint, RelationRow};
@@ -113,6 +115,8 @@ CREATE TABLE IF NOT EXISTS tasks(
 CREATE TABLE IF NOT EXISTS logs(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, ts TEXT NOT NULL, entity TEXT NOT NULL,
   level TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS app_bags(
+  model TEXT NOT NULL, app TEXT NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY(model, app, kind));
 CREATE TABLE IF NOT EXISTS audit(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, model TEXT NOT NULL, app TEXT NOT NULL,
   relation TEXT NOT NULL, operation TEXT NOT NULL, db_user TEXT NOT NULL, detail TEXT NOT NULL);

@@ -51,6 +51,8 @@ pub fn meta() -> CharmMeta {
     let ep = Endpoint::new;
     let opt = |name: &str, kind, default: Option<Value>, d: &str| ConfigOption { name: name.into(), kind, default, description: d.into() };
     CharmMeta {
+        resources: vec![],
+        storage: vec![],
         name: "mongodb".into(),
         summary: "MongoDB (or FerretDB) with per-application users; replica set, config server or shard.".into(),
         subordinate: false,

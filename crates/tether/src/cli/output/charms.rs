@@ -70,6 +70,8 @@ mod tests {
     #[test]
     fn info_groups_endpoints_by_role() {
         let meta = CharmMeta {
+            resources: vec![],
+            storage: vec![],
             name: "x".into(),
             summary: "s".into(),
             subordinate: false,
