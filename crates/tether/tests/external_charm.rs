@@ -186,6 +186,71 @@ fn leader_settings_resources_storage_and_credentials() {
     assert_eq!(probe(&c, "u/0", "leader-get --format=json").1, "{}", "settings are per application");
 }
 
+/// Waits until `debug-log` has a line containing `needle`.
+fn wait_log(c: &Controller, needle: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if c.ok(&["debug-log", "--limit", "100000"]).stdout.contains(needle) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "debug-log never said {needle:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// The secret hooks an owner hears over time (juju-compat.md §C4, §C6): `secret-rotate`
+/// when its rotation policy falls due (intervals shortened to 2 s for the test),
+/// `secret-expired` when a revision's expiry passes, and `secret-remove` for a revision
+/// no consumer tracks any more, which the charm then prunes with `secret-remove --revision`.
+#[test]
+fn secret_rotation_expiry_and_obsolete_revisions_reach_the_owner() {
+    let c = Controller::bootstrap();
+    c.ok(&["controller", "stop"]);
+    c.start_controller_with_env(&[("TETHER_SECRET_ROTATE_INTERVAL", "2s")]);
+    c.ok(&["deploy", CHARM, "a"]);
+    c.ok(&["deploy", CHARM, "b"]);
+    c.wait_active(&["a", "b"]);
+    c.ok(&["integrate", "a:out", "b:in"]);
+    c.wait_for("b to hear a", |s| Ok(unit_message(s, "b/0").1 == "got: hello from a/0"));
+
+    let (code, _, err) = probe(&c, "a/0", "secret-add --rotate fortnightly key=1");
+    assert_eq!(
+        (code, err.as_str()),
+        (2, "ERROR invalid secret rotate policy \"fortnightly\", expected one of never, hourly, daily, weekly, monthly, quarterly, yearly")
+    );
+    let (code, _, err) = probe(&c, "a/0", "secret-add --expire soon key=1");
+    assert_eq!(code, 2, "{err}");
+
+    let (_, rotating, _) = probe(&c, "a/0", "secret-add --label rot --rotate hourly password=one");
+    let (_, info, _) = probe(&c, "a/0", "secret-info-get --label rot --format=json");
+    let info: Value = serde_json::from_str(&info).expect("info json");
+    let entry = info.as_object().and_then(|m| m.values().next()).cloned().unwrap_or_default();
+    assert_eq!(entry["rotation"], "hourly", "{info}");
+    assert!(entry["rotates"].as_str().is_some_and(|t| t.ends_with('Z')), "{info}");
+    wait_log(&c, &format!("secret-rotate {rotating}"));
+
+    let (_, expiring, _) = probe(&c, "a/0", "secret-add --label exp --expire 2s token=t");
+    wait_log(&c, &format!("secret-expired {expiring} revision 1"));
+
+    // A consumer tracks revision 1: the new revision makes nothing obsolete until it refreshes.
+    let (_, shared, _) = probe(&c, "a/0", "secret-add --label shared val=one");
+    assert_eq!(probe(&c, "a/0", &format!("secret-grant -r $(relation-ids out) {shared}")).0, 0);
+    assert_eq!(probe(&c, "b/0", &format!("secret-get {shared} val")).1, "one");
+    assert_eq!(probe(&c, "a/0", &format!("secret-set {shared} val=two")).0, 0);
+    assert_eq!(probe(&c, "b/0", &format!("secret-get {shared} val")).1, "one", "b still tracks revision 1");
+    let log = c.ok(&["debug-log", "--limit", "100000"]).stdout;
+    assert!(!log.contains(&format!("secret-remove {shared}")), "revision 1 is still tracked:\n{log}");
+    assert_eq!(probe(&c, "b/0", &format!("secret-get --refresh {shared} val")).1, "two");
+    wait_log(&c, &format!("secret-remove {shared} revision 1"));
+
+    // Nobody tracks an unshared secret's old revision: it is obsolete at once.
+    let (_, solo, _) = probe(&c, "a/0", "secret-add --label solo val=one");
+    assert_eq!(probe(&c, "a/0", &format!("secret-set {solo} val=two")).0, 0);
+    wait_log(&c, &format!("secret-remove {solo} revision 1"));
+    let (code, _, err) = probe(&c, "a/0", &format!("secret-remove {solo} --revision x"));
+    assert_eq!(code, 2, "{err}");
+}
+
 fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {

@@ -6,6 +6,7 @@
 //! unit of the remote application (on a peer relation: every unit, the writer too).
 
 use super::context::{apply_changes, Pending};
+use super::{secret_events, secret_timer};
 use crate::store::{AppBag, StoreResult, Tx};
 use std::collections::BTreeSet;
 use tether_core::events::{Event, HookKind};
@@ -45,7 +46,8 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
         let before = tx.secret(model, id)?.map(|s| s.revision);
         let rev = tx.update_secret(model, id, content)?;
         if before.is_some_and(|b| rev > b) {
-            secret_changed(tx, model, id, rev, &mut woken)?;
+            secret_events::changed(tx, model, id, rev, &mut woken)?;
+            secret_events::remove_if_obsolete(tx, model, id, rev - 1, &mut woken)?;
         }
     }
     for (id, (label, description)) in &pending.secret_meta {
@@ -60,12 +62,20 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
     for id in &pending.removed_secrets {
         tx.delete_secret(model, id)?;
     }
+    for (id, rev) in &pending.removed_revisions {
+        tx.delete_secret_revision(model, id, *rev)?;
+    }
     if !pending.state_changes.is_empty() {
         if let Some(u) = tx.unit(model, unit)? {
+            let before = u.state.clone();
             let mut state = u.state;
             apply_changes(&mut state, &pending.state_changes);
             tx.set_unit_state(model, unit, &state)?;
+            secret_events::untracked(tx, model, &before, &pending.state_changes, &mut woken)?;
         }
+    }
+    for (id, change) in &pending.secret_timing {
+        secret_timer::apply(tx, model, id, change)?;
     }
     if !pending.leader_settings.is_empty() {
         leader_settings_changed(tx, model, app, unit, pending, &mut woken)?;
@@ -74,28 +84,6 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
         tx.audit(entry)?;
     }
     Ok(woken)
-}
-
-/// Queues `secret-changed` for the units the secret is granted to (every unit of a
-/// granted application, or the one unit of a unit grant). Only external (local) charms
-/// hear it: the native charms read secrets afresh in every hook and have no handler for it.
-fn secret_changed(tx: &Tx<'_>, model: &str, id: &str, rev: i64, woken: &mut BTreeSet<String>) -> StoreResult<()> {
-    let grantees: BTreeSet<String> = tx.secret_grants(model, id)?.into_iter().map(|(_, g)| g).collect();
-    let mut targets = BTreeSet::new();
-    for grantee in grantees {
-        let app = grantee.split('/').next().unwrap_or(&grantee).to_string();
-        if tx.app(model, &app)?.is_none_or(|a| a.origin != "local") {
-            continue;
-        }
-        let only = grantee.contains('/').then_some(grantee.as_str());
-        targets.extend(tx.units(model, Some(&app))?.into_iter().map(|u| u.name).filter(|n| only.is_none_or(|o| o == n)));
-    }
-    for target in targets {
-        let ev = Event { secret: Some((format!("secret:{id}"), rev)), ..Event::simple(HookKind::SecretChanged) };
-        tx.enqueue(model, &target, &ev)?;
-        woken.insert(target);
-    }
-    Ok(())
 }
 
 /// Stores the leader's new settings and, when they changed, queues

@@ -50,6 +50,10 @@ pub struct Pending {
     /// stored state at commit so hooks of different relations that run at once keep
     /// each other's keys.
     pub state_changes: BTreeMap<String, Option<String>>,
+    /// Rotation policy and expiry a hook gave its secrets (`--rotate`, `--expire`).
+    pub secret_timing: BTreeMap<String, crate::engine::TimingChange>,
+    /// `(secret id, revision)` pruned with `secret-remove --revision`.
+    pub removed_revisions: Vec<(String, i64)>,
     /// Leader settings this hook set (`Some`) or deleted (`None`); leader only.
     pub leader_settings: BTreeMap<String, Option<String>>,
     pub audit: Vec<AuditEntry>,

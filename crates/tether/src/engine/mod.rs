@@ -16,6 +16,10 @@
 
 pub mod commit;
 pub mod context;
+pub mod secret_events;
+mod secret_timer;
+
+pub use secret_timer::TimingChange;
 
 use crate::charms::{self, Services};
 use crate::store::{Store, StoreError, UnitRow};
@@ -160,6 +164,7 @@ impl Engine {
         for (m, u) in units {
             self.kick(&m, &u);
         }
+        self.start_secret_timer();
         Ok(())
     }
 

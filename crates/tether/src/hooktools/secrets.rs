@@ -10,12 +10,14 @@
 //! `SecretNotFoundError` (juju-compat.md §C7).
 
 use super::args::{at_most, flag, parse, render, val, Parsed, ToolError, ToolResult};
+use super::secret_timing;
 use crate::engine::context::{Bag, ContextError, HookContext};
+use crate::engine::TimingChange;
 use crate::store::{secret_id_from_uri, SecretOwner, StoreError};
 use serde_json::{json, Value};
 
 const CONSUMER_LABEL: &str = "tether.secret-label.";
-const TRACKED: &str = "tether.secret-rev.";
+use crate::engine::secret_events::TRACKED;
 
 /// A secret as this hook sees it (committed state overlaid with pending changes).
 struct Known {
@@ -161,8 +163,24 @@ pub fn add(ctx: &mut HookContext, args: &[String]) -> ToolResult {
             return Err(ToolError::failed(format!("secret with label {label:?} already exists")));
         }
     }
+    let timing = timing_change(&p)?;
     let uri = ctx.secret_add(owner, p.get("label"), p.get("description"), values);
+    if let Some(change) = timing {
+        ctx.pending.secret_timing.insert(secret_id_from_uri(&uri), change);
+    }
     Ok(format!("{uri}\n"))
+}
+
+/// `--rotate` and `--expire`, checked (`None` when neither is given).
+fn timing_change(p: &Parsed) -> Result<Option<TimingChange>, ToolError> {
+    if !p.has("rotate") && !p.has("expire") {
+        return Ok(None);
+    }
+    let rotate =
+        p.get("rotate").map(|r| secret_timing::validate_policy(r).map(|()| r.to_string())).transpose().map_err(ToolError::usage)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let expire_at = p.get("expire").map(|e| secret_timing::parse_expire(e, now)).transpose().map_err(ToolError::usage)?;
+    Ok(Some(TimingChange { rotate, expire_at }))
 }
 
 /// The content a reader gets, and the revision a consumer should now track.
@@ -245,6 +263,14 @@ pub fn info_get(ctx: &HookContext, args: &[String]) -> ToolResult {
     if let Some(d) = &s.description {
         info["description"] = json!(d);
     }
+    let timing = ctx.store().read(|tx| tx.secret_timing(&ctx.model, &id))?;
+    if let (Some(policy), Some(next)) = (&timing.rotate, timing.next_rotate) {
+        info["rotation"] = json!(policy);
+        info["rotates"] = json!(secret_timing::rfc3339(next));
+    }
+    if let Some(at) = timing.expire_at {
+        info["expiry"] = json!(secret_timing::rfc3339(at));
+    }
     Ok(render(&json!({ s.id.clone(): info }), p.format()?))
 }
 
@@ -266,6 +292,11 @@ pub fn set(ctx: &mut HookContext, args: &[String]) -> ToolResult {
     let p = parse(args, &[val(&["label"]), val(&["description"]), val(&["expire"]), val(&["rotate"]), val(&["owner"])])?;
     let s = managed(ctx, p.positional.first())?;
     let values = content(&p.positional[1..])?;
+    if let Some(change) = timing_change(&p)? {
+        let entry = ctx.pending.secret_timing.entry(s.id.clone()).or_default();
+        entry.rotate = change.rotate.or(entry.rotate.take());
+        entry.expire_at = change.expire_at.or(entry.expire_at.take());
+    }
     if let Some(label) = p.get("label") {
         if by_owner_label(ctx, label)?.is_some_and(|other| other != s.id) {
             return Err(ToolError::failed(format!("secret with label {label:?} already exists")));
@@ -331,10 +362,12 @@ pub fn remove(ctx: &mut HookContext, args: &[String]) -> ToolResult {
     let p = parse(args, &[val(&["revision"])])?;
     at_most(&p, 1)?;
     let s = managed(ctx, p.positional.first())?;
-    // Old revisions are pruned by the store on their own; only removing the whole
-    // secret is an effect.
-    if !p.has("revision") {
-        ctx.secret_remove(&s.id);
+    match p.get("revision") {
+        None => ctx.secret_remove(&s.id),
+        Some(r) => {
+            let rev = r.parse::<i64>().ok().filter(|r| *r > 0).ok_or_else(|| ToolError::usage(format!("invalid revision {r:?}")))?;
+            ctx.pending.removed_revisions.push((s.id.clone(), rev));
+        }
     }
     Ok(String::new())
 }

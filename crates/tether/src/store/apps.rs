@@ -123,6 +123,7 @@ impl Tx<'_> {
             "secrets",
             "secret_revisions",
             "secret_grants",
+            "secret_timers",
             "events",
             "tasks",
             "logs",

@@ -12,6 +12,7 @@ mod logs;
 mod queue;
 mod relations;
 pub mod seal;
+mod secret_timers;
 mod secrets;
 mod tasks;
 
@@ -19,6 +20,7 @@ pub use app_bags::AppBag;
 pub use apps::{AppRow, ModelRow, UnitRow};
 pub use logs::AuditEntry;
 pub use relations::{RelEndpoint, RelationRow};
+pub use secret_timers::{Due, SecretTiming};
 pub use secrets::{new_secret_id, secret_id_from_uri, SecretOwner, SecretRow};
 pub use tasks::TaskRow;
 
@@ -88,6 +90,9 @@ CREATE TABLE IF NOT EXISTS secrets(
 CREATE TABLE IF NOT EXISTS secret_revisions(
   model TEXT NOT NULL, secret_id TEXT NOT NULL, revision INTEGER NOT NULL, content BLOB NOT NULL, created TEXT NOT NULL,
   PRIMARY KEY(model, secret_id, revision));
+CREATE TABLE IF NOT EXISTS secret_timers(
+  model TEXT NOT NULL, secret_id TEXT NOT NULL, rotate TEXT, next_rotate INTEGER, expire_at INTEGER, expire_rev INTEGER,
+  PRIMARY KEY(model, secret_id));
 CREATE TABLE IF NOT EXISTS secret_grants(
   model TEXT NOT NULL, secret_id TEXT NOT NULL, relation_id INTEGER NOT NULL, app TEXT NOT NULL,
   PRIMARY KEY(model, secret_id, relation_id, app));

@@ -21,7 +21,7 @@ impl SecretOwner {
             SecretOwner::Model(m) => format!("model:{m}"),
         }
     }
-    fn parse(s: &str) -> SecretOwner {
+    pub(super) fn parse(s: &str) -> SecretOwner {
         match s.split_once(':') {
             Some(("unit", u)) => SecretOwner::Unit(u.to_string()),
             Some(("model", m)) => SecretOwner::Model(m.to_string()),
@@ -170,6 +170,7 @@ impl Tx<'_> {
             "DELETE FROM secrets WHERE model = ?1 AND id = ?2",
             "DELETE FROM secret_revisions WHERE model = ?1 AND secret_id = ?2",
             "DELETE FROM secret_grants WHERE model = ?1 AND secret_id = ?2",
+            "DELETE FROM secret_timers WHERE model = ?1 AND secret_id = ?2",
         ] {
             self.tx.execute(sql, [model, id])?;
         }
@@ -212,6 +213,16 @@ impl Tx<'_> {
         let Some(row) = self.secret(model, id)? else { return Ok(false) };
         let app = unit.split('/').next().unwrap_or(unit);
         Ok(row.owner.app() == app || self.secret_grants(model, id)?.iter().any(|(_, g)| g == app || g == unit))
+    }
+
+    /// Removes one revision that is not the newest (`secret-remove --revision`).
+    pub fn delete_secret_revision(&self, model: &str, id: &str, revision: i64) -> StoreResult<()> {
+        self.tx.execute(
+            "DELETE FROM secret_revisions WHERE model = ?1 AND secret_id = ?2 AND revision = ?3 \
+             AND revision < (SELECT revision FROM secrets WHERE model = ?1 AND id = ?2)",
+            params![model, id, revision],
+        )?;
+        Ok(())
     }
 
     /// Secrets owned by an application or its units (for remove-application).

@@ -1,0 +1,91 @@
+//! Secret rotation and expiry over time: a charm's `--rotate`/`--expire` are recorded
+//! when its hook commits ([`apply`]); a controller task checks every second for what
+//! fell due ([`Engine::run_secret_timer`]) and queues `secret-rotate` or
+//! `secret-expired` on the owner (the unit, or the application's leader). A rotation
+//! then waits another interval; an expiry fires once per revision.
+
+use super::secret_events::owner_unit;
+use super::Engine;
+use crate::hooktools::secret_timing::interval;
+use crate::store::{Due, SecretTiming, StoreResult, Tx};
+use std::sync::Arc;
+use std::time::Duration;
+use tether_core::events::{Event, HookKind};
+
+const TICK: Duration = Duration::from_secs(1);
+
+/// What a hook asked for one secret (`None`: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct TimingChange {
+    pub rotate: Option<String>,
+    pub expire_at: Option<i64>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Records a hook's rotation policy and expiry for a secret (at commit).
+pub fn apply(tx: &Tx<'_>, model: &str, id: &str, change: &TimingChange) -> StoreResult<()> {
+    let Some(secret) = tx.secret(model, id)? else { return Ok(()) };
+    let mut t = tx.secret_timing(model, id)?;
+    if let Some(policy) = &change.rotate {
+        let next = interval(policy).map(|d| now_ms() + d.as_millis() as i64);
+        t.rotate = next.map(|_| policy.clone());
+        t.next_rotate = next;
+    }
+    if let Some(at) = change.expire_at {
+        t.expire_at = Some(at);
+        t.expire_rev = Some(secret.revision);
+    }
+    tx.set_secret_timing(model, id, &t)
+}
+
+/// Queues the hooks of every timer due now and moves the timers on; returns the units to wake.
+fn fire_due(tx: &Tx<'_>) -> StoreResult<Vec<(String, String)>> {
+    let now = now_ms();
+    let mut woken = Vec::new();
+    for due in tx.due_secret_timers(now)? {
+        let mut t: SecretTiming = tx.secret_timing(&due.model, &due.secret_id)?;
+        let (kind, rev) = match due.due {
+            Due::Rotate => {
+                t.next_rotate = due.rotate.as_deref().and_then(interval).map(|d| now + d.as_millis() as i64);
+                (HookKind::SecretRotate, 0)
+            }
+            Due::Expire(rev) => {
+                t.expire_at = None;
+                t.expire_rev = None;
+                (HookKind::SecretExpired, rev)
+            }
+        };
+        tx.set_secret_timing(&due.model, &due.secret_id, &t)?;
+        let external = tx.app(&due.model, due.owner.app())?.is_some_and(|a| a.origin == "local");
+        if let (true, Some(unit)) = (external, owner_unit(tx, &due.model, &due.owner)?) {
+            let event = Event { secret: Some((format!("secret:{}", due.secret_id), rev)), ..Event::simple(kind) };
+            tx.enqueue(&due.model, &unit, &event)?;
+            woken.push((due.model.clone(), unit));
+        }
+    }
+    Ok(woken)
+}
+
+impl Engine {
+    /// The controller's secret timer (stopped with the workers).
+    pub(super) fn start_secret_timer(self: &Arc<Self>) {
+        let engine = self.clone();
+        let handle = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TICK).await;
+                match engine.store.write(fire_due) {
+                    Ok(woken) => {
+                        for (model, unit) in woken {
+                            engine.kick(&model, &unit);
+                        }
+                    }
+                    Err(e) => eprintln!("secret timer: {e}"),
+                }
+            }
+        });
+        self.handles.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+    }
+}
