@@ -184,6 +184,17 @@ fn leader_settings_resources_storage_and_credentials() {
     let (_, out, _) = probe(&c, "r/1", "leader-get --format=json");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!({"greeting": "hello"}));
     assert_eq!(probe(&c, "u/0", "leader-get --format=json").1, "{}", "settings are per application");
+
+    // A leaving unit detaches its storage between stop and remove.
+    c.ok(&["remove-unit", "r/1", "--no-prompt"]);
+    wait_log(&c, "storage-detaching data/0 of r/1 at ");
+
+    // Tools of other substrates say so.
+    for tool in ["juju-reboot", "pod-spec-set", "add-metric key=1"] {
+        let (code, _, err) = probe(&c, "r/0", tool);
+        assert_eq!(code, 1, "{tool}: {err}");
+        assert!(err.starts_with("ERROR") && err.contains("not supported"), "{tool}: {err}");
+    }
 }
 
 /// Waits until `debug-log` has a line containing `needle`.

@@ -7,7 +7,7 @@ use super::models::resolve as resolve_model;
 use super::{resources, Controller};
 use crate::charms;
 
-use crate::store::{AppBag, AppRow, RelEndpoint, RelationRow, StoreError, Tx};
+use crate::store::{AppBag, AppRow, RelEndpoint, RelationRow, StoreError, Tx, UnitRow};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use tether_core::charm_meta::{CharmMeta, Role};
@@ -167,6 +167,18 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
     Ok(Reply::done(format!("Deployed {name:?} from {source} {canonical:?}, revision 0")))
 }
 
+/// A leaving unit's last hooks: stop, `<name>-storage-detaching` for each of its
+/// storage instances, remove.
+fn enqueue_teardown(tx: &Tx<'_>, model: &str, unit: &UnitRow) -> Result<(), StoreError> {
+    tx.enqueue(model, &unit.name, &Event::simple(HookKind::Stop))?;
+    if let Some(app) = tx.app(model, &unit.app)? {
+        for id in crate::hooktools::storage::unit_instances(&app.meta, &unit.state) {
+            tx.enqueue(model, &unit.name, &Event::storage(HookKind::StorageDetaching, &id))?;
+        }
+    }
+    tx.enqueue(model, &unit.name, &Event::simple(HookKind::Remove))
+}
+
 /// Creates `n` units and queues their deploy hooks plus the joins with every existing
 /// relation (both directions).
 fn add_units(tx: &Tx<'_>, model: &str, app: &str, n: u32) -> Result<Vec<String>, StoreError> {
@@ -259,8 +271,7 @@ fn depart_unit(tx: &Tx<'_>, model: &str, unit: &str) -> Result<Vec<String>, Stor
             woken.push(ru);
         }
     }
-    tx.enqueue(model, unit, &Event::simple(HookKind::Stop))?;
-    tx.enqueue(model, unit, &Event::simple(HookKind::Remove))?;
+    enqueue_teardown(tx, model, &u)?;
     for sub in tx.units(model, None)?.into_iter().filter(|s| s.principal.as_deref() == Some(unit)) {
         woken.extend(depart_unit(tx, model, &sub.name)?);
     }
@@ -366,8 +377,7 @@ pub fn remove_application(c: &Controller, model: Option<String>, apps: &[String]
             }
             for u in units.into_iter().filter(|u| u.life == "alive") {
                 tx.set_unit_life(&m.name, &u.name, "dying")?;
-                tx.enqueue(&m.name, &u.name, &Event::simple(HookKind::Stop))?;
-                tx.enqueue(&m.name, &u.name, &Event::simple(HookKind::Remove))?;
+                enqueue_teardown(tx, &m.name, &u)?;
                 woken.push(u.name);
             }
         }

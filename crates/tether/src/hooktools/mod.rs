@@ -65,6 +65,9 @@ pub const TOOLS: &[&str] = &[
     "storage-get",
     "storage-list",
     "storage-add",
+    "juju-reboot",
+    "pod-spec-set",
+    "add-metric",
 ];
 
 pub fn is_tool(name: &str) -> bool {
@@ -112,6 +115,9 @@ pub fn execute(ctx: &mut HookContext, meta: &CharmMeta, tool: &str, argv: &[Stri
         "storage-get" => storage::get(ctx, meta, argv),
         "storage-list" => storage::list(ctx, meta, argv),
         "storage-add" => storage::add(ctx, meta, argv),
+        "juju-reboot" => Err(args::ToolError::failed("juju-reboot is not supported: tether units share the local machine")),
+        "pod-spec-set" => Err(args::ToolError::failed("pod-spec-set is not supported: tether runs sidecar-style charms only")),
+        "add-metric" => Err(args::ToolError::failed("add-metric is not supported: tether collects no charm metrics")),
         other => Err(args::ToolError::failed(format!("unknown hook tool {other:?}"))),
     };
     match result {

@@ -4,7 +4,7 @@
 //! Instance ids (`data/0`) count per unit: a unit only ever sees its own storage.
 
 use super::args::{at_most, parse, render, val, ToolError, ToolResult};
-use crate::engine::context::HookContext;
+use crate::engine::context::{Bag, HookContext};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use tether_core::charm_meta::CharmMeta;
@@ -16,7 +16,12 @@ const MAX_ADD: u32 = 100;
 
 /// The unit's storage instance ids.
 pub fn instances(ctx: &HookContext, meta: &CharmMeta) -> Vec<String> {
-    meta.storage_ids(|name| ctx.state_get(&format!("{ADDED}{name}")).and_then(|n| n.parse().ok()).unwrap_or(0))
+    unit_instances(meta, ctx.unit_state())
+}
+
+/// A unit's storage instance ids, from the charm's metadata and the unit's state.
+pub fn unit_instances(meta: &CharmMeta, unit_state: &Bag) -> Vec<String> {
+    meta.storage_ids(|name| unit_state.get(&format!("{ADDED}{name}")).and_then(|n| n.parse().ok()).unwrap_or(0))
 }
 
 /// Where instance `id` lives (created if missing), with its kind.
