@@ -52,6 +52,10 @@ impl Home {
     pub fn logs(&self) -> PathBuf {
         self.root.join("logs")
     }
+    /// The resources attached to an application at deploy (`resources/<model-uuid>/<app>`).
+    pub fn resources_dir(&self, model_uuid: &str, app: &str) -> PathBuf {
+        self.root.join("resources").join(model_uuid).join(app)
+    }
     /// A unit's workload directory (`units/<model-uuid>/<app>-<n>`).
     pub fn unit_dir(&self, model_uuid: &str, unit: &str) -> PathBuf {
         self.root.join("units").join(model_uuid).join(unit.replace('/', "-"))

@@ -169,6 +169,11 @@ fn leader_settings_resources_storage_and_credentials() {
     assert!(got["location"].as_str().is_some_and(|l| l.starts_with(&c.home().display().to_string())), "{got}");
     assert_eq!(probe(&c, "r/0", "storage-add data=2").0, 0);
     assert_eq!(probe(&c, "r/0", "storage-list data --format=json").1, r#"["data/0","data/1","data/2"]"#);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while probe(&c, "r/0", "cat \"$(storage-get -s data/2 location)/attached\"").1 != "data/2 filesystem" {
+        assert!(std::time::Instant::now() < deadline, "storage-attached never ran for the added data/2");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let (code, _, err) = probe(&c, "r/0", "storage-get -s data/9");
     assert_eq!((code, err.as_str()), (1, "ERROR storage instance \"data/9\" not found"));
     assert_eq!(probe(&c, "r/0", "storage-add nope").0, 1);
@@ -195,6 +200,12 @@ fn leader_settings_resources_storage_and_credentials() {
         assert_eq!(code, 1, "{tool}: {err}");
         assert!(err.starts_with("ERROR") && err.contains("not supported"), "{tool}: {err}");
     }
+
+    // Removing the application removes what deploy kept for it.
+    assert!(!walk_files(&c.home().join("resources")).is_empty());
+    c.ok(&["remove-application", "r", "--no-prompt"]);
+    c.wait_for("r to go", |s| Ok(!has_app(s, "r")));
+    assert!(walk_files(&c.home().join("resources")).is_empty(), "the resource copy is removed with its application");
 }
 
 /// Waits until `debug-log` has a line containing `needle`.
@@ -242,6 +253,11 @@ fn secret_rotation_expiry_and_obsolete_revisions_reach_the_owner() {
 
     let (_, expiring, _) = probe(&c, "a/0", "secret-add --label exp --expire 2s token=t");
     wait_log(&c, &format!("secret-expired {expiring} revision 1"));
+    // An expiry belongs to its revision: a new revision without --expire has none.
+    let (_, renewed, _) = probe(&c, "a/0", "secret-add --label exp2 --expire 1h token=t");
+    assert!(probe(&c, "a/0", "secret-info-get --label exp2 --format=json").1.contains("\"expiry\""));
+    assert_eq!(probe(&c, "a/0", &format!("secret-set {renewed} token=u")).0, 0);
+    assert!(!probe(&c, "a/0", "secret-info-get --label exp2 --format=json").1.contains("\"expiry\""));
 
     // A consumer tracks revision 1: the new revision makes nothing obsolete until it refreshes.
     let (_, shared, _) = probe(&c, "a/0", "secret-add --label shared val=one");

@@ -21,11 +21,6 @@ pub struct StagedResources {
     pub paths: BTreeMap<String, String>,
 }
 
-/// Where an application's resources live.
-pub fn dir(home: &Home, model_uuid: &str, app: &str) -> PathBuf {
-    home.root().join("resources").join(model_uuid).join(app)
-}
-
 /// Checks every `NAME=PATH` against the charm's metadata and copies the files into a
 /// staging directory. `None` when nothing is attached.
 pub fn stage(home: &Home, model_uuid: &str, app: &str, meta: &CharmMeta, args: &[String]) -> Result<Option<StagedResources>, ApiError> {
@@ -47,7 +42,7 @@ pub fn stage(home: &Home, model_uuid: &str, app: &str, meta: &CharmMeta, args: &
         }
         wanted.insert(name.to_string(), path.to_path_buf());
     }
-    let dest = dir(home, model_uuid, app);
+    let dest = home.resources_dir(model_uuid, app);
     let staging = dest.with_file_name(format!(".staging-{}", uuid::Uuid::new_v4()));
     let mut staged = StagedResources { staging, dest, paths: BTreeMap::new() };
     match staged.copy_in(wanted) {

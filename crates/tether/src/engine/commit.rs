@@ -5,7 +5,7 @@
 //! write reaches every unit on the other side; an application-bag write reaches every
 //! unit of the remote application (on a peer relation: every unit, the writer too).
 
-use super::context::{apply_changes, Pending};
+use super::context::{apply_changes, Bag, Pending};
 use super::{secret_events, secret_timer};
 use crate::store::{AppBag, StoreResult, Tx};
 use std::collections::BTreeSet;
@@ -48,6 +48,7 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
         if before.is_some_and(|b| rev > b) {
             secret_events::changed(tx, model, id, rev, &mut woken)?;
             secret_events::remove_if_obsolete(tx, model, id, rev - 1, &mut woken)?;
+            secret_timer::revision_made(tx, model, id, pending.secret_timing.get(id))?;
         }
     }
     for (id, (label, description)) in &pending.secret_meta {
@@ -72,6 +73,7 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
             apply_changes(&mut state, &pending.state_changes);
             tx.set_unit_state(model, unit, &state)?;
             secret_events::untracked(tx, model, &before, &pending.state_changes, &mut woken)?;
+            storage_attached(tx, model, app, unit, &before, &state, &mut woken)?;
         }
     }
     for (id, change) in &pending.secret_timing {
@@ -84,6 +86,29 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
         tx.audit(entry)?;
     }
     Ok(woken)
+}
+
+/// Queues `<name>-storage-attached` for the storage instances this hook added
+/// (`storage-add`), after the hook, as Juju does.
+fn storage_attached(
+    tx: &Tx<'_>,
+    model: &str,
+    app: &str,
+    unit: &str,
+    before: &Bag,
+    after: &Bag,
+    woken: &mut BTreeSet<String>,
+) -> StoreResult<()> {
+    let Some(row) = tx.app(model, app)? else { return Ok(()) };
+    if row.meta.storage.is_empty() {
+        return Ok(());
+    }
+    let old = crate::hooktools::storage::unit_instances(&row.meta, before);
+    for id in crate::hooktools::storage::unit_instances(&row.meta, after).into_iter().filter(|id| !old.contains(id)) {
+        tx.enqueue(model, unit, &Event::storage(HookKind::StorageAttached, &id))?;
+        woken.insert(unit.to_string());
+    }
+    Ok(())
 }
 
 /// Stores the leader's new settings and, when they changed, queues

@@ -454,6 +454,7 @@ impl Engine {
             ctx.state_set(INSTALLED_KEY, "true");
         }
         let app = ctx.app.clone();
+        let mut app_gone = false;
         let woken: BTreeSet<String> = self.store.write(|tx| {
             let mut woken = commit::apply_pending(tx, model, &app, unit, &ctx.pending)?;
             // What `debug-log` shows of each hook, like Juju's "ran ... hook" line, with
@@ -497,6 +498,7 @@ impl Engine {
                         }
                     }
                     tx.delete_app(model, &app)?;
+                    app_gone = true;
                 }
             }
             if !tx.has_events(model, unit)? && tx.unit(model, unit)?.is_some() {
@@ -505,6 +507,12 @@ impl Engine {
             woken.remove(unit);
             Ok::<_, StoreError>(woken)
         })?;
+        if app_gone {
+            // What deploy kept on disk for it: the charm and the attached resources.
+            let home = &self.services.home;
+            let _ = std::fs::remove_dir_all(crate::charms::external::stored_charm_dir(home, &ctx.model_uuid, &app));
+            let _ = std::fs::remove_dir_all(home.resources_dir(&ctx.model_uuid, &app));
+        }
         if let Some(a) = &ctx.action {
             let _ = self.tasks_done.send((model.to_string(), a.id));
         }

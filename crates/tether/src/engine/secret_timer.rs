@@ -2,7 +2,7 @@
 //! when its hook commits ([`apply`]); a controller task checks every second for what
 //! fell due ([`Engine::run_secret_timer`]) and queues `secret-rotate` or
 //! `secret-expired` on the owner (the unit, or the application's leader). A rotation
-//! then waits another interval; an expiry fires once per revision.
+//! then waits another interval; an expiry belongs to one revision and fires once.
 
 use super::secret_events::owner_unit;
 use super::Engine;
@@ -39,6 +39,21 @@ pub fn apply(tx: &Tx<'_>, model: &str, id: &str, change: &TimingChange) -> Store
         t.expire_rev = Some(secret.revision);
     }
     tx.set_secret_timing(model, id, &t)
+}
+
+/// A new revision has no expiry unless the same hook gave one: an earlier `--expire`
+/// belonged to the earlier revision.
+pub fn revision_made(tx: &Tx<'_>, model: &str, id: &str, change: Option<&TimingChange>) -> StoreResult<()> {
+    if change.is_some_and(|c| c.expire_at.is_some()) {
+        return Ok(());
+    }
+    let mut t = tx.secret_timing(model, id)?;
+    if t.expire_at.is_some() {
+        t.expire_at = None;
+        t.expire_rev = None;
+        tx.set_secret_timing(model, id, &t)?;
+    }
+    Ok(())
 }
 
 /// Queues the hooks of every timer due now and moves the timers on; returns the units to wake.
