@@ -392,7 +392,11 @@ async fn initiate_mongod(spec: &MongoSpec, proc: &mut Proc) -> Result<(), Worklo
     }
     if matches!(try_login(spec.port, ADMIN_USER, &spec.operator_password).await, Err(LoginFailure::Refused)) {
         if let Some(rs) = spec.replset.as_deref().filter(|r| !r.is_empty()) {
-            let config = doc! { "_id": rs, "members": [{ "_id": 0, "host": format!("127.0.0.1:{}", spec.port) }] };
+            let mut config = doc! { "_id": rs, "members": [{ "_id": 0, "host": format!("127.0.0.1:{}", spec.port) }] };
+            if spec.cluster_role == ClusterRole::ConfigServer {
+                // A config server's replica set must say so, or mongos refuses it.
+                config.insert("configsvr", true);
+            }
             if let Err(e) = admin.run_command(doc! { "replSetInitiate": config }).await {
                 // 23: AlreadyInitialized (a retried first start).
                 if crate::db::mongo::error_code(&e) != Some(23) {
