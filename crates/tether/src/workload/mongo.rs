@@ -261,7 +261,7 @@ fn spawn(spec: &MongoSpec, bin: &Path) -> Result<Proc, WorkloadError> {
 
 /// mongod's keyfile, 0400: `content` when given (rewritten if it differs: a shard takes
 /// its config server's), else the one already there, else a random one.
-fn write_keyfile(path: &Path, content: Option<&SecretString>) -> Result<(), WorkloadError> {
+pub(crate) fn write_keyfile(path: &Path, content: Option<&SecretString>) -> Result<(), WorkloadError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let current = std::fs::read_to_string(path).ok();

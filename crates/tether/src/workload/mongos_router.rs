@@ -30,7 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::mongo::{is_server_of, mongos_bin, read_pid_file, MongoEngine, PID_FILE};
+use super::mongo::{is_server_of, mongos_bin, read_pid_file, write_keyfile, MongoEngine, PID_FILE};
 use super::process::Proc;
 use super::WorkloadError;
 use crate::db::mongo::client_options;
@@ -157,7 +157,7 @@ async fn start_mongos(spec: &RouterSpec) -> Result<Router, WorkloadError> {
         }
     }
     let keyfile = spec.dir.join(KEYFILE);
-    write_keyfile(&keyfile, &spec.keyfile)?;
+    write_keyfile(&keyfile, Some(&spec.keyfile))?;
     let log_path = spec.dir.join("mongos.log");
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(prep("open router log", &log_path))?;
     let log2 = log.try_clone().map_err(prep("open router log", &log_path))?;
@@ -174,18 +174,6 @@ async fn start_mongos(spec: &RouterSpec) -> Result<Router, WorkloadError> {
         return Err(e);
     }
     Ok(Router::Mongos { proc })
-}
-
-/// Writes the keyfile 0400 (replacing an older one whose content differs).
-fn write_keyfile(path: &Path, key: &SecretString) -> Result<(), WorkloadError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if std::fs::read(path).is_ok_and(|k| k == key.expose().as_bytes()) {
-        return Ok(());
-    }
-    let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o400).open(path).map_err(prep("create keyfile", path))?;
-    f.write_all(key.expose().as_bytes()).map_err(prep("write keyfile", path))
 }
 
 /// Waits until the router answers `hello` (no login needed), bounded.
