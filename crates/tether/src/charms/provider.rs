@@ -153,12 +153,20 @@ pub fn issued_password(ctx: &HookContext, endpoint: &str, rel: i64, user: &str) 
 
 /// Removes the secrets a relation was given (on relation-broken).
 pub fn forget_secrets(ctx: &mut HookContext, endpoint: &str, rel: i64) -> anyhow::Result<()> {
-    forget_answers_from(ctx, endpoint, rel, 0)
+    let answered = answered_count(ctx, rel)?;
+    forget_answers(ctx, endpoint, rel, 0..answered)
 }
 
-/// Removes the secrets of requests `first..` (withdrawn requests, or all of them).
-fn forget_answers_from(ctx: &mut HookContext, endpoint: &str, rel: i64, first: usize) -> anyhow::Result<()> {
-    for index in first..MAX_REQUESTS {
+/// How many requests this relation's published answer covers (v1: its replies; v0: one).
+fn answered_count(ctx: &HookContext, rel: i64) -> anyhow::Result<usize> {
+    let own = ctx.relation_get(rel, &ctx.app.clone())?;
+    let replies = own.get("requests").and_then(|r| serde_json::from_str::<Vec<Value>>(r).ok()).map(|r| r.len());
+    Ok(replies.unwrap_or(1).clamp(1, MAX_REQUESTS))
+}
+
+/// Removes the secrets of the answers to requests `indices` (withdrawn ones, or all).
+fn forget_answers(ctx: &mut HookContext, endpoint: &str, rel: i64, indices: std::ops::Range<usize>) -> anyhow::Result<()> {
+    for index in indices {
         for group in GROUPS {
             if let Some(id) = ctx.secret_id_by_label(&label(endpoint, rel, group, index))? {
                 ctx.secret_remove(&id);
@@ -225,12 +233,13 @@ pub fn publish(ctx: &mut HookContext, rel: i64, endpoint: &str, answers: Vec<(Re
     let requests: Vec<Request> = answers.iter().map(|(r, _)| r.clone()).collect();
     let count = answers.len();
     let is_v1 = requests.first().is_some_and(|r| r.v1.is_some());
+    let answered_before = answered_count(ctx, rel)?;
     let mut replies = Vec::new();
     for (index, (request, offer)) in answers.into_iter().enumerate() {
         let fields = answer_fields(ctx, rel, endpoint, index, &request, offer)?;
         replies.push((request, fields));
     }
-    forget_answers_from(ctx, endpoint, rel, count)?;
+    forget_answers(ctx, endpoint, rel, count..answered_before.max(count))?;
     let bag = if !is_v1 {
         let mut fields = replies.into_iter().next().map(|(_, f)| f).unwrap_or_default();
         fields.insert("data".into(), data_field(&requests));

@@ -73,7 +73,9 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
             apply_changes(&mut state, &pending.state_changes);
             tx.set_unit_state(model, unit, &state)?;
             secret_events::untracked(tx, model, &before, &pending.state_changes, &mut woken)?;
-            storage_attached(tx, model, app, unit, &before, &state, &mut woken)?;
+            if pending.state_changes.keys().any(|k| k.starts_with(crate::hooktools::storage::ADDED)) {
+                storage_attached(tx, model, app, unit, &before, &state, &mut woken)?;
+            }
         }
     }
     for (id, change) in &pending.secret_timing {
@@ -100,9 +102,6 @@ fn storage_attached(
     woken: &mut BTreeSet<String>,
 ) -> StoreResult<()> {
     let Some(row) = tx.app(model, app)? else { return Ok(()) };
-    if row.meta.storage.is_empty() {
-        return Ok(());
-    }
     let old = crate::hooktools::storage::unit_instances(&row.meta, before);
     for id in crate::hooktools::storage::unit_instances(&row.meta, after).into_iter().filter(|id| !old.contains(id)) {
         tx.enqueue(model, unit, &Event::storage(HookKind::StorageAttached, &id))?;

@@ -71,7 +71,7 @@ pub fn owner_unit(tx: &Tx<'_>, model: &str, owner: &SecretOwner) -> StoreResult<
 /// Queues `secret-remove` for revision `rev` on the owner if it is obsolete now.
 pub fn remove_if_obsolete(tx: &Tx<'_>, model: &str, id: &str, rev: i64, woken: &mut BTreeSet<String>) -> StoreResult<()> {
     let Some(secret) = tx.secret(model, id)? else { return Ok(()) };
-    if rev <= 0 || rev >= secret.revision || tracked(tx, model, id, rev)? || !is_external(tx, model, secret.owner.app())? {
+    if rev <= 0 || rev >= secret.revision || !is_external(tx, model, secret.owner.app())? || tracked(tx, model, id, rev)? {
         return Ok(());
     }
     if let Some(unit) = owner_unit(tx, model, &secret.owner)? {

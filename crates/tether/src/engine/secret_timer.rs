@@ -91,6 +91,11 @@ impl Engine {
         let handle = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(TICK).await;
+                // A read first: the writer is taken only when something fell due.
+                let due = engine.store.read(|tx| tx.due_secret_timers(now_ms())).map(|d| !d.is_empty()).unwrap_or(false);
+                if !due {
+                    continue;
+                }
                 match engine.store.write(fire_due) {
                     Ok(woken) => {
                         for (model, unit) in woken {

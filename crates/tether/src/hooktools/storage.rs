@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use tether_core::charm_meta::CharmMeta;
 
 /// Unit-state key prefix of the instances `storage-add` added, by storage name.
-const ADDED: &str = "tether.storage-added.";
+pub const ADDED: &str = "tether.storage-added.";
 /// The most instances one `storage-add` may ask for.
 const MAX_ADD: u32 = 100;
 
