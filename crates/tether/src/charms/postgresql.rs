@@ -142,11 +142,11 @@ impl PostgresqlCharm {
         let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let roles = provider::union_roles(&requests);
         let admin = admin(ctx).await?;
-        let fresh = admin.list_relation_users().await?.iter().all(|u| u != &user);
+        let mut fresh = false;
         for request in &requests {
             let sole_user = !self.database_shared(ctx, rel, &request.database)?;
             match admin.ensure_relation_user(&user, &password, &roles, &request.database, sole_user).await {
-                Ok(()) => {}
+                Ok(created) => fresh |= created,
                 Err(e) if e.to_string() == INVALID_ROLES => {
                     self.set_blocked(ctx, rel, Some(INVALID_ROLES));
                     return self.settle_status(ctx);

@@ -181,7 +181,7 @@ impl PgAdmin {
 
     /// Makes a relation user exist with exactly this password and these extra roles, its
     /// database exist and be reachable only by it (and the admins), and gives it the
-    /// database's objects. Idempotent.
+    /// database's objects. Idempotent; returns whether the user was created.
     pub async fn ensure_relation_user(
         &self,
         user: &str,
@@ -189,7 +189,7 @@ impl PgAdmin {
         extra_user_roles: &str,
         database: &str,
         sole_user: bool,
-    ) -> Result<(), DbError> {
+    ) -> Result<bool, DbError> {
         let mut session = self.session().await?;
         let c: &mut Client = &mut session;
         let roles = role_names(c).await?;
@@ -219,7 +219,7 @@ impl PgAdmin {
         // would exhaust the server's connection slots as integrations grow.
         let app = self.open(database).await?;
         app.batch_execute(&pg_plan::take_over_objects(user, sole_user)?).await.map_err(step("granting the database's objects"))?;
-        Ok(())
+        Ok(!exists)
     }
 
     /// Ends the user's sessions, hands what it owns in every database to `operator`, and
@@ -303,7 +303,7 @@ impl PgAdmin {
 #[async_trait::async_trait]
 impl UserAdmin for PgAdmin {
     async fn ensure_user(&self, req: &UserRequest<'_>) -> Result<(), DbError> {
-        self.ensure_relation_user(req.user, req.password, req.extra_user_roles, req.database, req.sole_user).await
+        self.ensure_relation_user(req.user, req.password, req.extra_user_roles, req.database, req.sole_user).await.map(drop)
     }
     async fn drop_user_if_exists(&self, user: &str) -> Result<(), DbError> {
         self.drop_relation_user(user).await
