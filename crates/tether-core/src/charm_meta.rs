@@ -263,12 +263,12 @@ impl CharmMeta {
                 });
             }
         }
-        let resources = md
-            .resources
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, r)| ResourceMeta { name, kind: r.kind.unwrap_or_else(|| "file".into()) })
-            .collect();
+        let mut resources = Vec::new();
+        for (name, r) in md.resources.unwrap_or_default() {
+            // The name becomes a file name in the controller's home.
+            crate::names::validate_endpoint(&name).map_err(|_| MetaError::Metadata(format!("resource name {name:?} not valid")))?;
+            resources.push(ResourceMeta { name, kind: r.kind.unwrap_or_else(|| "file".into()) });
+        }
         let mut storage = Vec::new();
         for (name, s) in md.storage.unwrap_or_default() {
             crate::names::validate_endpoint(&name).map_err(|_| MetaError::Metadata(format!("storage name {name:?} not valid")))?;
@@ -424,6 +424,18 @@ mod tests {
         assert_eq!(meta.name, "mattermost-k8s");
         assert_eq!(meta.endpoint("db").unwrap().role, Role::Requirer);
         assert_eq!(meta.peers().count(), 1);
+    }
+
+    #[test]
+    fn parses_resources_and_storage_and_refuses_unsafe_names() {
+        let md = "name: c\nresources:\n  conf:\n    type: file\nstorage:\n  data:\n    type: filesystem\n    multiple:\n      range: 2-4\n";
+        let m = CharmMeta::from_yaml(md, None, None).unwrap();
+        assert_eq!(m.resources, [ResourceMeta { name: "conf".into(), kind: "file".into() }]);
+        assert_eq!(m.storage_ids(|_| 1), ["data/0", "data/1", "data/2"]);
+        for bad in ["resources:\n  ../x:\n    type: file\n", "storage:\n  a/b:\n    type: filesystem\n"] {
+            let e = CharmMeta::from_yaml(&format!("name: c\n{bad}"), None, None).unwrap_err().to_string();
+            assert!(e.contains("not valid"), "{e}");
+        }
     }
 
     #[test]
