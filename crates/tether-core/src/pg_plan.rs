@@ -143,6 +143,12 @@ pub fn database_access(database: &str, user: &str) -> Result<Vec<String>, PlanEr
     ])
 }
 
+/// Takes back what [`database_access`] gave `user` on `database` (a v1 requirer withdrew
+/// the request for it): without `CONNECT` the user cannot reach it any more.
+pub fn withdraw_database_access(database: &str, user: &str) -> Result<String, PlanError> {
+    Ok(format!("REVOKE ALL ON DATABASE {} FROM {}", quote_ident(database)?, quote_ident(user)?))
+}
+
 /// A statement, run inside the application database, that gives `user` its schema
 /// objects. When `sole_user` the user becomes owner of every non-system schema, table,
 /// sequence and view (so data written by an earlier relation stays usable); otherwise it
@@ -249,6 +255,14 @@ mod tests {
         assert!(quote_ident("a\0").is_err());
         assert_eq!(quote_literal("it's").unwrap(), "'it''s'");
         assert!(quote_literal("\0").is_err());
+    }
+
+    #[test]
+    fn withdrawing_a_database_revokes_only_that_users_access() {
+        assert_eq!(
+            withdraw_database_access("app\"b", "relation_id_3").unwrap(),
+            "REVOKE ALL ON DATABASE \"app\"\"b\" FROM \"relation_id_3\""
+        );
     }
 
     #[test]

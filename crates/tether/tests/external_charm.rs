@@ -11,13 +11,8 @@ use serde_json::{json, Value};
 
 const CHARM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/charms/shell-probe");
 
-/// Runs `cmd` in the unit's `probe` action; returns (exit code, stdout, stderr).
 fn probe(c: &Controller, unit: &str, cmd: &str) -> (i64, String, String) {
-    let params = tempfile::NamedTempFile::new().expect("params file");
-    std::fs::write(params.path(), json!({ "cmd": cmd }).to_string()).expect("write params");
-    let r = c.action_results(unit, "probe", &["--params", params.path().to_str().unwrap()]);
-    let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-    (s("code").parse().unwrap_or(-1), s("out"), s("err"))
+    c.probe(unit, cmd)
 }
 
 fn unit_message(status: &Value, unit: &str) -> (String, String) {

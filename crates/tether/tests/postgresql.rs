@@ -238,3 +238,71 @@ fn integrations_issued_at_once_each_get_working_confined_credentials() {
         }
     }
 }
+
+const V1_REQUIRER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/charms/v1-requirer");
+
+/// The provider's reply on the requirer's relation: `(resource, uris)` per answered request.
+fn v1_replies(c: &Controller, unit: &str) -> Vec<(String, String)> {
+    let (code, out, err) = c.probe(unit, "relation-get -r $(relation-ids database) --app --format=json - postgresql-k8s");
+    assert_eq!(code, 0, "{err}");
+    let bag: serde_json::Value = serde_json::from_str(&out).expect("bag json");
+    let replies: Vec<serde_json::Value> = bag["requests"].as_str().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+    replies
+        .iter()
+        .filter_map(|r| {
+            let uri = r["secret-user"].as_str()?;
+            let (code, secret, _) = c.probe(unit, &format!("secret-get {uri} --format=json"));
+            let secret: serde_json::Value = serde_json::from_str(&secret).ok().filter(|_| code == 0)?;
+            Some((r["resource"].as_str()?.to_string(), secret["uris"].as_str()?.to_string()))
+        })
+        .collect()
+}
+
+fn wait_v1_replies(c: &Controller, unit: &str, want: &[&str]) -> Vec<(String, String)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let replies = v1_replies(c, unit);
+        if replies.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>() == want {
+            return replies;
+        }
+        assert!(std::time::Instant::now() < deadline, "replies for {want:?} never came: {replies:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// A v1 requirer (`dpcharmlibs-interfaces`' `requests` list, written by hand here) that asks
+/// for two databases in one relation gets a reply for each, both served by the relation's
+/// one user; when it withdraws one request, the user loses that database and keeps the other.
+#[test]
+fn a_v1_requirer_gets_a_reply_per_request_and_loses_a_withdrawn_database() {
+    let c = Controller::bootstrap();
+    c.ok(&["deploy", PG]);
+    c.ok(&["deploy", V1_REQUIRER, "req"]);
+    c.wait_active(&[PG, "req"]);
+    c.ok(&["integrate", "req", PG]);
+    let set = |requests: &str| {
+        let (code, _, err) = c.probe("req/0", &format!("relation-set -r $(relation-ids database) --app version=v1 requests='{requests}'"));
+        assert_eq!(code, 0, "{err}");
+    };
+    set(r#"[{"resource":"v1_a","request-id":"ra","salt":"s1"},{"resource":"v1_b","request-id":"rb","salt":"s2"}]"#);
+    let replies = wait_v1_replies(&c, "req/0", &["v1_a", "v1_b"]);
+    let users: Vec<String> = replies
+        .iter()
+        .map(|(db, uri)| {
+            let session = PgSession::connect_uri(uri).unwrap_or_else(|e| panic!("login to {db}: {e:?}"));
+            assert_eq!(session.row("SELECT current_database()"), std::slice::from_ref(db));
+            session.row("SELECT current_user")[0].clone()
+        })
+        .collect();
+    assert_eq!(users[0], users[1], "one user serves both requests");
+
+    set(r#"[{"resource":"v1_a","request-id":"ra","salt":"s1"}]"#);
+    wait_v1_replies(&c, "req/0", &["v1_a"]);
+    let (_, uri_a) = &replies[0];
+    let (_, uri_b) = &replies[1];
+    PgSession::connect_uri(uri_a).expect("the kept database still logs in");
+    match PgSession::connect_uri(uri_b) {
+        Ok(_) => panic!("the withdrawn database must refuse the user"),
+        Err(e) => eprintln!("withdrawn database refused the login: {e:?}"),
+    }
+}

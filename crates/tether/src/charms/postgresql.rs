@@ -142,6 +142,11 @@ impl PostgresqlCharm {
         let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let roles = provider::union_roles(&requests);
         let admin = admin(ctx).await?;
+        // Databases of requests a v1 requirer withdrew: the user loses them.
+        for gone in provider::answered_databases(ctx, rel)?.into_iter().filter(|d| !requests.iter().any(|r| &r.database == d)) {
+            admin.withdraw_database(&user, &gone).await?;
+            ctx.audit("revoked", &format!("{DATABASE}:{rel}"), &user, &format!("database {gone} (request withdrawn)"));
+        }
         let mut fresh = false;
         for request in &requests {
             let sole_user = !self.database_shared(ctx, rel, &request.database)?;

@@ -192,6 +192,18 @@ pub fn already_answered(ctx: &HookContext, rel: i64, requests: &[Request]) -> an
     Ok(answered && own.get("data") == Some(&data_field(requests)))
 }
 
+/// The databases of the requests this relation's published answer covers (from `data`,
+/// the provider's copy of what it answered).
+pub fn answered_databases(ctx: &HookContext, rel: i64) -> anyhow::Result<Vec<String>> {
+    let own = ctx.relation_get(rel, &ctx.app.clone())?;
+    let Some(data) = own.get("data").and_then(|d| serde_json::from_str::<Value>(d).ok()) else { return Ok(vec![]) };
+    let database = |v: &Value| str_field(v, "resource").or_else(|| str_field(v, "database"));
+    Ok(match own.contains_key("requests") {
+        true => data.as_object().map(|m| m.values().filter_map(database).collect()).unwrap_or_default(),
+        false => database(&data).into_iter().collect(),
+    })
+}
+
 /// The `data` key: the provider's copy of the requests it answered (v0: the requirer's
 /// bag; v1: each request by its id).
 fn data_field(requests: &[Request]) -> String {

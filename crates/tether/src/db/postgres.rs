@@ -222,6 +222,21 @@ impl PgAdmin {
         Ok(!exists)
     }
 
+    /// Takes `user`'s access to `database` away and ends its sessions there (a v1
+    /// requirer withdrew that request; the user keeps its other databases).
+    pub async fn withdraw_database(&self, user: &str, database: &str) -> Result<(), DbError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        if !database_exists(c, database).await? {
+            return Ok(());
+        }
+        c.batch_execute(&pg_plan::withdraw_database_access(database, user)?).await.map_err(step("withdrawing database access"))?;
+        c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND datname = $2", &[&user, &database])
+            .await
+            .map_err(step("ending the user's sessions"))?;
+        Ok(())
+    }
+
     /// Ends the user's sessions, hands what it owns in every database to `operator`, and
     /// drops it. A missing user is success.
     pub async fn drop_relation_user(&self, user: &str) -> Result<(), DbError> {

@@ -257,6 +257,16 @@ impl Controller {
         }
     }
 
+    /// Runs `cmd` in a test charm's `probe` action (`tests/charms/*`: a shell command with
+    /// the hook tools on `PATH`); returns (exit code, stdout, stderr).
+    pub fn probe(&self, unit: &str, cmd: &str) -> (i64, String, String) {
+        let params = tempfile::NamedTempFile::new().expect("params file");
+        fs::write(params.path(), serde_json::json!({ "cmd": cmd }).to_string()).expect("write params");
+        let r = self.action_results(unit, "probe", &["--params", params.path().to_str().expect("utf-8 path")]);
+        let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+        (s("code").parse().unwrap_or(-1), s("out"), s("err"))
+    }
+
     /// The operator password, from `run postgresql-k8s/leader get-password`.
     pub fn operator_password(&self, app: &str) -> String {
         let results = self.action_results(&format!("{app}/leader"), "get-password", &[]);
