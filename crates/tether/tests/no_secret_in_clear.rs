@@ -1,7 +1,7 @@
 //! No issued password in clear anywhere tether writes or prints: after a full flow on
 //! real PostgreSQL and MariaDB servers (integrate, get-credentials, remove and integrate
 //! again, set-password with a chosen and a random password, get-password for every
-//! internal user), every file under `$TETHER_HOME` (store, its WAL, the key directory,
+//! internal user, an external charm's leader setting and Juju secret), every file under `$TETHER_HOME` (store, its WAL, the key directory,
 //! controller and server logs; not the databases' own data directories) and the output of
 //! `status`, `show-unit`, `debug-log`, `audit`, `secrets` (unrevealed), `show-model` and
 //! `model-config` is searched for every password. Zero hits are allowed.
@@ -76,6 +76,17 @@ fn issue_passwords(c: &Controller) -> Vec<(String, String)> {
         let random = password_of(&c.action_results(&unit, "get-password", &[&format!("username={admin}")]));
         issued.push((format!("{app} {admin} (random)"), random));
     }
+    // An external charm's own secrets: leader settings and a Juju secret it adds, by a
+    // hook tool (the shell-probe charm's probe action runs the command).
+    c.ok(&["deploy", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/charms/shell-probe"), "ext"]);
+    c.wait_active(&["ext"]);
+    let leader_pw = "LeakLeaderSetting7pw";
+    assert_eq!(c.probe("ext/0", &format!("leader-set db-password={leader_pw}")).0, 0);
+    assert_eq!(c.probe("ext/0", "leader-get db-password").1, leader_pw);
+    issued.push(("ext leader setting".into(), leader_pw.into()));
+    let secret_pw = "LeakCharmSecret8pw";
+    assert_eq!(c.probe("ext/0", &format!("secret-add --label mine token={secret_pw}")).0, 0);
+    issued.push(("ext charm secret".into(), secret_pw.into()));
     // Later integrations work with the rotated admin passwords (the flow is real).
     c.wait_active(&["postgresql-k8s", "mysql-k8s", "di-pg", "di-my"]);
     for (what, p) in &issued {
