@@ -441,15 +441,14 @@ impl ServerCharm for MysqlCharm {
         let stored = internal(ctx)?;
         let mut expected: Vec<String> = live.iter().map(|r| relation_user(*r, &ctx.model_uuid)).collect();
         expected.extend(LEGACY.iter().filter_map(|ep| stored.get(&legacy_keys(ep).0).cloned()));
-        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
-            admin.drop_user(orphan).await?;
-            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
-            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
+        for orphan in server::orphans(&existing, &expected) {
+            admin.drop_user(&orphan).await?;
+            server::note_orphan_dropped(ctx, &orphan);
         }
         for rel in live {
             let user = relation_user(rel, &ctx.model_uuid);
             if !existing.contains(&user) {
-                ctx.log("WARNING", &format!("drift repaired: recreated {user} for relation {rel}"));
+                server::note_recreated(ctx, &user, rel);
             }
             self.serve_database(ctx, rel, Serve::Always).await?;
         }

@@ -436,14 +436,13 @@ impl ServerCharm for PostgresqlCharm {
             live.extend(ctx.relation_ids(ep)?.into_iter().map(|r| (ep, r)));
         }
         let expected: Vec<String> = live.iter().map(|(_, r)| relation_user(*r)).collect();
-        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
-            admin.drop_relation_user(orphan).await?;
-            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
-            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
+        for orphan in server::orphans(&existing, &expected) {
+            admin.drop_relation_user(&orphan).await?;
+            server::note_orphan_dropped(ctx, &orphan);
         }
         for (ep, rel) in live {
             if !existing.contains(&relation_user(rel)) {
-                ctx.log("WARNING", &format!("drift repaired: recreated {} for relation {rel}", relation_user(rel)));
+                server::note_recreated(ctx, &relation_user(rel), rel);
             }
             match ep {
                 DATABASE => self.serve(ctx, rel, Serve::Always).await?,

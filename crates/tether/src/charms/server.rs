@@ -244,3 +244,20 @@ pub fn serves_one_relation(event: &Event, endpoint: &str) -> bool {
     matches!(event.kind, RelationCreated | RelationJoined | RelationChanged | RelationDeparted | RelationBroken)
         && event.relation.as_ref().is_some_and(|(_, ep)| ep == endpoint)
 }
+
+/// Drift repair's bookkeeping, the same on every engine: the managed users that no live
+/// relation owns (to be dropped).
+pub fn orphans(existing: &[String], expected: &[String]) -> Vec<String> {
+    existing.iter().filter(|u| !expected.contains(u)).cloned().collect()
+}
+
+/// What drift repair says when it dropped an orphan: a `debug-log` line and an audit entry.
+pub fn note_orphan_dropped(ctx: &mut HookContext, orphan: &str) {
+    ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
+    ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
+}
+
+/// What drift repair says when a live relation's user was missing and is made again.
+pub fn note_recreated(ctx: &HookContext, user: &str, rel: i64) {
+    ctx.log("WARNING", &format!("drift repaired: recreated {user} for relation {rel}"));
+}

@@ -198,7 +198,7 @@ impl MongodbCharm {
             let databases: Vec<&str> = requests.iter().map(|r| r.database.as_str()).collect();
             ctx.audit("issued", &format!("{endpoint}:{rel}"), &user, &format!("database {}", databases.join(", ")));
             if mode == Serve::Always && provider::already_answered(ctx, rel, &requests)? {
-                ctx.log("WARNING", &format!("drift repaired: recreated {user} for relation {rel}"));
+                server::note_recreated(ctx, &user, rel);
             }
         }
         Ok(Some(Issued { requests, user, password }))
@@ -477,10 +477,9 @@ impl ServerCharm for MongodbCharm {
         let database = ctx.relation_ids(DATABASE)?;
         let cluster = ctx.relation_ids(CLUSTER)?;
         let expected: Vec<String> = database.iter().chain(cluster.iter()).map(|r| relation_user(*r)).collect();
-        for orphan in existing.iter().filter(|u| !expected.contains(u)) {
-            admin.drop_user(orphan).await?;
-            ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
-            ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
+        for orphan in server::orphans(&existing, &expected) {
+            admin.drop_user(&orphan).await?;
+            server::note_orphan_dropped(ctx, &orphan);
         }
         for rel in database {
             self.serve_database(ctx, rel, Serve::Always).await?;
