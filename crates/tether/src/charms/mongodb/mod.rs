@@ -166,10 +166,19 @@ impl MongodbCharm {
         self.settle_status(ctx)
     }
 
-    /// The common part of serving `database` and `cluster`: read the requests, check the
-    /// names and roles (blocking on bad ones), ensure the relation user with the roles of
+    /// The common part of serving `database` and `cluster` (leader only): check the
+    /// application's role, read the requests, check the names and roles (blocking on bad ones), ensure the relation user with the roles of
     /// every request. `None` means nothing to publish (no request yet, or blocked).
     async fn ensure_relation_user(&self, ctx: &mut HookContext, rel: i64, endpoint: &str, mode: Serve) -> anyhow::Result<Option<Issued>> {
+        if !ctx.leader {
+            return Ok(None);
+        }
+        // `database` is for replica sets, `cluster` for config servers (§5.4, §5.7).
+        let (needed, refusal) = if endpoint == CLUSTER { ("config-server", CLUSTER_REFUSED) } else { ("replication", SHARDING_REFUSED) };
+        if role(ctx) != needed {
+            self.block(ctx, rel, Some(refusal))?;
+            return Ok(None);
+        }
         let requests = Request::read_all(&ctx.remote_app_data(rel)?);
         if requests.is_empty() || (mode == Serve::IfChanged && provider::already_answered(ctx, rel, &requests)?) {
             return Ok(None);
@@ -205,12 +214,6 @@ impl MongodbCharm {
     }
 
     async fn serve_database(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
-        if !ctx.leader {
-            return Ok(());
-        }
-        if role(ctx) != "replication" {
-            return self.block(ctx, rel, Some(SHARDING_REFUSED));
-        }
         let Some(Issued { requests, user, password }) = self.ensure_relation_user(ctx, rel, DATABASE, mode).await? else { return Ok(()) };
         let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
         let hosts = vec![format!("127.0.0.1:{port}")];
@@ -236,12 +239,6 @@ impl MongodbCharm {
     }
 
     async fn serve_cluster(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
-        if !ctx.leader {
-            return Ok(());
-        }
-        if role(ctx) != "config-server" {
-            return self.block(ctx, rel, Some(CLUSTER_REFUSED));
-        }
         let Some(Issued { requests, user, password }) = self.ensure_relation_user(ctx, rel, CLUSTER, mode).await? else { return Ok(()) };
         // A mongos asks for one database; a second request would get nothing more.
         let Some(request) = requests.into_iter().next() else { return Ok(()) };
