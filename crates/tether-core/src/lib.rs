@@ -8,6 +8,7 @@
 
 pub mod charm_meta;
 pub mod config;
+pub mod data_interfaces;
 pub mod duration;
 pub mod endpoints;
 pub mod events;
@@ -15,5 +16,7 @@ pub mod mongo_plan;
 pub mod my_plan;
 pub mod names;
 pub mod pg_plan;
+pub mod secret_timing;
 pub mod status;
+pub mod storage;
 pub mod wire;

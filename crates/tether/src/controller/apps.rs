@@ -172,7 +172,7 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
 fn enqueue_teardown(tx: &Tx<'_>, model: &str, unit: &UnitRow) -> Result<(), StoreError> {
     tx.enqueue(model, &unit.name, &Event::simple(HookKind::Stop))?;
     if let Some(app) = tx.app(model, &unit.app)? {
-        for id in crate::hooktools::storage::unit_instances(&app.meta, &unit.state) {
+        for id in tether_core::storage::unit_instances(&app.meta, &unit.state) {
             tx.enqueue(model, &unit.name, &Event::storage(HookKind::StorageDetaching, &id))?;
         }
     }

@@ -73,7 +73,7 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
             apply_changes(&mut state, &pending.state_changes);
             tx.set_unit_state(model, unit, &state)?;
             secret_events::untracked(tx, model, &before, &pending.state_changes, &mut woken)?;
-            if pending.state_changes.keys().any(|k| k.starts_with(crate::hooktools::storage::ADDED)) {
+            if pending.state_changes.keys().any(|k| k.starts_with(tether_core::storage::ADDED)) {
                 storage_attached(tx, model, app, unit, &before, &state, &mut woken)?;
             }
         }
@@ -102,8 +102,8 @@ fn storage_attached(
     woken: &mut BTreeSet<String>,
 ) -> StoreResult<()> {
     let Some(row) = tx.app(model, app)? else { return Ok(()) };
-    let old = crate::hooktools::storage::unit_instances(&row.meta, before);
-    for id in crate::hooktools::storage::unit_instances(&row.meta, after).into_iter().filter(|id| !old.contains(id)) {
+    let old = tether_core::storage::unit_instances(&row.meta, before);
+    for id in tether_core::storage::unit_instances(&row.meta, after).into_iter().filter(|id| !old.contains(id)) {
         tx.enqueue(model, unit, &Event::storage(HookKind::StorageAttached, &id))?;
         woken.insert(unit.to_string());
     }

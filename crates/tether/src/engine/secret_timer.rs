@@ -6,7 +6,6 @@
 
 use super::secret_events::owner_unit;
 use super::Engine;
-use crate::hooktools::secret_timing::interval;
 use crate::store::{Due, SecretTiming, StoreResult, Tx};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +18,15 @@ const TICK: Duration = Duration::from_secs(1);
 pub struct TimingChange {
     pub rotate: Option<String>,
     pub expire_at: Option<i64>,
+}
+
+/// How long after now a secret with `policy` rotates next (`None` for `never`).
+/// `TETHER_SECRET_ROTATE_INTERVAL` (a duration) replaces every policy's interval, so a
+/// test can watch `secret-rotate` without waiting an hour; unset in normal use.
+fn interval(policy: &str) -> Option<Duration> {
+    let every = tether_core::secret_timing::interval(policy)?;
+    let scaled = std::env::var("TETHER_SECRET_ROTATE_INTERVAL").ok().and_then(|v| tether_core::duration::parse_duration(&v).ok());
+    Some(scaled.unwrap_or(every))
 }
 
 fn now_ms() -> i64 {

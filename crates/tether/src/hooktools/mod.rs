@@ -16,7 +16,6 @@ mod args;
 pub mod client;
 mod registry;
 mod relation;
-pub mod secret_timing;
 mod secrets;
 pub mod storage;
 mod unit;

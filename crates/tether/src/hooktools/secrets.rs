@@ -10,11 +10,11 @@
 //! `SecretNotFoundError` (juju-compat.md §C7).
 
 use super::args::{at_most, flag, parse, render, val, Parsed, ToolError, ToolResult};
-use super::secret_timing;
 use crate::engine::context::{Bag, ContextError, HookContext};
 use crate::engine::TimingChange;
 use crate::store::{secret_id_from_uri, SecretOwner, StoreError};
 use serde_json::{json, Value};
+use tether_core::secret_timing;
 
 const CONSUMER_LABEL: &str = "tether.secret-label.";
 use crate::engine::secret_events::TRACKED;

@@ -4,24 +4,17 @@
 //! Instance ids (`data/0`) count per unit: a unit only ever sees its own storage.
 
 use super::args::{at_most, parse, render, val, ToolError, ToolResult};
-use crate::engine::context::{Bag, HookContext};
+use crate::engine::context::HookContext;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use tether_core::charm_meta::CharmMeta;
 
-/// Unit-state key prefix of the instances `storage-add` added, by storage name.
-pub const ADDED: &str = "tether.storage-added.";
 /// The most instances one `storage-add` may ask for.
 const MAX_ADD: u32 = 100;
 
 /// The unit's storage instance ids.
 pub fn instances(ctx: &HookContext, meta: &CharmMeta) -> Vec<String> {
-    unit_instances(meta, ctx.unit_state())
-}
-
-/// A unit's storage instance ids, from the charm's metadata and the unit's state.
-pub fn unit_instances(meta: &CharmMeta, unit_state: &Bag) -> Vec<String> {
-    meta.storage_ids(|name| unit_state.get(&format!("{ADDED}{name}")).and_then(|n| n.parse().ok()).unwrap_or(0))
+    tether_core::storage::unit_instances(meta, ctx.unit_state())
 }
 
 /// Where instance `id` lives (created if missing), with its kind.
@@ -87,7 +80,7 @@ pub fn add(ctx: &mut HookContext, meta: &CharmMeta, args: &[String]) -> ToolResu
         adds.push((name.to_string(), count));
     }
     for (name, count) in adds {
-        let key = format!("{ADDED}{name}");
+        let key = tether_core::storage::added_key(&name);
         let before: u32 = ctx.state_get(&key).and_then(|n| n.parse().ok()).unwrap_or(0);
         ctx.state_set(&key, &(before + count).to_string());
     }

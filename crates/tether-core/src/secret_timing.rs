@@ -2,8 +2,7 @@
 //! --expire WHEN`): the policies Juju knows and their intervals, and expiry given as an
 //! RFC 3339 time or a duration from now (`24h`, `90s`).
 //!
-//! `TETHER_SECRET_ROTATE_INTERVAL` (a duration) replaces every policy's interval, so a
-//! test can watch `secret-rotate` without waiting an hour; unset in normal use.
+//! Pure: the clock and any test override of the intervals are the caller's.
 
 use std::time::Duration;
 
@@ -31,9 +30,7 @@ pub fn validate_policy(policy: &str) -> Result<(), String> {
 
 /// How long after now a secret with `policy` rotates next (`None` for `never`).
 pub fn interval(policy: &str) -> Option<Duration> {
-    let secs = POLICIES.iter().find(|(p, _)| *p == policy).map(|(_, s)| *s).filter(|s| *s > 0)?;
-    let scaled = std::env::var("TETHER_SECRET_ROTATE_INTERVAL").ok().and_then(|v| tether_core::duration::parse_duration(&v).ok());
-    Some(scaled.unwrap_or(Duration::from_secs(secs)))
+    POLICIES.iter().find(|(p, _)| *p == policy).map(|(_, s)| *s).filter(|s| *s > 0).map(Duration::from_secs)
 }
 
 /// `--expire`: an RFC 3339 time, or a duration from `now_ms`; milliseconds since the epoch.
@@ -41,7 +38,7 @@ pub fn parse_expire(value: &str, now_ms: i64) -> Result<i64, String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
         return Ok(t.timestamp_millis());
     }
-    match tether_core::duration::parse_duration(value) {
+    match crate::duration::parse_duration(value) {
         Ok(d) => Ok(now_ms + d.as_millis() as i64),
         Err(_) => {
             Err(format!("invalid expire value {:?}: expected a duration or an RFC 3339 time", value.chars().take(40).collect::<String>()))
@@ -63,9 +60,9 @@ mod tests {
         assert!(validate_policy("daily").is_ok() && validate_policy("never").is_ok());
         assert!(validate_policy("fortnightly").unwrap_err().contains("expected one of never, hourly"));
         assert_eq!(interval("never"), None);
-        if std::env::var_os("TETHER_SECRET_ROTATE_INTERVAL").is_none() {
-            assert_eq!(interval("hourly"), Some(Duration::from_secs(3600)));
-        }
+        assert_eq!(interval("hourly"), Some(Duration::from_secs(3600)));
+        assert_eq!(interval("yearly"), Some(Duration::from_secs(365 * 24 * 3600)));
+        assert_eq!(interval("fortnightly"), None);
         assert_eq!(parse_expire("90s", 1_000), Ok(91_000));
         assert_eq!(parse_expire("2030-01-02T03:04:05Z", 0), Ok(1_893_553_445_000));
         assert!(parse_expire("soon", 0).is_err());
