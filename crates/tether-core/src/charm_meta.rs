@@ -413,6 +413,33 @@ struct RawParam {
     enum_values: Option<Vec<serde_yaml::Value>>,
 }
 
+/// How an application's charm was deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CharmOrigin {
+    /// A charm tether ships (`postgresql-k8s`, `data-integrator`, ...).
+    Builtin,
+    /// A charm directory or `.charm` file given to `deploy`.
+    Local,
+}
+
+impl CharmOrigin {
+    /// The word the store keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CharmOrigin::Builtin => "builtin",
+            CharmOrigin::Local => "local",
+        }
+    }
+
+    /// Reads the stored word; anything but `local` is a built-in.
+    pub fn parse(word: &str) -> CharmOrigin {
+        match word {
+            "local" => CharmOrigin::Local,
+            _ => CharmOrigin::Builtin,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

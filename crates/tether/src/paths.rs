@@ -56,6 +56,10 @@ impl Home {
     pub fn resources_dir(&self, model_uuid: &str, app: &str) -> PathBuf {
         self.root.join("resources").join(model_uuid).join(app)
     }
+    /// Where `deploy` keeps a local charm of an application (`charms/<model-uuid>/<app>`).
+    pub fn charm_dir(&self, model_uuid: &str, app: &str) -> PathBuf {
+        self.root.join("charms").join(model_uuid).join(app)
+    }
     /// A unit's workload directory (`units/<model-uuid>/<app>-<n>`).
     pub fn unit_dir(&self, model_uuid: &str, unit: &str) -> PathBuf {
         self.root.join("units").join(model_uuid).join(unit.replace('/', "-"))

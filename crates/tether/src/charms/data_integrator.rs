@@ -3,7 +3,7 @@
 //! `database-name` option and hands back whatever the provider published, secrets
 //! resolved, through the `get-credentials` action.
 
-use super::Charm;
+use crate::engine::charm::Charm;
 use crate::engine::context::{Bag, HookContext};
 use anyhow::anyhow;
 use serde_json::{Map, Value};

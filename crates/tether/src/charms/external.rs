@@ -11,7 +11,8 @@
 //! exits 0; any other exit is a failed hook (or a failed action, `exit status N`).
 
 use super::local::{self, PassiveCharm};
-use super::Charm;
+use super::services::Services;
+use crate::engine::charm::Charm;
 use crate::engine::context::HookContext;
 use crate::hooktools::{self, Registration};
 use crate::paths::Home;
@@ -19,7 +20,8 @@ use anyhow::Context as _;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tether_core::charm_meta::CharmMeta;
 use tether_core::events::{Event, HookKind};
@@ -36,12 +38,8 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub struct ExternalCharm {
-    pub meta: CharmMeta,
-}
-
-/// Where `deploy` keeps an application's charm.
-pub fn stored_charm_dir(home: &Home, model_uuid: &str, app: &str) -> PathBuf {
-    home.root().join("charms").join(model_uuid).join(app)
+    meta: CharmMeta,
+    services: Arc<Services>,
 }
 
 /// The unit's own copy of the charm, made from the stored one on first use.
@@ -128,7 +126,7 @@ fn environment(
         ("JUJU_CHARM_DIR", charm.clone()),
         ("CHARM_DIR", charm),
         ("JUJU_CONTEXT_ID", context_id.into()),
-        ("JUJU_AGENT_SOCKET_ADDRESS", ctx.services.home.socket().display().to_string()),
+        ("JUJU_AGENT_SOCKET_ADDRESS", ctx.home().socket().display().to_string()),
         ("JUJU_AGENT_SOCKET_NETWORK", "unix".into()),
         ("JUJU_API_ADDRESSES", String::new()),
         ("JUJU_MACHINE_ID", String::new()),
@@ -218,10 +216,14 @@ fn exit_message(status: ExitStatus) -> String {
 }
 
 impl ExternalCharm {
+    pub fn new(meta: CharmMeta, services: Arc<Services>) -> ExternalCharm {
+        ExternalCharm { meta, services }
+    }
+
     /// Runs the handler, answering its hook tools until it exits.
     async fn run(&self, ctx: &mut HookContext, event: &Event, program: &Path, charm_dir: &Path, dispatch_path: &str) -> anyhow::Result<()> {
-        let (registration, mut calls): (Registration, _) = ctx.services.hook_tools.register(&ctx.unit, &event.hook_name());
-        let tools = ToolsDir::create(&ctx.services.home)?;
+        let (registration, mut calls): (Registration, _) = self.services.hook_tools.register(&ctx.unit, &event.hook_name());
+        let tools = ToolsDir::create(ctx.home())?;
         let mut env = environment(ctx, event, charm_dir, &tools.0, dispatch_path, &registration.id);
         if let Some(id) = &event.storage {
             let (location, kind) = hooktools::storage::location(ctx, &self.meta, id).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -286,8 +288,8 @@ impl Charm for ExternalCharm {
     }
 
     async fn handle(&self, ctx: &mut HookContext, event: &Event) -> anyhow::Result<()> {
-        let home = ctx.services.home.clone();
-        let stored = stored_charm_dir(&home, &ctx.model_uuid, &ctx.app);
+        let home = ctx.home().clone();
+        let stored = home.charm_dir(&ctx.model_uuid, &ctx.app);
         if !local::has_code(&stored) {
             return PassiveCharm { meta: self.meta.clone() }.handle(ctx, event).await;
         }

@@ -6,7 +6,7 @@
 //! charm without code is a *passive* application: its units exist, join relations and
 //! hold what the other side writes; its status is `active`.
 
-use super::Charm;
+use crate::engine::charm::Charm;
 use crate::engine::context::HookContext;
 use std::path::{Path, PathBuf};
 use tether_core::charm_meta::CharmMeta;

@@ -6,18 +6,28 @@
 //! FerretDB, see `workload::mongos_router`); and hands the host `username`, `password`,
 //! `database` and `uris` that point at the router.
 
-use super::Charm;
+use super::services::Services;
+use crate::engine::charm::Charm;
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::SecretString;
 use crate::workload::mongo::MongoEngine;
 use crate::workload::mongos_router::RouterSpec;
 use anyhow::{anyhow, Context};
+use std::sync::Arc;
 use tether_core::charm_meta::{CharmMeta, Endpoint, Role};
 use tether_core::events::{Event, HookKind};
 use tether_core::mongo_plan::render_uri;
 use tether_core::status::WorkloadStatus;
 
-pub struct MongosCharm;
+pub struct MongosCharm {
+    services: Arc<Services>,
+}
+
+impl MongosCharm {
+    pub fn new(services: Arc<Services>) -> MongosCharm {
+        MongosCharm { services }
+    }
+}
 
 const PROXY: &str = "mongos_proxy";
 const CLUSTER: &str = "cluster";
@@ -118,16 +128,16 @@ impl MongosCharm {
             None => MongoEngine::detect(None).unwrap_or(MongoEngine::FerretDb),
         };
         let spec = RouterSpec {
-            dir: ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit),
+            dir: self.services.home.unit_dir(&ctx.model_uuid, &ctx.unit),
             port,
             config_db: config_db.clone(),
             keyfile: SecretString::new(keyfile.clone()),
             engine,
         };
-        if !ctx.services.routers.is_running(&router_key(ctx)).await {
+        if !self.services.routers.is_running(&router_key(ctx)).await {
             ctx.set_status(WorkloadStatus::Maintenance, "starting mongos")?;
         }
-        ctx.services.routers.ensure_running(&router_key(ctx), spec).await?;
+        self.services.routers.ensure_running(&router_key(ctx), spec).await?;
         self.share(ctx, &data)?;
         let how = if engine == MongoEngine::FerretDb { "router forwarding to the config server (ferretdb)" } else { "" };
         ctx.set_status(WorkloadStatus::Active, how)?;
@@ -176,7 +186,7 @@ impl MongosCharm {
 
     /// The cluster relation went: stop the router and take the host's credentials away.
     async fn cluster_gone(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        ctx.services.routers.stop(&router_key(ctx)).await?;
+        self.services.routers.stop(&router_key(ctx)).await?;
         if ctx.leader {
             if let Some((proxy, _, _)) = host_request(ctx)? {
                 if let Some(id) = ctx.secret_id_by_label(&format!("{PROXY}.{proxy}.user.secret"))? {
@@ -224,7 +234,7 @@ impl Charm for MongosCharm {
                 self.converge(ctx).await
             }
             (HookKind::Stop | HookKind::Remove, _) => {
-                ctx.services.routers.stop(&router_key(ctx)).await?;
+                self.services.routers.stop(&router_key(ctx)).await?;
                 Ok(())
             }
             (HookKind::Action, _) => Err(anyhow!("mongos has no actions")),

@@ -3,8 +3,9 @@
 //! and `mysql-root` endpoints that share one user per endpoint (charm-protocol §4).
 
 use super::provider::{self, Offer, Request, Serve};
+use super::server;
 use super::server_hooks::ServerCharm;
-use super::{param_str, server};
+use super::services::Services;
 use crate::db::mysql::MyAdmin;
 use crate::db::DbError;
 use crate::engine::context::{Bag, HookContext};
@@ -19,7 +20,15 @@ use tether_core::my_plan::{legacy_database, legacy_user, relation_user, SYSTEM_U
 use tether_core::names::validate_database;
 use tether_core::status::WorkloadStatus;
 
-pub struct MysqlCharm;
+pub struct MysqlCharm {
+    services: Arc<Services>,
+}
+
+impl MysqlCharm {
+    pub fn new(services: Arc<Services>) -> MysqlCharm {
+        MysqlCharm { services }
+    }
+}
 
 const DATABASE: &str = "database";
 const LEGACY: [&str; 2] = ["mysql", "mysql-root"];
@@ -112,8 +121,8 @@ fn root_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
     internal(ctx)?.get("root-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("root password missing"))
 }
 
-async fn admin(ctx: &HookContext) -> anyhow::Result<Arc<MyAdmin>> {
-    Ok(ctx.services.mysql.get(server::primary_port(ctx)?, &root_password(ctx)?).await?)
+async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<Arc<MyAdmin>> {
+    Ok(services.mysql.get(server::primary_port(ctx)?, &root_password(ctx)?).await?)
 }
 
 /// Unit state: which server runs (`MariaDB` or `MySQL`), as its admin found it.
@@ -177,7 +186,7 @@ impl MysqlCharm {
         let user = relation_user(rel, &ctx.model_uuid);
         let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let databases: Vec<&str> = requests.iter().map(|r| r.database.as_str()).collect();
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         let fresh = match admin.ensure_relation_user_on(&user, &password, &databases, &provider::union_roles(&requests)).await {
             Ok(fresh) => {
                 server::set_blocked(ctx, rel, None);
@@ -229,7 +238,7 @@ impl MysqlCharm {
         let user = ctx.config_str(&format!("{endpoint}-interface-user")).unwrap_or_else(|| legacy_user(first));
         let database = ctx.config_str(&format!("{endpoint}-interface-database")).unwrap_or_else(|| legacy_database(first));
         let password = generate_password(PASSWORD_LEN);
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         admin
             .ensure_legacy_user(&user, &password, &database, endpoint == "mysql-root")
             .await
@@ -272,7 +281,7 @@ impl MysqlCharm {
         let (ukey, dkey, pkey) = legacy_keys(endpoint);
         let mut content = internal(ctx)?;
         if let Some(user) = content.get(&ukey).cloned() {
-            admin(ctx).await?.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete database users: {e}"))?;
+            admin(&self.services, ctx).await?.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete database users: {e}"))?;
             ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "last relation of the endpoint removed");
         }
         for k in [ukey, dkey, pkey] {
@@ -288,7 +297,7 @@ impl MysqlCharm {
             return Ok(());
         }
         let user = relation_user(rel, &ctx.model_uuid);
-        admin(ctx).await?.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete users for relation {rel}: {e}"))?;
+        admin(&self.services, ctx).await?.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete users for relation {rel}: {e}"))?;
         provider::forget_secrets(ctx, DATABASE, rel)?;
         ctx.audit("revoked", &format!("{DATABASE}:{rel}"), &user, "relation removed");
         server::set_blocked(ctx, rel, None);
@@ -296,7 +305,7 @@ impl MysqlCharm {
     }
 
     async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let username = param_str(ctx, "username").unwrap_or_else(|| "root".into());
+        let username = ctx.action_param_str("username").unwrap_or_else(|| "root".into());
         let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
             ctx.action_fail(&format!("The action can be run only for users used by the charm: root, serverconfig, clusteradmin, monitoring, backups not {username}"));
             return Ok(());
@@ -312,7 +321,7 @@ impl MysqlCharm {
             ctx.action_fail("set-password action can only be run on the leader unit.");
             return Ok(());
         }
-        let username = param_str(ctx, "username").unwrap_or_else(|| "root".into());
+        let username = ctx.action_param_str("username").unwrap_or_else(|| "root".into());
         let key = match SYSTEM_USERS.iter().find(|(u, _)| *u == username) {
             Some((_, key)) if SETTABLE.contains(&username.as_str()) => *key,
             _ => {
@@ -320,7 +329,7 @@ impl MysqlCharm {
                 return Ok(());
             }
         };
-        let new = param_str(ctx, "password").map(SecretString::new).unwrap_or_else(|| generate_password(PASSWORD_LEN));
+        let new = ctx.action_param_str("password").map(SecretString::new).unwrap_or_else(|| generate_password(PASSWORD_LEN));
         if new.is_empty() {
             ctx.action_fail("the password cannot be empty");
             return Ok(());
@@ -331,14 +340,14 @@ impl MysqlCharm {
             return Ok(());
         }
         let host = if username == "root" { "localhost" } else { "%" };
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         if username == "root" {
             server::record_pending_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
         }
         admin.set_password(&username, host, &new).await?;
         if username == "root" {
-            let spec = WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&server::unit_dir(ctx), server::primary_port(ctx)?, new.clone()));
-            ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+            let spec = WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone()));
+            self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
             server::settle_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
         } else {
             content.insert(key.to_string(), new.expose().to_string());
@@ -353,6 +362,10 @@ impl MysqlCharm {
 impl ServerCharm for MysqlCharm {
     fn charm_meta(&self) -> CharmMeta {
         meta()
+    }
+
+    fn services(&self) -> &Services {
+        &self.services
     }
 
     fn check_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
@@ -390,11 +403,11 @@ impl ServerCharm for MysqlCharm {
             return server::standby_status(ctx, "high availability");
         }
         ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?;
-        let dir = server::unit_dir(ctx);
+        let dir = ctx.unit_dir();
         let label = internal_label(&ctx.app);
         let spec = |port, pw| WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, pw));
-        let (pw, port, moved) = server::start_workload(ctx, &label, "root-password", spec).await?;
-        let admin = ctx.services.mysql.get(port, &pw).await?;
+        let (pw, port, moved) = server::start_workload(ctx, &self.services.supervisor, &label, "root-password", spec).await?;
+        let admin = self.services.mysql.get(port, &pw).await?;
         let passwords = internal(ctx)?;
         let users: Vec<(&str, SecretString)> = SYSTEM_USERS
             .iter()
@@ -416,7 +429,7 @@ impl ServerCharm for MysqlCharm {
         if !server::is_primary(ctx) {
             return Ok(());
         }
-        if let Some((status, message)) = server::workload_problem(ctx, "MySQL") {
+        if let Some((status, message)) = server::workload_problem(ctx, &self.services.supervisor, "MySQL") {
             return Ok(ctx.set_status(status, &message)?);
         }
         if ctx.leader && self.legacy_config_changed(ctx)? {
@@ -432,10 +445,10 @@ impl ServerCharm for MysqlCharm {
     /// Drift repair on update-status (see postgresql-k8s): relation users no live relation
     /// owns are dropped, live ones re-ensured; users with other names are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
+        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
             return Ok(());
         }
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         let existing = admin.list_users("relation-").await?;
         let live = ctx.relation_ids(DATABASE)?;
         let stored = internal(ctx)?;
@@ -479,9 +492,9 @@ impl ServerCharm for MysqlCharm {
         }
     }
 
-    async fn after_remove(&self, ctx: &mut HookContext, port: Option<u16>) {
+    async fn after_remove(&self, _ctx: &mut HookContext, port: Option<u16>) {
         if let Some(port) = port {
-            ctx.services.mysql.forget(port).await;
+            self.services.mysql.forget(port).await;
         }
     }
 }

@@ -7,19 +7,29 @@
 //! idempotently: the same relation served twice yields the same user and password.
 
 use super::provider::{self, Offer, Request, Serve};
+use super::server;
 use super::server_hooks::ServerCharm;
-use super::{param_str, server};
+use super::services::Services;
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
 use crate::workload::{PgSpec, WorkloadSpec};
 use anyhow::anyhow;
 use serde_json::Value;
+use std::sync::Arc;
 use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
 use tether_core::names::validate_database;
 use tether_core::pg_plan::{relation_user, SYSTEM_USERS};
 use tether_core::status::WorkloadStatus;
 
-pub struct PostgresqlCharm;
+pub struct PostgresqlCharm {
+    services: Arc<Services>,
+}
+
+impl PostgresqlCharm {
+    pub fn new(services: Arc<Services>) -> PostgresqlCharm {
+        PostgresqlCharm { services }
+    }
+}
 
 const PEERS: &str = "database-peers";
 const DATABASE: &str = "database";
@@ -111,8 +121,8 @@ fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
     Ok(SecretString::new(pw.get("operator-password").cloned().ok_or_else(|| anyhow!("operator password missing"))?))
 }
 
-async fn admin(ctx: &HookContext) -> anyhow::Result<std::sync::Arc<crate::db::postgres::PgAdmin>> {
-    Ok(ctx.services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
+async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<std::sync::Arc<crate::db::postgres::PgAdmin>> {
+    Ok(services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
 }
 
 impl PostgresqlCharm {
@@ -141,7 +151,7 @@ impl PostgresqlCharm {
         let user = relation_user(rel);
         let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let roles = provider::union_roles(&requests);
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         // Databases of requests a v1 requirer withdrew: the user loses them.
         for gone in provider::answered_databases(ctx, rel)?.into_iter().filter(|d| !requests.iter().any(|r| &r.database == d)) {
             admin.withdraw_database(&user, &gone).await?;
@@ -235,7 +245,7 @@ impl PostgresqlCharm {
         };
         let roles = if endpoint == "db-admin" { "superuser" } else { "" };
         let sole_user = !self.database_shared(ctx, rel, &database)?;
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         let fresh = admin.list_relation_users().await?.iter().all(|u| u != &user);
         admin.ensure_relation_user(&user, &password, roles, &database, sole_user).await?;
         self.set_blocked(ctx, rel, None);
@@ -286,7 +296,7 @@ impl PostgresqlCharm {
             return Ok(());
         }
         let user = relation_user(rel);
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         admin.drop_relation_user(&user).await.map_err(|e| anyhow!("Failed to delete user during {endpoint} relation broken event: {e}"))?;
         provider::forget_secrets(ctx, endpoint, rel)?;
         ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "relation removed");
@@ -295,7 +305,7 @@ impl PostgresqlCharm {
     }
 
     async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let username = param_str(ctx, "username").unwrap_or_else(|| "operator".into());
+        let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
         let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
             ctx.action_fail(&format!(
                 "The action can be run only for system users or Patroni: backup, replication, rewind, operator, monitoring, patroni not {username}"
@@ -312,14 +322,14 @@ impl PostgresqlCharm {
             ctx.action_fail("The action can be run only on leader unit");
             return Ok(());
         }
-        let username = param_str(ctx, "username").unwrap_or_else(|| "operator".into());
+        let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
         let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
             ctx.action_fail(&format!(
                 "The action can be run only for system users: backup, replication, rewind, operator, monitoring not {username}"
             ));
             return Ok(());
         };
-        let new = param_str(ctx, "password").map(SecretString::new).unwrap_or_else(|| generate_password(PASSWORD_LEN));
+        let new = ctx.action_param_str("password").map(SecretString::new).unwrap_or_else(|| generate_password(PASSWORD_LEN));
         if new.is_empty() {
             ctx.action_fail("Failed changing the password.");
             return Ok(());
@@ -331,7 +341,7 @@ impl PostgresqlCharm {
             ctx.action_set("password", new.expose().into());
             return Ok(());
         }
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         if username == "operator" {
             server::record_pending_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
         }
@@ -342,8 +352,8 @@ impl PostgresqlCharm {
         }
         if username == "operator" {
             // The supervisor logs in to check a restarted server: give it the new password.
-            let spec = WorkloadSpec::Postgres(PgSpec::for_unit(&server::unit_dir(ctx), server::primary_port(ctx)?, new.clone()));
-            ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+            let spec = WorkloadSpec::Postgres(PgSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone()));
+            self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
             server::settle_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
         } else {
             passwords.insert(key.to_string(), new.expose().to_string());
@@ -359,6 +369,10 @@ impl PostgresqlCharm {
 impl ServerCharm for PostgresqlCharm {
     fn charm_meta(&self) -> CharmMeta {
         meta()
+    }
+
+    fn services(&self) -> &Services {
+        &self.services
     }
 
     fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
@@ -378,11 +392,11 @@ impl ServerCharm for PostgresqlCharm {
             return server::standby_status(ctx, HA);
         }
         ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
-        let dir = server::unit_dir(ctx);
+        let dir = ctx.unit_dir();
         let label = internal_label(&ctx.app);
         let spec = |port, pw| WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, pw));
-        let (pw, port, moved) = server::start_workload(ctx, &label, "operator-password", spec).await?;
-        let admin = ctx.services.pg.get(port, &pw).await?;
+        let (pw, port, moved) = server::start_workload(ctx, &self.services.supervisor, &label, "operator-password", spec).await?;
+        let admin = self.services.pg.get(port, &pw).await?;
         admin.ensure_groups().await?;
         let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
         for (user, key) in SYSTEM_USERS {
@@ -404,7 +418,7 @@ impl ServerCharm for PostgresqlCharm {
         if !server::is_primary(ctx) {
             return server::standby_status(ctx, HA);
         }
-        if let Some((status, message)) = server::workload_problem(ctx, "PostgreSQL") {
+        if let Some((status, message)) = server::workload_problem(ctx, &self.services.supervisor, "PostgreSQL") {
             return Ok(ctx.set_status(status, &message)?);
         }
         let legacy_in_use =
@@ -426,10 +440,10 @@ impl ServerCharm for PostgresqlCharm {
     /// user dropped by hand, resetting a password changed by hand). Users tether did not
     /// create (other names) are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
+        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
             return Ok(());
         }
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         let existing = admin.list_relation_users().await?;
         let mut live = Vec::new();
         for ep in [DATABASE, "db", "db-admin"] {
@@ -480,9 +494,9 @@ impl ServerCharm for PostgresqlCharm {
         }
     }
 
-    async fn after_remove(&self, ctx: &mut HookContext, port: Option<u16>) {
+    async fn after_remove(&self, _ctx: &mut HookContext, port: Option<u16>) {
         if let Some(port) = port {
-            ctx.services.pg.forget(port).await;
+            self.services.pg.forget(port).await;
         }
     }
 }

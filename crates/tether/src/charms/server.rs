@@ -8,10 +8,9 @@
 
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
-use crate::workload::WorkloadState;
+use crate::workload::{Supervisor, WorkloadState};
 use anyhow::{anyhow, Context};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use tether_core::events::Event;
 use tether_core::status::WorkloadStatus;
 
@@ -25,10 +24,6 @@ pub type Primary = (String, u16, BTreeMap<String, String>);
 /// The supervisor's key for this unit's workload: unique across models.
 pub fn workload_key(ctx: &HookContext) -> String {
     format!("{}/{}", ctx.model_uuid, ctx.unit)
-}
-
-pub fn unit_dir(ctx: &HookContext) -> PathBuf {
-    ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit)
 }
 
 pub fn is_primary(ctx: &HookContext) -> bool {
@@ -132,18 +127,19 @@ pub fn settle_admin_password(ctx: &mut HookContext, label: &str, key: &str, new:
 /// the port, and whether it moved.
 pub async fn start_workload(
     ctx: &mut HookContext,
+    supervisor: &Supervisor,
     label: &str,
     key: &str,
     spec_for: impl Fn(u16, SecretString) -> crate::workload::WorkloadSpec,
 ) -> anyhow::Result<(SecretString, u16, bool)> {
     let port = own_port(ctx)?;
-    match ensure_running_with_admin(ctx, label, key, |pw| spec_for(port, pw)).await {
+    match ensure_running_with_admin(ctx, supervisor, label, key, |pw| spec_for(port, pw)).await {
         Ok(pw) => Ok((pw, port, false)),
-        Err(e) if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() && !server_running(ctx) => {
+        Err(e) if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() && !server_running(ctx, supervisor) => {
             let moved = crate::workload::free_port().context("no free port on 127.0.0.1")?;
             ctx.log("WARNING", &format!("port {port} is taken by another process ({e}); moving to port {moved}"));
             ctx.state_set(STATE_PORT, &moved.to_string());
-            let pw = ensure_running_with_admin(ctx, label, key, |pw| spec_for(moved, pw)).await?;
+            let pw = ensure_running_with_admin(ctx, supervisor, label, key, |pw| spec_for(moved, pw)).await?;
             Ok((pw, moved, true))
         }
         Err(e) => Err(e),
@@ -155,6 +151,7 @@ pub async fn start_workload(
 /// it the stored password. Returns the password that works.
 async fn ensure_running_with_admin(
     ctx: &mut HookContext,
+    supervisor: &Supervisor,
     label: &str,
     key: &str,
     spec_for: impl Fn(SecretString) -> crate::workload::WorkloadSpec,
@@ -163,7 +160,7 @@ async fn ensure_running_with_admin(
     let stored = SecretString::new(content.get(key).cloned().ok_or_else(|| anyhow!("{key} missing"))?);
     let pending = content.get(&pending_key(key)).cloned().map(SecretString::new);
     let wk = workload_key(ctx);
-    match ctx.services.supervisor.ensure_running(&wk, spec_for(stored.clone())).await {
+    match supervisor.ensure_running(&wk, spec_for(stored.clone())).await {
         Ok(()) => {
             if pending.is_some() {
                 settle_admin_password(ctx, label, key, &stored)?;
@@ -172,7 +169,7 @@ async fn ensure_running_with_admin(
         }
         Err(first) => {
             let Some(pending) = pending else { return Err(first.into()) };
-            ctx.services.supervisor.ensure_running(&wk, spec_for(pending.clone())).await.map_err(|_| first)?;
+            supervisor.ensure_running(&wk, spec_for(pending.clone())).await.map_err(|_| first)?;
             ctx.log("WARNING", &format!("an interrupted password change of {key} was completed at start"));
             settle_admin_password(ctx, label, key, &pending)?;
             Ok(pending)
@@ -180,13 +177,13 @@ async fn ensure_running_with_admin(
     }
 }
 
-pub fn server_running(ctx: &HookContext) -> bool {
-    matches!(ctx.services.supervisor.state(&workload_key(ctx)), WorkloadState::Running { .. })
+pub fn server_running(ctx: &HookContext, supervisor: &Supervisor) -> bool {
+    matches!(supervisor.state(&workload_key(ctx)), WorkloadState::Running { .. })
 }
 
 /// The status a primary shows when its server is not running (None when it is).
-pub fn workload_problem(ctx: &HookContext, server: &str) -> Option<(WorkloadStatus, String)> {
-    match ctx.services.supervisor.state(&workload_key(ctx)) {
+pub fn workload_problem(ctx: &HookContext, supervisor: &Supervisor, server: &str) -> Option<(WorkloadStatus, String)> {
+    match supervisor.state(&workload_key(ctx)) {
         WorkloadState::Running { .. } => None,
         WorkloadState::Restarting { attempt, reason } => {
             Some((WorkloadStatus::Maintenance, format!("{server} restarting (attempt {attempt}): {reason}")))
@@ -203,13 +200,13 @@ pub fn standby_status(ctx: &HookContext, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn stop(ctx: &HookContext) {
-    ctx.services.supervisor.stop(&workload_key(ctx)).await;
+pub async fn stop(ctx: &HookContext, supervisor: &Supervisor) {
+    supervisor.stop(&workload_key(ctx)).await;
 }
 
 /// Stops the workload and deletes its data; returns the port it used.
-pub async fn remove(ctx: &HookContext) -> anyhow::Result<Option<u16>> {
-    ctx.services.supervisor.remove_data(&workload_key(ctx), &unit_dir(ctx)).await?;
+pub async fn remove(ctx: &HookContext, supervisor: &Supervisor) -> anyhow::Result<Option<u16>> {
+    supervisor.remove_data(&workload_key(ctx), &ctx.unit_dir()).await?;
     Ok(own_port(ctx).ok())
 }
 

@@ -8,7 +8,9 @@
 //! hook to those methods, and every `ServerCharm` is a [`Charm`] through it, with its
 //! `database` relations running in lanes (see `Charm::runs_beside_other_relations`).
 
-use super::{server, Charm};
+use super::server;
+use super::services::Services;
+use crate::engine::charm::Charm;
 use crate::engine::context::HookContext;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -22,6 +24,9 @@ const LANE_ENDPOINT: &str = "database";
 #[async_trait::async_trait]
 pub trait ServerCharm: Send + Sync {
     fn charm_meta(&self) -> CharmMeta;
+
+    /// What the charm was built with (the supervisor runs its server).
+    fn services(&self) -> &Services;
 
     /// See [`Charm::validate_config`].
     fn check_config(&self, _config: &BTreeMap<String, Value>) -> Result<(), String> {
@@ -55,7 +60,7 @@ pub trait ServerCharm: Send + Sync {
 
     /// The stop hook: the workload, and whatever the charm runs beside it.
     async fn stop(&self, ctx: &mut HookContext) {
-        server::stop(ctx).await;
+        server::stop(ctx, &self.services().supervisor).await;
     }
 
     /// After the remove hook removed the workload (whose port is given, if it had one):
@@ -112,7 +117,7 @@ pub async fn dispatch<C: ServerCharm + ?Sized>(charm: &C, ctx: &mut HookContext,
             Ok(())
         }
         (HookKind::Remove, _) => {
-            let port = server::remove(ctx).await?;
+            let port = server::remove(ctx, &charm.services().supervisor).await?;
             charm.after_remove(ctx, port).await;
             Ok(())
         }

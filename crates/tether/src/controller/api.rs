@@ -44,7 +44,7 @@ pub type ApiResult = Result<Reply, ApiError>;
 
 /// Hands a hook tool call to the hook that runs under `context`.
 pub async fn hook_tool(c: &Controller, context: &str, tool: String, args: Vec<String>, stdin: Option<String>) -> Reply {
-    match c.engine.services().hook_tools.call(context, tool, args, stdin).await {
+    match c.charms.services().hook_tools.call(context, tool, args, stdin).await {
         Some(out) => Reply::HookTool { stdout: out.stdout, stderr: out.stderr, code: out.code },
         None => Reply::error(format!("bad context id {:?}: no such hook is running", context.chars().take(80).collect::<String>())),
     }
@@ -79,8 +79,8 @@ pub async fn dispatch(c: &Controller, request: Request) -> Reply {
         Request::Resolve { model, unit } => apps::resolve(c, model, &unit),
         Request::Secrets { model } => views::secrets(c, model),
         Request::ShowSecret { model, id, reveal } => views::show_secret(c, model, &id, reveal),
-        Request::Info { charm } => views::charm_info(&charm),
-        Request::Charms => Ok(views::charms()),
+        Request::Info { charm } => views::charm_info(c, &charm),
+        Request::Charms => Ok(views::charms(c)),
         Request::Audit { model, all } => model_extras::audit(c, model, all),
         Request::ModelConfig { model, set, reset } => model_extras::model_config(c, model, &set, &reset),
         Request::ShowModel { model } => model_extras::show_model(c, model),

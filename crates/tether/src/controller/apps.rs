@@ -6,6 +6,8 @@ use super::api::{ApiError, ApiResult};
 use super::models::resolve as resolve_model;
 use super::{resources, Controller};
 use crate::charms;
+use crate::engine::charm::CharmSource;
+use tether_core::charm_meta::CharmOrigin;
 
 use crate::store::{AppBag, AppRow, RelEndpoint, RelationRow, StoreError, Tx, UnitRow};
 use serde_json::Value;
@@ -78,7 +80,7 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
     } else {
         let canonical = charms::canonical_name(charm)
             .ok_or_else(|| ApiError::invalid(format!("cannot resolve charm or bundle {:?}: charm or bundle not found", short(charm))))?;
-        let native = charms::builtin(canonical).ok_or_else(|| ApiError::invalid(format!("charm {canonical:?} not available")))?;
+        let native = c.charms.builtin(canonical).ok_or_else(|| ApiError::invalid(format!("charm {canonical:?} not available")))?;
         (canonical.to_string(), native.meta(), "builtin", None)
     };
     let discard = |staged: &Option<std::path::PathBuf>| {
@@ -90,7 +92,7 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
     let checked = (|| {
         validate_application(&name)?;
         let values = config::apply(&meta, &BTreeMap::new(), &config_pairs(cfg, &name)?, &[])?;
-        if let Some(native) = charms::for_app(&canonical, origin, &meta) {
+        if let Some(native) = c.charms.charm_for(&canonical, CharmOrigin::parse(origin), &meta) {
             native.validate_config(&values).map_err(ApiError::Invalid)?;
         }
         Ok::<_, ApiError>(values)
@@ -441,7 +443,7 @@ pub fn config_set(c: &Controller, model: Option<String>, app: &str, set: &[Strin
         let a = existing_app(tx, &m.name, app)?;
         let pairs = config_pairs(set, app)?;
         let next = config::apply(&a.meta, &a.config, &pairs, reset)?;
-        if let Some(native) = charms::builtin(&a.charm) {
+        if let Some(native) = c.charms.builtin(&a.charm) {
             native.validate_config(&next).map_err(ApiError::Invalid)?;
             native
                 .validate_config_change(&config::effective(&a.meta, &a.config), &config::effective(&a.meta, &next))

@@ -18,7 +18,7 @@ mod server;
 mod user_secrets;
 mod views;
 
-use crate::charms::Services;
+use crate::charms::{Registry, Services};
 use crate::engine::Engine;
 use crate::paths::Home;
 use crate::store::{Store, StoreError};
@@ -32,6 +32,8 @@ pub struct Controller {
     pub home: Home,
     pub store: Arc<Store>,
     pub engine: Arc<Engine>,
+    /// The charms (built-in and local) and the services they share.
+    pub charms: Arc<Registry>,
     pub shutdown: Notify,
     pub uuid: String,
 }
@@ -92,17 +94,10 @@ async fn run(home: Home) -> anyhow::Result<()> {
         }
         Ok::<_, StoreError>(uuid)
     })?;
-    let services = Arc::new(Services {
-        home: home.clone(),
-        supervisor: crate::workload::Supervisor::new(home.clone()),
-        pg: crate::db::postgres::PgAdmins::default(),
-        mongo: Default::default(),
-        mysql: Default::default(),
-        routers: Default::default(),
-        hook_tools: Default::default(),
-    });
-    let engine = Engine::new(store.clone(), services.clone());
-    let controller = Arc::new(Controller { home: home.clone(), store, engine: engine.clone(), shutdown: Notify::new(), uuid });
+    let services = Arc::new(Services::new(home.clone()));
+    let charms = Arc::new(Registry::new(services.clone()));
+    let engine = Engine::new(store.clone(), home.clone(), charms.clone());
+    let controller = Arc::new(Controller { home: home.clone(), store, engine: engine.clone(), charms, shutdown: Notify::new(), uuid });
     let listener = server::bind(&home)?;
     std::fs::write(home.pid(), std::process::id().to_string())?;
     engine.resume_all()?;

@@ -88,7 +88,7 @@ pub async fn destroy(c: &Controller, name: &str, force: bool) -> ApiResult {
             }
             // --force: stop whatever the hooks did not, then forget the model.
             for u in c.store.read(|tx| tx.units(&m.name, None))? {
-                c.engine.services().supervisor.stop(&format!("{}/{}", m.uuid, u.name)).await;
+                c.charms.services().supervisor.stop(&format!("{}/{}", m.uuid, u.name)).await;
             }
             break;
         }

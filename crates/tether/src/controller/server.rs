@@ -50,7 +50,7 @@ async fn handle(stream: UnixStream, controller: Arc<Controller>, token: Arc<Stri
         Err(e) => Reply::Error { message: format!("malformed request: {}", e.to_string().lines().next().unwrap_or("")), usage: true },
         // A hook tool has no token: its registered context id is its credential.
         Ok(Envelope { request: Request::HookTool { context, tool, args, stdin }, .. })
-            if controller.engine.services().hook_tools.is_registered(&context) =>
+            if controller.charms.services().hook_tools.is_registered(&context) =>
         {
             api::hook_tool(&controller, &context, tool, args, stdin).await
         }

@@ -296,13 +296,13 @@ pub fn show_secret(c: &Controller, model: Option<String>, id: &str, reveal: bool
 }
 
 /// `info CHARM`: a built-in charm by name or a local charm by absolute path.
-pub fn charm_info(charm: &str) -> ApiResult {
+pub fn charm_info(c: &Controller, charm: &str) -> ApiResult {
     let info = if charm.starts_with('/') {
         let meta = crate::charms::local::inspect(std::path::Path::new(charm)).map_err(|e| ApiError::invalid(e.to_string()))?;
         CharmInfo { origin: "local".into(), meta }
     } else {
         let native = crate::charms::canonical_name(charm)
-            .and_then(crate::charms::builtin)
+            .and_then(|name| c.charms.builtin(name))
             .ok_or_else(|| ApiError::invalid(format!("charm {:?} not found", charm.chars().take(64).collect::<String>())))?;
         CharmInfo { origin: "built-in".into(), meta: native.meta() }
     };
@@ -310,10 +310,10 @@ pub fn charm_info(charm: &str) -> ApiResult {
 }
 
 /// `charms`: every built-in charm.
-pub fn charms() -> Reply {
+pub fn charms(c: &Controller) -> Reply {
     let charms = crate::charms::builtin_names()
         .iter()
-        .filter_map(|n| crate::charms::builtin(n))
+        .filter_map(|n| c.charms.builtin(n))
         .map(|c| CharmInfo { origin: "built-in".into(), meta: c.meta() })
         .collect();
     Reply::Charms { charms }

@@ -6,7 +6,7 @@
 //! buffered in [`Pending`] and committed by the engine in one transaction only when the
 //! hook succeeds. Status and log lines act immediately, as in Juju.
 
-use crate::charms::Services;
+use crate::paths::Home;
 use crate::store::{AppBag, AuditEntry, RelationRow, SecretOwner, Store, StoreError};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -86,10 +86,10 @@ pub struct HookContext {
     pub leader: bool,
     pub config: BTreeMap<String, Value>,
     pub event: Event,
-    pub services: Arc<Services>,
     pub action: Option<ActionState>,
     pub(crate) pending: Pending,
     store: Arc<Store>,
+    home: Home,
     unit_state: Bag,
 }
 
@@ -97,7 +97,7 @@ impl HookContext {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<Store>,
-        services: Arc<Services>,
+        home: Home,
         model: String,
         model_uuid: String,
         unit: String,
@@ -115,16 +115,27 @@ impl HookContext {
             leader,
             config,
             event,
-            services,
             action: None,
             pending: Pending::default(),
             store,
+            home,
             unit_state,
         }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// This unit's directory under the controller's home (its workload data, storage,
+    /// and an external charm's copy).
+    pub fn unit_dir(&self) -> std::path::PathBuf {
+        self.home.unit_dir(&self.model_uuid, &self.unit)
+    }
+
+    /// The controller's home.
+    pub fn home(&self) -> &Home {
+        &self.home
     }
 
     // ---- config ----
@@ -403,8 +414,13 @@ impl HookContext {
 
     // ---- actions ----
 
-    pub fn action_params(&self) -> Map<String, Value> {
-        self.action.as_ref().map(|a| a.params.clone()).unwrap_or_default()
+    /// A parameter of the running action as a string (`None` when absent or null).
+    pub fn action_param_str(&self, key: &str) -> Option<String> {
+        match self.action.as_ref()?.params.get(key) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
+        }
     }
 
     pub fn action_set(&mut self, key: &str, value: Value) {

@@ -14,6 +14,7 @@
 //! flight, each committed atomically as soon as it is done, and starts none past a hook
 //! that must run alone; a relation's own hooks never overlap or reorder.
 
+pub mod charm;
 pub mod commit;
 pub mod context;
 pub mod secret_events;
@@ -21,19 +22,21 @@ mod secret_timer;
 
 pub use secret_timer::TimingChange;
 
-use crate::charms::{self, Services};
+use crate::paths::Home;
 use crate::store::{Store, StoreError, UnitRow};
+use charm::{Charm, CharmSource};
 use context::{ActionState, HookContext};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tether_core::charm_meta::CharmOrigin;
 use tether_core::events::{Event, HookKind};
 use tokio::sync::{broadcast, Notify};
 
 const INSTALLED_KEY: &str = "tether.installed";
 const DEFAULT_UPDATE_STATUS: Duration = Duration::from_secs(300);
 /// Hooks of different relations one unit may run at once, for charms that allow it
-/// ([`charms::Charm::runs_beside_other_relations`]); matches the admin pools' cap.
+/// ([`Charm::runs_beside_other_relations`]); matches the admin pools' cap.
 const MAX_CONCURRENT_HOOKS: usize = 8;
 /// How far past the head of a queue the engine looks for such hooks.
 const LOOKAHEAD: usize = 64;
@@ -43,7 +46,8 @@ type HookOutcome = (HookContext, anyhow::Result<()>, Duration);
 
 pub struct Engine {
     store: Arc<Store>,
-    services: Arc<Services>,
+    home: Home,
+    charms: Arc<dyn CharmSource>,
     workers: Mutex<HashMap<(String, String), Arc<Notify>>>,
     tasks_done: broadcast::Sender<(String, i64)>,
     handles: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -103,13 +107,9 @@ fn backoff(retries: i64) -> Duration {
 }
 
 impl Engine {
-    pub fn new(store: Arc<Store>, services: Arc<Services>) -> Arc<Engine> {
+    pub fn new(store: Arc<Store>, home: Home, charms: Arc<dyn CharmSource>) -> Arc<Engine> {
         let (tasks_done, _) = broadcast::channel(256);
-        Arc::new(Engine { store, services, workers: Mutex::new(HashMap::new()), tasks_done, handles: Mutex::new(Vec::new()) })
-    }
-
-    pub fn services(&self) -> &Arc<Services> {
-        &self.services
+        Arc::new(Engine { store, home, charms, workers: Mutex::new(HashMap::new()), tasks_done, handles: Mutex::new(Vec::new()) })
     }
 
     /// Subscribes to `(model, task id)` completions.
@@ -256,7 +256,7 @@ impl Engine {
             Ok(p) => p,
             Err(step) => return Ok(step),
         };
-        let Some(charm) = charms::for_app(&picked.charm, &picked.origin, &picked.meta) else {
+        let Some(charm) = self.charms.charm_for(&picked.charm, CharmOrigin::parse(&picked.origin), &picked.meta) else {
             self.fail_hook(model, &picked, &format!("charm {:?} is not available", picked.charm))?;
             return Ok(Step::Ran);
         };
@@ -277,7 +277,7 @@ impl Engine {
         model: &str,
         unit: &str,
         head: Picked,
-        charm: Arc<dyn charms::Charm>,
+        charm: Arc<dyn Charm>,
     ) -> Result<Step, StoreError> {
         let mut tasks = tokio::task::JoinSet::new();
         let mut running: HashMap<tokio::task::Id, (Picked, String)> = HashMap::new();
@@ -335,7 +335,7 @@ impl Engine {
         unit: &str,
         busy: &BTreeSet<i64>,
         template: &Picked,
-        charm: &dyn charms::Charm,
+        charm: &dyn Charm,
     ) -> Result<Beside, StoreError> {
         self.store.write(|tx| {
             for q in tx.queue_head(model, unit, LOOKAHEAD)? {
@@ -367,11 +367,11 @@ impl Engine {
         model: &str,
         unit: &str,
         picked: &Picked,
-        charm: Arc<dyn charms::Charm>,
+        charm: Arc<dyn Charm>,
     ) -> (String, impl std::future::Future<Output = HookOutcome> + Send + 'static) {
         let mut ctx = HookContext::new(
             self.store.clone(),
-            self.services.clone(),
+            self.home.clone(),
             model.to_string(),
             picked.model_uuid.clone(),
             unit.to_string(),
@@ -429,11 +429,11 @@ impl Engine {
 
     /// After hooks ran side by side, lets the charm set the unit's status from what
     /// they committed together.
-    fn settle_after_batch(&self, model: &str, unit: &str, head: &Picked, charm: &dyn charms::Charm) -> Result<(), StoreError> {
+    fn settle_after_batch(&self, model: &str, unit: &str, head: &Picked, charm: &dyn Charm) -> Result<(), StoreError> {
         let Some(u) = self.store.read(|tx| tx.unit(model, unit))? else { return Ok(()) };
         let ctx = HookContext::new(
             self.store.clone(),
-            self.services.clone(),
+            self.home.clone(),
             model.to_string(),
             head.model_uuid.clone(),
             unit.to_string(),
@@ -509,9 +509,8 @@ impl Engine {
         })?;
         if app_gone {
             // What deploy kept on disk for it: the charm and the attached resources.
-            let home = &self.services.home;
-            let _ = std::fs::remove_dir_all(crate::charms::external::stored_charm_dir(home, &ctx.model_uuid, &app));
-            let _ = std::fs::remove_dir_all(home.resources_dir(&ctx.model_uuid, &app));
+            let _ = std::fs::remove_dir_all(self.home.charm_dir(&ctx.model_uuid, &app));
+            let _ = std::fs::remove_dir_all(self.home.resources_dir(&ctx.model_uuid, &app));
         }
         if let Some(a) = &ctx.action {
             let _ = self.tasks_done.send((model.to_string(), a.id));

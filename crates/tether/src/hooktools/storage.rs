@@ -24,7 +24,7 @@ pub fn location(ctx: &HookContext, meta: &CharmMeta, id: &str) -> Result<(PathBu
         return Err(ToolError::failed(format!("storage instance {id:?} not found")));
     }
     let kind = meta.storage.iter().find(|s| s.name == name).map(|s| s.kind.clone()).unwrap_or_else(|| "filesystem".into());
-    let dir = ctx.services.home.unit_dir(&ctx.model_uuid, &ctx.unit).join("storage").join(format!("{name}-{index}"));
+    let dir = ctx.unit_dir().join("storage").join(format!("{name}-{index}"));
     std::fs::create_dir_all(&dir).map_err(|e| ToolError::failed(format!("cannot create {}: {e}", dir.display())))?;
     Ok((dir, kind))
 }

@@ -10,8 +10,9 @@
 mod shards;
 
 use super::provider::{self, Offer, Request, Serve};
+use super::server;
 use super::server_hooks::ServerCharm;
-use super::{param_str, server};
+use super::services::Services;
 use crate::db::mongo::MongoAdmin;
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
@@ -25,7 +26,15 @@ use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, 
 use tether_core::mongo_plan::{relation_user, render_uri, roles_for, validate_database, SYSTEM_USERS};
 use tether_core::status::WorkloadStatus;
 
-pub struct MongodbCharm;
+pub struct MongodbCharm {
+    services: Arc<Services>,
+}
+
+impl MongodbCharm {
+    pub fn new(services: Arc<Services>) -> MongodbCharm {
+        MongodbCharm { services }
+    }
+}
 
 const DATABASE: &str = "database";
 const CLUSTER: &str = "cluster";
@@ -126,8 +135,8 @@ fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16, MongoEngine
     }))
 }
 
-async fn admin(ctx: &HookContext) -> anyhow::Result<Arc<MongoAdmin>> {
-    Ok(ctx.services.mongo.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
+async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<Arc<MongoAdmin>> {
+    Ok(services.mongo.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
 }
 
 fn engine_of(ctx: &HookContext) -> MongoEngine {
@@ -143,7 +152,7 @@ fn engine_of(ctx: &HookContext) -> MongoEngine {
 fn server_spec(ctx: &HookContext, port: u16, operator_password: SecretString) -> anyhow::Result<WorkloadSpec> {
     let engine = engine_of(ctx);
     let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
-    let mut spec = MongoSpec::for_unit(&server::unit_dir(ctx), port, operator_password, engine, replset);
+    let mut spec = MongoSpec::for_unit(&ctx.unit_dir(), port, operator_password, engine, replset);
     spec.cluster_role = ClusterRole::from_config(&role(ctx));
     if engine == MongoEngine::Mongod {
         let own = internal(ctx)?.get("keyfile").cloned().map(SecretString::new);
@@ -200,7 +209,7 @@ impl MongodbCharm {
         }
         let user = relation_user(rel);
         let password = provider::issued_password(ctx, endpoint, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         let fresh = !admin.user_exists(&user).await?;
         admin.ensure_user(&user, &password, &roles).await?;
         if fresh {
@@ -264,7 +273,7 @@ impl MongodbCharm {
             return self.block(ctx, rel, None);
         }
         let request = ctx.remote_app_data(rel).unwrap_or_default();
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         admin.drop_user(&user).await?;
         provider::forget_secrets(ctx, endpoint, rel)?;
         ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "relation removed");
@@ -283,7 +292,7 @@ impl MongodbCharm {
     }
 
     async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let username = param_str(ctx, "username").unwrap_or_else(|| "operator".into());
+        let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
         let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
             ctx.action_fail(&format!("The action can be run only for users used by the charm: operator, backup, monitor not {username}"));
             return Ok(());
@@ -302,12 +311,12 @@ impl MongodbCharm {
             ctx.action_fail("The action can be run only on leader unit.");
             return Ok(());
         }
-        let username = param_str(ctx, "username").unwrap_or_else(|| "operator".into());
+        let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
         let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
             ctx.action_fail(&format!("The action can be run only for users used by the charm: operator, backup, monitor not {username}"));
             return Ok(());
         };
-        let new = param_str(ctx, "password").map(SecretString::new).unwrap_or_else(|| generate_password(PASSWORD_LEN));
+        let new = ctx.action_param_str("password").map(SecretString::new).unwrap_or_else(|| generate_password(PASSWORD_LEN));
         if new.expose().len() > 4096 {
             ctx.action_fail("Password cannot be longer than 4096 characters.");
             return Ok(());
@@ -320,7 +329,7 @@ impl MongodbCharm {
         let id = ctx.secret_id_by_label(&label)?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
         let mut content = ctx.secret_get(&id)?;
         if content.get(*key).map(String::as_str) != Some(new.expose()) {
-            let admin = admin(ctx).await?;
+            let admin = admin(&self.services, ctx).await?;
             if username == "operator" {
                 server::record_pending_admin_password(ctx, &label, key, &new)?;
             }
@@ -331,7 +340,7 @@ impl MongodbCharm {
             if username == "operator" {
                 let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
                 let spec = server_spec(ctx, port, new.clone())?;
-                ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+                self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
                 server::settle_admin_password(ctx, &label, key, &new)?;
             } else {
                 content.insert(key.to_string(), new.expose().to_string());
@@ -349,6 +358,10 @@ impl MongodbCharm {
 impl ServerCharm for MongodbCharm {
     fn charm_meta(&self) -> CharmMeta {
         meta()
+    }
+
+    fn services(&self) -> &Services {
+        &self.services
     }
 
     fn check_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
@@ -418,8 +431,8 @@ impl ServerCharm for MongodbCharm {
         // The spec's parts that do not depend on port and password, read before starting.
         let WorkloadSpec::Mongo(template) = server_spec(ctx, 0, SecretString::new(String::new()))? else { unreachable!() };
         let spec = |port, operator_password| WorkloadSpec::Mongo(MongoSpec { port, operator_password, ..template.clone() });
-        let (pw, port, moved) = server::start_workload(ctx, &label, "operator-password", spec).await?;
-        let admin = ctx.services.mongo.get(port, &pw).await?;
+        let (pw, port, moved) = server::start_workload(ctx, &self.services.supervisor, &label, "operator-password", spec).await?;
+        let admin = self.services.mongo.get(port, &pw).await?;
         let passwords = internal(ctx)?;
         for (user, key) in SYSTEM_USERS.iter().filter(|(u, _)| *u != "operator") {
             if let Some(p) = passwords.get(*key) {
@@ -445,7 +458,7 @@ impl ServerCharm for MongodbCharm {
         if role == "shard" && engine == MongoEngine::FerretDb {
             return Ok(ctx.set_status(WorkloadStatus::Blocked, SHARD_ON_FERRETDB)?);
         }
-        if let Some((status, message)) = server::workload_problem(ctx, engine.name()) {
+        if let Some((status, message)) = server::workload_problem(ctx, &self.services.supervisor, engine.name()) {
             return Ok(ctx.set_status(status, &message)?);
         }
         if let Some(reason) = server::first_blocked(ctx) {
@@ -466,10 +479,10 @@ impl ServerCharm for MongodbCharm {
     /// Drift repair on update-status (see postgresql-k8s): `relation-<n>` users no live
     /// relation owns are dropped, live ones re-ensured.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx) {
+        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
             return Ok(());
         }
-        let admin = admin(ctx).await?;
+        let admin = admin(&self.services, ctx).await?;
         let existing = admin.list_managed_users().await?;
         let database = ctx.relation_ids(DATABASE)?;
         let cluster = ctx.relation_ids(CLUSTER)?;
@@ -521,13 +534,13 @@ impl ServerCharm for MongodbCharm {
 
     async fn stop(&self, ctx: &mut HookContext) {
         self.stop_admin_router(ctx).await;
-        server::stop(ctx).await;
+        server::stop(ctx, &self.services.supervisor).await;
     }
 
     async fn after_remove(&self, ctx: &mut HookContext, port: Option<u16>) {
         self.stop_admin_router(ctx).await;
         if let Some(port) = port {
-            ctx.services.mongo.forget(port).await;
+            self.services.mongo.forget(port).await;
         }
     }
 }

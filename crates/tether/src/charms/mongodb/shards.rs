@@ -129,20 +129,20 @@ impl MongodbCharm {
         };
         let keyfile = internal(ctx)?.get("keyfile").cloned().ok_or_else(|| anyhow!("cluster keyfile missing"))?;
         let spec = RouterSpec {
-            dir: server::unit_dir(ctx).join("admin-router"),
+            dir: ctx.unit_dir().join("admin-router"),
             port,
             config_db: format!("{}/127.0.0.1:{server_port}", ctx.app),
             keyfile: SecretString::new(keyfile),
             engine: MongoEngine::Mongod,
         };
         std::fs::create_dir_all(&spec.dir).with_context(|| format!("creating {}", spec.dir.display()))?;
-        ctx.services.routers.ensure_running(&admin_router_key(ctx), spec).await?;
-        Ok(ctx.services.mongo.get(port, &operator_password(ctx)?).await?)
+        self.services.routers.ensure_running(&admin_router_key(ctx), spec).await?;
+        Ok(self.services.mongo.get(port, &operator_password(ctx)?).await?)
     }
 
     /// Stops the config server's admin router (stop and remove hooks); idempotent.
     pub(super) async fn stop_admin_router(&self, ctx: &HookContext) {
-        if let Err(e) = ctx.services.routers.stop(&admin_router_key(ctx)).await {
+        if let Err(e) = self.services.routers.stop(&admin_router_key(ctx)).await {
             ctx.log("WARNING", &format!("stopping the admin router: {e}"));
         }
     }
@@ -157,7 +157,7 @@ impl MongodbCharm {
             "config-server" => return self.block(ctx, rel, Some(CONFIG_SERVERS_REFUSED)),
             _ => {}
         }
-        if engine_of(ctx) == MongoEngine::FerretDb || !server::is_primary(ctx) || !server::server_running(ctx) {
+        if engine_of(ctx) == MongoEngine::FerretDb || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
             return self.settle_status(ctx);
         }
         let Some(shared) = cluster_secrets(ctx, rel)? else {
@@ -165,15 +165,15 @@ impl MongodbCharm {
         };
         self.take_cluster_passwords(ctx, &shared).await?;
         let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
-        let keyfile_path = server::unit_dir(ctx).join("mongod.keyfile");
+        let keyfile_path = ctx.unit_dir().join("mongod.keyfile");
         let wanted = shared.get("key-file").cloned().unwrap_or_default();
         if std::fs::read_to_string(&keyfile_path).ok().as_deref() != Some(wanted.as_str()) {
             ctx.set_status(WorkloadStatus::Maintenance, "restarting on the cluster keyfile")?;
-            ctx.services.supervisor.stop(&server::workload_key(ctx)).await;
+            self.services.supervisor.stop(&server::workload_key(ctx)).await;
         }
         // Restarts on the new keyfile, or only hands the supervisor the new password.
         let spec = super::server_spec(ctx, port, operator_password(ctx)?)?;
-        ctx.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+        self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
         let own = Bag::from([("replset".to_string(), ctx.app.clone()), ("host".to_string(), hosts_field(port))]);
         if ctx.relation_get(rel, &ctx.app.clone())? != own {
             ctx.relation_replace_app(rel, &own)?;
@@ -189,7 +189,7 @@ impl MongodbCharm {
             if internal(ctx)?.get(key).map(String::as_str) == Some(new.expose()) {
                 continue;
             }
-            let admin = super::admin(ctx).await?;
+            let admin = super::admin(&self.services, ctx).await?;
             if user == "operator" {
                 server::record_pending_admin_password(ctx, &label, key, &new)?;
             }

@@ -1,0 +1,34 @@
+//! [`Services`]: what a charm uses beyond its hook context, given to it when it is built
+//! (never through the context, so the engine below the charms knows none of it).
+
+use crate::hooktools::HookToolRegistry;
+use crate::paths::Home;
+use crate::workload::Supervisor;
+
+/// The machine as the charms see it: one of each for the whole controller.
+pub struct Services {
+    pub home: Home,
+    pub supervisor: Supervisor,
+    pub pg: crate::db::postgres::PgAdmins,
+    pub mongo: crate::db::mongo::MongoAdmins,
+    pub mysql: crate::db::mysql::MyAdmins,
+    /// mongos routers, one per mongos unit.
+    pub routers: crate::workload::mongos_router::Routers,
+    /// Running external hooks by context id, for their hook tools.
+    pub hook_tools: HookToolRegistry,
+}
+
+impl Services {
+    /// Fresh services for a controller whose home is `home`.
+    pub fn new(home: Home) -> Services {
+        Services {
+            supervisor: Supervisor::new(home.clone()),
+            home,
+            pg: Default::default(),
+            mongo: Default::default(),
+            mysql: Default::default(),
+            routers: Default::default(),
+            hook_tools: Default::default(),
+        }
+    }
+}
