@@ -7,8 +7,8 @@
 mod charms;
 mod cli;
 mod controller;
-mod db;
 mod engine;
+mod engines;
 mod failpoint;
 mod hooktools;
 mod paths;

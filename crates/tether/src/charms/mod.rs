@@ -17,6 +17,7 @@ mod mongos;
 mod mysql;
 mod postgresql;
 mod provider;
+mod reconcile;
 mod registry;
 mod server;
 mod server_hooks;

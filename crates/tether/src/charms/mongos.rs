@@ -9,9 +9,9 @@
 use super::services::Services;
 use crate::engine::charm::Charm;
 use crate::engine::context::{Bag, HookContext};
+use crate::engines::mongo::router::RouterSpec;
+use crate::engines::mongo::MongoEngine;
 use crate::secret::SecretString;
-use crate::workload::mongo::MongoEngine;
-use crate::workload::mongos_router::RouterSpec;
 use anyhow::{anyhow, Context};
 use std::sync::Arc;
 use tether_core::charm_meta::{CharmMeta, Endpoint, Role};

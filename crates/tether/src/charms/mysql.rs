@@ -3,14 +3,15 @@
 //! and `mysql-root` endpoints that share one user per endpoint (charm-protocol §4).
 
 use super::provider::{self, Offer, Request, Serve};
+use super::reconcile::{self, InternalUser};
 use super::server;
 use super::server_hooks::ServerCharm;
 use super::services::Services;
-use crate::db::mysql::MyAdmin;
-use crate::db::DbError;
 use crate::engine::context::{Bag, HookContext};
+use crate::engines::mysql::MariaDbSpec;
+use crate::engines::mysql::MyAdmin;
+use crate::engines::{DatabaseGrant, Ownership, RelationUser, UserAdmin};
 use crate::secret::{generate_password, SecretString};
-use crate::workload::{MariaDbSpec, WorkloadSpec};
 use anyhow::anyhow;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -33,7 +34,6 @@ impl MysqlCharm {
 const DATABASE: &str = "database";
 const LEGACY: [&str; 2] = ["mysql", "mysql-root"];
 const PASSWORD_LEN: usize = 24;
-const SCOPED_USER_FAILED: &str = "Failed to create scoped user";
 const RERELATE: &str = "Remove and re-relate `mysql` relations in order to change config";
 const SETTABLE: [&str; 3] = ["root", "serverconfig", "clusteradmin"];
 
@@ -185,19 +185,16 @@ impl MysqlCharm {
         // One user per relation, with every database its requests name.
         let user = relation_user(rel, &ctx.model_uuid);
         let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
-        let databases: Vec<&str> = requests.iter().map(|r| r.database.as_str()).collect();
+        let grants: Vec<DatabaseGrant> = requests
+            .iter()
+            .map(|r| DatabaseGrant { name: &r.database, ownership: Ownership::Shared, extra_user_roles: &r.extra_user_roles })
+            .collect();
+        let roles = provider::union_roles(&requests);
         let admin = admin(&self.services, ctx).await?;
-        let fresh = match admin.ensure_relation_user_on(&user, &password, &databases, &provider::union_roles(&requests)).await {
-            Ok(fresh) => {
-                server::set_blocked(ctx, rel, None);
-                fresh
-            }
-            Err(DbError::ScopedUser(_)) => {
-                server::set_blocked(ctx, rel, Some(SCOPED_USER_FAILED));
-                return self.settle_status(ctx);
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants };
+        if reconcile::issue_relation_user(ctx, &*admin, DATABASE, rel, &wanted).await?.is_none() {
+            return self.settle_status(ctx);
+        }
         let port = server::primary_port(ctx)?;
         let endpoint = format!("127.0.0.1:{port}");
         let version = server::primary_version(ctx);
@@ -217,9 +214,6 @@ impl MysqlCharm {
             })
             .collect();
         provider::publish(ctx, rel, DATABASE, answers)?;
-        if fresh {
-            ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {}", databases.join(", ")));
-        }
         self.settle_status(ctx)
     }
 
@@ -297,10 +291,10 @@ impl MysqlCharm {
             return Ok(());
         }
         let user = relation_user(rel, &ctx.model_uuid);
-        admin(&self.services, ctx).await?.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete users for relation {rel}: {e}"))?;
-        provider::forget_secrets(ctx, DATABASE, rel)?;
-        ctx.audit("revoked", &format!("{DATABASE}:{rel}"), &user, "relation removed");
-        server::set_blocked(ctx, rel, None);
+        let admin = admin(&self.services, ctx).await?;
+        reconcile::revoke_relation_user(ctx, &*admin, DATABASE, rel, &user)
+            .await
+            .map_err(|e| anyhow!("Failed to delete users for relation {rel}: {e}"))?;
         self.settle_status(ctx)
     }
 
@@ -334,26 +328,17 @@ impl MysqlCharm {
             ctx.action_fail("the password cannot be empty");
             return Ok(());
         }
-        let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
-        let mut content = ctx.secret_get(&id)?;
-        if content.get(key).map(String::as_str) == Some(new.expose()) {
+        if internal(ctx)?.get(key).map(String::as_str) == Some(new.expose()) {
             return Ok(());
         }
-        let host = if username == "root" { "localhost" } else { "%" };
         let admin = admin(&self.services, ctx).await?;
-        if username == "root" {
-            server::record_pending_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
-        }
-        admin.set_password(&username, host, &new).await?;
-        if username == "root" {
-            let spec = WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone()));
-            self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
-            server::settle_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
-        } else {
-            content.insert(key.to_string(), new.expose().to_string());
-            ctx.secret_set(&id, content)?;
-        }
-        ctx.audit("rotated", "action:set-password", &username, "internal user password changed");
+        let label = internal_label(&ctx.app);
+        let who = InternalUser { user: &username, label: &label, key, is_admin_login: username == "root" };
+        let supervise = async |ctx: &mut HookContext| {
+            let spec = MariaDbSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone());
+            Ok(self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?)
+        };
+        reconcile::rotate_internal_password(ctx, &*admin, &who, &new, supervise).await?;
         Ok(())
     }
 }
@@ -405,7 +390,7 @@ impl ServerCharm for MysqlCharm {
         ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?;
         let dir = ctx.unit_dir();
         let label = internal_label(&ctx.app);
-        let spec = |port, pw| WorkloadSpec::MariaDb(MariaDbSpec::for_unit(&dir, port, pw));
+        let spec = |port, pw| MariaDbSpec::for_unit(&dir, port, pw);
         let (pw, port, moved) = server::start_workload(ctx, &self.services.supervisor, &label, "root-password", spec).await?;
         let admin = self.services.mysql.get(port, &pw).await?;
         let passwords = internal(ctx)?;
@@ -449,19 +434,15 @@ impl ServerCharm for MysqlCharm {
             return Ok(());
         }
         let admin = admin(&self.services, ctx).await?;
-        let existing = admin.list_users("relation-").await?;
         let live = ctx.relation_ids(DATABASE)?;
         let stored = internal(ctx)?;
         let mut expected: Vec<String> = live.iter().map(|r| relation_user(*r, &ctx.model_uuid)).collect();
         expected.extend(LEGACY.iter().filter_map(|ep| stored.get(&legacy_keys(ep).0).cloned()));
-        for orphan in server::orphans(&existing, &expected) {
-            admin.drop_user(&orphan).await?;
-            server::note_orphan_dropped(ctx, &orphan);
-        }
+        let existing = reconcile::drop_orphaned_users(ctx, &*admin, &expected).await?;
         for rel in live {
             let user = relation_user(rel, &ctx.model_uuid);
             if !existing.contains(&user) {
-                server::note_recreated(ctx, &user, rel);
+                reconcile::note_recreated(ctx, &user, rel);
             }
             self.serve_database(ctx, rel, Serve::Always).await?;
         }

@@ -7,12 +7,14 @@
 //! idempotently: the same relation served twice yields the same user and password.
 
 use super::provider::{self, Offer, Request, Serve};
+use super::reconcile::{self, InternalUser, RotateError};
 use super::server;
 use super::server_hooks::ServerCharm;
 use super::services::Services;
 use crate::engine::context::{Bag, HookContext};
+use crate::engines::postgres::PgSpec;
+use crate::engines::{DatabaseGrant, Ownership, RelationUser, UserAdmin};
 use crate::secret::{generate_password, SecretString};
-use crate::workload::{PgSpec, WorkloadSpec};
 use anyhow::anyhow;
 use serde_json::Value;
 use std::sync::Arc;
@@ -36,7 +38,6 @@ const DATABASE: &str = "database";
 const PASSWORD_LEN: usize = 16;
 /// What standby units wait for.
 const HA: &str = "high availability";
-const INVALID_ROLES: &str = "invalid role(s) for extra user roles";
 const INVALID_DATABASE: &str = "invalid database name requested";
 /// The legacy `pgsql` endpoints (charm-protocol §3.5).
 const LEGACY: [&str; 2] = ["db", "db-admin"];
@@ -121,7 +122,7 @@ fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
     Ok(SecretString::new(pw.get("operator-password").cloned().ok_or_else(|| anyhow!("operator password missing"))?))
 }
 
-async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<std::sync::Arc<crate::db::postgres::PgAdmin>> {
+async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<std::sync::Arc<crate::engines::postgres::PgAdmin>> {
     Ok(services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
 }
 
@@ -157,19 +158,16 @@ impl PostgresqlCharm {
             admin.withdraw_database(&user, &gone).await?;
             ctx.audit("revoked", &format!("{DATABASE}:{rel}"), &user, &format!("database {gone} (request withdrawn)"));
         }
-        let mut fresh = false;
+        let mut grants = Vec::new();
         for request in &requests {
-            let sole_user = !self.database_shared(ctx, rel, &request.database)?;
-            match admin.ensure_relation_user(&user, &password, &roles, &request.database, sole_user).await {
-                Ok(created) => fresh |= created,
-                Err(e) if e.to_string() == INVALID_ROLES => {
-                    self.set_blocked(ctx, rel, Some(INVALID_ROLES));
-                    return self.settle_status(ctx);
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let shared = self.database_shared(ctx, rel, &request.database)?;
+            let ownership = if shared { Ownership::Shared } else { Ownership::Sole };
+            grants.push(DatabaseGrant { name: &request.database, ownership, extra_user_roles: &request.extra_user_roles });
         }
-        self.set_blocked(ctx, rel, None);
+        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants };
+        if reconcile::issue_relation_user(ctx, &*admin, DATABASE, rel, &wanted).await?.is_none() {
+            return self.settle_status(ctx);
+        }
         let port = server::primary_port(ctx)?;
         let endpoint = format!("127.0.0.1:{port}");
         let version = server::primary_version(ctx);
@@ -196,10 +194,6 @@ impl PostgresqlCharm {
             })
             .collect();
         provider::publish(ctx, rel, DATABASE, answers)?;
-        if fresh {
-            let databases: Vec<&str> = requests.iter().map(|r| r.database.as_str()).collect();
-            ctx.audit("issued", &format!("{DATABASE}:{rel}"), &user, &format!("database {}", databases.join(", ")));
-        }
         self.settle_status(ctx)
     }
 
@@ -244,11 +238,13 @@ impl PostgresqlCharm {
             _ => generate_password(PASSWORD_LEN),
         };
         let roles = if endpoint == "db-admin" { "superuser" } else { "" };
-        let sole_user = !self.database_shared(ctx, rel, &database)?;
+        let ownership = if self.database_shared(ctx, rel, &database)? { Ownership::Shared } else { Ownership::Sole };
         let admin = admin(&self.services, ctx).await?;
-        let fresh = admin.list_relation_users().await?.iter().all(|u| u != &user);
-        admin.ensure_relation_user(&user, &password, roles, &database, sole_user).await?;
-        self.set_blocked(ctx, rel, None);
+        let grants = [DatabaseGrant { name: &database, ownership, extra_user_roles: roles }];
+        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: roles, databases: &grants };
+        if reconcile::issue_relation_user(ctx, &*admin, endpoint, rel, &wanted).await?.is_none() {
+            return self.settle_status(ctx);
+        }
         let port = server::primary_port(ctx)?;
         let conn = format!(
             "host=127.0.0.1 dbname={database} port={port} user={user} password={} fallback_application_name={remote}",
@@ -274,9 +270,6 @@ impl PostgresqlCharm {
         }
         ctx.relation_replace_app(rel, &bag)?;
         ctx.relation_set_unit(rel, &bag)?;
-        if fresh {
-            ctx.audit("issued", &format!("{endpoint}:{rel}"), &user, &format!("database {database}"));
-        }
         self.settle_status(ctx)
     }
 
@@ -297,10 +290,9 @@ impl PostgresqlCharm {
         }
         let user = relation_user(rel);
         let admin = admin(&self.services, ctx).await?;
-        admin.drop_relation_user(&user).await.map_err(|e| anyhow!("Failed to delete user during {endpoint} relation broken event: {e}"))?;
-        provider::forget_secrets(ctx, endpoint, rel)?;
-        ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "relation removed");
-        self.set_blocked(ctx, rel, None);
+        reconcile::revoke_relation_user(ctx, &*admin, endpoint, rel, &user)
+            .await
+            .map_err(|e| anyhow!("Failed to delete user during {endpoint} relation broken event: {e}"))?;
         self.settle_status(ctx)
     }
 
@@ -334,32 +326,29 @@ impl PostgresqlCharm {
             ctx.action_fail("Failed changing the password.");
             return Ok(());
         }
-        let id = ctx.secret_id_by_label(&internal_label(&ctx.app))?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
-        let mut passwords = ctx.secret_get(&id)?;
+        let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
         if passwords.get(*key).map(String::as_str) == Some(new.expose()) {
             ctx.log("INFO", "The old and new passwords are equal.");
             ctx.action_set("password", new.expose().into());
             return Ok(());
         }
         let admin = admin(&self.services, ctx).await?;
-        if username == "operator" {
-            server::record_pending_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
+        let label = internal_label(&ctx.app);
+        let who = InternalUser { user: &username, label: &label, key, is_admin_login: username == "operator" };
+        // The supervisor logs in to check a restarted server: give it the new password.
+        let supervise = async |ctx: &mut HookContext| {
+            let spec = PgSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone());
+            Ok(self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?)
+        };
+        match reconcile::rotate_internal_password(ctx, &*admin, &who, &new, supervise).await {
+            Ok(()) => {}
+            Err(RotateError::Server(e)) => {
+                ctx.log("ERROR", &format!("set-password for {username}: {e}"));
+                ctx.action_fail("Failed changing the password.");
+                return Ok(());
+            }
+            Err(RotateError::Context(e)) => return Err(e),
         }
-        if let Err(e) = admin.set_password(&username, &new).await {
-            ctx.log("ERROR", &format!("set-password for {username}: {e}"));
-            ctx.action_fail("Failed changing the password.");
-            return Ok(());
-        }
-        if username == "operator" {
-            // The supervisor logs in to check a restarted server: give it the new password.
-            let spec = WorkloadSpec::Postgres(PgSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone()));
-            self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
-            server::settle_admin_password(ctx, &internal_label(&ctx.app), key, &new)?;
-        } else {
-            passwords.insert(key.to_string(), new.expose().to_string());
-            ctx.secret_set(&id, passwords)?;
-        }
-        ctx.audit("rotated", "action:set-password", &username, "system user password changed");
         ctx.action_set("password", new.expose().into());
         Ok(())
     }
@@ -394,7 +383,7 @@ impl ServerCharm for PostgresqlCharm {
         ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
         let dir = ctx.unit_dir();
         let label = internal_label(&ctx.app);
-        let spec = |port, pw| WorkloadSpec::Postgres(PgSpec::for_unit(&dir, port, pw));
+        let spec = |port, pw| PgSpec::for_unit(&dir, port, pw);
         let (pw, port, moved) = server::start_workload(ctx, &self.services.supervisor, &label, "operator-password", spec).await?;
         let admin = self.services.pg.get(port, &pw).await?;
         admin.ensure_groups().await?;
@@ -444,19 +433,15 @@ impl ServerCharm for PostgresqlCharm {
             return Ok(());
         }
         let admin = admin(&self.services, ctx).await?;
-        let existing = admin.list_relation_users().await?;
         let mut live = Vec::new();
         for ep in [DATABASE, "db", "db-admin"] {
             live.extend(ctx.relation_ids(ep)?.into_iter().map(|r| (ep, r)));
         }
         let expected: Vec<String> = live.iter().map(|(_, r)| relation_user(*r)).collect();
-        for orphan in server::orphans(&existing, &expected) {
-            admin.drop_relation_user(&orphan).await?;
-            server::note_orphan_dropped(ctx, &orphan);
-        }
+        let existing = reconcile::drop_orphaned_users(ctx, &*admin, &expected).await?;
         for (ep, rel) in live {
             if !existing.contains(&relation_user(rel)) {
-                server::note_recreated(ctx, &relation_user(rel), rel);
+                reconcile::note_recreated(ctx, &relation_user(rel), rel);
             }
             match ep {
                 DATABASE => self.serve(ctx, rel, Serve::Always).await?,

@@ -8,7 +8,7 @@
 
 use crate::engine::context::{Bag, HookContext};
 use crate::secret::{generate_password, SecretString};
-use crate::workload::{Supervisor, WorkloadState};
+use crate::workload::{ServerProcess, Supervisor, WorkloadState};
 use anyhow::{anyhow, Context};
 use std::collections::BTreeMap;
 use tether_core::events::Event;
@@ -121,16 +121,25 @@ pub fn settle_admin_password(ctx: &mut HookContext, label: &str, key: &str, new:
     Ok(())
 }
 
+/// Stores a new password of a non-admin internal user (committed with the hook).
+pub fn store_internal_password(ctx: &mut HookContext, label: &str, key: &str, new: &SecretString) -> anyhow::Result<()> {
+    let id = ctx.secret_id_by_label(label)?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
+    let mut content = ctx.secret_get(&id)?;
+    content.insert(key.to_string(), new.expose().to_string());
+    ctx.secret_set(&id, content)?;
+    Ok(())
+}
+
 /// Starts (or adopts) the workload with the stored admin password, on the unit's port.
 /// If it cannot start because another process holds that port, the unit moves to a free
 /// port (the caller then re-publishes its endpoints). Returns the working admin password,
 /// the port, and whether it moved.
-pub async fn start_workload(
+pub async fn start_workload<S: ServerProcess + 'static>(
     ctx: &mut HookContext,
     supervisor: &Supervisor,
     label: &str,
     key: &str,
-    spec_for: impl Fn(u16, SecretString) -> crate::workload::WorkloadSpec,
+    spec_for: impl Fn(u16, SecretString) -> S,
 ) -> anyhow::Result<(SecretString, u16, bool)> {
     let port = own_port(ctx)?;
     match ensure_running_with_admin(ctx, supervisor, label, key, |pw| spec_for(port, pw)).await {
@@ -149,12 +158,12 @@ pub async fn start_workload(
 /// Starts (or adopts) the workload with the stored admin password; if the server refuses
 /// it and an interrupted change left a pending password, retries with that one and makes
 /// it the stored password. Returns the password that works.
-async fn ensure_running_with_admin(
+async fn ensure_running_with_admin<S: ServerProcess + 'static>(
     ctx: &mut HookContext,
     supervisor: &Supervisor,
     label: &str,
     key: &str,
-    spec_for: impl Fn(SecretString) -> crate::workload::WorkloadSpec,
+    spec_for: impl Fn(SecretString) -> S,
 ) -> anyhow::Result<SecretString> {
     let content = internal(ctx, label)?;
     let stored = SecretString::new(content.get(key).cloned().ok_or_else(|| anyhow!("{key} missing"))?);
@@ -240,21 +249,4 @@ pub fn serves_one_relation(event: &Event, endpoint: &str) -> bool {
     use tether_core::events::HookKind::*;
     matches!(event.kind, RelationCreated | RelationJoined | RelationChanged | RelationDeparted | RelationBroken)
         && event.relation.as_ref().is_some_and(|(_, ep)| ep == endpoint)
-}
-
-/// Drift repair's bookkeeping, the same on every engine: the managed users that no live
-/// relation owns (to be dropped).
-pub fn orphans(existing: &[String], expected: &[String]) -> Vec<String> {
-    existing.iter().filter(|u| !expected.contains(u)).cloned().collect()
-}
-
-/// What drift repair says when it dropped an orphan: a `debug-log` line and an audit entry.
-pub fn note_orphan_dropped(ctx: &mut HookContext, orphan: &str) {
-    ctx.log("WARNING", &format!("drift repaired: dropped {orphan}, which no live relation owns"));
-    ctx.audit("revoked", "drift-repair", orphan, "user without a live relation");
-}
-
-/// What drift repair says when a live relation's user was missing and is made again.
-pub fn note_recreated(ctx: &HookContext, user: &str, rel: i64) {
-    ctx.log("WARNING", &format!("drift repaired: recreated {user} for relation {rel}"));
 }

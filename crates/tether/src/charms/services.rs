@@ -9,11 +9,11 @@ use crate::workload::Supervisor;
 pub struct Services {
     pub home: Home,
     pub supervisor: Supervisor,
-    pub pg: crate::db::postgres::PgAdmins,
-    pub mongo: crate::db::mongo::MongoAdmins,
-    pub mysql: crate::db::mysql::MyAdmins,
+    pub pg: crate::engines::postgres::PgAdmins,
+    pub mongo: crate::engines::mongo::MongoAdmins,
+    pub mysql: crate::engines::mysql::MyAdmins,
     /// mongos routers, one per mongos unit.
-    pub routers: crate::workload::mongos_router::Routers,
+    pub routers: crate::engines::mongo::router::Routers,
     /// Running external hooks by context id, for their hook tools.
     pub hook_tools: HookToolRegistry,
 }
@@ -22,7 +22,7 @@ impl Services {
     /// Fresh services for a controller whose home is `home`.
     pub fn new(home: Home) -> Services {
         Services {
-            supervisor: Supervisor::new(home.clone()),
+            supervisor: Supervisor::new(home.clone(), crate::engines::stray_servers()),
             home,
             pg: Default::default(),
             mongo: Default::default(),

@@ -14,7 +14,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::process::{stop_pid_blocking, Proc};
-use super::{WorkloadError, WorkloadSpec, WorkloadState};
+use super::server_process::{ServerProcess, StrayServer};
+use super::{WorkloadError, WorkloadState};
 use crate::paths::Home;
 
 const BACKOFF_START: Duration = Duration::from_millis(500);
@@ -32,6 +33,8 @@ pub struct Supervisor {
 struct Inner {
     /// The controller's home: `remove_data` deletes nothing outside it.
     root: PathBuf,
+    /// How each engine finds a server left running in a directory (`remove_data`).
+    strays: Vec<Arc<dyn StrayServer>>,
     units: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
@@ -42,19 +45,19 @@ struct Slot {
 }
 
 struct Watcher {
-    spec: Arc<Mutex<WorkloadSpec>>,
+    spec: Arc<Mutex<Arc<dyn ServerProcess>>>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 impl Supervisor {
-    pub fn new(home: Home) -> Supervisor {
-        Self::with_root(home.root().to_path_buf())
+    pub fn new(home: Home, strays: Vec<Arc<dyn StrayServer>>) -> Supervisor {
+        Self::with_root(home.root().to_path_buf(), strays)
     }
 
     /// A supervisor whose `remove_data` is confined to `root`.
-    pub fn with_root(root: PathBuf) -> Supervisor {
-        Supervisor { inner: Arc::new(Inner { root, units: Mutex::new(HashMap::new()) }) }
+    pub fn with_root(root: PathBuf, strays: Vec<Arc<dyn StrayServer>>) -> Supervisor {
+        Supervisor { inner: Arc::new(Inner { root, strays, units: Mutex::new(HashMap::new()) }) }
     }
 
     fn slot(&self, unit: &str) -> Arc<Slot> {
@@ -74,7 +77,8 @@ impl Supervisor {
     /// admin login. When it is already supervised the new spec's credentials are taken
     /// for later restarts (a spec with another data directory or port restarts it), and
     /// a server in the middle of restarting is waited for.
-    pub async fn ensure_running(&self, unit: &str, spec: WorkloadSpec) -> Result<(), WorkloadError> {
+    pub async fn ensure_running(&self, unit: &str, spec: impl ServerProcess + 'static) -> Result<(), WorkloadError> {
+        let spec: Arc<dyn ServerProcess> = Arc::new(spec);
         let slot = self.slot(unit);
         let mut ctl = slot.ctl.lock().await;
         if let Some(w) = ctl.as_ref() {
@@ -91,7 +95,7 @@ impl Supervisor {
             }
         }
         slot.state.send_replace(WorkloadState::Starting);
-        let proc = match spec.engine().start().await {
+        let proc = match spec.start().await {
             Ok(p) => p,
             Err(e) => {
                 slot.state.send_replace(WorkloadState::Stopped);
@@ -141,7 +145,7 @@ impl Supervisor {
             return Err(WorkloadError::OutsideHome { path: dir.to_path_buf() });
         }
         self.stop(unit).await;
-        stop_strays(dir).await;
+        stop_strays(&self.inner.strays, dir).await;
         if dir.exists() {
             let owned = dir.to_path_buf();
             tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&owned))
@@ -154,34 +158,20 @@ impl Supervisor {
     }
 }
 
-fn same_place(a: &WorkloadSpec, b: &WorkloadSpec) -> bool {
-    std::mem::discriminant(a) == std::mem::discriminant(b) && a.place() == b.place()
+fn same_place(a: &Arc<dyn ServerProcess>, b: &Arc<dyn ServerProcess>) -> bool {
+    a.name() == b.name() && a.place() == b.place()
 }
 
-/// Stops a server left running under `dir` (in it or one level down) by an earlier controller.
-async fn stop_strays(dir: &Path) {
+/// Stops a server left running under `dir` (in it or one level down) by an earlier
+/// controller, whichever engine it is.
+async fn stop_strays(strays: &[Arc<dyn StrayServer>], dir: &Path) {
     let mut candidates = vec![dir.to_path_buf()];
     if let Ok(entries) = std::fs::read_dir(dir) {
         candidates.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
     }
     for data_dir in candidates {
-        // A MariaDB unit directory holds the pid file next to `mysqldata`.
-        if let Some(pid) =
-            super::mariadb::read_pid_file(&data_dir).filter(|p| super::mariadb::is_mariadb_of(*p, &data_dir.join("mysqldata")))
-        {
-            let _ = tokio::task::spawn_blocking(move || stop_pid_blocking(pid, nix::sys::signal::Signal::SIGTERM, Duration::from_secs(60)))
-                .await;
-        }
-        if let Some((pid, _)) = super::mongo::read_pid_file(&data_dir).filter(|(pid, _)| super::mongo::is_server_of(*pid, &data_dir)) {
-            let _ = tokio::task::spawn_blocking(move || stop_pid_blocking(pid, nix::sys::signal::Signal::SIGTERM, Duration::from_secs(30)))
-                .await;
-        }
-        if let Some((pid, _)) = super::postgres::read_postmaster_pid(&data_dir) {
-            if super::postgres::is_postgres_of(pid, &data_dir) {
-                let _ =
-                    tokio::task::spawn_blocking(move || stop_pid_blocking(pid, nix::sys::signal::Signal::SIGINT, Duration::from_secs(30)))
-                        .await;
-            }
+        for (pid, signal, grace) in strays.iter().filter_map(|s| s.find(&data_dir)) {
+            let _ = tokio::task::spawn_blocking(move || stop_pid_blocking(pid, signal, grace)).await;
         }
     }
 }
@@ -220,8 +210,13 @@ fn backoff(attempt: u32) -> Duration {
 
 /// Owns one server process: restarts it when it dies, stops it when asked (or when the
 /// supervisor is gone).
-async fn watch_unit(state: watch::Sender<WorkloadState>, spec: Arc<Mutex<WorkloadSpec>>, mut proc: Proc, mut stop: watch::Receiver<bool>) {
-    let engine = || spec.lock().unwrap_or_else(|p| p.into_inner()).engine();
+async fn watch_unit(
+    state: watch::Sender<WorkloadState>,
+    spec: Arc<Mutex<Arc<dyn ServerProcess>>>,
+    mut proc: Proc,
+    mut stop: watch::Receiver<bool>,
+) {
+    let engine = || spec.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let mut attempt = 0u32;
     let mut started = Instant::now();
     loop {
@@ -264,8 +259,8 @@ async fn watch_unit(state: watch::Sender<WorkloadState>, spec: Arc<Mutex<Workloa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engines::postgres::testing::TestHome;
     use crate::workload::process::pid_alive;
-    use crate::workload::testing::TestHome;
 
     async fn wait_state(sup: &Supervisor, unit: &str, ok: impl Fn(&WorkloadState) -> bool) -> WorkloadState {
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -288,20 +283,20 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn supervisor_restarts_a_killed_server_and_stops_it() {
         let t = TestHome::new();
-        let sup = Supervisor::with_root(t.home.path().to_path_buf());
+        let sup = Supervisor::with_root(t.home.path().to_path_buf(), crate::engines::stray_servers());
         let unit = "postgresql-k8s/0";
         assert_eq!(sup.state(unit), WorkloadState::Stopped);
-        sup.ensure_running(unit, WorkloadSpec::Postgres(t.spec.clone())).await.expect("start");
+        sup.ensure_running(unit, t.spec.clone()).await.expect("start");
         let pid = running_pid(&sup.state(unit));
         t.guard.track(pid);
-        sup.ensure_running(unit, WorkloadSpec::Postgres(t.spec.clone())).await.expect("idempotent");
+        sup.ensure_running(unit, t.spec.clone()).await.expect("idempotent");
         assert_eq!(running_pid(&sup.state(unit)), pid);
 
         super::super::process::signal(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
         let s = wait_state(&sup, unit, |s| matches!(s, WorkloadState::Running { pid: p } if *p != pid)).await;
         let new_pid = running_pid(&s);
         t.guard.track(new_pid);
-        sup.ensure_running(unit, WorkloadSpec::Postgres(t.spec.clone())).await.expect("running again");
+        sup.ensure_running(unit, t.spec.clone()).await.expect("running again");
 
         sup.stop(unit).await;
         assert_eq!(sup.state(unit), WorkloadState::Stopped);
@@ -309,7 +304,7 @@ mod tests {
         sup.stop(unit).await;
 
         // Back again from the same data, then stop_all and remove_data.
-        sup.ensure_running(unit, WorkloadSpec::Postgres(t.spec.clone())).await.expect("restart from disk");
+        sup.ensure_running(unit, t.spec.clone()).await.expect("restart from disk");
         t.guard.track(running_pid(&sup.state(unit)));
         sup.stop_all().await;
         assert_eq!(sup.state(unit), WorkloadState::Stopped);
@@ -323,17 +318,17 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn restarts_use_the_password_given_last() {
         let t = TestHome::new();
-        let sup = Supervisor::with_root(t.home.path().to_path_buf());
+        let sup = Supervisor::with_root(t.home.path().to_path_buf(), crate::engines::stray_servers());
         let unit = "postgresql-k8s/0";
-        sup.ensure_running(unit, WorkloadSpec::Postgres(t.spec.clone())).await.expect("start");
+        sup.ensure_running(unit, t.spec.clone()).await.expect("start");
         let pid = running_pid(&sup.state(unit));
         t.guard.track(pid);
-        let admin = crate::db::PgAdmin::connect(t.spec.port, "operator", t.password()).await.unwrap();
+        let admin = crate::engines::postgres::PgAdmin::connect(t.spec.port, "operator", t.password()).await.unwrap();
         let new = crate::secret::generate_password(16);
         admin.set_password("operator", &new).await.unwrap();
         let mut spec = t.spec.clone();
         spec.operator_password = new;
-        sup.ensure_running(unit, WorkloadSpec::Postgres(spec)).await.expect("same server, new password");
+        sup.ensure_running(unit, spec).await.expect("same server, new password");
         assert_eq!(running_pid(&sup.state(unit)), pid);
 
         super::super::process::signal(pid, nix::sys::signal::Signal::SIGKILL).unwrap();

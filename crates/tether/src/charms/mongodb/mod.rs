@@ -10,14 +10,16 @@
 mod shards;
 
 use super::provider::{self, Offer, Request, Serve};
+use super::reconcile::{self, InternalUser, RotateError};
 use super::server;
 use super::server_hooks::ServerCharm;
 use super::services::Services;
-use crate::db::mongo::MongoAdmin;
 use crate::engine::context::{Bag, HookContext};
+use crate::engines::mongo::MongoAdmin;
+use crate::engines::mongo::MongoEngine;
+use crate::engines::mongo::{ClusterRole, MongoSpec};
+use crate::engines::{DatabaseGrant, Ensured, Ownership, RelationUser, UserAdmin};
 use crate::secret::{generate_password, SecretString};
-use crate::workload::mongo::MongoEngine;
-use crate::workload::{ClusterRole, MongoSpec, WorkloadSpec};
 use anyhow::anyhow;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -149,7 +151,7 @@ fn engine_of(ctx: &HookContext) -> MongoEngine {
 
 /// The unit's server: its replica set and place in a cluster, and the keyfile it shares
 /// with the cluster (a shard's comes from its config server once shared).
-fn server_spec(ctx: &HookContext, port: u16, operator_password: SecretString) -> anyhow::Result<WorkloadSpec> {
+fn server_spec(ctx: &HookContext, port: u16, operator_password: SecretString) -> anyhow::Result<MongoSpec> {
     let engine = engine_of(ctx);
     let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
     let mut spec = MongoSpec::for_unit(&ctx.unit_dir(), port, operator_password, engine, replset);
@@ -158,7 +160,7 @@ fn server_spec(ctx: &HookContext, port: u16, operator_password: SecretString) ->
         let own = internal(ctx)?.get("keyfile").cloned().map(SecretString::new);
         spec.keyfile = shards::cluster_keyfile(ctx)?.or(own);
     }
-    Ok(WorkloadSpec::Mongo(spec))
+    Ok(spec)
 }
 
 /// A relation user that exists on the server, with the requests it answers.
@@ -192,32 +194,29 @@ impl MongodbCharm {
         if requests.is_empty() || (mode == Serve::IfChanged && provider::already_answered(ctx, rel, &requests)?) {
             return Ok(None);
         }
-        let mut roles = Vec::new();
         for request in &requests {
             if let Err(e) = validate_database(&request.database) {
                 ctx.log("WARNING", &format!("relation {rel}: {e}"));
                 self.block(ctx, rel, Some("invalid database name requested"))?;
                 return Ok(None);
             }
-            match roles_for(&request.extra_user_roles, &request.database) {
-                Ok(r) => roles.extend(r.into_iter().filter(|x| !roles.contains(x)).collect::<Vec<_>>()),
-                Err(e) => {
-                    self.block(ctx, rel, Some(&e.to_string()))?;
-                    return Ok(None);
-                }
-            }
         }
         let user = relation_user(rel);
         let password = provider::issued_password(ctx, endpoint, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let admin = admin(&self.services, ctx).await?;
-        let fresh = !admin.user_exists(&user).await?;
-        admin.ensure_user(&user, &password, &roles).await?;
-        if fresh {
-            let databases: Vec<&str> = requests.iter().map(|r| r.database.as_str()).collect();
-            ctx.audit("issued", &format!("{endpoint}:{rel}"), &user, &format!("database {}", databases.join(", ")));
-            if mode == Serve::Always && provider::already_answered(ctx, rel, &requests)? {
-                server::note_recreated(ctx, &user, rel);
-            }
+        // Each request's extra roles on its own database: one user serves them all.
+        let grants: Vec<DatabaseGrant> = requests
+            .iter()
+            .map(|r| DatabaseGrant { name: &r.database, ownership: Ownership::Shared, extra_user_roles: &r.extra_user_roles })
+            .collect();
+        let roles = provider::union_roles(&requests);
+        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants };
+        let Some(ensured) = reconcile::issue_relation_user(ctx, &*admin, endpoint, rel, &wanted).await? else {
+            self.settle_status(ctx)?;
+            return Ok(None);
+        };
+        if ensured == Ensured::Created && mode == Serve::Always && provider::already_answered(ctx, rel, &requests)? {
+            reconcile::note_recreated(ctx, &user, rel);
         }
         Ok(Some(Issued { requests, user, password }))
     }
@@ -274,9 +273,7 @@ impl MongodbCharm {
         }
         let request = ctx.remote_app_data(rel).unwrap_or_default();
         let admin = admin(&self.services, ctx).await?;
-        admin.drop_user(&user).await?;
-        provider::forget_secrets(ctx, endpoint, rel)?;
-        ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "relation removed");
+        reconcile::revoke_relation_user(ctx, &*admin, endpoint, rel, &user).await?;
         if ctx.config.get("auto-delete") == Some(&Value::Bool(true)) {
             let mut wanted_elsewhere = Vec::new();
             for other in ctx.relation_ids(DATABASE)?.into_iter().filter(|r| *r != rel) {
@@ -326,27 +323,22 @@ impl MongodbCharm {
             return Ok(());
         }
         let label = internal_label(&ctx.app);
-        let id = ctx.secret_id_by_label(&label)?.ok_or_else(|| anyhow!("internal passwords are not created yet"))?;
-        let mut content = ctx.secret_get(&id)?;
-        if content.get(*key).map(String::as_str) != Some(new.expose()) {
+        if internal(ctx)?.get(*key).map(String::as_str) != Some(new.expose()) {
             let admin = admin(&self.services, ctx).await?;
-            if username == "operator" {
-                server::record_pending_admin_password(ctx, &label, key, &new)?;
-            }
-            if let Err(e) = admin.set_password(&username, &new).await {
-                ctx.action_fail(&format!("Failed changing the password: {e}"));
-                return Ok(());
-            }
-            if username == "operator" {
+            let who = InternalUser { user: &username, label: &label, key, is_admin_login: username == "operator" };
+            let supervise = async |ctx: &mut HookContext| {
                 let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
                 let spec = server_spec(ctx, port, new.clone())?;
-                self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
-                server::settle_admin_password(ctx, &label, key, &new)?;
-            } else {
-                content.insert(key.to_string(), new.expose().to_string());
-                ctx.secret_set(&id, content)?;
+                Ok(self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?)
+            };
+            match reconcile::rotate_internal_password(ctx, &*admin, &who, &new, supervise).await {
+                Ok(()) => {}
+                Err(RotateError::Server(e)) => {
+                    ctx.action_fail(&format!("Failed changing the password: {e}"));
+                    return Ok(());
+                }
+                Err(RotateError::Context(e)) => return Err(e),
             }
-            ctx.audit("rotated", "action:set-password", &username, "internal user password changed");
         }
         ctx.action_set("password", new.expose().into());
         ctx.action_set("secret-id", label.into());
@@ -429,8 +421,8 @@ impl ServerCharm for MongodbCharm {
         ctx.set_status(WorkloadStatus::Maintenance, &format!("starting {}", engine.name()))?;
         let label = internal_label(&ctx.app);
         // The spec's parts that do not depend on port and password, read before starting.
-        let WorkloadSpec::Mongo(template) = server_spec(ctx, 0, SecretString::new(String::new()))? else { unreachable!() };
-        let spec = |port, operator_password| WorkloadSpec::Mongo(MongoSpec { port, operator_password, ..template.clone() });
+        let template = server_spec(ctx, 0, SecretString::new(String::new()))?;
+        let spec = |port, operator_password| MongoSpec { port, operator_password, ..template.clone() };
         let (pw, port, moved) = server::start_workload(ctx, &self.services.supervisor, &label, "operator-password", spec).await?;
         let admin = self.services.mongo.get(port, &pw).await?;
         let passwords = internal(ctx)?;
@@ -483,14 +475,10 @@ impl ServerCharm for MongodbCharm {
             return Ok(());
         }
         let admin = admin(&self.services, ctx).await?;
-        let existing = admin.list_managed_users().await?;
         let database = ctx.relation_ids(DATABASE)?;
         let cluster = ctx.relation_ids(CLUSTER)?;
         let expected: Vec<String> = database.iter().chain(cluster.iter()).map(|r| relation_user(*r)).collect();
-        for orphan in server::orphans(&existing, &expected) {
-            admin.drop_user(&orphan).await?;
-            server::note_orphan_dropped(ctx, &orphan);
-        }
+        reconcile::drop_orphaned_users(ctx, &*admin, &expected).await?;
         for rel in database {
             self.serve_database(ctx, rel, Serve::Always).await?;
         }

@@ -18,11 +18,11 @@
 use super::{engine_of, internal, operator_password, primary, role, MongodbCharm};
 use crate::charms::server_hooks::ServerCharm;
 use crate::charms::{provider, server};
-use crate::db::mongo::MongoAdmin;
 use crate::engine::context::{Bag, HookContext};
+use crate::engines::mongo::router::RouterSpec;
+use crate::engines::mongo::MongoAdmin;
+use crate::engines::mongo::MongoEngine;
 use crate::secret::SecretString;
-use crate::workload::mongo::MongoEngine;
-use crate::workload::mongos_router::RouterSpec;
 use anyhow::{anyhow, Context};
 use std::sync::Arc;
 use tether_core::status::WorkloadStatus;

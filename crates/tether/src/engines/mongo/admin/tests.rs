@@ -1,0 +1,138 @@
+//! Tests of [`MongoAdmin`] against a real FerretDB started in a root-only temporary home:
+//! relation users and their URIs, dropping users, password rotation (theirs and the
+//! admin's own), hostile database names, and what FerretDB does not enforce.
+
+use std::sync::Arc;
+
+use mongodb::bson::Document;
+use tether_core::mongo_plan::{relation_user, render_uri, roles_for};
+
+use super::*;
+use crate::engines::mongo::tests::MongoHome;
+use crate::secret::generate_password;
+
+async fn server() -> (MongoHome, MongoAdmin) {
+    let (t, _proc) = MongoHome::started().await;
+    let admin = MongoAdmin::connect(t.spec.port, ADMIN_USER, &t.spec.operator_password).await.expect("admin login");
+    (t, admin)
+}
+
+fn uri(port: u16, user: &str, password: &SecretString, db: &str) -> String {
+    render_uri(user, password.expose(), &[format!("127.0.0.1:{port}")], db, None)
+}
+
+/// A plain driver client from the URI a relation would publish: writes and reads `db`.
+async fn use_database(uri: &str, db: &str) -> Result<(), DriverError> {
+    let client = Client::with_uri_str(uri).await?;
+    let coll = client.database(db).collection::<Document>("items");
+    coll.insert_one(doc! { "n": 42 }).await?;
+    let found = coll.find_one(doc! { "n": 42 }).await?;
+    assert!(found.is_some());
+    Ok(())
+}
+
+fn refused(r: Result<(), DriverError>) -> bool {
+    matches!(r, Err(e) if is_auth_refused(&e))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relation_users_log_in_with_their_uri_and_are_dropped() {
+    let (t, admin) = server().await;
+    let port = t.spec.port;
+    assert_eq!(admin.flavor(), MongoFlavor::FerretDb);
+    assert!(admin.version().await.unwrap().starts_with(|c: char| c.is_ascii_digit()));
+
+    // Twice (a retried hook): the later password is the one that works.
+    let user = relation_user(4);
+    let (first, pw) = (generate_password(32), generate_password(32));
+    let roles = roles_for("", "app1").unwrap();
+    admin.ensure_user(&user, &first, &roles).await.unwrap();
+    admin.ensure_user(&user, &pw, &roles).await.unwrap();
+    use_database(&uri(port, &user, &pw, "app1"), "app1").await.expect("own database through the URI");
+    assert!(refused(use_database(&uri(port, &user, &first, "app1"), "app1").await));
+    assert!(admin.user_exists(&user).await.unwrap());
+
+    admin.ensure_user(&relation_user(12), &generate_password(32), &roles_for("admin,monitor", "x").unwrap()).await.unwrap();
+    assert_eq!(admin.list_managed_users().await.unwrap(), vec!["relation-4", "relation-12"]);
+    assert!(admin.list_databases().await.unwrap().contains(&"app1".to_string()));
+
+    // FerretDB gap: no roles, so one relation's user reaches another's database too.
+    use_database(&uri(port, &user, &pw, "app1"), "someone-else").await.expect("FerretDB does not enforce roles");
+
+    admin.drop_user(&user).await.unwrap();
+    admin.drop_user(&user).await.expect("dropping a missing user is success");
+    assert!(!admin.user_exists(&user).await.unwrap());
+    assert!(refused(use_database(&uri(port, &user, &pw, "app1"), "app1").await));
+    assert_eq!(admin.list_managed_users().await.unwrap(), vec!["relation-12"]);
+    assert!(admin.list_databases().await.unwrap().contains(&"app1".to_string()), "the database stays");
+    admin.drop_database("app1").await.unwrap();
+    admin.drop_database("app1").await.expect("dropping a missing database is success");
+    assert!(!admin.list_databases().await.unwrap().contains(&"app1".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_rotate_for_relations_and_the_admin_itself() {
+    let (t, admin) = server().await;
+    let port = t.spec.port;
+    let user = relation_user(7);
+    let (old, new) = (generate_password(32), generate_password(32));
+    admin.ensure_user(&user, &old, &roles_for("", "app").unwrap()).await.unwrap();
+    admin.set_password(&user, &new).await.unwrap();
+    use_database(&uri(port, &user, &new, "app"), "app").await.expect("new password");
+    assert!(refused(use_database(&uri(port, &user, &old, "app"), "app").await));
+
+    // The admin's own password: later operations (new connections) use the new one.
+    let admins = MongoAdmins::default();
+    let shared = admins.get(port, &t.spec.operator_password).await.unwrap();
+    let rotated = generate_password(32);
+    shared.set_password(ADMIN_USER, &rotated).await.unwrap();
+    assert!(refused(use_database(&uri(port, ADMIN_USER, &t.spec.operator_password, "admin"), "x").await));
+    use_database(&uri(port, ADMIN_USER, &rotated, "admin"), "x").await.expect("rotated operator password");
+    let again = admins.get(port, &rotated).await.unwrap();
+    assert!(Arc::ptr_eq(&shared, &again), "one session per server");
+    again.ensure_user(&relation_user(8), &generate_password(32), &[]).await.expect("still an admin");
+    admins.forget(port).await;
+    let fresh = admins.get(port, &rotated).await.expect("a new session logs in with the new password");
+    assert!(!Arc::ptr_eq(&shared, &fresh));
+    admins.forget(port).await;
+    assert!(admins.get(port, &t.spec.operator_password).await.is_err(), "the old password is refused");
+    // The workload's adoption check uses the same login.
+    drop(admin);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_database_names_are_refused_or_harmless() {
+    let (t, admin) = server().await;
+    for bad in ["a.b", "$cmd", "x\"; db.dropDatabase(); \"", "nul\0db", "../../etc", "a b", ""] {
+        let e = admin.drop_database(bad).await.unwrap_err();
+        assert!(matches!(e, MongoAdminError::Plan(_)), "{bad:?}: {e}");
+        assert!(!e.to_string().contains('\0'));
+    }
+    assert!(matches!(admin.drop_database("admin").await, Err(MongoAdminError::SystemDatabase(_))));
+    assert!(roles_for("", "x").is_ok());
+
+    // A hostile user name is only ever a BSON string: it is stored as given, drops cleanly
+    // and is not mistaken for a relation user.
+    let odd = "relation-1\"}); db.dropDatabase({";
+    admin.ensure_user(odd, &generate_password(32), &[]).await.unwrap();
+    assert!(admin.user_exists(odd).await.unwrap());
+    assert!(admin.list_managed_users().await.unwrap().is_empty());
+    admin.drop_user(odd).await.unwrap();
+    assert!(admin.list_databases().await.unwrap().iter().all(|d| !d.contains('"')));
+    // A password with URI-special characters works through the rendered URI.
+    let pw = SecretString::new("p@ss:w/rd%?#&=+ é");
+    admin.ensure_user("relation-99", &pw, &[]).await.unwrap();
+    use_database(&uri(t.spec.port, "relation-99", &pw, "db-99"), "db-99").await.expect("encoded URI");
+}
+
+#[test]
+fn client_options_are_direct_short_and_scram_sha_256() {
+    let pw = SecretString::new("pw");
+    let o = client_options(27017, Some(("operator", &pw)), Duration::from_secs(3));
+    assert_eq!(o.direct_connection, Some(true));
+    assert_eq!(o.server_selection_timeout, Some(Duration::from_secs(3)));
+    let c = o.credential.unwrap();
+    assert_eq!(c.source.as_deref(), Some("admin"));
+    assert_eq!(c.mechanism, Some(AuthMechanism::ScramSha256));
+    assert!(client_options(1, None, Duration::from_secs(1)).credential.is_none());
+}

@@ -1,0 +1,485 @@
+//! Running one real MariaDB server: finding the binaries, initialising the data
+//! directory, start or adopt, readiness by a real login, and the options every tether
+//! MariaDB server runs with.
+//!
+//! Initialisation never writes a password anywhere, not even a hash to a file:
+//! `mariadb-install-db` creates the system tables in a staging directory with `root@localhost`
+//! reachable only through the unix socket, then a `mariadbd --bootstrap` run (no network,
+//! no socket, statements on a pipe to its stdin) gives `root` at `localhost` and `127.0.0.1`
+//! the `mysql_native_password` hash of the password and removes every other account but
+//! MariaDB's own `mariadb.sys`. Only then is the staging directory renamed into place, so
+//! a crash midway never leaves a data directory that looks initialised. (Starting with
+//! `--skip-grant-tables` or a socket bootstrap would leave a window with an open server.)
+//!
+//! Every start passes all options on the command line after `--no-defaults`, so the
+//! machine's `/etc/mysql` configuration never applies: loopback TCP on the unit's port,
+//! the socket and pid file in the unit directory, `skip-name-resolve`, utf8mb4, and
+//! `secure-file-priv` confined to the unit. A server left running by an earlier controller
+//! (its pid file names a live `mariadbd` of this data directory on the expected port that
+//! accepts our login) is adopted rather than started twice.
+//!
+//! When tether is root the server runs as `mysql`, with the same directory ownership and
+//! traverse-only ACLs as PostgreSQL (see [`super::sysuser`]).
+//!
+//! A machine whose `mysqld --version` says MySQL 8 (and has no `mariadbd`) runs that
+//! instead: initialised by [`mysql8`] (`--initialize-insecure`, then root's password over
+//! a private socket), started with the same options plus MySQL's own ([`mysql8::mysql8_args`]).
+//! The account statements for it are `my_plan`'s MySQL dialect.
+
+use crate::workload::login::LoginFailure;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use tokio::io::AsyncWriteExt;
+
+use crate::secret::SecretString;
+use crate::workload::process::{pid_alive, Proc};
+use crate::workload::server_process::{ServerProcess, StrayServer};
+use crate::workload::sysuser::{grant_traverse, own_dir, service_user, RunAs};
+use crate::workload::WorkloadError;
+use tether_core::my_plan::Dialect;
+
+/// The system user MariaDB runs as when tether is root.
+pub const SYSTEM_USER: &str = "mysql";
+/// tether's admin login (over 127.0.0.1).
+pub const ADMIN_USER: &str = "root";
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// A refused connect costs well under a millisecond; polling often keeps deploy close to
+/// the server's own start time.
+pub(crate) const READY_POLL: Duration = Duration::from_millis(10);
+
+/// One MariaDB server (see the module docs): its data directory (whose parent is the unit
+/// directory, which also holds its socket and pid file), its log file, its port on
+/// 127.0.0.1 and the password of `root`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MariaDbSpec {
+    pub data_dir: PathBuf,
+    pub log_file: PathBuf,
+    pub port: u16,
+    pub root_password: SecretString,
+}
+
+impl MariaDbSpec {
+    /// The usual layout: `<unit dir>/mysqldata` and `<unit dir>/mariadb.log`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn for_unit(unit_dir: &Path, port: u16, root_password: SecretString) -> MariaDbSpec {
+        MariaDbSpec { data_dir: unit_dir.join("mysqldata"), log_file: unit_dir.join("mariadb.log"), port, root_password }
+    }
+}
+
+/// A clean shutdown (SIGTERM) gets this long before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(60);
+const ENGINE: &str = "MariaDB";
+
+/// Which server the machine has and where its programs are: `mariadbd` and
+/// `mariadb-install-db`, or MySQL 8's `mysqld` (which initialises itself; `install_db`
+/// is then the same `mysqld`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MariaDbBinaries {
+    pub flavor: Dialect,
+    pub mariadbd: PathBuf,
+    pub install_db: PathBuf,
+}
+
+impl MariaDbBinaries {
+    /// `$TETHER_MARIADB_BIN` (a directory with `mariadbd` and `mariadb-install-db`, or
+    /// with a MySQL 8 `mysqld`), else Debian's paths: MariaDB's programs, else
+    /// `/usr/sbin/mysqld` when it is MySQL 8.
+    pub fn find() -> Result<MariaDbBinaries, WorkloadError> {
+        if let Some(dir) = std::env::var_os("TETHER_MARIADB_BIN").filter(|d| !d.is_empty()) {
+            let dir = PathBuf::from(dir);
+            return Self::find_in(&dir, &dir).map_err(|_| {
+                not_found(format!(
+                    "$TETHER_MARIADB_BIN ({}) has neither mariadbd and mariadb-install-db nor a MySQL 8 mysqld",
+                    dir.display()
+                ))
+            });
+        }
+        Self::find_in(Path::new("/usr/sbin"), Path::new("/usr/bin"))
+    }
+
+    fn find_in(sbin: &Path, bin: &Path) -> Result<MariaDbBinaries, WorkloadError> {
+        let b = MariaDbBinaries { flavor: Dialect::MariaDb, mariadbd: sbin.join("mariadbd"), install_db: bin.join("mariadb-install-db") };
+        if b.mariadbd.is_file() && b.install_db.is_file() {
+            return Ok(b);
+        }
+        let mysqld = sbin.join("mysqld");
+        if mysqld.is_file() {
+            match flavor_of(&version_output(&mysqld)) {
+                Some(Dialect::MySql) => {
+                    return Ok(MariaDbBinaries { flavor: Dialect::MySql, mariadbd: mysqld.clone(), install_db: mysqld })
+                }
+                Some(Dialect::MariaDb) => {}
+                None => {
+                    return Err(not_found(format!(
+                        "{} is neither MariaDB nor MySQL 8 (tether runs those): install mariadb-server (or set $TETHER_MARIADB_BIN)",
+                        mysqld.display()
+                    )))
+                }
+            }
+        }
+        Err(not_found("no /usr/sbin/mariadbd and /usr/bin/mariadb-install-db, nor a MySQL 8 /usr/sbin/mysqld: install mariadb-server or set $TETHER_MARIADB_BIN".into()))
+    }
+}
+
+/// What `mysqld --version` prints (empty if it cannot run).
+fn version_output(mysqld: &Path) -> String {
+    std::process::Command::new(mysqld)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// The server a `mysqld --version` line names: MariaDB says so
+/// (`mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu`); MySQL may not
+/// (`/usr/sbin/mysqld  Ver 8.0.36-0ubuntu0.22.04.1 for Linux on x86_64 ((Ubuntu))`), so
+/// any other `Ver 8.` or later is MySQL. Older MySQL (5.7: no roles) is `None`.
+pub fn flavor_of(version_line: &str) -> Option<Dialect> {
+    if version_line.contains("MariaDB") {
+        return Some(Dialect::MariaDb);
+    }
+    let ver = version_line.split_once(" Ver ")?.1.trim_start();
+    let major: u32 = ver.split('.').next()?.parse().ok()?;
+    (major >= 8).then_some(Dialect::MySql)
+}
+
+fn not_found(hint: String) -> WorkloadError {
+    WorkloadError::BinariesNotFound { engine: ENGINE, hint }
+}
+
+/// The unit directory that holds the data directory, socket and pid file.
+pub fn unit_dir(spec: &MariaDbSpec) -> PathBuf {
+    spec.data_dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"))
+}
+
+pub fn pid_file(spec: &MariaDbSpec) -> PathBuf {
+    unit_dir(spec).join("mysqld.pid")
+}
+
+pub fn socket_path(spec: &MariaDbSpec) -> PathBuf {
+    unit_dir(spec).join("mysqld.sock")
+}
+
+/// The only directory `LOAD DATA INFILE` / `SELECT … INTO OUTFILE` may touch.
+fn files_dir(spec: &MariaDbSpec) -> PathBuf {
+    unit_dir(spec).join("mysql-files")
+}
+
+/// The server's private temporary directory: two servers set up at once must not share
+/// `/tmp` (their temporary table files collide).
+pub(crate) fn tmp_dir(spec: &MariaDbSpec) -> PathBuf {
+    unit_dir(spec).join("tmp")
+}
+
+/// Finds a MariaDB/MySQL server left running in a unit directory (its pid file lies next
+/// to `mysqldata`).
+pub struct MyStrays;
+
+impl StrayServer for MyStrays {
+    fn find(&self, dir: &Path) -> Option<(u32, Signal, Duration)> {
+        let pid = read_pid_file(dir)?;
+        is_mariadb_of(pid, &dir.join("mysqldata")).then_some((pid, Signal::SIGTERM, STOP_GRACE))
+    }
+}
+
+#[async_trait::async_trait]
+impl ServerProcess for MariaDbSpec {
+    fn place(&self) -> (&Path, u16) {
+        (&self.data_dir, self.port)
+    }
+    fn name(&self) -> &'static str {
+        "mariadb"
+    }
+    async fn start(&self) -> Result<Proc, WorkloadError> {
+        start(self).await
+    }
+    fn stop_signal(&self) -> Signal {
+        Signal::SIGTERM
+    }
+    fn stop_grace(&self) -> Duration {
+        STOP_GRACE
+    }
+}
+
+/// Prepares directories, initialises the data directory if needed, then adopts a live
+/// server or starts one, and returns once `root` can log in over 127.0.0.1.
+pub async fn start(spec: &MariaDbSpec) -> Result<Proc, WorkloadError> {
+    let bins = MariaDbBinaries::find()?;
+    let run_as = service_user(SYSTEM_USER)?;
+    prepare(&bins, spec, run_as).await?;
+    if let Some(proc) = adopt(spec).await? {
+        return Ok(proc);
+    }
+    spawn_and_wait(&bins, spec, run_as).await
+}
+
+/// Unit directory, traverse ACLs, the files directory, and initialisation when there is no
+/// data directory yet.
+pub async fn prepare(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<RunAs>) -> Result<(), WorkloadError> {
+    let unit = unit_dir(spec);
+    own_dir(&unit, run_as)?;
+    grant_traverse(&unit, SYSTEM_USER, run_as)?;
+    own_dir(&files_dir(spec), run_as)?;
+    own_dir(&tmp_dir(spec), run_as)?;
+    if !spec.data_dir.join("mysql").is_dir() {
+        initialise(bins, spec, run_as).await?;
+    }
+    Ok(())
+}
+
+pub(crate) fn prep_err(step: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WorkloadError {
+    let path = path.to_path_buf();
+    move |source| WorkloadError::Prepare { step, path, source }
+}
+
+/// `mariadb-install-db` into a staging directory, the bootstrap that sets root's password
+/// hash, then the rename into place.
+async fn initialise(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<RunAs>) -> Result<(), WorkloadError> {
+    let data = &spec.data_dir;
+    if data.exists() {
+        let empty = std::fs::read_dir(data).map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !empty {
+            return Err(WorkloadError::NotAMariaDbDir { path: data.clone() });
+        }
+        std::fs::remove_dir(data).map_err(prep_err("remove empty data directory", data))?;
+    }
+    let staging = data.with_extension("init");
+    if bins.flavor == Dialect::MySql {
+        mysql8::initialise(bins, spec, &staging, run_as).await?;
+        return std::fs::rename(&staging, data).map_err(prep_err("move initialised data directory into place", data));
+    }
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(prep_err("remove stale staging directory", &staging))?;
+    }
+    let mut install = tokio::process::Command::new(&bins.install_db);
+    install
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", staging.display()))
+        .args(["--skip-test-db", "--skip-name-resolve", "--auth-root-socket-user=root"])
+        .arg(format!("--tmpdir={}", tmp_dir(spec).display()))
+        .env("TMPDIR", tmp_dir(spec))
+        .current_dir(unit_dir(spec))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(r) = run_as {
+        install.uid(r.uid).gid(r.gid);
+    }
+    let out = install.output().await.map_err(|e| WorkloadError::Spawn { program: bins.install_db.clone(), source: e })?;
+    if !out.status.success() {
+        return Err(WorkloadError::InitFailed { step: "mariadb-install-db", detail: tail(&out.stderr, &out.status) });
+    }
+
+    let hash = native_password_hash(&spec.root_password);
+    let sql = tether_core::my_plan::bootstrap_root(&hash)
+        .map_err(|e| WorkloadError::InitFailed { step: "rendering the bootstrap statements", detail: e.to_string() })?;
+    let mut boot = tokio::process::Command::new(&bins.mariadbd);
+    boot.arg("--no-defaults")
+        .arg("--bootstrap")
+        .arg(format!("--datadir={}", staging.display()))
+        .args(["--skip-networking", "--skip-name-resolve", "--log-warnings=0"])
+        .arg(format!("--tmpdir={}", tmp_dir(spec).display()))
+        .current_dir(unit_dir(spec))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(r) = run_as {
+        boot.uid(r.uid).gid(r.gid);
+    }
+    let mut child = boot.spawn().map_err(|e| WorkloadError::Spawn { program: bins.mariadbd.clone(), source: e })?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let script: String = sql.iter().map(|s| format!("{s};\n")).collect();
+    let written = stdin.write_all(script.as_bytes()).await;
+    drop(stdin);
+    let out = child.wait_with_output().await.map_err(|e| WorkloadError::Spawn { program: bins.mariadbd.clone(), source: e })?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if written.is_err() || !out.status.success() || stderr.contains("ERROR") {
+        return Err(WorkloadError::InitFailed { step: "mariadbd --bootstrap", detail: tail(&out.stderr, &out.status) });
+    }
+    std::fs::rename(&staging, data).map_err(prep_err("move initialised data directory into place", data))
+}
+
+/// The last lines of a tool's stderr and its status.
+pub(crate) fn tail(stderr: &[u8], status: &std::process::ExitStatus) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).rev().take(5).collect();
+    format!("{} ({status})", lines.into_iter().rev().collect::<Vec<_>>().join(" | "))
+}
+
+/// The `mysql_native_password` hash of a password: `*` and the uppercase hex of
+/// SHA1(SHA1(password)). It is all the server (and any statement) ever sees of it.
+pub fn native_password_hash(password: &SecretString) -> String {
+    use sha1::{Digest, Sha1};
+    let inner = Sha1::digest(password.expose().as_bytes());
+    let outer = Sha1::digest(inner);
+    let hex: String = outer.iter().map(|b| format!("{b:02X}")).collect();
+    format!("*{hex}")
+}
+
+/// The pid in the unit's pid file, if it is there and readable.
+pub fn read_pid_file(unit_dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(unit_dir.join("mysqld.pid")).ok()?.trim().parse().ok()
+}
+
+/// The command line of a process, split at NULs.
+fn cmdline(pid: u32) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+}
+
+/// Whether `pid` is a live `mariadbd` (or `mysqld`) serving `data_dir`.
+pub fn is_mariadb_of(pid: u32, data_dir: &Path) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    let args = cmdline(pid);
+    let Some(argv0) = args.first() else { return false };
+    if !(argv0.ends_with("mariadbd") || argv0.ends_with("mysqld")) {
+        return false;
+    }
+    args.iter().any(|a| a == &format!("--datadir={}", data_dir.display()))
+}
+
+/// A live server of this data directory found by its command line: one started by a
+/// controller that died before the server wrote its pid file (a second server on the
+/// same data directory would fail on InnoDB's lock and leave the first one orphaned).
+pub(crate) fn find_server_of(data_dir: &Path) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| is_mariadb_of(*pid, data_dir))
+}
+
+/// Adopts a live server of this data directory (by its pid file, or by its command line
+/// when the pid file is not written yet), or clears a stale pid file.
+async fn adopt(spec: &MariaDbSpec) -> Result<Option<Proc>, WorkloadError> {
+    let unit = unit_dir(spec);
+    let pid = match read_pid_file(&unit) {
+        Some(pid) if is_mariadb_of(pid, &spec.data_dir) => pid,
+        stale => {
+            if stale.is_some() {
+                let path = pid_file(spec);
+                std::fs::remove_file(&path).map_err(prep_err("remove stale pid file", &path))?;
+            }
+            match find_server_of(&spec.data_dir) {
+                Some(pid) => pid,
+                None => return Ok(None),
+            }
+        }
+    };
+    let mut proc = Proc::Adopted { pid };
+    if !cmdline(pid).iter().any(|a| a == &format!("--port={}", spec.port)) {
+        // Ours, but listening elsewhere: restart it on the expected port.
+        proc.terminate(Signal::SIGTERM, STOP_GRACE).await?;
+        return Ok(None);
+    }
+    wait_ready(spec, &mut proc).await?;
+    Ok(Some(proc))
+}
+
+/// The options of every tether MariaDB or MySQL server (after `--no-defaults`).
+pub fn server_args(spec: &MariaDbSpec, flavor: Dialect) -> Vec<String> {
+    let mut args = vec![
+        format!("--datadir={}", spec.data_dir.display()),
+        "--bind-address=127.0.0.1".into(),
+        format!("--port={}", spec.port),
+        format!("--socket={}", socket_path(spec).display()),
+        format!("--pid-file={}", pid_file(spec).display()),
+        format!("--log-error={}", spec.log_file.display()),
+        format!("--secure-file-priv={}", files_dir(spec).display()),
+        format!("--tmpdir={}", tmp_dir(spec).display()),
+        "--skip-name-resolve".into(),
+        "--character-set-server=utf8mb4".into(),
+        "--collation-server=utf8mb4_general_ci".into(),
+        "--local-infile=0".into(),
+    ];
+    match flavor {
+        // Deprecated (and the default) in MySQL 8.
+        Dialect::MariaDb => args.push("--symbolic-links=0".into()),
+        Dialect::MySql => args.extend(mysql8::mysql8_args()),
+    }
+    args
+}
+
+async fn spawn_and_wait(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<RunAs>) -> Result<Proc, WorkloadError> {
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(&spec.log_file).map_err(prep_err("open server log", &spec.log_file))?;
+    if let Some(r) = run_as {
+        // mariadbd itself appends to --log-error as the server user.
+        std::os::unix::fs::chown(&spec.log_file, Some(r.uid), Some(r.gid)).map_err(prep_err("chown server log", &spec.log_file))?;
+    }
+    let log2 = log.try_clone().map_err(prep_err("open server log", &spec.log_file))?;
+    let mut cmd = tokio::process::Command::new(&bins.mariadbd);
+    cmd.arg("--no-defaults").args(server_args(spec, bins.flavor));
+    cmd.current_dir(unit_dir(spec)).stdin(Stdio::null()).stdout(log).stderr(log2).kill_on_drop(false).process_group(0);
+    if let Some(r) = run_as {
+        cmd.uid(r.uid).gid(r.gid);
+    }
+    let child = cmd.spawn().map_err(|e| WorkloadError::Spawn { program: bins.mariadbd.clone(), source: e })?;
+    let mut proc = Proc::from_child(child);
+    if let Err(e) = wait_ready(spec, &mut proc).await {
+        let _ = proc.terminate(Signal::SIGTERM, STOP_GRACE).await;
+        return Err(e);
+    }
+    Ok(proc)
+}
+
+/// Polls a real login as `root` until it succeeds, the process dies, the password is
+/// refused, or [`READY_TIMEOUT`] passes.
+async fn wait_ready(spec: &MariaDbSpec, proc: &mut Proc) -> Result<(), WorkloadError> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = proc.try_exited() {
+            return Err(WorkloadError::ExitedDuringStart { status, log: spec.log_file.clone() });
+        }
+        let last_error = match try_login(spec.port, ADMIN_USER, &spec.root_password).await {
+            Ok(()) => return Ok(()),
+            Err(LoginFailure::Refused) => return Err(WorkloadError::LoginRefused { port: spec.port, user: ADMIN_USER.into() }),
+            Err(LoginFailure::Other(e)) => e,
+        };
+        if started.elapsed() >= READY_TIMEOUT {
+            return Err(WorkloadError::NotReady { port: spec.port, waited_secs: READY_TIMEOUT.as_secs(), last_error });
+        }
+        tokio::time::sleep(READY_POLL).await;
+    }
+}
+
+/// Connection options for 127.0.0.1:`port` over TCP only (never the socket).
+pub(crate) fn tcp_opts(port: u16, user: &str, password: &SecretString) -> mysql_async::OptsBuilder {
+    mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(port)
+        .prefer_socket(false)
+        .user(Some(user))
+        .pass(Some(password.expose()))
+}
+
+/// One login on 127.0.0.1:`port`, closed at once.
+pub(crate) async fn try_login(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
+    crate::workload::login::bounded(port, login_once(port, user, password)).await
+}
+
+async fn login_once(port: u16, user: &str, password: &SecretString) -> Result<(), LoginFailure> {
+    match mysql_async::Conn::new(tcp_opts(port, user, password)).await {
+        Ok(c) => {
+            let _ = c.disconnect().await;
+            Ok(())
+        }
+        Err(mysql_async::Error::Server(e)) if e.code == ER_ACCESS_DENIED => Err(LoginFailure::Refused),
+        Err(e) => Err(LoginFailure::Other(e.to_string())),
+    }
+}
+
+/// `ER_ACCESS_DENIED_ERROR`: wrong user or password.
+pub(crate) const ER_ACCESS_DENIED: u16 = 1045;
+
+mod mysql8;
+#[cfg(test)]
+pub mod testing;
+#[cfg(test)]
+mod tests;

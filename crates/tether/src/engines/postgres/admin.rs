@@ -1,0 +1,381 @@
+//! [`PgAdmin`]: tether's admin session on one PostgreSQL server, logged in as `operator`
+//! over 127.0.0.1, managing relation users, system users and their databases.
+//!
+//! Sessions on the maintenance database are pooled: at most [`POOL_CAP`] operations run
+//! at once on one server (each on its own session, reused by the next; a closed one is
+//! replaced), so integrations of different relations proceed side by side while the
+//! server's connection slots stay bounded. Two operations on the same user never
+//! overlap because the engine runs one relation's hooks in order. `CREATE DATABASE` runs
+//! on its own (it cannot be in a transaction); role statements run in a transaction with
+//! `SET LOCAL log_statement = 'none'`, with the password already hashed into a
+//! SCRAM-SHA-256 verifier.
+
+use std::collections::HashSet;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use postgres_protocol::password::scram_sha_256;
+use tether_core::pg_plan;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
+
+use super::error::{step, PgError};
+/// The registry lives next door; charms name it through this module too.
+#[allow(unused_imports)]
+use crate::engines::user_admin::{Ensured, Ownership, RelationUser, UserAdmin};
+use crate::secret::SecretString;
+
+/// The maintenance database every server has.
+const MAINTENANCE_DB: &str = "postgres";
+const QUIET: &str = "SET LOCAL log_statement = 'none'";
+/// Admin operations (and so maintenance sessions) at once on one server.
+pub const POOL_CAP: usize = 8;
+
+pub struct PgAdmin {
+    port: u16,
+    user: String,
+    password: RwLock<SecretString>,
+    /// Maintenance-database sessions not in use.
+    idle: Mutex<Vec<Client>>,
+    /// One permit per operation in flight, [`POOL_CAP`] in all.
+    slots: tokio::sync::Semaphore,
+    /// Done once the group roles are known to exist on this server (saves a round trip
+    /// per integration).
+    groups_ready: tokio::sync::OnceCell<()>,
+}
+
+/// A pooled maintenance session, returned to the pool when dropped (unless closed).
+struct Session<'a> {
+    admin: &'a PgAdmin,
+    client: Option<Client>,
+    _slot: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl Deref for Session<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("present until drop")
+    }
+}
+
+impl DerefMut for Session<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take().filter(|c| !c.is_closed()) {
+            self.admin.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+        }
+    }
+}
+
+impl std::fmt::Debug for PgAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgAdmin").field("port", &self.port).field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+impl PgAdmin {
+    /// Logs in to the `postgres` database of 127.0.0.1:`port` (failing now if it cannot).
+    pub async fn connect(port: u16, user: &str, password: &SecretString) -> Result<PgAdmin, PgError> {
+        let admin = PgAdmin {
+            port,
+            user: user.to_string(),
+            password: RwLock::new(password.clone()),
+            idle: Default::default(),
+            slots: tokio::sync::Semaphore::new(POOL_CAP),
+            groups_ready: Default::default(),
+        };
+        drop(admin.session().await?);
+        Ok(admin)
+    }
+
+    /// Replaces the credentials used for future connections (open ones stay).
+    pub fn update_password(&self, password: &SecretString) {
+        *self.password.write().unwrap_or_else(|p| p.into_inner()) = password.clone();
+    }
+
+    /// Closes every cached connection; the next operation reconnects.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub async fn disconnect(&self) {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    async fn open(&self, database: &str) -> Result<Client, PgError> {
+        let password = self.password.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host("127.0.0.1")
+            .port(self.port)
+            .user(&self.user)
+            .password(password.expose())
+            .dbname(database)
+            .application_name("tether")
+            .connect_timeout(Duration::from_secs(10));
+        let (client, conn) = cfg.connect(NoTls).await.map_err(|source| PgError::Connect {
+            port: self.port,
+            user: self.user.clone(),
+            database: database.to_string(),
+            source,
+        })?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
+    /// A maintenance session for one operation: waits for a free slot, then reuses an
+    /// idle session that is still open or opens a new one.
+    async fn session(&self) -> Result<Session<'_>, PgError> {
+        let slot = self.slots.acquire().await.expect("the semaphore is never closed");
+        let reused = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            idle.retain(|c| !c.is_closed());
+            idle.pop()
+        };
+        let client = match reused {
+            Some(c) => c,
+            None => self.open(MAINTENANCE_DB).await?,
+        };
+        Ok(Session { admin: self, client: Some(client), _slot: slot })
+    }
+
+    /// The second token of `SELECT version()`, e.g. `15.18`.
+    async fn server_version(&self) -> Result<String, PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        let row = c.query_one("SELECT version()", &[]).await.map_err(step("reading the server version"))?;
+        let full: String = row.get(0);
+        Ok(full.split_whitespace().nth(1).unwrap_or_default().to_string())
+    }
+
+    /// Whether a role of that name exists (bound parameter).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub async fn role_exists(&self, name: &str) -> Result<bool, PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        role_exists(c, name).await
+    }
+
+    /// Creates the `relation_access` and `admin` groups if missing and gives `admin` its rights.
+    pub async fn ensure_groups(&self) -> Result<(), PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        ensure_groups(c).await
+    }
+
+    /// Makes a system user (operator, replication, ...) exist with this password.
+    pub async fn ensure_system_user(&self, user: &str, password: &SecretString) -> Result<(), PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        let exists = role_exists(c, user).await?;
+        let statements = pg_plan::ensure_system_user(user, &verifier(password), exists)?;
+        quiet_transaction(c, &statements, "ensuring a system user").await?;
+        if user == self.user {
+            self.update_password(password);
+        }
+        Ok(())
+    }
+
+    /// Makes a relation user exist with exactly this password and these extra roles, its
+    /// database exist and be reachable only by it (and the admins), and gives it the
+    /// database's objects. Idempotent; returns whether the user was created.
+    pub async fn ensure_user_on_database(
+        &self,
+        user: &str,
+        password: &SecretString,
+        extra_user_roles: &str,
+        database: &str,
+        sole_user: bool,
+    ) -> Result<bool, PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        let roles = role_names(c).await?;
+        let plan = pg_plan::classify_roles(extra_user_roles, |r| roles.contains(r))?;
+        self.groups_ready.get_or_try_init(|| ensure_groups(&mut *c)).await?;
+        if !database_exists(c, database).await? {
+            match c.batch_execute(&pg_plan::create_database(database)?).await {
+                Ok(()) => {}
+                Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => {}
+                Err(e) => return Err(step("creating the database")(e)),
+            }
+        }
+        let tx = c.transaction().await.map_err(step("beginning the user transaction"))?;
+        tx.batch_execute(QUIET).await.map_err(step("disabling statement logging"))?;
+        let exists = tx
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&user])
+            .await
+            .map_err(step("checking whether the user exists"))?
+            .is_some();
+        let mut statements = pg_plan::ensure_user(user, &verifier(password), &plan, exists)?;
+        statements.extend(pg_plan::database_access(database, user)?);
+        for s in &statements {
+            tx.batch_execute(s).await.map_err(step("ensuring the relation user"))?;
+        }
+        tx.commit().await.map_err(step("committing the relation user"))?;
+        // Application databases get a short-lived connection: keeping one per database
+        // would exhaust the server's connection slots as integrations grow.
+        let app = self.open(database).await?;
+        app.batch_execute(&pg_plan::take_over_objects(user, sole_user)?).await.map_err(step("granting the database's objects"))?;
+        Ok(!exists)
+    }
+
+    /// Takes `user`'s access to `database` away and ends its sessions there (a v1
+    /// requirer withdrew that request; the user keeps its other databases).
+    pub async fn withdraw_database(&self, user: &str, database: &str) -> Result<(), PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        if !database_exists(c, database).await? {
+            return Ok(());
+        }
+        c.batch_execute(&pg_plan::withdraw_database_access(database, user)?).await.map_err(step("withdrawing database access"))?;
+        c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND datname = $2", &[&user, &database])
+            .await
+            .map_err(step("ending the user's sessions"))?;
+        Ok(())
+    }
+
+    /// Ends the user's sessions, hands what it owns in every database to `operator`, and
+    /// drops it. A missing user is success.
+    pub async fn drop_relation_user(&self, user: &str) -> Result<(), PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        if !role_exists(c, user).await? {
+            return Ok(());
+        }
+        c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", &[&user])
+            .await
+            .map_err(step("ending the user's sessions"))?;
+        // Only the databases where the user owns objects or holds privileges (its shared
+        // dependencies) need releasing, not every database on the server; the maintenance
+        // database always, because DROP OWNED there also revokes database-level grants.
+        let mut databases: Vec<String> = c
+            .query(
+                "SELECT DISTINCT d.datname::text FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid \
+                 JOIN pg_roles r ON r.oid = s.refobjid WHERE r.rolname = $1 AND NOT d.datistemplate AND d.datallowconn ORDER BY 1",
+                &[&user],
+            )
+            .await
+            .map_err(step("listing databases"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !databases.iter().any(|d| d == MAINTENANCE_DB) {
+            databases.insert(0, MAINTENANCE_DB.to_string());
+        }
+        let release = pg_plan::release_objects(user)?;
+        for db in databases {
+            let opened;
+            let dc = if db == MAINTENANCE_DB {
+                &*c
+            } else {
+                opened = match self.open(&db).await {
+                    Ok(dc) => dc,
+                    // Dropped since we listed it: nothing to release there.
+                    Err(PgError::Connect { source, .. }) if source.code() == Some(&SqlState::INVALID_CATALOG_NAME) => continue,
+                    Err(e) => return Err(e),
+                };
+                &opened
+            };
+            for s in &release {
+                dc.batch_execute(s).await.map_err(step("releasing the user's objects"))?;
+            }
+        }
+        c.batch_execute(&pg_plan::drop_user(user)?).await.map_err(step("dropping the user"))?;
+        Ok(())
+    }
+
+    /// Sets a user's password; when it is the admin's own, later connections use it.
+    pub async fn set_password(&self, user: &str, password: &SecretString) -> Result<(), PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        let statement = pg_plan::set_password(user, &verifier(password))?;
+        quiet_transaction(c, &[statement], "setting the password").await?;
+        if user == self.user {
+            self.update_password(password);
+        }
+        Ok(())
+    }
+
+    /// The roles named `relation_id_<n>` that carry tether's ownership comment, sorted.
+    pub async fn list_relation_users(&self) -> Result<Vec<String>, PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        let rows = c
+            .query(
+                "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' \
+                 AND shobj_description(oid, 'pg_authid') = $1 ORDER BY rolname",
+                &[&pg_plan::OWNERSHIP_COMMENT],
+            )
+            .await
+            .map_err(step("listing relation users"))?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).filter(|n| pg_plan::is_relation_user(n)).collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl UserAdmin for PgAdmin {
+    type Error = PgError;
+
+    async fn ensure_relation_user(&self, req: &RelationUser<'_>) -> Result<Ensured, PgError> {
+        let mut created = false;
+        for db in req.databases {
+            let sole_user = db.ownership == Ownership::Sole;
+            created |= self.ensure_user_on_database(req.user, req.password, req.extra_user_roles, db.name, sole_user).await?;
+        }
+        Ok(if created { Ensured::Created } else { Ensured::AlreadyThere })
+    }
+    async fn drop_relation_user(&self, user: &str) -> Result<(), PgError> {
+        PgAdmin::drop_relation_user(self, user).await
+    }
+    async fn list_relation_users(&self) -> Result<Vec<String>, PgError> {
+        PgAdmin::list_relation_users(self).await
+    }
+    async fn set_internal_password(&self, user: &str, password: &SecretString) -> Result<(), PgError> {
+        self.set_password(user, password).await
+    }
+    async fn version(&self) -> Result<String, PgError> {
+        self.server_version().await
+    }
+}
+
+/// The SCRAM-SHA-256 verifier of a password: all the server ever sees of it.
+fn verifier(password: &SecretString) -> String {
+    scram_sha_256(password.expose().as_bytes())
+}
+
+async fn role_exists(c: &Client, name: &str) -> Result<bool, PgError> {
+    Ok(c.query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name]).await.map_err(step("checking whether a role exists"))?.is_some())
+}
+
+async fn role_names(c: &Client) -> Result<HashSet<String>, PgError> {
+    let rows = c.query("SELECT rolname::text FROM pg_roles", &[]).await.map_err(step("listing roles"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+async fn database_exists(c: &Client, name: &str) -> Result<bool, PgError> {
+    Ok(c.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .map_err(step("checking whether the database exists"))?
+        .is_some())
+}
+
+async fn ensure_groups(c: &mut Client) -> Result<(), PgError> {
+    let roles = role_names(c).await?;
+    let statements = pg_plan::bootstrap_groups(|g| roles.contains(g))?;
+    quiet_transaction(c, &statements, "creating the access groups").await
+}
+
+/// Runs rendered statements in one transaction with statement logging off.
+async fn quiet_transaction(c: &mut Client, statements: &[String], what: &'static str) -> Result<(), PgError> {
+    let tx = c.transaction().await.map_err(step(what))?;
+    tx.batch_execute(QUIET).await.map_err(step(what))?;
+    for s in statements {
+        tx.batch_execute(s).await.map_err(step(what))?;
+    }
+    tx.commit().await.map_err(step(what))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,84 @@
+//! Why a PostgreSQL admin operation failed. Messages name the step and carry the server's
+//! answer; passwords never appear (they reach the server only as SCRAM verifiers).
+//! [`PgError::class`] is how callers decide what to do, never the message text.
+
+use crate::engines::error_class::{Classify, ErrorClass};
+use tether_core::pg_plan::PlanError;
+use tokio_postgres::error::SqlState;
+
+/// What the charms show when a requirer's `extra-user-roles` cannot be granted
+/// (charm-protocol §3.4.4).
+pub const INVALID_ROLES: &str = "invalid role(s) for extra user roles";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error("connecting to 127.0.0.1:{port} as {user:?} (database {database:?}): {source}")]
+    Connect { port: u16, user: String, database: String, source: tokio_postgres::Error },
+    #[error("{step}: {source}")]
+    Query { step: &'static str, source: tokio_postgres::Error },
+    /// `extra-user-roles` names roles that neither are keywords nor exist.
+    #[error("invalid role(s) for extra user roles")]
+    InvalidRoles(Vec<String>),
+    #[error("rendering statements: {0}")]
+    Plan(PlanError),
+}
+
+impl From<PlanError> for PgError {
+    fn from(e: PlanError) -> PgError {
+        match e {
+            PlanError::InvalidRoles(roles) => PgError::InvalidRoles(roles),
+            other => PgError::Plan(other),
+        }
+    }
+}
+
+/// Attaches the step name to a server error.
+pub(crate) fn step(step: &'static str) -> impl FnOnce(tokio_postgres::Error) -> PgError {
+    move |source| PgError::Query { step, source }
+}
+
+/// Server answers that go away by themselves: the connection, the server shutting down
+/// or starting, resources, a serialization conflict.
+fn transient(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        None => true, // no SQLSTATE: the connection or its I/O failed
+        Some(code) => {
+            let c = code.code();
+            c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") || *code == SqlState::T_R_SERIALIZATION_FAILURE
+        }
+    }
+}
+
+impl Classify for PgError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            PgError::Connect { source, .. } if source.code() == Some(&SqlState::INVALID_PASSWORD) => {
+                ErrorClass::Blocked("the admin login was refused".into())
+            }
+            PgError::Connect { .. } => ErrorClass::Retry,
+            PgError::Query { source, .. } if transient(source) => ErrorClass::Retry,
+            PgError::Query { source, step } if source.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                ErrorClass::Blocked(format!("insufficient privilege {step}"))
+            }
+            PgError::Query { .. } => ErrorClass::Bug,
+            PgError::InvalidRoles(_) => ErrorClass::Blocked(INVALID_ROLES.into()),
+            PgError::Plan(_) => ErrorClass::Bug,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_roles_use_the_charm_text_and_block() {
+        let e: PgError = PlanError::InvalidRoles(vec!["bogus".into()]).into();
+        assert_eq!(e.to_string(), INVALID_ROLES);
+        assert!(matches!(&e, PgError::InvalidRoles(r) if r == &vec!["bogus".to_string()]));
+        assert_eq!(e.class(), ErrorClass::Blocked(INVALID_ROLES.into()));
+    }
+}

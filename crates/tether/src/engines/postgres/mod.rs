@@ -1,0 +1,15 @@
+//! PostgreSQL: the server process (`server`: initdb, start or adopt, stop, as the
+//! `postgres` user), the admin client (`admin`: roles, databases, grants, the ownership
+//! comment), the controller's pool of admin sessions per server (`pool`) and what can go
+//! wrong (`error`).
+
+mod admin;
+mod error;
+mod pool;
+mod server;
+#[cfg(test)]
+pub mod testing;
+
+pub use admin::*;
+pub use pool::*;
+pub use server::*;
