@@ -2,9 +2,9 @@
 //! actions, queue the task on the unit (serialised with its hooks), and wait for the
 //! result up to `--wait`.
 
-use super::api::{ApiError, ApiResult};
-use super::models::resolve as resolve_model;
-use super::Controller;
+use super::error::{ApiError, ApiResult};
+use super::lookup::resolve_model;
+use super::state::Controller;
 use crate::store::{StoreError, TaskRow};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -9,13 +9,17 @@
 
 mod actions;
 mod api;
-mod apps;
-mod model_extras;
+mod applications;
+mod audit;
+mod error;
+mod lifecycle;
+mod lookup;
 mod models;
 mod relations;
 mod resources;
+mod secrets;
 mod server;
-mod user_secrets;
+mod state;
 mod views;
 
 use crate::charms::Services;
@@ -23,18 +27,10 @@ use crate::engine::Engine;
 use crate::paths::Home;
 use crate::store::{Store, StoreError};
 use anyhow::Context;
+use state::Controller;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-/// What request handlers share.
-pub struct Controller {
-    pub home: Home,
-    pub store: Arc<Store>,
-    pub engine: Arc<Engine>,
-    pub shutdown: Notify,
-    pub uuid: String,
-}
 
 /// Runs the controller in the foreground until it is told to stop (request or signal).
 pub fn run_foreground(home: Home) -> anyhow::Result<()> {
