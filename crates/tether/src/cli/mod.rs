@@ -13,44 +13,18 @@ mod args;
 mod autostart;
 mod client;
 mod commands;
+mod context;
 mod emit;
-mod extras;
+mod error;
+mod exec;
+mod models;
 mod output;
 mod params;
+mod reply;
+mod secrets;
 
+use error::CliError;
 use std::process::ExitCode;
-
-/// Why a command failed, classified by the exit code Juju would use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CliError {
-    /// Bad flags or arguments (exit 2).
-    Usage(String),
-    /// Anything that went wrong while doing the work (exit 1).
-    Runtime(String),
-}
-
-impl CliError {
-    pub fn usage(message: impl Into<String>) -> Self {
-        CliError::Usage(message.into())
-    }
-    pub fn runtime(message: impl Into<String>) -> Self {
-        CliError::Runtime(message.into())
-    }
-    fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Usage(_) => 2,
-            CliError::Runtime(_) => 1,
-        }
-    }
-    pub fn message(&self) -> &str {
-        match self {
-            CliError::Usage(m) | CliError::Runtime(m) => m,
-        }
-    }
-}
-
-/// What a command asks `main` to exit with once it has printed its output.
-pub type CmdResult = Result<u8, CliError>;
 
 /// Parses `std::env::args_os()`, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
