@@ -1,9 +1,12 @@
 //! The Juju-style command line: a thin client of the controller daemon.
 //!
 //! Every verb is parsed once ([`args`]), turned into one [`tether_core::wire::Request`]
-//! ([`commands`]), sent over the control socket ([`client`]) after making sure a
-//! controller answers ([`autostart`]), and its [`tether_core::wire::Reply`] printed in
-//! Juju's shapes ([`output`]). Nothing here touches the store or the workloads: the CLI
+//! ([`commands`], or the module of its noun: [`models`], [`secrets`], [`exec`]), sent
+//! over the control socket ([`context`], [`client`]) after making sure a controller
+//! answers ([`autostart`]), and its [`tether_core::wire::Reply`] printed in Juju's shapes
+//! ([`reply`], [`output`]). This file only declares the modules and maps a
+//! [`error::CliError`] to the exit code; imports only go downwards, so no two CLI
+//! modules import each other. Nothing here touches the store or the workloads: the CLI
 //! only speaks the wire protocol, so the daemon stays the single owner of state.
 //!
 //! Exit codes follow Juju: 0 success, 1 runtime error, 2 usage error; every failure is

@@ -1,6 +1,6 @@
 //! Model verbs whose replies need printing: `models`, `model-config`, `show-model`
-//! and the credential `audit` trail. (`add-model`, `switch` and `destroy-model` print a
-//! `Done` and stay in `commands`.)
+//! and the credential `audit` trail (a table of its own). `add-model`, `switch` and
+//! `destroy-model` print a `Done` and stay in `commands`.
 
 use super::args::{AuditArgs, ModelConfigArgs, ShowModelArgs, TableFormat};
 use super::client::DEFAULT_TIMEOUT;

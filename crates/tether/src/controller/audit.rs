@@ -1,5 +1,5 @@
-//! `audit`: the credential audit trail (which database users were created, changed
-//! or dropped for which relation), for one model or all of them.
+//! `audit`: the credential audit trail the charms write (database users issued,
+//! rotated and revoked, for which relation), for one model or all of them.
 
 use super::error::ApiResult;
 use super::lookup::resolve_model;

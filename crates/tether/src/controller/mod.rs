@@ -6,6 +6,12 @@
 //! installed unit runs `start` again, so workloads come back) → socket (0600) and pid
 //! file. Shutdown (request or SIGTERM/SIGINT) reverses it: stop accepting, stop the
 //! workers, stop every workload, remove socket and pid file. State stays on disk.
+//!
+//! Modules, top to bottom (each imports only those below it): `server` (the socket) →
+//! `api` (dispatch) → one handler per noun (`models`, `applications`, `relations`,
+//! `secrets`, `actions`, `audit`, `views`; `resources` serves `applications`) →
+//! `lifecycle` (hook plans shared by handlers) → `lookup` (what a request names) →
+//! `error` and `state`. No handler imports another handler.
 
 mod actions;
 mod api;

@@ -1,7 +1,7 @@
 //! Printing replies in Juju's shapes.
 //!
 //! The JSON/YAML forms are the wire's view types serialised unchanged (they are
-//! already shaped like Juju's `--format json`); the submodules draw the human forms
+//! already shaped like Juju's `--format json`; [`data`] picks one for a `--format`); the submodules draw the human forms
 //! and make the few decisions that depend on the reply (such as `run`'s exit code).
 //! Everything here returns strings so it can be tested without a terminal.
 
