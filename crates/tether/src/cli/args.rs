@@ -6,7 +6,7 @@
 //! irrelevant ones are accepted and ignored) so that tether can stand in for `juju` on
 //! `PATH`. Parse failures are turned into Juju-style one-line usage errors.
 
-use super::CliError;
+use super::error::CliError;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -6,7 +6,8 @@
 //! Every wait here is bounded and polls a condition; none sleeps and hopes.
 
 use super::client::{self, ClientError};
-use super::{emit, CliError};
+use super::emit;
+use super::error::CliError;
 use crate::paths::Home;
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom};

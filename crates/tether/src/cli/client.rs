@@ -4,7 +4,7 @@
 //! keeps the CLI free of an async runtime. Connection failures are told apart from
 //! protocol failures so that [`super::autostart`] knows when to start a controller.
 
-use super::CliError;
+use super::error::CliError;
 use crate::paths::Home;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;

@@ -1,5 +1,7 @@
-//! One function per verb: validate what only the CLI can check, build the request,
-//! send it, print the reply.
+//! Runs a parsed command line: the verbs that must not start a controller, then the
+//! shape checks, then one arm per verb. Verbs of a noun with more to them live in their
+//! own module (`models`, `secrets`, `exec`); the rest are here, one function each:
+//! validate what only the CLI can check, build the request, send it, print the reply.
 //!
 //! The controller validates names, endpoints and values; the CLI checks only argument
 //! shape (counts, `key=value` form, durations, files it must read itself) so that bad
@@ -7,10 +9,14 @@
 
 use super::args::{self, Cli, Command, ControllerAction, DataFormat, StatusFormat, TableFormat, VersionFormat};
 use super::autostart;
-use super::client::{self, DEFAULT_TIMEOUT};
+use super::client::DEFAULT_TIMEOUT;
+use super::context::Ctx;
+use super::emit;
+use super::error::{CliError, CmdResult};
 use super::output::{self, task::TaskOutcome};
-use super::params::{self, ValueTyping};
-use super::{emit, CliError, CmdResult};
+use super::params::{self, shown, split_list, ValueTyping};
+use super::reply::{print_done, unexpected};
+use super::{exec, models, secrets};
 use crate::paths::Home;
 use std::io::{BufRead, IsTerminal};
 use std::time::Duration;
@@ -21,53 +27,6 @@ use tether_core::wire::{Reply, Request, JUJU_COMPAT_VERSION};
 const DEFAULT_RUN_WAIT: Duration = Duration::from_secs(60);
 /// Slack on top of a run's wait before the client gives up on the socket.
 const RUN_SLACK: Duration = Duration::from_secs(30);
-
-/// What every model-scoped command needs: where the controller is and which model.
-pub(super) struct Ctx {
-    pub(super) home: Home,
-    pub(super) model: Option<String>,
-}
-
-impl Ctx {
-    /// Sends a request (the controller is known to answer) and turns `Reply::Error` into an error.
-    pub(super) fn send(&self, request: Request, timeout: Duration) -> Result<Reply, CliError> {
-        match client::call(&self.home, request, timeout) {
-            Ok(Reply::Error { message, usage: true }) => Err(CliError::Usage(message)),
-            Ok(Reply::Error { message, usage: false }) => Err(CliError::Runtime(message)),
-            Ok(reply) => Ok(reply),
-            Err(e) => Err(e.into_cli(&self.home)),
-        }
-    }
-}
-
-pub(super) fn unexpected(reply: &Reply) -> CliError {
-    let kind = serde_json::to_value(reply).ok().and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string));
-    CliError::runtime(format!("unexpected reply from the controller ({})", kind.unwrap_or_else(|| "unknown".into())))
-}
-
-/// Prints a `Done` reply (info to stderr, output to stdout).
-pub(super) fn print_done(reply: Reply) -> CmdResult {
-    match reply {
-        Reply::Done { info, output } => {
-            for line in info {
-                emit::info(&line);
-            }
-            if let Some(out) = output.filter(|o| !o.is_empty()) {
-                emit::out_line(&out);
-            }
-            Ok(0)
-        }
-        other => Err(unexpected(&other)),
-    }
-}
-
-fn shown(s: &str) -> String {
-    let mut out: String = s.chars().take(64).collect::<String>().replace('\0', "\\0");
-    if s.chars().count() > 64 {
-        out.push('…');
-    }
-    out
-}
 
 fn duration_arg(flag: &str, value: &str) -> Result<Duration, CliError> {
     parse_duration(value).map_err(|_| CliError::usage(format!("invalid value {:?} for option --{flag}: invalid duration", shown(value))))
@@ -156,8 +115,7 @@ enum ConfigMode {
 
 fn config_mode(a: &args::ConfigArgs) -> Result<ConfigMode, CliError> {
     let (sets, gets): (Vec<&String>, Vec<&String>) = a.args.iter().partition(|s| s.contains('='));
-    let reset: Vec<String> =
-        a.reset.iter().flat_map(|r| r.split(',')).map(str::trim).filter(|k| !k.is_empty()).map(str::to_string).collect();
+    let reset: Vec<String> = a.reset.iter().flat_map(|r| split_list(r)).collect();
     let mut set = params::config_assignments(&sets.into_iter().cloned().collect::<Vec<_>>(), Some(&a.app))?;
     if let Some(file) = &a.file {
         let text = std::fs::read_to_string(file).map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
@@ -179,17 +137,17 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
             let name = args::model_name(&a.name);
             print_done(ctx.send(Request::AddModel { name, switch: !a.no_switch }, DEFAULT_TIMEOUT)?)
         }
-        Command::Models(a) => models(ctx, a.format),
+        Command::Models(a) => models::list(ctx, a.format),
         Command::Info(a) => charm_info(ctx, a),
-        Command::Audit(_)
-        | Command::ModelConfig(_)
-        | Command::ShowModel(_)
-        | Command::AddSecret(_)
-        | Command::UpdateSecret(_)
-        | Command::RemoveSecret(_)
-        | Command::GrantSecret(_)
-        | Command::RevokeSecret(_)
-        | Command::Exec(_) => super::extras::dispatch(ctx, command),
+        Command::Audit(a) => models::audit(ctx, a),
+        Command::ModelConfig(a) => models::model_config(ctx, a),
+        Command::ShowModel(a) => models::show_model(ctx, a),
+        Command::AddSecret(a) => secrets::add(ctx, a),
+        Command::UpdateSecret(a) => secrets::update(ctx, a),
+        Command::RemoveSecret(a) => secrets::remove(ctx, a),
+        Command::GrantSecret(a) => secrets::grant(ctx, a, false),
+        Command::RevokeSecret(a) => secrets::grant(ctx, a, true),
+        Command::Exec(a) => exec::exec(ctx, a),
         Command::Charms(a) => charm_list(ctx, a.format),
         Command::Switch(a) => print_done(ctx.send(Request::Switch { model: args::model_name(&a.name) }, DEFAULT_TIMEOUT)?),
         Command::DestroyModel(a) => {
@@ -261,28 +219,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
             }
             Ok(0)
         }
-        Command::Secrets(a) => match ctx.send(Request::Secrets { model }, DEFAULT_TIMEOUT)? {
-            Reply::Secrets { secrets } => {
-                let secrets = output::secrets::filter_owner(secrets, a.owner.as_deref());
-                emit::out(&match a.format {
-                    TableFormat::Tabular => output::secrets::render_tabular(&secrets, chrono::Utc::now()),
-                    TableFormat::Json => output::json(&secrets)?,
-                    TableFormat::Yaml => output::yaml(&secrets)?,
-                });
-                Ok(0)
-            }
-            other => Err(unexpected(&other)),
-        },
-        Command::ShowSecret(a) => match ctx.send(Request::ShowSecret { model, id: a.id, reveal: a.reveal }, DEFAULT_TIMEOUT)? {
-            Reply::Secrets { secrets } => {
-                emit::out(&match a.format {
-                    DataFormat::Json => output::json(&secrets)?,
-                    DataFormat::Yaml => output::yaml(&secrets)?,
-                });
-                Ok(0)
-            }
-            other => Err(unexpected(&other)),
-        },
+        Command::Secrets(a) => secrets::list(ctx, a),
+        Command::ShowSecret(a) => secrets::show(ctx, a),
         Command::Bootstrap(_) | Command::Version(_) | Command::Controller(_) | Command::DestroyController(_) => {
             Err(CliError::runtime("internal error: command dispatched twice"))
         }
@@ -361,10 +299,7 @@ fn charm_info(ctx: &Ctx, a: args::InfoArgs) -> CmdResult {
         Reply::Charms { charms } => {
             for c in &charms {
                 let v = output::charms::structured(c);
-                emit::out(&match a.format {
-                    args::DataFormat::Yaml => output::yaml(&v)?,
-                    args::DataFormat::Json => output::json(&v)?,
-                });
+                emit::out(&output::data(a.format, &v)?);
             }
             Ok(0)
         }
@@ -379,20 +314,6 @@ fn charm_list(ctx: &Ctx, format: TableFormat) -> CmdResult {
                 TableFormat::Tabular => output::charms::render_list(&charms, std::io::stdout().is_terminal()),
                 TableFormat::Json => output::json(&charms.iter().map(output::charms::structured).collect::<Vec<_>>())?,
                 TableFormat::Yaml => output::yaml(&charms.iter().map(output::charms::structured).collect::<Vec<_>>())?,
-            });
-            Ok(0)
-        }
-        other => Err(unexpected(&other)),
-    }
-}
-
-fn models(ctx: &Ctx, format: TableFormat) -> CmdResult {
-    match ctx.send(Request::Models, DEFAULT_TIMEOUT)? {
-        Reply::Models { current, models } => {
-            emit::out(&match format {
-                TableFormat::Tabular => output::models::render_tabular(current.as_deref(), &models, std::io::stdout().is_terminal()),
-                TableFormat::Json => output::json(&output::models::structured(current.as_deref(), &models))?,
-                TableFormat::Yaml => output::yaml(&output::models::structured(current.as_deref(), &models))?,
             });
             Ok(0)
         }
@@ -445,10 +366,7 @@ fn show_unit(ctx: &Ctx, units: Vec<String>, format: DataFormat) -> CmdResult {
             other => return Err(unexpected(&other)),
         }
     }
-    emit::out(&match format {
-        DataFormat::Json => output::json(&all)?,
-        DataFormat::Yaml => output::yaml(&all)?,
-    });
+    emit::out(&output::data(format, &all)?);
     Ok(0)
 }
 

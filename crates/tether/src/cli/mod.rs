@@ -1,9 +1,12 @@
 //! The Juju-style command line: a thin client of the controller daemon.
 //!
 //! Every verb is parsed once ([`args`]), turned into one [`tether_core::wire::Request`]
-//! ([`commands`]), sent over the control socket ([`client`]) after making sure a
-//! controller answers ([`autostart`]), and its [`tether_core::wire::Reply`] printed in
-//! Juju's shapes ([`output`]). Nothing here touches the store or the workloads: the CLI
+//! ([`commands`], or the module of its noun: [`models`], [`secrets`], [`exec`]), sent
+//! over the control socket ([`context`], [`client`]) after making sure a controller
+//! answers ([`autostart`]), and its [`tether_core::wire::Reply`] printed in Juju's shapes
+//! ([`reply`], [`output`]). This file only declares the modules and maps a
+//! [`error::CliError`] to the exit code; imports only go downwards, so no two CLI
+//! modules import each other. Nothing here touches the store or the workloads: the CLI
 //! only speaks the wire protocol, so the daemon stays the single owner of state.
 //!
 //! Exit codes follow Juju: 0 success, 1 runtime error, 2 usage error; every failure is
@@ -13,44 +16,18 @@ mod args;
 mod autostart;
 mod client;
 mod commands;
+mod context;
 mod emit;
-mod extras;
+mod error;
+mod exec;
+mod models;
 mod output;
 mod params;
+mod reply;
+mod secrets;
 
+use error::CliError;
 use std::process::ExitCode;
-
-/// Why a command failed, classified by the exit code Juju would use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CliError {
-    /// Bad flags or arguments (exit 2).
-    Usage(String),
-    /// Anything that went wrong while doing the work (exit 1).
-    Runtime(String),
-}
-
-impl CliError {
-    pub fn usage(message: impl Into<String>) -> Self {
-        CliError::Usage(message.into())
-    }
-    pub fn runtime(message: impl Into<String>) -> Self {
-        CliError::Runtime(message.into())
-    }
-    fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Usage(_) => 2,
-            CliError::Runtime(_) => 1,
-        }
-    }
-    pub fn message(&self) -> &str {
-        match self {
-            CliError::Usage(m) | CliError::Runtime(m) => m,
-        }
-    }
-}
-
-/// What a command asks `main` to exit with once it has printed its output.
-pub type CmdResult = Result<u8, CliError>;
 
 /// Parses `std::env::args_os()`, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {

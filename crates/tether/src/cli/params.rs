@@ -1,12 +1,13 @@
 //! Turning command-line text into the values a request carries: action params for
-//! `run` and `key=value` lists for `deploy --config` / `config --file`.
+//! `run`, `key=value` lists for `deploy --config` / `config --file`, and comma-separated
+//! lists (`--reset a,b`, `grant-secret ID app1,app2`).
 //!
 //! Juju types `run` arguments as YAML (`true` becomes a bool, `10` an int) unless
 //! `--string-args` is given, nests dotted keys (`a.b=1`), and lets command-line values
 //! override a `--params` YAML file. These rules are pure functions here so they can be
 //! tested without a controller.
 
-use super::CliError;
+use super::error::CliError;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use tether_core::charm_meta::yaml_to_json;
@@ -26,12 +27,18 @@ pub struct RunTarget {
     pub assignments: Vec<String>,
 }
 
-fn shown(s: &str) -> String {
+/// User input as a usage error echoes it: at most 64 characters (`…` when cut), NUL escaped.
+pub fn shown(s: &str) -> String {
     let mut out: String = s.chars().take(64).collect::<String>().replace('\0', "\\0");
     if s.chars().count() > 64 {
         out.push('…');
     }
     out
+}
+
+/// A comma-separated list, blanks dropped; flags that repeat take one such list each.
+pub fn split_list(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect()
 }
 
 fn looks_like_unit(s: &str) -> bool {

@@ -1,10 +1,11 @@
-//! `run`: validate the unit, the action and its parameters against the charm's
-//! actions, queue the task on the unit (serialised with its hooks), and wait for the
-//! result up to `--wait`.
+//! Tasks on a unit. `run`: validate the unit, the action and its parameters against
+//! the charm's actions, queue the task on the unit (serialised with its hooks), and wait
+//! for the result up to `--wait`. `exec`: run a command in the unit's directory and
+//! record it as a task.
 
-use super::api::{ApiError, ApiResult};
-use super::models::resolve as resolve_model;
-use super::Controller;
+use super::error::{ApiError, ApiResult};
+use super::lookup::resolve_model;
+use super::state::Controller;
 use crate::store::{StoreError, TaskRow};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -1,46 +1,11 @@
 //! Request dispatch: one handler per request, each validating its input at the
-//! boundary before anything is stored or executed.
+//! boundary before anything is stored or executed. Only `server` calls in here; the
+//! handlers never call back, so this is the one module that knows them all.
 
-use super::{actions, apps, model_extras, models, relations, user_secrets, views, Controller};
-use crate::store::StoreError;
+use super::error::ApiError;
+use super::state::Controller;
+use super::{actions, applications, audit, models, relations, secrets, views};
 use tether_core::wire::{Reply, Request, JUJU_COMPAT_VERSION};
-
-/// A refused or failed request; `Display` is the text after `ERROR `.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl ApiError {
-    pub fn invalid(msg: impl Into<String>) -> ApiError {
-        ApiError::Invalid(msg.into())
-    }
-}
-
-impl From<tether_core::names::NameError> for ApiError {
-    fn from(e: tether_core::names::NameError) -> Self {
-        ApiError::Invalid(e.to_string())
-    }
-}
-
-impl From<tether_core::endpoints::InferError> for ApiError {
-    fn from(e: tether_core::endpoints::InferError) -> Self {
-        ApiError::Invalid(e.to_string())
-    }
-}
-
-impl From<tether_core::config::ConfigError> for ApiError {
-    fn from(e: tether_core::config::ConfigError) -> Self {
-        ApiError::Invalid(e.to_string())
-    }
-}
-
-pub type ApiResult = Result<Reply, ApiError>;
 
 /// Hands a hook tool call to the hook that runs under `context`.
 pub async fn hook_tool(c: &Controller, context: &str, tool: String, args: Vec<String>, stdin: Option<String>) -> Reply {
@@ -62,34 +27,36 @@ pub async fn dispatch(c: &Controller, request: Request) -> Reply {
         Request::Models => models::list(c),
         Request::Switch { model } => models::switch(c, &model),
         Request::DestroyModel { name, force } => models::destroy(c, &name, force).await,
-        Request::Deploy { model, charm, app, config, num_units, resources, trust } => {
-            apps::deploy(c, model, apps::DeployRequest { charm: &charm, app, config: &config, num_units, resources: &resources, trust })
-        }
-        Request::AddUnit { model, app, num_units } => apps::add_unit(c, model, &app, num_units),
-        Request::RemoveUnit { model, units, num_units } => apps::remove_unit(c, model, &units, num_units),
-        Request::RemoveApplication { model, apps, force } => apps::remove_application(c, model, &apps, force),
-        Request::ConfigGet { model, app } => apps::config_get(c, model, &app),
-        Request::ConfigSet { model, app, set, reset } => apps::config_set(c, model, &app, &set, &reset),
+        Request::Deploy { model, charm, app, config, num_units, resources, trust } => applications::deploy(
+            c,
+            model,
+            applications::DeployRequest { charm: &charm, app, config: &config, num_units, resources: &resources, trust },
+        ),
+        Request::AddUnit { model, app, num_units } => applications::add_unit(c, model, &app, num_units),
+        Request::RemoveUnit { model, units, num_units } => applications::remove_unit(c, model, &units, num_units),
+        Request::RemoveApplication { model, apps, force } => applications::remove_application(c, model, &apps, force),
+        Request::ConfigGet { model, app } => applications::config_get(c, model, &app),
+        Request::ConfigSet { model, app, set, reset } => applications::config_set(c, model, &app, &set, &reset),
         Request::Integrate { model, a, b } => relations::integrate(c, model, &a, &b),
         Request::RemoveRelation { model, a, b } => relations::remove(c, model, &a, b.as_deref()),
         Request::Run { model, unit, action, params, wait_ms } => actions::run(c, model, &unit, &action, params, wait_ms).await,
         Request::Status { model } => views::status(c, model),
         Request::ShowUnit { model, unit } => views::show_unit(c, model, &unit),
         Request::DebugLog { model, limit } => views::debug_log(c, model, limit),
-        Request::Resolve { model, unit } => apps::resolve(c, model, &unit),
+        Request::Resolve { model, unit } => applications::resolve(c, model, &unit),
         Request::Secrets { model } => views::secrets(c, model),
         Request::ShowSecret { model, id, reveal } => views::show_secret(c, model, &id, reveal),
         Request::Info { charm } => views::charm_info(c, &charm),
         Request::Charms => Ok(views::charms(c)),
-        Request::Audit { model, all } => model_extras::audit(c, model, all),
-        Request::ModelConfig { model, set, reset } => model_extras::model_config(c, model, &set, &reset),
-        Request::ShowModel { model } => model_extras::show_model(c, model),
-        Request::AddSecret { model, name, info, content } => user_secrets::add(c, model, &name, info.as_deref(), &content),
+        Request::Audit { model, all } => audit::audit(c, model, all),
+        Request::ModelConfig { model, set, reset } => models::model_config(c, model, &set, &reset),
+        Request::ShowModel { model } => models::show_model(c, model),
+        Request::AddSecret { model, name, info, content } => secrets::add(c, model, &name, info.as_deref(), &content),
         Request::UpdateSecret { model, id, info, name, content } => {
-            user_secrets::update(c, model, &id, info.as_deref(), name.as_deref(), content.as_ref())
+            secrets::update(c, model, &id, info.as_deref(), name.as_deref(), content.as_ref())
         }
-        Request::RemoveSecret { model, id } => user_secrets::remove(c, model, &id),
-        Request::GrantSecret { model, id, apps, revoke } => user_secrets::grant(c, model, &id, &apps, revoke),
+        Request::RemoveSecret { model, id } => secrets::remove(c, model, &id),
+        Request::GrantSecret { model, id, apps, revoke } => secrets::grant(c, model, &id, &apps, revoke),
         Request::Exec { model, unit, command, wait_ms } => actions::exec(c, model, &unit, command, wait_ms).await,
         Request::HookTool { context, tool, args, stdin } => Ok(hook_tool(c, &context, tool, args, stdin).await),
     };

@@ -6,16 +6,26 @@
 //! installed unit runs `start` again, so workloads come back) → socket (0600) and pid
 //! file. Shutdown (request or SIGTERM/SIGINT) reverses it: stop accepting, stop the
 //! workers, stop every workload, remove socket and pid file. State stays on disk.
+//!
+//! Modules, top to bottom (each imports only those below it): `server` (the socket) →
+//! `api` (dispatch) → one handler per noun (`models`, `applications`, `relations`,
+//! `secrets`, `actions`, `audit`, `views`; `resources` serves `applications`) →
+//! `lifecycle` (hook plans shared by handlers) → `lookup` (what a request names) →
+//! `error` and `state`. No handler imports another handler.
 
 mod actions;
 mod api;
-mod apps;
-mod model_extras;
+mod applications;
+mod audit;
+mod error;
+mod lifecycle;
+mod lookup;
 mod models;
 mod relations;
 mod resources;
+mod secrets;
 mod server;
-mod user_secrets;
+mod state;
 mod views;
 
 use crate::charms::{Registry, Services};
@@ -23,20 +33,10 @@ use crate::engine::Engine;
 use crate::paths::Home;
 use crate::store::{Store, StoreError};
 use anyhow::Context;
+use state::Controller;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-/// What request handlers share.
-pub struct Controller {
-    pub home: Home,
-    pub store: Arc<Store>,
-    pub engine: Arc<Engine>,
-    /// The charms (built-in and local) and the services they share.
-    pub charms: Arc<Registry>,
-    pub shutdown: Notify,
-    pub uuid: String,
-}
 
 /// Runs the controller in the foreground until it is told to stop (request or signal).
 pub fn run_foreground(home: Home) -> anyhow::Result<()> {

@@ -2,10 +2,10 @@
 //! model's charms, then the relation recorded and Juju's relation hooks queued on
 //! every unit of both sides.
 
-use super::api::{ApiError, ApiResult};
-use super::apps::dissolve_relation;
-use super::models::resolve as resolve_model;
-use super::Controller;
+use super::error::{ApiError, ApiResult};
+use super::lifecycle::{create_unit_with_joins, dissolve_relation};
+use super::lookup::resolve_model;
+use super::state::Controller;
 use crate::store::{AppRow, RelEndpoint, RelationRow};
 use std::collections::BTreeMap;
 use tether_core::charm_meta::CharmMeta;
@@ -82,7 +82,7 @@ pub fn integrate(c: &Controller, model: Option<String>, a: &str, b: &str) -> Api
                     }
                     None => {
                         tx.enqueue_all(&m.name, &p.name, &integrate_plan(id, &principal.endpoint.name, &sub.app, &[]))?;
-                        woken.extend(super::apps::create_unit_with_joins(tx, &m.name, &sub.app, Some(&p.name))?);
+                        woken.extend(create_unit_with_joins(tx, &m.name, &sub.app, Some(&p.name))?);
                     }
                 }
                 woken.push(p.name);

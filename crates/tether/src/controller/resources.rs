@@ -4,8 +4,7 @@
 //! original. Everything is checked and copied into a staging directory before the
 //! application is recorded; a refused deploy leaves nothing behind.
 
-use super::api::ApiError;
-use super::apps::short;
+use super::error::{short, ApiError};
 use crate::paths::Home;
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -1,7 +1,8 @@
 //! The control socket: a unix socket only the owner can open, one JSON request line
 //! and one JSON reply line per connection, each request carrying the controller token.
 
-use super::{api, Controller};
+use super::api;
+use super::state::Controller;
 use crate::paths::Home;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;

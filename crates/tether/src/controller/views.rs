@@ -3,9 +3,9 @@
 //! Views never include secret content except `show-secret --reveal`, which is the
 //! owner's explicit request.
 
-use super::api::{ApiError, ApiResult};
-use super::models::resolve as resolve_model;
-use super::Controller;
+use super::error::{ApiError, ApiResult};
+use super::lookup::resolve_model;
+use super::state::Controller;
 use crate::store::{AppRow, RelationRow, SecretRow, StoreError, Tx, UnitRow};
 use std::collections::BTreeMap;
 use tether_core::charm_meta::Role;

@@ -1,16 +1,13 @@
 //! `config APP [key]`: the whole view as YAML/JSON, or one value on its own.
 
 use super::super::args::DataFormat;
-use super::super::CliError;
+use super::super::error::CliError;
 use serde_json::Value;
 use tether_core::wire::ConfigView;
 
 /// The full view in the requested format.
 pub fn render(view: &ConfigView, format: DataFormat) -> Result<String, CliError> {
-    match format {
-        DataFormat::Json => super::json(view),
-        DataFormat::Yaml => super::yaml(view),
-    }
+    super::data(format, view)
 }
 
 /// One key's value as Juju prints it: strings raw, other values as JSON scalars,

@@ -1,7 +1,7 @@
 //! Printing replies in Juju's shapes.
 //!
 //! The JSON/YAML forms are the wire's view types serialised unchanged (they are
-//! already shaped like Juju's `--format json`); the submodules draw the human forms
+//! already shaped like Juju's `--format json`; [`data`] picks one for a `--format`); the submodules draw the human forms
 //! and make the few decisions that depend on the reply (such as `run`'s exit code).
 //! Everything here returns strings so it can be tested without a terminal.
 
@@ -13,7 +13,8 @@ pub mod status;
 pub mod table;
 pub mod task;
 
-use super::CliError;
+use super::args::DataFormat;
+use super::error::CliError;
 use serde::Serialize;
 use std::cmp::Ordering;
 
@@ -25,6 +26,14 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, CliError> {
 /// YAML, as Juju prints `--format yaml`.
 pub fn yaml<T: Serialize + ?Sized>(value: &T) -> Result<String, CliError> {
     serde_yaml::to_string(value).map_err(|e| CliError::runtime(format!("cannot encode output: {e}")))
+}
+
+/// `--format json|yaml` of a command that has no tabular form.
+pub fn data<T: Serialize + ?Sized>(format: DataFormat, value: &T) -> Result<String, CliError> {
+    match format {
+        DataFormat::Json => json(value),
+        DataFormat::Yaml => yaml(value),
+    }
 }
 
 /// Natural order: runs of digits compare as numbers (`pg/2` < `pg/10`).

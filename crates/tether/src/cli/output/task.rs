@@ -5,7 +5,7 @@
 //! get subtly wrong, so they live in one pure function, [`render_run`], with tests.
 
 use super::super::args::RunFormat;
-use super::super::CliError;
+use super::super::error::CliError;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use tether_core::wire::TaskView;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::server::{read_postmaster_pid, PgSpec};
+use crate::secret::{generate_password, SecretString};
 use crate::workload::free_port;
 use crate::workload::process::stop_pid_blocking;
-use crate::secret::{generate_password, SecretString};
 
 /// Stops whatever server runs on `data_dir` (and every pid it was told about) on drop.
 pub struct ServerGuard {

@@ -1,27 +1,25 @@
 //! Applications and units: deploy, add-unit, remove-unit, remove-application, config
 //! and resolve. Each validates everything first, then records the change and queues
-//! Juju's hooks for it in one store transaction, then wakes the affected units.
+//! Juju's hooks for it in one store transaction (the hook plans of units coming and
+//! going are `lifecycle`'s), then wakes the affected units.
 
-use super::api::{ApiError, ApiResult};
-use super::models::resolve as resolve_model;
-use super::{resources, Controller};
+use super::error::{short, ApiError, ApiResult};
+use super::lifecycle::{add_units, depart_unit, remove_applications};
+use super::lookup::{existing_app, resolve_model};
+use super::resources;
+use super::state::Controller;
 use crate::charms;
 use crate::engine::charm::CharmSource;
-use tether_core::charm_meta::CharmOrigin;
-
-use crate::store::{AppBag, AppRow, RelEndpoint, RelationRow, StoreError, Tx, UnitRow};
+use crate::store::{AppBag, AppRow, RelEndpoint, RelationRow};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use tether_core::charm_meta::CharmOrigin;
 use tether_core::charm_meta::{CharmMeta, Role};
 use tether_core::config;
-use tether_core::events::{deploy_plan, join_plan, remove_plan, Event, HookKind};
+use tether_core::events::{Event, HookKind};
 use tether_core::names::{validate_application, UnitName};
 use tether_core::status::WorkloadStatus;
 use tether_core::wire::{ConfigView, Reply, SettingView};
-
-pub(super) fn short(s: &str) -> String {
-    s.chars().take(64).collect::<String>().replace('\0', "\\0")
-}
 
 /// Reads `--config` arguments: `k=v` pairs, or a YAML file (`{k: v}` or `{app: {k: v}}`).
 fn config_pairs(args: &[String], app: &str) -> Result<Vec<(String, String)>, ApiError> {
@@ -169,60 +167,6 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
     Ok(Reply::done(format!("Deployed {name:?} from {source} {canonical:?}, revision 0")))
 }
 
-/// A leaving unit's last hooks: stop, `<name>-storage-detaching` for each of its
-/// storage instances, remove.
-fn enqueue_teardown(tx: &Tx<'_>, model: &str, unit: &UnitRow) -> Result<(), StoreError> {
-    tx.enqueue(model, &unit.name, &Event::simple(HookKind::Stop))?;
-    if let Some(app) = tx.app(model, &unit.app)? {
-        for id in tether_core::storage::unit_instances(&app.meta, &unit.state) {
-            tx.enqueue(model, &unit.name, &Event::storage(HookKind::StorageDetaching, &id))?;
-        }
-    }
-    tx.enqueue(model, &unit.name, &Event::simple(HookKind::Remove))
-}
-
-/// Creates `n` units and queues their deploy hooks plus the joins with every existing
-/// relation (both directions).
-fn add_units(tx: &Tx<'_>, model: &str, app: &str, n: u32) -> Result<Vec<String>, StoreError> {
-    let mut created = Vec::new();
-    for _ in 0..n {
-        created.extend(create_unit_with_joins(tx, model, app, None)?);
-    }
-    Ok(created)
-}
-
-/// Creates one unit (attached to `principal` when it is a subordinate's), queues its
-/// deploy hooks and its joins in both directions, and creates the subordinate units its
-/// container-scoped relations call for. Returns every unit created.
-pub(super) fn create_unit_with_joins(tx: &Tx<'_>, model: &str, app: &str, principal: Option<&str>) -> Result<Vec<String>, StoreError> {
-    let rels: Vec<RelationRow> = tx.relations(model, Some(app))?.into_iter().filter(|r| r.life == "alive").collect();
-    let number = tx.next_unit_number(model, app)?;
-    let leader = !tx.units(model, Some(app))?.iter().any(|u| u.leader);
-    let unit = tx.create_unit(model, app, number, leader, principal)?;
-    let existing: Vec<(i64, String, String)> =
-        rels.iter().filter_map(|r| Some((r.id, r.local(app)?.endpoint.clone(), r.remote(app)?.app.clone()))).collect();
-    let storage = tx.app(model, app)?.map(|a| a.meta.storage_ids(|_| 0)).unwrap_or_default();
-    tx.enqueue_all(model, &unit, &deploy_plan(leader, &existing, &storage))?;
-    let mut created = vec![unit.clone()];
-    for r in &rels {
-        let (Some(local), Some(remote)) = (r.local(app), r.remote(app)) else { continue };
-        let remote_units = tx.scope_units(model, r, &unit)?;
-        tx.enqueue_all(model, &unit, &join_plan(r.id, &local.endpoint, &remote.app, &remote_units))?;
-        for ru in &remote_units {
-            tx.enqueue_all(model, ru, &join_plan(r.id, &remote.endpoint, app, std::slice::from_ref(&unit)))?;
-        }
-        if principal.is_none() && r.scope == "container" && !r.is_peer() {
-            created.extend(create_unit_with_joins(tx, model, &remote.app, Some(&unit))?);
-        }
-    }
-    Ok(created)
-}
-
-fn existing_app(tx: &Tx<'_>, model: &str, app: &str) -> Result<AppRow, ApiError> {
-    validate_application(app)?;
-    tx.app(model, app)?.filter(|a| a.life == "alive").ok_or_else(|| ApiError::invalid(format!("application {app:?} not found")))
-}
-
 pub fn add_unit(c: &Controller, model: Option<String>, app: &str, n: u32) -> ApiResult {
     let m = resolve_model(c, model)?;
     if n == 0 {
@@ -241,52 +185,6 @@ pub fn add_unit(c: &Controller, model: Option<String>, app: &str, n: u32) -> Api
     let all: Vec<String> = c.store.read(|tx| tx.units(&m.name, None))?.into_iter().map(|u| u.name).collect();
     c.engine.kick_all(&m.name, all);
     Ok(Reply::done(format!("added {names}")))
-}
-
-/// Queues the departure of one unit: departed/broken for each of its relations (the
-/// other side hears relation-departed), then stop and remove; a new leader is
-/// elected if it led.
-fn depart_unit(tx: &Tx<'_>, model: &str, unit: &str) -> Result<Vec<String>, StoreError> {
-    let Some(u) = tx.unit(model, unit)? else { return Ok(vec![]) };
-    if u.life != "alive" {
-        return Ok(vec![]);
-    }
-    tx.set_unit_life(model, unit, "dying")?;
-    let mut woken = vec![unit.to_string()];
-    for r in tx.relations(model, Some(&u.app))? {
-        let (Some(local), Some(remote)) = (r.local(&u.app), r.remote(&u.app)) else { continue };
-        let remote_units = tx.scope_units(model, &r, unit)?;
-        if r.life == "alive" {
-            let mut plan = remove_plan(r.id, &local.endpoint, &remote.app, &remote_units);
-            if r.is_peer() {
-                plan.retain(|e| e.kind != HookKind::RelationBroken);
-            }
-            tx.enqueue_all(model, unit, &plan)?;
-        }
-        // A relation already being removed has its departures queued: add none after its broken.
-        for ru in remote_units.into_iter().filter(|_| r.life == "alive") {
-            let ev = Event {
-                departing_unit: Some(unit.to_string()),
-                ..Event::relation(HookKind::RelationDeparted, r.id, &remote.endpoint, &u.app, Some(unit))
-            };
-            tx.enqueue(model, &ru, &ev)?;
-            woken.push(ru);
-        }
-    }
-    enqueue_teardown(tx, model, &u)?;
-    for sub in tx.units(model, None)?.into_iter().filter(|s| s.principal.as_deref() == Some(unit)) {
-        woken.extend(depart_unit(tx, model, &sub.name)?);
-    }
-    if u.leader {
-        tx.set_unit_leader(model, unit, false)?;
-        let next = tx.units(model, Some(&u.app))?.into_iter().find(|x| x.life == "alive");
-        if let Some(next) = next {
-            tx.set_unit_leader(model, &next.name, true)?;
-            tx.enqueue(model, &next.name, &Event::simple(HookKind::LeaderElected))?;
-            woken.push(next.name);
-        }
-    }
-    Ok(woken)
 }
 
 pub fn remove_unit(c: &Controller, model: Option<String>, targets: &[String], num_units: Option<u32>) -> ApiResult {
@@ -325,68 +223,12 @@ pub fn remove_unit(c: &Controller, model: Option<String>, targets: &[String], nu
     Ok(Reply::Done { info: removed.iter().map(|u| format!("will remove unit {u}")).collect(), output: None })
 }
 
-/// Queues the removal of a relation on every unit of both sides.
-pub(super) fn dissolve_relation(tx: &Tx<'_>, model: &str, rel: &RelationRow) -> Result<Vec<String>, StoreError> {
-    tx.set_relation_life(model, rel.id, "dying")?;
-    let mut woken = Vec::new();
-    let mut any_unit = false;
-    let mut subordinates = Vec::new();
-    for ep in &rel.endpoints {
-        let Some(remote) = rel.remote(&ep.app) else { continue };
-        for u in tx.units(model, Some(&ep.app))? {
-            any_unit = true;
-            tx.drop_relation_events(model, &u.name, rel.id)?;
-            let others = tx.scope_units(model, rel, &u.name)?;
-            tx.enqueue_all(model, &u.name, &remove_plan(rel.id, &ep.endpoint, &remote.app, &others))?;
-            if rel.scope == "container" && u.principal.is_some() {
-                subordinates.push(u.name.clone());
-            }
-            woken.push(u.name);
-        }
-    }
-    // Without its container relation a subordinate unit has no host: it goes too.
-    for sub in subordinates {
-        woken.extend(depart_unit(tx, model, &sub)?);
-    }
-    if !any_unit {
-        tx.delete_relation(model, rel.id)?;
-    }
-    Ok(woken)
-}
-
 pub fn remove_application(c: &Controller, model: Option<String>, apps: &[String], _force: bool) -> ApiResult {
     let m = resolve_model(c, model)?;
     if apps.is_empty() {
         return Err(ApiError::Usage("no application specified".into()));
     }
-    let woken = c.store.write(|tx| {
-        for a in apps {
-            existing_app(tx, &m.name, a)?;
-        }
-        // Aborting inside the transaction: nothing of it is committed.
-        crate::failpoint::hit("remove-application.after-validate");
-        let mut woken = Vec::new();
-        for a in apps {
-            tx.set_app_life(&m.name, a, "dying")?;
-            for r in tx.relations(&m.name, Some(a))? {
-                if r.life == "alive" && !r.is_peer() {
-                    woken.extend(dissolve_relation(tx, &m.name, &r)?);
-                }
-            }
-            let units = tx.units(&m.name, Some(a))?;
-            if units.is_empty() {
-                tx.delete_app(&m.name, a)?;
-            }
-            for u in units.into_iter().filter(|u| u.life == "alive") {
-                tx.set_unit_life(&m.name, &u.name, "dying")?;
-                enqueue_teardown(tx, &m.name, &u)?;
-                woken.push(u.name);
-            }
-        }
-        Ok::<_, ApiError>(woken)
-    })?;
-    crate::failpoint::hit("remove-application.after-store");
-    c.engine.kick_all(&m.name, woken);
+    remove_applications(c, &m.name, apps)?;
     Ok(Reply::Done { info: apps.iter().map(|a| format!("will remove application {a}")).collect(), output: None })
 }
 

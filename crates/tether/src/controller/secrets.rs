@@ -1,9 +1,9 @@
 //! User secrets (`add-secret`, `update-secret`, `grant-secret`, `remove-secret`):
 //! owned by the model, granted to applications, sealed at rest like every secret.
 
-use super::api::{ApiError, ApiResult};
-use super::models::resolve as resolve_model;
-use super::Controller;
+use super::error::{ApiError, ApiResult};
+use super::lookup::resolve_model;
+use super::state::Controller;
 use crate::store::{new_secret_id, secret_id_from_uri, SecretOwner, StoreError};
 use std::collections::BTreeMap;
 use tether_core::names::validate_application;
