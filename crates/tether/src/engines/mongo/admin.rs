@@ -26,13 +26,13 @@
 //! of SCRAM that servers without `skipEmptyExchange` (FerretDB 1.24 among them) need, and
 //! fails every login there with "expected SCRAM authentication to have completed".
 
-use super::error::MongoAdminError;
+use super::error::{error_code, MongoAdminError};
 use crate::engines::user_admin::{Ensured, RelationUser, UserAdmin};
 use std::sync::RwLock;
 use std::time::Duration;
 
 use mongodb::bson::{doc, Bson, Document};
-use mongodb::error::{Error as DriverError, ErrorKind};
+
 use mongodb::options::{AuthMechanism, ClientOptions, Credential, ServerAddress};
 use mongodb::Client;
 use tether_core::mongo_plan::{self, Role, AUTH_DATABASE, OWNER_KEY, OWNER_VALUE, REGISTRY_COLLECTION, REGISTRY_DATABASE};
@@ -44,7 +44,6 @@ pub const ADMIN_USER: &str = "operator";
 const SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// Server error codes tether reacts to.
 const USER_NOT_FOUND: i32 = 11;
-const AUTHENTICATION_FAILED: i32 = 18;
 const NAMESPACE_NOT_FOUND: i32 = 26;
 const USER_EXISTS: i32 = 51003;
 const ROLE_EXISTS: i32 = 51002;
@@ -77,19 +76,6 @@ pub fn client_options(port: u16, login: Option<(&str, &SecretString)>, timeout: 
         .build();
     opts.credential = credential;
     opts
-}
-
-/// The server's error code, when the server answered with one.
-pub fn error_code(e: &DriverError) -> Option<i32> {
-    match e.kind.as_ref() {
-        ErrorKind::Command(c) => Some(c.code),
-        _ => None,
-    }
-}
-
-/// Whether the server refused the credentials (as opposed to being unreachable).
-pub fn is_auth_refused(e: &DriverError) -> bool {
-    matches!(e.kind.as_ref(), ErrorKind::Authentication { .. }) || error_code(e) == Some(AUTHENTICATION_FAILED)
 }
 
 pub struct MongoAdmin {

@@ -2,13 +2,27 @@
 //! ([`MongoAdminError::class`]). Messages name the step and carry the server's answer;
 //! passwords never appear.
 
-use super::admin::{error_code, is_auth_refused};
 use crate::engines::error_class::{Classify, ErrorClass};
 use mongodb::error::{Error as DriverError, ErrorKind};
 use tether_core::mongo_plan::MongoPlanError;
 
 /// The server's "not authorized" answer.
 const UNAUTHORIZED: i32 = 13;
+/// The server's "authentication failed" answer.
+const AUTHENTICATION_FAILED: i32 = 18;
+
+/// The server's error code, when the server answered with one.
+pub fn error_code(e: &DriverError) -> Option<i32> {
+    match e.kind.as_ref() {
+        ErrorKind::Command(c) => Some(c.code),
+        _ => None,
+    }
+}
+
+/// Whether the server refused the credentials (as opposed to being unreachable).
+pub fn is_auth_refused(e: &DriverError) -> bool {
+    matches!(e.kind.as_ref(), ErrorKind::Authentication { .. }) || error_code(e) == Some(AUTHENTICATION_FAILED)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MongoAdminError {

@@ -3,7 +3,7 @@
 //! (`admin`: users, roles, the ownership marker) and what can go wrong (`error`).
 
 mod admin;
-mod error;
+pub(crate) mod error;
 pub mod router;
 mod server;
 

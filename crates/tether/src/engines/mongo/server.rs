@@ -36,7 +36,8 @@ use std::time::{Duration, Instant};
 use mongodb::bson::doc;
 use nix::sys::signal::Signal;
 
-use crate::engines::mongo::{client_options, is_auth_refused, ADMIN_USER};
+use super::admin::{client_options, ADMIN_USER};
+use super::error::{error_code, is_auth_refused};
 use crate::secret::{generate_password, SecretString};
 use crate::workload::process::{pid_alive, Proc};
 use crate::workload::server_process::{ServerProcess, StrayServer};
@@ -467,7 +468,7 @@ async fn initiate_mongod(spec: &MongoSpec, proc: &mut Proc) -> Result<(), Worklo
             }
             if let Err(e) = admin.run_command(doc! { "replSetInitiate": config }).await {
                 // 23: AlreadyInitialized (a retried first start).
-                if crate::engines::mongo::error_code(&e) != Some(23) {
+                if error_code(&e) != Some(23) {
                     return Err(fail(format!("replSetInitiate: {e}")));
                 }
             }
@@ -491,7 +492,7 @@ async fn initiate_mongod(spec: &MongoSpec, proc: &mut Proc) -> Result<(), Worklo
         };
         if let Err(e) = admin.run_command(create).await {
             // Users already exist: the exception is closed and the password is wrong.
-            if crate::engines::mongo::error_code(&e) != Some(51003) {
+            if error_code(&e) != Some(51003) {
                 return Err(fail(format!("creating {ADMIN_USER} through the localhost exception: {e}")));
             }
         }

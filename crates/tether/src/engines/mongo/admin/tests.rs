@@ -8,8 +8,10 @@ use mongodb::bson::Document;
 use tether_core::mongo_plan::{relation_user, render_uri, roles_for};
 
 use super::*;
+use crate::engines::mongo::error::is_auth_refused;
 use crate::engines::mongo::tests::MongoHome;
 use crate::secret::generate_password;
+use mongodb::error::Error as DriverError;
 
 async fn server() -> (MongoHome, MongoAdmin) {
     let (t, _proc) = MongoHome::started().await;
