@@ -43,6 +43,14 @@ impl Scope {
             Scope::Container => "container",
         }
     }
+
+    /// Reads a stored word; anything but `container` is global.
+    pub fn parse(word: &str) -> Scope {
+        match word {
+            "container" => Scope::Container,
+            _ => Scope::Global,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

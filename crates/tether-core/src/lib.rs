@@ -12,6 +12,7 @@ pub mod data_interfaces;
 pub mod duration;
 pub mod endpoints;
 pub mod events;
+pub mod life;
 pub mod mongo_plan;
 pub mod my_plan;
 pub mod names;

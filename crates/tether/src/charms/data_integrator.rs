@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use tether_core::charm_meta::{ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
 use tether_core::events::{Event, HookKind};
+use tether_core::life::Life;
 use tether_core::names::validate_database;
 use tether_core::status::WorkloadStatus;
 
@@ -128,7 +129,7 @@ impl DataIntegratorCharm {
         let mut delivered = Vec::new();
         for ep in DATABASE_ENDPOINTS {
             for rel in ctx.relation_ids(ep)? {
-                if ctx.relation(rel)?.life == "alive" && self.answered(ctx, rel)? {
+                if ctx.relation(rel)?.life == Life::Alive && self.answered(ctx, rel)? {
                     delivered.push(rel);
                 }
             }
@@ -168,7 +169,7 @@ impl DataIntegratorCharm {
         let mut results: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
         for product in PRODUCTS {
             for rel in ctx.relation_ids(product)? {
-                if ctx.relation(rel)?.life != "alive" || !self.answered(ctx, rel)? {
+                if ctx.relation(rel)?.life != Life::Alive || !self.answered(ctx, rel)? {
                     continue;
                 }
                 results.insert(product, self.resolved_bag(ctx, rel)?);

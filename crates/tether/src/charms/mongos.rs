@@ -16,6 +16,7 @@ use anyhow::{anyhow, Context};
 use std::sync::Arc;
 use tether_core::charm_meta::{CharmMeta, Endpoint, Role};
 use tether_core::events::{Event, HookKind};
+use tether_core::life::Life;
 use tether_core::mongo_plan::render_uri;
 use tether_core::status::WorkloadStatus;
 
@@ -109,7 +110,8 @@ impl MongosCharm {
 
     /// Starts the router once the config server has answered, then shares credentials.
     async fn converge(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let Some(cluster) = ctx.relation_ids(CLUSTER)?.into_iter().find(|r| ctx.relation(*r).map(|x| x.life == "alive").unwrap_or(false))
+        let Some(cluster) =
+            ctx.relation_ids(CLUSTER)?.into_iter().find(|r| ctx.relation(*r).map(|x| x.life == Life::Alive).unwrap_or(false))
         else {
             ctx.set_status(WorkloadStatus::Blocked, MISSING_CLUSTER)?;
             return Ok(());
@@ -224,7 +226,7 @@ impl Charm for MongosCharm {
                 Ok(())
             }
             (HookKind::RelationBroken, Some(CLUSTER)) => {
-                if ctx.relation(event.relation.as_ref().map(|(id, _)| *id).unwrap_or_default())?.life == "alive" {
+                if ctx.relation(event.relation.as_ref().map(|(id, _)| *id).unwrap_or_default())?.life == Life::Alive {
                     return Ok(());
                 }
                 self.cluster_gone(ctx).await

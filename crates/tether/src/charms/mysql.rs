@@ -17,6 +17,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
+use tether_core::life::Life;
 use tether_core::my_plan::{legacy_database, legacy_user, relation_user, SYSTEM_USERS};
 use tether_core::names::validate_database;
 use tether_core::status::WorkloadStatus;
@@ -265,7 +266,7 @@ impl MysqlCharm {
 
     /// Only when an endpoint's last relation goes are its shared users removed.
     async fn legacy_broken(&self, ctx: &mut HookContext, endpoint: &str, rel: i64) -> anyhow::Result<()> {
-        if !ctx.leader || ctx.relation(rel)?.life == "alive" {
+        if !ctx.leader || ctx.relation(rel)?.life == Life::Alive {
             return Ok(());
         }
         let others = ctx.relation_ids(endpoint)?.into_iter().filter(|r| *r != rel).count();
@@ -287,7 +288,7 @@ impl MysqlCharm {
     }
 
     async fn broken(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
-        if !ctx.leader || ctx.relation(rel)?.life == "alive" {
+        if !ctx.leader || ctx.relation(rel)?.life == Life::Alive {
             return Ok(());
         }
         let user = relation_user(rel, &ctx.model_uuid);

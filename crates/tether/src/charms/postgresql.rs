@@ -19,6 +19,7 @@ use anyhow::anyhow;
 use serde_json::Value;
 use std::sync::Arc;
 use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
+use tether_core::life::Life;
 use tether_core::names::validate_database;
 use tether_core::pg_plan::{relation_user, SYSTEM_USERS};
 use tether_core::status::WorkloadStatus;
@@ -285,7 +286,7 @@ impl PostgresqlCharm {
 
     async fn broken(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
         // A unit leaving (not the relation) also runs relation-broken: keep the user.
-        if !ctx.leader || ctx.relation(rel)?.life == "alive" {
+        if !ctx.leader || ctx.relation(rel)?.life == Life::Alive {
             return Ok(());
         }
         let user = relation_user(rel);

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tether_core::charm_meta::ActionSpec;
 use tether_core::events::Event;
+use tether_core::life::Life;
 use tether_core::names::{validate_action, UnitTarget};
 use tether_core::wire::{Reply, TaskView};
 
@@ -110,7 +111,7 @@ pub async fn run(
     let (unit_name, spec) = c.store.read(|tx| {
         let app = tx
             .app(&m.name, target.app())?
-            .filter(|a| a.life == "alive")
+            .filter(|a| a.life == Life::Alive)
             .ok_or_else(|| ApiError::invalid(format!("application {:?} not found", target.app())))?;
         let unit_name = match &target {
             UnitTarget::Leader(a) => tx
@@ -122,7 +123,7 @@ pub async fn run(
             UnitTarget::Unit(u) => {
                 let name = u.to_string();
                 tx.unit(&m.name, &name)?
-                    .filter(|u| u.life == "alive")
+                    .filter(|u| u.life == Life::Alive)
                     .ok_or_else(|| ApiError::invalid(format!("unit {name:?} not found")))?;
                 name
             }

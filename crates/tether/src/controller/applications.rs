@@ -17,6 +17,7 @@ use tether_core::charm_meta::CharmOrigin;
 use tether_core::charm_meta::{CharmMeta, Role};
 use tether_core::config;
 use tether_core::events::{Event, HookKind};
+use tether_core::life::Life;
 use tether_core::names::{validate_application, UnitName};
 use tether_core::status::WorkloadStatus;
 use tether_core::wire::{ConfigView, Reply, SettingView};
@@ -74,12 +75,12 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
         std::fs::create_dir_all(staged.parent().unwrap_or(c.home.root()))
             .map_err(|e| ApiError::invalid(format!("cannot create charm store: {e}")))?;
         let meta = charms::local::install(std::path::Path::new(charm), &staged).map_err(|e| ApiError::invalid(e.to_string()))?;
-        (meta.name.clone(), meta, "local", Some(staged))
+        (meta.name.clone(), meta, CharmOrigin::Local, Some(staged))
     } else {
         let canonical = charms::canonical_name(charm)
             .ok_or_else(|| ApiError::invalid(format!("cannot resolve charm or bundle {:?}: charm or bundle not found", short(charm))))?;
         let native = c.charms.builtin(canonical).ok_or_else(|| ApiError::invalid(format!("charm {canonical:?} not available")))?;
-        (canonical.to_string(), native.meta(), "builtin", None)
+        (canonical.to_string(), native.meta(), CharmOrigin::Builtin, None)
     };
     let discard = |staged: &Option<std::path::PathBuf>| {
         if let Some(s) = staged {
@@ -90,7 +91,7 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
     let checked = (|| {
         validate_application(&name)?;
         let values = config::apply(&meta, &BTreeMap::new(), &config_pairs(cfg, &name)?, &[])?;
-        if let Some(native) = c.charms.charm_for(&canonical, CharmOrigin::parse(origin), &meta) {
+        if let Some(native) = c.charms.charm_for(&canonical, origin, &meta) {
             native.validate_config(&values).map_err(ApiError::Invalid)?;
         }
         Ok::<_, ApiError>(values)
@@ -116,13 +117,13 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
                 name: name.clone(),
                 charm: canonical.clone(),
                 meta: meta.clone(),
-                origin: origin.into(),
+                origin,
                 rev: 0,
                 config: values.clone(),
                 status: WorkloadStatus::Unknown,
                 message: String::new(),
                 since: String::new(),
-                life: "alive".into(),
+                life: Life::Alive,
             },
         )?;
         for peer in meta.peers() {
@@ -133,8 +134,8 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
                     id,
                     key: format!("{name}:{}", peer.name),
                     interface: peer.interface.clone(),
-                    scope: peer.scope.as_str().into(),
-                    life: "alive".into(),
+                    scope: peer.scope,
+                    life: Life::Alive,
                     endpoints: vec![RelEndpoint { app: name.clone(), endpoint: peer.name.clone(), role: Role::Peer }],
                 },
             )?;
@@ -198,7 +199,7 @@ pub fn remove_unit(c: &Controller, model: Option<String>, targets: &[String], nu
             if let Some(n) = num_units {
                 let a = existing_app(tx, &m.name, t)?;
                 let mut alive: Vec<String> =
-                    tx.units(&m.name, Some(&a.name))?.into_iter().filter(|u| u.life == "alive").map(|u| u.name).collect();
+                    tx.units(&m.name, Some(&a.name))?.into_iter().filter(|u| u.life == Life::Alive).map(|u| u.name).collect();
                 if n as usize > alive.len() {
                     return Err(ApiError::invalid(format!("cannot remove {n} units from {t:?}: it has {}", alive.len())));
                 }

@@ -8,7 +8,9 @@ use super::error::ApiError;
 use super::lookup::existing_app;
 use super::state::Controller;
 use crate::store::{RelationRow, StoreError, Tx, UnitRow};
+use tether_core::charm_meta::Scope;
 use tether_core::events::{deploy_plan, join_plan, remove_plan, Event, HookKind};
+use tether_core::life::Life;
 
 /// A leaving unit's last hooks: stop, `<name>-storage-detaching` for each of its
 /// storage instances, remove.
@@ -36,7 +38,7 @@ pub fn add_units(tx: &Tx<'_>, model: &str, app: &str, n: u32) -> Result<Vec<Stri
 /// deploy hooks and its joins in both directions, and creates the subordinate units its
 /// container-scoped relations call for. Returns every unit created.
 pub fn create_unit_with_joins(tx: &Tx<'_>, model: &str, app: &str, principal: Option<&str>) -> Result<Vec<String>, StoreError> {
-    let rels: Vec<RelationRow> = tx.relations(model, Some(app))?.into_iter().filter(|r| r.life == "alive").collect();
+    let rels: Vec<RelationRow> = tx.relations(model, Some(app))?.into_iter().filter(|r| r.life == Life::Alive).collect();
     let number = tx.next_unit_number(model, app)?;
     let leader = !tx.units(model, Some(app))?.iter().any(|u| u.leader);
     let unit = tx.create_unit(model, app, number, leader, principal)?;
@@ -52,7 +54,7 @@ pub fn create_unit_with_joins(tx: &Tx<'_>, model: &str, app: &str, principal: Op
         for ru in &remote_units {
             tx.enqueue_all(model, ru, &join_plan(r.id, &remote.endpoint, app, std::slice::from_ref(&unit)))?;
         }
-        if principal.is_none() && r.scope == "container" && !r.is_peer() {
+        if principal.is_none() && r.scope == Scope::Container && !r.is_peer() {
             created.extend(create_unit_with_joins(tx, model, &remote.app, Some(&unit))?);
         }
     }
@@ -64,15 +66,15 @@ pub fn create_unit_with_joins(tx: &Tx<'_>, model: &str, app: &str, principal: Op
 /// elected if it led.
 pub fn depart_unit(tx: &Tx<'_>, model: &str, unit: &str) -> Result<Vec<String>, StoreError> {
     let Some(u) = tx.unit(model, unit)? else { return Ok(vec![]) };
-    if u.life != "alive" {
+    if u.life != Life::Alive {
         return Ok(vec![]);
     }
-    tx.set_unit_life(model, unit, "dying")?;
+    tx.set_unit_life(model, unit, Life::Dying)?;
     let mut woken = vec![unit.to_string()];
     for r in tx.relations(model, Some(&u.app))? {
         let (Some(local), Some(remote)) = (r.local(&u.app), r.remote(&u.app)) else { continue };
         let remote_units = tx.scope_units(model, &r, unit)?;
-        if r.life == "alive" {
+        if r.life == Life::Alive {
             let mut plan = remove_plan(r.id, &local.endpoint, &remote.app, &remote_units);
             if r.is_peer() {
                 plan.retain(|e| e.kind != HookKind::RelationBroken);
@@ -80,7 +82,7 @@ pub fn depart_unit(tx: &Tx<'_>, model: &str, unit: &str) -> Result<Vec<String>, 
             tx.enqueue_all(model, unit, &plan)?;
         }
         // A relation already being removed has its departures queued: add none after its broken.
-        for ru in remote_units.into_iter().filter(|_| r.life == "alive") {
+        for ru in remote_units.into_iter().filter(|_| r.life == Life::Alive) {
             let ev = Event {
                 departing_unit: Some(unit.to_string()),
                 ..Event::relation(HookKind::RelationDeparted, r.id, &remote.endpoint, &u.app, Some(unit))
@@ -95,7 +97,7 @@ pub fn depart_unit(tx: &Tx<'_>, model: &str, unit: &str) -> Result<Vec<String>, 
     }
     if u.leader {
         tx.set_unit_leader(model, unit, false)?;
-        let next = tx.units(model, Some(&u.app))?.into_iter().find(|x| x.life == "alive");
+        let next = tx.units(model, Some(&u.app))?.into_iter().find(|x| x.life == Life::Alive);
         if let Some(next) = next {
             tx.set_unit_leader(model, &next.name, true)?;
             tx.enqueue(model, &next.name, &Event::simple(HookKind::LeaderElected))?;
@@ -107,7 +109,7 @@ pub fn depart_unit(tx: &Tx<'_>, model: &str, unit: &str) -> Result<Vec<String>, 
 
 /// Queues the removal of a relation on every unit of both sides.
 pub fn dissolve_relation(tx: &Tx<'_>, model: &str, rel: &RelationRow) -> Result<Vec<String>, StoreError> {
-    tx.set_relation_life(model, rel.id, "dying")?;
+    tx.set_relation_life(model, rel.id, Life::Dying)?;
     let mut woken = Vec::new();
     let mut any_unit = false;
     let mut subordinates = Vec::new();
@@ -118,7 +120,7 @@ pub fn dissolve_relation(tx: &Tx<'_>, model: &str, rel: &RelationRow) -> Result<
             tx.drop_relation_events(model, &u.name, rel.id)?;
             let others = tx.scope_units(model, rel, &u.name)?;
             tx.enqueue_all(model, &u.name, &remove_plan(rel.id, &ep.endpoint, &remote.app, &others))?;
-            if rel.scope == "container" && u.principal.is_some() {
+            if rel.scope == Scope::Container && u.principal.is_some() {
                 subordinates.push(u.name.clone());
             }
             woken.push(u.name);
@@ -146,9 +148,9 @@ pub fn remove_applications(c: &Controller, model: &str, apps: &[String]) -> Resu
         crate::failpoint::hit("remove-application.after-validate");
         let mut woken = Vec::new();
         for a in apps {
-            tx.set_app_life(model, a, "dying")?;
+            tx.set_app_life(model, a, Life::Dying)?;
             for r in tx.relations(model, Some(a))? {
-                if r.life == "alive" && !r.is_peer() {
+                if r.life == Life::Alive && !r.is_peer() {
                     woken.extend(dissolve_relation(tx, model, &r)?);
                 }
             }
@@ -156,8 +158,8 @@ pub fn remove_applications(c: &Controller, model: &str, apps: &[String]) -> Resu
             if units.is_empty() {
                 tx.delete_app(model, a)?;
             }
-            for u in units.into_iter().filter(|u| u.life == "alive") {
-                tx.set_unit_life(model, &u.name, "dying")?;
+            for u in units.into_iter().filter(|u| u.life == Life::Alive) {
+                tx.set_unit_life(model, &u.name, Life::Dying)?;
                 enqueue_teardown(tx, model, &u)?;
                 woken.push(u.name);
             }

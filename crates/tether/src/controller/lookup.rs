@@ -5,6 +5,7 @@
 use super::error::ApiError;
 use super::state::Controller;
 use crate::store::{AppRow, ModelRow, Tx};
+use tether_core::life::Life;
 use tether_core::names::validate_application;
 
 /// Accepts `name`, `user/name`, `ctrl:name` and `ctrl:user/name`.
@@ -29,5 +30,5 @@ pub fn resolve_model(c: &Controller, model: Option<String>) -> Result<ModelRow, 
 /// A live application of the model, its name validated first.
 pub fn existing_app(tx: &Tx<'_>, model: &str, app: &str) -> Result<AppRow, ApiError> {
     validate_application(app)?;
-    tx.app(model, app)?.filter(|a| a.life == "alive").ok_or_else(|| ApiError::invalid(format!("application {app:?} not found")))
+    tx.app(model, app)?.filter(|a| a.life == Life::Alive).ok_or_else(|| ApiError::invalid(format!("application {app:?} not found")))
 }

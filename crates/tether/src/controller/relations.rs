@@ -9,15 +9,17 @@ use super::state::Controller;
 use crate::store::{AppRow, RelEndpoint, RelationRow};
 use std::collections::BTreeMap;
 use tether_core::charm_meta::CharmMeta;
+use tether_core::charm_meta::Scope;
 use tether_core::endpoints::{infer, relation_key, AppEndpoint, EndpointArg, InferError};
 use tether_core::events::integrate_plan;
+use tether_core::life::Life;
 use tether_core::wire::Reply;
 
 /// The metadata of the named applications that are alive (only those: a model of
 /// thousands of applications must not be read whole to relate two of them).
 fn live_metas(c: &Controller, model: &str, names: [&str; 2]) -> Result<BTreeMap<String, CharmMeta>, ApiError> {
     let apps: Vec<AppRow> = c.store.read(|tx| names.iter().filter_map(|n| tx.app(model, n).transpose()).collect::<Result<_, _>>())?;
-    Ok(apps.into_iter().filter(|a| a.life == "alive").map(|a| (a.name, a.meta)).collect())
+    Ok(apps.into_iter().filter(|a| a.life == Life::Alive).map(|a| (a.name, a.meta)).collect())
 }
 
 fn inferred(c: &Controller, model: &str, a: &str, b: &str) -> Result<(AppEndpoint, AppEndpoint, String), ApiError> {
@@ -37,23 +39,18 @@ pub fn integrate(c: &Controller, model: Option<String>, a: &str, b: &str) -> Api
     crate::failpoint::hit("integrate.after-validate");
     let woken = c.store.write(|tx| {
         if let Some(existing) = tx.relation_by_key(&m.name, &key)? {
-            let what = if existing.life == "alive" { "already exists" } else { "is still being removed" };
+            let what = if existing.life == Life::Alive { "already exists" } else { "is still being removed" };
             return Err(ApiError::invalid(format!("cannot add relation {key:?}: relation {key} {what}")));
         }
         let id = tx.next_relation_id(&m.name)?;
-        let scope = if x.endpoint.scope == tether_core::charm_meta::Scope::Container
-            || y.endpoint.scope == tether_core::charm_meta::Scope::Container
-        {
-            "container"
-        } else {
-            "global"
-        };
+        let scope =
+            if x.endpoint.scope == Scope::Container || y.endpoint.scope == Scope::Container { Scope::Container } else { Scope::Global };
         let rel = RelationRow {
             id,
             key: key.clone(),
             interface: x.endpoint.interface.clone(),
-            scope: scope.into(),
-            life: "alive".into(),
+            scope,
+            life: Life::Alive,
             endpoints: [&x, &y]
                 .iter()
                 .map(|e| RelEndpoint { app: e.app.clone(), endpoint: e.endpoint.name.clone(), role: e.endpoint.role })
@@ -61,7 +58,7 @@ pub fn integrate(c: &Controller, model: Option<String>, a: &str, b: &str) -> Api
         };
         tx.create_relation(&m.name, &rel)?;
         let mut woken = Vec::new();
-        if scope == "container" {
+        if scope == Scope::Container {
             // One subordinate unit beside each principal unit, as Juju places them.
             let (principal, sub) = if x.subordinate { (&y, &x) } else { (&x, &y) };
             for p in tx.units(&m.name, Some(&principal.app))? {
@@ -142,7 +139,7 @@ pub fn remove(c: &Controller, model: Option<String>, a: &str, b: Option<&str>) -
             }
         }
     };
-    if rel.life != "alive" {
+    if rel.life != Life::Alive {
         return Ok(Reply::Done { info: vec![], output: None });
     }
     crate::failpoint::hit("remove-relation.after-validate");

@@ -8,7 +8,10 @@ use super::lookup::resolve_model;
 use super::state::Controller;
 use crate::store::{AppRow, RelationRow, SecretRow, StoreError, Tx, UnitRow};
 use std::collections::BTreeMap;
+use tether_core::charm_meta::CharmOrigin;
 use tether_core::charm_meta::Role;
+use tether_core::charm_meta::Scope;
+use tether_core::life::Life;
 use tether_core::names::UnitName;
 use tether_core::status::{derive_app_status, WorkloadStatus};
 use tether_core::wire::*;
@@ -44,7 +47,7 @@ fn serving_port(u: &UnitRow) -> Vec<String> {
 
 fn unit_view(u: &UnitRow) -> UnitStatusView {
     let (wl, msg) = unit_workload(u);
-    let agent = if u.life != "alive" && u.agent == "idle" { "executing" } else { u.agent.as_str() };
+    let agent = if u.life != Life::Alive && u.agent == "idle" { "executing" } else { u.agent.as_str() };
     UnitStatusView {
         workload_status: info(wl.as_str(), &msg, &u.since),
         juju_status: StatusInfo { version: JUJU_COMPAT_VERSION.into(), ..info(agent, &u.agent_message, &u.since) },
@@ -91,7 +94,7 @@ fn app_view(rows: &ModelRows, a: &AppRow) -> AppStatusView {
     let app_relations = rows.relations_by_app.get(&a.name).unwrap_or(&no_relations);
     let subordinate_to: Vec<String> = if a.meta.subordinate {
         let mut p: Vec<String> =
-            app_relations.iter().filter(|r| r.scope == "container").filter_map(|r| r.remote(&a.name).map(|e| e.app.clone())).collect();
+            app_relations.iter().filter(|r| r.scope == Scope::Container).filter_map(|r| r.remote(&a.name).map(|e| e.app.clone())).collect();
         p.sort();
         p.dedup();
         p
@@ -107,15 +110,15 @@ fn app_view(rows: &ModelRows, a: &AppRow) -> AppStatusView {
         relations.entry(local.endpoint.clone()).or_default().push(AppRelationView {
             related_application: remote.app.clone(),
             interface: r.interface.clone(),
-            scope: r.scope.clone(),
+            scope: r.scope.as_str().into(),
         });
     }
     let version = units.iter().find_map(|u| u.state.get("version").cloned()).unwrap_or_default();
     let since_ts = units.iter().map(|u| u.since.as_str()).max().unwrap_or(a.since.as_str()).to_string();
-    let charm = if a.origin == "local" { format!("local:{}-{}", a.charm, a.rev) } else { a.charm.clone() };
+    let charm = if a.origin == CharmOrigin::Local { format!("local:{}-{}", a.charm, a.rev) } else { a.charm.clone() };
     AppStatusView {
         charm,
-        charm_origin: a.origin.clone(),
+        charm_origin: a.origin.as_str().into(),
         charm_name: a.charm.clone(),
         charm_rev: a.rev,
         exposed: false,
@@ -153,7 +156,7 @@ fn relation_row(r: &RelationRow) -> RelationRow2 {
         (
             ep(Role::Provider).unwrap_or_default(),
             ep(Role::Requirer).unwrap_or_default(),
-            if r.scope == "container" { "subordinate" } else { "regular" },
+            if r.scope == Scope::Container { "subordinate" } else { "regular" },
         )
     };
     RelationRow2 {
@@ -162,7 +165,7 @@ fn relation_row(r: &RelationRow) -> RelationRow2 {
         requirer,
         interface: r.interface.clone(),
         kind: kind.into(),
-        status: if r.life == "alive" { "joined".into() } else { r.life.clone() },
+        status: if r.life == Life::Alive { "joined".into() } else { r.life.as_str().into() },
     }
 }
 
@@ -224,7 +227,7 @@ pub fn show_unit(c: &Controller, model: Option<String>, unit: &str) -> ApiResult
             opened_ports: serving_port(&u),
             charm: app.charm.clone(),
             leader: u.leader,
-            life: u.life.clone(),
+            life: u.life.as_str().into(),
             address: Some(ADDRESS.into()),
             public_address: None,
             workload_version: u.state.get("version").cloned().unwrap_or_default(),

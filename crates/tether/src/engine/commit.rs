@@ -10,6 +10,7 @@ use super::{secret_events, secret_timer};
 use crate::store::{AppBag, StoreResult, Tx};
 use std::collections::BTreeSet;
 use tether_core::events::{Event, HookKind};
+use tether_core::life::Life;
 
 /// Applies `pending` for `unit` of `app`; returns the units that got new events.
 pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &Pending) -> StoreResult<BTreeSet<String>> {
@@ -23,7 +24,7 @@ pub fn apply_pending(tx: &Tx<'_>, model: &str, app: &str, unit: &str, pending: &
             continue;
         }
         tx.set_databag(model, *rel_id, owner, &bag)?;
-        if rel.life != "alive" {
+        if rel.life != Life::Alive {
             continue;
         }
         let is_app_bag = owner == app;

@@ -156,7 +156,7 @@ impl HookContext {
     pub fn relation_ids(&self, endpoint: &str) -> Result<Vec<i64>, ContextError> {
         let rels = self.store.read(|tx| tx.relation_ids_on(&self.model, &self.app, endpoint))?;
         let current = self.event.relation.as_ref().map(|(id, _)| *id);
-        Ok(rels.into_iter().filter(|(id, life)| life == "alive" || Some(*id) == current).map(|(id, _)| id).collect())
+        Ok(rels.into_iter().filter(|(id, life)| life.is_alive() || Some(*id) == current).map(|(id, _)| id).collect())
     }
 
     pub fn relation(&self, id: i64) -> Result<RelationRow, ContextError> {

@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tether_core::charm_meta::CharmOrigin;
 use tether_core::events::{Event, HookKind};
+use tether_core::life::Life;
 use tokio::sync::{broadcast, Notify};
 
 const INSTALLED_KEY: &str = "tether.installed";
@@ -73,7 +74,7 @@ struct Picked {
     event: Event,
     unit: UnitRow,
     charm: String,
-    origin: String,
+    origin: CharmOrigin,
     meta: tether_core::charm_meta::CharmMeta,
     config: std::collections::BTreeMap<String, serde_json::Value>,
     model_uuid: String,
@@ -88,7 +89,7 @@ impl Picked {
             event,
             unit: self.unit.clone(),
             charm: self.charm.clone(),
-            origin: self.origin.clone(),
+            origin: self.origin,
             meta: self.meta.clone(),
             config: self.config.clone(),
             model_uuid: self.model_uuid.clone(),
@@ -154,7 +155,7 @@ impl Engine {
             let units = tx.all_units()?;
             for (model, unit) in &units {
                 if let Some(u) = tx.unit(model, unit)? {
-                    if u.state.contains_key(INSTALLED_KEY) && u.life == "alive" {
+                    if u.state.contains_key(INSTALLED_KEY) && u.life == Life::Alive {
                         tx.enqueue(model, unit, &Event::simple(HookKind::Start))?;
                     }
                 }
@@ -256,7 +257,7 @@ impl Engine {
             Ok(p) => p,
             Err(step) => return Ok(step),
         };
-        let Some(charm) = self.charms.charm_for(&picked.charm, CharmOrigin::parse(&picked.origin), &picked.meta) else {
+        let Some(charm) = self.charms.charm_for(&picked.charm, picked.origin, &picked.meta) else {
             self.fail_hook(model, &picked, &format!("charm {:?} is not available", picked.charm))?;
             return Ok(Step::Ran);
         };
@@ -478,14 +479,14 @@ impl Engine {
             }
             // A relation being removed goes when the last hook that refers to it is done.
             if let Some((rel_id, _)) = &picked.event.relation {
-                let dying = tx.relation(model, *rel_id)?.is_some_and(|r| r.life != "alive");
+                let dying = tx.relation(model, *rel_id)?.is_some_and(|r| r.life != Life::Alive);
                 if dying && tx.events_for_relation(model, *rel_id)? == 0 {
                     tx.delete_relation(model, *rel_id)?;
                 }
             }
             if picked.event.kind == HookKind::Remove {
                 tx.delete_unit(model, unit)?;
-                let dying_app = tx.app(model, &app)?.is_some_and(|a| a.life != "alive");
+                let dying_app = tx.app(model, &app)?.is_some_and(|a| a.life != Life::Alive);
                 if dying_app && tx.units(model, Some(&app))?.is_empty() {
                     for id in tx.secrets_owned_by_app(model, &app)? {
                         tx.delete_secret(model, &id)?;

@@ -10,13 +10,14 @@
 
 use crate::store::{SecretOwner, StoreResult, Tx};
 use std::collections::{BTreeMap, BTreeSet};
+use tether_core::charm_meta::CharmOrigin;
 use tether_core::events::{Event, HookKind};
 
 /// Unit-state key prefix under which a consumer keeps the revision it tracks.
 pub const TRACKED: &str = "tether.secret-rev.";
 
 fn is_external(tx: &Tx<'_>, model: &str, app: &str) -> StoreResult<bool> {
-    Ok(tx.app(model, app)?.is_some_and(|a| a.origin == "local"))
+    Ok(tx.app(model, app)?.is_some_and(|a| a.origin == CharmOrigin::Local))
 }
 
 fn secret_event(kind: HookKind, id: &str, rev: i64) -> Event {

@@ -9,6 +9,7 @@ use super::Engine;
 use crate::store::{Due, SecretTiming, StoreResult, Tx};
 use std::sync::Arc;
 use std::time::Duration;
+use tether_core::charm_meta::CharmOrigin;
 use tether_core::events::{Event, HookKind};
 
 const TICK: Duration = Duration::from_secs(1);
@@ -82,7 +83,7 @@ fn fire_due(tx: &Tx<'_>) -> StoreResult<Vec<(String, String)>> {
             }
         };
         tx.set_secret_timing(&due.model, &due.secret_id, &t)?;
-        let external = tx.app(&due.model, due.owner.app())?.is_some_and(|a| a.origin == "local");
+        let external = tx.app(&due.model, due.owner.app())?.is_some_and(|a| a.origin == CharmOrigin::Local);
         if let (true, Some(unit)) = (external, owner_unit(tx, &due.model, &due.owner)?) {
             let event = Event { secret: Some((format!("secret:{}", due.secret_id), rev)), ..Event::simple(kind) };
             tx.enqueue(&due.model, &unit, &event)?;

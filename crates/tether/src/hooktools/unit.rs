@@ -5,6 +5,7 @@ use super::args::{at_most, flag, parse, render, val, ToolError, ToolResult};
 use crate::engine::context::HookContext;
 use serde_json::{json, Map, Value};
 use tether_core::charm_meta::CharmMeta;
+use tether_core::life::Life;
 use tether_core::status::WorkloadStatus;
 
 /// The address every unit has on tether's local substrate (as `status` shows it).
@@ -235,9 +236,9 @@ pub fn goal_state(ctx: &HookContext, args: &[String]) -> ToolResult {
         ctx.store().read(|tx| Ok::<_, crate::store::StoreError>((tx.units(&model, Some(&app))?, tx.relations(&model, Some(&app))?)))?;
     let entry = |status: &str| json!({"status": status, "since": since});
     let own: Map<String, Value> =
-        units.iter().map(|u| (u.name.clone(), entry(if u.life == "alive" { "active" } else { "dying" }))).collect();
+        units.iter().map(|u| (u.name.clone(), entry(if u.life == Life::Alive { "active" } else { "dying" }))).collect();
     let mut relations = Map::new();
-    for rel in rels.iter().filter(|r| r.life == "alive") {
+    for rel in rels.iter().filter(|r| r.life == Life::Alive) {
         let (Some(local), Some(remote)) = (rel.local(&app), rel.remote(&app)) else { continue };
         let ep = relations.entry(local.endpoint.clone()).or_insert_with(|| json!({}));
         if !rel.is_peer() {
@@ -245,7 +246,7 @@ pub fn goal_state(ctx: &HookContext, args: &[String]) -> ToolResult {
         }
         let remote_units = ctx.store().read(|tx| tx.units(&model, Some(&remote.app)))?;
         for u in remote_units.iter().filter(|u| u.name != ctx.unit) {
-            ep[&u.name] = entry(if u.life == "alive" { "active" } else { "dying" });
+            ep[&u.name] = entry(if u.life == Life::Alive { "active" } else { "dying" });
         }
     }
     Ok(render(&json!({"units": own, "relations": relations}), p.format()?))

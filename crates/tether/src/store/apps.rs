@@ -5,6 +5,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use tether_core::charm_meta::CharmMeta;
+use tether_core::charm_meta::CharmOrigin;
+use tether_core::life::Life;
 use tether_core::status::WorkloadStatus;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -19,13 +21,13 @@ pub struct AppRow {
     pub name: String,
     pub charm: String,
     pub meta: CharmMeta,
-    pub origin: String,
+    pub origin: CharmOrigin,
     pub rev: i64,
     pub config: BTreeMap<String, Value>,
     pub status: WorkloadStatus,
     pub message: String,
     pub since: String,
-    pub life: String,
+    pub life: Life,
 }
 
 #[derive(Debug, Clone)]
@@ -42,7 +44,7 @@ pub struct UnitRow {
     pub error_hook: Option<String>,
     pub retry_at: Option<i64>,
     pub retries: i64,
-    pub life: String,
+    pub life: Life,
     pub state: BTreeMap<String, String>,
 }
 
@@ -76,7 +78,7 @@ fn unit_row(r: &Row<'_>) -> rusqlite::Result<(UnitRow, String)> {
             error_hook: r.get(10)?,
             retry_at: r.get(11)?,
             retries: r.get(12)?,
-            life: r.get(13)?,
+            life: Life::parse(&r.get::<_, String>(13)?),
             state: BTreeMap::new(),
         },
         r.get(14)?,
@@ -157,7 +159,7 @@ impl Tx<'_> {
                 app.name,
                 app.charm,
                 serde_json::to_string(&app.meta).unwrap_or_default(),
-                app.origin,
+                app.origin.as_str(),
                 app.rev,
                 serde_json::to_string(&app.config).unwrap_or_default(),
                 now()
@@ -185,13 +187,13 @@ impl Tx<'_> {
             name: r.0,
             charm: r.1,
             meta: json(&r.2, "applications.meta")?,
-            origin: r.3,
+            origin: CharmOrigin::parse(&r.3),
             rev: r.4,
             config: json(&r.5, "applications.config")?,
             status: status(r.6),
             message: r.7,
             since: r.8,
-            life: r.9,
+            life: Life::parse(&r.9),
         })
     }
 
@@ -211,8 +213,8 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn set_app_life(&self, model: &str, app: &str, life: &str) -> StoreResult<()> {
-        self.tx.execute("UPDATE applications SET life = ?3 WHERE model = ?1 AND name = ?2", params![model, app, life])?;
+    pub fn set_app_life(&self, model: &str, app: &str, life: Life) -> StoreResult<()> {
+        self.tx.execute("UPDATE applications SET life = ?3 WHERE model = ?1 AND name = ?2", params![model, app, life.as_str()])?;
         Ok(())
     }
 
@@ -314,8 +316,8 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn set_unit_life(&self, model: &str, unit: &str, life: &str) -> StoreResult<()> {
-        self.tx.execute("UPDATE units SET life = ?3 WHERE model = ?1 AND name = ?2", params![model, unit, life])?;
+    pub fn set_unit_life(&self, model: &str, unit: &str, life: Life) -> StoreResult<()> {
+        self.tx.execute("UPDATE units SET life = ?3 WHERE model = ?1 AND name = ?2", params![model, unit, life.as_str()])?;
         Ok(())
     }
 
@@ -330,7 +332,8 @@ impl Tx<'_> {
 #[cfg(test)]
 mod tests {
     use crate::store::temp_store;
-    use tether_core::charm_meta::CharmMeta;
+    use tether_core::charm_meta::{CharmMeta, CharmOrigin};
+    use tether_core::life::Life;
     use tether_core::status::WorkloadStatus;
 
     fn app(name: &str) -> super::AppRow {
@@ -347,13 +350,13 @@ mod tests {
                 config: vec![],
                 actions: vec![],
             },
-            origin: "builtin".into(),
+            origin: CharmOrigin::Builtin,
             rev: 0,
             config: Default::default(),
             status: WorkloadStatus::Unknown,
             message: String::new(),
             since: String::new(),
-            life: "alive".into(),
+            life: Life::Alive,
         }
     }
 

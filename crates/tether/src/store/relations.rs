@@ -7,6 +7,8 @@ use super::{StoreResult, Tx};
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 use tether_core::charm_meta::Role;
+use tether_core::charm_meta::Scope;
+use tether_core::life::Life;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelEndpoint {
@@ -20,8 +22,8 @@ pub struct RelationRow {
     pub id: i64,
     pub key: String,
     pub interface: String,
-    pub scope: String,
-    pub life: String,
+    pub scope: Scope,
+    pub life: Life,
     /// One endpoint for a peer relation, two otherwise.
     pub endpoints: Vec<RelEndpoint>,
 }
@@ -63,7 +65,7 @@ impl Tx<'_> {
     pub fn create_relation(&self, model: &str, rel: &RelationRow) -> StoreResult<()> {
         self.tx.execute(
             "INSERT INTO relations(model, id, key, interface, scope) VALUES(?1,?2,?3,?4,?5)",
-            params![model, rel.id, rel.key, rel.interface, rel.scope],
+            params![model, rel.id, rel.key, rel.interface, rel.scope.as_str()],
         )?;
         for ep in &rel.endpoints {
             self.tx.execute(
@@ -89,7 +91,7 @@ impl Tx<'_> {
                 Ok(RelEndpoint { app: r.get(0)?, endpoint: r.get(1)?, role: parse_role(&r.get::<_, String>(2)?) })
             })?
             .collect::<Result<_, _>>()?;
-        Ok(Some(RelationRow { id, key, interface, scope, life, endpoints }))
+        Ok(Some(RelationRow { id, key, interface, scope: Scope::parse(&scope), life: Life::parse(&life), endpoints }))
     }
 
     /// All relations of a model, or only those an application takes part in, in one
@@ -119,8 +121,8 @@ impl Tx<'_> {
                     id,
                     key: r.get(1)?,
                     interface: r.get(2)?,
-                    scope: r.get(3)?,
-                    life: r.get(4)?,
+                    scope: Scope::parse(&r.get::<_, String>(3)?),
+                    life: Life::parse(&r.get::<_, String>(4)?),
                     endpoints: vec![endpoint],
                 }),
             }
@@ -129,7 +131,7 @@ impl Tx<'_> {
     }
 
     /// The ids and life of an application's relations on one endpoint.
-    pub fn relation_ids_on(&self, model: &str, app: &str, endpoint: &str) -> StoreResult<Vec<(i64, String)>> {
+    pub fn relation_ids_on(&self, model: &str, app: &str, endpoint: &str) -> StoreResult<Vec<(i64, Life)>> {
         let mut st = self.tx.prepare_cached(
             // INDEXED BY and CROSS JOIN keep SQLite's planner (which has no statistics) on
             // the (model, app, endpoint) index, rather than walking every endpoint of the model.
@@ -137,7 +139,9 @@ impl Tx<'_> {
              CROSS JOIN relations r ON r.model = e.model AND r.id = e.relation_id \
              WHERE e.model = ?1 AND e.app = ?2 AND e.endpoint = ?3 ORDER BY r.id",
         )?;
-        let rows = st.query_map(params![model, app, endpoint], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let rows = st
+            .query_map(params![model, app, endpoint], |r| Ok((r.get(0)?, Life::parse(&r.get::<_, String>(1)?))))?
+            .collect::<Result<_, _>>()?;
         Ok(rows)
     }
 
@@ -147,8 +151,8 @@ impl Tx<'_> {
         id.map(|id| self.relation(model, id)).transpose().map(Option::flatten)
     }
 
-    pub fn set_relation_life(&self, model: &str, id: i64, life: &str) -> StoreResult<()> {
-        self.tx.execute("UPDATE relations SET life = ?3 WHERE model = ?1 AND id = ?2", params![model, id, life])?;
+    pub fn set_relation_life(&self, model: &str, id: i64, life: Life) -> StoreResult<()> {
+        self.tx.execute("UPDATE relations SET life = ?3 WHERE model = ?1 AND id = ?2", params![model, id, life.as_str()])?;
         Ok(())
     }
 
@@ -172,7 +176,7 @@ impl Tx<'_> {
         let app = unit.split('/').next().unwrap_or_default();
         let Some(remote) = rel.remote(app) else { return Ok(vec![]) };
         let units = self.units(model, Some(&remote.app))?;
-        if rel.scope != "container" {
+        if rel.scope != Scope::Container {
             return Ok(units.into_iter().map(|u| u.name).filter(|u| u != unit).collect());
         }
         let principal = self.unit(model, unit)?.and_then(|u| u.principal);
@@ -223,8 +227,8 @@ mod tests {
             id: 3,
             key: "di:postgresql pg:database".into(),
             interface: "postgresql_client".into(),
-            scope: "global".into(),
-            life: "alive".into(),
+            scope: Scope::Global,
+            life: Life::Alive,
             endpoints: vec![
                 RelEndpoint { app: "di".into(), endpoint: "postgresql".into(), role: Role::Requirer },
                 RelEndpoint { app: "pg".into(), endpoint: "database".into(), role: Role::Provider },

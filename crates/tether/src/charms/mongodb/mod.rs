@@ -25,6 +25,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
+use tether_core::life::Life;
 use tether_core::mongo_plan::{relation_user, render_uri, roles_for, validate_database, SYSTEM_USERS};
 use tether_core::status::WorkloadStatus;
 
@@ -264,7 +265,7 @@ impl MongodbCharm {
     }
 
     async fn broken(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
-        if !ctx.leader || ctx.relation(rel)?.life == "alive" {
+        if !ctx.leader || ctx.relation(rel)?.life == Life::Alive {
             return Ok(());
         }
         let user = relation_user(rel);

@@ -25,6 +25,7 @@ use crate::engines::mongo::MongoEngine;
 use crate::secret::SecretString;
 use anyhow::{anyhow, Context};
 use std::sync::Arc;
+use tether_core::life::Life;
 use tether_core::status::WorkloadStatus;
 
 pub(super) const CONFIG_SERVER: &str = "config-server";
@@ -66,7 +67,7 @@ pub(super) fn cluster_keyfile(ctx: &HookContext) -> anyhow::Result<Option<Secret
 
 /// Whether a live `sharding` relation exists (a shard without one is blocked).
 pub(super) fn has_config_server(ctx: &HookContext) -> anyhow::Result<bool> {
-    Ok(ctx.relation_ids(SHARDING)?.into_iter().any(|r| ctx.relation(r).map(|x| x.life == "alive").unwrap_or(false)))
+    Ok(ctx.relation_ids(SHARDING)?.into_iter().any(|r| ctx.relation(r).map(|x| x.life == Life::Alive).unwrap_or(false)))
 }
 
 impl MongodbCharm {
@@ -103,7 +104,7 @@ impl MongodbCharm {
 
     /// Config-server side of relation-broken: drain the shard, forget its secret.
     pub(super) async fn shard_gone(&self, ctx: &mut HookContext, rel: i64) -> anyhow::Result<()> {
-        if !ctx.leader || ctx.relation(rel)?.life == "alive" {
+        if !ctx.leader || ctx.relation(rel)?.life == Life::Alive {
             return Ok(());
         }
         if role(ctx) == "config-server" && engine_of(ctx) == MongoEngine::Mongod {
