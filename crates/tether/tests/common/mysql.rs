@@ -2,7 +2,7 @@
 //! databag), [`MySession`] (one open connection driven by `mysql_async`), and the checks and
 //! bounded waits tests make with them.
 
-use super::login::{first_endpoint, LoginOutcome};
+use super::login::{first_endpoint, wait_until_refused, LoginFailure, LoginOutcome};
 use super::wait::{wait_until, SETTLE_TIMEOUT};
 use serde_json::Value;
 use std::fmt;
@@ -25,14 +25,9 @@ impl fmt::Debug for MyLogin {
     }
 }
 
-/// Why a MySQL login or statement did not work.
-#[derive(Debug)]
-pub enum MyFailure {
-    /// The server answered and said no (error code, e.g. 1045 access denied, and message).
-    Refused { code: u16, message: String },
-    /// No server answered, or the connection broke.
-    Unreachable(String),
-}
+/// Why a MySQL login or statement did not work: refused with an error code (e.g. 1045
+/// access denied) and message, or unreachable.
+pub type MyFailure = LoginFailure<u16>;
 
 impl MyFailure {
     fn from_error(e: mysql_async::Error) -> MyFailure {
@@ -92,10 +87,7 @@ impl MyLogin {
 
     /// Polls until the server refuses this login (not merely unreachable); bounded.
     pub fn wait_refused(&self) -> (u16, String) {
-        wait_until(&format!("the server to refuse {self:?}"), SETTLE_TIMEOUT, || match self.connect() {
-            Err(MyFailure::Refused { code, message }) => Ok((code, message)),
-            other => Err(format!("{:?}", other.err())),
-        })
+        wait_until_refused(self, || self.connect())
     }
 
     /// Polls until this login works; bounded.

@@ -2,7 +2,7 @@
 //! open connection driven by `tokio_postgres`), and the checks and bounded waits tests make
 //! with them (refused, unreachable, bad credentials).
 
-use super::login::{first_endpoint, LoginOutcome};
+use super::login::{first_endpoint, wait_until_refused, LoginFailure, LoginOutcome};
 use super::wait::{wait_until, SETTLE_TIMEOUT};
 use serde_json::Value;
 use std::fmt;
@@ -25,15 +25,7 @@ impl fmt::Debug for PgLogin {
     }
 }
 
-/// Why a login did not work.
-#[derive(Debug)]
-pub enum LoginFailure {
-    /// The server answered and said no (SQLSTATE and message).
-    Refused { code: String, message: String },
-    /// No server answered, or the connection broke.
-    Unreachable(String),
-}
-
+/// PostgreSQL's refusals carry the SQLSTATE.
 impl LoginFailure {
     fn from_error(e: tokio_postgres::Error) -> LoginFailure {
         match e.as_db_error() {
@@ -83,10 +75,7 @@ impl PgLogin {
 
     /// Polls until the server refuses this login (not merely unreachable); bounded.
     pub fn wait_refused(&self) -> (String, String) {
-        wait_until(&format!("the server to refuse {self:?}"), SETTLE_TIMEOUT, || match self.connect() {
-            Err(LoginFailure::Refused { code, message }) => Ok((code, message)),
-            other => Err(format!("{:?}", other.err())),
-        })
+        wait_until_refused(self, || self.connect())
     }
 
     /// Polls until no server answers at this login's address; bounded.
