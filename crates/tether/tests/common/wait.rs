@@ -17,8 +17,8 @@ pub const DEATH_TIMEOUT: Duration = Duration::from_secs(90);
 pub const POLL: Duration = Duration::from_millis(250);
 
 /// Calls `probe` every `every` until it returns `Ok`, and returns that; `Err` carries what
-/// the probe saw instead. After `timeout` it gives up with the last observation. The
-/// probe always runs at least once, and once more at the bound.
+/// the probe saw instead. It gives up, with that last observation, at the first `Err` that
+/// comes after `timeout` (so the probe always runs at least once).
 pub fn poll_until<T>(timeout: Duration, every: Duration, mut probe: impl FnMut() -> Result<T, String>) -> Result<T, String> {
     let deadline = Instant::now() + timeout;
     loop {
