@@ -115,17 +115,14 @@ fn login_users(admin: &Login) -> BTreeSet<String> {
 
 /// Polls until `login` gets `want` (bounded: a server may still be coming back).
 fn wait_outcome(login: &Login, what: &str, want: impl Fn(&LoginOutcome) -> bool) -> LoginOutcome {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    wait_until(what, Duration::from_secs(60), || {
         let got = login.outcome();
         if want(&got) {
-            return got;
+            Ok(got)
+        } else {
+            Err(format!("{login:?} gives {got:?}"))
         }
-        if Instant::now() >= deadline {
-            panic!("{what}: {login:?} still gives {got:?}");
-        }
-        sleep(Duration::from_millis(250));
-    }
+    })
 }
 
 /// One model: a database application and a data-integrator `keep` integrated with it for
@@ -420,10 +417,14 @@ fn deploy_and_remove_application(db: Db) {
     let servers_before = w.c.server_pid_files().len();
     w.crash_at("hook.stop.after-effects", |c| c.tether(&["remove-application", "db0"]));
     w.c.wait_settled(QUIET, |s| !has_app(s, "db0"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while w.c.server_pid_files().len() >= servers_before && Instant::now() < deadline {
-        sleep(Duration::from_millis(250));
-    }
+    let _ = poll_until(Duration::from_secs(30), POLL, || {
+        let left = w.c.server_pid_files();
+        if left.len() < servers_before {
+            Ok(())
+        } else {
+            Err(format!("{left:?}"))
+        }
+    });
     assert_eq!(w.c.server_pid_files().len(), servers_before - 1, "db0's server must be stopped: {:?}", w.c.server_pid_files());
     w.prove(&[], &removed);
 }

@@ -8,18 +8,13 @@
 mod common;
 
 use common::*;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const REPAIR_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Waits until `ok` holds (a repair pass ran), failing with `what` after a minute.
-fn wait_repaired(what: &str, ok: impl Fn() -> bool) {
-    let deadline = Instant::now() + REPAIR_TIMEOUT;
-    while !ok() {
-        assert!(Instant::now() < deadline, "{what} was not repaired within {REPAIR_TIMEOUT:?}");
-        sleep(Duration::from_millis(250));
-    }
+/// Waits until `login` works again (a repair pass ran), failing with `what` after a minute.
+fn wait_repaired<S, E: std::fmt::Debug>(what: &str, login: impl Fn() -> Result<S, E>) {
+    wait_until(&format!("{what} to be repaired"), REPAIR_TIMEOUT, || login().map(drop).map_err(|e| format!("{e:?}")));
 }
 
 fn assert_repair_logged(c: &Controller, user: &str) {
@@ -51,14 +46,14 @@ fn postgresql_drift_is_repaired_and_users_it_does_not_own_are_left_alone() {
 
     admin.execute(&format!("ALTER ROLE \"{user}\" PASSWORD 'changed-by-hand'"));
     assert!(login.connect().is_err(), "the password was changed by hand");
-    wait_repaired("a password changed by hand", || login.connect().is_ok());
+    wait_repaired("a password changed by hand", || login.connect());
 
     // Dropped by hand, with what it owned.
     let in_db = operator.with_db("drift_db").session();
     in_db.execute(&format!("REASSIGN OWNED BY \"{user}\" TO operator; DROP OWNED BY \"{user}\""));
     admin.execute(&format!("DROP ROLE \"{user}\""));
     assert!(login.connect().is_err(), "the user was dropped by hand");
-    wait_repaired("a user dropped by hand", || login.connect().is_ok());
+    wait_repaired("a user dropped by hand", || login.connect());
     login.session().execute("CREATE TABLE after_repair (v int)");
     assert_repair_logged(&c, &user);
 
@@ -84,11 +79,11 @@ fn mariadb_drift_is_repaired_and_users_it_does_not_own_are_left_alone() {
 
     root.execute(&format!("ALTER USER {account} IDENTIFIED BY 'changed-by-hand'"));
     assert!(login.connect().is_err(), "the password was changed by hand");
-    wait_repaired("a password changed by hand", || login.connect().is_ok());
+    wait_repaired("a password changed by hand", || login.connect());
 
     root.execute(&format!("DROP USER {account}"));
     assert!(login.connect().is_err(), "the user was dropped by hand");
-    wait_repaired("a user dropped by hand", || login.connect().is_ok());
+    wait_repaired("a user dropped by hand", || login.connect());
     login.session().execute("CREATE TABLE after_repair (v int)");
     assert_repair_logged(&c, &user);
 

@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const CHARM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/charms/shell-probe");
 
@@ -164,11 +165,14 @@ fn leader_settings_resources_storage_and_credentials() {
     assert!(got["location"].as_str().is_some_and(|l| l.starts_with(&c.home().display().to_string())), "{got}");
     assert_eq!(probe(&c, "r/0", "storage-add data=2").0, 0);
     assert_eq!(probe(&c, "r/0", "storage-list data --format=json").1, r#"["data/0","data/1","data/2"]"#);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while probe(&c, "r/0", "cat \"$(storage-get -s data/2 location)/attached\"").1 != "data/2 filesystem" {
-        assert!(std::time::Instant::now() < deadline, "storage-attached never ran for the added data/2");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    wait_until("storage-attached to run for the added data/2", Duration::from_secs(60), || {
+        let (_, out, err) = probe(&c, "r/0", "cat \"$(storage-get -s data/2 location)/attached\"");
+        if out == "data/2 filesystem" {
+            Ok(())
+        } else {
+            Err(format!("{out}{err}"))
+        }
+    });
     let (code, _, err) = probe(&c, "r/0", "storage-get -s data/9");
     assert_eq!((code, err.as_str()), (1, "ERROR storage instance \"data/9\" not found"));
     assert_eq!(probe(&c, "r/0", "storage-add nope").0, 1);
@@ -205,14 +209,14 @@ fn leader_settings_resources_storage_and_credentials() {
 
 /// Waits until `debug-log` has a line containing `needle`.
 fn wait_log(c: &Controller, needle: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        if c.ok(&["debug-log", "--limit", "100000"]).stdout.contains(needle) {
-            return;
+    wait_until(&format!("debug-log to say {needle:?}"), Duration::from_secs(60), || {
+        let log = c.ok(&["debug-log", "--limit", "100000"]).stdout;
+        if log.contains(needle) {
+            Ok(())
+        } else {
+            Err(log)
         }
-        assert!(std::time::Instant::now() < deadline, "debug-log never said {needle:?}");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    });
 }
 
 /// The secret hooks an owner hears over time (juju-compat.md §C4, §C6): `secret-rotate`

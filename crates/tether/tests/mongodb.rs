@@ -17,12 +17,10 @@ use mongodb::options::ClientOptions;
 use serde_json::Value;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MONGO: &str = "mongodb";
 const DI: &str = "data-integrator";
-const POLL: Duration = Duration::from_millis(250);
 /// How long one driver login may take before it counts as unreachable.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
 const GET_CREDENTIALS_REFUSED: &str = "The action can be run only after relation is created.";
@@ -119,31 +117,18 @@ impl Deref for MongoController {
     }
 }
 
-fn cmdline(pid: i32) -> Vec<u8> {
-    std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+/// A process's command line, its arguments separated by spaces.
+fn cmdline(pid: i32) -> String {
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).replace('\0', " ")
 }
 
 impl Drop for MongoController {
     fn drop(&mut self) {
         let Some(c) = self.c.take() else { return };
-        let servers: Vec<(i32, Vec<u8>)> = c.mongo_server_pids().into_iter().map(|pid| (pid, cmdline(pid))).collect();
+        let servers: Vec<(i32, String)> = c.mongo_server_pids().into_iter().map(|pid| (pid, cmdline(pid))).collect();
         drop(c);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let mut alive = servers;
-        loop {
-            alive.retain(|(pid, cmd)| is_live_process(*pid) && cmdline(*pid) == *cmd);
-            if alive.is_empty() || Instant::now() >= deadline {
-                break;
-            }
-            sleep(Duration::from_millis(100));
-        }
-        for (pid, cmd) in &alive {
-            eprintln!(
-                "killing MongoDB-wire server {pid} ({}) left behind by the controller",
-                String::from_utf8_lossy(cmd).replace('\0', " ")
-            );
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
-        }
+        // The same process (pid and command line) still running after the controller went.
+        let alive = reap(servers, Duration::from_secs(15), |pid, cmd| is_live_process(pid) && cmdline(pid) == cmd);
         if !std::thread::panicking() {
             assert!(
                 alive.is_empty(),
@@ -301,18 +286,11 @@ fn assert_refused(uri: &str) {
 
 /// Polls until this login fails in a way `done` accepts; bounded.
 fn wait_login_fails(uri: &str, what: &str, done: impl Fn(&MongoFailure) -> bool) -> MongoFailure {
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    loop {
-        let last = match MongoSession::connect(uri) {
-            Err(f) if done(&f) => return f,
-            Err(f) => f.describe(),
-            Ok(s) => format!("still logs in as {}", s.user()),
-        };
-        if Instant::now() >= deadline {
-            panic!("{} not {what} after {SETTLE_TIMEOUT:?}: {last}", redact(uri));
-        }
-        sleep(POLL);
-    }
+    wait_until(&format!("{} to be {what}", redact(uri)), SETTLE_TIMEOUT, || match MongoSession::connect(uri) {
+        Err(f) if done(&f) => Ok(f),
+        Err(f) => Err(f.describe()),
+        Ok(s) => Err(format!("still logs in as {}", s.user())),
+    })
 }
 
 fn wait_refused(uri: &str) {
@@ -370,17 +348,14 @@ fn assert_get_credentials_refused(c: &Controller, unit: &str) {
 
 /// Polls get-credentials until it fails with the no-relation text; bounded.
 fn wait_get_credentials_refused(c: &Controller, unit: &str) {
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    loop {
+    wait_until("get-credentials to be refused", SETTLE_TIMEOUT, || {
         let (out, task) = c.run_action(unit, "get-credentials", &[]);
         if task["status"] == "failed" && task["message"] == GET_CREDENTIALS_REFUSED {
-            return;
+            Ok(())
+        } else {
+            Err(out.to_string())
         }
-        if Instant::now() >= deadline {
-            panic!("get-credentials still answers after {SETTLE_TIMEOUT:?}:\n{out}");
-        }
-        sleep(POLL);
-    }
+    })
 }
 
 /// The mongos unit under `principal_unit`, if there is one.
@@ -706,11 +681,7 @@ fn drift_is_repaired_and_users_tether_does_not_own_are_left_alone() {
         command(doc! { "createUser": name, "pwd": pw, "roles": [], "mechanisms": ["SCRAM-SHA-256"] });
     }
     let wait_login = |what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while MongoSession::connect(&uri).is_err() {
-            assert!(Instant::now() < deadline, "{what} was not repaired within 60 s");
-            sleep(POLL);
-        }
+        wait_until(&format!("{what} to be repaired"), Duration::from_secs(60), || MongoSession::connect(&uri).map_err(|f| f.describe()));
     };
 
     command(doc! { "updateUser": &user, "pwd": "changed-by-hand", "mechanisms": ["SCRAM-SHA-256"] });
@@ -802,8 +773,7 @@ fn wait_shard_listed(c: &Controller, operator: &str, shard: &str, listed: bool) 
     let status = wait_router(c, "probe/0", ("active", ""));
     let port = open_port(subordinate(&status, "probe/0", "probe-router/0"));
     let session = MongoSession::open(&uri_for(&format!("127.0.0.1:{port}"), "operator", operator, "admin"));
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    wait_until(&format!("shard {shard} listed={listed}"), Duration::from_secs(120), || {
         let reply = session.rt.block_on(async { session.client().database("admin").run_command(doc! { "listShards": 1 }).await });
         let reply = reply.expect("listShards through the router");
         let states: Vec<(String, i64)> = reply
@@ -822,11 +792,11 @@ fn wait_shard_listed(c: &Controller, operator: &str, shard: &str, listed: bool) 
             .unwrap_or_default();
         let active = states.iter().any(|(name, draining)| name == shard && *draining == 0);
         if active == listed {
-            return;
+            Ok(())
+        } else {
+            Err(reply.to_string())
         }
-        assert!(Instant::now() < deadline, "shard {shard} listed={listed} never held: {reply}");
-        sleep(POLL);
-    }
+    });
 }
 
 // ---- bad input: one line, non-zero exit, nothing created ----

@@ -5,8 +5,7 @@
 mod common;
 
 use common::*;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MY: &str = "mysql-k8s";
 
@@ -39,15 +38,14 @@ fn password_of(c: &Controller, user: Option<&str>) -> String {
 /// Waits (bounded) until no live process names `home` in its command line: the daemon
 /// and every MariaDB server of that controller are gone.
 fn assert_nothing_left_running(home: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    wait_until(&format!("the processes of {home} to end after destroy-controller"), Duration::from_secs(30), || {
         let left = pids_mentioning(home);
         if left.is_empty() {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{left:?}"))
         }
-        assert!(Instant::now() < deadline, "processes of {home} outlived destroy-controller: {left:?}");
-        sleep(Duration::from_millis(200));
-    }
+    });
 }
 
 #[test]

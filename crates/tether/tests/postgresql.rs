@@ -259,15 +259,14 @@ fn v1_replies(c: &Controller, unit: &str) -> Vec<(String, String)> {
 }
 
 fn wait_v1_replies(c: &Controller, unit: &str, want: &[&str]) -> Vec<(String, String)> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
+    wait_until(&format!("replies for {want:?}"), std::time::Duration::from_secs(60), || {
         let replies = v1_replies(c, unit);
         if replies.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>() == want {
-            return replies;
+            Ok(replies)
+        } else {
+            Err(format!("{replies:?}"))
         }
-        assert!(std::time::Instant::now() < deadline, "replies for {want:?} never came: {replies:?}");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    })
 }
 
 /// A v1 requirer (`dpcharmlibs-interfaces`' `requests` list, written by hand here) that asks

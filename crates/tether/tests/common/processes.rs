@@ -1,0 +1,145 @@
+//! The processes a test's controller starts: finding them (pid files under the home,
+//! command lines that name it), telling whether one still runs, killing the controller on
+//! purpose, and making sure none outlives the test ([`reap`]).
+
+use super::controller::Controller;
+use super::wait::{poll_until, DEATH_TIMEOUT};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// True while `pid` is a live (not zombie) process.
+pub fn is_live_process(pid: i32) -> bool {
+    // The state is the first field after the parenthesised command name.
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    !matches!(state, Some('Z') | Some('X') | None)
+}
+
+/// True while `pid` is a live (not zombie) tether or postgres process.
+pub(super) fn is_ours(pid: i32) -> bool {
+    if !is_live_process(pid) {
+        return false;
+    }
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    cmdline.contains("tether") || cmdline.contains("postgres")
+}
+
+/// The pids of live processes whose command line mentions `needle` (such as a test's
+/// `$TETHER_HOME`, which every server tether starts names in its arguments).
+pub fn pids_mentioning(needle: &str) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    let me = std::process::id() as i32;
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            if !is_live_process(*pid) {
+                return false;
+            }
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(needle)
+        })
+        .collect()
+}
+
+/// Every file under `dir` (at most `depth` folders down) that `want` takes.
+pub(super) fn collect_files_named(dir: &Path, depth: usize, want: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() && depth > 0 {
+            collect_files_named(&path, depth - 1, want, out);
+        } else if kind.is_file() && want(&path) {
+            out.push(path);
+        }
+    }
+}
+
+/// The pid on the first line of each pid file under `dir` that `want` takes, when `alive`
+/// says that process runs.
+fn live_pids_in(dir: &Path, depth: usize, want: &dyn Fn(&Path) -> bool, alive: fn(i32) -> bool) -> Vec<(i32, PathBuf)> {
+    let mut files = Vec::new();
+    collect_files_named(dir, depth, want, &mut files);
+    files
+        .into_iter()
+        .filter_map(|f| {
+            let pid: i32 = fs::read_to_string(&f).ok()?.lines().next()?.trim().parse().ok()?;
+            (pid > 1 && alive(pid)).then_some((pid, f))
+        })
+        .collect()
+}
+
+/// Waits up to `grace` for each of `procs` (pid, description) to end (`alive` tells whether
+/// one still runs), then SIGKILLs the rest, saying so. Returns those it had to kill.
+pub fn reap(mut procs: Vec<(i32, String)>, grace: Duration, alive: impl Fn(i32, &str) -> bool) -> Vec<(i32, String)> {
+    let _ = poll_until(grace, Duration::from_millis(100), || {
+        procs.retain(|(pid, what)| alive(*pid, what));
+        if procs.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{procs:?}"))
+        }
+    });
+    for (pid, what) in &procs {
+        eprintln!("killing pid {pid} ({what}) left behind by the test's controller");
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
+    }
+    procs
+}
+
+impl Controller {
+    /// The controller and every server it started: the pids in pid files under the home
+    /// (the daemon's pid file and each server's `postmaster.pid`), and any live process
+    /// whose command line names the home (a MariaDB, FerretDB or mongod data directory),
+    /// whatever its pid file says. These are processes this test started (through tether).
+    pub(super) fn started_pids(&self) -> Vec<(i32, String)> {
+        let pid_file = |p: &Path| p.file_name().is_some_and(|n| n == "postmaster.pid" || n == "controller.pid");
+        let mut pids: Vec<(i32, String)> =
+            live_pids_in(self.home(), 6, &pid_file, is_ours).into_iter().map(|(pid, f)| (pid, f.display().to_string())).collect();
+        for pid in pids_mentioning(&self.home().to_string_lossy()) {
+            if !pids.iter().any(|(p, _)| *p == pid) {
+                pids.push((pid, format!("/proc/{pid}/cmdline")));
+            }
+        }
+        pids
+    }
+
+    /// The pid in `$TETHER_HOME/controller.pid` when it names a live process.
+    pub fn controller_pid(&self) -> Option<i32> {
+        let text = fs::read_to_string(self.home().join("controller.pid")).ok()?;
+        let pid: i32 = text.trim().parse().ok()?;
+        (pid > 1 && is_live_process(pid)).then_some(pid)
+    }
+
+    /// Waits (bounded) until process `pid` is gone; false on timeout.
+    pub fn wait_pid_gone(&self, pid: i32, timeout: Duration) -> bool {
+        poll_until(timeout, Duration::from_millis(50), || if is_live_process(pid) { Err(format!("{pid} runs")) } else { Ok(()) }).is_ok()
+    }
+
+    /// SIGKILLs the running controller (the pid from its pid file) and waits until it is
+    /// gone. Returns the pid killed, or `None` when none was running.
+    pub fn kill_controller(&self) -> Option<i32> {
+        let pid = self.controller_pid()?;
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        assert!(self.wait_pid_gone(pid, DEATH_TIMEOUT), "controller {pid} survived SIGKILL");
+        Some(pid)
+    }
+
+    /// Every `postmaster.pid` / `*.pid` file under `units/` whose first line names a live
+    /// process: the database servers of this controller.
+    pub fn server_pid_files(&self) -> Vec<(i32, PathBuf)> {
+        let server_pid_file = |p: &Path| p.extension().is_some_and(|e| e == "pid") || p.file_name().is_some_and(|n| n == "postmaster.pid");
+        live_pids_in(&self.home().join("units"), 8, &server_pid_file, is_live_process)
+    }
+
+    /// The live processes named by tether's `tether-server.pid` files under this home:
+    /// the MongoDB-wire servers (FerretDB, mongod, mongos) this test started through tether.
+    pub fn mongo_server_pids(&self) -> Vec<i32> {
+        let wire_pid_file = |p: &Path| p.file_name().is_some_and(|n| n == "tether-server.pid");
+        live_pids_in(self.home(), 8, &wire_pid_file, is_live_process).into_iter().map(|(pid, _)| pid).collect()
+    }
+}
