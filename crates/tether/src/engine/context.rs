@@ -51,7 +51,7 @@ pub struct Pending {
     /// each other's keys.
     pub state_changes: BTreeMap<String, Option<String>>,
     /// Rotation policy and expiry a hook gave its secrets (`--rotate`, `--expire`).
-    pub secret_timing: BTreeMap<String, crate::engine::TimingChange>,
+    pub secret_timing: BTreeMap<String, super::secret_timer::TimingChange>,
     /// `(secret id, revision)` pruned with `secret-remove --revision`.
     pub removed_revisions: Vec<(String, i64)>,
     /// Leader settings this hook set (`Some`) or deleted (`None`); leader only.

@@ -536,6 +536,33 @@ impl Engine {
     }
 }
 
+/// The secret timer (see [`secret_timer`]): one task per controller, stopped with the workers.
+impl Engine {
+    /// The controller's secret timer (stopped with the workers).
+    fn start_secret_timer(self: &Arc<Self>) {
+        let engine = self.clone();
+        let handle = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(secret_timer::TICK).await;
+                // A read first: the writer is taken only when something fell due.
+                let due = engine.store.read(|tx| tx.due_secret_timers(secret_timer::now_ms())).map(|d| !d.is_empty()).unwrap_or(false);
+                if !due {
+                    continue;
+                }
+                match engine.store.write(secret_timer::fire_due) {
+                    Ok(woken) => {
+                        for (model, unit) in woken {
+                            engine.kick(&model, &unit);
+                        }
+                    }
+                    Err(e) => eprintln!("secret timer: {e}"),
+                }
+            }
+        });
+        self.handles.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+    }
+}
+
 trait TakeForCtx {
     fn take_for_ctx(&self) -> Option<ActionState>;
 }

@@ -5,14 +5,12 @@
 //! then waits another interval; an expiry belongs to one revision and fires once.
 
 use super::secret_events::owner_unit;
-use super::Engine;
 use crate::store::{Due, SecretTiming, StoreResult, Tx};
-use std::sync::Arc;
 use std::time::Duration;
 use tether_core::charm_meta::CharmOrigin;
 use tether_core::events::{Event, HookKind};
 
-const TICK: Duration = Duration::from_secs(1);
+pub(super) const TICK: Duration = Duration::from_secs(1);
 
 /// What a hook asked for one secret (`None`: unchanged).
 #[derive(Debug, Clone, Default)]
@@ -30,7 +28,7 @@ fn interval(policy: &str) -> Option<Duration> {
     Some(scaled.unwrap_or(every))
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -66,7 +64,7 @@ pub fn revision_made(tx: &Tx<'_>, model: &str, id: &str, change: Option<&TimingC
 }
 
 /// Queues the hooks of every timer due now and moves the timers on; returns the units to wake.
-fn fire_due(tx: &Tx<'_>) -> StoreResult<Vec<(String, String)>> {
+pub(super) fn fire_due(tx: &Tx<'_>) -> StoreResult<Vec<(String, String)>> {
     let now = now_ms();
     let mut woken = Vec::new();
     for due in tx.due_secret_timers(now)? {
@@ -91,30 +89,4 @@ fn fire_due(tx: &Tx<'_>) -> StoreResult<Vec<(String, String)>> {
         }
     }
     Ok(woken)
-}
-
-impl Engine {
-    /// The controller's secret timer (stopped with the workers).
-    pub(super) fn start_secret_timer(self: &Arc<Self>) {
-        let engine = self.clone();
-        let handle = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(TICK).await;
-                // A read first: the writer is taken only when something fell due.
-                let due = engine.store.read(|tx| tx.due_secret_timers(now_ms())).map(|d| !d.is_empty()).unwrap_or(false);
-                if !due {
-                    continue;
-                }
-                match engine.store.write(fire_due) {
-                    Ok(woken) => {
-                        for (model, unit) in woken {
-                            engine.kick(&model, &unit);
-                        }
-                    }
-                    Err(e) => eprintln!("secret timer: {e}"),
-                }
-            }
-        });
-        self.handles.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
-    }
 }

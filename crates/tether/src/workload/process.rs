@@ -9,7 +9,7 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::WorkloadError;
+use super::error::WorkloadError;
 
 /// How often an adopted process is checked for liveness.
 const POLL: Duration = Duration::from_millis(100);

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use super::error::WorkloadError;
 use super::process::Proc;
-use super::WorkloadError;
 
 #[async_trait::async_trait]
 pub trait ServerProcess: Send + Sync + std::fmt::Debug {

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::error::WorkloadError;
 use super::process::{stop_pid_blocking, Proc};
 use super::server_process::{ServerProcess, StrayServer};
-use super::{WorkloadError, WorkloadState};
+use super::state::WorkloadState;
 use crate::paths::Home;
 
 const BACKOFF_START: Duration = Duration::from_millis(500);

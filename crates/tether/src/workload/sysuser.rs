@@ -10,7 +10,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use super::WorkloadError;
+use super::error::WorkloadError;
 
 /// The identity a server runs as when tether is root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

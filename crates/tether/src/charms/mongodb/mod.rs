@@ -8,43 +8,35 @@
 //! unit's status, never pretended.
 
 mod shards;
+mod shared;
+
+use shards::server_spec;
+pub use shared::MongodbCharm;
+use shared::{admin, engine_of, internal, internal_label, primary, role, STATE_ENGINE};
 
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser, RotateError};
 use super::server;
 use super::server_hooks::ServerCharm;
 use super::services::Services;
-use crate::engine::context::{Bag, HookContext};
-use crate::engines::mongo::MongoAdmin;
+use crate::engine::context::HookContext;
 use crate::engines::mongo::MongoEngine;
-use crate::engines::mongo::{ClusterRole, MongoSpec};
+use crate::engines::mongo::MongoSpec;
 use crate::engines::{DatabaseGrant, Ensured, Ownership, RelationUser, UserAdmin};
 use crate::secret::{generate_password, SecretString};
 use anyhow::anyhow;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
 use tether_core::life::Life;
 use tether_core::mongo_plan::{relation_user, render_uri, roles_for, validate_database, SYSTEM_USERS};
 use tether_core::status::WorkloadStatus;
-
-pub struct MongodbCharm {
-    services: Arc<Services>,
-}
-
-impl MongodbCharm {
-    pub fn new(services: Arc<Services>) -> MongodbCharm {
-        MongodbCharm { services }
-    }
-}
 
 const DATABASE: &str = "database";
 const CLUSTER: &str = "cluster";
 const PASSWORD_LEN: usize = 32;
 const KEYFILE_LEN: usize = 1024;
 const ROLES: [&str; 3] = ["replication", "config-server", "shard"];
-const STATE_ENGINE: &str = "engine";
 const SHARDING_REFUSED: &str = "Sharding roles do not support database interface.";
 const SHARD_ON_FERRETDB: &str = "role shard needs mongod: FerretDB has no sharding";
 const CLUSTER_REFUSED: &str = "Relation to mongos not supported, config role must be config-server";
@@ -111,57 +103,6 @@ pub fn meta() -> CharmMeta {
             },
         ],
     }
-}
-
-fn internal_label(app: &str) -> String {
-    format!("{app}.app")
-}
-
-fn role(ctx: &HookContext) -> String {
-    ctx.config_str("role").unwrap_or_else(|| "replication".into())
-}
-
-fn internal(ctx: &HookContext) -> anyhow::Result<Bag> {
-    server::internal(ctx, &internal_label(&ctx.app))
-}
-
-fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
-    internal(ctx)?.get("operator-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("operator password missing"))
-}
-
-/// The unit that runs the server, its port and its engine.
-fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16, MongoEngine)>> {
-    Ok(server::primary(ctx)?.map(|(unit, port, state)| {
-        let engine =
-            if state.get(STATE_ENGINE).map(String::as_str) == Some("mongod") { MongoEngine::Mongod } else { MongoEngine::FerretDb };
-        (unit, port, engine)
-    }))
-}
-
-async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<Arc<MongoAdmin>> {
-    Ok(services.mongo.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
-}
-
-fn engine_of(ctx: &HookContext) -> MongoEngine {
-    if ctx.state_get(STATE_ENGINE).as_deref() == Some("mongod") {
-        MongoEngine::Mongod
-    } else {
-        MongoEngine::FerretDb
-    }
-}
-
-/// The unit's server: its replica set and place in a cluster, and the keyfile it shares
-/// with the cluster (a shard's comes from its config server once shared).
-fn server_spec(ctx: &HookContext, port: u16, operator_password: SecretString) -> anyhow::Result<MongoSpec> {
-    let engine = engine_of(ctx);
-    let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
-    let mut spec = MongoSpec::for_unit(&ctx.unit_dir(), port, operator_password, engine, replset);
-    spec.cluster_role = ClusterRole::from_config(&role(ctx));
-    if engine == MongoEngine::Mongod {
-        let own = internal(ctx)?.get("keyfile").cloned().map(SecretString::new);
-        spec.keyfile = shards::cluster_keyfile(ctx)?.or(own);
-    }
-    Ok(spec)
 }
 
 /// A relation user that exists on the server, with the requests it answers.

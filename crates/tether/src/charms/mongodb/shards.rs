@@ -15,13 +15,14 @@
 //! FerretDB config server blocks a `config-server` relation, saying why. The mongod path
 //! follows MongoDB's documented sequence; it is not exercised here (no mongod in Debian).
 
-use super::{engine_of, internal, operator_password, primary, role, MongodbCharm};
+use super::shared::{admin, engine_of, internal, internal_label, operator_password, primary, role, MongodbCharm};
 use crate::charms::server_hooks::ServerCharm;
 use crate::charms::{provider, server};
 use crate::engine::context::{Bag, HookContext};
 use crate::engines::mongo::router::RouterSpec;
 use crate::engines::mongo::MongoAdmin;
 use crate::engines::mongo::MongoEngine;
+use crate::engines::mongo::{ClusterRole, MongoSpec};
 use crate::secret::SecretString;
 use anyhow::{anyhow, Context};
 use std::sync::Arc;
@@ -38,6 +39,20 @@ pub(super) const MISSING_CONFIG_SERVER: &str = "missing relation to config serve
 const WAITING_SECRETS: &str = "Waiting for secrets from config-server";
 /// The internal passwords a shard takes from its config server, by secret key.
 const SHARED_PASSWORDS: [(&str, &str); 2] = [("operator", "operator-password"), ("backup", "backup-password")];
+
+/// The unit's server: its replica set and place in a cluster, and the keyfile it shares
+/// with the cluster (a shard's comes from its config server once shared).
+pub(super) fn server_spec(ctx: &HookContext, port: u16, operator_password: SecretString) -> anyhow::Result<MongoSpec> {
+    let engine = engine_of(ctx);
+    let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
+    let mut spec = MongoSpec::for_unit(&ctx.unit_dir(), port, operator_password, engine, replset);
+    spec.cluster_role = ClusterRole::from_config(&role(ctx));
+    if engine == MongoEngine::Mongod {
+        let own = internal(ctx)?.get("keyfile").cloned().map(SecretString::new);
+        spec.keyfile = cluster_keyfile(ctx)?.or(own);
+    }
+    Ok(spec)
+}
 
 fn hosts_field(port: u16) -> String {
     serde_json::json!([format!("127.0.0.1:{port}")]).to_string()
@@ -173,7 +188,7 @@ impl MongodbCharm {
             self.services.supervisor.stop(&server::workload_key(ctx)).await;
         }
         // Restarts on the new keyfile, or only hands the supervisor the new password.
-        let spec = super::server_spec(ctx, port, operator_password(ctx)?)?;
+        let spec = server_spec(ctx, port, operator_password(ctx)?)?;
         self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
         let own = Bag::from([("replset".to_string(), ctx.app.clone()), ("host".to_string(), hosts_field(port))]);
         if ctx.relation_get(rel, &ctx.app.clone())? != own {
@@ -184,13 +199,13 @@ impl MongodbCharm {
 
     /// Sets the shard's `operator` and `backup` passwords to the cluster's.
     async fn take_cluster_passwords(&self, ctx: &mut HookContext, shared: &Bag) -> anyhow::Result<()> {
-        let label = super::internal_label(&ctx.app);
+        let label = internal_label(&ctx.app);
         for (user, key) in SHARED_PASSWORDS {
             let new = SecretString::new(shared.get(key).cloned().unwrap_or_default());
             if internal(ctx)?.get(key).map(String::as_str) == Some(new.expose()) {
                 continue;
             }
-            let admin = super::admin(&self.services, ctx).await?;
+            let admin = admin(&self.services, ctx).await?;
             if user == "operator" {
                 server::record_pending_admin_password(ctx, &label, key, &new)?;
             }

@@ -4,8 +4,10 @@
 
 mod admin;
 pub(crate) mod error;
+mod pool;
 pub mod router;
 mod server;
 
 pub use admin::*;
+pub use pool::MongoAdmins;
 pub use server::*;

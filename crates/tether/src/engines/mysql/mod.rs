@@ -5,7 +5,12 @@
 
 mod admin;
 mod error;
+mod layout;
+mod mysql8;
 mod server;
+#[cfg(test)]
+pub mod testing;
 
 pub use admin::*;
+pub use layout::*;
 pub use server::*;

@@ -27,153 +27,24 @@
 //! The account statements for it are `my_plan`'s MySQL dialect.
 
 use crate::workload::login::LoginFailure;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use tokio::io::AsyncWriteExt;
 
+use super::layout::*;
+use super::mysql8;
 use crate::secret::SecretString;
-use crate::workload::process::{pid_alive, Proc};
+use crate::workload::process::Proc;
 use crate::workload::server_process::{ServerProcess, StrayServer};
 use crate::workload::sysuser::{grant_traverse, own_dir, service_user, RunAs};
 use crate::workload::WorkloadError;
 use tether_core::my_plan::Dialect;
 
-/// The system user MariaDB runs as when tether is root.
-pub const SYSTEM_USER: &str = "mysql";
-/// tether's admin login (over 127.0.0.1).
-pub const ADMIN_USER: &str = "root";
-pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// A refused connect costs well under a millisecond; polling often keeps deploy close to
-/// the server's own start time.
-pub(crate) const READY_POLL: Duration = Duration::from_millis(10);
-
-/// One MariaDB server (see the module docs): its data directory (whose parent is the unit
-/// directory, which also holds its socket and pid file), its log file, its port on
-/// 127.0.0.1 and the password of `root`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MariaDbSpec {
-    pub data_dir: PathBuf,
-    pub log_file: PathBuf,
-    pub port: u16,
-    pub root_password: SecretString,
-}
-
-impl MariaDbSpec {
-    /// The usual layout: `<unit dir>/mysqldata` and `<unit dir>/mariadb.log`.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub fn for_unit(unit_dir: &Path, port: u16, root_password: SecretString) -> MariaDbSpec {
-        MariaDbSpec { data_dir: unit_dir.join("mysqldata"), log_file: unit_dir.join("mariadb.log"), port, root_password }
-    }
-}
-
 /// A clean shutdown (SIGTERM) gets this long before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(60);
-const ENGINE: &str = "MariaDB";
-
-/// Which server the machine has and where its programs are: `mariadbd` and
-/// `mariadb-install-db`, or MySQL 8's `mysqld` (which initialises itself; `install_db`
-/// is then the same `mysqld`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MariaDbBinaries {
-    pub flavor: Dialect,
-    pub mariadbd: PathBuf,
-    pub install_db: PathBuf,
-}
-
-impl MariaDbBinaries {
-    /// `$TETHER_MARIADB_BIN` (a directory with `mariadbd` and `mariadb-install-db`, or
-    /// with a MySQL 8 `mysqld`), else Debian's paths: MariaDB's programs, else
-    /// `/usr/sbin/mysqld` when it is MySQL 8.
-    pub fn find() -> Result<MariaDbBinaries, WorkloadError> {
-        if let Some(dir) = std::env::var_os("TETHER_MARIADB_BIN").filter(|d| !d.is_empty()) {
-            let dir = PathBuf::from(dir);
-            return Self::find_in(&dir, &dir).map_err(|_| {
-                not_found(format!(
-                    "$TETHER_MARIADB_BIN ({}) has neither mariadbd and mariadb-install-db nor a MySQL 8 mysqld",
-                    dir.display()
-                ))
-            });
-        }
-        Self::find_in(Path::new("/usr/sbin"), Path::new("/usr/bin"))
-    }
-
-    fn find_in(sbin: &Path, bin: &Path) -> Result<MariaDbBinaries, WorkloadError> {
-        let b = MariaDbBinaries { flavor: Dialect::MariaDb, mariadbd: sbin.join("mariadbd"), install_db: bin.join("mariadb-install-db") };
-        if b.mariadbd.is_file() && b.install_db.is_file() {
-            return Ok(b);
-        }
-        let mysqld = sbin.join("mysqld");
-        if mysqld.is_file() {
-            match flavor_of(&version_output(&mysqld)) {
-                Some(Dialect::MySql) => {
-                    return Ok(MariaDbBinaries { flavor: Dialect::MySql, mariadbd: mysqld.clone(), install_db: mysqld })
-                }
-                Some(Dialect::MariaDb) => {}
-                None => {
-                    return Err(not_found(format!(
-                        "{} is neither MariaDB nor MySQL 8 (tether runs those): install mariadb-server (or set $TETHER_MARIADB_BIN)",
-                        mysqld.display()
-                    )))
-                }
-            }
-        }
-        Err(not_found("no /usr/sbin/mariadbd and /usr/bin/mariadb-install-db, nor a MySQL 8 /usr/sbin/mysqld: install mariadb-server or set $TETHER_MARIADB_BIN".into()))
-    }
-}
-
-/// What `mysqld --version` prints (empty if it cannot run).
-fn version_output(mysqld: &Path) -> String {
-    std::process::Command::new(mysqld)
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
-/// The server a `mysqld --version` line names: MariaDB says so
-/// (`mysqld  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu`); MySQL may not
-/// (`/usr/sbin/mysqld  Ver 8.0.36-0ubuntu0.22.04.1 for Linux on x86_64 ((Ubuntu))`), so
-/// any other `Ver 8.` or later is MySQL. Older MySQL (5.7: no roles) is `None`.
-pub fn flavor_of(version_line: &str) -> Option<Dialect> {
-    if version_line.contains("MariaDB") {
-        return Some(Dialect::MariaDb);
-    }
-    let ver = version_line.split_once(" Ver ")?.1.trim_start();
-    let major: u32 = ver.split('.').next()?.parse().ok()?;
-    (major >= 8).then_some(Dialect::MySql)
-}
-
-fn not_found(hint: String) -> WorkloadError {
-    WorkloadError::BinariesNotFound { engine: ENGINE, hint }
-}
-
-/// The unit directory that holds the data directory, socket and pid file.
-pub fn unit_dir(spec: &MariaDbSpec) -> PathBuf {
-    spec.data_dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"))
-}
-
-pub fn pid_file(spec: &MariaDbSpec) -> PathBuf {
-    unit_dir(spec).join("mysqld.pid")
-}
-
-pub fn socket_path(spec: &MariaDbSpec) -> PathBuf {
-    unit_dir(spec).join("mysqld.sock")
-}
-
-/// The only directory `LOAD DATA INFILE` / `SELECT … INTO OUTFILE` may touch.
-fn files_dir(spec: &MariaDbSpec) -> PathBuf {
-    unit_dir(spec).join("mysql-files")
-}
-
-/// The server's private temporary directory: two servers set up at once must not share
-/// `/tmp` (their temporary table files collide).
-pub(crate) fn tmp_dir(spec: &MariaDbSpec) -> PathBuf {
-    unit_dir(spec).join("tmp")
-}
-
 /// Finds a MariaDB/MySQL server left running in a unit directory (its pid file lies next
 /// to `mysqldata`).
 pub struct MyStrays;
@@ -228,11 +99,6 @@ pub async fn prepare(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<
         initialise(bins, spec, run_as).await?;
     }
     Ok(())
-}
-
-pub(crate) fn prep_err(step: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WorkloadError {
-    let path = path.to_path_buf();
-    move |source| WorkloadError::Prepare { step, path, source }
 }
 
 /// `mariadb-install-db` into a staging directory, the bootstrap that sets root's password
@@ -303,13 +169,6 @@ async fn initialise(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<R
     std::fs::rename(&staging, data).map_err(prep_err("move initialised data directory into place", data))
 }
 
-/// The last lines of a tool's stderr and its status.
-pub(crate) fn tail(stderr: &[u8], status: &std::process::ExitStatus) -> String {
-    let text = String::from_utf8_lossy(stderr);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).rev().take(5).collect();
-    format!("{} ({status})", lines.into_iter().rev().collect::<Vec<_>>().join(" | "))
-}
-
 /// The `mysql_native_password` hash of a password: `*` and the uppercase hex of
 /// SHA1(SHA1(password)). It is all the server (and any statement) ever sees of it.
 pub fn native_password_hash(password: &SecretString) -> String {
@@ -318,41 +177,6 @@ pub fn native_password_hash(password: &SecretString) -> String {
     let outer = Sha1::digest(inner);
     let hex: String = outer.iter().map(|b| format!("{b:02X}")).collect();
     format!("*{hex}")
-}
-
-/// The pid in the unit's pid file, if it is there and readable.
-pub fn read_pid_file(unit_dir: &Path) -> Option<u32> {
-    std::fs::read_to_string(unit_dir.join("mysqld.pid")).ok()?.trim().parse().ok()
-}
-
-/// The command line of a process, split at NULs.
-fn cmdline(pid: u32) -> Vec<String> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
-}
-
-/// Whether `pid` is a live `mariadbd` (or `mysqld`) serving `data_dir`.
-pub fn is_mariadb_of(pid: u32, data_dir: &Path) -> bool {
-    if !pid_alive(pid) {
-        return false;
-    }
-    let args = cmdline(pid);
-    let Some(argv0) = args.first() else { return false };
-    if !(argv0.ends_with("mariadbd") || argv0.ends_with("mysqld")) {
-        return false;
-    }
-    args.iter().any(|a| a == &format!("--datadir={}", data_dir.display()))
-}
-
-/// A live server of this data directory found by its command line: one started by a
-/// controller that died before the server wrote its pid file (a second server on the
-/// same data directory would fail on InnoDB's lock and leave the first one orphaned).
-pub(crate) fn find_server_of(data_dir: &Path) -> Option<u32> {
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| is_mariadb_of(*pid, data_dir))
 }
 
 /// Adopts a live server of this data directory (by its pid file, or by its command line
@@ -478,8 +302,5 @@ async fn login_once(port: u16, user: &str, password: &SecretString) -> Result<()
 /// `ER_ACCESS_DENIED_ERROR`: wrong user or password.
 pub(crate) const ER_ACCESS_DENIED: u16 = 1045;
 
-mod mysql8;
-#[cfg(test)]
-pub mod testing;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use tether_core::mongo_plan::{relation_user, render_uri, roles_for};
 use super::*;
 use crate::engines::mongo::error::is_auth_refused;
 use crate::engines::mongo::tests::MongoHome;
+use crate::engines::mongo::MongoAdmins;
 use crate::secret::generate_password;
 use mongodb::error::Error as DriverError;
 

@@ -4,8 +4,9 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use super::testing::MyTestHome;
 use super::*;
+use crate::engines::mysql::testing::MyTestHome;
+use crate::workload::process::pid_alive;
 use crate::workload::{Supervisor, WorkloadState};
 
 async fn login(port: u16, user: &str, password: &SecretString) -> bool {

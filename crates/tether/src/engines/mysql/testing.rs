@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::read_pid_file;
-use super::MariaDbSpec;
+use super::layout::{read_pid_file, MariaDbSpec};
 use crate::secret::{generate_password, SecretString};
 use crate::workload::free_port;
 use crate::workload::process::stop_pid_blocking;

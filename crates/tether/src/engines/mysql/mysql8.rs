@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 
-use super::MariaDbSpec;
-use super::{find_server_of, prep_err, tail, tmp_dir, unit_dir, MariaDbBinaries, READY_POLL, READY_TIMEOUT, SYSTEM_USER};
+use super::layout::{
+    find_server_of, prep_err, tail, tmp_dir, unit_dir, MariaDbBinaries, MariaDbSpec, READY_POLL, READY_TIMEOUT, SYSTEM_USER,
+};
 use crate::workload::process::Proc;
 use crate::workload::sysuser::RunAs;
 use crate::workload::WorkloadError;

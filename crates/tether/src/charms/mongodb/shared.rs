@@ -1,0 +1,62 @@
+//! What both halves of the mongodb charm read, the replica-set side (`mod.rs`: the
+//! server, `database` and `cluster`) and the sharding side (`shards`): the charm itself,
+//! its role and engine, its internal passwords, the unit that runs the server, and the
+//! admin session of that server.
+
+use crate::charms::server;
+use crate::charms::services::Services;
+use crate::engine::context::{Bag, HookContext};
+use crate::engines::mongo::{MongoAdmin, MongoEngine};
+use crate::secret::SecretString;
+use anyhow::anyhow;
+use std::sync::Arc;
+
+/// Unit state: which server runs (`mongod` or `ferretdb`), or `none` when neither is installed.
+pub(super) const STATE_ENGINE: &str = "engine";
+
+pub struct MongodbCharm {
+    pub(super) services: Arc<Services>,
+}
+
+impl MongodbCharm {
+    pub fn new(services: Arc<Services>) -> MongodbCharm {
+        MongodbCharm { services }
+    }
+}
+
+pub(super) fn internal_label(app: &str) -> String {
+    format!("{app}.app")
+}
+
+pub(super) fn role(ctx: &HookContext) -> String {
+    ctx.config_str("role").unwrap_or_else(|| "replication".into())
+}
+
+pub(super) fn internal(ctx: &HookContext) -> anyhow::Result<Bag> {
+    server::internal(ctx, &internal_label(&ctx.app))
+}
+
+pub(super) fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
+    internal(ctx)?.get("operator-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("operator password missing"))
+}
+
+/// The unit that runs the server, its port and its engine.
+pub(super) fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16, MongoEngine)>> {
+    Ok(server::primary(ctx)?.map(|(unit, port, state)| {
+        let engine =
+            if state.get(STATE_ENGINE).map(String::as_str) == Some("mongod") { MongoEngine::Mongod } else { MongoEngine::FerretDb };
+        (unit, port, engine)
+    }))
+}
+
+pub(super) async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<Arc<MongoAdmin>> {
+    Ok(services.mongo.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
+}
+
+pub(super) fn engine_of(ctx: &HookContext) -> MongoEngine {
+    if ctx.state_get(STATE_ENGINE).as_deref() == Some("mongod") {
+        MongoEngine::Mongod
+    } else {
+        MongoEngine::FerretDb
+    }
+}
