@@ -11,6 +11,7 @@ use super::error::CliError;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use tether_core::charm_meta::yaml_to_json;
+use tether_core::params::{bad_key_message, insert_nested, parse_assignment, AssignmentError};
 
 /// How `run` should type `key=value` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,18 +83,10 @@ pub fn run_params(file: Option<&str>, assignments: &[String], typing: ValueTypin
         }
     }
     for arg in assignments {
-        let Some((key, raw)) = arg.split_once('=') else {
-            return Err(CliError::usage(format!("argument {:?} must be of the form key...=value", shown(arg))));
-        };
-        let keys: Vec<&str> = key.split('.').collect();
-        for k in &keys {
-            if tether_core::names::validate_action(k).is_err() {
-                return Err(CliError::usage(format!(
-                    "key {:?} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric and hyphens",
-                    shown(k)
-                )));
-            }
-        }
+        let (keys, raw) = parse_assignment(arg).map_err(|e| match e {
+            AssignmentError::NotKeyValue => CliError::usage(format!("argument {:?} must be of the form key...=value", shown(arg))),
+            AssignmentError::BadKey(k) => CliError::usage(bad_key_message(&shown(&k))),
+        })?;
         insert_nested(&mut params, &keys, typed(raw, typing));
     }
     Ok(params.into_iter().collect())
@@ -109,21 +102,6 @@ fn typed(raw: &str, typing: ValueTyping) -> Value {
         Ok(v) => yaml_to_json(v),
         Err(_) => Value::String(raw.to_string()),
     }
-}
-
-/// Juju's `addValueToMap`: walks/creates nested maps, replacing non-maps on the way.
-fn insert_nested(target: &mut Map<String, Value>, keys: &[&str], value: Value) {
-    let Some((last, path)) = keys.split_last() else { return };
-    let mut cursor = target;
-    for k in path {
-        let slot = cursor.entry(k.to_string()).or_insert_with(|| Value::Object(Map::new()));
-        if !slot.is_object() {
-            *slot = Value::Object(Map::new());
-        }
-        let Value::Object(next) = slot else { return };
-        cursor = next;
-    }
-    cursor.insert(last.to_string(), value);
 }
 
 fn first_line(s: &str) -> String {
