@@ -7,6 +7,7 @@
 //! - `mysql`: MariaDB or MySQL 8 (as `mysql`), admin over mysql_async.
 //! - `mongo`: mongod or FerretDB, mongos routers, admin over the mongodb driver.
 
+pub mod admin_pool;
 pub mod error_class;
 pub mod mongo;
 pub mod mysql;

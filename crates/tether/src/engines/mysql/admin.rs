@@ -31,6 +31,7 @@ use tether_core::my_plan::{self, Auth, Dialect};
 
 use super::error::MyError;
 use super::server::{native_password_hash, tcp_opts};
+use crate::engines::admin_pool::{AdminPool, PooledAdmin};
 use crate::engines::user_admin::{Ensured, RelationUser, UserAdmin};
 use crate::secret::SecretString;
 
@@ -480,31 +481,20 @@ async fn open(port: u16, user: &str, password: &SecretString) -> Result<Conn, My
     }
 }
 
-/// [`MyAdmin`] pools, one per server (keyed by port), shared by every hook that manages
-/// that server; the login is `root`.
-#[derive(Clone, Default)]
-pub struct MyAdmins {
-    inner: std::sync::Arc<tokio::sync::Mutex<std::collections::HashMap<u16, std::sync::Arc<MyAdmin>>>>,
-}
+/// The pool of MySQL/MariaDB admin clients, one per server, logging in as `root` (see
+/// `engines::admin_pool`).
+pub type MyAdmins = AdminPool<MyAdmin>;
 
-impl MyAdmins {
-    /// The admin of the server on `port`, logging in as `root` with `password` when there
-    /// is none yet. The given password is the truth: a cached admin takes it for its
-    /// future connections.
-    pub async fn get(&self, port: u16, password: &SecretString) -> Result<std::sync::Arc<MyAdmin>, MyError> {
-        let mut map = self.inner.lock().await;
-        if let Some(admin) = map.get(&port) {
-            admin.update_password(password);
-            return Ok(admin.clone());
-        }
-        let admin = std::sync::Arc::new(MyAdmin::connect(port, "root", password).await?);
-        map.insert(port, admin.clone());
-        Ok(admin)
+#[async_trait::async_trait]
+impl PooledAdmin for MyAdmin {
+    type Error = MyError;
+    const ADMIN_USER: &'static str = "root";
+    async fn connect(port: u16, user: &str, password: &SecretString) -> Result<MyAdmin, MyError> {
+        MyAdmin::connect(port, user, password).await
     }
-
-    /// Drops the admin of `port` (its server was stopped or removed).
-    pub async fn forget(&self, port: u16) {
-        self.inner.lock().await.remove(&port);
+    async fn use_password(&self, password: &SecretString) -> Result<(), MyError> {
+        self.update_password(password);
+        Ok(())
     }
 }
 

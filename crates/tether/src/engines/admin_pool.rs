@@ -1,0 +1,56 @@
+//! [`AdminPool`]: the controller's admin clients, one per server (keyed by port), shared
+//! by every hook that manages that server, for any engine whose admin client is a
+//! [`PooledAdmin`]. The password a caller gives is the truth: a cached client takes it
+//! for its future connections (the charm may just have rotated it).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::secret::SecretString;
+
+/// An engine's admin client as the pool needs it.
+#[async_trait::async_trait]
+pub trait PooledAdmin: Send + Sync + Sized + 'static {
+    type Error;
+    /// The login every server of this engine that tether runs has for it.
+    const ADMIN_USER: &'static str;
+    async fn connect(port: u16, user: &str, password: &SecretString) -> Result<Self, Self::Error>;
+    /// Takes `password` for the connections it opens from now on.
+    async fn use_password(&self, password: &SecretString) -> Result<(), Self::Error>;
+}
+
+pub struct AdminPool<A> {
+    inner: Arc<tokio::sync::Mutex<HashMap<u16, Arc<A>>>>,
+}
+
+impl<A> Clone for AdminPool<A> {
+    fn clone(&self) -> Self {
+        AdminPool { inner: self.inner.clone() }
+    }
+}
+
+impl<A> Default for AdminPool<A> {
+    fn default() -> Self {
+        AdminPool { inner: Default::default() }
+    }
+}
+
+impl<A: PooledAdmin> AdminPool<A> {
+    /// The admin client of the server on `port`, logging in as the engine's admin with
+    /// `password` when there is none yet.
+    pub async fn get(&self, port: u16, password: &SecretString) -> Result<Arc<A>, A::Error> {
+        let mut map = self.inner.lock().await;
+        if let Some(admin) = map.get(&port) {
+            admin.use_password(password).await?;
+            return Ok(admin.clone());
+        }
+        let admin = Arc::new(A::connect(port, A::ADMIN_USER, password).await?);
+        map.insert(port, admin.clone());
+        Ok(admin)
+    }
+
+    /// Drops the client of `port` (its server was stopped or removed).
+    pub async fn forget(&self, port: u16) {
+        self.inner.lock().await.remove(&port);
+    }
+}
