@@ -205,7 +205,7 @@ impl CharmMeta {
     /// Parses a local charm's YAML files (`metadata.yaml` or `charmcraft.yaml`,
     /// optional `config.yaml` and `actions.yaml`).
     pub fn from_yaml(metadata: &str, config: Option<&str>, actions: Option<&str>) -> Result<CharmMeta, MetaError> {
-        let md: RawMetadata = serde_yaml::from_str(metadata).map_err(|e| MetaError::Metadata(first_line(&e.to_string())))?;
+        let md: RawMetadata = serde_norway::from_str(metadata).map_err(|e| MetaError::Metadata(first_line(&e.to_string())))?;
         let name = md.name.ok_or(MetaError::Metadata("missing \"name\"".into()))?;
         crate::names::validate_application(&name).map_err(|_| MetaError::Metadata(format!("charm name {name:?} not valid")))?;
         let mut endpoints = Vec::new();
@@ -226,7 +226,7 @@ impl CharmMeta {
         let config_src = config.or(md.config_inline.as_deref());
         let mut options = Vec::new();
         if let Some(src) = config_src {
-            let raw: RawConfig = serde_yaml::from_str(src).map_err(|e| MetaError::Config(first_line(&e.to_string())))?;
+            let raw: RawConfig = serde_norway::from_str(src).map_err(|e| MetaError::Config(first_line(&e.to_string())))?;
             for (name, o) in raw.options.unwrap_or_default() {
                 let kind = match o.kind.as_str() {
                     "string" => OptionType::String,
@@ -247,7 +247,7 @@ impl CharmMeta {
         let mut acts = Vec::new();
         if let Some(src) = actions {
             let raw: BTreeMap<String, RawAction> =
-                serde_yaml::from_str::<Option<_>>(src).map_err(|e| MetaError::Actions(first_line(&e.to_string())))?.unwrap_or_default();
+                serde_norway::from_str::<Option<_>>(src).map_err(|e| MetaError::Actions(first_line(&e.to_string())))?.unwrap_or_default();
             for (name, a) in raw {
                 crate::names::validate_action(&name).map_err(|e| MetaError::Actions(e.to_string()))?;
                 let params = a
@@ -311,8 +311,8 @@ fn first_line(s: &str) -> String {
 }
 
 /// Converts YAML to JSON values (keys stringified).
-pub fn yaml_to_json(v: serde_yaml::Value) -> serde_json::Value {
-    use serde_yaml::Value as Y;
+pub fn yaml_to_json(v: serde_norway::Value) -> serde_json::Value {
+    use serde_norway::Value as Y;
     match v {
         Y::Null => serde_json::Value::Null,
         Y::Bool(b) => b.into(),
@@ -332,10 +332,10 @@ pub fn yaml_to_json(v: serde_yaml::Value) -> serde_json::Value {
     }
 }
 
-fn yaml_scalar(v: &serde_yaml::Value) -> String {
+fn yaml_scalar(v: &serde_norway::Value) -> String {
     match v {
-        serde_yaml::Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+        serde_norway::Value::String(s) => s.clone(),
+        other => serde_norway::to_string(other).unwrap_or_default().trim().to_string(),
     }
 }
 
@@ -377,8 +377,8 @@ fn storage_count(range: Option<&str>) -> u32 {
 }
 
 fn inline_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let v: Option<serde_yaml::Value> = Option::deserialize(d)?;
-    Ok(v.map(|v| serde_yaml::to_string(&v).unwrap_or_default()))
+    let v: Option<serde_norway::Value> = Option::deserialize(d)?;
+    Ok(v.map(|v| serde_norway::to_string(&v).unwrap_or_default()))
 }
 
 #[derive(Deserialize)]
@@ -398,7 +398,7 @@ struct RawConfig {
 struct RawOption {
     #[serde(rename = "type")]
     kind: String,
-    default: Option<serde_yaml::Value>,
+    default: Option<serde_norway::Value>,
     description: Option<String>,
 }
 
@@ -416,9 +416,9 @@ struct RawParam {
     #[serde(rename = "type")]
     kind: Option<String>,
     description: Option<String>,
-    default: Option<serde_yaml::Value>,
+    default: Option<serde_norway::Value>,
     #[serde(rename = "enum")]
-    enum_values: Option<Vec<serde_yaml::Value>>,
+    enum_values: Option<Vec<serde_norway::Value>>,
 }
 
 /// How an application's charm was deployed.

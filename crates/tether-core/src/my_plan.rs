@@ -39,6 +39,8 @@
 //! - **Ownership marker**: the same `tether_meta.managed_users` registry on both (a MySQL
 //!   user `ATTRIBUTE` would do, but one mechanism keeps drift repair identical).
 
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
 /// Users and roles tether creates for relations start with this.
 pub const RELATION_PREFIX: &str = "relation-";
 /// Length limit of a `database` relation user name (charm-protocol §4.4.2).
@@ -106,8 +108,8 @@ impl Dialect {
     }
 }
 
-/// How an account's password is given to the server.
-#[derive(Clone, PartialEq, Eq)]
+/// How an account's password is given to the server. Its buffer is zeroed when dropped.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub enum Auth {
     /// MariaDB: the `mysql_native_password` hash (see [`password_hash`]).
     NativeHash(String),
@@ -125,15 +127,15 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// The `IDENTIFIED …` clause.
-    pub fn clause(&self) -> Result<String, PlanError> {
+    /// The `IDENTIFIED …` clause (zeroed when dropped: for MySQL 8 it holds the password).
+    pub fn clause(&self) -> Result<Zeroizing<String>, PlanError> {
         match self {
-            Auth::NativeHash(h) => Ok(format!("IDENTIFIED BY PASSWORD {}", password_hash(h)?)),
+            Auth::NativeHash(h) => Ok(Zeroizing::new(format!("IDENTIFIED BY PASSWORD {}", password_hash(h)?))),
             Auth::Sha2(p) => {
                 if p.is_empty() {
                     return Err(PlanError::BadLiteral);
                 }
-                Ok(format!("IDENTIFIED WITH caching_sha2_password BY {}", quote_literal(p)?))
+                Ok(Zeroizing::new(joined(&["IDENTIFIED WITH caching_sha2_password BY", &Zeroizing::new(quote_literal(p)?)])))
             }
         }
     }
@@ -248,11 +250,36 @@ pub fn quote_ident(name: &str) -> Result<String, PlanError> {
 }
 
 /// Quotes a string literal: `'` and `\` doubled, NUL refused (see [`SESSION_SQL_MODE`]).
+/// One allocation of the final size, so no partial copy of a password is left behind.
 pub fn quote_literal(value: &str) -> Result<String, PlanError> {
     if value.contains('\0') {
         return Err(PlanError::BadLiteral);
     }
-    Ok(format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''")))
+    let mut out = String::with_capacity(2 * value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("''"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    Ok(out)
+}
+
+/// `parts` joined by spaces in one allocation of the final size: for statements that
+/// carry a password, where `format!`'s reallocations would leave partial copies in freed
+/// memory.
+fn joined(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(p);
+    }
+    out
 }
 
 /// `'user'@'host'`. Both parts are literals; the user may not be empty.
@@ -361,12 +388,12 @@ pub fn mysql8_bootstrap_root(password: &str) -> Result<Vec<String>, PlanError> {
 pub fn ensure_account(user: &str, host: &str, auth: &Auth) -> Result<Vec<String>, PlanError> {
     let a = account(user, host)?;
     let clause = auth.clause()?;
-    Ok(vec![format!("CREATE USER IF NOT EXISTS {a} {clause}"), format!("ALTER USER {a} {clause}")])
+    Ok(vec![joined(&["CREATE USER IF NOT EXISTS", &a, &clause]), joined(&["ALTER USER", &a, &clause])])
 }
 
 /// `ALTER USER … IDENTIFIED …` for one account.
 pub fn set_password(user: &str, host: &str, auth: &Auth) -> Result<String, PlanError> {
-    Ok(format!("ALTER USER {} {}", account(user, host)?, auth.clause()?))
+    Ok(joined(&["ALTER USER", &account(user, host)?, &auth.clause()?]))
 }
 
 /// Where tether records the users it manages (MariaDB has no user comments or
@@ -584,7 +611,7 @@ pub fn ensure_relation_user(
     let a = account(user, ANY_HOST)?;
     let bundle = role(&bundle_role(user))?;
     let mut out = if fresh {
-        vec![format!("CREATE USER {a} {}", auth.clause()?)]
+        vec![joined(&["CREATE USER", &a, &auth.clause()?])]
     } else {
         let mut s = ensure_account(user, ANY_HOST, auth)?;
         s.push(format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {a}"));

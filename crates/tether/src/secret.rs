@@ -1,12 +1,16 @@
 //! Holding and generating secrets without leaking them.
 //!
 //! [`SecretString`] prints a placeholder in `Debug` and `Display`, so a password that
-//! ends up in an error, a log line or a panic message shows as `[REDACTED]`.
+//! ends up in an error, a log line or a panic message shows as `[REDACTED]`, and its
+//! buffer is overwritten with zeros when it is dropped (`zeroize`), so a freed password
+//! does not linger in the heap. Temporaries that hold a password outside a
+//! `SecretString` (a rendered statement, a decrypted store value) are `Zeroizing` too.
 
 use rand::distributions::Alphanumeric;
 use rand::Rng;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
-#[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, Zeroize, ZeroizeOnDrop)]
 #[serde(transparent)]
 pub struct SecretString(String);
 
@@ -44,11 +48,23 @@ pub fn generate_password(len: usize) -> SecretString {
 mod tests {
     use super::*;
 
+    /// Compiles only when `T` overwrites its buffer when dropped.
+    fn assert_zeroized_on_drop<T: ZeroizeOnDrop>() {}
+
     #[test]
     fn secrets_never_print() {
         let s = SecretString::new("hunter2");
         assert_eq!(format!("{s} {s:?}"), "[REDACTED] [REDACTED]");
+        assert_eq!(format!("{:?}", Some(vec![s.clone()])), "Some([[REDACTED]])");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn secrets_are_zeroized_on_drop() {
+        assert_zeroized_on_drop::<SecretString>();
+        let mut s = SecretString::new("hunter2");
+        s.zeroize();
+        assert!(s.is_empty());
     }
 
     #[test]

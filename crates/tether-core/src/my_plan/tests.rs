@@ -117,6 +117,9 @@ fn mysql8_statements_use_caching_sha2_and_its_role_syntax() {
     assert!(pw.is_clear() && !native().is_clear());
     assert!(Auth::Sha2(String::new()).clause().is_err());
     assert!(Auth::Sha2("nul\0".into()).clause().is_err());
+    fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+    zeroized_on_drop(&pw);
+    zeroized_on_drop(&pw.clause().unwrap());
     let s = ensure_relation_user(my, "relation-1_abc", &pw, &["app_1"], &ExtraRoles::default(), true).unwrap();
     assert_eq!(s[0], "CREATE USER 'relation-1_abc'@'%' IDENTIFIED WITH caching_sha2_password BY 'Ab1''x\\\\y'");
     assert_eq!(s[1], "GRANT ALL PRIVILEGES ON `app\\_1`.* TO 'relation-1_abc'@'%'");

@@ -47,7 +47,10 @@ pub fn call(home: &Home, request: Request, timeout: Duration) -> Result<Reply, C
         .trim()
         .to_string();
     let envelope = Envelope { token, request };
-    let mut line = serde_json::to_string(&envelope).map_err(|e| ClientError::Failed(format!("cannot encode the request: {e}")))?;
+    // The request and the reply may carry the token, secret contents or passwords.
+    let mut line = zeroize::Zeroizing::new(
+        serde_json::to_string(&envelope).map_err(|e| ClientError::Failed(format!("cannot encode the request: {e}")))?,
+    );
     line.push('\n');
 
     let io_err = |e: std::io::Error| match e.kind() {
@@ -65,7 +68,7 @@ pub fn call(home: &Home, request: Request, timeout: Duration) -> Result<Reply, C
     (&stream).flush().map_err(io_err)?;
 
     let mut reader = BufReader::new((&stream).take(MAX_REPLY_BYTES));
-    let mut reply = String::new();
+    let mut reply = zeroize::Zeroizing::new(String::new());
     let n = reader.read_line(&mut reply).map_err(io_err)?;
     if n == 0 {
         return Err(ClientError::Failed("the controller closed the connection without a reply".into()));

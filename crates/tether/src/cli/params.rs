@@ -74,8 +74,8 @@ pub fn split_run_args(args: &[String]) -> Result<RunTarget, CliError> {
 pub fn run_params(file: Option<&str>, assignments: &[String], typing: ValueTyping) -> Result<BTreeMap<String, Value>, CliError> {
     let mut params = Map::new();
     if let Some(text) = file {
-        let parsed: serde_yaml::Value =
-            serde_yaml::from_str(text).map_err(|e| CliError::usage(format!("cannot parse params file: {}", first_line(&e.to_string()))))?;
+        let parsed: serde_norway::Value = serde_norway::from_str(text)
+            .map_err(|e| CliError::usage(format!("cannot parse params file: {}", first_line(&e.to_string()))))?;
         match yaml_to_json(parsed) {
             Value::Object(m) => params = m,
             Value::Null => {}
@@ -97,8 +97,8 @@ fn typed(raw: &str, typing: ValueTyping) -> Value {
     if typing == ValueTyping::Strings || raw.is_empty() {
         return Value::String(raw.to_string());
     }
-    match serde_yaml::from_str::<serde_yaml::Value>(raw) {
-        Ok(serde_yaml::Value::Null) if !matches!(raw.trim(), "null" | "~" | "Null" | "NULL") => Value::String(raw.to_string()),
+    match serde_norway::from_str::<serde_norway::Value>(raw) {
+        Ok(serde_norway::Value::Null) if !matches!(raw.trim(), "null" | "~" | "Null" | "NULL") => Value::String(raw.to_string()),
         Ok(v) => yaml_to_json(v),
         Err(_) => Value::String(raw.to_string()),
     }
@@ -130,8 +130,8 @@ pub fn config_assignments(values: &[String], app: Option<&str>) -> Result<Vec<St
 
 /// The `key=value` strings a config YAML file stands for.
 pub fn config_file_assignments(text: &str, app: Option<&str>) -> Result<Vec<String>, CliError> {
-    let parsed: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| CliError::usage(format!("cannot parse config file: {}", first_line(&e.to_string()))))?;
+    let parsed: serde_norway::Value =
+        serde_norway::from_str(text).map_err(|e| CliError::usage(format!("cannot parse config file: {}", first_line(&e.to_string()))))?;
     let Value::Object(top) = yaml_to_json(parsed) else {
         return Err(CliError::usage("config file must contain a YAML map"));
     };

@@ -45,12 +45,12 @@ fn content(args: &[String], file: Option<&Path>) -> Result<BTreeMap<String, Stri
     let mut content = BTreeMap::new();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-        let map: BTreeMap<String, serde_yaml::Value> =
-            serde_yaml::from_str(&text).map_err(|e| CliError::usage(format!("cannot parse {}: {e}", path.display())))?;
+        let map: BTreeMap<String, serde_norway::Value> =
+            serde_norway::from_str(&text).map_err(|e| CliError::usage(format!("cannot parse {}: {e}", path.display())))?;
         for (k, v) in map {
             let value = match v {
-                serde_yaml::Value::String(s) => s,
-                other => serde_yaml::to_string(&other).unwrap_or_default().trim().to_string(),
+                serde_norway::Value::String(s) => s,
+                other => serde_norway::to_string(&other).unwrap_or_default().trim().to_string(),
             };
             content.insert(k, value);
         }

@@ -32,18 +32,18 @@ fn config_pairs(args: &[String], app: &str) -> Result<Vec<(String, String)>, Api
         }
         let text = std::fs::read_to_string(arg)
             .map_err(|_| ApiError::invalid(format!("expected \"key=value\" or a YAML file, got {:?}", short(arg))))?;
-        let yaml: serde_yaml::Value =
-            serde_yaml::from_str(&text).map_err(|e| ApiError::invalid(format!("cannot parse config file {arg:?}: {e}")))?;
+        let yaml: serde_norway::Value =
+            serde_norway::from_str(&text).map_err(|e| ApiError::invalid(format!("cannot parse config file {arg:?}: {e}")))?;
         let map = match yaml.get(app) {
-            Some(inner @ serde_yaml::Value::Mapping(_)) => inner.clone(),
+            Some(inner @ serde_norway::Value::Mapping(_)) => inner.clone(),
             _ => yaml,
         };
-        let serde_yaml::Value::Mapping(m) = map else { return Err(ApiError::invalid(format!("config file {arg:?} is not a map"))) };
+        let serde_norway::Value::Mapping(m) = map else { return Err(ApiError::invalid(format!("config file {arg:?} is not a map"))) };
         for (k, v) in m {
             let key = k.as_str().unwrap_or_default().to_string();
             let value = match v {
-                serde_yaml::Value::String(s) => s,
-                other => serde_yaml::to_string(&other).unwrap_or_default().trim().to_string(),
+                serde_norway::Value::String(s) => s,
+                other => serde_norway::to_string(&other).unwrap_or_default().trim().to_string(),
             };
             pairs.push((key, value));
         }

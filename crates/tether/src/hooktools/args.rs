@@ -177,7 +177,7 @@ pub fn render(v: &Value, format: Format) -> String {
 }
 
 fn yaml(v: &Value) -> String {
-    serde_yaml::to_string(v).unwrap_or_default()
+    serde_norway::to_string(v).unwrap_or_default()
 }
 
 #[cfg(test)]

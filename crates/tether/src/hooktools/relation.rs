@@ -100,15 +100,15 @@ pub fn settings(p: &Parsed, stdin: Option<&str>) -> Result<Bag, ToolError> {
     let mut out = Bag::new();
     if p.has("file") {
         let text = stdin.unwrap_or_default();
-        let parsed: serde_yaml::Value =
-            serde_yaml::from_str(text).map_err(|e| ToolError::failed(format!("cannot parse settings file: {e}")))?;
+        let parsed: serde_norway::Value =
+            serde_norway::from_str(text).map_err(|e| ToolError::failed(format!("cannot parse settings file: {e}")))?;
         match parsed {
-            serde_yaml::Value::Null => {}
-            serde_yaml::Value::Mapping(m) => {
+            serde_norway::Value::Null => {}
+            serde_norway::Value::Mapping(m) => {
                 for (k, v) in m {
                     let key = scalar(k).ok_or_else(|| ToolError::failed("cannot parse settings file: keys must be strings"))?;
                     let value = match v {
-                        serde_yaml::Value::Null => String::new(),
+                        serde_norway::Value::Null => String::new(),
                         other => scalar(other)
                             .ok_or_else(|| ToolError::failed(format!("cannot parse settings file: value of {key:?} is not a string")))?,
                     };
@@ -128,11 +128,11 @@ pub fn settings(p: &Parsed, stdin: Option<&str>) -> Result<Bag, ToolError> {
     Ok(out)
 }
 
-fn scalar(v: serde_yaml::Value) -> Option<String> {
+fn scalar(v: serde_norway::Value) -> Option<String> {
     match v {
-        serde_yaml::Value::String(s) => Some(s),
-        serde_yaml::Value::Bool(b) => Some(b.to_string()),
-        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_norway::Value::String(s) => Some(s),
+        serde_norway::Value::Bool(b) => Some(b.to_string()),
+        serde_norway::Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }

@@ -5,6 +5,11 @@
 //! Every change goes through [`Store::write`], one transaction per call, so a hook's
 //! effects and the events they cause land together or not at all. Values that may
 //! carry credentials are sealed (encrypted) by [`seal::Sealer`] before they are stored.
+//!
+//! The schema is a list of numbered migrations ([`migrations`], `rusqlite_migration`,
+//! version in SQLite's `user_version`): a store is brought up to the latest on open, in
+//! one transaction. A change to the schema is a new migration at the end, never an edit
+//! of an old one.
 
 mod app_bags;
 mod apps;
@@ -33,6 +38,8 @@ use std::sync::Mutex;
 pub enum StoreError {
     #[error("store: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("store: migrating the schema: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
     #[error(transparent)]
     Seal(#[from] seal::SealError),
     #[error("store holds malformed data in {0}")]
@@ -56,7 +63,24 @@ pub struct Store {
 /// Read connections kept open at most (more are opened while needed, then closed).
 const IDLE_READERS: usize = 4;
 
-const SCHEMA: &str = r#"
+/// One migration: columns added to existing tables (with their back-fill), then the
+/// tables, indexes and triggers it creates. `objects` uses `IF NOT EXISTS` throughout: it
+/// is also run over stores made before migrations were numbered ([`adopt_unnumbered`]).
+struct Migration {
+    columns: &'static str,
+    objects: &'static str,
+}
+
+/// The store's schema, oldest first: migration N is `MIGRATIONS[N - 1]`, and a store at
+/// version N (SQLite's `user_version`) has had the first N.
+const MIGRATIONS: [Migration; 3] = [
+    Migration { columns: "", objects: SCHEMA_1 },
+    Migration { columns: EVENT_RELATIONS_2, objects: EVENT_RELATIONS_2_INDEX },
+    Migration { columns: QUEUE_COUNT_3, objects: QUEUE_COUNT_3_TRIGGERS },
+];
+
+/// Migration 1: the schema as the first builds made it.
+const SCHEMA_1: &str = r#"
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS models(
   name TEXT PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, created TEXT NOT NULL,
@@ -73,7 +97,7 @@ CREATE TABLE IF NOT EXISTS units(
   workload TEXT NOT NULL DEFAULT 'waiting', message TEXT NOT NULL DEFAULT 'waiting for agent', since TEXT NOT NULL,
   agent TEXT NOT NULL DEFAULT 'allocating', agent_message TEXT NOT NULL DEFAULT '',
   error_hook TEXT, retry_at INTEGER, retries INTEGER NOT NULL DEFAULT 0,
-  life TEXT NOT NULL DEFAULT 'alive', state TEXT NOT NULL DEFAULT '{}', queued INTEGER NOT NULL DEFAULT 0,
+  life TEXT NOT NULL DEFAULT 'alive', state TEXT NOT NULL DEFAULT '{}',
   PRIMARY KEY(model, name));
 CREATE TABLE IF NOT EXISTS relations(
   model TEXT NOT NULL, id INTEGER NOT NULL, key TEXT NOT NULL, interface TEXT NOT NULL, scope TEXT NOT NULL,
@@ -98,16 +122,8 @@ CREATE TABLE IF NOT EXISTS secret_grants(
   PRIMARY KEY(model, secret_id, relation_id, app));
 CREATE TABLE IF NOT EXISTS events(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, unit TEXT NOT NULL, event TEXT NOT NULL,
-  running INTEGER NOT NULL DEFAULT 0, relation_id INTEGER);
+  running INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS events_by_unit ON events(model, unit, seq);
-CREATE INDEX IF NOT EXISTS events_by_relation ON events(model, relation_id);
-CREATE INDEX IF NOT EXISTS events_by_unit_relation ON events(model, unit, relation_id);
-CREATE TRIGGER IF NOT EXISTS events_count_in AFTER INSERT ON events BEGIN
-  UPDATE units SET queued = queued + 1 WHERE model = NEW.model AND name = NEW.unit;
-END;
-CREATE TRIGGER IF NOT EXISTS events_count_out AFTER DELETE ON events BEGIN
-  UPDATE units SET queued = queued - 1 WHERE model = OLD.model AND name = OLD.unit;
-END;
 CREATE INDEX IF NOT EXISTS units_by_app ON units(model, app, number);
 CREATE INDEX IF NOT EXISTS relations_by_key ON relations(model, key);
 CREATE INDEX IF NOT EXISTS relation_endpoints_by_app ON relation_endpoints(model, app, endpoint);
@@ -127,17 +143,50 @@ CREATE TABLE IF NOT EXISTS audit(
   relation TEXT NOT NULL, operation TEXT NOT NULL, db_user TEXT NOT NULL, detail TEXT NOT NULL);
 "#;
 
+/// Migration 2: events carry their relation, so relation lanes find them by index. The
+/// relation of each queued event is taken once from its JSON (`relation: [id, endpoint]`).
+const EVENT_RELATIONS_2: &str = r#"
+ALTER TABLE events ADD COLUMN relation_id INTEGER;
+UPDATE events SET relation_id = json_extract(event, '$.relation[0]');
+"#;
+const EVENT_RELATIONS_2_INDEX: &str = r#"
+CREATE INDEX IF NOT EXISTS events_by_relation ON events(model, relation_id);
+"#;
+
+/// Migration 3: each unit's queue length, counted by triggers from now on and counted
+/// once here for what is already queued (the queue cap reads it).
+const QUEUE_COUNT_3: &str = r#"
+ALTER TABLE units ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;
+UPDATE units SET queued = (SELECT COUNT(*) FROM events e WHERE e.model = units.model AND e.unit = units.name);
+"#;
+const QUEUE_COUNT_3_TRIGGERS: &str = r#"
+CREATE INDEX IF NOT EXISTS events_by_unit_relation ON events(model, unit, relation_id);
+CREATE TRIGGER IF NOT EXISTS events_count_in AFTER INSERT ON events BEGIN
+  UPDATE units SET queued = queued + 1 WHERE model = NEW.model AND name = NEW.unit;
+END;
+CREATE TRIGGER IF NOT EXISTS events_count_out AFTER DELETE ON events BEGIN
+  UPDATE units SET queued = queued - 1 WHERE model = OLD.model AND name = OLD.unit;
+END;
+"#;
+
+/// [`MIGRATIONS`] as `rusqlite_migration` runs them (each one's text once, for the program's life).
+fn migrations() -> rusqlite_migration::Migrations<'static> {
+    static TEXTS: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| MIGRATIONS.iter().map(|m| format!("{}{}", m.columns, m.objects)).collect());
+    rusqlite_migration::Migrations::new(TEXTS.iter().map(|sql| rusqlite_migration::M::up(sql)).collect())
+}
+
 impl Store {
     /// Opens (creating if needed) the store at `path` with the key at `key_path`.
     pub fn open(path: &Path, key_path: &Path) -> StoreResult<Store> {
         let sealer = Sealer::load_or_create(key_path)?;
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        migrate(&conn)?;
-        conn.execute_batch(SCHEMA)?;
+        adopt_unnumbered(&mut conn)?;
+        migrations().to_latest(&mut conn)?;
         Ok(Store { conn: Mutex::new(conn), readers: Mutex::new(Vec::new()), path: path.to_path_buf(), sealer })
     }
 
@@ -199,33 +248,34 @@ impl Tx<'_> {
     }
 }
 
-/// Brings a store made by an earlier build up to [`SCHEMA`] (columns added since).
-fn migrate(conn: &Connection) -> StoreResult<()> {
+/// Gives a store made before migrations were numbered the version its columns show.
+///
+/// Those builds left `user_version` at 0 and added columns by hand on open, so such a
+/// store may be at any version while it says 0; running the migrations from 0 would
+/// re-add columns it has. Its version is read off the columns each migration added
+/// (in order: an `events.relation_id` came before `units.queued`), and the objects of
+/// each migration up to that version are created where missing (a store from the earliest
+/// builds may lack tables added later). A new store (no tables) is left at 0.
+fn adopt_unnumbered(conn: &mut Connection) -> StoreResult<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let has_units: bool = conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'units'", [], |r| r.get(0))?;
-    if !has_units {
+    if version != 0 || !has_units {
         return Ok(());
     }
-    let relation_known: bool =
-        conn.query_row("SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'relation_id'", [], |r| r.get(0))?;
-    if !relation_known {
-        // The relation of each queued event, taken once from its JSON (`relation: [id, endpoint]`).
-        conn.execute_batch(
-            "BEGIN IMMEDIATE; \
-             ALTER TABLE events ADD COLUMN relation_id INTEGER; \
-             UPDATE events SET relation_id = json_extract(event, '$.relation[0]'); \
-             COMMIT;",
-        )?;
+    let has_column = |table: &str, column: &str| -> rusqlite::Result<bool> {
+        conn.query_row("SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2", [table, column], |r| r.get(0))
+    };
+    let version = match (has_column("events", "relation_id")?, has_column("units", "queued")?) {
+        (false, _) => 1,
+        (true, false) => 2,
+        (true, true) => 3,
+    };
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for m in &MIGRATIONS[..version] {
+        tx.execute_batch(m.objects)?;
     }
-    let queued_known: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('units') WHERE name = 'queued'", [], |r| r.get(0))?;
-    if !queued_known {
-        // Counted by triggers from now on; counted once here for what is already queued.
-        conn.execute_batch(
-            "BEGIN IMMEDIATE; \
-             ALTER TABLE units ADD COLUMN queued INTEGER NOT NULL DEFAULT 0; \
-             UPDATE units SET queued = (SELECT COUNT(*) FROM events e WHERE e.model = units.model AND e.unit = units.name); \
-             COMMIT;",
-        )?;
-    }
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -273,6 +323,12 @@ mod tests {
         let s = super::Store::open(&path, &dir.path().join("k")).unwrap();
         let n: i64 = s.read(|tx| Ok::<_, StoreError>(tx.tx.query_row("SELECT queued FROM units", [], |r| r.get(0))?)).unwrap();
         assert_eq!(n, 2);
+        drop(s);
+        assert_eq!(
+            indexes_and_triggers(schema(&path)),
+            indexes_and_triggers(fresh_schema()),
+            "the relation index is created where missing"
+        );
     }
 
     #[test]
@@ -301,6 +357,115 @@ mod tests {
         assert_eq!(ids, [None, Some(7)]);
         let n: i64 = s.read(|tx| Ok::<_, StoreError>(tx.tx.query_row("SELECT queued FROM units", [], |r| r.get(0))?)).unwrap();
         assert_eq!(n, 2, "and the queue count is migrated after it");
+        drop(s);
+        assert_eq!(indexes_and_triggers(schema(&path)), indexes_and_triggers(fresh_schema()));
+    }
+
+    /// What a store's schema is made of: each table's columns, the indexes and the
+    /// triggers (not their text: a column added later reads differently from one created
+    /// with the table), and its version.
+    fn schema(path: &std::path::Path) -> (Vec<String>, i64) {
+        let c = rusqlite::Connection::open(path).unwrap();
+        let mut q = c
+            .prepare(
+                "SELECT m.type || ' ' || m.name || ' ' || COALESCE((SELECT group_concat(p.name || ':' || p.type || ':' || p.\"notnull\" \
+                 || ':' || COALESCE(p.dflt_value, ''), ',') FROM pragma_table_info(m.name) p), '') \
+                 FROM sqlite_master m WHERE m.name NOT LIKE 'sqlite_%' ORDER BY m.type, m.name",
+            )
+            .unwrap();
+        let objects = q.query_map([], |r| r.get(0)).unwrap().collect::<Result<Vec<String>, _>>().unwrap();
+        (objects, c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap())
+    }
+
+    /// For the stores above, whose hand-made tables differ from the real ones in defaults.
+    fn indexes_and_triggers((objects, _): (Vec<String>, i64)) -> Vec<String> {
+        objects.into_iter().filter(|o| !o.starts_with("table ")).collect()
+    }
+
+    /// A store opened once by this build: what every migrated store must look like.
+    fn fresh_schema() -> (Vec<String>, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        super::Store::open(&dir.path().join("s.db"), &dir.path().join("k")).unwrap();
+        schema(&dir.path().join("s.db"))
+    }
+
+    #[test]
+    fn opening_an_up_to_date_store_again_changes_nothing() {
+        let (dir, s) = temp_store();
+        s.write(|tx| tx.set_meta("k", "v")).unwrap();
+        drop(s);
+        let path = dir.path().join("s.db");
+        let before = schema(&path);
+        assert_eq!(before.1, super::MIGRATIONS.len() as i64);
+        for _ in 0..2 {
+            let s = super::Store::open(&path, &dir.path().join("k")).unwrap();
+            assert_eq!(s.read(|tx| tx.meta("k")).unwrap().as_deref(), Some("v"));
+            drop(s);
+            assert_eq!(schema(&path), before);
+        }
+    }
+
+    #[test]
+    fn a_store_at_each_older_version_is_migrated() {
+        let fresh = fresh_schema();
+        for version in 0..super::MIGRATIONS.len() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.db");
+            {
+                let mut old = rusqlite::Connection::open(&path).unwrap();
+                super::migrations().to_version(&mut old, version).unwrap();
+                // A queued relation event, as the build at that version wrote it.
+                let event = match version {
+                    0 => "",
+                    1 => "INSERT INTO events(model, unit, event) VALUES('m', 'a/0', '{\"relation\":[3,\"db\"]}');",
+                    _ => "INSERT INTO events(model, unit, event, relation_id) VALUES('m', 'a/0', '{\"relation\":[3,\"db\"]}', 3);",
+                };
+                if version >= 1 {
+                    old.execute_batch(&format!(
+                        "INSERT INTO units(model, name, app, number, since) VALUES('m', 'a/0', 'a', 0, ''); {event}"
+                    ))
+                    .unwrap();
+                }
+            }
+            let s = super::Store::open(&path, &dir.path().join("k")).unwrap();
+            if version >= 1 {
+                let (rel, queued): (Option<i64>, i64) = s
+                    .read(|tx| {
+                        Ok::<_, StoreError>(
+                            tx.tx.query_row("SELECT e.relation_id, u.queued FROM events e, units u", [], |r| Ok((r.get(0)?, r.get(1)?)))?,
+                        )
+                    })
+                    .unwrap();
+                assert_eq!((rel, queued), (Some(3), 1), "from version {version}");
+            }
+            drop(s);
+            assert_eq!(schema(&path), fresh, "from version {version}");
+        }
+    }
+
+    /// Builds before numbered migrations left `user_version` at 0 whatever columns they
+    /// had added: a store made by the last of them has everything and must not be
+    /// migrated again.
+    #[test]
+    fn an_unnumbered_store_with_every_column_is_adopted_as_up_to_date() {
+        let fresh = fresh_schema();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let mut old = rusqlite::Connection::open(&path).unwrap();
+            super::migrations().to_latest(&mut old).unwrap();
+            old.execute_batch(
+                "PRAGMA user_version = 0; \
+                 INSERT INTO units(model, name, app, number, since) VALUES('m', 'a/0', 'a', 0, ''); \
+                 INSERT INTO events(model, unit, event, relation_id) VALUES('m', 'a/0', '{}', 5);",
+            )
+            .unwrap();
+        }
+        let s = super::Store::open(&path, &dir.path().join("k")).unwrap();
+        let n: i64 = s.read(|tx| Ok::<_, StoreError>(tx.tx.query_row("SELECT queued FROM units", [], |r| r.get(0))?)).unwrap();
+        assert_eq!(n, 1);
+        drop(s);
+        assert_eq!(schema(&path), fresh);
     }
 
     #[test]

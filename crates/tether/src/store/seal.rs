@@ -2,7 +2,8 @@
 //! secret contents, relation databags, action parameters and results.
 //!
 //! ChaCha20-Poly1305 with a random 96-bit nonce per value; the 32-byte key lives in a
-//! file only the owner can read (`Home::key()`), created on first start.
+//! file only the owner can read (`Home::key()`), created on first start. The key bytes
+//! read from the file and every decrypted or to-be-encrypted plaintext are `Zeroizing`.
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -10,6 +11,7 @@ use rand::RngCore;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use zeroize::Zeroizing;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
@@ -37,9 +39,9 @@ impl Sealer {
     pub fn load_or_create(path: &Path) -> Result<Sealer, SealError> {
         let err = |source| SealError::Key { path: path.display().to_string(), source };
         let key = match std::fs::read(path) {
-            Ok(k) => k,
+            Ok(k) => Zeroizing::new(k),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut k = vec![0u8; 32];
+                let mut k = Zeroizing::new(vec![0u8; 32]);
                 rand::rngs::OsRng.fill_bytes(&mut k);
                 let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(err)?;
                 f.write_all(&k).map_err(err)?;
@@ -63,16 +65,16 @@ impl Sealer {
         out
     }
 
-    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+    pub fn open(&self, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
         if sealed.len() < 12 {
             return Err(SealError::Open);
         }
         let (nonce, body) = sealed.split_at(12);
-        self.cipher.decrypt(Nonce::from_slice(nonce), body).map_err(|_| SealError::Open)
+        self.cipher.decrypt(Nonce::from_slice(nonce), body).map(Zeroizing::new).map_err(|_| SealError::Open)
     }
 
     pub fn seal_json<T: serde::Serialize>(&self, v: &T) -> Vec<u8> {
-        self.seal(&serde_json::to_vec(v).unwrap_or_default())
+        self.seal(&Zeroizing::new(serde_json::to_vec(v).unwrap_or_default()))
     }
 
     pub fn open_json<T: serde::de::DeserializeOwned>(&self, sealed: &[u8]) -> Result<T, SealError> {
@@ -90,9 +92,9 @@ mod tests {
         let s = Sealer::load_or_create(&dir.path().join("k")).unwrap();
         let sealed = s.seal(b"hunter2-password");
         assert!(!sealed.windows(7).any(|w| w == b"hunter2"));
-        assert_eq!(s.open(&sealed).unwrap(), b"hunter2-password");
+        assert_eq!(*s.open(&sealed).unwrap(), b"hunter2-password");
         let again = Sealer::load_or_create(&dir.path().join("k")).unwrap();
-        assert_eq!(again.open(&sealed).unwrap(), b"hunter2-password");
+        assert_eq!(*again.open(&sealed).unwrap(), b"hunter2-password");
         let mut bad = sealed.clone();
         *bad.last_mut().unwrap() ^= 1;
         assert!(s.open(&bad).is_err());

@@ -25,7 +25,7 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, CliError> {
 
 /// YAML, as Juju prints `--format yaml`.
 pub fn yaml<T: Serialize + ?Sized>(value: &T) -> Result<String, CliError> {
-    serde_yaml::to_string(value).map_err(|e| CliError::runtime(format!("cannot encode output: {e}")))
+    serde_norway::to_string(value).map_err(|e| CliError::runtime(format!("cannot encode output: {e}")))
 }
 
 /// `--format json|yaml` of a command that has no tabular form.

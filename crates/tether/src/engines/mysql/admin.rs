@@ -7,8 +7,9 @@
 //! passwords are turned into their `mysql_native_password` hash here, so the server, its
 //! logs and every error text only ever see the hash. On MySQL 8 accounts use
 //! `caching_sha2_password` and the statement carries the password: sessions run with
-//! `sql_log_off`, and the error of such a statement is reported by code only
-//! ([`withheld`]). Lookups are bound parameters.
+//! `sql_log_off`, the error of such a statement is reported by code only ([`withheld`]),
+//! and the rendered statements are [`Statements`], zeroed when dropped. Lookups are
+//! bound parameters.
 //!
 //! Hooks of different relations run at once, so the admin keeps a small pool (at most
 //! [`POOL_CAP`] sessions per server) instead of one session under a lock: each operation
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use tether_core::my_plan::{self, Auth, Dialect};
+use zeroize::Zeroizing;
 
 use super::error::MyError;
 use super::server::{native_password_hash, tcp_opts};
@@ -91,6 +93,10 @@ fn withheld(step: &'static str) -> impl FnOnce(mysql_async::Error) -> MyError {
     }
 }
 
+/// Rendered statements; on MySQL 8 some carry a password, so the buffers are zeroed when
+/// dropped.
+type Statements = Zeroizing<Vec<String>>;
+
 /// A checked-out admin connection; returned to the pool when dropped unless it broke.
 struct Session<'a> {
     admin: &'a MyAdmin,
@@ -124,7 +130,8 @@ impl Session<'_> {
         if statements.is_empty() {
             return Ok(());
         }
-        let r = self.conn().query_drop(statements.join(";\n")).await;
+        let text = Zeroizing::new(statements.join(";\n"));
+        let r = self.conn().query_drop(text.as_str()).await;
         let r = if clear { r.map_err(withheld(what)) } else { r.map_err(step(what)) };
         self.check(r)
     }
@@ -303,7 +310,7 @@ impl MyAdmin {
     /// privileges, after the predefined roles, in one round trip. When the admin's own
     /// login is among them, later connections use the new password.
     pub async fn ensure_system_users(&self, users: &[(&str, &SecretString)]) -> Result<(), MyError> {
-        let mut statements = Vec::new();
+        let mut statements = Statements::default();
         let mut clear = false;
         for (user, password) in users {
             let auth = self.auth(password);
@@ -360,7 +367,7 @@ impl MyAdmin {
             }
             let extra = my_plan::classify_roles(extra_user_roles, |r| db_roles.iter().any(|x| x == r))?;
             // Validate and render everything before the first change.
-            let mut statements = Vec::new();
+            let mut statements = Statements::default();
             let mut existed = false;
             for database in databases {
                 let (dba_role, user_exists) = s.integration_lookup(database, user).await?;
@@ -380,17 +387,17 @@ impl MyAdmin {
     /// admin's password when it is missing and the admin is `root`.
     pub async fn ensure_legacy_user(&self, user: &str, password: &SecretString, database: &str, root: bool) -> Result<(), MyError> {
         let auth = self.auth(password);
-        let user_statements = my_plan::ensure_legacy_user(self.dialect, user, &auth, database, root)?;
+        let user_statements = Statements::new(my_plan::ensure_legacy_user(self.dialect, user, &auth, database, root)?);
         with_session!(self, |s| {
             self.ensure_setup(s).await?;
             let (dba_role, _) = s.integration_lookup(database, user).await?;
-            let mut statements = my_plan::create_database(database, &dba_role)?;
+            let mut statements = Statements::new(my_plan::create_database(database, &dba_role)?);
             statements.extend(user_statements.iter().cloned());
             s.run(&statements, "ensuring the legacy user and its database", auth.is_clear()).await?;
             if root && self.user == "root" && !s.exists("root", my_plan::ANY_HOST).await? {
                 let own = self.password.read().unwrap_or_else(|p| p.into_inner()).clone();
                 let own = self.auth(&own);
-                let mut statements = my_plan::ensure_account("root", my_plan::ANY_HOST, &own)?;
+                let mut statements = Statements::new(my_plan::ensure_account("root", my_plan::ANY_HOST, &own)?);
                 statements.extend(my_plan::mysql_root_grant(self.dialect, "root", my_plan::ANY_HOST)?);
                 s.run(&statements, "creating root@'%'", own.is_clear()).await?;
             }
@@ -444,7 +451,7 @@ impl MyAdmin {
             } else {
                 vec![host.to_string()]
             };
-            let statements = hosts.iter().map(|h| my_plan::set_password(user, h, &auth)).collect::<Result<Vec<_>, _>>()?;
+            let statements = Statements::new(hosts.iter().map(|h| my_plan::set_password(user, h, &auth)).collect::<Result<_, _>>()?);
             s.run(&statements, "setting the password", auth.is_clear()).await
         })?;
         if user == self.user {

@@ -146,10 +146,12 @@ async fn set_root_password(spec: &MariaDbSpec, socket: &Path, proc: &mut Proc) -
     };
     let statements = tether_core::my_plan::mysql8_bootstrap_root(spec.root_password.expose())
         .map_err(|e| init_err("rendering the bootstrap statements")(e.to_string()))?;
-    let mut script = vec!["SET SESSION sql_log_off = 1".to_string()];
+    // The statements carry the password: their buffers are zeroed when dropped, and only
+    // the server's error code is kept.
+    let mut script = zeroize::Zeroizing::new(vec!["SET SESSION sql_log_off = 1".to_string()]);
     script.extend(statements);
-    // The statements carry the password: only the server's error code is kept.
-    conn.query_drop(script.join(";\n")).await.map_err(|e| init_err("setting root's password")(code_only(&e)))?;
+    let text = zeroize::Zeroizing::new(script.join(";\n"));
+    conn.query_drop(text.as_str()).await.map_err(|e| init_err("setting root's password")(code_only(&e)))?;
     // The connection ends with the server; its answer may never come.
     let _ = conn.query_drop("SHUTDOWN").await;
     Ok(())

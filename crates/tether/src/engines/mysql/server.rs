@@ -173,8 +173,9 @@ async fn initialise(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<R
 /// SHA1(SHA1(password)). It is all the server (and any statement) ever sees of it.
 pub fn native_password_hash(password: &SecretString) -> String {
     use sha1::{Digest, Sha1};
-    let inner = Sha1::digest(password.expose().as_bytes());
-    let outer = Sha1::digest(inner);
+    // SHA1(password) logs in as well as the password does: zeroed when dropped.
+    let inner = zeroize::Zeroizing::new(<[u8; 20]>::from(Sha1::digest(password.expose().as_bytes())));
+    let outer = Sha1::digest(inner.as_slice());
     let hex: String = outer.iter().map(|b| format!("{b:02X}")).collect();
     format!("*{hex}")
 }
