@@ -3,7 +3,8 @@
 //! (`resource-get`) and application settings such as `trust` (`credential-get`). Sealed at rest like databags (charms put passwords in leader
 //! settings); removed with the application or its model.
 
-use super::{StoreResult, Tx};
+use super::error::StoreResult;
+use super::tx::Tx;
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 

@@ -1,6 +1,7 @@
 //! Models, applications and units.
 
-use super::{json, now, StoreResult, Tx};
+use super::error::StoreResult;
+use super::tx::{json, now, Tx};
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::Value;
 use std::collections::BTreeMap;

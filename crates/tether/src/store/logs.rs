@@ -3,7 +3,8 @@
 //! Neither ever holds a secret: callers log names and outcomes, never values. Both are
 //! bounded: old lines are pruned as new ones arrive.
 
-use super::{now, StoreResult, Tx};
+use super::error::StoreResult;
+use super::tx::{now, Tx};
 use rusqlite::params;
 
 const MAX_LOG_LINES: i64 = 20_000;

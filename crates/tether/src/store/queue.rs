@@ -4,7 +4,8 @@
 //! removed in the same transaction that commits the hook's effects, so a controller
 //! that dies mid-hook runs that hook again on restart (hooks are idempotent).
 
-use super::{json, StoreResult, Tx};
+use super::error::StoreResult;
+use super::tx::{json, Tx};
 use rusqlite::{params, OptionalExtension};
 use tether_core::events::{Event, HookKind};
 

@@ -3,7 +3,8 @@
 //! A databag is keyed by its owner: an application name for the application bag, a
 //! unit name (`app/N`) for a unit bag.
 
-use super::{StoreResult, Tx};
+use super::error::StoreResult;
+use super::tx::Tx;
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 use tether_core::charm_meta::Role;

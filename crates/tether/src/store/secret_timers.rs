@@ -2,8 +2,9 @@
 //! expiry, read by the controller's secret timer to queue `secret-rotate` and
 //! `secret-expired` on the owner. Times are milliseconds since the epoch.
 
+use super::error::StoreResult;
 use super::secrets::SecretOwner;
-use super::{StoreResult, Tx};
+use super::tx::Tx;
 use rusqlite::{params, OptionalExtension};
 
 /// A secret's rotation and expiry as stored.

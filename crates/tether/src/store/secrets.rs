@@ -1,7 +1,8 @@
 //! Juju secrets: owned by an application or a unit, with revisions, labels and
 //! grants to relations. Contents are sealed at rest.
 
-use super::{now, StoreResult, Tx};
+use super::error::StoreResult;
+use super::tx::{now, Tx};
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 

@@ -1,6 +1,7 @@
 //! Tasks: one action run on one unit, with its (sealed) parameters and results.
 
-use super::{now, StoreResult, Tx};
+use super::error::StoreResult;
+use super::tx::{now, Tx};
 use rusqlite::{params, OptionalExtension};
 use serde_json::{Map, Value};
 
