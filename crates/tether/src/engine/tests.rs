@@ -192,10 +192,13 @@ const MEET: Duration = Duration::from_secs(3);
 
 /// Lets every `db` relation hook run beside other relations' hooks; notes each hook's
 /// start and end (as `<relation>:<hook>` or `<hook>`) in a journal, sets a state key
-/// per hook, and makes the hooks named in `meet` wait for each other at a barrier.
+/// per hook, and makes the hooks named in `meet` wait for each other at a barrier (on
+/// their first run: a retry runs alone); the
+/// hook named in `failing` fails right after the barrier.
 struct Lanes {
     journal: Mutex<Vec<String>>,
     meet: Vec<&'static str>,
+    failing: Mutex<Option<&'static str>>,
     barrier: tokio::sync::Barrier,
     pause: Duration,
 }
@@ -203,7 +206,7 @@ struct Lanes {
 impl Lanes {
     fn new(meet: Vec<&'static str>, pause: Duration) -> Arc<Lanes> {
         let barrier = tokio::sync::Barrier::new(meet.len().max(1));
-        Arc::new(Lanes { journal: Mutex::default(), meet, barrier, pause })
+        Arc::new(Lanes { journal: Mutex::default(), meet, failing: Mutex::default(), barrier, pause })
     }
 
     fn note(&self, what: String) {
@@ -234,9 +237,14 @@ impl Charm for Lanes {
 
     async fn handle(&self, ctx: &mut super::HookContext, event: &Event) -> anyhow::Result<()> {
         let me = label(event);
+        let first_run = !self.journal().contains(&format!("start {me}"));
         self.note(format!("start {me}"));
-        if self.meet.contains(&me.as_str()) {
+        if first_run && self.meet.contains(&me.as_str()) {
             tokio::time::timeout(MEET, self.barrier.wait()).await.map_err(|_| anyhow::anyhow!("{me} waited alone at the barrier"))?;
+        }
+        if *self.failing.lock().unwrap() == Some(me.as_str()) {
+            self.note(format!("fail {me}"));
+            anyhow::bail!("{me} failed");
         }
         tokio::time::sleep(self.pause).await;
         ctx.state_set(&format!("ran {me}"), "yes");
@@ -245,16 +253,27 @@ impl Charm for Lanes {
     }
 }
 
-/// Queues `events` in one transaction for a [`Lanes`] charm (hooks in `meet` wait for
-/// each other, every hook takes `pause`), runs the unit until its queue is empty and
-/// checks that no hook failed; returns the world and the charm's journal.
-async fn run_lanes(meet: Vec<&'static str>, pause: Duration, events: &[Event]) -> (World, Vec<String>) {
-    let charm = Lanes::new(meet, pause);
+/// A world whose engine runs `charm`, with `events` queued in one transaction and the
+/// unit's worker started.
+fn start_lanes(charm: &Arc<Lanes>, events: &[Event]) -> (World, Arc<super::Engine>) {
     let w = World::new();
     let engine = w.engine(charm.clone());
     w.enqueue(events);
     engine.kick(MODEL, UNIT);
+    (w, engine)
+}
+
+async fn drained(w: &World) {
     wait_for("the queue to drain", || w.queue().is_empty().then_some(())).await;
+}
+
+/// Runs `events` with a [`Lanes`] charm (hooks in `meet` wait for each other, every
+/// hook takes `pause`) until the queue is empty and checks that no hook failed; returns
+/// the world and the charm's journal.
+async fn run_lanes(meet: Vec<&'static str>, pause: Duration, events: &[Event]) -> (World, Vec<String>) {
+    let charm = Lanes::new(meet, pause);
+    let (w, engine) = start_lanes(&charm, events);
+    drained(&w).await;
     engine.shutdown();
     assert_eq!(w.unit().error_hook, None, "a hook failed: {:#?}", logs(&w));
     (w, charm.journal())
@@ -311,4 +330,31 @@ async fn a_hook_that_must_run_alone_waits_for_the_lanes_before_it_and_holds_back
     let alone = at(&j, "start update-status");
     assert!(at(&j, "end 0:db-relation-changed") < alone && at(&j, "end 1:db-relation-changed") < alone, "{j:#?}");
     assert!(at(&j, "end update-status") < at(&j, "start 2:db-relation-changed"), "a lane started past a hook that runs alone: {j:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lane_hook_that_fails_goes_to_the_head_of_the_queue_while_the_lanes_beside_it_commit() {
+    // 0:joined and 1:changed run side by side; 1:changed fails at once, 0:joined ends
+    // later and commits; 0:changed (queued before 1:changed) has not started.
+    let charm = Lanes::new(vec!["0:db-relation-joined", "1:db-relation-changed"], Duration::from_millis(200));
+    *charm.failing.lock().unwrap() = Some("1:db-relation-changed");
+    let (w, engine) = start_lanes(&charm, &[relation_event(HookKind::RelationJoined, 0), changed(0), changed(1)]);
+    let u = wait_for("the unit to be in error", || Some(w.unit()).filter(|u| u.error_hook.is_some())).await;
+    wait_for("0:joined to commit", || w.queue().iter().all(|(_, hook)| hook != "db-relation-joined").then_some(())).await;
+    assert_eq!(u.error_hook.as_deref(), Some("db-relation-changed"));
+    let rels: Vec<i64> = w.store.read(|tx| tx.queued(MODEL, UNIT)).unwrap().iter().map(|q| q.event.relation.clone().unwrap().0).collect();
+    assert_eq!(rels, [1, 0], "the failed hook is what the unit runs next, ahead of the hook queued before it");
+    let state = w.unit().state;
+    assert!(state.contains_key("ran 0:db-relation-joined") && !state.contains_key("ran 1:db-relation-changed"), "{state:?}");
+
+    // Resolved: the failed hook runs first (alone), then the rest.
+    *charm.failing.lock().unwrap() = None;
+    w.store.write(|tx| tx.set_unit_retry_now(MODEL, UNIT)).unwrap();
+    engine.kick(MODEL, UNIT);
+    drained(&w).await;
+    engine.shutdown();
+    let j = charm.journal();
+    let retried = j.iter().rposition(|e| e == "start 1:db-relation-changed").unwrap();
+    assert!(at(&j, "fail 1:db-relation-changed") < retried && retried < at(&j, "start 0:db-relation-changed"), "{j:#?}");
+    assert_eq!(w.unit().error_hook, None);
 }
