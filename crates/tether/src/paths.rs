@@ -22,6 +22,13 @@ impl Home {
         Home { root }
     }
 
+    /// A home at `root`, for tests: they point it into a temp dir instead of setting
+    /// `$TETHER_HOME`, which tests running in parallel in one process would share.
+    #[cfg(test)]
+    pub(crate) fn at(root: &Path) -> Home {
+        Home { root: root.to_path_buf() }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

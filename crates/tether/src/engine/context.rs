@@ -455,3 +455,135 @@ pub fn apply_changes(bag: &mut Bag, changes: &BTreeMap<String, Option<String>>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Read-your-writes: a hook reads its own pending writes; nobody else does until
+    //! the engine commits them.
+
+    use super::{Bag, ContextError, HookContext};
+    use crate::engine::testing::{bag, relation_event, World, APP, MODEL, UNIT};
+    use crate::store::{new_secret_id, SecretOwner, StoreError};
+    use tether_core::events::HookKind;
+
+    /// The world with committed data on relation 0: the unit bag `{a: 1, b: 2}`, the
+    /// application bag `{x: 1, y: 2}`, and the unit state `{old: 1, keep: k}`.
+    fn seeded() -> World {
+        let w = World::new();
+        w.store
+            .write(|tx| {
+                tx.set_databag(MODEL, 0, UNIT, &bag(&[("a", "1"), ("b", "2")]))?;
+                tx.set_databag(MODEL, 0, APP, &bag(&[("x", "1"), ("y", "2")]))?;
+                tx.set_unit_state(MODEL, UNIT, &bag(&[("old", "1"), ("keep", "k")]))
+            })
+            .unwrap();
+        w
+    }
+
+    fn hook(w: &World) -> HookContext {
+        w.context(relation_event(HookKind::RelationChanged, 0))
+    }
+
+    type Write = fn(&mut HookContext) -> Result<(), ContextError>;
+
+    #[test]
+    fn relation_get_returns_the_hooks_own_pending_values_and_deletions_and_nothing_else_sees_them() {
+        let cases: [(&str, Write, &str, Bag); 5] = [
+            (
+                "unit bag: set, add, delete",
+                |c| c.relation_set_unit(0, &bag(&[("a", "10"), ("b", ""), ("c", "3")])),
+                UNIT,
+                bag(&[("a", "10"), ("c", "3")]),
+            ),
+            ("app bag: add, delete", |c| c.relation_set_app(0, &bag(&[("x", ""), ("z", "9")])), APP, bag(&[("y", "2"), ("z", "9")])),
+            ("app bag: replace drops the keys not given", |c| c.relation_replace_app(0, &bag(&[("z", "9")])), APP, bag(&[("z", "9")])),
+            (
+                "app bag: replace after a set in the same hook",
+                |c| {
+                    c.relation_set_app(0, &bag(&[("w", "1")]))?;
+                    c.relation_replace_app(0, &bag(&[("x", "5")]))
+                },
+                APP,
+                bag(&[("x", "5")]),
+            ),
+            (
+                "unit bag: the last write of a key wins",
+                |c| {
+                    c.relation_set_unit(0, &bag(&[("a", "")]))?;
+                    c.relation_set_unit(0, &bag(&[("a", "again")]))
+                },
+                UNIT,
+                bag(&[("a", "again"), ("b", "2")]),
+            ),
+        ];
+        for (name, write, owner, want) in cases {
+            let w = seeded();
+            let committed = w.databag(0, owner);
+            let mut ctx = hook(&w);
+            write(&mut ctx).unwrap();
+            assert_eq!(ctx.relation_get(0, owner).unwrap(), want, "{name}: the hook reads its own writes");
+            assert_eq!(w.databag(0, owner), committed, "{name}: the store is unchanged before commit");
+            assert_eq!(hook(&w).relation_get(0, owner).unwrap(), committed, "{name}: another context sees only what is committed");
+            let other_relation = ctx.relation_get(1, owner).unwrap();
+            assert!(other_relation.is_empty(), "{name}: the writes stay on their relation: {other_relation:?}");
+        }
+    }
+
+    #[test]
+    fn state_get_returns_the_hooks_own_sets_and_deletes_and_the_store_keeps_the_committed_state() {
+        let w = seeded();
+        let mut ctx = hook(&w);
+        ctx.state_set("new", "2");
+        ctx.state_set("keep", "k2");
+        ctx.state_delete("old");
+        ctx.state_delete("never-there");
+        assert_eq!(
+            [ctx.state_get("new"), ctx.state_get("keep"), ctx.state_get("old")],
+            [Some("2".into()), Some("k2".into()), None],
+            "the hook reads its own state changes"
+        );
+        assert_eq!(ctx.unit_state(), &bag(&[("keep", "k2"), ("new", "2")]));
+        // Only what the hook changed is pending: the commit merges it into the stored state.
+        let pending: Vec<_> = ctx.pending.state_changes.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+        assert_eq!(pending, [("keep", Some("k2")), ("new", Some("2")), ("old", None)]);
+        let committed = bag(&[("keep", "k"), ("old", "1")]);
+        assert_eq!(w.unit().state, committed, "the store is unchanged before commit");
+        let other = hook(&w);
+        assert_eq!(
+            (other.state_get("old"), other.state_get("new")),
+            (Some("1".into()), None),
+            "another context sees only what is committed"
+        );
+    }
+
+    #[test]
+    fn a_secret_read_after_secret_set_in_the_same_hook_returns_the_new_content_and_only_there() {
+        let w = seeded();
+        let id = new_secret_id();
+        let uri = format!("secret:{id}");
+        w.store
+            .write(|tx| tx.create_secret(MODEL, &id, &SecretOwner::App(APP.into()), Some("creds"), None, &bag(&[("password", "old")])))
+            .unwrap();
+        let stored = || {
+            w.store
+                .read(|tx| Ok::<_, StoreError>((tx.secret(MODEL, &id)?.map(|s| s.revision), tx.secret_content(MODEL, &id, None)?)))
+                .unwrap()
+        };
+        let mut ctx = hook(&w);
+        ctx.secret_set(&uri, bag(&[("password", "new")])).unwrap();
+        assert_eq!(ctx.secret_get(&uri).unwrap(), bag(&[("password", "new")]), "the hook reads its own update");
+        assert_eq!(stored(), (Some(1), Some(bag(&[("password", "old")]))), "no new revision before commit");
+        assert_eq!(hook(&w).secret_get(&uri).unwrap(), bag(&[("password", "old")]), "another context reads the committed revision");
+
+        // A secret the hook creates: readable (and findable by label) in the hook, absent elsewhere.
+        let added = ctx.secret_add_app(Some("fresh"), bag(&[("token", "t1")])).unwrap();
+        ctx.secret_set(&added, bag(&[("token", "t2")])).unwrap();
+        assert_eq!(ctx.secret_get(&added).unwrap(), bag(&[("token", "t2")]));
+        let added_id = crate::store::secret_id_from_uri(&added);
+        assert_eq!(ctx.secret_id_by_label("fresh").unwrap(), Some(added_id.clone()));
+        assert!(w.store.read(|tx| tx.secret(MODEL, &added_id)).unwrap().is_none(), "not in the store before commit");
+        let other = hook(&w);
+        assert!(matches!(other.secret_get(&added), Err(ContextError::SecretNotFound(_))), "another context cannot read it");
+        assert_eq!(other.secret_id_by_label("fresh").unwrap(), None);
+    }
+}

@@ -19,6 +19,8 @@ pub mod commit;
 pub mod context;
 pub mod secret_events;
 mod secret_timer;
+#[cfg(test)]
+mod testing;
 
 pub use secret_timer::TimingChange;
 
@@ -574,14 +576,4 @@ impl TakeForCtx for Option<ActionState> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::backoff;
-    use std::time::Duration;
-
-    #[test]
-    fn backoff_doubles_to_five_minutes() {
-        assert_eq!(backoff(0), Duration::from_secs(5));
-        assert_eq!(backoff(1), Duration::from_secs(10));
-        assert_eq!(backoff(10), Duration::from_secs(300));
-    }
-}
+mod tests;

@@ -49,6 +49,26 @@ pub struct UnitRow {
     pub state: BTreeMap<String, String>,
 }
 
+#[cfg(test)]
+impl AppRow {
+    /// A freshly deployed, alive built-in application with no config, for tests that
+    /// need an application row (shared by the store's and the engine's tests).
+    pub(crate) fn for_test(name: &str, meta: CharmMeta) -> AppRow {
+        AppRow {
+            name: name.into(),
+            charm: name.into(),
+            meta,
+            origin: CharmOrigin::Builtin,
+            rev: 0,
+            config: Default::default(),
+            status: WorkloadStatus::Unknown,
+            message: String::new(),
+            since: String::new(),
+            life: Life::Alive,
+        }
+    }
+}
+
 fn status(s: String) -> WorkloadStatus {
     WorkloadStatus::parse(&s).unwrap_or(WorkloadStatus::Unknown)
 }
@@ -333,32 +353,21 @@ impl Tx<'_> {
 #[cfg(test)]
 mod tests {
     use crate::store::temp_store;
-    use tether_core::charm_meta::{CharmMeta, CharmOrigin};
-    use tether_core::life::Life;
+    use tether_core::charm_meta::CharmMeta;
     use tether_core::status::WorkloadStatus;
 
     fn app(name: &str) -> super::AppRow {
-        super::AppRow {
+        let meta = CharmMeta {
+            resources: vec![],
+            storage: vec![],
             name: name.into(),
-            charm: name.into(),
-            meta: CharmMeta {
-                resources: vec![],
-                storage: vec![],
-                name: name.into(),
-                summary: String::new(),
-                subordinate: false,
-                endpoints: vec![],
-                config: vec![],
-                actions: vec![],
-            },
-            origin: CharmOrigin::Builtin,
-            rev: 0,
-            config: Default::default(),
-            status: WorkloadStatus::Unknown,
-            message: String::new(),
-            since: String::new(),
-            life: Life::Alive,
-        }
+            summary: String::new(),
+            subordinate: false,
+            endpoints: vec![],
+            config: vec![],
+            actions: vec![],
+        };
+        super::AppRow::for_test(name, meta)
     }
 
     #[test]
