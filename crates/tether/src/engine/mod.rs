@@ -260,7 +260,11 @@ impl Engine {
             Err(step) => return Ok(step),
         };
         let Some(charm) = self.charms.charm_for(&picked.charm, picked.origin, &picked.meta) else {
-            self.fail_hook(model, &picked, &format!("charm {:?} is not available", picked.charm))?;
+            let error = format!("charm {:?} is not available", picked.charm);
+            match picked.event.kind {
+                HookKind::Action => self.fail_action(model, unit, &picked, &error)?,
+                _ => self.fail_hook(model, &picked, &error)?,
+            }
             return Ok(Step::Ran);
         };
         if picked.unit.error_hook.is_none() && charm.runs_beside_other_relations(&picked.event) {
@@ -421,6 +425,8 @@ impl Engine {
                 return self.commit(model, unit, picked, ctx, took);
             }
             Ok((_, Err(e), _)) => format!("{e:#}"),
+            // An action is reported on its task whatever went wrong, as Juju does.
+            Err(join) if picked.event.kind == HookKind::Action => return self.fail_action(model, unit, picked, &format!("{join}")),
             Err(join) => format!("hook panicked: {join}"),
         };
         if std::mem::replace(failed, true) {
@@ -520,6 +526,29 @@ impl Engine {
         }
         for u in woken {
             self.kick(model, &u);
+        }
+        Ok(())
+    }
+
+    /// An action that could not run to its end (its charm panicked or is missing): its
+    /// task is failed with the reason, the event leaves the queue, and nothing it buffered
+    /// is kept; the unit does not go into error (as for an action that returned an error).
+    fn fail_action(&self, model: &str, unit: &str, picked: &Picked, error: &str) -> Result<(), StoreError> {
+        let id = picked.action.as_ref().map(|a| a.id);
+        let entity = format!("unit-{}", unit.replace('/', "-"));
+        self.store.write(|tx| {
+            tx.log(model, &entity, "ERROR", &format!("action {:?} failed: {error}", picked.event.hook_name()))?;
+            tx.finish_event(picked.seq)?;
+            if let Some(id) = id {
+                tx.finish_task(model, id, "failed", &serde_json::Map::new(), error, &[])?;
+            }
+            if !tx.has_events(model, unit)? && tx.unit(model, unit)?.is_some() {
+                tx.set_unit_agent(model, unit, "idle", "")?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        if let Some(id) = id {
+            let _ = self.tasks_done.send((model.to_string(), id));
         }
         Ok(())
     }

@@ -185,6 +185,46 @@ async fn a_failed_action_is_committed_as_a_failed_task_with_nothing_else_it_buff
     engine.shutdown();
 }
 
+/// A charm whose every hook panics.
+struct Panics;
+
+#[async_trait::async_trait]
+impl Charm for Panics {
+    fn meta(&self) -> CharmMeta {
+        meta()
+    }
+
+    async fn handle(&self, _ctx: &mut super::HookContext, event: &Event) -> anyhow::Result<()> {
+        panic!("charm bug in {}", event.hook_name())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_whose_charm_panics_ends_as_a_failed_task_and_does_not_run_again() {
+    let w = World::new();
+    let engine = w.engine(Arc::new(Panics));
+    let mut done = engine.task_events();
+    let task = w
+        .store
+        .write(|tx| {
+            let id = tx.next_task_id(MODEL)?;
+            tx.create_task(MODEL, id, UNIT, "rotate", &Default::default())?;
+            tx.enqueue(MODEL, UNIT, &Event::action(id, "rotate"))?;
+            Ok::<_, StoreError>(id)
+        })
+        .unwrap();
+    engine.kick(MODEL, UNIT);
+    let finished = tokio::time::timeout(WAIT, done.recv()).await.expect("the task to finish").unwrap();
+    assert_eq!(finished, (MODEL.to_string(), task));
+    let t = w.store.read(|tx| tx.task(MODEL, task)).unwrap().unwrap();
+    assert_eq!(t.status, "failed");
+    assert!(t.message.contains("charm bug in rotate"), "{}", t.message);
+    assert!(w.queue().is_empty(), "the action left the queue");
+    let u = w.unit();
+    assert_eq!((u.error_hook, u.agent.as_str()), (None, "idle"), "a failed action does not put the unit in error");
+    engine.shutdown();
+}
+
 // ---- lanes: hooks of different relations side by side ----
 
 /// How long a lane hook waits at the barrier for its partner before it fails.
