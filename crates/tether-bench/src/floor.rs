@@ -63,7 +63,10 @@ pub async fn integrate(admin: &Client, port: u16, operator_pw: &str, db: &str, u
     statements.extend(pg_plan::database_access(db, user)?);
     admin.batch_execute(&format!("BEGIN; {}; COMMIT", statements.join("; "))).await.context("user and grants")?;
     let in_db = connect(port, OPERATOR, operator_pw, db).await.context("operator login to the new database")?;
-    in_db.batch_execute(&pg_plan::take_over_objects(user, true)?).await.context("handing the schema to the user")?;
+    in_db
+        .batch_execute(&pg_plan::take_over_objects(user, tether_core::ownership::Ownership::Sole)?)
+        .await
+        .context("handing the schema to the user")?;
     drop(in_db);
     match login(port, user, password, db).await {
         Login::Ok => Ok(()),

@@ -16,6 +16,7 @@ pub mod life;
 pub mod mongo_plan;
 pub mod my_plan;
 pub mod names;
+pub mod ownership;
 pub mod params;
 pub mod pg_plan;
 pub mod secret_timing;

@@ -7,6 +7,8 @@
 //! (and its logs) never sees a clear password. Lookups that take values (does this role
 //! exist?) are bound parameters in the adapter, not rendered here.
 
+use crate::ownership::Ownership;
+
 /// The PostgreSQL user of a `database`/`db`/`db-admin` relation.
 pub fn relation_user(relation_id: i64) -> String {
     format!("relation_id_{relation_id}")
@@ -150,13 +152,13 @@ pub fn withdraw_database_access(database: &str, user: &str) -> Result<String, Pl
 }
 
 /// A statement, run inside the application database, that gives `user` its schema
-/// objects. When `sole_user` the user becomes owner of every non-system schema, table,
+/// objects. With [`Ownership::Sole`] the user becomes owner of every non-system schema, table,
 /// sequence and view (so data written by an earlier relation stays usable); otherwise it
 /// gets full privileges next to the other users.
-pub fn take_over_objects(user: &str, sole_user: bool) -> Result<String, PlanError> {
+pub fn take_over_objects(user: &str, ownership: Ownership) -> Result<String, PlanError> {
     let lit = quote_literal(user)?;
     let schemas = "SELECT nspname AS n FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'";
-    let body = if sole_user {
+    let body = if ownership == Ownership::Sole {
         format!(
             "FOR r IN {schemas} LOOP EXECUTE format('ALTER SCHEMA %I OWNER TO %I', r.n, {lit}); END LOOP; \
              FOR r IN SELECT schemaname AS s, tablename AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog','information_schema') LOOP EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', r.s, r.t, {lit}); END LOOP; \
@@ -301,9 +303,9 @@ mod tests {
 
     #[test]
     fn take_over_quotes_the_user_as_a_literal() {
-        let s = take_over_objects("relation_id_1", true).unwrap();
+        let s = take_over_objects("relation_id_1", Ownership::Sole).unwrap();
         assert!(s.starts_with("DO $tether$"));
         assert!(s.contains("'relation_id_1'"));
-        assert!(take_over_objects("relation_id_1", false).unwrap().contains("GRANT ALL ON ALL TABLES"));
+        assert!(take_over_objects("relation_id_1", Ownership::Shared).unwrap().contains("GRANT ALL ON ALL TABLES"));
     }
 }

@@ -11,13 +11,7 @@
 use super::error_class::Classify;
 use crate::secret::SecretString;
 
-/// Whether a relation user is the only one using a database (it then owns the objects it
-/// creates there) or shares it with other relations' users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ownership {
-    Sole,
-    Shared,
-}
+pub use tether_core::ownership::Ownership;
 
 /// One database a relation user must reach.
 #[derive(Debug, Clone, Copy)]

@@ -187,7 +187,7 @@ impl PgAdmin {
         password: &SecretString,
         extra_user_roles: &str,
         database: &str,
-        sole_user: bool,
+        ownership: Ownership,
     ) -> Result<bool, PgError> {
         let mut session = self.session().await?;
         let c: &mut Client = &mut session;
@@ -217,7 +217,7 @@ impl PgAdmin {
         // Application databases get a short-lived connection: keeping one per database
         // would exhaust the server's connection slots as integrations grow.
         let app = self.open(database).await?;
-        app.batch_execute(&pg_plan::take_over_objects(user, sole_user)?).await.map_err(step("granting the database's objects"))?;
+        app.batch_execute(&pg_plan::take_over_objects(user, ownership)?).await.map_err(step("granting the database's objects"))?;
         Ok(!exists)
     }
 
@@ -321,8 +321,7 @@ impl UserAdmin for PgAdmin {
     async fn ensure_relation_user(&self, req: &RelationUser<'_>) -> Result<Ensured, PgError> {
         let mut created = false;
         for db in req.databases {
-            let sole_user = db.ownership == Ownership::Sole;
-            created |= self.ensure_user_on_database(req.user, req.password, req.extra_user_roles, db.name, sole_user).await?;
+            created |= self.ensure_user_on_database(req.user, req.password, req.extra_user_roles, db.name, db.ownership).await?;
         }
         Ok(if created { Ensured::Created } else { Ensured::AlreadyThere })
     }
