@@ -340,6 +340,7 @@ mod tests {
             meta: CharmMeta {
                 resources: vec![],
                 storage: vec![],
+                action_schemas: Default::default(),
                 name: name.into(),
                 summary: String::new(),
                 subordinate: false,
