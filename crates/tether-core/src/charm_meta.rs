@@ -164,6 +164,12 @@ pub struct CharmMeta {
     /// `storage:` of the metadata: what each unit gets a directory for.
     #[serde(default)]
     pub storage: Vec<StorageMeta>,
+    /// A local charm's actions as `actions.yaml` wrote their parameters: the JSON Schema
+    /// of each action's parameter object (`properties`, `required`,
+    /// `additionalProperties`), by action name. Native charms have none; their actions
+    /// are described by [`ActionSpec`] alone (see [`CharmMeta::action_schema`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub action_schemas: BTreeMap<String, serde_json::Value>,
 }
 
 /// One resource a charm declares (`type: file` or `oci-image`).
@@ -191,6 +197,30 @@ impl CharmMeta {
     }
     pub fn action(&self, name: &str) -> Option<&ActionSpec> {
         self.actions.iter().find(|a| a.name == name)
+    }
+
+    /// The JSON Schema an action's parameters must satisfy: the one `actions.yaml` wrote,
+    /// or for an action known only by its [`ActionSpec`] (native charms, stores from before
+    /// schemas were kept) the schema its simplified fields describe.
+    pub fn action_schema(&self, spec: &ActionSpec) -> serde_json::Value {
+        if let Some(raw) = self.action_schemas.get(&spec.name) {
+            return raw.clone();
+        }
+        let properties: serde_json::Map<String, serde_json::Value> = spec
+            .params
+            .iter()
+            .map(|p| {
+                let mut prop = serde_json::Map::new();
+                if matches!(p.kind.as_str(), "string" | "integer" | "number" | "boolean" | "object" | "array") {
+                    prop.insert("type".into(), p.kind.clone().into());
+                }
+                if !p.enum_values.is_empty() {
+                    prop.insert("enum".into(), p.enum_values.clone().into());
+                }
+                (p.name.clone(), prop.into())
+            })
+            .collect();
+        params_schema(properties.into(), &spec.required, spec.additional_properties)
     }
     pub fn peers(&self) -> impl Iterator<Item = &Endpoint> {
         self.endpoints.iter().filter(|e| e.role == Role::Peer)
@@ -245,30 +275,32 @@ impl CharmMeta {
             }
         }
         let mut acts = Vec::new();
+        let mut action_schemas = BTreeMap::new();
         if let Some(src) = actions {
             let raw: BTreeMap<String, RawAction> =
                 serde_norway::from_str::<Option<_>>(src).map_err(|e| MetaError::Actions(first_line(&e.to_string())))?.unwrap_or_default();
             for (name, a) in raw {
                 crate::names::validate_action(&name).map_err(|e| MetaError::Actions(e.to_string()))?;
-                let params = a
-                    .params
-                    .unwrap_or_default()
+                let raw_params = a.params.unwrap_or_default();
+                let properties = raw_params.iter().map(|(pname, p)| (pname.clone(), yaml_to_json(p.clone()))).collect();
+                let required = a.required.unwrap_or_default();
+                let additional_properties = a.additional_properties.unwrap_or(true);
+                action_schemas.insert(name.clone(), params_schema(serde_json::Value::Object(properties), &required, additional_properties));
+                let params = raw_params
                     .into_iter()
-                    .map(|(pname, p)| ActionParam {
-                        name: pname,
-                        kind: p.kind.unwrap_or_else(|| "string".into()),
-                        description: p.description.unwrap_or_default(),
-                        default: p.default.map(yaml_to_json),
-                        enum_values: p.enum_values.unwrap_or_default().into_iter().map(|v| yaml_scalar(&v)).collect(),
+                    .map(|(pname, p)| {
+                        let p: RawParam = serde_norway::from_value(p)
+                            .map_err(|e| MetaError::Actions(format!("{name}.{pname}: {}", first_line(&e.to_string()))))?;
+                        Ok(ActionParam {
+                            name: pname,
+                            kind: p.kind.unwrap_or_else(|| "string".into()),
+                            description: p.description.unwrap_or_default(),
+                            default: p.default.map(yaml_to_json),
+                            enum_values: p.enum_values.unwrap_or_default().into_iter().map(|v| yaml_scalar(&v)).collect(),
+                        })
                     })
-                    .collect();
-                acts.push(ActionSpec {
-                    name,
-                    description: a.description.unwrap_or_default(),
-                    params,
-                    required: a.required.unwrap_or_default(),
-                    additional_properties: a.additional_properties.unwrap_or(true),
-                });
+                    .collect::<Result<_, MetaError>>()?;
+                acts.push(ActionSpec { name, description: a.description.unwrap_or_default(), params, required, additional_properties });
             }
         }
         let mut resources = Vec::new();
@@ -292,6 +324,7 @@ impl CharmMeta {
             actions: acts,
             resources,
             storage,
+            action_schemas,
         })
     }
 }
@@ -405,7 +438,9 @@ struct RawOption {
 #[derive(Deserialize)]
 struct RawAction {
     description: Option<String>,
-    params: Option<BTreeMap<String, RawParam>>,
+    /// Each parameter's JSON Schema as written (`minimum`, `pattern`, nested `properties`,
+    /// ...); the fields tether shows are read from it as a [`RawParam`].
+    params: Option<BTreeMap<String, serde_norway::Value>>,
     required: Option<Vec<String>>,
     #[serde(rename = "additionalProperties")]
     additional_properties: Option<bool>,
@@ -419,6 +454,16 @@ struct RawParam {
     default: Option<serde_norway::Value>,
     #[serde(rename = "enum")]
     enum_values: Option<Vec<serde_norway::Value>>,
+}
+
+/// The JSON Schema of an action's parameter object.
+fn params_schema(properties: serde_json::Value, required: &[String], additional_properties: bool) -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": additional_properties,
+    })
 }
 
 /// How an application's charm was deployed.

@@ -97,6 +97,7 @@ mod tests {
         CharmMeta {
             resources: vec![],
             storage: vec![],
+            action_schemas: Default::default(),
             name: "x".into(),
             summary: String::new(),
             subordinate: false,

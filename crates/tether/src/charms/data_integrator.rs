@@ -36,6 +36,7 @@ pub fn meta() -> CharmMeta {
     CharmMeta {
         resources: vec![],
         storage: vec![],
+        action_schemas: Default::default(),
         name: "data-integrator".into(),
         summary: "Credentials and endpoints for applications outside tether.".into(),
         subordinate: false,

@@ -43,6 +43,7 @@ pub fn meta() -> CharmMeta {
     CharmMeta {
         resources: vec![],
         storage: vec![],
+        action_schemas: Default::default(),
         name: "mongos".into(),
         summary: "Router to a sharded MongoDB cluster, placed beside its host application.".into(),
         subordinate: true,

@@ -51,6 +51,7 @@ pub fn meta() -> CharmMeta {
     CharmMeta {
         resources: vec![],
         storage: vec![],
+        action_schemas: Default::default(),
         name: "mysql-k8s".into(),
         summary:
             "MySQL 8 or MariaDB server (whichever the machine has; status says which) with per-application databases, users and passwords."

@@ -59,6 +59,7 @@ pub fn meta() -> CharmMeta {
     CharmMeta {
         resources: vec![],
         storage: vec![],
+        action_schemas: Default::default(),
         name: "postgresql-k8s".into(),
         summary: "PostgreSQL server with per-application databases, users and passwords.".into(),
         subordinate: false,

@@ -18,20 +18,11 @@ use tether_core::wire::{Reply, TaskView};
 
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
 
-fn type_ok(kind: &str, v: &Value) -> bool {
-    match kind {
-        "string" => v.is_string(),
-        "integer" => v.is_i64() || v.is_u64(),
-        "number" => v.is_number(),
-        "boolean" => v.is_boolean(),
-        "object" => v.is_object(),
-        "array" => v.is_array(),
-        _ => true,
-    }
-}
-
-/// Checks params against the action's schema and fills defaults (as Juju does).
-pub fn validate_params(spec: &ActionSpec, params: BTreeMap<String, Value>) -> Result<Map<String, Value>, ApiError> {
+/// Checks params against the action's JSON Schema (`jsonschema`, no remote references:
+/// the crate is built without its resolvers) after filling defaults, as Juju does. The
+/// errors Juju users know keep Juju's texts; any other rule is named with the parameter
+/// it failed on. No error quotes the value given (it may be a password).
+pub fn validate_params(spec: &ActionSpec, schema: &Value, params: BTreeMap<String, Value>) -> Result<Map<String, Value>, ApiError> {
     let fail = |m: String| ApiError::invalid(format!("validation failed: (root) : {m}"));
     let mut out = Map::new();
     for (k, v) in params {
@@ -39,26 +30,14 @@ pub fn validate_params(spec: &ActionSpec, params: BTreeMap<String, Value>) -> Re
             return Err(fail("invalid parameter name".into()));
         }
         let mut v = v;
-        match spec.params.iter().find(|p| p.name == k) {
-            Some(p) => {
-                // `password=12345` arrives YAML-typed as a number; a string param takes it as written.
-                if p.kind == "string" && (v.is_number() || v.is_boolean()) {
-                    v = Value::String(v.to_string());
-                }
-                if !type_ok(&p.kind, &v) {
-                    return Err(fail(format!("{k:?}: expected {}", p.kind)));
-                }
-                if let Value::String(s) = &v {
-                    if s.contains('\0') {
-                        return Err(fail(format!("{k:?}: value contains a NUL byte")));
-                    }
-                    if !p.enum_values.is_empty() && !p.enum_values.contains(s) {
-                        return Err(fail(format!("{k:?}: must be one of {:?}", p.enum_values)));
-                    }
-                }
+        if let Some(p) = spec.params.iter().find(|p| p.name == k) {
+            // `password=12345` arrives YAML-typed as a number; a string param takes it as written.
+            if p.kind == "string" && (v.is_number() || v.is_boolean()) {
+                v = Value::String(v.to_string());
             }
-            None if !spec.additional_properties => return Err(fail(format!("additional property {k:?} is not allowed"))),
-            None => {}
+        }
+        if matches!(&v, Value::String(s) if s.contains('\0')) {
+            return Err(fail(format!("{k:?}: value contains a NUL byte")));
         }
         out.insert(k, v);
     }
@@ -69,12 +48,38 @@ pub fn validate_params(spec: &ActionSpec, params: BTreeMap<String, Value>) -> Re
             }
         }
     }
-    for r in &spec.required {
-        if !out.contains_key(r) {
-            return Err(fail(format!("{r:?} property is missing and required")));
+    let validator = jsonschema::validator_for(schema).map_err(|e| {
+        ApiError::invalid(format!("action {:?} has a parameter schema tether cannot use: {}", spec.name, e.kind().keyword()))
+    })?;
+    let instance = Value::Object(out);
+    if let Some(e) = validator.iter_errors(&instance).next() {
+        return Err(fail(schema_violation(spec, schema, &e)));
+    }
+    let Value::Object(out) = instance else { unreachable!("built as an object above") };
+    Ok(out)
+}
+
+/// One schema violation in words: Juju's texts for an unknown, a missing, a mistyped and
+/// a not-enumerated top-level parameter; otherwise the parameter's path and the rule
+/// (`"port": must satisfy maximum: 65535`).
+fn schema_violation(spec: &ActionSpec, schema: &Value, e: &jsonschema::ValidationError<'_>) -> String {
+    use jsonschema::error::ValidationErrorKind as K;
+    let path: Vec<String> = e.instance_path().iter().map(|s| s.to_string()).collect();
+    let param = path.join(".");
+    let top = if path.len() == 1 { spec.params.iter().find(|p| p.name == param) } else { None };
+    match (e.kind(), top) {
+        (K::AdditionalProperties { unexpected }, _) if path.is_empty() => {
+            format!("additional property {:?} is not allowed", unexpected.first().map(String::as_str).unwrap_or_default())
+        }
+        (K::Required { property: Value::String(r) }, _) if path.is_empty() => format!("{r:?} property is missing and required"),
+        (K::Type { .. }, Some(p)) => format!("{param:?}: expected {}", p.kind),
+        (K::Enum { .. }, Some(p)) if !p.enum_values.is_empty() => format!("{param:?}: must be one of {:?}", p.enum_values),
+        (kind, _) => {
+            let rule = schema.pointer(e.schema_path().as_str()).map(|v| format!(": {v}")).unwrap_or_default();
+            let at = if param.is_empty() { "(root)".to_string() } else { format!("{param:?}") };
+            format!("{at}: must satisfy {}{rule}", kind.keyword())
         }
     }
-    Ok(out)
 }
 
 pub fn task_view(t: &TaskRow) -> TaskView {
@@ -108,7 +113,7 @@ pub async fn run(
     let m = resolve_model(c, model)?;
     let target = UnitTarget::parse(unit)?;
     validate_action(action)?;
-    let (unit_name, spec) = c.store.read(|tx| {
+    let (unit_name, spec, schema) = c.store.read(|tx| {
         let app = tx
             .app(&m.name, target.app())?
             .filter(|a| a.life == Life::Alive)
@@ -133,9 +138,10 @@ pub async fn run(
             .action(action)
             .cloned()
             .ok_or_else(|| ApiError::invalid(format!("action {action:?} not defined on unit {unit_name:?} (not found)")))?;
-        Ok::<_, ApiError>((unit_name, spec))
+        let schema = app.meta.action_schema(&spec);
+        Ok::<_, ApiError>((unit_name, spec, schema))
     })?;
-    let params = validate_params(&spec, params)?;
+    let params = validate_params(&spec, &schema, params)?;
     crate::failpoint::hit("run.after-validate");
     let mut done = c.engine.task_events();
     let id = c.store.write(|tx| {
@@ -230,7 +236,8 @@ pub async fn exec(c: &Controller, model: Option<String>, unit: &str, command: Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tether_core::charm_meta::ActionParam;
+    use serde_json::json;
+    use tether_core::charm_meta::{ActionParam, CharmMeta};
 
     fn spec() -> ActionSpec {
         ActionSpec {
@@ -257,14 +264,83 @@ mod tests {
         }
     }
 
+    /// Validates against the schema a native charm's `ActionSpec` describes.
+    fn check_native(params: Value) -> Result<Map<String, Value>, ApiError> {
+        let params = serde_json::from_value(params).unwrap();
+        validate_params(&spec(), &CharmMeta::default().action_schema(&spec()), params)
+    }
+
     #[test]
     fn params_are_checked_and_defaults_filled() {
-        let p = validate_params(&spec(), BTreeMap::from([("password".to_string(), Value::from("x"))])).unwrap();
+        let p = check_native(json!({"password": "x"})).unwrap();
         assert_eq!(p["username"], "operator");
-        let e = validate_params(&spec(), BTreeMap::from([("bogus".to_string(), Value::from("x"))])).unwrap_err();
+        let e = check_native(json!({"bogus": "x"})).unwrap_err();
         assert_eq!(e.to_string(), "validation failed: (root) : additional property \"bogus\" is not allowed");
         // A YAML-typed scalar given to a string parameter is taken as written.
-        assert_eq!(validate_params(&spec(), BTreeMap::from([("password".to_string(), Value::from(3))])).unwrap()["password"], "3");
-        assert!(validate_params(&spec(), BTreeMap::from([("password".to_string(), serde_json::json!({"a": 1}))])).is_err());
+        assert_eq!(check_native(json!({"password": 3})).unwrap()["password"], "3");
+        let e = check_native(json!({"password": {"a": 1}})).unwrap_err();
+        assert_eq!(e.to_string(), "validation failed: (root) : \"password\": expected string");
+    }
+
+    const ACTIONS: &str = r#"
+configure:
+  params:
+    replicas: {type: integer, minimum: 1}
+    code: {type: string, pattern: "^[a-z]+$"}
+    mode: {type: string, enum: [fast, safe]}
+    target:
+      type: object
+      properties:
+        host: {type: string}
+        port: {type: integer, maximum: 65535}
+      required: [host]
+      additionalProperties: false
+  required: [replicas]
+  additionalProperties: false
+"#;
+
+    /// Validates `configure` of a local charm whose actions.yaml is [`ACTIONS`]; the error
+    /// text, or `ok`.
+    fn check_local(params: Value) -> String {
+        let meta = CharmMeta::from_yaml("name: local\n", None, Some(ACTIONS)).unwrap();
+        let spec = meta.action("configure").unwrap();
+        match validate_params(spec, &meta.action_schema(spec), serde_json::from_value(params).unwrap()) {
+            Ok(_) => "ok".into(),
+            Err(e) => e.to_string().strip_prefix("validation failed: (root) : ").unwrap().to_string(),
+        }
+    }
+
+    #[test]
+    fn a_local_charms_params_are_checked_against_its_whole_schema() {
+        let cases = [
+            (json!({"replicas": 2}), "ok"),
+            (json!({"replicas": 1, "code": "abc", "mode": "safe", "target": {"host": "db", "port": 5432}}), "ok"),
+            (json!({"replicas": 0}), "\"replicas\": must satisfy minimum: 1"),
+            (json!({"replicas": 2, "code": "ABC"}), "\"code\": must satisfy pattern: \"^[a-z]+$\""),
+            (json!({"replicas": 2, "mode": "slow"}), "\"mode\": must be one of [\"fast\", \"safe\"]"),
+            (json!({"replicas": 2, "target": {"host": "db", "port": 70000}}), "\"target.port\": must satisfy maximum: 65535"),
+            (json!({"replicas": 2, "target": {"port": 1}}), "\"target\": must satisfy required: [\"host\"]"),
+            (json!({"replicas": 2, "target": {"host": "db", "user": "x"}}), "\"target\": must satisfy additionalProperties: false"),
+            (json!({"replicas": "many"}), "\"replicas\": expected integer"),
+            (json!({"code": "abc"}), "\"replicas\" property is missing and required"),
+            (json!({"replicas": 2, "other": 1}), "additional property \"other\" is not allowed"),
+        ];
+        for (params, want) in cases {
+            assert_eq!(check_local(params.clone()), want, "{params}");
+        }
+    }
+
+    #[test]
+    fn a_remote_reference_is_never_fetched() {
+        let schema = json!({"type": "object", "properties": {"x": {"$ref": "https://example.invalid/x.json"}}});
+        let params = BTreeMap::from([("x".to_string(), Value::from(1))]);
+        let e = validate_params(&spec(), &schema, params).unwrap_err();
+        assert!(e.to_string().contains("parameter schema tether cannot use"), "{e}");
+    }
+
+    #[test]
+    fn a_schema_error_never_quotes_the_value() {
+        let e = check_local(json!({"replicas": 2, "code": "Secret-Password-1"}));
+        assert!(!e.contains("Secret-Password-1"), "{e}");
     }
 }

@@ -360,6 +360,7 @@ mod tests {
         let meta = CharmMeta {
             resources: vec![],
             storage: vec![],
+            action_schemas: Default::default(),
             name: name.into(),
             summary: String::new(),
             subordinate: false,

@@ -57,6 +57,7 @@ pub fn meta() -> CharmMeta {
     CharmMeta {
         resources: vec![],
         storage: vec![],
+        action_schemas: Default::default(),
         name: "mongodb".into(),
         summary: "MongoDB (or FerretDB) with per-application users; replica set, config server or shard.".into(),
         subordinate: false,

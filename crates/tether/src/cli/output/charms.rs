@@ -72,6 +72,7 @@ mod tests {
         let meta = CharmMeta {
             resources: vec![],
             storage: vec![],
+            action_schemas: Default::default(),
             name: "x".into(),
             summary: "s".into(),
             subordinate: false,
