@@ -35,6 +35,8 @@ pub const OWNERSHIP_COMMENT: &str = "managed by tether";
 pub const RELATION_ACCESS: &str = "relation_access";
 /// The NOLOGIN group behind `extra-user-roles=admin`.
 pub const ADMIN_GROUP: &str = "admin";
+/// The database every PostgreSQL server has for maintenance; no application's.
+pub const MAINTENANCE_DATABASE: &str = "postgres";
 
 /// Quotes an identifier the way PostgreSQL's `quote_ident` does (always quoting).
 /// Refuses NUL, which no identifier may contain.
@@ -204,7 +206,11 @@ pub fn bootstrap_groups(group_exists: impl Fn(&str) -> bool) -> Result<Vec<Strin
     }
     let a = quote_ident(ADMIN_GROUP)?;
     out.push(format!("GRANT pg_read_all_data, pg_write_all_data TO {a}"));
-    out.push(format!("GRANT CONNECT ON DATABASE {} TO {a}", quote_ident("postgres")?));
+    // The maintenance database is closed to applications' users (as Canonical's charm
+    // does at setup): only the admins, the superusers and the internal users given
+    // CONNECT below reach it.
+    out.push(format!("REVOKE ALL ON DATABASE {} FROM PUBLIC", quote_ident(MAINTENANCE_DATABASE)?));
+    out.push(format!("GRANT CONNECT ON DATABASE {} TO {a}", quote_ident(MAINTENANCE_DATABASE)?));
     Ok(out)
 }
 
@@ -242,6 +248,10 @@ pub fn ensure_system_user(user: &str, verifier: &str, exists: bool) -> Result<Ve
             }
         }
         _ => {}
+    }
+    if matches!(user, "monitoring" | "rewind" | "replication") {
+        // Not superusers: they need CONNECT on the maintenance database, closed to PUBLIC.
+        out.push(format!("GRANT CONNECT ON DATABASE {} TO {u}", quote_ident(MAINTENANCE_DATABASE)?));
     }
     Ok(out)
 }
@@ -307,5 +317,17 @@ mod tests {
         assert!(s.starts_with("DO $tether$"));
         assert!(s.contains("'relation_id_1'"));
         assert!(take_over_objects("relation_id_1", Ownership::Shared).unwrap().contains("GRANT ALL ON ALL TABLES"));
+    }
+
+    #[test]
+    fn the_maintenance_database_is_closed_to_public_and_open_to_the_internal_users() {
+        let boot = bootstrap_groups(|_| true).unwrap();
+        assert!(boot.contains(&"REVOKE ALL ON DATABASE \"postgres\" FROM PUBLIC".to_string()), "{boot:?}");
+        assert!(boot.contains(&"GRANT CONNECT ON DATABASE \"postgres\" TO \"admin\"".to_string()), "{boot:?}");
+        for (user, connects) in [("monitoring", true), ("rewind", true), ("replication", true), ("operator", false), ("backup", false)] {
+            let plan = ensure_system_user(user, "SCRAM-SHA-256$x", true).unwrap();
+            let grant = format!("GRANT CONNECT ON DATABASE \"postgres\" TO \"{user}\"");
+            assert_eq!(plan.contains(&grant), connects, "{user}: superusers need no grant; the others do: {plan:?}");
+        }
     }
 }

@@ -271,6 +271,8 @@ fn postgresql_least_privilege_matrix() {
         m.check(who, "pg_read_file (superuser-only)", Want::No(PG_DENIED), pg_do(s, "SELECT pg_read_file('PG_VERSION')"));
         m.check(who, "SELECT pg_authid", Want::No(PG_DENIED), pg_do(s, "SELECT rolpassword FROM pg_authid"));
     }
+    // ... in the maintenance database (closed to PUBLIC at setup) ...
+    m.check("app user (di-alpha) in postgres", "connect", Want::No(PG_DENIED), pg_login(&alpha.with_db("postgres")).0);
     // ... and in another app's database.
     let who = "app user (di-alpha) in beta_db";
     m.check(who, "connect", Want::No(PG_DENIED), pg_login(&alpha.with_db("beta_db")).0);
@@ -329,6 +331,7 @@ fn postgresql_least_privilege_matrix() {
         m.check(who, "CREATE ROLE", Want::No(PG_DENIED), pg_do(s, "CREATE ROLE legacy_made_role"));
     }
     m.check(who, &format!("connect {} (other app)", db_admin.dbname), Want::No(PG_DENIED), pg_login(&db_user.with_db(&db_admin.dbname)).0);
+    m.check(who, "connect postgres (maintenance)", Want::No(PG_DENIED), pg_login(&db_user.with_db("postgres")).0);
     let who = "legacy db-admin user (legacy-admin)";
     let (seen, session) = pg_login(&db_admin);
     m.check(who, &format!("connect {} (own)", db_admin.dbname), Want::Yes, seen);
