@@ -60,7 +60,8 @@ fn due(armed: &Armed, name: &str) -> bool {
 pub fn hit(name: &str) {
     if let Some(a) = armed() {
         if due(a, name) {
-            eprintln!("failpoint {name} (hit {}): aborting the controller", a.nth);
+            // Written synchronously: the line is in the log before the abort.
+            tracing::warn!("failpoint {name} (hit {}): aborting the controller", a.nth);
             std::process::abort();
         }
     }

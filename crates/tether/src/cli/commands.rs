@@ -13,12 +13,14 @@ use super::client::DEFAULT_TIMEOUT;
 use super::context::Ctx;
 use super::emit;
 use super::error::{CliError, CmdResult};
+use super::output::table::colour_stdout;
 use super::output::{self, task::TaskOutcome};
 use super::params::{self, shown, split_list, ValueTyping};
 use super::reply::{print_done, unexpected};
 use super::{exec, models, secrets};
 use crate::paths::Home;
-use std::io::{BufRead, IsTerminal};
+use anstream::ColorChoice;
+use std::io::BufRead;
 use std::time::Duration;
 use tether_core::duration::parse_duration;
 use tether_core::wire::{Reply, Request, JUJU_COMPAT_VERSION};
@@ -311,7 +313,7 @@ fn charm_list(ctx: &Ctx, format: TableFormat) -> CmdResult {
     match ctx.send(Request::Charms, DEFAULT_TIMEOUT)? {
         Reply::Charms { charms } => {
             emit::out(&match format {
-                TableFormat::Tabular => output::charms::render_list(&charms, std::io::stdout().is_terminal()),
+                TableFormat::Tabular => output::charms::render_list(&charms, colour_stdout(ColorChoice::Auto)),
                 TableFormat::Json => output::json(&charms.iter().map(output::charms::structured).collect::<Vec<_>>())?,
                 TableFormat::Yaml => output::yaml(&charms.iter().map(output::charms::structured).collect::<Vec<_>>())?,
             });
@@ -345,7 +347,12 @@ fn status(ctx: &Ctx, a: args::StatusArgs) -> CmdResult {
                 StatusFormat::Json => emit::out(&output::json(&status)?),
                 StatusFormat::Yaml => emit::out(&output::yaml(&status)?),
                 StatusFormat::Tabular => {
-                    let color = a.color || (!a.no_color && std::io::stdout().is_terminal());
+                    let choice = match (a.color, a.no_color) {
+                        (_, true) => ColorChoice::Never,
+                        (true, false) => ColorChoice::Always,
+                        (false, false) => ColorChoice::Auto,
+                    };
+                    let color = colour_stdout(choice);
                     emit::out_line(&output::status::render_tabular(&status, &relations, a.relations, color));
                     if status.applications.is_empty() {
                         emit::info(&format!("\nModel {:?} is empty.", status.model.name));

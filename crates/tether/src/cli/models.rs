@@ -7,17 +7,18 @@ use super::client::DEFAULT_TIMEOUT;
 use super::context::Ctx;
 use super::emit;
 use super::error::{CliError, CmdResult};
-use super::output::{self, table::Cell, table::Table};
+use super::output;
+use super::output::table::{colour_stdout, Cell, Table};
 use super::params::split_list;
 use super::reply::{print_done, unexpected};
-use std::io::IsTerminal;
+use anstream::ColorChoice;
 use tether_core::wire::{Reply, Request};
 
 pub fn list(ctx: &Ctx, format: TableFormat) -> CmdResult {
     match ctx.send(Request::Models, DEFAULT_TIMEOUT)? {
         Reply::Models { current, models } => {
             emit::out(&match format {
-                TableFormat::Tabular => output::models::render_tabular(current.as_deref(), &models, std::io::stdout().is_terminal()),
+                TableFormat::Tabular => output::models::render_tabular(current.as_deref(), &models, colour_stdout(ColorChoice::Auto)),
                 TableFormat::Json => output::json(&output::models::structured(current.as_deref(), &models))?,
                 TableFormat::Yaml => output::yaml(&output::models::structured(current.as_deref(), &models))?,
             });
@@ -44,7 +45,7 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> CmdResult {
                                 .collect(),
                         );
                     }
-                    t.render(std::io::stdout().is_terminal())
+                    t.render(colour_stdout(ColorChoice::Auto))
                 }
             });
             Ok(0)

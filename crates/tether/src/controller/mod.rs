@@ -40,8 +40,21 @@ use tokio::sync::Notify;
 
 /// Runs the controller in the foreground until it is told to stop (request or signal).
 pub fn run_foreground(home: Home) -> anyhow::Result<()> {
+    init_log();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     rt.block_on(run(home))
+}
+
+/// The daemon's own log: `tracing` events as lines on stderr (which `autostart` sends to
+/// `$TETHER_HOME/logs/controller.log`), filtered by `TETHER_LOG` (`tracing-subscriber`'s
+/// `EnvFilter` syntax, e.g. `debug` or `tether::engine=debug`; `info` when unset or
+/// invalid). No colour: the file is read with ordinary tools. The model's log
+/// (`debug-log`) is in the store and does not pass through here.
+fn init_log() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Already set only when something in this process set it first; keep that one.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
 }
 
 fn ensure_home(home: &Home) -> anyhow::Result<()> {
@@ -101,7 +114,7 @@ async fn run(home: Home) -> anyhow::Result<()> {
     let listener = server::bind(&home)?;
     std::fs::write(home.pid(), std::process::id().to_string())?;
     engine.resume_all()?;
-    eprintln!("tether controller listening on {}", home.socket().display());
+    tracing::info!("tether controller listening on {}", home.socket().display());
 
     let serve = tokio::spawn(server::serve(listener, controller.clone()));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -116,6 +129,6 @@ async fn run(home: Home) -> anyhow::Result<()> {
     services.routers.stop_all().await;
     let _ = std::fs::remove_file(home.socket());
     let _ = std::fs::remove_file(home.pid());
-    eprintln!("tether controller stopped");
+    tracing::info!("tether controller stopped");
     Ok(())
 }

@@ -586,7 +586,7 @@ impl Engine {
                             engine.kick(&model, &unit);
                         }
                     }
-                    Err(e) => eprintln!("secret timer: {e}"),
+                    Err(e) => tracing::error!("secret timer: {e}"),
                 }
             }
         });

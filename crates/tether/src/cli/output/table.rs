@@ -2,7 +2,23 @@
 //!
 //! Juju writes its tables through a tabwriter with two spaces of padding, some columns
 //! right-aligned, and colours that must not count towards column widths. This module
-//! reproduces that so the tabular outputs line up exactly like Juju's.
+//! reproduces that so the tabular outputs line up exactly like Juju's. The colours are
+//! `anstyle` styles; whether stdout gets them at all is [`colour_stdout`]'s call.
+
+use anstream::ColorChoice;
+use anstyle::AnsiColor;
+
+/// Whether tables printed on stdout are coloured. `Always` / `Never` are `--color` /
+/// `--no-color` (a flag given on the command line wins over the environment, as
+/// no-color.org asks); `Auto` is anstream's choice for stdout: only on a terminal that
+/// supports colour, never when `NO_COLOR` is set (non-empty) or `CLICOLOR=0`, always
+/// with `CLICOLOR_FORCE`.
+pub fn colour_stdout(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Auto => anstream::AutoStream::choice(&std::io::stdout()) != ColorChoice::Never,
+        flag => flag != ColorChoice::Never,
+    }
+}
 
 /// A colour Juju uses for a table cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,13 +31,14 @@ pub enum Style {
 }
 
 impl Style {
-    fn ansi(self) -> &'static str {
-        match self {
-            Style::Good | Style::Current => "\x1b[32m",
-            Style::Warning => "\x1b[33m",
-            Style::Error => "\x1b[31m",
-            Style::Info => "\x1b[34m",
-        }
+    fn anstyle(self) -> anstyle::Style {
+        let colour = match self {
+            Style::Good | Style::Current => AnsiColor::Green,
+            Style::Warning => AnsiColor::Yellow,
+            Style::Error => AnsiColor::Red,
+            Style::Info => AnsiColor::Blue,
+        };
+        anstyle::Style::new().fg_color(Some(colour.into()))
     }
 }
 
@@ -108,7 +125,10 @@ impl Table {
             for (i, cell) in row.iter().enumerate() {
                 let last = i + 1 == row.len();
                 let text = match (color, cell.style) {
-                    (true, Some(s)) if !cell.text.is_empty() => format!("{}{}\x1b[0m", s.ansi(), cell.text),
+                    (true, Some(s)) if !cell.text.is_empty() => {
+                        let s = s.anstyle();
+                        format!("{}{}{}", s.render(), cell.text, s.render_reset())
+                    }
                     _ => cell.text.clone(),
                 };
                 let fill = widths[i].saturating_sub(width(&cell.text));
@@ -156,6 +176,25 @@ mod tests {
         t.header(&["App", "Scale", "Charm"]);
         t.row(vec!["database".into(), "1".into(), "db".into()]);
         assert_eq!(t.render(false), "App       Scale  Charm\ndatabase      1  db\n");
+    }
+
+    /// The only test that reads these variables: it sets and clears them itself.
+    #[test]
+    fn colour_follows_the_flags_then_no_color_then_the_terminal() {
+        use anstream::ColorChoice;
+        assert!(colour_stdout(ColorChoice::Always));
+        assert!(!colour_stdout(ColorChoice::Never));
+        std::env::set_var("CLICOLOR_FORCE", "1");
+        assert!(colour_stdout(ColorChoice::Auto), "CLICOLOR_FORCE colours even a pipe");
+        std::env::set_var("NO_COLOR", "1");
+        assert!(!colour_stdout(ColorChoice::Auto), "NO_COLOR wins over CLICOLOR_FORCE");
+        std::env::set_var("NO_COLOR", "");
+        assert!(colour_stdout(ColorChoice::Auto), "an empty NO_COLOR is not set");
+        std::env::remove_var("NO_COLOR");
+        std::env::remove_var("CLICOLOR_FORCE");
+        if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            assert!(!colour_stdout(ColorChoice::Auto), "a pipe gets no colour");
+        }
     }
 
     #[test]
