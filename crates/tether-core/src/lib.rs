@@ -6,6 +6,7 @@
 //! and the wire types the CLI and the controller exchange. The `tether` crate owns all
 //! sockets, files, processes and database connections.
 
+pub mod bundle;
 pub mod charm_meta;
 pub mod config;
 pub mod data_interfaces;
