@@ -42,6 +42,9 @@ pub enum Request {
         resources: Vec<String>,
         #[serde(default)]
         trust: bool,
+        /// Check everything, say what would be deployed, record nothing.
+        #[serde(default)]
+        dry_run: bool,
     },
     RemoveApplication {
         model: Option<String>,
@@ -58,10 +61,15 @@ pub enum Request {
         units: Vec<String>,
         num_units: Option<u32>,
     },
+    /// With `wait_ms`, a relation of the same key that is still being removed is waited
+    /// for that long; still there, the reply is `Pending` (a second request may wait
+    /// again). Without it, that relation is an error at once.
     Integrate {
         model: Option<String>,
         a: String,
         b: String,
+        #[serde(default)]
+        wait_ms: Option<u64>,
     },
     /// `b` is `None` when `a` is a relation id.
     RemoveRelation {
@@ -182,6 +190,12 @@ pub enum Reply {
     Error {
         message: String,
         usage: bool,
+    },
+    /// The request could not complete yet and did nothing: `message` says what it
+    /// waits for, `error` is what to report if the caller stops waiting.
+    Pending {
+        message: String,
+        error: String,
     },
     Models {
         current: Option<String>,
@@ -453,7 +467,9 @@ pub struct RelationInfoView {
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub related_endpoint: String,
     pub application_data: BTreeMap<String, String>,
-    pub local_unit: RelatedUnitView,
+    /// Absent only under `show-unit --app`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub local_unit: Option<RelatedUnitView>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub related_units: BTreeMap<String, RelatedUnitView>,
 }
@@ -507,7 +523,7 @@ mod tests {
 
     #[test]
     fn requests_round_trip_as_tagged_json() {
-        let r = Request::Integrate { model: None, a: "pg".into(), b: "di".into() };
+        let r = Request::Integrate { model: None, a: "pg".into(), b: "di".into(), wait_ms: None };
         let s = serde_json::to_string(&r).unwrap();
         assert!(s.contains("\"op\":\"integrate\""), "{s}");
         let back: Request = serde_json::from_str(&s).unwrap();

@@ -2,11 +2,14 @@
 //!
 //! jubilant builds argv the way the real `juju` accepts it: `--model M` right after the
 //! verb, flags interleaved with positionals, Go durations such as `60.0s`, and many flags
-//! that only matter to a cloud controller. The parser accepts all of those (the
-//! irrelevant ones are accepted and ignored) so that tether can stand in for `juju` on
-//! `PATH`. Parse failures are turned into Juju-style one-line usage errors.
+//! that only matter to a cloud controller. The parser knows those flags so that tether
+//! can stand in for `juju` on Every flag declared here is either honoured or refused by `unsupported`
+//! with `option --X is not supported by tether: <why>` (the test `every_flag` walks
+//! them all through the hidden `__flags` verb). Parse failures are turned into
+//! Juju-style one-line usage errors, clap's "did you mean" kept.
 
 use super::error::CliError;
+use super::params::shown;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -24,12 +27,14 @@ pub struct Cli {
     #[arg(short = 'm', long = "model", global = true, value_name = "MODEL")]
     pub model: Option<String>,
 
-    /// Accepted for compatibility; tether's output does not change.
+    /// Refused: tether's CLI has no debug log.
     #[arg(long, global = true, hide = true)]
     pub debug: bool,
+    /// Refused: tether's CLI has no verbose mode.
     #[arg(long, global = true, hide = true)]
     pub verbose: bool,
-    #[arg(long, global = true, hide = true)]
+    /// Show no informational output (errors are still shown).
+    #[arg(long, global = true)]
     pub quiet: bool,
 
     #[command(subcommand)]
@@ -102,28 +107,34 @@ pub enum Command {
     Exec(ExecArgs),
     /// List the built-in charms.
     Charms(ModelsArgs),
+    /// List machines (tether has none: its workloads run beside the controller).
+    Machines(ModelsArgs),
     /// Run or stop the controller daemon.
     Controller(ControllerArgs),
     /// Stop the controller and delete all of its state.
     DestroyController(DestroyControllerArgs),
+    /// Every flag of every verb, one JSON object a line (for the `every_flag` test).
+    #[command(name = "__flags", hide = true)]
+    Flags,
 }
 
 #[derive(Debug, Args)]
 pub struct BootstrapArgs {
-    /// Cloud, controller name and cloud flags: accepted and ignored (the controller is local).
+    /// Cloud and controller name (there is one local controller), and `--no-switch`;
+    /// Juju's other bootstrap flags are refused by name.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
-    pub ignored: Vec<String>,
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct AddModelArgs {
     pub name: String,
-    /// Cloud or region: accepted and ignored.
+    /// Cloud or region (tether has one local cloud).
     pub cloud: Option<String>,
     /// Do not make the new model the current one.
     #[arg(long)]
     pub no_switch: bool,
-    #[arg(long, hide = true)]
+    #[arg(short = 'c', long, hide = true)]
     pub controller: Option<String>,
     #[arg(long, hide = true)]
     pub credential: Option<String>,
@@ -292,7 +303,8 @@ pub struct DeployArgs {
     pub overlay: Vec<String>,
     #[arg(long, hide = true)]
     pub attach_storage: Option<String>,
-    #[arg(long, hide = true)]
+    /// Print what would be deployed and change nothing.
+    #[arg(long)]
     pub dry_run: bool,
 }
 
@@ -308,7 +320,8 @@ pub struct RemoveApplicationArgs {
     pub destroy_storage: bool,
     #[arg(long, hide = true)]
     pub no_wait: bool,
-    #[arg(long, hide = true)]
+    /// Print what would be removed and change nothing.
+    #[arg(long)]
     pub dry_run: bool,
 }
 
@@ -345,7 +358,7 @@ pub struct IntegrateArgs {
     /// `app[:endpoint]` twice.
     #[arg(value_name = "APP[:ENDPOINT]")]
     pub endpoints: Vec<String>,
-    /// Cross-model only; accepted and ignored.
+    /// Cross-model only: refused.
     #[arg(long, hide = true)]
     pub via: Option<String>,
 }
@@ -427,11 +440,14 @@ pub struct ShowUnitArgs {
     pub units: Vec<String>,
     #[arg(long, value_enum, default_value_t = DataFormat::Yaml)]
     pub format: DataFormat,
-    #[arg(long, hide = true)]
+    /// Show only the related application's data (no unit bags).
+    #[arg(long)]
     pub app: bool,
-    #[arg(long, hide = true)]
+    /// Show only the relations of this endpoint.
+    #[arg(long)]
     pub endpoint: Option<String>,
-    #[arg(long, hide = true)]
+    /// Show only this related unit's data.
+    #[arg(long)]
     pub related_unit: Option<String>,
 }
 
@@ -459,8 +475,8 @@ pub struct DebugLogArgs {
 pub struct ResolveArgs {
     #[arg(required = true, value_name = "UNIT")]
     pub units: Vec<String>,
-    /// Accepted; the failed hook is always retried.
-    #[arg(long)]
+    /// Refused: tether always runs the failed hook again.
+    #[arg(long, hide = true)]
     pub no_retry: bool,
 }
 
@@ -581,8 +597,61 @@ where
                 super::emit::out(&e.render().to_string());
                 Err(ParseOutcome::Printed)
             }
-            _ => Err(ParseOutcome::Error(CliError::Usage(first_meaningful_line(&e.render().to_string())))),
+            _ => Err(ParseOutcome::Error(CliError::Usage(usage_line(&e)))),
         },
+    }
+}
+
+/// Every flag of every verb (the globals under verb `""`), one JSON object a line:
+/// `{"verb", "flag", "short", "takes_value", "hidden"}`.
+pub fn flag_list() -> String {
+    use clap::CommandFactory;
+    fn walk(verb: &str, cmd: &clap::Command, out: &mut String) {
+        for arg in cmd.get_arguments().filter(|a| !a.is_positional() && (verb.is_empty() || !a.is_global_set())) {
+            let line = serde_json::json!({
+                "verb": verb,
+                "flag": arg.get_long().map(|l| format!("--{l}")),
+                "short": arg.get_short().map(|s| format!("-{s}")),
+                "takes_value": arg.get_action().takes_values(),
+                "hidden": arg.is_hide_set(),
+            });
+            out.push_str(&format!("{line}\n"));
+        }
+        for sub in cmd.get_subcommands() {
+            walk(format!("{verb} {}", sub.get_name()).trim_start(), sub, out);
+        }
+    }
+    let mut out = String::new();
+    walk("", &Cli::command(), &mut out);
+    out
+}
+
+/// Clap's error as one line: unknown verbs and flags in Juju's words with clap's
+/// suggestion kept (`did you mean "status"?`).
+fn usage_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        // clap lists suggestions from the least to the most likely.
+        Some(ContextValue::Strings(v)) => v.last().cloned(),
+        _ => None,
+    };
+    let suggestion = |kind| text(kind).map(|s| format!("; did you mean {:?}?", shown(&s))).unwrap_or_default();
+    match e.kind() {
+        ErrorKind::InvalidSubcommand => match text(ContextKind::InvalidSubcommand) {
+            Some(verb) => {
+                format!("unrecognized command {:?}{}", shown(&verb), suggestion(ContextKind::SuggestedSubcommand))
+            }
+            None => first_meaningful_line(&e.render().to_string()),
+        },
+        ErrorKind::UnknownArgument => match text(ContextKind::InvalidArg) {
+            Some(flag) if flag.starts_with('-') => {
+                let flag = flag.split_once('=').map(|(f, _)| f).unwrap_or(&flag);
+                format!("option provided but not defined: {}{}", shown(flag), suggestion(ContextKind::SuggestedArg))
+            }
+            _ => first_meaningful_line(&e.render().to_string()),
+        },
+        _ => first_meaningful_line(&e.render().to_string()),
     }
 }
 
@@ -648,7 +717,7 @@ mod tests {
     }
 
     #[test]
-    fn deploy_accepts_and_ignores_store_flags() {
+    fn deploy_parses_store_flags_that_unsupported_then_refuses() {
         let cli = parse_ok(&[
             "deploy",
             "postgresql-k8s",

@@ -7,7 +7,7 @@
 //! shape (counts, `key=value` form, durations, files it must read itself) so that bad
 //! input fails before anything is sent and nothing is executed.
 
-use super::args::{self, Cli, Command, ControllerAction, DataFormat, StatusFormat, TableFormat, VersionFormat};
+use super::args::{self, Cli, Command, ControllerAction, StatusFormat, TableFormat, VersionFormat};
 use super::autostart;
 use super::client::DEFAULT_TIMEOUT;
 use super::context::Ctx;
@@ -17,7 +17,7 @@ use super::output::table::colour_stdout;
 use super::output::{self, task::TaskOutcome};
 use super::params::{self, shown, split_list, ValueTyping};
 use super::reply::{print_done, unexpected};
-use super::{exec, models, secrets};
+use super::{exec, models, secrets, unsupported};
 use crate::paths::Home;
 use anstream::ColorChoice;
 use std::io::BufRead;
@@ -29,6 +29,10 @@ use tether_core::wire::{Reply, Request, JUJU_COMPAT_VERSION};
 const DEFAULT_RUN_WAIT: Duration = Duration::from_secs(60);
 /// Slack on top of a run's wait before the client gives up on the socket.
 const RUN_SLACK: Duration = Duration::from_secs(30);
+/// How long `integrate` waits quietly for a relation being removed before saying so,
+/// and how much longer it then waits (Juju's bound: two minutes in all).
+const QUIET_REMOVAL_WAIT: Duration = Duration::from_secs(1);
+const REMOVAL_WAIT: Duration = Duration::from_secs(119);
 
 fn duration_arg(flag: &str, value: &str) -> Result<Duration, CliError> {
     parse_duration(value).map_err(|_| CliError::usage(format!("invalid value {:?} for option --{flag}: invalid duration", shown(value))))
@@ -36,11 +40,17 @@ fn duration_arg(flag: &str, value: &str) -> Result<Duration, CliError> {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> CmdResult {
+    emit::set_quiet(cli.quiet);
+    unsupported::check(&cli)?;
     let home = Home::from_env();
     let model = cli.model.as_deref().map(args::model_name);
     // Commands that must not start a controller come first.
     match cli.command {
         Command::Version(a) => version(a),
+        Command::Flags => {
+            emit::out(&args::flag_list());
+            Ok(0)
+        }
         Command::Controller(c) => match c.action {
             ControllerAction::Run => crate::controller::run_foreground(home).map(|_| 0).map_err(|e| CliError::runtime(format!("{e:#}"))),
             ControllerAction::Stop => {
@@ -151,6 +161,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::RevokeSecret(a) => secrets::grant(ctx, a, true),
         Command::Exec(a) => exec::exec(ctx, a),
         Command::Charms(a) => charm_list(ctx, a.format),
+        Command::Machines(a) => models::machines(ctx, a.format),
         Command::Switch(a) => print_done(ctx.send(Request::Switch { model: args::model_name(&a.name) }, DEFAULT_TIMEOUT)?),
         Command::DestroyModel(a) => {
             let name = args::model_name(&a.name);
@@ -178,9 +189,11 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
                 num_units: a.num_units,
                 resources,
                 trust: a.trust,
+                dry_run: a.dry_run,
             };
             print_done(ctx.send(request, DEFAULT_TIMEOUT)?)
         }
+        Command::RemoveApplication(a) if a.dry_run => removal_dry_run(ctx, &a.apps),
         Command::RemoveApplication(a) => {
             print_done(ctx.send(Request::RemoveApplication { model, apps: a.apps, force: a.force }, DEFAULT_TIMEOUT)?)
         }
@@ -191,7 +204,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Integrate(a) => {
             let [x, y] =
                 <[String; 2]>::try_from(a.endpoints).map_err(|_| CliError::usage("an integration must involve two applications"))?;
-            print_done(ctx.send(Request::Integrate { model, a: x, b: y }, DEFAULT_TIMEOUT)?)
+            integrate(ctx, x, y)
         }
         Command::RemoveRelation(a) => {
             let (x, y) = relation_args(&a.args)?;
@@ -200,7 +213,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Config(a) => config(ctx, a),
         Command::Run(a) => run_action(ctx, a),
         Command::Status(a) => status(ctx, a),
-        Command::ShowUnit(a) => show_unit(ctx, a.units, a.format),
+        Command::ShowUnit(a) => show_unit(ctx, a),
         Command::DebugLog(a) => {
             let limit = a.limit.filter(|l| *l > 0);
             match ctx.send(Request::DebugLog { model, limit }, DEFAULT_TIMEOUT)? {
@@ -223,7 +236,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         }
         Command::Secrets(a) => secrets::list(ctx, a),
         Command::ShowSecret(a) => secrets::show(ctx, a),
-        Command::Bootstrap(_) | Command::Version(_) | Command::Controller(_) | Command::DestroyController(_) => {
+        Command::Bootstrap(_) | Command::Version(_) | Command::Controller(_) | Command::DestroyController(_) | Command::Flags => {
             Err(CliError::runtime("internal error: command dispatched twice"))
         }
     }
@@ -365,15 +378,59 @@ fn status(ctx: &Ctx, a: args::StatusArgs) -> CmdResult {
     }
 }
 
-fn show_unit(ctx: &Ctx, units: Vec<String>, format: DataFormat) -> CmdResult {
+/// `remove-application --dry-run`: what would be removed, in Juju's words; nothing is.
+fn removal_dry_run(ctx: &Ctx, apps: &[String]) -> CmdResult {
+    let status = match ctx.send(Request::Status { model: ctx.model.clone() }, DEFAULT_TIMEOUT)? {
+        Reply::Status { status, .. } => status,
+        other => return Err(unexpected(&other)),
+    };
+    let mut lines = Vec::new();
+    for app in apps {
+        let found = status.applications.get(app).ok_or_else(|| CliError::runtime(format!("application {:?} not found", shown(app))))?;
+        lines.push(format!("will remove application {app}"));
+        lines.extend(found.units.keys().map(|u| format!("- will remove unit {u}")));
+    }
+    for line in &lines {
+        emit::info(line);
+    }
+    Ok(0)
+}
+
+/// `integrate`: a relation of the same pair still being removed is waited for (one
+/// second quietly, then saying so, at most two minutes in all), as the seeds'
+/// `remove-relation` then `integrate` expect.
+fn integrate(ctx: &Ctx, a: String, b: String) -> CmdResult {
+    let request = |wait: Duration| Request::Integrate {
+        model: ctx.model.clone(),
+        a: a.clone(),
+        b: b.clone(),
+        wait_ms: Some(wait.as_millis() as u64),
+    };
+    match ctx.send(request(QUIET_REMOVAL_WAIT), DEFAULT_TIMEOUT + QUIET_REMOVAL_WAIT)? {
+        Reply::Pending { message, .. } => {
+            emit::info(&message);
+            match ctx.send(request(REMOVAL_WAIT), REMOVAL_WAIT + RUN_SLACK)? {
+                Reply::Pending { error, .. } => Err(CliError::runtime(error)),
+                other => print_done(other),
+            }
+        }
+        other => print_done(other),
+    }
+}
+
+fn show_unit(ctx: &Ctx, a: args::ShowUnitArgs) -> CmdResult {
     let mut all = std::collections::BTreeMap::new();
-    for unit in units {
+    for unit in a.units {
         match ctx.send(Request::ShowUnit { model: ctx.model.clone(), unit }, DEFAULT_TIMEOUT)? {
             Reply::ShowUnit { units } => all.extend(units),
             other => return Err(unexpected(&other)),
         }
     }
-    emit::out(&output::data(format, &all)?);
+    let filter = output::show_unit::Filter { endpoint: a.endpoint, related_unit: a.related_unit, app_only: a.app };
+    for view in all.values_mut() {
+        filter.apply(view);
+    }
+    emit::out(&output::data(a.format, &all)?);
     Ok(0)
 }
 
@@ -438,7 +495,7 @@ mod tests {
             args: args.iter().map(|s| s.to_string()).collect(),
             reset: reset.iter().map(|s| s.to_string()).collect(),
             file: None,
-            format: DataFormat::Yaml,
+            format: args::DataFormat::Yaml,
         }
     }
 

@@ -4,6 +4,14 @@
 //! a CLI must instead stop quietly. Every line the CLI prints goes through here.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `--quiet`: informational lines are dropped, errors and stdout are not.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
 
 /// Writes `text` to stdout verbatim.
 pub fn out(text: &str) {
@@ -21,13 +29,19 @@ pub fn out_line(text: &str) {
     }
 }
 
-/// Writes one informational line to stderr.
+/// Writes one informational line to stderr (nothing under `--quiet`).
 pub fn info(line: &str) {
+    if !QUIET.load(Ordering::Relaxed) {
+        line_to_stderr(line);
+    }
+}
+
+fn line_to_stderr(line: &str) {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "{line}");
 }
 
 /// Writes Juju's `ERROR <message>` line to stderr.
 pub fn error(message: &str) {
-    info(&format!("ERROR {message}"));
+    line_to_stderr(&format!("ERROR {message}"));
 }

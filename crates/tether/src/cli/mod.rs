@@ -25,6 +25,7 @@ mod output;
 mod params;
 mod reply;
 mod secrets;
+mod unsupported;
 
 use error::CliError;
 use std::process::ExitCode;

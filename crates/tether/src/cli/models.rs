@@ -1,5 +1,5 @@
-//! Model verbs whose replies need printing: `models`, `model-config`, `show-model`
-//! and the credential `audit` trail (a table of its own). `add-model`, `switch` and
+//! Model verbs whose replies need printing: `models`, `machines` (always none),
+//! `model-config`, `show-model` and the credential `audit` trail (a table of its own). `add-model`, `switch` and
 //! `destroy-model` print a `Done` and stay in `commands`.
 
 use super::args::{AuditArgs, ModelConfigArgs, ShowModelArgs, TableFormat};
@@ -22,6 +22,23 @@ pub fn list(ctx: &Ctx, format: TableFormat) -> CmdResult {
                 TableFormat::Json => output::json(&output::models::structured(current.as_deref(), &models))?,
                 TableFormat::Yaml => output::yaml(&output::models::structured(current.as_deref(), &models))?,
             });
+            Ok(0)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `machines`: tether has none (units run beside the controller), but the model must exist.
+pub fn machines(ctx: &Ctx, format: TableFormat) -> CmdResult {
+    match ctx.send(Request::Status { model: ctx.model.clone() }, DEFAULT_TIMEOUT)? {
+        Reply::Status { status, .. } => {
+            let shaped = serde_json::json!({ "machines": status.machines });
+            match format {
+                TableFormat::Tabular if status.machines.is_empty() => emit::info("No machines to display."),
+                TableFormat::Tabular => emit::out(&output::yaml(&shaped)?),
+                TableFormat::Json => emit::out(&output::json(&shaped)?),
+                TableFormat::Yaml => emit::out(&output::yaml(&shaped)?),
+            }
             Ok(0)
         }
         other => Err(unexpected(&other)),

@@ -60,10 +60,12 @@ pub struct DeployRequest<'a> {
     /// `NAME=PATH` (absolute) of each `--resource`.
     pub resources: &'a [String],
     pub trust: bool,
+    /// Check everything and say what would be deployed; record nothing.
+    pub dry_run: bool,
 }
 
 pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> ApiResult {
-    let DeployRequest { charm, app, config: cfg, num_units, resources, trust } = req;
+    let DeployRequest { charm, app, config: cfg, num_units, resources, trust, dry_run } = req;
     let m = resolve_model(c, model)?;
     let local = charm.starts_with('.') || charm.starts_with('/');
     let (canonical, meta, origin, staged) = if local {
@@ -103,9 +105,20 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
             return Err(e);
         }
     };
+    let n = if meta.subordinate { 0 } else { num_units };
+    if dry_run {
+        discard(&staged);
+        if let Some(r) = &staged_resources {
+            r.discard();
+        }
+        let exists = c.store.read(|tx| tx.app(&m.name, &name))?.is_some();
+        if exists {
+            return Err(ApiError::invalid(format!("cannot add application {name:?}: application already exists")));
+        }
+        return Ok(Reply::Done { info: dry_run_lines(&canonical, local, &name, n, &values, resources, trust), output: None });
+    }
     let resource_paths = staged_resources.as_ref().map(|r| r.paths.clone()).unwrap_or_default();
     let settings = if trust { BTreeMap::from([("trust".to_string(), "true".to_string())]) } else { BTreeMap::new() };
-    let n = if meta.subordinate { 0 } else { num_units };
     crate::failpoint::hit("deploy.after-validate");
     let written = c.store.write(|tx| {
         if tx.app(&m.name, &name)?.is_some() {
@@ -166,6 +179,41 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
     c.engine.kick_all(&m.name, units);
     let source = if local { "local charm" } else { "built-in charm" };
     Ok(Reply::done(format!("Deployed {name:?} from {source} {canonical:?}, revision 0")))
+}
+
+/// What `deploy --dry-run` prints: where the charm comes from, then what would be
+/// deployed (application, units, the config that differs from the charm's defaults).
+fn dry_run_lines(
+    charm: &str,
+    local: bool,
+    app: &str,
+    units: u32,
+    config: &BTreeMap<String, Value>,
+    resources: &[String],
+    trust: bool,
+) -> Vec<String> {
+    let source = if local { "local charm" } else { "built-in charm" };
+    let mut lines = vec![
+        format!("Located {source} {charm:?}"),
+        format!("Deploy of {source} {charm:?} would create application {app:?} with {units} unit{}", if units == 1 { "" } else { "s" }),
+    ];
+    for (k, v) in config {
+        let v = match v {
+            // A value that may be a credential is named, never shown.
+            _ if ["password", "token", "credential"].iter().any(|w| k.contains(w)) => "(hidden)".to_string(),
+            Value::String(s) => short(s),
+            other => short(&other.to_string()),
+        };
+        lines.push(format!("  config {k}={v}"));
+    }
+    for r in resources {
+        lines.push(format!("  resource {}", short(r.split_once('=').map(|(n, _)| n).unwrap_or(r))));
+    }
+    if trust {
+        lines.push("  trusted (credential-get)".into());
+    }
+    lines.push("Dry run: nothing was deployed".into());
+    lines
 }
 
 pub fn add_unit(c: &Controller, model: Option<String>, app: &str, n: u32) -> ApiResult {

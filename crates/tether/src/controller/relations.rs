@@ -8,6 +8,7 @@ use super::lookup::resolve_model;
 use super::state::Controller;
 use crate::store::{AppRow, RelEndpoint, RelationRow};
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 use tether_core::charm_meta::CharmMeta;
 use tether_core::charm_meta::Scope;
 use tether_core::endpoints::{infer, relation_key, AppEndpoint, EndpointArg, InferError};
@@ -30,17 +31,49 @@ fn inferred(c: &Controller, model: &str, a: &str, b: &str) -> Result<(AppEndpoin
     Ok((x, y, key))
 }
 
-pub fn integrate(c: &Controller, model: Option<String>, a: &str, b: &str) -> ApiResult {
+/// The longest an `integrate` waits for a relation of the same key to be removed.
+const MAX_REMOVAL_WAIT: Duration = Duration::from_secs(120);
+
+fn refused_existing(key: &str, life: Life) -> String {
+    let what = if life == Life::Alive { "already exists" } else { "is still being removed" };
+    format!("cannot add relation {key:?}: relation {key} {what}")
+}
+
+/// Waits (at most `wait`) until the relation `key` is no longer being removed; true when
+/// it is gone or alive, false when it is still being removed.
+async fn removal_done(c: &Controller, model: &str, key: &str, wait: Duration) -> Result<bool, ApiError> {
+    let deadline = Instant::now() + wait.min(MAX_REMOVAL_WAIT);
+    loop {
+        let removing = c.store.read(|tx| tx.relation_by_key(model, key))?.is_some_and(|r| r.life != Life::Alive);
+        if !removing {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Relates two applications. A relation of the same key that is still being removed
+/// (`remove-relation` then at once `integrate`, as the seeds do) is waited for up to
+/// `wait_ms`; still there, the reply is `Pending` and nothing was done.
+pub async fn integrate(c: &Controller, model: Option<String>, a: &str, b: &str, wait_ms: Option<u64>) -> ApiResult {
     let m = resolve_model(c, model)?;
     let (x, y, key) = inferred(c, &m.name, a, b)?;
     if x.endpoint.name == "juju-info" || y.endpoint.name == "juju-info" {
         return Err(ApiError::invalid(format!("cannot add relation {key:?}: juju-info relations are not supported")));
     }
+    if let Some(ms) = wait_ms {
+        if !removal_done(c, &m.name, &key, Duration::from_millis(ms)).await? {
+            let message = format!("waiting for relation {key:?} to be removed...");
+            return Ok(Reply::Pending { message, error: refused_existing(&key, Life::Dying) });
+        }
+    }
     crate::failpoint::hit("integrate.after-validate");
     let woken = c.store.write(|tx| {
         if let Some(existing) = tx.relation_by_key(&m.name, &key)? {
-            let what = if existing.life == Life::Alive { "already exists" } else { "is still being removed" };
-            return Err(ApiError::invalid(format!("cannot add relation {key:?}: relation {key} {what}")));
+            return Err(ApiError::invalid(refused_existing(&key, existing.life)));
         }
         let id = tx.next_relation_id(&m.name)?;
         let scope =

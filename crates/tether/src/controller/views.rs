@@ -201,6 +201,15 @@ pub fn status(c: &Controller, model: Option<String>) -> ApiResult {
     Ok(Reply::Status { status, relations })
 }
 
+/// A unit bag as Juju shows it: the addresses Juju writes into every unit's bag when it
+/// enters a relation (the ones `network-get` answers), unless the charm set its own.
+fn with_network(mut data: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    for (k, v) in [("egress-subnets", format!("{ADDRESS}/32")), ("ingress-address", ADDRESS.into()), ("private-address", ADDRESS.into())] {
+        data.entry(k.to_string()).or_insert(v);
+    }
+    data
+}
+
 pub fn show_unit(c: &Controller, model: Option<String>, unit: &str) -> ApiResult {
     let m = resolve_model(c, model)?;
     let name = UnitName::parse(unit)?.to_string();
@@ -212,14 +221,14 @@ pub fn show_unit(c: &Controller, model: Option<String>, unit: &str) -> ApiResult
             let (Some(local), Some(remote)) = (r.local(&u.app), r.remote(&u.app)) else { continue };
             let mut related_units = BTreeMap::new();
             for ru in tx.scope_units(&m.name, &r, &u.name)? {
-                related_units.insert(ru.clone(), RelatedUnitView { in_scope: true, data: tx.databag(&m.name, r.id, &ru)? });
+                related_units.insert(ru.clone(), RelatedUnitView { in_scope: true, data: with_network(tx.databag(&m.name, r.id, &ru)?) });
             }
             relation_info.push(RelationInfoView {
                 relation_id: r.id,
                 endpoint: local.endpoint.clone(),
                 related_endpoint: remote.endpoint.clone(),
                 application_data: tx.databag(&m.name, r.id, &remote.app)?,
-                local_unit: RelatedUnitView { in_scope: true, data: tx.databag(&m.name, r.id, &u.name)? },
+                local_unit: Some(RelatedUnitView { in_scope: true, data: with_network(tx.databag(&m.name, r.id, &u.name)?) }),
                 related_units,
             });
         }

@@ -95,6 +95,13 @@ impl Controller {
         c
     }
 
+    /// A fixture whose home is empty: no controller runs until a command starts one.
+    pub fn unstarted() -> Controller {
+        let home = tempfile::Builder::new().prefix("tether-test-home-").tempdir().expect("create TETHER_HOME");
+        let scratch = tempfile::Builder::new().prefix("tether-test-out-").tempdir().expect("create scratch dir");
+        Controller { home, scratch, calls: AtomicUsize::new(0) }
+    }
+
     pub fn home(&self) -> &Path {
         self.home.path()
     }

@@ -9,6 +9,7 @@ pub mod charms;
 pub mod config;
 pub mod models;
 pub mod secrets;
+pub mod show_unit;
 pub mod status;
 pub mod table;
 pub mod task;

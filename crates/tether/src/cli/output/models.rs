@@ -4,16 +4,26 @@ use super::table::{Cell, Style, Table};
 use serde_json::{json, Value};
 use tether_core::wire::ModelSummary;
 
-/// `Model  Status  Units`, with `*` after the current model's name.
+/// Juju's `models` table for a Kubernetes-like cloud, under `Controller: tether`, with
+/// `*` after the current model's name. tether does not record connections, so
+/// `Last connection` says `-` rather than guess.
 pub fn render_tabular(current: Option<&str>, models: &[ModelSummary], color: bool) -> String {
-    let mut t = Table::new().align_right(2);
-    t.header(&["Model", "Status", "Units"]);
+    let mut t = Table::new().align_right(4);
+    t.header(&["Model", "Cloud/Region", "Type", "Status", "Units", "Access", "Last connection"]);
     for m in models {
         let is_current = current == Some(m.name.as_str());
         let name = if is_current { format!("{}*", m.name) } else { m.name.clone() };
-        t.row(vec![Cell::styled(name, is_current.then_some(Style::Current)), Cell::status("available"), Cell::plain(m.units.to_string())]);
+        t.row(vec![
+            Cell::styled(name, is_current.then_some(Style::Current)),
+            Cell::plain("local/localhost"),
+            Cell::plain("caas"),
+            Cell::status("available"),
+            Cell::plain(m.units.to_string()),
+            Cell::plain("admin"),
+            Cell::plain("-"),
+        ]);
     }
-    t.render(color)
+    format!("Controller: tether\n\n{}", t.render(color))
 }
 
 /// The structured form, shaped like Juju's `models --format json`.
@@ -54,7 +64,10 @@ mod tests {
         ];
         assert_eq!(
             render_tabular(Some("a"), &models, false),
-            "Model  Status     Units\na*     available      3\nbb     available      0\n"
+            "Controller: tether\n\n\
+             Model  Cloud/Region     Type  Status     Units  Access  Last connection\n\
+             a*     local/localhost  caas  available      3  admin   -\n\
+             bb     local/localhost  caas  available      0  admin   -\n"
         );
         let s = structured(Some("a"), &models);
         assert_eq!(s["current-model"], "a");
