@@ -9,17 +9,25 @@ use serde::{Deserialize, Serialize};
 /// Juju's log levels, lowest first.
 pub const LEVELS: [&str; 5] = ["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"];
 
-/// The rank of a level name (`WARN` is `WARNING`; unknown names rank as INFO).
-pub fn level_rank(level: &str) -> usize {
+/// A level name in capitals, `WARN` spelt `WARNING`.
+fn normalised(level: &str) -> String {
     let up = level.to_ascii_uppercase();
-    let up = if up == "WARN" { "WARNING".to_string() } else { up };
+    if up == "WARN" {
+        "WARNING".to_string()
+    } else {
+        up
+    }
+}
+
+/// The rank of a level name (unknown names rank as INFO).
+pub fn level_rank(level: &str) -> usize {
+    let up = normalised(level);
     LEVELS.iter().position(|l| *l == up).unwrap_or(2)
 }
 
 /// Checks a `--level` value; the error is Juju's text.
 pub fn parse_level(level: &str) -> Result<String, String> {
-    let up = level.to_ascii_uppercase();
-    let up = if up == "WARN" { "WARNING".to_string() } else { up };
+    let up = normalised(level);
     if LEVELS.contains(&up.as_str()) {
         Ok(up)
     } else {

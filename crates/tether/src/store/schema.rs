@@ -122,36 +122,30 @@ ALTER TABLE logs ADD COLUMN module TEXT NOT NULL DEFAULT 'juju.worker.uniter';
 const STATUS_HISTORY_4: &str = r#"
 CREATE TABLE IF NOT EXISTS status_history(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, entity TEXT NOT NULL, kind TEXT NOT NULL,
-  status TEXT NOT NULL, message TEXT NOT NULL, ts TEXT NOT NULL);
+  status TEXT NOT NULL, message TEXT NOT NULL, ts TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));
 CREATE INDEX IF NOT EXISTS status_history_by_entity ON status_history(model, entity, seq);
 CREATE TRIGGER IF NOT EXISTS status_history_cap AFTER INSERT ON status_history BEGIN
   DELETE FROM status_history WHERE model = NEW.model AND entity = NEW.entity AND seq NOT IN
     (SELECT seq FROM status_history WHERE model = NEW.model AND entity = NEW.entity ORDER BY seq DESC LIMIT 100);
 END;
 CREATE TRIGGER IF NOT EXISTS status_history_unit_in AFTER INSERT ON units BEGIN
-  INSERT INTO status_history(model, entity, kind, status, message, ts)
-    VALUES(NEW.model, NEW.name, 'juju-unit', NEW.agent, NEW.agent_message, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
-  INSERT INTO status_history(model, entity, kind, status, message, ts)
-    VALUES(NEW.model, NEW.name, 'workload', NEW.workload, NEW.message, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'juju-unit', NEW.agent, NEW.agent_message);
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'workload', NEW.workload, NEW.message);
 END;
 CREATE TRIGGER IF NOT EXISTS status_history_workload AFTER UPDATE OF workload, message ON units
   WHEN OLD.workload IS NOT NEW.workload OR OLD.message IS NOT NEW.message BEGIN
-  INSERT INTO status_history(model, entity, kind, status, message, ts)
-    VALUES(NEW.model, NEW.name, 'workload', NEW.workload, NEW.message, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'workload', NEW.workload, NEW.message);
 END;
 CREATE TRIGGER IF NOT EXISTS status_history_agent AFTER UPDATE OF agent, agent_message ON units
   WHEN OLD.agent IS NOT NEW.agent OR OLD.agent_message IS NOT NEW.agent_message BEGIN
-  INSERT INTO status_history(model, entity, kind, status, message, ts)
-    VALUES(NEW.model, NEW.name, 'juju-unit', NEW.agent, NEW.agent_message, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'juju-unit', NEW.agent, NEW.agent_message);
 END;
 CREATE TRIGGER IF NOT EXISTS status_history_app_in AFTER INSERT ON applications BEGIN
-  INSERT INTO status_history(model, entity, kind, status, message, ts)
-    VALUES(NEW.model, NEW.name, 'application', NEW.status, NEW.message, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'application', NEW.status, NEW.message);
 END;
 CREATE TRIGGER IF NOT EXISTS status_history_app AFTER UPDATE OF status, message ON applications
   WHEN OLD.status IS NOT NEW.status OR OLD.message IS NOT NEW.message BEGIN
-  INSERT INTO status_history(model, entity, kind, status, message, ts)
-    VALUES(NEW.model, NEW.name, 'application', NEW.status, NEW.message, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'application', NEW.status, NEW.message);
 END;
 CREATE TRIGGER IF NOT EXISTS status_history_unit_out AFTER DELETE ON units BEGIN
   DELETE FROM status_history WHERE model = OLD.model AND entity = OLD.name;
