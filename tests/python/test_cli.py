@@ -59,3 +59,47 @@ def test_add_and_destroy_model(cli):
     assert j.model is None
     with pytest.raises(jubilant.CLIError):
         j.cli("status", "--model", "scratch-model", include_model=False)
+
+
+SHELL_CHARM = pathlib.Path(__file__).resolve().parents[2] / "crates/tether/tests/charms/shell-probe"
+
+
+@pytest.fixture(scope="module")
+def probe(juju: jubilant.Juju) -> str:
+    juju.deploy(SHELL_CHARM, "probe")
+    juju.wait(lambda s: jubilant.all_active(s, "probe"))
+    return "probe/0"
+
+
+def test_show_task_and_show_operation_after_run(juju: jubilant.Juju, probe: str):
+    import json
+
+    task = juju.run(probe, "probe", {"cmd": "action-log working; echo done"})
+    assert task.status == "completed" and task.results["out"] == "done"
+    shown = json.loads(juju.cli("show-task", task.id, "--format", "json"))
+    assert shown["id"] == task.id and shown["results"]["out"] == "done"
+    assert any("working" in line for line in shown["log"])
+    with pytest.raises(jubilant.TaskError) as failed:
+        juju.run(probe, "boom")
+    assert failed.value.task.return_code == 4
+    with pytest.raises(jubilant.CLIError) as cli_failed:
+        juju.cli("run", probe, "boom")
+    assert "use 'tether show-task' to inspect the failure" in cli_failed.value.stderr
+    assert juju.cli("run", probe, "probe", "cmd=echo bg", "--background") == ""
+    ops = json.loads(juju.cli("operations", "--format", "json"))
+    last = max(ops, key=int)
+    (task_id,) = ops[last]["tasks"]
+    juju.cli("show-task", task_id, "--watch")
+    op = json.loads(juju.cli("show-operation", last, "--format", "json"))
+    assert op["status"] == "completed" and op["action"]["name"] == "probe"
+
+
+def test_show_status_log(juju: jubilant.Juju, probe: str):
+    import json
+
+    entries = json.loads(juju.cli("show-status-log", probe, "--format", "json"))
+    kinds = {e["type"] for e in entries}
+    assert kinds == {"workload", "juju-unit"}
+    assert [e for e in entries if e["type"] == "workload"][-1]["status"] == "active"
+    table = juju.cli("show-status-log", probe)
+    assert table.split("\n")[0].split() == ["Time", "Type", "Status", "Message"]

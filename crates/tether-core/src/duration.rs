@@ -6,7 +6,29 @@ use std::time::Duration;
 #[error("invalid duration {0:?}")]
 pub struct DurationError(pub String);
 
-/// Parses a Go duration. A bare number is taken as seconds.
+/// A Go duration with its sign (`-1s` is how Juju says "wait forever").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedDuration {
+    pub negative: bool,
+    pub magnitude: Duration,
+}
+
+/// Parses a Go duration that may be negative (`-1s`, `+5m`); `-0s` is zero, not negative.
+pub fn parse_signed_duration(s: &str) -> Result<SignedDuration, DurationError> {
+    let t = s.trim();
+    let (negative, rest) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if rest.starts_with(['-', '+']) || rest.starts_with(char::is_whitespace) {
+        return Err(DurationError(s.chars().take(40).collect()));
+    }
+    let magnitude = parse_duration(rest).map_err(|_| DurationError(s.chars().take(40).collect()))?;
+    Ok(SignedDuration { negative: negative && !magnitude.is_zero(), magnitude })
+}
+
+/// Parses a Go duration that cannot be negative. A bare number is taken as seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let err = || DurationError(s.chars().take(40).collect());
     let t = s.trim();
@@ -57,6 +79,27 @@ mod tests {
         }
         for bad in ["", "s", "5x", "-1s", "1s2", "abc"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_signed_go_durations() {
+        let ms = |negative: bool, ms: u64| SignedDuration { negative, magnitude: Duration::from_millis(ms) };
+        let cases = [
+            ("1m30s", ms(false, 90_000)),
+            ("500ms", ms(false, 500)),
+            ("-1s", ms(true, 1000)),
+            ("-1.5h", ms(true, 5_400_000)),
+            ("+2s", ms(false, 2000)),
+            ("0", ms(false, 0)),
+            ("-0s", ms(false, 0)),
+            ("60.0s", ms(false, 60_000)),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_signed_duration(s), Ok(want), "{s}");
+        }
+        for bad in ["", "-", "--1s", "-+1s", "1x", "- 1s", "-s"] {
+            assert!(parse_signed_duration(bad).is_err(), "{bad}");
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod duration;
 pub mod endpoints;
 pub mod events;
 pub mod life;
+pub mod log_filter;
 pub mod mongo_plan;
 pub mod my_plan;
 pub mod names;

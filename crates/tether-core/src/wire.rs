@@ -87,12 +87,33 @@ pub enum Request {
         set: Vec<String>,
         reset: Vec<String>,
     },
+    /// One operation with one task per unit (all of one application).
     Run {
         model: Option<String>,
-        unit: String,
+        units: Vec<String>,
         action: String,
         params: BTreeMap<String, Value>,
         wait_ms: Option<u64>,
+    },
+    Operations {
+        model: Option<String>,
+    },
+    ShowOperation {
+        model: Option<String>,
+        id: String,
+    },
+    ShowTask {
+        model: Option<String>,
+        id: String,
+    },
+    /// A unit's or an application's status history, newest last.
+    StatusLog {
+        model: Option<String>,
+        entity: String,
+        /// `unit` (workload and agent), `workload`, `juju-unit` or `application`.
+        kind: Option<String>,
+        days: Option<u32>,
+        limit: Option<u32>,
     },
     Status {
         model: Option<String>,
@@ -101,9 +122,15 @@ pub enum Request {
         model: Option<String>,
         unit: String,
     },
+    /// The last `limit` matching lines (all when None), or with `after` the matching
+    /// lines logged after that cursor (a following client polls with the cursor it got).
     DebugLog {
         model: Option<String>,
         limit: Option<u64>,
+        #[serde(default)]
+        filter: crate::log_filter::LogFilter,
+        #[serde(default)]
+        after: Option<i64>,
     },
     Resolve {
         model: Option<String>,
@@ -217,7 +244,18 @@ pub enum Reply {
         units: BTreeMap<String, UnitInfoView>,
     },
     Log {
-        lines: Vec<String>,
+        records: Vec<LogRecord>,
+        /// Pass back as `after` to get only what is logged later.
+        cursor: i64,
+    },
+    Operation {
+        operation: OperationView,
+    },
+    Operations {
+        operations: Vec<OperationView>,
+    },
+    StatusLog {
+        entries: Vec<StatusLogEntry>,
     },
     Secrets {
         secrets: BTreeMap<String, SecretView>,
@@ -439,6 +477,45 @@ pub struct TaskView {
     pub unit: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub timing: Option<BTreeMap<String, String>>,
+}
+
+/// One line of the model log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogRecord {
+    /// RFC 3339, UTC.
+    pub ts: String,
+    pub entity: String,
+    pub level: String,
+    pub module: String,
+    pub message: String,
+}
+
+/// An operation (`run`): its tasks, one per unit, ids from the same counter.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OperationView {
+    pub id: String,
+    pub action: String,
+    pub summary: String,
+    /// Derived from the tasks: `pending`, `running`, `completed`, `failed` or `error`.
+    pub status: String,
+    pub enqueued: String,
+    #[serde(default)]
+    pub started: Option<String>,
+    #[serde(default)]
+    pub completed: Option<String>,
+    pub tasks: Vec<TaskView>,
+}
+
+/// One row of `show-status-log`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusLogEntry {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// `workload`, `juju-unit` or `application`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub message: String,
 }
 
 /// `show-unit` for one unit.

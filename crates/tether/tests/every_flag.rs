@@ -16,7 +16,7 @@ enum Is {
     Honoured(&'static str),
     /// Refused; the argv (after `tether`) that passes it.
     Refused(&'static [&'static str]),
-    /// A verb another slice of issue 13 owns (status formats, debug-log); its flags are
+    /// A verb another slice of issue 13 owns (status formats); its flags are
     /// that slice's to honour or refuse.
     Elsewhere(&'static str),
 }
@@ -36,7 +36,8 @@ const NO_SECRET: &str = "crates/tether/tests/no_secret_in_clear.rs::no_issued_pa
 const SHOW_UNIT: &str = "crates/tether/tests/relation_rotation.rs::show_unit_fills_addresses_and_filters";
 const PARAMS: &str = "crates/tether/src/cli/params.rs::values_are_yaml_typed_unless_string_args";
 const STATUS: &str = "the status slice of issue 13";
-const DEBUG_LOG: &str = "the debug-log slice of issue 13";
+const OPS: &str = "crates/tether/tests/ops_logs.rs::operations_tasks_and_their_texts_follow_juju";
+const LOGS: &str = "crates/tether/tests/ops_logs.rs::debug_log_filters_formats_and_follows_and_status_history_is_kept";
 
 /// `(verb, flag, what tether does)`; verb `""` is a global flag.
 const FLAGS: &[(&str, &str, Is)] = &[
@@ -96,7 +97,7 @@ const FLAGS: &[(&str, &str, Is)] = &[
     ("run", "--string-args", Honoured(PARAMS)),
     ("run", "--background", Honoured(DRY_RUNS)),
     ("run", "--format", Honoured(NO_SECRET)),
-    ("run", "--utc", Refused(&["run", "pg/0", "act", "--utc"])),
+    ("run", "--utc", Honoured(OPS)),
     ("run", "--color", Refused(&["run", "pg/0", "act", "--color"])),
     // tether never colours run's output.
     ("run", "--no-color", Honoured(DRY_RUNS)),
@@ -110,13 +111,33 @@ const FLAGS: &[(&str, &str, Is)] = &[
     ("show-unit", "--app", Honoured(SHOW_UNIT)),
     ("show-unit", "--endpoint", Honoured(SHOW_UNIT)),
     ("show-unit", "--related-unit", Honoured(SHOW_UNIT)),
-    ("debug-log", "--limit", Elsewhere(DEBUG_LOG)),
-    ("debug-log", "--replay", Elsewhere(DEBUG_LOG)),
-    ("debug-log", "--no-tail", Elsewhere(DEBUG_LOG)),
-    ("debug-log", "--tail", Elsewhere(DEBUG_LOG)),
-    ("debug-log", "--level", Elsewhere(DEBUG_LOG)),
-    ("debug-log", "--include", Elsewhere(DEBUG_LOG)),
-    ("debug-log", "--exclude", Elsewhere(DEBUG_LOG)),
+    ("debug-log", "--limit", Honoured(LOGS)),
+    ("debug-log", "--replay", Honoured(LOGS)),
+    ("debug-log", "--no-tail", Honoured(LOGS)),
+    ("debug-log", "--tail", Honoured(LOGS)),
+    ("debug-log", "--level", Honoured(LOGS)),
+    ("debug-log", "--include", Honoured(LOGS)),
+    ("debug-log", "--exclude", Honoured(LOGS)),
+    ("debug-log", "--lines", Honoured(LOGS)),
+    ("debug-log", "--include-module", Honoured(LOGS)),
+    ("debug-log", "--exclude-module", Honoured(LOGS)),
+    ("debug-log", "--date", Honoured(LOGS)),
+    ("debug-log", "--ms", Honoured(LOGS)),
+    ("debug-log", "--utc", Honoured(LOGS)),
+    ("debug-log", "--color", Refused(&["debug-log", "--color"])),
+    ("debug-log", "--location", Refused(&["debug-log", "--location"])),
+    ("show-status-log", "--days", Honoured(LOGS)),
+    ("show-status-log", "", Honoured(LOGS)),
+    ("show-status-log", "--type", Honoured(LOGS)),
+    ("show-status-log", "--format", Honoured(LOGS)),
+    ("show-status-log", "--utc", Honoured(LOGS)),
+    ("operations", "--format", Honoured(OPS)),
+    ("operations", "--utc", Honoured(OPS)),
+    ("show-operation", "--format", Honoured(OPS)),
+    ("show-operation", "--utc", Honoured(OPS)),
+    ("show-task", "--watch", Honoured(OPS)),
+    ("show-task", "--format", Honoured(OPS)),
+    ("show-task", "--utc", Honoured(OPS)),
     ("resolve", "--no-retry", Refused(&["resolve", "pg/0", "--no-retry"])),
     ("secrets", "--format", Honoured(NO_SECRET)),
     ("secrets", "--owner", Honoured("crates/tether/src/cli/output/secrets.rs::owner_filter_accepts_juju_forms")),
@@ -216,7 +237,7 @@ fn every_flag_is_honoured_or_refused() {
                 }
             }
             // Only the verbs other slices own may be left to them.
-            Elsewhere(owner) if !["status", "debug-log"].contains(verb) => {
+            Elsewhere(owner) if !["status"].contains(verb) => {
                 problems.push(format!("`{verb} {flag}` is left to {owner}, but that slice does not own {verb}"))
             }
             Elsewhere(_) => {}

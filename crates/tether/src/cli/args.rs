@@ -74,8 +74,16 @@ pub enum Command {
     Status(StatusArgs),
     /// Show information about a unit.
     ShowUnit(ShowUnitArgs),
-    /// Print the model's log.
+    /// Print the model's log (and follow it on a terminal).
     DebugLog(DebugLogArgs),
+    /// Show a unit's or an application's status history.
+    ShowStatusLog(ShowStatusLogArgs),
+    /// List the operations (`run`) of the model.
+    Operations(OperationsArgs),
+    /// Show an operation and its tasks.
+    ShowOperation(ShowOperationArgs),
+    /// Show a task's results and log.
+    ShowTask(ShowTaskArgs),
     /// Retry a failed hook.
     #[command(visible_alias = "resolved")]
     Resolve(ResolveArgs),
@@ -396,8 +404,8 @@ pub struct RunArgs {
     /// A YAML file of params (command-line params override it).
     #[arg(long)]
     pub params: Option<PathBuf>,
-    /// How long to wait for results (Go duration, default 60s).
-    #[arg(long)]
+    /// How long to wait for results (Go duration; 0 or unset: 60s; negative: forever).
+    #[arg(long, allow_hyphen_values = true)]
     pub wait: Option<String>,
     /// Do not type `key=value` values as YAML.
     #[arg(long)]
@@ -407,7 +415,8 @@ pub struct RunArgs {
     pub background: bool,
     #[arg(long, value_enum, default_value_t = RunFormat::Plain)]
     pub format: RunFormat,
-    #[arg(long, hide = true)]
+    /// Show action-log times in UTC.
+    #[arg(long)]
     pub utc: bool,
     #[arg(long, hide = true)]
     pub color: bool,
@@ -453,22 +462,100 @@ pub struct ShowUnitArgs {
 
 #[derive(Debug, Args)]
 pub struct DebugLogArgs {
-    /// Print at most this many lines (0: all).
-    #[arg(long, alias = "lines", short = 'n')]
+    /// Show this many of the most recent (filtered) lines (default 10).
+    #[arg(short = 'n', long = "lines")]
+    pub lines: Option<u64>,
+    /// Show this many of the most recent (filtered) lines and exit (0: all of them).
+    #[arg(long)]
     pub limit: Option<u64>,
-    /// Accepted: tether always prints the stored lines and exits.
+    /// Show the entire (filtered) log.
     #[arg(long)]
     pub replay: bool,
-    #[arg(long, hide = true)]
+    /// Stop after the existing lines (the default when stdout is not a terminal).
+    #[arg(long)]
     pub no_tail: bool,
-    #[arg(long, hide = true)]
+    /// Wait for new lines (the default on a terminal).
+    #[arg(long)]
     pub tail: bool,
-    #[arg(long, hide = true)]
+    /// Show lines at or above this level: TRACE, DEBUG, INFO, WARNING, ERROR.
+    #[arg(short = 'l', long)]
     pub level: Option<String>,
-    #[arg(long, short = 'i', hide = true)]
+    /// Only show lines of these entities (`unit-app-0`, `app/0`, `app`); repeatable.
+    #[arg(short = 'i', long)]
     pub include: Vec<String>,
-    #[arg(long, short = 'x', hide = true)]
+    /// Do not show lines of these entities; repeatable.
+    #[arg(short = 'x', long)]
     pub exclude: Vec<String>,
+    /// Only show lines of these modules (or their sub-modules); repeatable.
+    #[arg(long)]
+    pub include_module: Vec<String>,
+    /// Do not show lines of these modules; repeatable.
+    #[arg(long)]
+    pub exclude_module: Vec<String>,
+    /// Show dates as well as times.
+    #[arg(long)]
+    pub date: bool,
+    /// Show times to millisecond precision.
+    #[arg(long)]
+    pub ms: bool,
+    /// Show times in UTC.
+    #[arg(long)]
+    pub utc: bool,
+    #[arg(long, hide = true)]
+    pub color: bool,
+    #[arg(long, hide = true)]
+    pub location: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowStatusLogArgs {
+    /// A unit (`app/0`) or an application.
+    pub entity: String,
+    /// Only the history of the last N days.
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Only the last N entries.
+    #[arg(short = 'n')]
+    pub n: Option<u32>,
+    /// `unit` (workload and agent), `workload`, `juju-unit` or `application`.
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    #[arg(long, value_enum, default_value_t = TableFormat::Tabular)]
+    pub format: TableFormat,
+    /// Show times in UTC.
+    #[arg(long)]
+    pub utc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OperationsArgs {
+    #[arg(long, value_enum, default_value_t = TableFormat::Tabular)]
+    pub format: TableFormat,
+    /// Show times in UTC.
+    #[arg(long)]
+    pub utc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowOperationArgs {
+    pub id: String,
+    #[arg(long, value_enum, default_value_t = DataFormat::Yaml)]
+    pub format: DataFormat,
+    #[arg(long, hide = true)]
+    pub utc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowTaskArgs {
+    pub id: String,
+    /// Wait for the task to finish.
+    #[arg(long)]
+    pub watch: bool,
+    #[arg(long, value_enum, default_value_t = RunFormat::Plain)]
+    pub format: RunFormat,
+    /// Show times in UTC.
+    #[arg(long)]
+    pub utc: bool,
 }
 
 #[derive(Debug, Args)]
@@ -794,6 +881,24 @@ mod tests {
         parse_ok(&["status", "--model", "m", "--format", "json"]);
         parse_ok(&["show-unit", "--model", "m", "di/0", "--format", "json"]);
         parse_ok(&["debug-log", "--model", "m", "--limit", "0"]);
+        parse_ok(&[
+            "debug-log",
+            "-n",
+            "5",
+            "--no-tail",
+            "-l",
+            "INFO",
+            "-i",
+            "pg/0",
+            "-x",
+            "unit-di-0",
+            "--include-module",
+            "juju",
+            "--date",
+            "--ms",
+            "--utc",
+        ]);
+        parse_ok(&["run", "pg/0", "act", "--wait", "-1s"]);
         parse_ok(&["secrets", "--model", "m", "--format", "json"]);
         parse_ok(&["show-secret", "--model", "m", "abc", "--format", "json", "--reveal"]);
         parse_ok(&["version", "--format", "json", "--all"]);

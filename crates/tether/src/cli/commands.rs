@@ -13,11 +13,11 @@ use super::client::DEFAULT_TIMEOUT;
 use super::context::Ctx;
 use super::emit;
 use super::error::{CliError, CmdResult};
+use super::output;
 use super::output::table::colour_stdout;
-use super::output::{self, task::TaskOutcome};
-use super::params::{self, shown, split_list, ValueTyping};
+use super::params::{self, shown, split_list};
 use super::reply::{print_done, unexpected};
-use super::{exec, models, secrets, unsupported};
+use super::{exec, logs, models, ops, secrets, unsupported};
 use crate::paths::Home;
 use anstream::ColorChoice;
 use std::io::BufRead;
@@ -25,9 +25,7 @@ use std::time::Duration;
 use tether_core::duration::parse_duration;
 use tether_core::wire::{Reply, Request, JUJU_COMPAT_VERSION};
 
-/// The default `run --wait`.
-const DEFAULT_RUN_WAIT: Duration = Duration::from_secs(60);
-/// Slack on top of a run's wait before the client gives up on the socket.
+/// Slack on top of a wait before the client gives up on the socket.
 const RUN_SLACK: Duration = Duration::from_secs(30);
 /// How long `integrate` waits quietly for a relation being removed before saying so,
 /// and how much longer it then waits (Juju's bound: two minutes in all).
@@ -83,18 +81,7 @@ fn validate(command: &Command) -> Result<(), CliError> {
     match command {
         Command::Integrate(a) if a.endpoints.len() != 2 => Err(CliError::usage("an integration must involve two applications")),
         Command::RemoveRelation(a) => relation_args(&a.args).map(|_| ()),
-        Command::Run(a) => {
-            if a.background && a.wait.is_some() {
-                return Err(CliError::usage("cannot specify both --wait and --background"));
-            }
-            if let Some(w) = &a.wait {
-                duration_arg("wait", w)?;
-            }
-            let target = params::split_run_args(&a.args)?;
-            let file = read_params_file(a.params.as_deref())?;
-            let typing = if a.string_args { ValueTyping::Strings } else { ValueTyping::Yaml };
-            params::run_params(file.as_deref(), &target.assignments, typing).map(|_| ())
-        }
+        Command::Run(a) => ops::validate_run(a),
         Command::DestroyModel(a) => a.timeout.as_deref().map(|t| duration_arg("timeout", t).map(|_| ())).unwrap_or(Ok(())),
         Command::Deploy(a) => params::config_assignments(&a.config, a.app.as_deref()).map(|_| ()),
         Command::Config(a) => config_mode(a).map(|_| ()),
@@ -211,23 +198,14 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
             print_done(ctx.send(Request::RemoveRelation { model, a: x, b: y }, DEFAULT_TIMEOUT)?)
         }
         Command::Config(a) => config(ctx, a),
-        Command::Run(a) => run_action(ctx, a),
+        Command::Run(a) => ops::run(ctx, a),
+        Command::Operations(a) => ops::operations(ctx, a),
+        Command::ShowOperation(a) => ops::show_operation(ctx, a),
+        Command::ShowTask(a) => ops::show_task(ctx, a),
+        Command::ShowStatusLog(a) => logs::show_status_log(ctx, a),
         Command::Status(a) => status(ctx, a),
         Command::ShowUnit(a) => show_unit(ctx, a),
-        Command::DebugLog(a) => {
-            let limit = a.limit.filter(|l| *l > 0);
-            match ctx.send(Request::DebugLog { model, limit }, DEFAULT_TIMEOUT)? {
-                Reply::Log { lines } => {
-                    let mut text = lines.join("\n");
-                    if !text.is_empty() {
-                        text.push('\n');
-                    }
-                    emit::out(&text);
-                    Ok(0)
-                }
-                other => print_done(other),
-            }
-        }
+        Command::DebugLog(a) => logs::debug_log(ctx, a),
         Command::Resolve(a) => {
             for unit in a.units {
                 print_done(ctx.send(Request::Resolve { model: model.clone(), unit }, DEFAULT_TIMEOUT)?)?;
@@ -434,57 +412,6 @@ fn show_unit(ctx: &Ctx, a: args::ShowUnitArgs) -> CmdResult {
     Ok(0)
 }
 
-fn read_params_file(path: Option<&std::path::Path>) -> Result<Option<String>, CliError> {
-    path.map(|p| std::fs::read_to_string(p).map_err(|e| CliError::usage(format!("cannot read params file {}: {e}", p.display()))))
-        .transpose()
-}
-
-fn run_action(ctx: &Ctx, a: args::RunArgs) -> CmdResult {
-    let target = params::split_run_args(&a.args)?;
-    let file = match &a.params {
-        Some(path) => {
-            Some(std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read params file {}: {e}", path.display())))?)
-        }
-        None => None,
-    };
-    let typing = if a.string_args { ValueTyping::Strings } else { ValueTyping::Yaml };
-    let params = params::run_params(file.as_deref(), &target.assignments, typing)?;
-    let wait = match (&a.wait, a.background) {
-        (_, true) => Duration::ZERO,
-        (Some(w), false) => duration_arg("wait", w)?,
-        (None, false) => DEFAULT_RUN_WAIT,
-    };
-    let mut outcomes = Vec::new();
-    for unit in &target.units {
-        let request = Request::Run {
-            model: ctx.model.clone(),
-            unit: unit.clone(),
-            action: target.action.clone(),
-            params: params.clone(),
-            wait_ms: Some(wait.as_millis() as u64),
-        };
-        match ctx.send(request, wait + RUN_SLACK)? {
-            Reply::Task { unit, task, timed_out } => outcomes.push(TaskOutcome { unit, task, timed_out }),
-            other => return Err(unexpected(&other)),
-        }
-    }
-    if a.background {
-        for o in &outcomes {
-            emit::info(&format!("Scheduled operation {} with task {}", o.task.id, o.task.id));
-        }
-        return Ok(0);
-    }
-    let rendered = output::task::render_run(&outcomes, a.format)?;
-    for line in &rendered.progress {
-        emit::info(line);
-    }
-    emit::out_line(&rendered.stdout);
-    for line in &rendered.stderr {
-        emit::info(line);
-    }
-    Ok(rendered.exit)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,6 +460,7 @@ mod tests {
         assert!(validate(&parse(&["integrate", "pg", "di"])).is_ok());
         assert!(matches!(validate(&parse(&["run", "pg/0", "act", "--wait", "soon"])), Err(CliError::Usage(_))));
         assert!(matches!(validate(&parse(&["run", "pg/0", "act", "--wait", "1s", "--background"])), Err(CliError::Usage(_))));
+        assert!(validate(&parse(&["run", "pg/0", "act", "--wait", "-1s"])).is_ok());
         assert!(matches!(validate(&parse(&["deploy", "pg", "--config", "novalue"])), Err(CliError::Usage(_))));
         assert!(matches!(validate(&parse(&["destroy-model", "m", "--timeout", "x"])), Err(CliError::Usage(_))));
         assert!(validate(&parse(&["run", "pg/leader", "get-password", "--wait", "60.0s"])).is_ok());

@@ -15,9 +15,13 @@ pub fn set_quiet(quiet: bool) {
 
 /// Writes `text` to stdout verbatim.
 pub fn out(text: &str) {
+    let _ = try_out(text);
+}
+
+/// Writes `text` to stdout; false when the reader has gone (a follower stops then).
+pub fn try_out(text: &str) -> bool {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()).is_ok()
 }
 
 /// Writes `text` to stdout, adding a final newline if it lacks one.

@@ -26,7 +26,8 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> CmdResult {
     let request = Request::Exec { model: ctx.model.clone(), unit, command: a.command, wait_ms: Some(wait.as_millis() as u64) };
     match ctx.send(request, wait + Duration::from_secs(30))? {
         Reply::Task { unit, task, timed_out } => {
-            let rendered = output::task::render_run(&[TaskOutcome { unit, task, timed_out }], a.format)?;
+            // `exec` tasks have no operation of their own here; the task id stands for it.
+            let rendered = output::task::render_run(&task.id.clone(), &[TaskOutcome { unit, task, timed_out }], a.format)?;
             emit::out(&rendered.stdout);
             for line in &rendered.stderr {
                 emit::info(line);

@@ -60,9 +60,11 @@ pub fn check(cli: &Cli) -> Result<(), CliError> {
         Command::RemoveUnit(a) => given.extend([(a.force, "--force", NO_FORCE), (a.no_wait, "--no-wait", NO_WAIT)]),
         Command::Integrate(a) => given.push((a.via.is_some(), "--via", "tether has no cross-model relations")),
         Command::RemoveRelation(a) => given.push((a.force, "--force", NO_FORCE)),
-        Command::Run(a) => {
-            given.extend([(a.utc, "--utc", "run prints no local times to convert"), (a.color, "--color", "run's output has no colours")])
-        }
+        Command::Run(a) => given.push((a.color, "--color", "run's output has no colours")),
+        Command::DebugLog(a) => given.extend([
+            (a.color, "--color", "debug-log's lines have no colours"),
+            (a.location, "--location", "tether's log lines carry no source location"),
+        ]),
         Command::Resolve(a) => given.push((a.no_retry, "--no-retry", "tether always runs the failed hook again")),
         Command::UpdateSecret(a) => {
             given.push((a.auto_prune, "--auto-prune", "tether keeps a user secret's revisions until remove-secret"))

@@ -1,12 +1,13 @@
-//! Tasks on a unit. `run`: validate the unit, the action and its parameters against
-//! the charm's actions, queue the task on the unit (serialised with its hooks), and wait
-//! for the result up to `--wait`. `exec`: run a command in the unit's directory and
+//! Tasks on units. `run`: validate the units, the action and its parameters against
+//! the charm's actions, record one operation with one task per unit, queue each task on
+//! its unit (serialised with its hooks), and wait for the results up to `--wait`;
+//! `operations`, `show-operation` and `show-task` read them back. `exec`: run a command in the unit's directory and
 //! record it as a task.
 
 use super::error::{ApiError, ApiResult};
 use super::lookup::resolve_model;
 use super::state::Controller;
-use crate::store::{StoreError, TaskRow};
+use crate::store::{OperationRow, StoreError, TaskRow};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use tether_core::charm_meta::ActionSpec;
 use tether_core::events::Event;
 use tether_core::life::Life;
 use tether_core::names::{validate_action, UnitTarget};
-use tether_core::wire::{Reply, TaskView};
+use tether_core::wire::{OperationView, Reply, TaskView};
 
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
 
@@ -102,76 +103,185 @@ pub fn task_view(t: &TaskRow) -> TaskView {
     }
 }
 
+/// The tag Juju names a unit by in progress lines and summaries (`unit-app-0`).
+fn unit_tag(unit: &str) -> String {
+    format!("unit-{}", unit.replace('/', "-"))
+}
+
+/// An operation's status from its tasks': running or pending while any is, then the
+/// worst outcome.
+fn operation_status(tasks: &[TaskRow]) -> &'static str {
+    let any = |s: &str| tasks.iter().any(|t| t.status == s);
+    if any("running") {
+        "running"
+    } else if any("pending") {
+        "pending"
+    } else if any("error") {
+        "error"
+    } else if any("failed") {
+        "failed"
+    } else {
+        "completed"
+    }
+}
+
+pub fn operation_view(op: &OperationRow, tasks: &[TaskRow]) -> OperationView {
+    let status = operation_status(tasks);
+    let done = matches!(status, "completed" | "failed" | "error");
+    OperationView {
+        id: op.id.to_string(),
+        action: op.action.clone(),
+        summary: op.summary.clone(),
+        status: status.into(),
+        enqueued: op.enqueued.clone(),
+        started: tasks.iter().filter_map(|t| t.started.clone()).min(),
+        completed: if done { tasks.iter().filter_map(|t| t.completed.clone()).max() } else { None },
+        tasks: tasks.iter().map(task_view).collect(),
+    }
+}
+
+fn parse_id(what: &str, id: &str) -> Result<i64, ApiError> {
+    id.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::invalid(format!("{what} ID {:?} not valid", id.chars().take(40).collect::<String>())))
+}
+
+fn load_operation(c: &Controller, model: &str, id: i64) -> Result<OperationView, ApiError> {
+    c.store.read(|tx| {
+        let op = tx.operation(model, id)?.ok_or_else(|| ApiError::invalid(format!("operation {id} not found")))?;
+        let tasks = tx.operation_tasks(model, id)?;
+        Ok::<_, ApiError>(operation_view(&op, &tasks))
+    })
+}
+
+/// `show-operation ID`.
+pub fn show_operation(c: &Controller, model: Option<String>, id: &str) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let id = parse_id("operation", id)?;
+    Ok(Reply::Operation { operation: load_operation(c, &m.name, id)? })
+}
+
+/// `operations`: every operation of the model, oldest first.
+pub fn operations(c: &Controller, model: Option<String>) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let operations = c.store.read(|tx| {
+        let mut out = Vec::new();
+        for op in tx.operations(&m.name)? {
+            let tasks = tx.operation_tasks(&m.name, op.id)?;
+            out.push(operation_view(&op, &tasks));
+        }
+        Ok::<_, StoreError>(out)
+    })?;
+    Ok(Reply::Operations { operations })
+}
+
+/// `show-task ID`.
+pub fn show_task(c: &Controller, model: Option<String>, id: &str) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let id = parse_id("task", id)?;
+    let task = c.store.read(|tx| tx.task(&m.name, id))?.ok_or_else(|| ApiError::invalid(format!("task {id} not found")))?;
+    Ok(Reply::Task { unit: task.unit.clone(), task: task_view(&task), timed_out: false })
+}
+
+/// `run`: one operation with one task per unit (all units of one application), queued
+/// on each unit; waits up to `wait_ms` for all of them (the CLI passes 0 and polls the
+/// operation, so it can show `action-log` lines as they come).
 pub async fn run(
     c: &Controller,
     model: Option<String>,
-    unit: &str,
+    units: &[String],
     action: &str,
     params: BTreeMap<String, Value>,
     wait_ms: Option<u64>,
 ) -> ApiResult {
     let m = resolve_model(c, model)?;
-    let target = UnitTarget::parse(unit)?;
+    if units.is_empty() {
+        return Err(ApiError::Usage("no unit specified".into()));
+    }
+    let targets = units.iter().map(|u| UnitTarget::parse(u)).collect::<Result<Vec<_>, _>>()?;
+    if targets.iter().any(|t| t.app() != targets[0].app()) {
+        return Err(ApiError::Usage("all units must be of the same application".into()));
+    }
     validate_action(action)?;
-    let (unit_name, spec, schema) = c.store.read(|tx| {
+    let (unit_names, spec, schema) = c.store.read(|tx| {
+        let app_name = targets[0].app();
         let app = tx
-            .app(&m.name, target.app())?
+            .app(&m.name, app_name)?
             .filter(|a| a.life == Life::Alive)
-            .ok_or_else(|| ApiError::invalid(format!("application {:?} not found", target.app())))?;
-        let unit_name = match &target {
-            UnitTarget::Leader(a) => tx
-                .units(&m.name, Some(a))?
-                .into_iter()
-                .find(|u| u.leader)
-                .map(|u| u.name)
-                .ok_or_else(|| ApiError::invalid(format!("could not determine leader for {a:?}")))?,
-            UnitTarget::Unit(u) => {
-                let name = u.to_string();
-                tx.unit(&m.name, &name)?
-                    .filter(|u| u.life == Life::Alive)
-                    .ok_or_else(|| ApiError::invalid(format!("unit {name:?} not found")))?;
-                name
+            .ok_or_else(|| ApiError::invalid(format!("application {app_name:?} not found")))?;
+        let mut names = Vec::new();
+        for target in &targets {
+            let unit_name = match target {
+                UnitTarget::Leader(a) => tx
+                    .units(&m.name, Some(a))?
+                    .into_iter()
+                    .find(|u| u.leader)
+                    .map(|u| u.name)
+                    .ok_or_else(|| ApiError::invalid(format!("could not determine leader for {a:?}")))?,
+                UnitTarget::Unit(u) => {
+                    let name = u.to_string();
+                    tx.unit(&m.name, &name)?
+                        .filter(|u| u.life == Life::Alive)
+                        .ok_or_else(|| ApiError::invalid(format!("unit {name:?} not found")))?;
+                    name
+                }
+            };
+            if !names.contains(&unit_name) {
+                names.push(unit_name);
             }
-        };
+        }
         let spec = app
             .meta
             .action(action)
             .cloned()
-            .ok_or_else(|| ApiError::invalid(format!("action {action:?} not defined on unit {unit_name:?} (not found)")))?;
+            .ok_or_else(|| ApiError::invalid(format!("action {action:?} not defined on unit {:?} (not found)", names[0])))?;
         let schema = app.meta.action_schema(&spec);
-        Ok::<_, ApiError>((unit_name, spec, schema))
+        Ok::<_, ApiError>((names, spec, schema))
     })?;
     let params = validate_params(&spec, &schema, params)?;
     crate::failpoint::hit("run.after-validate");
     let mut done = c.engine.task_events();
-    let id = c.store.write(|tx| {
-        let id = tx.next_task_id(&m.name)?;
-        tx.create_task(&m.name, id, &unit_name, action, &params)?;
-        tx.enqueue(&m.name, &unit_name, &Event::action(id, action))?;
-        Ok::<_, StoreError>(id)
+    let summary = format!("{action} run on {}", unit_names.iter().map(|u| unit_tag(u)).collect::<Vec<_>>().join(","));
+    let (op_id, ids) = c.store.write(|tx| {
+        let op_id = tx.next_task_id(&m.name)?;
+        tx.create_operation(&m.name, op_id, action, &summary)?;
+        let mut ids = Vec::new();
+        for unit_name in &unit_names {
+            let id = tx.next_task_id(&m.name)?;
+            tx.create_task(&m.name, id, Some(op_id), unit_name, action, &params)?;
+            tx.enqueue(&m.name, unit_name, &Event::action(id, action))?;
+            ids.push(id);
+        }
+        Ok::<_, StoreError>((op_id, ids))
     })?;
     crate::failpoint::hit("run.after-store");
-    c.engine.kick(&m.name, &unit_name);
+    for unit_name in &unit_names {
+        c.engine.kick(&m.name, unit_name);
+    }
     let wait = wait_ms.map(Duration::from_millis).unwrap_or(DEFAULT_WAIT);
-    let finished = tokio::time::timeout(wait, async {
-        loop {
-            match done.recv().await {
-                Ok((mm, tid)) if mm == m.name && tid == id => return,
-                Ok(_) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    let status = c.store.read(|tx| tx.task(&m.name, id)).ok().flatten().map(|t| t.status);
-                    if matches!(status.as_deref(), Some("completed" | "failed")) {
-                        return;
-                    }
+    let finished = |c: &Controller| {
+        c.store
+            .read(|tx| tx.operation_tasks(&m.name, op_id))
+            .is_ok_and(|ts| ts.iter().all(|t| matches!(t.status.as_str(), "completed" | "failed" | "error")))
+    };
+    if !wait.is_zero() {
+        let mut pending: Vec<i64> = ids.clone();
+        let _ = tokio::time::timeout(wait, async {
+            while !pending.is_empty() {
+                match done.recv().await {
+                    Ok((mm, tid)) if mm == m.name => pending.retain(|id| *id != tid),
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) if finished(c) => return,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
                 }
-                Err(_) => return,
             }
-        }
-    })
-    .await
-    .is_ok();
-    let task = c.store.read(|tx| tx.task(&m.name, id))?.ok_or_else(|| ApiError::invalid(format!("task {id} vanished")))?;
-    Ok(Reply::Task { unit: unit_name, task: task_view(&task), timed_out: !finished })
+        })
+        .await;
+    }
+    Ok(Reply::Operation { operation: load_operation(c, &m.name, op_id)? })
 }
 
 /// `exec`: runs `command` (argv, no shell) in the unit's directory and reports it as a
@@ -196,7 +306,7 @@ pub async fn exec(c: &Controller, model: Option<String>, unit: &str, command: Ve
     let params = Map::from_iter([("command".to_string(), Value::String(command.join(" ")))]);
     let id = c.store.write(|tx| {
         let id = tx.next_task_id(&m.name)?;
-        tx.create_task(&m.name, id, &unit_name, "juju-exec", &params)?;
+        tx.create_task(&m.name, id, None, &unit_name, "juju-exec", &params)?;
         tx.start_task(&m.name, id)?;
         Ok::<_, StoreError>(id)
     })?;

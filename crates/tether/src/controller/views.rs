@@ -12,6 +12,7 @@ use tether_core::charm_meta::CharmOrigin;
 use tether_core::charm_meta::Role;
 use tether_core::charm_meta::Scope;
 use tether_core::life::Life;
+use tether_core::log_filter::{parse_level, LogFilter};
 use tether_core::names::UnitName;
 use tether_core::status::{derive_app_status, WorkloadStatus};
 use tether_core::wire::*;
@@ -246,9 +247,58 @@ pub fn show_unit(c: &Controller, model: Option<String>, unit: &str) -> ApiResult
     Ok(Reply::ShowUnit { units: BTreeMap::from([(name, view)]) })
 }
 
-pub fn debug_log(c: &Controller, model: Option<String>, limit: Option<u64>) -> ApiResult {
+/// `debug-log`: the lines the filter shows, filtered here so a following client is
+/// sent only what it prints.
+pub fn debug_log(c: &Controller, model: Option<String>, limit: Option<u64>, filter: &LogFilter, after: Option<i64>) -> ApiResult {
     let m = resolve_model(c, model)?;
-    Ok(Reply::Log { lines: c.store.read(|tx| tx.logs(&m.name, limit))? })
+    if let Some(level) = &filter.level {
+        parse_level(level).map_err(ApiError::Usage)?;
+    }
+    let (records, cursor) = c.store.read(|tx| tx.log_records(&m.name, filter, limit, after))?;
+    Ok(Reply::Log { records, cursor })
+}
+
+/// `show-status-log UNIT|APP`: a unit's workload and agent history (`--type unit`, the
+/// default for a unit), one of them, or an application's (`--type application`, the
+/// default for a name without `/`).
+pub fn status_log(
+    c: &Controller,
+    model: Option<String>,
+    entity: &str,
+    kind: Option<&str>,
+    days: Option<u32>,
+    limit: Option<u32>,
+) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let shown: String = entity.chars().take(60).collect();
+    let is_unit = entity.contains('/');
+    let kind = kind.unwrap_or(if is_unit { "unit" } else { "application" });
+    let kinds: &[&str] = match (kind, is_unit) {
+        ("unit", true) => &["workload", "juju-unit"],
+        ("workload", true) => &["workload"],
+        ("juju-unit", true) => &["juju-unit"],
+        ("application", false) => &["application"],
+        ("unit" | "workload" | "juju-unit" | "application", _) => {
+            return Err(ApiError::Usage(format!("type {kind:?} does not apply to {shown:?}")));
+        }
+        _ => {
+            return Err(ApiError::Usage(format!(
+                "unrecognised status type {:?}; valid types are unit, workload, juju-unit, application",
+                kind.chars().take(40).collect::<String>()
+            )))
+        }
+    };
+    let since =
+        days.map(|d| (chrono::Utc::now() - chrono::Duration::days(i64::from(d))).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let entries = c.store.read(|tx| {
+        let exists = if is_unit { tx.unit(&m.name, entity)?.is_some() } else { tx.app(&m.name, entity)?.is_some() };
+        if !exists {
+            let what = if is_unit { "unit" } else { "application" };
+            return Err(ApiError::invalid(format!("{what} {shown:?} not found")));
+        }
+        Ok(tx.status_history(&m.name, entity, kinds, since.as_deref(), limit)?)
+    })?;
+    Ok(Reply::StatusLog { entries })
 }
 
 fn secret_view(tx: &Tx<'_>, model: &str, s: &SecretRow, reveal: bool) -> Result<SecretView, StoreError> {

@@ -252,7 +252,8 @@ impl HookContext {
     /// Writes one line to the model log (never pass a secret).
     pub fn log(&self, level: &str, message: &str) {
         let entity = format!("unit-{}", self.unit.replace('/', "-"));
-        let _ = self.store.write(|tx| tx.log(&self.model, &entity, level, message));
+        let module = format!("unit.{}.juju-log", self.unit);
+        let _ = self.store.write(|tx| tx.log_module(&self.model, &entity, &module, level, message));
     }
 
     /// Records a credential event in the audit trail (committed with the hook).
@@ -437,7 +438,10 @@ impl HookContext {
 
     pub fn action_log(&mut self, message: &str) {
         if let Some(a) = self.action.as_mut() {
-            a.log.push(format!("{} {message}", crate::store::now()));
+            let line = format!("{} {message}", crate::store::now());
+            // Written at once (as Juju's action-log is), so a waiting `run` shows it.
+            let _ = self.store.write(|tx| tx.append_task_log(&self.model, a.id, &line));
+            a.log.push(line);
         }
     }
 }

@@ -77,7 +77,8 @@ fn nothing_written() -> Written {
 }
 
 fn logs(w: &World) -> Vec<String> {
-    w.store.read(|tx| tx.logs(MODEL, None)).unwrap()
+    let (records, _) = w.store.read(|tx| tx.log_records(MODEL, &Default::default(), None, None)).unwrap();
+    records.into_iter().map(|r| format!("{}: {} {}", r.entity, r.level, r.message)).collect()
 }
 
 fn logged(w: &World, needle: &str) -> bool {
@@ -164,7 +165,7 @@ async fn a_failed_action_is_committed_as_a_failed_task_with_nothing_else_it_buff
         .store
         .write(|tx| {
             let id = tx.next_task_id(MODEL)?;
-            tx.create_task(MODEL, id, UNIT, "rotate", &Default::default())?;
+            tx.create_task(MODEL, id, None, UNIT, "rotate", &Default::default())?;
             tx.enqueue(MODEL, UNIT, &Event::action(id, "rotate"))?;
             Ok::<_, StoreError>(id)
         })
@@ -208,7 +209,7 @@ async fn an_action_whose_charm_panics_ends_as_a_failed_task_and_does_not_run_aga
         .store
         .write(|tx| {
             let id = tx.next_task_id(MODEL)?;
-            tx.create_task(MODEL, id, UNIT, "rotate", &Default::default())?;
+            tx.create_task(MODEL, id, None, UNIT, "rotate", &Default::default())?;
             tx.enqueue(MODEL, UNIT, &Event::action(id, "rotate"))?;
             Ok::<_, StoreError>(id)
         })

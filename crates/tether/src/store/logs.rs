@@ -6,8 +6,12 @@
 use super::error::StoreResult;
 use super::tx::{now, Tx};
 use rusqlite::params;
+use tether_core::log_filter::LogFilter;
+use tether_core::wire::{LogRecord, StatusLogEntry};
 
 const MAX_LOG_LINES: i64 = 20_000;
+/// At most this many lines are read per poll of a following `debug-log`.
+const MAX_LINES_PER_POLL: i64 = 2_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -22,12 +26,18 @@ pub struct AuditEntry {
 }
 
 impl Tx<'_> {
+    /// A line from the unit agent or the controller (module `juju.worker.uniter`, or
+    /// `juju.controller` for the controller's own lines).
     pub fn log(&self, model: &str, entity: &str, level: &str, message: &str) -> StoreResult<()> {
-        let seq = self
-            .tx
-            .prepare_cached("INSERT INTO logs(model, ts, entity, level, message) VALUES(?1,?2,?3,?4,?5)")?
-            .execute(params![model, now(), entity, level, message])?;
-        let _ = seq;
+        let module = if entity.starts_with("unit-") { "juju.worker.uniter" } else { "juju.controller" };
+        self.log_module(model, entity, module, level, message)
+    }
+
+    /// A line with its module (a charm's own lines are `unit.<unit>.juju-log`).
+    pub fn log_module(&self, model: &str, entity: &str, module: &str, level: &str, message: &str) -> StoreResult<()> {
+        self.tx
+            .prepare_cached("INSERT INTO logs(model, ts, entity, level, module, message) VALUES(?1,?2,?3,?4,?5,?6)")?
+            .execute(params![model, now(), entity, level, module, message])?;
         let last = self.tx.last_insert_rowid();
         if last % 1000 == 0 {
             self.tx.execute("DELETE FROM logs WHERE seq <= ?1", [last - MAX_LOG_LINES])?;
@@ -35,19 +45,82 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// The last `limit` lines of a model's log (all when None), formatted like Juju's.
-    pub fn logs(&self, model: &str, limit: Option<u64>) -> StoreResult<Vec<String>> {
-        let limit = limit.filter(|l| *l > 0).map(|l| l as i64).unwrap_or(i64::MAX);
+    /// The log lines of a model that `filter` shows, oldest first, and the cursor to
+    /// poll on from. Without `after`: the last `limit` of them (all when None). With
+    /// `after`: those logged after that cursor, a bounded batch per call.
+    pub fn log_records(
+        &self,
+        model: &str,
+        filter: &LogFilter,
+        limit: Option<u64>,
+        after: Option<i64>,
+    ) -> StoreResult<(Vec<LogRecord>, i64)> {
+        let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, LogRecord)> {
+            Ok((r.get(0)?, LogRecord { ts: r.get(1)?, entity: r.get(2)?, level: r.get(3)?, module: r.get(4)?, message: r.get(5)? }))
+        };
+        const COLUMNS: &str = "SELECT seq, ts, entity, level, module, message FROM logs";
+        let mut out = Vec::new();
+        let cursor;
+        match after {
+            Some(after) => {
+                let mut st = self.tx.prepare(&format!("{COLUMNS} WHERE model = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"))?;
+                let mut last = after;
+                for r in st.query_map(params![model, after, MAX_LINES_PER_POLL], row)? {
+                    let (seq, rec) = r?;
+                    last = seq;
+                    if filter.matches(&rec.entity, &rec.level, &rec.module) {
+                        out.push(rec);
+                    }
+                }
+                cursor = last;
+            }
+            None => {
+                cursor = self.tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM logs", [], |r| r.get(0))?;
+                let want = limit.unwrap_or(u64::MAX) as usize;
+                let mut st = self.tx.prepare(&format!("{COLUMNS} WHERE model = ?1 AND seq <= ?2 ORDER BY seq DESC"))?;
+                for r in st.query_map(params![model, cursor], row)? {
+                    if out.len() >= want {
+                        break;
+                    }
+                    let (_, rec) = r?;
+                    if filter.matches(&rec.entity, &rec.level, &rec.module) {
+                        out.push(rec);
+                    }
+                }
+                out.reverse();
+            }
+        }
+        Ok((out, cursor))
+    }
+
+    /// The status history of a unit (`app/0`) or an application, oldest first: the
+    /// last `limit` rows of the given kinds no older than `since` (RFC 3339).
+    pub fn status_history(
+        &self,
+        model: &str,
+        entity: &str,
+        kinds: &[&str],
+        since: Option<&str>,
+        limit: Option<u32>,
+    ) -> StoreResult<Vec<StatusLogEntry>> {
         let mut st = self.tx.prepare(
-            "SELECT ts, entity, level, message FROM (SELECT * FROM logs WHERE model = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+            "SELECT ts, kind, status, message FROM status_history WHERE model = ?1 AND entity = ?2 AND (?3 IS NULL OR ts >= ?3) ORDER BY seq DESC",
         )?;
-        let rows = st
-            .query_map(params![model, limit], |r| {
-                let (ts, entity, level, msg): (String, String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-                Ok(format!("{entity}: {ts} {level} {msg}"))
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+        let want = limit.map(|l| l as usize).unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        for r in st.query_map(params![model, entity, since], |r| {
+            Ok(StatusLogEntry { time: r.get(0)?, kind: r.get(1)?, status: r.get(2)?, message: r.get(3)? })
+        })? {
+            let e = r?;
+            if kinds.contains(&e.kind.as_str()) {
+                out.push(e);
+                if out.len() >= want {
+                    break;
+                }
+            }
+        }
+        out.reverse();
+        Ok(out)
     }
 
     pub fn audit(&self, e: &AuditEntry) -> StoreResult<()> {

@@ -31,7 +31,7 @@ pub use logs::AuditEntry;
 pub use relations::{RelEndpoint, RelationRow};
 pub use secret_timers::{Due, SecretTiming};
 pub use secrets::{new_secret_id, secret_id_from_uri, SecretOwner, SecretRow};
-pub use tasks::TaskRow;
+pub use tasks::{OperationRow, TaskRow};
 pub use tx::{now, Tx};
 
 use rusqlite::Connection;
@@ -124,6 +124,30 @@ mod tests {
         message TEXT NOT NULL DEFAULT '', since TEXT NOT NULL, agent TEXT NOT NULL DEFAULT 'allocating', \
         agent_message TEXT NOT NULL DEFAULT '', error_hook TEXT, retry_at INTEGER, retries INTEGER NOT NULL DEFAULT 0, \
         life TEXT NOT NULL DEFAULT 'alive', state TEXT NOT NULL DEFAULT '{}', PRIMARY KEY(model, name));";
+
+    #[test]
+    fn status_history_is_kept_by_the_store_and_capped_per_entity() {
+        let (_d, s) = temp_store();
+        s.write(|tx| {
+            tx.tx.execute("INSERT INTO units(model, name, app, number, since) VALUES('m', 'a/0', 'a', 0, '')", [])?;
+            for i in 0..150 {
+                tx.tx.execute("UPDATE units SET workload = 'active', message = ?1 WHERE name = 'a/0'", [format!("step {i}")])?;
+            }
+            // An unchanged status adds nothing.
+            tx.tx.execute("UPDATE units SET workload = 'active', message = 'step 149' WHERE name = 'a/0'", [])?;
+            tx.tx.execute("UPDATE units SET agent = 'idle' WHERE name = 'a/0'", [])?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        let all = s.read(|tx| tx.status_history("m", "a/0", &["workload", "juju-unit"], None, None)).unwrap();
+        assert_eq!(all.len(), 100);
+        assert_eq!(all.last().map(|e| (e.kind.as_str(), e.status.as_str())), Some(("juju-unit", "idle")));
+        assert_eq!(all[all.len() - 2].message, "step 149");
+        let workload = s.read(|tx| tx.status_history("m", "a/0", &["workload"], None, Some(3))).unwrap();
+        assert_eq!(workload.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["step 147", "step 148", "step 149"]);
+        s.write(|tx| Ok::<_, StoreError>(tx.tx.execute("DELETE FROM units WHERE name = 'a/0'", [])?)).unwrap();
+        assert!(s.read(|tx| tx.status_history("m", "a/0", &["workload"], None, None)).unwrap().is_empty());
+    }
 
     #[test]
     fn a_store_from_before_the_queue_count_is_migrated() {
@@ -263,8 +287,9 @@ mod tests {
     }
 
     /// Builds before numbered migrations left `user_version` at 0 whatever columns they
-    /// had added: a store made by the last of them has everything and must not be
-    /// migrated again.
+    /// had added: a store made by the last of them has every column of migration 3 (the
+    /// last one they knew), must not be migrated again up to there, and gets the later
+    /// migrations.
     #[test]
     fn an_unnumbered_store_with_every_column_is_adopted_as_up_to_date() {
         let fresh = fresh_schema();
@@ -272,7 +297,7 @@ mod tests {
         let path = dir.path().join("s.db");
         {
             let mut old = rusqlite::Connection::open(&path).unwrap();
-            super::migrations().to_latest(&mut old).unwrap();
+            super::migrations().to_version(&mut old, 3).unwrap();
             old.execute_batch(
                 "PRAGMA user_version = 0; \
                  INSERT INTO units(model, name, app, number, since) VALUES('m', 'a/0', 'a', 0, ''); \

@@ -14,10 +14,12 @@ pub(super) struct Migration {
 
 /// The store's schema, oldest first: migration N is `MIGRATIONS[N - 1]`, and a store at
 /// version N (SQLite's `user_version`) has had the first N.
-pub(super) const MIGRATIONS: [Migration; 3] = [
+pub(super) const MIGRATIONS: [Migration; 5] = [
     Migration { columns: "", objects: SCHEMA_1 },
     Migration { columns: EVENT_RELATIONS_2, objects: EVENT_RELATIONS_2_INDEX },
     Migration { columns: QUEUE_COUNT_3, objects: QUEUE_COUNT_3_TRIGGERS },
+    Migration { columns: LOG_MODULE_4, objects: STATUS_HISTORY_4 },
+    Migration { columns: TASK_OPERATION_5, objects: OPERATIONS_5 },
 ];
 
 /// Migration 1: the schema as the first builds made it.
@@ -108,6 +110,62 @@ END;
 CREATE TRIGGER IF NOT EXISTS events_count_out AFTER DELETE ON events BEGIN
   UPDATE units SET queued = queued - 1 WHERE model = OLD.model AND name = OLD.unit;
 END;
+"#;
+
+/// Migration 4: log lines carry Juju's module (`unit.app/0.juju-log`, `juju.worker.uniter`;
+/// older lines get the uniter's), and every change of a unit's workload or agent status
+/// and of an application's status is kept in `status_history` by triggers, in the
+/// transaction that changes it, at most 100 rows per entity (the oldest dropped).
+const LOG_MODULE_4: &str = r#"
+ALTER TABLE logs ADD COLUMN module TEXT NOT NULL DEFAULT 'juju.worker.uniter';
+"#;
+const STATUS_HISTORY_4: &str = r#"
+CREATE TABLE IF NOT EXISTS status_history(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, entity TEXT NOT NULL, kind TEXT NOT NULL,
+  status TEXT NOT NULL, message TEXT NOT NULL, ts TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));
+CREATE INDEX IF NOT EXISTS status_history_by_entity ON status_history(model, entity, seq);
+CREATE TRIGGER IF NOT EXISTS status_history_cap AFTER INSERT ON status_history BEGIN
+  DELETE FROM status_history WHERE model = NEW.model AND entity = NEW.entity AND seq NOT IN
+    (SELECT seq FROM status_history WHERE model = NEW.model AND entity = NEW.entity ORDER BY seq DESC LIMIT 100);
+END;
+CREATE TRIGGER IF NOT EXISTS status_history_unit_in AFTER INSERT ON units BEGIN
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'juju-unit', NEW.agent, NEW.agent_message);
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'workload', NEW.workload, NEW.message);
+END;
+CREATE TRIGGER IF NOT EXISTS status_history_workload AFTER UPDATE OF workload, message ON units
+  WHEN OLD.workload IS NOT NEW.workload OR OLD.message IS NOT NEW.message BEGIN
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'workload', NEW.workload, NEW.message);
+END;
+CREATE TRIGGER IF NOT EXISTS status_history_agent AFTER UPDATE OF agent, agent_message ON units
+  WHEN OLD.agent IS NOT NEW.agent OR OLD.agent_message IS NOT NEW.agent_message BEGIN
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'juju-unit', NEW.agent, NEW.agent_message);
+END;
+CREATE TRIGGER IF NOT EXISTS status_history_app_in AFTER INSERT ON applications BEGIN
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'application', NEW.status, NEW.message);
+END;
+CREATE TRIGGER IF NOT EXISTS status_history_app AFTER UPDATE OF status, message ON applications
+  WHEN OLD.status IS NOT NEW.status OR OLD.message IS NOT NEW.message BEGIN
+  INSERT INTO status_history(model, entity, kind, status, message) VALUES(NEW.model, NEW.name, 'application', NEW.status, NEW.message);
+END;
+CREATE TRIGGER IF NOT EXISTS status_history_unit_out AFTER DELETE ON units BEGIN
+  DELETE FROM status_history WHERE model = OLD.model AND entity = OLD.name;
+END;
+CREATE TRIGGER IF NOT EXISTS status_history_app_out AFTER DELETE ON applications BEGIN
+  DELETE FROM status_history WHERE model = OLD.model AND entity = OLD.name;
+END;
+"#;
+
+/// Migration 5: operations. `run` makes one operation with one task per unit; operation
+/// and task ids come from the model's one task counter (operation 1 with task 2, as
+/// Juju numbers them). A task from before has no operation.
+const TASK_OPERATION_5: &str = r#"
+ALTER TABLE tasks ADD COLUMN operation INTEGER;
+"#;
+const OPERATIONS_5: &str = r#"
+CREATE TABLE IF NOT EXISTS operations(
+  model TEXT NOT NULL, id INTEGER NOT NULL, action TEXT NOT NULL, summary TEXT NOT NULL, enqueued TEXT NOT NULL,
+  PRIMARY KEY(model, id));
+CREATE INDEX IF NOT EXISTS tasks_by_operation ON tasks(model, operation);
 "#;
 
 /// [`MIGRATIONS`] as `rusqlite_migration` runs them (each one's text once, for the program's life).

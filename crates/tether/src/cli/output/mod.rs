@@ -7,6 +7,7 @@
 
 pub mod charms;
 pub mod config;
+pub mod logs;
 pub mod models;
 pub mod secrets;
 pub mod show_unit;
@@ -18,6 +19,16 @@ use super::args::DataFormat;
 use super::error::CliError;
 use serde::Serialize;
 use std::cmp::Ordering;
+
+/// An RFC 3339 time from the controller in `fmt` (chrono's), local unless `utc`; the
+/// text as given when it does not parse.
+pub fn format_time(rfc3339: &str, fmt: &str, utc: bool) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) if utc => t.with_timezone(&chrono::Utc).format(fmt).to_string(),
+        Ok(t) => t.with_timezone(&chrono::Local).format(fmt).to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
+}
 
 /// Compact JSON plus a newline, as Juju prints `--format json`.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, CliError> {
