@@ -81,6 +81,13 @@ pub enum Request {
         model: Option<String>,
         app: String,
     },
+    /// `trust APP [--remove]`: the application's access to trusted credentials.
+    Trust {
+        model: Option<String>,
+        app: String,
+        #[serde(default)]
+        remove: bool,
+    },
     ConfigSet {
         model: Option<String>,
         app: String,

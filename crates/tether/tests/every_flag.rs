@@ -36,6 +36,7 @@ const NO_SECRET: &str = "crates/tether/tests/no_secret_in_clear.rs::no_issued_pa
 const SHOW_UNIT: &str = "crates/tether/tests/relation_rotation.rs::show_unit_fills_addresses_and_filters";
 const PARAMS: &str = "crates/tether/src/cli/params.rs::values_are_yaml_typed_unless_string_args";
 const STATUS: &str = "the status slice of issue 13";
+const BUNDLES: &str = "crates/tether/tests/bundles.rs::a_bundle_deploys_the_seed_model_once_and_overlays_and_exports_round_trip";
 const OPS: &str = "crates/tether/tests/ops_logs.rs::operations_tasks_and_their_texts_follow_juju";
 const LOGS: &str = "crates/tether/tests/ops_logs.rs::debug_log_filters_formats_and_follows_and_status_history_is_kept";
 
@@ -71,7 +72,11 @@ const FLAGS: &[(&str, &str, Is)] = &[
     ("deploy", "--force", Refused(&["deploy", "postgresql-k8s", "--force"])),
     ("deploy", "--resource", Honoured(EXTERNAL)),
     ("deploy", "--storage", Refused(&["deploy", "postgresql-k8s", "--storage", "pgdata=1G"])),
-    ("deploy", "--overlay", Refused(&["deploy", "postgresql-k8s", "--overlay", "o.yaml"])),
+    ("deploy", "--overlay", Honoured(BUNDLES)),
+    ("trust", "--remove", Honoured(BUNDLES)),
+    ("trust", "--scope", Refused(&["trust", "pg", "--scope", "cluster"])),
+    ("diff-bundle", "--overlay", Honoured(BUNDLES)),
+    ("export-bundle", "--filename", Honoured(BUNDLES)),
     ("deploy", "--attach-storage", Refused(&["deploy", "postgresql-k8s", "--attach-storage", "a/0"])),
     ("deploy", "--dry-run", Honoured(DRY_RUNS)),
     ("remove-application", "--no-prompt", Honoured(EXTERNAL)),

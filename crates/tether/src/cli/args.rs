@@ -68,6 +68,12 @@ pub enum Command {
     RemoveRelation(RemoveRelationArgs),
     /// Get, set or reset application configuration.
     Config(ConfigArgs),
+    /// Give an application access to trusted credentials (or take it back).
+    Trust(TrustArgs),
+    /// Show what deploying a bundle would change in the model.
+    DiffBundle(DiffBundleArgs),
+    /// Write the model as a bundle.
+    ExportBundle(ExportBundleArgs),
     /// Run an action on a unit.
     Run(RunArgs),
     /// Show the status of the model.
@@ -307,7 +313,8 @@ pub struct DeployArgs {
     pub resource: Vec<String>,
     #[arg(long, hide = true)]
     pub storage: Vec<String>,
-    #[arg(long, hide = true)]
+    /// Overlays merged onto a bundle, in order (only with a bundle).
+    #[arg(long)]
     pub overlay: Vec<String>,
     #[arg(long, hide = true)]
     pub attach_storage: Option<String>,
@@ -378,6 +385,32 @@ pub struct RemoveRelationArgs {
     pub args: Vec<String>,
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    pub app: String,
+    /// Take the trust back.
+    #[arg(long)]
+    pub remove: bool,
+    #[arg(long, hide = true)]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffBundleArgs {
+    /// The bundle file.
+    pub bundle: std::path::PathBuf,
+    /// Overlays merged onto the bundle, in order.
+    #[arg(long)]
+    pub overlay: Vec<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportBundleArgs {
+    /// Write the bundle to this file instead of stdout.
+    #[arg(long)]
+    pub filename: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -17,7 +17,7 @@ use super::output;
 use super::output::table::colour_stdout;
 use super::params::{self, shown, split_list};
 use super::reply::{print_done, unexpected};
-use super::{exec, logs, models, ops, secrets, unsupported};
+use super::{bundles, exec, logs, models, ops, relations, secrets, unsupported};
 use crate::paths::Home;
 use anstream::ColorChoice;
 use std::io::BufRead;
@@ -27,10 +27,6 @@ use tether_core::wire::{Reply, Request, JUJU_COMPAT_VERSION};
 
 /// Slack on top of a wait before the client gives up on the socket.
 const RUN_SLACK: Duration = Duration::from_secs(30);
-/// How long `integrate` waits quietly for a relation being removed before saying so,
-/// and how much longer it then waits (Juju's bound: two minutes in all).
-const QUIET_REMOVAL_WAIT: Duration = Duration::from_secs(1);
-const REMOVAL_WAIT: Duration = Duration::from_secs(119);
 
 fn duration_arg(flag: &str, value: &str) -> Result<Duration, CliError> {
     parse_duration(value).map_err(|_| CliError::usage(format!("invalid value {:?} for option --{flag}: invalid duration", shown(value))))
@@ -165,6 +161,15 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
             };
             print_done(ctx.send(Request::DestroyModel { name, force: a.force }, timeout)?)
         }
+        Command::Deploy(a) if bundles::is_bundle(&a.charm) => {
+            if a.app.is_some() || !a.config.is_empty() || a.num_units != 1 || !a.resource.is_empty() || a.trust {
+                return Err(CliError::usage(
+                    "an application name, --config, -n, --resource and --trust go in the bundle, not on the command line",
+                ));
+            }
+            let overlays: Vec<std::path::PathBuf> = a.overlay.iter().map(std::path::PathBuf::from).collect();
+            bundles::deploy(ctx, std::path::Path::new(&a.charm), &overlays, a.dry_run)
+        }
         Command::Deploy(a) => {
             let config = params::config_assignments(&a.config, a.app.as_deref())?;
             let resources = a.resource.iter().map(|r| resource_arg(r)).collect();
@@ -191,13 +196,16 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Integrate(a) => {
             let [x, y] =
                 <[String; 2]>::try_from(a.endpoints).map_err(|_| CliError::usage("an integration must involve two applications"))?;
-            integrate(ctx, x, y)
+            relations::integrate(ctx, x, y)
         }
         Command::RemoveRelation(a) => {
             let (x, y) = relation_args(&a.args)?;
             print_done(ctx.send(Request::RemoveRelation { model, a: x, b: y }, DEFAULT_TIMEOUT)?)
         }
         Command::Config(a) => config(ctx, a),
+        Command::Trust(a) => print_done(ctx.send(Request::Trust { model, app: a.app, remove: a.remove }, DEFAULT_TIMEOUT)?),
+        Command::DiffBundle(a) => bundles::diff(ctx, &a.bundle, &a.overlay),
+        Command::ExportBundle(a) => bundles::export_bundle(ctx, a.filename.as_deref()),
         Command::Run(a) => ops::run(ctx, a),
         Command::Operations(a) => ops::operations(ctx, a),
         Command::ShowOperation(a) => ops::show_operation(ctx, a),
@@ -377,25 +385,6 @@ fn removal_dry_run(ctx: &Ctx, apps: &[String]) -> CmdResult {
 /// `integrate`: a relation of the same pair still being removed is waited for (one
 /// second quietly, then saying so, at most two minutes in all), as the seeds'
 /// `remove-relation` then `integrate` expect.
-fn integrate(ctx: &Ctx, a: String, b: String) -> CmdResult {
-    let request = |wait: Duration| Request::Integrate {
-        model: ctx.model.clone(),
-        a: a.clone(),
-        b: b.clone(),
-        wait_ms: Some(wait.as_millis() as u64),
-    };
-    match ctx.send(request(QUIET_REMOVAL_WAIT), DEFAULT_TIMEOUT + QUIET_REMOVAL_WAIT)? {
-        Reply::Pending { message, .. } => {
-            emit::info(&message);
-            match ctx.send(request(REMOVAL_WAIT), REMOVAL_WAIT + RUN_SLACK)? {
-                Reply::Pending { error, .. } => Err(CliError::runtime(error)),
-                other => print_done(other),
-            }
-        }
-        other => print_done(other),
-    }
-}
-
 fn show_unit(ctx: &Ctx, a: args::ShowUnitArgs) -> CmdResult {
     let mut all = std::collections::BTreeMap::new();
     for unit in a.units {

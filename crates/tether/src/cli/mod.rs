@@ -14,6 +14,7 @@
 
 mod args;
 mod autostart;
+mod bundles;
 mod client;
 mod commands;
 mod context;
@@ -25,6 +26,7 @@ mod models;
 mod ops;
 mod output;
 mod params;
+mod relations;
 mod reply;
 mod secrets;
 mod unsupported;

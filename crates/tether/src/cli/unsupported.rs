@@ -51,8 +51,13 @@ pub fn check(cli: &Cli) -> Result<(), CliError> {
             (a.force, "--force", "tether has no deployment checks to bypass"),
             (!a.storage.is_empty(), "--storage", NO_STORAGE),
             (a.attach_storage.is_some(), "--attach-storage", NO_STORAGE),
-            (!a.overlay.is_empty(), "--overlay", "overlays apply to bundles, and deploy takes a charm"),
+            (
+                !a.overlay.is_empty() && !super::bundles::is_bundle(&a.charm),
+                "--overlay",
+                "overlays apply to bundles, and this deploys a charm",
+            ),
         ]),
+        Command::Trust(a) => given.push((a.scope.is_some(), "--scope", "tether has no cluster to scope the trust to")),
         Command::RemoveApplication(a) => given.extend([(a.force, "--force", NO_FORCE), (a.no_wait, "--no-wait", NO_WAIT)]),
         Command::AddUnit(a) => {
             given.extend([(a.to.is_some(), "--to", NO_MACHINES), (a.attach_storage.is_some(), "--attach-storage", NO_STORAGE)])

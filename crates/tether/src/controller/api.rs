@@ -36,6 +36,7 @@ pub async fn dispatch(c: &Controller, request: Request) -> Reply {
         Request::RemoveUnit { model, units, num_units } => applications::remove_unit(c, model, &units, num_units),
         Request::RemoveApplication { model, apps, force } => applications::remove_application(c, model, &apps, force),
         Request::ConfigGet { model, app } => applications::config_get(c, model, &app),
+        Request::Trust { model, app, remove } => applications::trust(c, model, &app, !remove),
         Request::ConfigSet { model, app, set, reset } => applications::config_set(c, model, &app, &set, &reset),
         Request::Integrate { model, a, b, wait_ms } => relations::integrate(c, model, &a, &b, wait_ms).await,
         Request::RemoveRelation { model, a, b } => relations::remove(c, model, &a, b.as_deref()),

@@ -328,6 +328,28 @@ pub fn config_get(c: &Controller, model: Option<String>, app: &str) -> ApiResult
     })
 }
 
+/// `trust APP [--remove]`: records the application's trust (what `credential-get` checks)
+/// and runs `config-changed` on its units, as a change of application config does in Juju.
+pub fn trust(c: &Controller, model: Option<String>, app: &str, trusted: bool) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let woken = c.store.write(|tx| {
+        existing_app(tx, &m.name, app)?;
+        let mut settings = tx.app_bag(&m.name, app, AppBag::Settings)?;
+        if settings.get("trust").is_some_and(|t| t == "true") == trusted {
+            return Ok(vec![]);
+        }
+        settings.insert("trust".to_string(), trusted.to_string());
+        tx.set_app_bag(&m.name, app, AppBag::Settings, &settings)?;
+        let units: Vec<String> = tx.units(&m.name, Some(app))?.into_iter().map(|u| u.name).collect();
+        for u in &units {
+            tx.enqueue(&m.name, u, &Event::simple(HookKind::ConfigChanged))?;
+        }
+        Ok::<_, ApiError>(units)
+    })?;
+    c.engine.kick_all(&m.name, woken);
+    Ok(Reply::Done { info: vec![], output: None })
+}
+
 pub fn config_set(c: &Controller, model: Option<String>, app: &str, set: &[String], reset: &[String]) -> ApiResult {
     let m = resolve_model(c, model)?;
     let woken = c.store.write(|tx| {
