@@ -10,7 +10,7 @@ use super::resources;
 use super::state::Controller;
 use crate::charms;
 use crate::engine::charm::CharmSource;
-use crate::store::{AppBag, AppRow, RelEndpoint, RelationRow};
+use crate::store::{AppBag, AppRow, RelEndpoint, RelationRow, StoreError, Tx};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use tether_core::charm_meta::CharmOrigin;
@@ -328,6 +328,16 @@ pub fn config_get(c: &Controller, model: Option<String>, app: &str) -> ApiResult
     })
 }
 
+/// Queues `config-changed` on every unit of `app` (an application setting changed);
+/// returns the units to wake.
+fn queue_config_changed(tx: &Tx<'_>, model: &str, app: &str) -> Result<Vec<String>, StoreError> {
+    let units: Vec<String> = tx.units(model, Some(app))?.into_iter().map(|u| u.name).collect();
+    for u in &units {
+        tx.enqueue(model, u, &Event::simple(HookKind::ConfigChanged))?;
+    }
+    Ok(units)
+}
+
 /// `trust APP [--remove]`: records the application's trust (what `credential-get` checks)
 /// and runs `config-changed` on its units, as a change of application config does in Juju.
 pub fn trust(c: &Controller, model: Option<String>, app: &str, trusted: bool) -> ApiResult {
@@ -340,11 +350,7 @@ pub fn trust(c: &Controller, model: Option<String>, app: &str, trusted: bool) ->
         }
         settings.insert("trust".to_string(), trusted.to_string());
         tx.set_app_bag(&m.name, app, AppBag::Settings, &settings)?;
-        let units: Vec<String> = tx.units(&m.name, Some(app))?.into_iter().map(|u| u.name).collect();
-        for u in &units {
-            tx.enqueue(&m.name, u, &Event::simple(HookKind::ConfigChanged))?;
-        }
-        Ok::<_, ApiError>(units)
+        Ok::<_, ApiError>(queue_config_changed(tx, &m.name, app)?)
     })?;
     c.engine.kick_all(&m.name, woken);
     Ok(Reply::Done { info: vec![], output: None })
@@ -366,11 +372,7 @@ pub fn config_set(c: &Controller, model: Option<String>, app: &str, set: &[Strin
             return Ok(vec![]);
         }
         tx.set_app_config(&m.name, app, &next)?;
-        let units: Vec<String> = tx.units(&m.name, Some(app))?.into_iter().map(|u| u.name).collect();
-        for u in &units {
-            tx.enqueue(&m.name, u, &Event::simple(HookKind::ConfigChanged))?;
-        }
-        Ok::<_, ApiError>(units)
+        Ok::<_, ApiError>(queue_config_changed(tx, &m.name, app)?)
     })?;
     c.engine.kick_all(&m.name, woken);
     Ok(Reply::Done { info: vec![], output: None })

@@ -157,9 +157,9 @@ async fn a_hook_that_fails_keeps_none_of_its_writes_stays_at_the_head_and_runs_a
     engine.shutdown();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_action_is_committed_as_a_failed_task_with_nothing_else_it_buffered() {
-    let (w, _, engine) = with_writer(true);
+/// Queues the action `rotate` on the unit, runs it and waits until its task is reported
+/// finished; returns the task id.
+async fn run_rotate_to_its_end(w: &World, engine: &Arc<super::Engine>) -> i64 {
     let mut done = engine.task_events();
     let task = w
         .store
@@ -173,6 +173,13 @@ async fn a_failed_action_is_committed_as_a_failed_task_with_nothing_else_it_buff
     engine.kick(MODEL, UNIT);
     let finished = tokio::time::timeout(WAIT, done.recv()).await.expect("the task to finish").unwrap();
     assert_eq!(finished, (MODEL.to_string(), task));
+    task
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_action_is_committed_as_a_failed_task_with_nothing_else_it_buffered() {
+    let (w, _, engine) = with_writer(true);
+    let task = run_rotate_to_its_end(&w, &engine).await;
 
     let t = w.store.read(|tx| tx.task(MODEL, task)).unwrap().unwrap();
     assert_eq!((t.status.as_str(), t.message.as_str()), ("failed", "boom in rotate"));
@@ -204,19 +211,7 @@ impl Charm for Panics {
 async fn an_action_whose_charm_panics_ends_as_a_failed_task_and_does_not_run_again() {
     let w = World::new();
     let engine = w.engine(Arc::new(Panics));
-    let mut done = engine.task_events();
-    let task = w
-        .store
-        .write(|tx| {
-            let id = tx.next_task_id(MODEL)?;
-            tx.create_task(MODEL, id, None, UNIT, "rotate", &Default::default())?;
-            tx.enqueue(MODEL, UNIT, &Event::action(id, "rotate"))?;
-            Ok::<_, StoreError>(id)
-        })
-        .unwrap();
-    engine.kick(MODEL, UNIT);
-    let finished = tokio::time::timeout(WAIT, done.recv()).await.expect("the task to finish").unwrap();
-    assert_eq!(finished, (MODEL.to_string(), task));
+    let task = run_rotate_to_its_end(&w, &engine).await;
     let t = w.store.read(|tx| tx.task(MODEL, task)).unwrap().unwrap();
     assert_eq!(t.status, "failed");
     assert!(t.message.contains("charm bug in rotate"), "{}", t.message);
