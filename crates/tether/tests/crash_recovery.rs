@@ -502,6 +502,15 @@ fn storm(db: Db, n: usize) {
             let mut killed = 0;
             for pause in kills {
                 sleep(Duration::from_millis(pause));
+                // On a loaded machine the controller a storm command started may still be
+                // coming up: wait (bounded) until one runs, so every kill hits one.
+                let _ = poll_until(SETTLE_TIMEOUT, POLL, || match w.c.controller_pid() {
+                    Some(pid) => Ok(pid),
+                    None => {
+                        let _ = w.c.tether(&["status", "--format", "json"]);
+                        Err("no controller running yet".to_string())
+                    }
+                });
                 if w.c.kill_controller().is_some() {
                     killed += 1;
                 }
