@@ -47,8 +47,15 @@ pub enum Admin<'a> {
     /// `CREATEDB` (PostgreSQL 15 semantics). It owns the databases it creates, becomes a
     /// member of each relation user it creates (so it may hand objects to it, reassign
     /// them and end its sessions), and never changes a superuser attribute nor the
-    /// server's own maintenance database.
-    Adopted(&'a str),
+    /// database. Its relation users carry `marker` (see [`adopted_marker`]), so two
+    /// applications adopting one server never take each other's users for their own.
+    Adopted { login: &'a str, marker: &'a str },
+}
+
+/// The ownership comment of relation users on an adopted server: tether's, narrowed to
+/// the application (`scope`, such as `<model uuid>/<application>`) that created them.
+pub fn adopted_marker(scope: &str) -> String {
+    format!("{OWNERSHIP_COMMENT}: {scope}")
 }
 
 impl Admin<'_> {
@@ -56,7 +63,15 @@ impl Admin<'_> {
     pub fn owner(&self) -> &str {
         match self {
             Admin::Operator => "operator",
-            Admin::Adopted(login) => login,
+            Admin::Adopted { login, .. } => login,
+        }
+    }
+
+    /// The ownership comment its relation users carry.
+    pub fn marker(&self) -> &str {
+        match self {
+            Admin::Operator => OWNERSHIP_COMMENT,
+            Admin::Adopted { marker, .. } => marker,
         }
     }
 }
@@ -144,7 +159,7 @@ pub fn ensure_user_as(admin: Admin, user: &str, verifier: &str, plan: &RolePlan,
     let u = quote_ident(user)?;
     let attr = |on: bool, yes: &str, no: &str| if on { yes.to_string() } else { no.to_string() };
     let superuser = match admin {
-        Admin::Adopted(_) if !plan.superuser => None,
+        Admin::Adopted { .. } if !plan.superuser => None,
         _ => Some(attr(plan.superuser, "SUPERUSER", "NOSUPERUSER")),
     };
     let attrs = ["LOGIN".to_string()]
@@ -159,7 +174,7 @@ pub fn ensure_user_as(admin: Admin, user: &str, verifier: &str, plan: &RolePlan,
     } else {
         format!("CREATE ROLE {u} WITH {attrs} PASSWORD {pw}")
     }];
-    out.push(format!("COMMENT ON ROLE {u} IS {}", quote_literal(OWNERSHIP_COMMENT)?));
+    out.push(format!("COMMENT ON ROLE {u} IS {}", quote_literal(admin.marker())?));
     out.push(format!("GRANT {} TO {u}", quote_ident(RELATION_ACCESS)?));
     if plan.admin {
         out.push(format!("GRANT {} TO {u}", quote_ident(ADMIN_GROUP)?));
@@ -167,7 +182,7 @@ pub fn ensure_user_as(admin: Admin, user: &str, verifier: &str, plan: &RolePlan,
     for g in &plan.grants {
         out.push(format!("GRANT {} TO {u}", quote_ident(g)?));
     }
-    if let Admin::Adopted(login) = admin {
+    if let Admin::Adopted { login, .. } = admin {
         out.push(format!("GRANT {u} TO {}", quote_ident(login)?));
     }
     Ok(out)
@@ -249,7 +264,7 @@ pub fn create_database(database: &str) -> Result<String, PlanError> {
 pub fn create_database_as(admin: Admin, database: &str) -> Result<String, PlanError> {
     match admin {
         Admin::Operator => Ok(format!("CREATE DATABASE {} OWNER {}", quote_ident(database)?, quote_ident("operator")?)),
-        Admin::Adopted(_) => Ok(format!("CREATE DATABASE {}", quote_ident(database)?)),
+        Admin::Adopted { .. } => Ok(format!("CREATE DATABASE {}", quote_ident(database)?)),
     }
 }
 
@@ -374,10 +389,12 @@ mod tests {
 
     #[test]
     fn an_adopted_admin_never_names_the_superuser_attribute_and_joins_its_users() {
-        let admin = Admin::Adopted("dba");
+        let marker = adopted_marker("uuid/pg-ext");
+        let admin = Admin::Adopted { login: "dba", marker: &marker };
         let s = ensure_user_as(admin, "relation_id_4", "v", &RolePlan::default(), true).unwrap();
         assert_eq!(s[0], "ALTER ROLE \"relation_id_4\" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD 'v'");
         assert_eq!(s.last().unwrap(), "GRANT \"relation_id_4\" TO \"dba\"");
+        assert_eq!(s[1], "COMMENT ON ROLE \"relation_id_4\" IS 'managed by tether: uuid/pg-ext'");
         let s = ensure_user_as(admin, "relation_id_4", "v", &RolePlan { superuser: true, ..Default::default() }, false).unwrap();
         assert!(s[0].contains(" SUPERUSER "), "{s:?}");
         assert_eq!(create_database_as(admin, "app").unwrap(), "CREATE DATABASE \"app\"");

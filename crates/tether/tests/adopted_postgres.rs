@@ -109,12 +109,18 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
     let new = PgLogin::from_credentials(&second);
     assert_eq!(new.session().row("SELECT v FROM kept"), ["before"], "data survives the new user");
 
-    // Drift repair: a password changed by hand is reset.
-    server.session().execute(&format!("ALTER ROLE \"{}\" PASSWORD 'changed-by-hand'", new.user));
+    // Drift repair: a password changed by hand is reset; a look-alike marked by another
+    // tether (another application adopting this server) is not this one's to sweep.
+    let su = server.session();
+    su.execute("CREATE ROLE relation_id_999 LOGIN PASSWORD 'other'");
+    su.execute("COMMENT ON ROLE relation_id_999 IS 'managed by tether'");
+    su.execute(&format!("ALTER ROLE \"{}\" PASSWORD 'changed-by-hand'", new.user));
+    drop(su);
     wait_until("drift repair to restore the password", SETTLE_TIMEOUT, || match new.outcome() {
         LoginOutcome::Accepted => Ok(()),
         other => Err(format!("{other:?}")),
     });
+    assert!(exists(&server, "SELECT 1 FROM pg_roles WHERE rolname = 'relation_id_999'"), "another application's user survives");
 
     // The server going away: waiting, with the endpoint; back: active again.
     server.stop();

@@ -224,7 +224,8 @@ async fn adopted_admin(
     };
     let password = SecretString::new(password.clone());
     let checked = async {
-        let admin = services.pg.adopted(host, port, user, &password).await?;
+        let scope = format!("{}/{}", ctx.model_uuid, ctx.app);
+        let admin = services.pg.adopted(host, port, user, &password, &scope).await?;
         let missing = admin.missing_privileges().await?;
         Ok::<_, crate::engines::postgres::PgError>((admin, missing))
     };

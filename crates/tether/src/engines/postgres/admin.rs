@@ -49,6 +49,8 @@ pub struct PgAdmin {
     /// Whether the login may turn statement logging off for its transactions
     /// (`log_statement` is superuser-only unless granted with `GRANT SET ON PARAMETER`).
     quiet: std::sync::atomic::AtomicBool,
+    /// The ownership comment of the relation users this client manages.
+    marker: String,
     user: String,
     password: RwLock<SecretString>,
     /// Maintenance-database sessions not in use.
@@ -97,17 +99,20 @@ impl std::fmt::Debug for PgAdmin {
 impl PgAdmin {
     /// Logs in to the `postgres` database of 127.0.0.1:`port` (failing now if it cannot).
     pub async fn connect(port: u16, user: &str, password: &SecretString) -> Result<PgAdmin, PgError> {
-        PgAdmin::connect_at(LOOPBACK, port, user, password, false).await
+        PgAdmin::connect_at(LOOPBACK, port, user, password, None).await
     }
 
     /// Logs in to the `postgres` database of an adopted server at `host:port` as its
-    /// admin login (failing now if it cannot).
-    pub async fn connect_adopted(host: &str, port: u16, user: &str, password: &SecretString) -> Result<PgAdmin, PgError> {
-        PgAdmin::connect_at(host, port, user, password, true).await
+    /// admin login (failing now if it cannot). Its relation users are marked as `scope`'s
+    /// (see `pg_plan::adopted_marker`): it neither lists nor changes anyone else's.
+    pub async fn connect_adopted(host: &str, port: u16, user: &str, password: &SecretString, scope: &str) -> Result<PgAdmin, PgError> {
+        PgAdmin::connect_at(host, port, user, password, Some(scope)).await
     }
 
-    async fn connect_at(host: &str, port: u16, user: &str, password: &SecretString, adopted: bool) -> Result<PgAdmin, PgError> {
+    async fn connect_at(host: &str, port: u16, user: &str, password: &SecretString, scope: Option<&str>) -> Result<PgAdmin, PgError> {
+        let adopted = scope.is_some();
         let admin = PgAdmin {
+            marker: scope.map(pg_plan::adopted_marker).unwrap_or_else(|| pg_plan::OWNERSHIP_COMMENT.to_string()),
             host: host.to_string(),
             port,
             adopted,
@@ -139,6 +144,11 @@ impl PgAdmin {
         self.quiet.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The ownership comment of its relation users.
+    pub fn marker(&self) -> &str {
+        &self.marker
+    }
+
     /// The login this client uses.
     pub fn login(&self) -> &str {
         &self.user
@@ -147,7 +157,7 @@ impl PgAdmin {
     /// Who runs the statements (and owns what tether creates) on this server.
     fn steward(&self) -> Admin<'_> {
         if self.adopted {
-            Admin::Adopted(&self.user)
+            Admin::Adopted { login: &self.user, marker: &self.marker }
         } else {
             Admin::Operator
         }
@@ -282,11 +292,16 @@ impl PgAdmin {
         if self.quiet() {
             tx.batch_execute(QUIET).await.map_err(step("disabling statement logging"))?;
         }
-        let exists = tx
-            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&user])
+        let found = tx
+            .query_opt("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1", &[&user])
             .await
-            .map_err(step("checking whether the user exists"))?
-            .is_some();
+            .map_err(step("checking whether the user exists"))?;
+        let exists = found.is_some();
+        // On an adopted server a role of that name that is not ours (the server's own, or
+        // another application's) is never taken over.
+        if self.adopted && found.is_some_and(|r| r.get::<_, Option<String>>(0).as_deref() != Some(self.marker.as_str())) {
+            return Err(PgError::Foreign(user.to_string()));
+        }
         let mut statements = pg_plan::ensure_user_as(self.steward(), user, &verifier(password), &plan, exists)?;
         statements.extend(pg_plan::database_access_as(self.steward(), database, user)?);
         for s in &statements {
@@ -385,7 +400,7 @@ impl PgAdmin {
             .query(
                 "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' \
                  AND shobj_description(oid, 'pg_authid') = $1 ORDER BY rolname",
-                &[&pg_plan::OWNERSHIP_COMMENT],
+                &[&self.marker],
             )
             .await
             .map_err(step("listing relation users"))?;

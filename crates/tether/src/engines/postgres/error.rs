@@ -24,6 +24,10 @@ pub enum PgError {
     /// What an adopted server's admin cannot do for tether (the message says what).
     #[error("{0}")]
     Unsupported(&'static str),
+    /// A role of a relation user's name exists on an adopted server and is not this
+    /// application's.
+    #[error("a role named {0} exists on the adopted server and is not this application's")]
+    Foreign(String),
 }
 
 impl From<PlanError> for PgError {
@@ -80,6 +84,7 @@ impl Classify for PgError {
             PgError::InvalidRoles(_) => ErrorClass::Blocked(INVALID_ROLES.into()),
             PgError::Plan(_) => ErrorClass::Bug,
             PgError::Unsupported(what) => ErrorClass::Blocked((*what).into()),
+            PgError::Foreign(_) => ErrorClass::Blocked(self.to_string()),
         }
     }
 }
