@@ -126,8 +126,14 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
     server.stop();
     let waiting = wait_unit(&c, APP, "waiting", &format!("127.0.0.1:{}", server.port));
     assert!(waiting.contains("unreachable") && !waiting.contains("dba-secret-pw"), "{waiting}");
+    // Work queued while it is away is done when it answers: a relation removed meanwhile
+    // loses its user.
+    c.ok(&["remove-relation", "data-integrator", APP]);
+    c.wait_for("the relation to be gone", |s| Ok(related_apps(s, APP, "database").is_empty()));
     server.start_again();
     c.wait_active(&[APP]);
+    new.wait_refused();
+    assert_bad_credentials(&new);
 
     // remove-application: the server, its own users and databases, and the data stay.
     c.ok(&["remove-application", APP]);
