@@ -38,6 +38,44 @@ pub const ADMIN_GROUP: &str = "admin";
 /// The database every PostgreSQL server has for maintenance; no application's.
 pub const MAINTENANCE_DATABASE: &str = "postgres";
 
+/// Who runs tether's statements on a server, and so who owns what tether creates there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admin<'a> {
+    /// A server tether started: its superuser `operator`.
+    Operator,
+    /// A server tether adopted: the given login, which need only have `CREATEROLE` and
+    /// `CREATEDB` (PostgreSQL 15 semantics). It owns the databases it creates, becomes a
+    /// member of each relation user it creates (so it may hand objects to it, reassign
+    /// them and end its sessions), and never changes a superuser attribute nor the
+    /// database. Its relation users carry `marker` (see [`adopted_marker`]), so two
+    /// applications adopting one server never take each other's users for their own.
+    Adopted { login: &'a str, marker: &'a str },
+}
+
+/// The ownership comment of relation users on an adopted server: tether's, narrowed to
+/// the application (`scope`, such as `<model uuid>/<application>`) that created them.
+pub fn adopted_marker(scope: &str) -> String {
+    format!("{OWNERSHIP_COMMENT}: {scope}")
+}
+
+impl Admin<'_> {
+    /// The role that owns tether's databases and takes a dropped user's objects.
+    pub fn owner(&self) -> &str {
+        match self {
+            Admin::Operator => "operator",
+            Admin::Adopted { login, .. } => login,
+        }
+    }
+
+    /// The ownership comment its relation users carry.
+    pub fn marker(&self) -> &str {
+        match self {
+            Admin::Operator => OWNERSHIP_COMMENT,
+            Admin::Adopted { marker, .. } => marker,
+        }
+    }
+}
+
 /// Quotes an identifier the way PostgreSQL's `quote_ident` does (always quoting).
 /// Refuses NUL, which no identifier may contain.
 pub fn quote_ident(name: &str) -> Result<String, PlanError> {
@@ -109,22 +147,34 @@ pub fn classify_roles(extra_user_roles: &str, existing_role: impl Fn(&str) -> bo
 /// Statements that make `user` exist with exactly the plan's attributes and the given
 /// SCRAM verifier. `exists` says whether the role is already there.
 pub fn ensure_user(user: &str, verifier: &str, plan: &RolePlan, exists: bool) -> Result<Vec<String>, PlanError> {
+    ensure_user_as(Admin::Operator, user, verifier, plan, exists)
+}
+
+/// [`ensure_user`] run by `admin`. An adopted server's admin may not name the superuser
+/// attribute at all unless it is a superuser (PostgreSQL refuses even `NOSUPERUSER` in an
+/// `ALTER ROLE` by a non-superuser), so it is left out there unless the plan asks for it;
+/// and the admin joins the new role, which PostgreSQL 15 requires before the admin may
+/// give it objects, reassign what it owns or end its sessions.
+pub fn ensure_user_as(admin: Admin, user: &str, verifier: &str, plan: &RolePlan, exists: bool) -> Result<Vec<String>, PlanError> {
     let u = quote_ident(user)?;
     let attr = |on: bool, yes: &str, no: &str| if on { yes.to_string() } else { no.to_string() };
-    let attrs = [
-        "LOGIN".to_string(),
-        attr(plan.superuser, "SUPERUSER", "NOSUPERUSER"),
-        attr(plan.createdb, "CREATEDB", "NOCREATEDB"),
-        attr(plan.createrole, "CREATEROLE", "NOCREATEROLE"),
-    ]
-    .join(" ");
+    let superuser = match admin {
+        Admin::Adopted { .. } if !plan.superuser => None,
+        _ => Some(attr(plan.superuser, "SUPERUSER", "NOSUPERUSER")),
+    };
+    let attrs = ["LOGIN".to_string()]
+        .into_iter()
+        .chain(superuser)
+        .chain([attr(plan.createdb, "CREATEDB", "NOCREATEDB"), attr(plan.createrole, "CREATEROLE", "NOCREATEROLE")])
+        .collect::<Vec<_>>()
+        .join(" ");
     let pw = quote_literal(verifier)?;
     let mut out = vec![if exists {
         format!("ALTER ROLE {u} WITH {attrs} PASSWORD {pw}")
     } else {
         format!("CREATE ROLE {u} WITH {attrs} PASSWORD {pw}")
     }];
-    out.push(format!("COMMENT ON ROLE {u} IS {}", quote_literal(OWNERSHIP_COMMENT)?));
+    out.push(format!("COMMENT ON ROLE {u} IS {}", quote_literal(admin.marker())?));
     out.push(format!("GRANT {} TO {u}", quote_ident(RELATION_ACCESS)?));
     if plan.admin {
         out.push(format!("GRANT {} TO {u}", quote_ident(ADMIN_GROUP)?));
@@ -132,19 +182,28 @@ pub fn ensure_user(user: &str, verifier: &str, plan: &RolePlan, exists: bool) ->
     for g in &plan.grants {
         out.push(format!("GRANT {} TO {u}", quote_ident(g)?));
     }
+    if let Admin::Adopted { login, .. } = admin {
+        out.push(format!("GRANT {u} TO {}", quote_ident(login)?));
+    }
     Ok(out)
 }
 
 /// Statements, run in the `postgres` database, that confine a database to its users:
 /// nobody but the named roles may connect.
 pub fn database_access(database: &str, user: &str) -> Result<Vec<String>, PlanError> {
+    database_access_as(Admin::Operator, database, user)
+}
+
+/// [`database_access`] run by `admin`: on an adopted server the `admin` group is not
+/// tether's to create, so only the user and the adopted admin keep access.
+pub fn database_access_as(admin: Admin, database: &str, user: &str) -> Result<Vec<String>, PlanError> {
     let d = quote_ident(database)?;
-    Ok(vec![
-        format!("REVOKE ALL ON DATABASE {d} FROM PUBLIC"),
-        format!("GRANT ALL ON DATABASE {d} TO {}", quote_ident(user)?),
-        format!("GRANT ALL ON DATABASE {d} TO {}", quote_ident(ADMIN_GROUP)?),
-        format!("GRANT ALL ON DATABASE {d} TO {}", quote_ident("operator")?),
-    ])
+    let mut out = vec![format!("REVOKE ALL ON DATABASE {d} FROM PUBLIC"), format!("GRANT ALL ON DATABASE {d} TO {}", quote_ident(user)?)];
+    if admin == Admin::Operator {
+        out.push(format!("GRANT ALL ON DATABASE {d} TO {}", quote_ident(ADMIN_GROUP)?));
+    }
+    out.push(format!("GRANT ALL ON DATABASE {d} TO {}", quote_ident(admin.owner())?));
+    Ok(out)
 }
 
 /// Takes back what [`database_access`] gave `user` on `database` (a v1 requirer withdrew
@@ -183,8 +242,13 @@ pub fn take_over_objects(user: &str, ownership: Ownership) -> Result<String, Pla
 /// Statements, run in one database, that hand what `user` owns to `operator` and drop
 /// its privileges there. Run in every database before [`drop_user`].
 pub fn release_objects(user: &str) -> Result<Vec<String>, PlanError> {
+    release_objects_as(Admin::Operator, user)
+}
+
+/// [`release_objects`] handing the objects to `admin`'s owner role.
+pub fn release_objects_as(admin: Admin, user: &str) -> Result<Vec<String>, PlanError> {
     let u = quote_ident(user)?;
-    Ok(vec![format!("REASSIGN OWNED BY {u} TO {}", quote_ident("operator")?), format!("DROP OWNED BY {u}")])
+    Ok(vec![format!("REASSIGN OWNED BY {u} TO {}", quote_ident(admin.owner())?), format!("DROP OWNED BY {u}")])
 }
 
 pub fn drop_user(user: &str) -> Result<String, PlanError> {
@@ -192,7 +256,27 @@ pub fn drop_user(user: &str) -> Result<String, PlanError> {
 }
 
 pub fn create_database(database: &str) -> Result<String, PlanError> {
-    Ok(format!("CREATE DATABASE {} OWNER {}", quote_ident(database)?, quote_ident("operator")?))
+    create_database_as(Admin::Operator, database)
+}
+
+/// `CREATE DATABASE` owned by `admin`'s owner role (an adopted admin owns what it creates;
+/// naming another owner would need membership in it).
+pub fn create_database_as(admin: Admin, database: &str) -> Result<String, PlanError> {
+    match admin {
+        Admin::Operator => Ok(format!("CREATE DATABASE {} OWNER {}", quote_ident(database)?, quote_ident("operator")?)),
+        Admin::Adopted { .. } => Ok(format!("CREATE DATABASE {}", quote_ident(database)?)),
+    }
+}
+
+/// On an adopted server only the group every relation user joins is created (when
+/// missing, marked as tether's); the server's `admin` role, if any, and its maintenance
+/// database are not tether's to change.
+pub fn bootstrap_adopted_groups(group_exists: impl Fn(&str) -> bool) -> Result<Vec<String>, PlanError> {
+    if group_exists(RELATION_ACCESS) {
+        return Ok(vec![]);
+    }
+    let g = quote_ident(RELATION_ACCESS)?;
+    Ok(vec![format!("CREATE ROLE {g} NOLOGIN"), format!("COMMENT ON ROLE {g} IS {}", quote_literal(OWNERSHIP_COMMENT)?)])
 }
 
 /// Group roles every server needs before relations are served.
@@ -301,6 +385,24 @@ mod tests {
         let s = ensure_user("relation_id_4", "v", &RolePlan { admin: true, createdb: true, ..Default::default() }, true).unwrap();
         assert!(s[0].starts_with("ALTER ROLE \"relation_id_4\" WITH LOGIN NOSUPERUSER CREATEDB"));
         assert!(s.contains(&"GRANT \"admin\" TO \"relation_id_4\"".to_string()));
+    }
+
+    #[test]
+    fn an_adopted_admin_never_names_the_superuser_attribute_and_joins_its_users() {
+        let marker = adopted_marker("uuid/pg-ext");
+        let admin = Admin::Adopted { login: "dba", marker: &marker };
+        let s = ensure_user_as(admin, "relation_id_4", "v", &RolePlan::default(), true).unwrap();
+        assert_eq!(s[0], "ALTER ROLE \"relation_id_4\" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD 'v'");
+        assert_eq!(s.last().unwrap(), "GRANT \"relation_id_4\" TO \"dba\"");
+        assert_eq!(s[1], "COMMENT ON ROLE \"relation_id_4\" IS 'managed by tether: uuid/pg-ext'");
+        let s = ensure_user_as(admin, "relation_id_4", "v", &RolePlan { superuser: true, ..Default::default() }, false).unwrap();
+        assert!(s[0].contains(" SUPERUSER "), "{s:?}");
+        assert_eq!(create_database_as(admin, "app").unwrap(), "CREATE DATABASE \"app\"");
+        let access = database_access_as(admin, "app", "relation_id_4").unwrap();
+        assert!(!access.iter().any(|s| s.contains("\"admin\"") || s.contains("operator")), "{access:?}");
+        assert_eq!(release_objects_as(admin, "relation_id_4").unwrap()[0], "REASSIGN OWNED BY \"relation_id_4\" TO \"dba\"");
+        assert!(bootstrap_adopted_groups(|_| true).unwrap().is_empty());
+        assert!(bootstrap_adopted_groups(|_| false).unwrap().iter().all(|s| !s.contains("postgres")));
     }
 
     #[test]

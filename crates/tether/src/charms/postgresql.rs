@@ -5,6 +5,13 @@
 //! The first unit (the leader at install) runs the server; further units start none
 //! until high availability exists, and say so. All relation work happens on the leader,
 //! idempotently: the same relation served twice yields the same user and password.
+//!
+//! **Adopt mode**: with `external-endpoint` (`host:port`) and `admin-secret` (a user
+//! secret with `username` and `password`, granted to the application) set at deploy, the
+//! charm starts no server: it manages relation users on that server as that admin, which
+//! needs only `CREATEROLE` and `CREATEDB` (checked before anything is created, at every
+//! hook that would create something and on every `update-status`). The server's own
+//! users and databases are never touched; `set-password` refuses.
 
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser, RotateError};
@@ -12,11 +19,12 @@ use super::server;
 use super::server_hooks::ServerCharm;
 use super::services::Services;
 use crate::engine::context::{Bag, HookContext};
-use crate::engines::postgres::PgSpec;
-use crate::engines::{DatabaseGrant, Ownership, RelationUser, UserAdmin};
+use crate::engines::postgres::{PgAdmin, PgSpec, LOOPBACK};
+use crate::engines::{Classify, DatabaseGrant, ErrorClass, Ownership, RelationUser, UserAdmin};
 use crate::secret::{generate_password, SecretString};
 use anyhow::anyhow;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
 use tether_core::life::Life;
@@ -45,6 +53,45 @@ const LEGACY: [&str; 2] = ["db", "db-admin"];
 const MIXED_ENDPOINTS: &str = "Please choose one endpoint to use. No need to relate all of them simultaneously!";
 const EXTENSIONS_REQUESTED: &str = "extensions requested through relation";
 const ROLES_REQUESTED: &str = "roles requested through relation, use postgresql_client interface instead";
+/// Adopt mode's config options (see the module documentation).
+const EXTERNAL_ENDPOINT: &str = "external-endpoint";
+const ADMIN_SECRET: &str = "admin-secret";
+/// Unit-state key: why the adopted server cannot be managed now (`waiting|...` or
+/// `blocked|...`); absent when it can.
+const STATE_ADOPTED_PROBLEM: &str = "adopted.problem";
+const ADOPTED_SET_PASSWORD: &str = "set-password is not available on an adopted server: tether never changes the server's own users";
+
+/// `host:port` of `external-endpoint`: one endpoint (a comma list, for replicas, is refused for now).
+fn parse_endpoint(value: &str) -> Result<(String, u16), String> {
+    let shown: String = value.chars().take(64).collect();
+    if value.contains(',') {
+        return Err(format!("{EXTERNAL_ENDPOINT} takes one host:port for now (a list of replicas is not supported yet): {shown:?}"));
+    }
+    let bad = || format!("{EXTERNAL_ENDPOINT} must be host:port, got {shown:?}");
+    let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?;
+    if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
+        return Err(bad());
+    }
+    Ok((host.to_string(), port))
+}
+
+fn config_text<'a>(config: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a str> {
+    config.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// The adopted server's address, when the application runs in adopt mode.
+fn adopted(ctx: &HookContext) -> Option<(String, u16)> {
+    config_text(&ctx.config, EXTERNAL_ENDPOINT).and_then(|e| parse_endpoint(e).ok())
+}
+
+/// The address requirers are given: the adopted server's, or the primary unit's port on 127.0.0.1.
+fn server_address(ctx: &HookContext) -> anyhow::Result<(String, u16)> {
+    match adopted(ctx) {
+        Some(a) => Ok(a),
+        None => Ok((LOOPBACK.to_string(), server::primary_port(ctx)?)),
+    }
+}
 
 fn param(name: &str, description: &str) -> ActionParam {
     ActionParam { name: name.into(), kind: "string".into(), description: description.into(), default: None, enum_values: vec![] }
@@ -85,6 +132,18 @@ pub fn meta() -> CharmMeta {
             option("plugin_audit_enable", OptionType::Boolean, Some(true.into()), "enable pgaudit"),
             option("plugin_pg_trgm_enable", OptionType::Boolean, Some(false.into()), "enable pg_trgm in every database"),
             option("plugin_uuid_ossp_enable", OptionType::Boolean, Some(false.into()), "enable uuid-ossp in every database"),
+            option(
+                EXTERNAL_ENDPOINT,
+                OptionType::String,
+                None,
+                "host:port of an existing server to adopt instead of starting one (set at deploy, with admin-secret)",
+            ),
+            option(
+                ADMIN_SECRET,
+                OptionType::String,
+                None,
+                "URI of a user secret (username, password) of the adopted server's admin, which needs CREATEROLE and CREATEDB",
+            ),
         ],
         actions: vec![
             ActionSpec {
@@ -124,8 +183,64 @@ fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
     Ok(SecretString::new(pw.get("operator-password").cloned().ok_or_else(|| anyhow!("operator password missing"))?))
 }
 
-async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<std::sync::Arc<crate::engines::postgres::PgAdmin>> {
-    Ok(services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
+/// The admin client of the server this application manages. In adopt mode `None` when
+/// the adopted server cannot be managed now; the reason is then in the unit state (shown
+/// by `settle_status`) and nothing may be created.
+async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Option<Arc<PgAdmin>>> {
+    let Some((host, port)) = adopted(ctx) else {
+        return Ok(Some(services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?));
+    };
+    match adopted_admin(services, ctx, &host, port).await? {
+        Ok(admin) => {
+            ctx.state_delete(STATE_ADOPTED_PROBLEM);
+            if ctx.state_get(server::STATE_VERSION).is_none() {
+                ctx.state_set(server::STATE_VERSION, &admin.version().await?);
+            }
+            Ok(Some(admin))
+        }
+        Err((status, message)) => {
+            ctx.log("WARNING", &message);
+            ctx.state_set(STATE_ADOPTED_PROBLEM, &format!("{}|{message}", status.as_str()));
+            Ok(None)
+        }
+    }
+}
+
+/// Logs in to the adopted server with the admin secret and checks the admin's privileges;
+/// the inner `Err` is the status to show (never a secret in it).
+async fn adopted_admin(
+    services: &Services,
+    ctx: &HookContext,
+    host: &str,
+    port: u16,
+) -> anyhow::Result<Result<Arc<PgAdmin>, (WorkloadStatus, String)>> {
+    let blocked = |m: String| Ok(Err((WorkloadStatus::Blocked, m)));
+    let uri = config_text(&ctx.config, ADMIN_SECRET).unwrap_or_default();
+    let Ok(content) = ctx.secret_get(uri) else {
+        return blocked(format!("{ADMIN_SECRET} {uri} cannot be read: removed, or not granted to {}", ctx.app));
+    };
+    let (Some(user), Some(password)) = (content.get("username"), content.get("password")) else {
+        return blocked(format!("{ADMIN_SECRET} {uri} needs the keys username and password"));
+    };
+    let password = SecretString::new(password.clone());
+    let checked = async {
+        let scope = format!("{}/{}", ctx.model_uuid, ctx.app);
+        let admin = services.pg.adopted(host, port, user, &password, &scope).await?;
+        let missing = admin.missing_privileges().await?;
+        Ok::<_, crate::engines::postgres::PgError>((admin, missing))
+    };
+    match checked.await {
+        Ok((admin, missing)) if missing.is_empty() => Ok(Ok(admin)),
+        Ok((_, missing)) => blocked(format!(
+            "the admin {user:?} of adopted server {host}:{port} lacks {}; nothing is created until it has it",
+            missing.join(" and ")
+        )),
+        Err(e) => match e.class() {
+            ErrorClass::Retry => Ok(Err((WorkloadStatus::Waiting, format!("adopted server {host}:{port} unreachable: {}", e.root())))),
+            ErrorClass::Blocked(why) => blocked(format!("adopted server {host}:{port}: {why}")),
+            ErrorClass::Bug => Err(e.into()),
+        },
+    }
 }
 
 impl PostgresqlCharm {
@@ -154,7 +269,7 @@ impl PostgresqlCharm {
         let user = relation_user(rel);
         let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let roles = provider::union_roles(&requests);
-        let admin = admin(&self.services, ctx).await?;
+        let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
         // Databases of requests a v1 requirer withdrew: the user loses them.
         for gone in provider::answered_databases(ctx, rel)?.into_iter().filter(|d| !requests.iter().any(|r| &r.database == d)) {
             admin.withdraw_database(&user, &gone).await?;
@@ -170,8 +285,8 @@ impl PostgresqlCharm {
         if reconcile::issue_relation_user(ctx, &*admin, DATABASE, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
-        let port = server::primary_port(ctx)?;
-        let endpoint = format!("127.0.0.1:{port}");
+        let (host, port) = server_address(ctx)?;
+        let endpoint = format!("{host}:{port}");
         let version = server::primary_version(ctx);
         let answers = requests
             .iter()
@@ -241,15 +356,15 @@ impl PostgresqlCharm {
         };
         let roles = if endpoint == "db-admin" { "superuser" } else { "" };
         let ownership = if self.database_shared(ctx, rel, &database)? { Ownership::Shared } else { Ownership::Sole };
-        let admin = admin(&self.services, ctx).await?;
+        let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
         let grants = [DatabaseGrant { name: &database, ownership, extra_user_roles: roles }];
         let wanted = RelationUser { user: &user, password: &password, extra_user_roles: roles, databases: &grants };
         if reconcile::issue_relation_user(ctx, &*admin, endpoint, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
-        let port = server::primary_port(ctx)?;
+        let (host, port) = server_address(ctx)?;
         let conn = format!(
-            "host=127.0.0.1 dbname={database} port={port} user={user} password={} fallback_application_name={remote}",
+            "host={host} dbname={database} port={port} user={user} password={} fallback_application_name={remote}",
             password.expose()
         );
         let mut allowed = ctx.remote_units(rel)?;
@@ -257,7 +372,7 @@ impl PostgresqlCharm {
         let mut bag = Bag::from([
             ("master".to_string(), conn.clone()),
             ("standbys".to_string(), conn),
-            ("host".to_string(), "127.0.0.1".to_string()),
+            ("host".to_string(), host.clone()),
             ("port".to_string(), port.to_string()),
             ("user".to_string(), user.clone()),
             ("password".to_string(), password.expose().to_string()),
@@ -291,7 +406,8 @@ impl PostgresqlCharm {
             return Ok(());
         }
         let user = relation_user(rel);
-        let admin = admin(&self.services, ctx).await?;
+        // Unreachable now: the orphan sweep of the next update-status drops the user.
+        let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
         reconcile::revoke_relation_user(ctx, &*admin, endpoint, rel, &user)
             .await
             .map_err(|e| anyhow!("Failed to delete user during {endpoint} relation broken event: {e}"))?;
@@ -299,6 +415,10 @@ impl PostgresqlCharm {
     }
 
     async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopted(ctx).is_some() {
+            ctx.action_fail("get-password is not available on an adopted server: tether has no system users there");
+            return Ok(());
+        }
         let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
         let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
             ctx.action_fail(&format!(
@@ -312,6 +432,10 @@ impl PostgresqlCharm {
     }
 
     async fn set_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopted(ctx).is_some() {
+            ctx.action_fail(ADOPTED_SET_PASSWORD);
+            return Ok(());
+        }
         if !ctx.leader {
             ctx.action_fail("The action can be run only on leader unit");
             return Ok(());
@@ -334,7 +458,7 @@ impl PostgresqlCharm {
             ctx.action_set("password", new.expose().into());
             return Ok(());
         }
-        let admin = admin(&self.services, ctx).await?;
+        let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
         let label = internal_label(&ctx.app);
         let who = InternalUser { user: &username, label: &label, key, is_admin_login: username == "operator" };
         // The supervisor logs in to check a restarted server: give it the new password.
@@ -366,7 +490,35 @@ impl ServerCharm for PostgresqlCharm {
         &self.services
     }
 
+    fn check_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
+        let endpoint = config_text(config, EXTERNAL_ENDPOINT);
+        if let Some(e) = endpoint {
+            parse_endpoint(e)?;
+        }
+        match (endpoint.is_some(), config_text(config, ADMIN_SECRET)) {
+            (true, None) | (false, Some(_)) => {
+                Err(format!("{EXTERNAL_ENDPOINT} and {ADMIN_SECRET} go together: set both to adopt a server"))
+            }
+            (_, Some(uri)) if !uri.starts_with("secret:") => Err(format!("{ADMIN_SECRET} must be a secret URI (secret:...)")),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_config_change(&self, old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Result<(), String> {
+        for key in [EXTERNAL_ENDPOINT, ADMIN_SECRET] {
+            if config_text(old, key) != config_text(new, key) {
+                return Err(format!("{key} is fixed at deploy (the application's users live on that server)"));
+            }
+        }
+        Ok(())
+    }
+
     fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopted(ctx).is_some() {
+            server::claim_role(ctx);
+            ctx.set_status(WorkloadStatus::Maintenance, "adopting an existing PostgreSQL server")?;
+            return Ok(());
+        }
         server::claim_port_and_role(ctx)?;
         ctx.set_status(WorkloadStatus::Maintenance, "installing PostgreSQL")?;
         Ok(())
@@ -381,6 +533,15 @@ impl ServerCharm for PostgresqlCharm {
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if !server::is_primary(ctx) {
             return server::standby_status(ctx, HA);
+        }
+        if adopted(ctx).is_some() {
+            // No server of our own: log in, check the admin, record the version.
+            if let Some(admin) = admin(&self.services, ctx).await? {
+                let version = admin.version().await?;
+                ctx.state_set(server::STATE_VERSION, &version);
+                self.repair_drift(ctx).await?;
+            }
+            return self.settle_status(ctx);
         }
         ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
         let dir = ctx.unit_dir();
@@ -409,7 +570,13 @@ impl ServerCharm for PostgresqlCharm {
         if !server::is_primary(ctx) {
             return server::standby_status(ctx, HA);
         }
-        if let Some((status, message)) = server::workload_problem(ctx, &self.services.supervisor, "PostgreSQL") {
+        let adopted = adopted(ctx);
+        if adopted.is_some() {
+            if let Some((status, message)) = ctx.state_get(STATE_ADOPTED_PROBLEM).as_deref().and_then(|p| p.split_once('|')) {
+                let status = if status == "waiting" { WorkloadStatus::Waiting } else { WorkloadStatus::Blocked };
+                return Ok(ctx.set_status(status, message)?);
+            }
+        } else if let Some((status, message)) = server::workload_problem(ctx, &self.services.supervisor, "PostgreSQL") {
             return Ok(ctx.set_status(status, &message)?);
         }
         let legacy_in_use =
@@ -418,9 +585,13 @@ impl ServerCharm for PostgresqlCharm {
             ctx.set_status(WorkloadStatus::Blocked, MIXED_ENDPOINTS)?;
             return Ok(());
         }
-        match server::first_blocked(ctx) {
-            Some(reason) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
-            None => ctx.set_status(WorkloadStatus::Active, "")?,
+        match (server::first_blocked(ctx), adopted) {
+            (Some(reason), _) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
+            (None, Some((host, port))) => {
+                let version = server::primary_version(ctx).unwrap_or_else(|| "unknown".into());
+                ctx.set_status(WorkloadStatus::Active, &format!("adopted server {host}:{port}, PostgreSQL {version}"))?
+            }
+            (None, None) => ctx.set_status(WorkloadStatus::Active, "")?,
         }
         Ok(())
     }
@@ -431,10 +602,11 @@ impl ServerCharm for PostgresqlCharm {
     /// user dropped by hand, resetting a password changed by hand). Users tether did not
     /// create (other names) are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
+        let running = adopted(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
+        if !ctx.leader || !server::is_primary(ctx) || !running {
             return Ok(());
         }
-        let admin = admin(&self.services, ctx).await?;
+        let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
         let mut live = Vec::new();
         for ep in [DATABASE, "db", "db-admin"] {
             live.extend(ctx.relation_ids(ep)?.into_iter().map(|r| (ep, r)));
@@ -481,8 +653,11 @@ impl ServerCharm for PostgresqlCharm {
         }
     }
 
-    async fn after_remove(&self, _ctx: &mut HookContext, port: Option<u16>) {
-        if let Some(port) = port {
+    async fn after_remove(&self, ctx: &mut HookContext, port: Option<u16>) {
+        if let Some((host, port)) = adopted(ctx) {
+            // The adopted server is not ours: it keeps running, only our session goes.
+            self.services.pg.forget_key(&format!("{host}:{port}")).await;
+        } else if let Some(port) = port {
             self.services.pg.forget(port).await;
         }
     }

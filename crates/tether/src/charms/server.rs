@@ -40,10 +40,15 @@ pub fn claim_port_and_role(ctx: &mut HookContext) -> anyhow::Result<()> {
         let port = crate::workload::free_port().context("no free port on 127.0.0.1")?;
         ctx.state_set(STATE_PORT, &port.to_string());
     }
+    claim_role(ctx);
+    Ok(())
+}
+
+/// At install: the primary role for the leader (a unit managing an adopted server claims no port).
+pub fn claim_role(ctx: &mut HookContext) {
     if ctx.state_get(STATE_ROLE).is_none() {
         ctx.state_set(STATE_ROLE, if ctx.leader { "primary" } else { "standby" });
     }
-    Ok(())
 }
 
 /// The unit that runs the server: its name, port and unit state.

@@ -1,9 +1,10 @@
-//! [`AdminPool`]: the controller's admin clients, one per server (keyed by port), shared
+//! [`AdminPool`]: the controller's admin clients, one per server (keyed by `host:port`), shared
 //! by every hook that manages that server, for any engine whose admin client is a
 //! [`PooledAdmin`]. The password a caller gives is the truth: a cached client takes it
 //! for its future connections (the charm may just have rotated it).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::secret::SecretString;
@@ -20,7 +21,7 @@ pub trait PooledAdmin: Send + Sync + Sized + 'static {
 }
 
 pub struct AdminPool<A> {
-    inner: Arc<tokio::sync::Mutex<HashMap<u16, Arc<A>>>>,
+    inner: Arc<tokio::sync::Mutex<HashMap<String, Arc<A>>>>,
 }
 
 impl<A> Clone for AdminPool<A> {
@@ -39,18 +40,44 @@ impl<A: PooledAdmin> AdminPool<A> {
     /// The admin client of the server on `port`, logging in as the engine's admin with
     /// `password` when there is none yet.
     pub async fn get(&self, port: u16, password: &SecretString) -> Result<Arc<A>, A::Error> {
+        self.get_with(local_key(port), password, |_| true, || A::connect(port, A::ADMIN_USER, password)).await
+    }
+
+    /// The client cached under `key` if `usable` accepts it (it then takes `password`),
+    /// else a new one from `connect`, cached in its place.
+    pub async fn get_with<F, Fut>(
+        &self,
+        key: String,
+        password: &SecretString,
+        usable: impl Fn(&A) -> bool,
+        connect: F,
+    ) -> Result<Arc<A>, A::Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<A, A::Error>>,
+    {
         let mut map = self.inner.lock().await;
-        if let Some(admin) = map.get(&port) {
+        if let Some(admin) = map.get(&key).filter(|a| usable(a)) {
             admin.use_password(password).await?;
             return Ok(admin.clone());
         }
-        let admin = Arc::new(A::connect(port, A::ADMIN_USER, password).await?);
-        map.insert(port, admin.clone());
+        let admin = Arc::new(connect().await?);
+        map.insert(key, admin.clone());
         Ok(admin)
     }
 
-    /// Drops the client of `port` (its server was stopped or removed).
+    /// Drops the client of the local server on `port` (it was stopped or removed).
     pub async fn forget(&self, port: u16) {
-        self.inner.lock().await.remove(&port);
+        self.forget_key(&local_key(port)).await;
     }
+
+    /// Drops the client cached under `key` (`host:port`).
+    pub async fn forget_key(&self, key: &str) {
+        self.inner.lock().await.remove(key);
+    }
+}
+
+/// The pool key of a server tether runs on 127.0.0.1.
+fn local_key(port: u16) -> String {
+    format!("127.0.0.1:{port}")
 }

@@ -10,6 +10,7 @@
 //! - `status`: reading `status`/`show-unit` JSON and waiting on it;
 //! - `actions`: running actions, credentials, secrets;
 //! - `login`, `postgres`, `mysql`: logging in to each engine;
+//! - `external_pg`: a PostgreSQL server started outside tether, for adopt mode;
 //! - `wait`: the one bounded polling loop and the bounds.
 
 // Each test binary uses a different part of these modules.
@@ -17,6 +18,7 @@
 
 mod actions;
 mod controller;
+mod external_pg;
 mod login;
 mod mysql;
 mod postgres;
@@ -26,4 +28,4 @@ mod wait;
 
 // Each test binary uses some of these.
 #[allow(unused_imports)]
-pub use {controller::*, login::*, mysql::*, postgres::*, processes::*, status::*, wait::*};
+pub use {controller::*, external_pg::*, login::*, mysql::*, postgres::*, processes::*, status::*, wait::*};

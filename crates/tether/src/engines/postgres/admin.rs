@@ -1,5 +1,7 @@
 //! [`PgAdmin`]: tether's admin session on one PostgreSQL server, logged in as `operator`
-//! over 127.0.0.1, managing relation users, system users and their databases.
+//! over 127.0.0.1 on a server tether runs, or as the operator's own admin login on an
+//! adopted server (any host; [`PgAdmin::connect_adopted`]), managing relation users,
+//! system users and their databases.
 //!
 //! Sessions on the maintenance database are pooled: at most [`POOL_CAP`] operations run
 //! at once on one server (each on its own session, reused by the next; a closed one is
@@ -16,7 +18,7 @@ use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use postgres_protocol::password::scram_sha_256;
-use tether_core::pg_plan;
+use tether_core::pg_plan::{self, Admin};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
@@ -32,8 +34,23 @@ const QUIET: &str = "SET LOCAL log_statement = 'none'";
 /// Admin operations (and so maintenance sessions) at once on one server.
 pub const POOL_CAP: usize = 8;
 
+/// The host of every server tether runs itself.
+pub const LOOPBACK: &str = "127.0.0.1";
+
+/// What an adopted server's admin login lacks of what tether needs (see
+/// [`PgAdmin::missing_privileges`]).
+pub const NEEDED_PRIVILEGES: [&str; 2] = ["CREATEROLE", "CREATEDB"];
+
 pub struct PgAdmin {
+    host: String,
     port: u16,
+    /// Whether the server is adopted (not started by tether; the login is not `operator`).
+    adopted: bool,
+    /// Whether the login may turn statement logging off for its transactions
+    /// (`log_statement` is superuser-only unless granted with `GRANT SET ON PARAMETER`).
+    quiet: std::sync::atomic::AtomicBool,
+    /// The ownership comment of the relation users this client manages.
+    marker: String,
     user: String,
     password: RwLock<SecretString>,
     /// Maintenance-database sessions not in use.
@@ -75,23 +92,87 @@ impl Drop for Session<'_> {
 
 impl std::fmt::Debug for PgAdmin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgAdmin").field("port", &self.port).field("user", &self.user).finish_non_exhaustive()
+        f.debug_struct("PgAdmin").field("host", &self.host).field("port", &self.port).field("user", &self.user).finish_non_exhaustive()
     }
 }
 
 impl PgAdmin {
     /// Logs in to the `postgres` database of 127.0.0.1:`port` (failing now if it cannot).
     pub async fn connect(port: u16, user: &str, password: &SecretString) -> Result<PgAdmin, PgError> {
+        PgAdmin::connect_at(LOOPBACK, port, user, password, None).await
+    }
+
+    /// Logs in to the `postgres` database of an adopted server at `host:port` as its
+    /// admin login (failing now if it cannot). Its relation users are marked as `scope`'s
+    /// (see `pg_plan::adopted_marker`): it neither lists nor changes anyone else's.
+    pub async fn connect_adopted(host: &str, port: u16, user: &str, password: &SecretString, scope: &str) -> Result<PgAdmin, PgError> {
+        PgAdmin::connect_at(host, port, user, password, Some(scope)).await
+    }
+
+    async fn connect_at(host: &str, port: u16, user: &str, password: &SecretString, scope: Option<&str>) -> Result<PgAdmin, PgError> {
+        let adopted = scope.is_some();
         let admin = PgAdmin {
+            marker: scope.map(pg_plan::adopted_marker).unwrap_or_else(|| pg_plan::OWNERSHIP_COMMENT.to_string()),
+            host: host.to_string(),
             port,
+            adopted,
+            quiet: std::sync::atomic::AtomicBool::new(!adopted),
             user: user.to_string(),
             password: RwLock::new(password.clone()),
             idle: Default::default(),
             slots: tokio::sync::Semaphore::new(POOL_CAP),
             groups_ready: Default::default(),
         };
-        drop(admin.session().await?);
+        let session = admin.session().await?;
+        if adopted {
+            // PostgreSQL 15 can grant SET on the parameter; older servers have no such check.
+            let may = session
+                .query_one(
+                    "SELECT rolsuper OR has_parameter_privilege('log_statement', 'SET') FROM pg_roles WHERE rolname = current_user",
+                    &[],
+                )
+                .await
+                .map(|r| r.get::<_, bool>(0))
+                .unwrap_or(false);
+            admin.quiet.store(may, std::sync::atomic::Ordering::Relaxed);
+        }
+        drop(session);
         Ok(admin)
+    }
+
+    fn quiet(&self) -> bool {
+        self.quiet.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The ownership comment of its relation users.
+    pub fn marker(&self) -> &str {
+        &self.marker
+    }
+
+    /// The login this client uses.
+    pub fn login(&self) -> &str {
+        &self.user
+    }
+
+    /// Who runs the statements (and owns what tether creates) on this server.
+    fn steward(&self) -> Admin<'_> {
+        if self.adopted {
+            Admin::Adopted { login: &self.user, marker: &self.marker }
+        } else {
+            Admin::Operator
+        }
+    }
+
+    /// Which of [`NEEDED_PRIVILEGES`] the login lacks (none for a superuser).
+    pub async fn missing_privileges(&self) -> Result<Vec<&'static str>, PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        let row = c
+            .query_one("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user", &[])
+            .await
+            .map_err(step("reading the admin's privileges"))?;
+        let (superuser, createrole, createdb): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
+        Ok(NEEDED_PRIVILEGES.into_iter().zip([createrole, createdb]).filter(|(_, has)| !superuser && !has).map(|(p, _)| p).collect())
     }
 
     /// Replaces the credentials used for future connections (open ones stay).
@@ -108,7 +189,7 @@ impl PgAdmin {
     async fn open(&self, database: &str) -> Result<Client, PgError> {
         let password = self.password.read().unwrap_or_else(|p| p.into_inner()).clone();
         let mut cfg = tokio_postgres::Config::new();
-        cfg.host("127.0.0.1")
+        cfg.host(&self.host)
             .port(self.port)
             .user(&self.user)
             .password(password.expose())
@@ -116,6 +197,7 @@ impl PgAdmin {
             .application_name("tether")
             .connect_timeout(Duration::from_secs(10));
         let (client, conn) = cfg.connect(NoTls).await.map_err(|source| PgError::Connect {
+            host: self.host.clone(),
             port: self.port,
             user: self.user.clone(),
             database: database.to_string(),
@@ -171,7 +253,7 @@ impl PgAdmin {
         let c: &mut Client = &mut session;
         let exists = role_exists(c, user).await?;
         let statements = pg_plan::ensure_system_user(user, &verifier(password), exists)?;
-        quiet_transaction(c, &statements, "ensuring a system user").await?;
+        quiet_transaction(c, self.quiet(), &statements, "ensuring a system user").await?;
         if user == self.user {
             self.update_password(password);
         }
@@ -193,23 +275,35 @@ impl PgAdmin {
         let c: &mut Client = &mut session;
         let roles = role_names(c).await?;
         let plan = pg_plan::classify_roles(extra_user_roles, |r| roles.contains(r))?;
-        self.groups_ready.get_or_try_init(|| ensure_groups(&mut *c)).await?;
+        if self.adopted && plan.admin {
+            return Err(PgError::Unsupported("extra-user-roles admin needs the admin group, which tether creates only on its own servers"));
+        }
+        let adopted = self.adopted;
+        let quiet = self.quiet();
+        self.groups_ready.get_or_try_init(|| ensure_groups_for(&mut *c, adopted, quiet)).await?;
         if !database_exists(c, database).await? {
-            match c.batch_execute(&pg_plan::create_database(database)?).await {
+            match c.batch_execute(&pg_plan::create_database_as(self.steward(), database)?).await {
                 Ok(()) => {}
                 Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => {}
                 Err(e) => return Err(step("creating the database")(e)),
             }
         }
         let tx = c.transaction().await.map_err(step("beginning the user transaction"))?;
-        tx.batch_execute(QUIET).await.map_err(step("disabling statement logging"))?;
-        let exists = tx
-            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&user])
+        if self.quiet() {
+            tx.batch_execute(QUIET).await.map_err(step("disabling statement logging"))?;
+        }
+        let found = tx
+            .query_opt("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1", &[&user])
             .await
-            .map_err(step("checking whether the user exists"))?
-            .is_some();
-        let mut statements = pg_plan::ensure_user(user, &verifier(password), &plan, exists)?;
-        statements.extend(pg_plan::database_access(database, user)?);
+            .map_err(step("checking whether the user exists"))?;
+        let exists = found.is_some();
+        // On an adopted server a role of that name that is not ours (the server's own, or
+        // another application's) is never taken over.
+        if self.adopted && found.is_some_and(|r| r.get::<_, Option<String>>(0).as_deref() != Some(self.marker.as_str())) {
+            return Err(PgError::Foreign(user.to_string()));
+        }
+        let mut statements = pg_plan::ensure_user_as(self.steward(), user, &verifier(password), &plan, exists)?;
+        statements.extend(pg_plan::database_access_as(self.steward(), database, user)?);
         for s in &statements {
             tx.batch_execute(s).await.map_err(step("ensuring the relation user"))?;
         }
@@ -264,7 +358,7 @@ impl PgAdmin {
         if !databases.iter().any(|d| d == MAINTENANCE_DB) {
             databases.insert(0, MAINTENANCE_DB.to_string());
         }
-        let release = pg_plan::release_objects(user)?;
+        let release = pg_plan::release_objects_as(self.steward(), user)?;
         for db in databases {
             let opened;
             let dc = if db == MAINTENANCE_DB {
@@ -291,7 +385,7 @@ impl PgAdmin {
         let mut session = self.session().await?;
         let c: &mut Client = &mut session;
         let statement = pg_plan::set_password(user, &verifier(password))?;
-        quiet_transaction(c, &[statement], "setting the password").await?;
+        quiet_transaction(c, self.quiet(), &[statement], "setting the password").await?;
         if user == self.user {
             self.update_password(password);
         }
@@ -306,7 +400,7 @@ impl PgAdmin {
             .query(
                 "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' \
                  AND shobj_description(oid, 'pg_authid') = $1 ORDER BY rolname",
-                &[&pg_plan::OWNERSHIP_COMMENT],
+                &[&self.marker],
             )
             .await
             .map_err(step("listing relation users"))?;
@@ -361,15 +455,24 @@ async fn database_exists(c: &Client, name: &str) -> Result<bool, PgError> {
 }
 
 async fn ensure_groups(c: &mut Client) -> Result<(), PgError> {
-    let roles = role_names(c).await?;
-    let statements = pg_plan::bootstrap_groups(|g| roles.contains(g))?;
-    quiet_transaction(c, &statements, "creating the access groups").await
+    ensure_groups_for(c, false, true).await
 }
 
-/// Runs rendered statements in one transaction with statement logging off.
-async fn quiet_transaction(c: &mut Client, statements: &[String], what: &'static str) -> Result<(), PgError> {
+async fn ensure_groups_for(c: &mut Client, adopted: bool, quiet: bool) -> Result<(), PgError> {
+    let roles = role_names(c).await?;
+    let statements =
+        if adopted { pg_plan::bootstrap_adopted_groups(|g| roles.contains(g))? } else { pg_plan::bootstrap_groups(|g| roles.contains(g))? };
+    quiet_transaction(c, quiet, &statements, "creating the access groups").await
+}
+
+/// Runs rendered statements in one transaction, with statement logging off when the
+/// login may turn it off (`quiet`; an adopted server's admin often may not: the server
+/// then logs what its own settings say, which holds SCRAM verifiers, never a password).
+async fn quiet_transaction(c: &mut Client, quiet: bool, statements: &[String], what: &'static str) -> Result<(), PgError> {
     let tx = c.transaction().await.map_err(step(what))?;
-    tx.batch_execute(QUIET).await.map_err(step(what))?;
+    if quiet {
+        tx.batch_execute(QUIET).await.map_err(step(what))?;
+    }
     for s in statements {
         tx.batch_execute(s).await.map_err(step(what))?;
     }

@@ -12,8 +12,8 @@ pub const INVALID_ROLES: &str = "invalid role(s) for extra user roles";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
-    #[error("connecting to 127.0.0.1:{port} as {user:?} (database {database:?}): {source}")]
-    Connect { port: u16, user: String, database: String, source: tokio_postgres::Error },
+    #[error("connecting to {host}:{port} as {user:?} (database {database:?}): {source}")]
+    Connect { host: String, port: u16, user: String, database: String, source: tokio_postgres::Error },
     #[error("{step}: {source}")]
     Query { step: &'static str, source: tokio_postgres::Error },
     /// `extra-user-roles` names roles that neither are keywords nor exist.
@@ -21,6 +21,13 @@ pub enum PgError {
     InvalidRoles(Vec<String>),
     #[error("rendering statements: {0}")]
     Plan(PlanError),
+    /// What an adopted server's admin cannot do for tether (the message says what).
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// A role of a relation user's name exists on an adopted server and is not this
+    /// application's.
+    #[error("a role named {0} exists on the adopted server and is not this application's")]
+    Foreign(String),
 }
 
 impl From<PlanError> for PgError {
@@ -28,6 +35,16 @@ impl From<PlanError> for PgError {
         match e {
             PlanError::InvalidRoles(roles) => PgError::InvalidRoles(roles),
             other => PgError::Plan(other),
+        }
+    }
+}
+
+impl PgError {
+    /// The server's or the network's answer alone (for a status that names the server itself).
+    pub fn root(&self) -> String {
+        match self {
+            PgError::Connect { source, .. } | PgError::Query { source, .. } => source.to_string(),
+            other => other.to_string(),
         }
     }
 }
@@ -66,6 +83,8 @@ impl Classify for PgError {
             PgError::Query { .. } => ErrorClass::Bug,
             PgError::InvalidRoles(_) => ErrorClass::Blocked(INVALID_ROLES.into()),
             PgError::Plan(_) => ErrorClass::Bug,
+            PgError::Unsupported(what) => ErrorClass::Blocked((*what).into()),
+            PgError::Foreign(_) => ErrorClass::Blocked(self.to_string()),
         }
     }
 }

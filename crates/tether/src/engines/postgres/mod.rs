@@ -11,5 +11,6 @@ mod server;
 pub mod testing;
 
 pub use admin::*;
+pub use error::PgError;
 pub use pool::*;
 pub use server::*;

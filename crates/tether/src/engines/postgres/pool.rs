@@ -1,5 +1,5 @@
 //! [`PgAdmins`]: the pool of PostgreSQL admin clients, one per server, logging in as
-//! `operator` (see `engines::admin_pool`).
+//! `operator`, or as the admin login of an adopted server (see `engines::admin_pool`).
 
 use super::admin::PgAdmin;
 use super::error::PgError;
@@ -18,5 +18,23 @@ impl PooledAdmin for PgAdmin {
     async fn use_password(&self, password: &SecretString) -> Result<(), PgError> {
         self.update_password(password);
         Ok(())
+    }
+}
+
+impl PgAdmins {
+    /// The admin client of an adopted server at `host:port`, logging in as `user` (a
+    /// cached client of another login, after the admin secret changed, or of another
+    /// application adopting the same server (`scope`), is replaced).
+    pub async fn adopted(
+        &self,
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        scope: &str,
+    ) -> Result<std::sync::Arc<PgAdmin>, PgError> {
+        let marker = tether_core::pg_plan::adopted_marker(scope);
+        let connect = || PgAdmin::connect_adopted(host, port, user, password, scope);
+        self.get_with(format!("{host}:{port}"), password, |a| a.login() == user && a.marker() == marker, connect).await
     }
 }

@@ -1,0 +1,182 @@
+//! Adopt mode of postgresql-k8s, end to end through the CLI: a PostgreSQL server started
+//! outside tether ([`ExternalPg`]) is managed as a non-superuser admin with `CREATEROLE`
+//! and `CREATEDB` only; tether starts no server of its own, issues and revokes relation
+//! users there, and never touches the server's own users, databases or process.
+
+mod common;
+
+use common::*;
+
+const PG: &str = "postgresql-k8s";
+const APP: &str = "pg-ext";
+
+/// The unit's `(workload word, message)`.
+fn unit_words(status: &serde_json::Value, app: &str) -> Option<(String, String)> {
+    workload_words(status, app).into_iter().find(|(n, _, _)| n.contains('/')).map(|(_, w, m)| (w, m))
+}
+
+/// Waits until the app's unit shows `word` with a message containing `needle`.
+fn wait_unit(c: &Controller, app: &str, word: &str, needle: &str) -> String {
+    let mut message = String::new();
+    c.wait_for(&format!("{app} unit {word} ({needle})"), |s| {
+        Ok(match unit_words(s, app) {
+            Some((w, m)) if w == word && m.contains(needle) => {
+                message = m;
+                true
+            }
+            _ => false,
+        })
+    });
+    message
+}
+
+/// A controller with a short update-status interval and the admin's secret.
+fn controller_with_admin_secret(user: &str, password: &str) -> (Controller, String) {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=2s"]);
+    let uri = c.ok(&["add-secret", "pg-admin", &format!("username={user}"), &format!("password={password}")]).stdout.trim().to_string();
+    assert!(uri.starts_with("secret:"), "add-secret prints the URI: {uri:?}");
+    (c, uri)
+}
+
+fn deploy_adopted(c: &Controller, server: &ExternalPg, uri: &str) {
+    let endpoint = format!("external-endpoint=127.0.0.1:{}", server.port);
+    c.ok(&["deploy", PG, APP, "--config", &endpoint, "--config", &format!("admin-secret={uri}")]);
+    c.ok(&["grant-secret", "pg-admin", APP]);
+}
+
+fn exists(server: &ExternalPg, sql: &str) -> bool {
+    server.session().row(&format!("SELECT EXISTS({sql})::text"))[0] == "true"
+}
+
+#[test]
+fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
+    let server = ExternalPg::start();
+    let su = server.session();
+    su.execute("CREATE ROLE dba LOGIN CREATEROLE CREATEDB PASSWORD 'dba-secret-pw'");
+    su.execute("CREATE ROLE their_user LOGIN PASSWORD 'theirs'");
+    su.execute("CREATE DATABASE their_db OWNER their_user");
+    drop(su);
+    server.login("their_user", "theirs", "their_db").session().execute("CREATE TABLE payroll (v text); INSERT INTO payroll VALUES ('x')");
+    let (c, uri) = controller_with_admin_secret("dba", "dba-secret-pw");
+
+    // Refused before anything is stored: not host:port, a list, an option alone.
+    let bad = c.tether(&["deploy", PG, "pg-bad", "--config", "external-endpoint=nonsense", "--config", &format!("admin-secret={uri}")]);
+    bad.assert_one_line_error("external-endpoint must be host:port");
+    let list = format!("external-endpoint=127.0.0.1:{0},127.0.0.1:{0}", server.port);
+    c.tether(&["deploy", PG, "pg-bad", "--config", &list, "--config", &format!("admin-secret={uri}")])
+        .assert_one_line_error("one host:port");
+    assert!(!has_app(&c.status(), "pg-bad"), "a refused deploy creates no application");
+
+    deploy_adopted(&c, &server, &uri);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=adopted_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    let status = c.wait_active(&[APP, "data-integrator"]);
+    let (_, message) = unit_words(&status, APP).expect("the unit");
+    assert!(message.contains(&format!("127.0.0.1:{}", server.port)) && message.contains("PostgreSQL 15"), "{message}");
+    assert!(!message.contains("dba-secret-pw"));
+
+    // The credentials point at the adopted server and are confined to their database.
+    let first = c.postgresql_credentials("data-integrator/leader");
+    assert_eq!(first["endpoints"], format!("127.0.0.1:{}", server.port), "{first:#}");
+    let old = PgLogin::from_credentials(&first);
+    let db = old.session();
+    assert_eq!(db.row("SELECT current_database(), rolsuper::text FROM pg_roles WHERE rolname = current_user"), ["adopted_db", "false"]);
+    db.execute("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before')");
+    drop(db);
+    // tether's database refuses the server's other users; the server's own databases
+    // (open to PUBLIC as their owner left them) give the relation user nothing.
+    assert_refused(&server.login("their_user", "theirs", "adopted_db"));
+    let theirs = old.with_db("their_db").session();
+    let denied = theirs.try_query("SELECT v FROM payroll").expect_err("payroll must be out of reach");
+    assert_eq!(denied.code().map(|c| c.code()), Some("42501"), "{denied:?}");
+
+    // The options are fixed; set-password never touches the server's users.
+    c.tether(&["config", APP, "external-endpoint=127.0.0.1:1"]).assert_one_line_error("fixed at deploy");
+    let (_, task) = c.run_action(&format!("{APP}/leader"), "set-password", &["username=operator"]);
+    assert_eq!(task["status"], "failed", "{task:#}");
+    assert!(task["message"].as_str().unwrap_or_default().contains("adopted server"), "{task:#}");
+
+    // remove-relation: the user is refused, the database stays; integrating again issues a new user.
+    c.ok(&["remove-relation", "data-integrator", APP]);
+    old.wait_refused();
+    assert_bad_credentials(&old);
+    assert!(exists(&server, "SELECT 1 FROM pg_database WHERE datname = 'adopted_db'"));
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+    let old_user = old.user.clone();
+    let second = c.wait_postgresql_credentials("data-integrator/leader", "a new relation user", |pg| pg["username"] != old_user.as_str());
+    let new = PgLogin::from_credentials(&second);
+    assert_eq!(new.session().row("SELECT v FROM kept"), ["before"], "data survives the new user");
+
+    // Drift repair: a password changed by hand is reset; a look-alike marked by another
+    // tether (another application adopting this server) is not this one's to sweep.
+    let su = server.session();
+    su.execute("CREATE ROLE relation_id_999 LOGIN PASSWORD 'other'");
+    su.execute("COMMENT ON ROLE relation_id_999 IS 'managed by tether'");
+    su.execute(&format!("ALTER ROLE \"{}\" PASSWORD 'changed-by-hand'", new.user));
+    drop(su);
+    wait_until("drift repair to restore the password", SETTLE_TIMEOUT, || match new.outcome() {
+        LoginOutcome::Accepted => Ok(()),
+        other => Err(format!("{other:?}")),
+    });
+    assert!(exists(&server, "SELECT 1 FROM pg_roles WHERE rolname = 'relation_id_999'"), "another application's user survives");
+
+    // The server going away: waiting, with the endpoint; back: active again.
+    server.stop();
+    let waiting = wait_unit(&c, APP, "waiting", &format!("127.0.0.1:{}", server.port));
+    assert!(waiting.contains("unreachable") && !waiting.contains("dba-secret-pw"), "{waiting}");
+    // Work queued while it is away is done when it answers: a relation removed meanwhile
+    // loses its user.
+    c.ok(&["remove-relation", "data-integrator", APP]);
+    c.wait_for("the relation to be gone", |s| Ok(related_apps(s, APP, "database").is_empty()));
+    server.start_again();
+    c.wait_active(&[APP]);
+    new.wait_refused();
+    assert_bad_credentials(&new);
+
+    // remove-application: the server, its own users and databases, and the data stay.
+    c.ok(&["remove-application", APP]);
+    c.wait_for("pg-ext to be gone", |s| Ok(!has_app(s, APP)));
+    assert!(server.pid().is_some(), "the adopted server keeps running");
+    for sql in [
+        "SELECT 1 FROM pg_database WHERE datname = 'their_db'",
+        "SELECT 1 FROM pg_database WHERE datname = 'adopted_db'",
+        "SELECT 1 FROM pg_roles WHERE rolname = 'their_user'",
+        "SELECT 1 FROM pg_roles WHERE rolname = 'dba'",
+    ] {
+        assert!(exists(&server, sql), "{sql} after remove-application");
+    }
+    assert!(
+        pids_mentioning(&c.home().display().to_string()).iter().all(|pid| {
+            !String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).contains("postgres")
+        }),
+        "tether started no PostgreSQL server of its own"
+    );
+}
+
+#[test]
+fn an_admin_without_createrole_blocks_naming_it_and_creates_nothing() {
+    let server = ExternalPg::start();
+    server.session().execute("CREATE ROLE weak LOGIN CREATEDB PASSWORD 'weak-secret-pw'");
+    let (c, uri) = controller_with_admin_secret("weak", "weak-secret-pw");
+    deploy_adopted(&c, &server, &uri);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=weak_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    let message = wait_unit(&c, APP, "blocked", "CREATEROLE");
+    assert!(!message.contains("CREATEDB") && !message.contains("weak-secret-pw"), "{message}");
+    assert!(!exists(&server, "SELECT 1 FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' OR rolname = 'relation_access'"));
+    assert!(!exists(&server, "SELECT 1 FROM pg_database WHERE datname = 'weak_db'"));
+
+    // Given the privilege, the queued relation is served.
+    server.session().execute("ALTER ROLE weak CREATEROLE");
+    c.wait_active(&[APP, "data-integrator"]);
+    PgLogin::from_credentials(&c.postgresql_credentials("data-integrator/leader")).session();
+
+    // The admin secret changed by hand, then removed: noticed and reported.
+    c.ok(&["update-secret", "pg-admin", "username=weak", "password=wrong-by-hand"]);
+    let refused = wait_unit(&c, APP, "blocked", "admin login was refused");
+    assert!(!refused.contains("wrong-by-hand"), "{refused}");
+    c.ok(&["remove-secret", "pg-admin"]);
+    wait_unit(&c, APP, "blocked", "cannot be read");
+}

@@ -1,0 +1,110 @@
+//! [`ExternalPg`]: a PostgreSQL server started outside tether (as tether's adopt mode
+//! finds servers in the wild): `initdb` and `pg_ctl start` as the `postgres` user in a
+//! temporary directory, on a free port of 127.0.0.1, superuser `postgres` with a random
+//! password; stopped by its pid when dropped.
+
+use super::postgres::{PgLogin, PgSession};
+use super::wait::{wait_until, SETTLE_TIMEOUT};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+pub struct ExternalPg {
+    pub port: u16,
+    pub superuser: PgLogin,
+    data: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+/// The highest installed `/usr/lib/postgresql/<v>/bin`.
+fn bin_dir() -> PathBuf {
+    let mut versions: Vec<u32> = fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed under /usr/lib/postgresql")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    versions.sort();
+    PathBuf::from(format!("/usr/lib/postgresql/{}/bin", versions.last().expect("a PostgreSQL version")))
+}
+
+fn as_postgres(program: &Path, args: &[&str]) {
+    let out = Command::new("runuser").arg("-u").arg("postgres").arg("--").arg(program).args(args).output().expect("runuser");
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {}\n{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl ExternalPg {
+    /// initdb + start; SCRAM over loopback TCP only.
+    pub fn start() -> ExternalPg {
+        let dir = tempfile::Builder::new().prefix("tether-external-pg-").tempdir().expect("temp dir");
+        let status = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().expect("chown");
+        assert!(status.success(), "chown the external server's directory to postgres");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+        let password = format!("su{}", std::process::id() ^ 0x5a5a_1234);
+        let pwfile = dir.path().join("pw");
+        fs::write(&pwfile, &password).expect("write pwfile");
+        Command::new("chown").arg("postgres:postgres").arg(&pwfile).status().expect("chown pwfile");
+        let data = dir.path().join("data");
+        let pw_arg = format!("--pwfile={}", pwfile.display());
+        as_postgres(&bin_dir().join("initdb"), &["-D", data.to_str().unwrap(), "-U", "postgres", "-A", "scram-sha-256", &pw_arg]);
+        fs::remove_file(&pwfile).expect("remove pwfile");
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port").local_addr().unwrap().port();
+        let superuser = PgLogin { host: "127.0.0.1".into(), port, user: "postgres".into(), password, dbname: "postgres".into() };
+        let server = ExternalPg { port, superuser, data, dir };
+        server.start_again();
+        server
+    }
+
+    /// Starts the (stopped) server again on its port, waiting until it answers.
+    pub fn start_again(&self) {
+        let opts = format!("-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories=", self.port);
+        let log = self.dir.path().join("server.log");
+        as_postgres(
+            &bin_dir().join("pg_ctl"),
+            &["-D", self.data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &opts, "-w", "start"],
+        );
+        wait_until("the external server to accept its superuser", SETTLE_TIMEOUT, || {
+            self.superuser.connect().map(drop).map_err(|e| format!("{e:?}"))
+        });
+    }
+
+    /// A superuser session on `postgres`.
+    pub fn session(&self) -> PgSession {
+        self.superuser.session()
+    }
+
+    /// A login on this server as `user`.
+    pub fn login(&self, user: &str, password: &str, dbname: &str) -> PgLogin {
+        PgLogin { user: user.into(), password: password.into(), dbname: dbname.into(), ..self.superuser.clone() }
+    }
+
+    /// The postmaster's pid while it runs.
+    pub fn pid(&self) -> Option<i32> {
+        let text = fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
+        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+        super::processes::is_live_process(pid).then_some(pid)
+    }
+
+    /// Fast shutdown by pid (SIGINT), waiting until it is gone.
+    pub fn stop(&self) {
+        let Some(pid) = self.pid() else { return };
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGINT);
+        wait_until("the external server to stop", Duration::from_secs(60), || match super::processes::is_live_process(pid) {
+            true => Err(format!("pid {pid} still runs")),
+            false => Ok(()),
+        });
+    }
+}
+
+impl Drop for ExternalPg {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
