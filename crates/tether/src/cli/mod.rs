@@ -27,6 +27,7 @@ mod output;
 mod params;
 mod reply;
 mod secrets;
+mod status;
 mod unsupported;
 
 use error::CliError;
