@@ -204,22 +204,27 @@ impl Parser {
         }
     }
 
-    fn or(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.and()?;
-        while *self.peek() == Tok::Or {
+    /// A left-associative chain of `next` joined by `op`.
+    fn chain(
+        &mut self,
+        op: Tok,
+        next: fn(&mut Self) -> Result<Expr, ParseError>,
+        join: fn(Box<Expr>, Box<Expr>) -> Expr,
+    ) -> Result<Expr, ParseError> {
+        let mut left = next(self)?;
+        while *self.peek() == op {
             self.next();
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            left = join(Box::new(left), Box::new(next(self)?));
         }
         Ok(left)
     }
 
+    fn or(&mut self) -> Result<Expr, ParseError> {
+        self.chain(Tok::Or, Self::and, Expr::Or)
+    }
+
     fn and(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.comparison()?;
-        while *self.peek() == Tok::And {
-            self.next();
-            left = Expr::And(Box::new(left), Box::new(self.comparison()?));
-        }
-        Ok(left)
+        self.chain(Tok::And, Self::comparison, Expr::And)
     }
 
     fn comparison(&mut self) -> Result<Expr, ParseError> {

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// Deploys data-integrator as `app` (blocked until it has a database name).
@@ -82,15 +82,7 @@ fn status_selectors_formats_and_times() {
 fn status_watch_prints_snapshots_until_stdout_closes() {
     let c = Controller::bootstrap();
     deploy_blocked(&c, "di");
-    let mut child = Command::new(TETHER)
-        .args(["status", "--watch", "200ms", "--format", "short"])
-        .env("TETHER_HOME", c.home())
-        .env_remove("JUJU_MODEL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start status --watch");
+    let mut child = c.spawn(&["status", "--watch", "200ms", "--format", "short"], Stdio::piped(), Stdio::null());
     let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
     // Snapshots separated by a blank line (a pipe is not a terminal: no screen clearing).
     let mut got = Vec::new();
@@ -114,15 +106,11 @@ fn status_watch_prints_snapshots_until_stdout_closes() {
 fn wait_for_goals_queries_timeouts_and_progress() {
     let c = Controller::bootstrap();
     // An application that does not exist yet is waited for.
-    let mut late = Command::new(TETHER)
-        .args(["wait-for", "application", "late", "--query", r#"status == "blocked""#, "--timeout", "3m"])
-        .env("TETHER_HOME", c.home())
-        .env_remove("JUJU_MODEL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wait-for");
+    let mut late = c.spawn(
+        &["wait-for", "application", "late", "--query", r#"status == "blocked""#, "--timeout", "3m"],
+        Stdio::null(),
+        Stdio::piped(),
+    );
     std::thread::sleep(Duration::from_millis(1500));
     assert!(late.try_wait().expect("try_wait").is_none(), "wait-for ended before the application existed");
     deploy_blocked(&c, "late");
@@ -168,4 +156,48 @@ fn wait_for_goals_queries_timeouts_and_progress() {
     assert!(out.stderr.lines().last().unwrap_or_default().contains(r#"unknown field "status""#), "{out}");
     c.tether(&["wait-for", "machine", "0"]).assert_code(2);
     c.tether(&["wait-for", "application", "late", "--timeout", "later"]).assert_code(2).assert_one_line_error("option --timeout");
+}
+
+/// Runs `tether ARGS` on a pseudo-terminal (util-linux `script`), with `env`; what the
+/// terminal showed (stdout and stderr together) and the exit code. `None` without `script`.
+fn on_terminal(c: &Controller, env: &[(&str, &str)], args: &str) -> Option<(String, i32)> {
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qfec", &format!("{TETHER} {args}"), "/dev/null"]).env("TETHER_HOME", c.home()).env_remove("JUJU_MODEL");
+    cmd.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.stdin(Stdio::null()).output().ok()?;
+    Some((String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code().unwrap_or(-1)))
+}
+
+#[test]
+fn on_a_terminal_progress_updates_one_line_watch_clears_and_colours_follow_no_color() {
+    let c = Controller::bootstrap();
+    deploy_blocked(&c, "di");
+    c.ok(&["wait-for", "unit", "di/0", "--query", r#"workload-status == "blocked""#, "--timeout", "1m"]);
+    let Some((shown, code)) = on_terminal(&c, &[], "wait-for application di --timeout 2s") else {
+        eprintln!("no `script` on this machine: the terminal forms are not checked");
+        return;
+    };
+    assert_eq!(code, 1, "{shown:?}");
+    // One line, rewritten in place (several updates), cleared before the error.
+    let updates = shown.matches("\r\x1b[2Kwaiting for application \"di\"").count();
+    assert!(updates >= 2, "{shown:?}");
+    assert_eq!(shown.matches('\n').count(), 1, "only the error ends a line: {shown:?}");
+    assert!(shown.ends_with("\r\x1b[2KERROR timed out waiting for \"di\" to reach goal state\r\n"), "{shown:?}");
+
+    // status --watch clears the screen between prints; it ends when interrupted (here by
+    // kill's SIGTERM).
+    let (shown, _) = on_terminal(&c, &[], "status --watch 300ms --format short & sleep 2; kill $!").expect("script");
+    assert!(shown.matches("\x1b[H\x1b[2J").count() >= 2, "{shown:?}");
+    assert!(shown.contains("- di/0: 127.0.0.1 (agent:idle, workload:blocked)"), "{shown:?}");
+
+    // Juju's colours on a terminal, none under NO_COLOR or --no-color.
+    let (shown, _) = on_terminal(&c, &[], "status").expect("script");
+    assert!(shown.contains("\x1b[31mblocked\x1b[0m"), "{shown:?}");
+    let (shown, _) = on_terminal(&c, &[("NO_COLOR", "1")], "status").expect("script");
+    assert!(!shown.contains('\x1b'), "{shown:?}");
+    let (shown, _) = on_terminal(&c, &[], "status --no-color").expect("script");
+    assert!(!shown.contains('\x1b'), "{shown:?}");
 }

@@ -279,80 +279,33 @@ pub fn wait_for(ctx: &Ctx, a: WaitForArgs) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
+    use super::super::output::status::tests::sample;
     use super::*;
-    use tether_core::wire::{BaseView, ModelStatus, StatusInfo};
 
-    fn info(current: &str) -> StatusInfo {
-        StatusInfo { current: current.into(), ..Default::default() }
-    }
-
-    fn sample(app_status: &str, workload: &str) -> StatusView {
-        let unit = UnitStatusView {
-            workload_status: info(workload),
-            juju_status: info("idle"),
-            leader: true,
-            address: Some("127.0.0.1".into()),
-            public_address: None,
-            open_ports: vec![],
-            subordinates: Default::default(),
-        };
-        let app = AppStatusView {
-            charm: "local:pg-0".into(),
-            charm_origin: "local".into(),
-            charm_name: "pg".into(),
-            charm_rev: 0,
-            exposed: false,
-            base: BaseView { name: "ubuntu".into(), channel: "22.04".into() },
-            scale: Some(1),
-            address: None,
-            application_status: info(app_status),
-            relations: Default::default(),
-            subordinate_to: vec![],
-            units: [("pg/0".to_string(), unit)].into(),
-            version: String::new(),
-            endpoint_bindings: Default::default(),
-        };
-        StatusView {
-            model: ModelStatus {
-                name: "m".into(),
-                kind: "caas".into(),
-                controller: "tether".into(),
-                cloud: "local".into(),
-                region: None,
-                version: "3.6.5".into(),
-                model_status: info("available"),
-            },
-            machines: Default::default(),
-            applications: [("pg".to_string(), app)].into(),
-            controller: None,
-        }
-    }
-
-    fn holds(q: &str, kind: WaitKind, name: &str, st: &StatusView) -> Option<bool> {
+    fn holds(q: &str, kind: WaitKind, name: &str) -> Option<bool> {
         let e = wait_query::parse(q).unwrap();
-        scope(st, kind, name).map(|sc| wait_query::eval(&e, &sc).unwrap())
+        scope(&sample(), kind, name).map(|sc| wait_query::eval(&e, &sc).unwrap())
     }
 
     #[test]
     fn juju_default_queries_hold_on_the_status() {
-        let ready = sample("active", "active");
-        let waiting = sample("waiting", "maintenance");
         use wait_query::{DEFAULT_APPLICATION as APP, DEFAULT_MODEL as MODEL, DEFAULT_UNIT as UNIT};
-        assert_eq!(holds(APP, WaitKind::Application, "pg", &ready), Some(true));
-        assert_eq!(holds(APP, WaitKind::Application, "pg", &waiting), Some(false));
-        assert_eq!(holds(APP, WaitKind::Application, "nosuch", &ready), None);
-        assert_eq!(holds(UNIT, WaitKind::Unit, "pg/0", &ready), Some(true));
-        assert_eq!(holds(UNIT, WaitKind::Unit, "pg/0", &waiting), Some(false));
-        assert_eq!(holds(UNIT, WaitKind::Unit, "pg/1", &ready), None);
-        assert_eq!(holds(MODEL, WaitKind::Model, "m", &waiting), Some(true));
-        let each = r#"forEach(units, unit => unit.workload-status == "maintenance" && unit.leader)"#;
-        assert_eq!(holds(each, WaitKind::Application, "pg", &waiting), Some(true));
+        assert_eq!(holds(APP, WaitKind::Application, "pg"), Some(true));
+        assert_eq!(holds(APP, WaitKind::Application, "data-integrator"), Some(false));
+        assert_eq!(holds(APP, WaitKind::Application, "nosuch"), None);
+        assert_eq!(holds(UNIT, WaitKind::Unit, "pg/0"), Some(true));
+        assert_eq!(holds(UNIT, WaitKind::Unit, "pg/2"), Some(false));
+        assert_eq!(holds(UNIT, WaitKind::Unit, "logger/0"), Some(true), "a subordinate is found under its principal");
+        assert_eq!(holds(UNIT, WaitKind::Unit, "pg/1"), None);
+        assert_eq!(holds(MODEL, WaitKind::Model, "m"), Some(true));
+        let each = r#"forEach(units, unit => unit.workload-status == "active" || !unit.leader)"#;
+        assert_eq!(holds(each, WaitKind::Application, "pg"), Some(true));
         let apps = r#"forEach(applications, app => app.status == "active")"#;
-        assert_eq!(holds(apps, WaitKind::Model, "m", &ready), Some(true));
-        assert_eq!(
-            observed(WaitKind::Application, scope(&waiting, WaitKind::Application, "pg").as_ref()),
-            "waiting (pg/0 maintenance/idle)"
-        );
+        assert_eq!(holds(apps, WaitKind::Model, "m"), Some(false));
+        let apps = r#"forEach(applications, app => app.status == "active" || app.status == "blocked")"#;
+        assert_eq!(holds(apps, WaitKind::Model, "m"), Some(true));
+        let di = scope(&sample(), WaitKind::Application, "data-integrator");
+        assert_eq!(observed(WaitKind::Application, di.as_ref()), "blocked (data-integrator/0 blocked/idle)");
         assert_eq!(observed(WaitKind::Unit, None), "not found yet");
     }
 }
