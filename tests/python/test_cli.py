@@ -103,3 +103,23 @@ def test_show_status_log(juju: jubilant.Juju, probe: str):
     assert [e for e in entries if e["type"] == "workload"][-1]["status"] == "active"
     table = juju.cli("show-status-log", probe)
     assert table.split("\n")[0].split() == ["Time", "Type", "Status", "Message"]
+
+
+def test_wait_for(juju: jubilant.Juju):
+    juju.deploy("data-integrator", "waited")
+    # Juju's query language: the goal holds once the charm asks for a database name.
+    juju.cli("wait-for", "application", "waited", "--query", 'status=="blocked"', "--timeout", "2m")
+    juju.cli(
+        "wait-for", "unit", "waited/0", "--query", 'workload-status=="blocked" && leader', "--timeout", "1m"
+    )
+    juju.cli("wait-for", "model", juju.model, "--timeout", "1m", include_model=False)
+    short = juju.cli("status", "--format", "short", "waited")
+    assert short == "\n- waited/0: 127.0.0.1 (agent:idle, workload:blocked)\n"
+    # The default goal (active) is not reached: Juju's timeout, exit 1.
+    with pytest.raises(jubilant.CLIError) as timed_out:
+        juju.cli("wait-for", "application", "waited", "--timeout", "1s")
+    assert timed_out.value.returncode == 1
+    assert timed_out.value.stderr.splitlines()[-1] == 'ERROR timed out waiting for "waited" to reach goal state'
+    with pytest.raises(jubilant.CLIError) as bad:
+        juju.cli("wait-for", "application", "waited", "--query", 'status=="blocked" &&')
+    assert bad.value.returncode == 2 and "at position 20" in bad.value.stderr

@@ -24,4 +24,5 @@ pub mod pg_plan;
 pub mod secret_timing;
 pub mod status;
 pub mod storage;
+pub mod wait_query;
 pub mod wire;

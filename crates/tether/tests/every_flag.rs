@@ -16,9 +16,6 @@ enum Is {
     Honoured(&'static str),
     /// Refused; the argv (after `tether`) that passes it.
     Refused(&'static [&'static str]),
-    /// A verb another slice of issue 13 owns (status formats); its flags are
-    /// that slice's to honour or refuse.
-    Elsewhere(&'static str),
 }
 
 use Is::*;
@@ -35,7 +32,10 @@ const SHELL_CHARM: &str = "crates/tether/tests/external_charm.rs::shell_charm_ru
 const NO_SECRET: &str = "crates/tether/tests/no_secret_in_clear.rs::no_issued_password_in_any_file_log_or_view";
 const SHOW_UNIT: &str = "crates/tether/tests/relation_rotation.rs::show_unit_fills_addresses_and_filters";
 const PARAMS: &str = "crates/tether/src/cli/params.rs::values_are_yaml_typed_unless_string_args";
-const STATUS: &str = "the status slice of issue 13";
+const STATUS: &str = "crates/tether/tests/status_wait.rs::status_selectors_formats_and_times";
+const WATCH: &str = "crates/tether/tests/status_wait.rs::status_watch_prints_snapshots_until_stdout_closes";
+const WAIT_FOR: &str = "crates/tether/tests/status_wait.rs::wait_for_goals_queries_timeouts_and_progress";
+const STATUS_TABLE: &str = "crates/tether/src/cli/output/status.rs::tabular_status_matches_juju_layout";
 const BUNDLES: &str = "crates/tether/tests/bundles.rs::a_bundle_deploys_the_seed_model_once_and_overlays_and_exports_round_trip";
 const OPS: &str = "crates/tether/tests/ops_logs.rs::operations_tasks_and_their_texts_follow_juju";
 const LOGS: &str = "crates/tether/tests/ops_logs.rs::debug_log_filters_formats_and_follows_and_status_history_is_kept";
@@ -106,12 +106,16 @@ const FLAGS: &[(&str, &str, Is)] = &[
     ("run", "--color", Refused(&["run", "pg/0", "act", "--color"])),
     // tether never colours run's output.
     ("run", "--no-color", Honoured(DRY_RUNS)),
-    ("status", "--format", Elsewhere(STATUS)),
-    ("status", "--relations", Elsewhere(STATUS)),
-    ("status", "--color", Elsewhere(STATUS)),
-    ("status", "--no-color", Elsewhere(STATUS)),
-    ("status", "--utc", Elsewhere(STATUS)),
-    ("status", "--storage", Elsewhere(STATUS)),
+    ("status", "--format", Honoured(STATUS)),
+    ("status", "--relations", Honoured(STATUS_TABLE)),
+    ("status", "--color", Honoured(STATUS)),
+    ("status", "--no-color", Honoured(STATUS)),
+    ("status", "--utc", Honoured(STATUS)),
+    ("status", "--storage", Refused(&["status", "--storage"])),
+    ("status", "--watch", Honoured(WATCH)),
+    ("wait-for", "--query", Honoured(WAIT_FOR)),
+    ("wait-for", "--timeout", Honoured(WAIT_FOR)),
+    ("wait-for", "--summary", Honoured(WAIT_FOR)),
     ("show-unit", "--format", Honoured(SHOW_UNIT)),
     ("show-unit", "--app", Honoured(SHOW_UNIT)),
     ("show-unit", "--endpoint", Honoured(SHOW_UNIT)),
@@ -241,11 +245,6 @@ fn every_flag_is_honoured_or_refused() {
                     problems.push(format!("`{verb} {flag}` is not refused as it should be:\n{out}"));
                 }
             }
-            // Only the verbs other slices own may be left to them.
-            Elsewhere(owner) if !["status"].contains(verb) => {
-                problems.push(format!("`{verb} {flag}` is left to {owner}, but that slice does not own {verb}"))
-            }
-            Elsewhere(_) => {}
         }
     }
     // Refusals come before anything: no controller was started.

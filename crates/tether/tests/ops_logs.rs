@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -114,15 +114,7 @@ fn debug_log_filters_formats_and_follows_and_status_history_is_kept() {
     c.tether(&["debug-log", "--tail", "--no-tail"]).assert_code(2);
 
     // --tail follows: a line logged after it started arrives; it ends when killed.
-    let mut child = Command::new(TETHER)
-        .args(["debug-log", "--tail", "-n", "0", "-i", "ext/0"])
-        .env("TETHER_HOME", c.home())
-        .env_remove("JUJU_MODEL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start debug-log --tail");
+    let mut child = c.spawn(&["debug-log", "--tail", "-n", "0", "-i", "ext/0"], Stdio::piped(), Stdio::null());
     let seen = Arc::new(Mutex::new(String::new()));
     let mut stdout = child.stdout.take().expect("piped stdout");
     let reader = {

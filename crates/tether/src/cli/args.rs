@@ -78,6 +78,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show the status of the model.
     Status(StatusArgs),
+    /// Wait until an application, a unit or a model reaches a goal (a query).
+    WaitFor(WaitForArgs),
     /// Show information about a unit.
     ShowUnit(ShowUnitArgs),
     /// Print the model's log (and follow it on a terminal).
@@ -459,6 +461,9 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Show only these applications or units (names or globs: `pg`, `pg/0`, `'pg*'`).
+    #[arg(value_name = "SELECTOR")]
+    pub selectors: Vec<String>,
     #[arg(long, value_enum, default_value_t = StatusFormat::Tabular)]
     pub format: StatusFormat,
     /// Show the integrations section.
@@ -470,10 +475,41 @@ pub struct StatusArgs {
     /// Never use colours.
     #[arg(long)]
     pub no_color: bool,
-    #[arg(long, hide = true)]
+    /// Show times in UTC (local time otherwise).
+    #[arg(long)]
     pub utc: bool,
+    /// Refused: tether's status has no storage section.
     #[arg(long, hide = true)]
     pub storage: bool,
+    /// Print the status again every DURATION (`5s`) until interrupted.
+    #[arg(long, value_name = "DURATION")]
+    pub watch: Option<String>,
+}
+
+/// What `wait-for` waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WaitKind {
+    Application,
+    Unit,
+    Model,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitForArgs {
+    /// `application`, `unit` or `model`.
+    #[arg(value_enum)]
+    pub kind: WaitKind,
+    /// The application, unit or model name.
+    pub name: String,
+    /// The goal, in Juju's query language (Juju's default for the kind when absent).
+    #[arg(long)]
+    pub query: Option<String>,
+    /// Give up after this long (default 10m).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Print the fields of what was waited for once the goal is reached.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 #[derive(Debug, Args)]
@@ -666,6 +702,12 @@ pub enum StatusFormat {
     Tabular,
     Yaml,
     Json,
+    /// One line per unit: `- UNIT: ADDRESS (agent:AGENT, workload:WORKLOAD)`.
+    Short,
+    Oneline,
+    Line,
+    /// Counts of units, applications and their statuses.
+    Summary,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,7 +7,7 @@
 //! shape (counts, `key=value` form, durations, files it must read itself) so that bad
 //! input fails before anything is sent and nothing is executed.
 
-use super::args::{self, Cli, Command, ControllerAction, StatusFormat, TableFormat, VersionFormat};
+use super::args::{self, Cli, Command, ControllerAction, TableFormat, VersionFormat};
 use super::autostart;
 use super::client::DEFAULT_TIMEOUT;
 use super::context::Ctx;
@@ -17,7 +17,7 @@ use super::output;
 use super::output::table::colour_stdout;
 use super::params::{self, shown, split_list};
 use super::reply::{print_done, unexpected};
-use super::{bundles, exec, logs, models, ops, relations, secrets, unsupported};
+use super::{bundles, exec, logs, models, ops, relations, secrets, status, unsupported};
 use crate::paths::Home;
 use anstream::ColorChoice;
 use std::io::BufRead;
@@ -78,6 +78,8 @@ fn validate(command: &Command) -> Result<(), CliError> {
         Command::Integrate(a) if a.endpoints.len() != 2 => Err(CliError::usage("an integration must involve two applications")),
         Command::RemoveRelation(a) => relation_args(&a.args).map(|_| ()),
         Command::Run(a) => ops::validate_run(a),
+        Command::Status(a) => status::validate_status(a),
+        Command::WaitFor(a) => status::validate_wait(a),
         Command::DestroyModel(a) => a.timeout.as_deref().map(|t| duration_arg("timeout", t).map(|_| ())).unwrap_or(Ok(())),
         Command::Deploy(a) => params::config_assignments(&a.config, a.app.as_deref()).map(|_| ()),
         Command::Config(a) => config_mode(a).map(|_| ()),
@@ -211,7 +213,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::ShowOperation(a) => ops::show_operation(ctx, a),
         Command::ShowTask(a) => ops::show_task(ctx, a),
         Command::ShowStatusLog(a) => logs::show_status_log(ctx, a),
-        Command::Status(a) => status(ctx, a),
+        Command::Status(a) => status::status(ctx, a),
+        Command::WaitFor(a) => status::wait_for(ctx, a),
         Command::ShowUnit(a) => show_unit(ctx, a),
         Command::DebugLog(a) => logs::debug_log(ctx, a),
         Command::Resolve(a) => {
@@ -336,31 +339,6 @@ fn config(ctx: &Ctx, a: args::ConfigArgs) -> CmdResult {
             }
             other => Err(unexpected(&other)),
         },
-    }
-}
-
-fn status(ctx: &Ctx, a: args::StatusArgs) -> CmdResult {
-    match ctx.send(Request::Status { model: ctx.model.clone() }, DEFAULT_TIMEOUT)? {
-        Reply::Status { status, relations } => {
-            match a.format {
-                StatusFormat::Json => emit::out(&output::json(&status)?),
-                StatusFormat::Yaml => emit::out(&output::yaml(&status)?),
-                StatusFormat::Tabular => {
-                    let choice = match (a.color, a.no_color) {
-                        (_, true) => ColorChoice::Never,
-                        (true, false) => ColorChoice::Always,
-                        (false, false) => ColorChoice::Auto,
-                    };
-                    let color = colour_stdout(choice);
-                    emit::out_line(&output::status::render_tabular(&status, &relations, a.relations, color));
-                    if status.applications.is_empty() {
-                        emit::info(&format!("\nModel {:?} is empty.", status.model.name));
-                    }
-                }
-            }
-            Ok(0)
-        }
-        other => Err(unexpected(&other)),
     }
 }
 

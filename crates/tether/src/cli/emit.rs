@@ -40,6 +40,21 @@ pub fn info(line: &str) {
     }
 }
 
+/// Replaces the progress line on a terminal's stderr with `text` (nothing under
+/// `--quiet`); [`progress_end`] clears it.
+pub fn progress(text: &str) {
+    if !QUIET.load(Ordering::Relaxed) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "\r\x1b[2K{text}");
+        let _ = stderr.flush();
+    }
+}
+
+/// Clears the progress line.
+pub fn progress_end() {
+    progress("");
+}
+
 fn line_to_stderr(line: &str) {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "{line}");

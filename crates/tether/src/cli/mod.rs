@@ -29,6 +29,7 @@ mod params;
 mod relations;
 mod reply;
 mod secrets;
+mod status;
 mod unsupported;
 
 use error::CliError;

@@ -81,6 +81,11 @@ pub fn check(cli: &Cli) -> Result<(), CliError> {
         ]),
         Command::DestroyController(a) => given.push((a.force, "--force", NO_FORCE)),
         Command::Exec(a) => given.push((a.machine.is_some(), "--machine", NO_MACHINES)),
+        Command::Status(a) => given.push((
+            a.storage,
+            "--storage",
+            "tether's status has no storage section: a charm's storage is a directory per instance, which its hooks list with storage-list",
+        )),
         _ => {}
     }
     match given.into_iter().find(|(set, _, _)| *set) {

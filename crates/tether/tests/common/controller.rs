@@ -156,6 +156,21 @@ impl Controller {
         Output { args: args.iter().map(|s| s.to_string()).collect(), code, stdout: read(&out_path), stderr: read(&err_path) }
     }
 
+    /// Starts `tether ARGS...` against this controller without waiting for it (a command
+    /// that follows or waits: `status --watch`, `wait-for`, `debug-log --tail`), stdin
+    /// closed and stdout/stderr as given. The caller owns the child and must reap it.
+    pub fn spawn(&self, args: &[&str], stdout: Stdio, stderr: Stdio) -> std::process::Child {
+        Command::new(TETHER)
+            .args(args)
+            .env("TETHER_HOME", self.home.path())
+            .env_remove("JUJU_MODEL")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `tether {}`: {e}", args.join(" ")))
+    }
+
     /// Runs a command that must succeed; panics with its output otherwise.
     pub fn ok(&self, args: &[&str]) -> Output {
         let out = self.tether(args);

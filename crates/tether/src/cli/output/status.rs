@@ -8,6 +8,7 @@
 use super::natural_cmp;
 use super::table::{status_style, truncate, Cell, Style, Table};
 use std::collections::BTreeMap;
+use tether_core::log_filter::glob_match;
 use tether_core::wire::{AppStatusView, RelationRow, StatusView, UnitStatusView};
 
 const CAAS_MAX_VERSION_WIDTH: usize = 30;
@@ -178,12 +179,150 @@ fn integrations(relations: &[RelationRow]) -> Table {
     t
 }
 
+/// Keeps the applications and units the selectors name (Juju's `status APP`, `status
+/// APP/0`, globs with `*` and `?`); an application selected by a unit keeps only its
+/// selected units. Applications related to a selected one stay out unless selected
+/// too. The integrations kept are those with a selected application on either side.
+/// No selector keeps everything.
+pub fn select(status: &mut StatusView, relations: &mut Vec<RelationRow>, selectors: &[String]) {
+    if selectors.is_empty() {
+        return;
+    }
+    let (unit_sel, app_sel): (Vec<&String>, Vec<&String>) = selectors.iter().partition(|s| s.contains('/'));
+    status.applications.retain(|name, app| {
+        if app_sel.iter().any(|p| glob_match(p, name)) {
+            return true;
+        }
+        app.units.retain(|unit, u| {
+            u.subordinates.retain(|sub, _| unit_sel.iter().any(|p| glob_match(p, sub)));
+            unit_sel.iter().any(|p| glob_match(p, unit)) || !u.subordinates.is_empty()
+        });
+        !app.units.is_empty()
+    });
+    let kept = |end: &str| status.applications.contains_key(end.split(':').next().unwrap_or(end));
+    relations.retain(|r| kept(&r.provider) || kept(&r.requirer));
+}
+
+/// Juju's times: `since` as `24 Feb 2025 12:03:17+13:00` and the controller's
+/// timestamp as `12:04:55+13:00` in local time, or in UTC (`...Z`) with `--utc`. The
+/// controller sends UTC; a text that does not parse is left as it came.
+pub fn localise_times(status: &mut StatusView, utc: bool) {
+    fn info(i: &mut tether_core::wire::StatusInfo, utc: bool) {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&i.since, "%d %b %Y %H:%M:%SZ") {
+            i.since = zoned(t.and_utc(), "%d %b %Y %H:%M:%S", utc);
+        }
+    }
+    fn unit(u: &mut UnitStatusView, utc: bool) {
+        info(&mut u.workload_status, utc);
+        info(&mut u.juju_status, utc);
+        u.subordinates.values_mut().for_each(|s| unit(s, utc));
+    }
+    info(&mut status.model.model_status, utc);
+    for app in status.applications.values_mut() {
+        info(&mut app.application_status, utc);
+        app.units.values_mut().for_each(|u| unit(u, utc));
+    }
+    if let Some(c) = status.controller.as_mut() {
+        if let Ok(t) = chrono::NaiveTime::parse_from_str(&c.timestamp, "%H:%M:%SZ") {
+            c.timestamp = zoned(chrono::Utc::now().date_naive().and_time(t).and_utc(), "%H:%M:%S", utc);
+        }
+    }
+}
+
+/// `t` in `fmt` followed by its zone as Go's `Z07:00` writes it (`Z` for UTC).
+fn zoned(t: chrono::DateTime<chrono::Utc>, fmt: &str, utc: bool) -> String {
+    if utc {
+        return format!("{}Z", t.format(fmt));
+    }
+    let local = t.with_timezone(&chrono::Local);
+    if local.offset().local_minus_utc() == 0 {
+        format!("{}Z", local.format(fmt))
+    } else {
+        local.format(&format!("{fmt}%:z")).to_string()
+    }
+}
+
+/// Juju's `short`/`oneline`/`line` format: a blank line, then one line per unit,
+/// `- UNIT: ADDRESS (agent:AGENT, workload:WORKLOAD)` and its open ports, subordinates
+/// indented two spaces under their principal.
+pub fn render_oneline(status: &StatusView) -> String {
+    fn line(out: &mut String, name: &str, u: &UnitStatusView, level: usize) {
+        let address = u.public_address.as_deref().or(u.address.as_deref()).unwrap_or_default();
+        out.push_str(&format!(
+            "\n{}- {name}: {address} (agent:{}, workload:{})",
+            "  ".repeat(level),
+            u.juju_status.current,
+            u.workload_status.current
+        ));
+        if !u.open_ports.is_empty() {
+            out.push_str(&format!(" {}", u.open_ports.join(", ")));
+        }
+        let mut subs: Vec<&String> = u.subordinates.keys().collect();
+        subs.sort_by(|a, b| natural_cmp(a, b));
+        for sub in subs {
+            line(out, sub, &u.subordinates[sub], level + 1);
+        }
+    }
+    let mut out = String::new();
+    let mut apps: Vec<&String> = status.applications.keys().collect();
+    apps.sort_by(|a, b| natural_cmp(a, b));
+    for app in apps {
+        let units = &status.applications[app].units;
+        let mut names: Vec<&String> = units.keys().collect();
+        names.sort_by(|a, b| natural_cmp(a, b));
+        for name in names {
+            line(&mut out, name, &units[name], 0);
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// Juju's `summary` format: the ports in use, then counts of units by workload status
+/// and of applications, each application with its running/total units and whether it
+/// is exposed. Labels are right-aligned on the colon.
+pub fn render_summary(status: &StatusView) -> String {
+    fn all_units<'a>(u: &'a UnitStatusView, out: &mut Vec<&'a UnitStatusView>) {
+        out.push(u);
+        u.subordinates.values().for_each(|s| all_units(s, out));
+    }
+    let mut units = Vec::new();
+    status.applications.values().flat_map(|a| a.units.values()).for_each(|u| all_units(u, &mut units));
+    let mut ports: Vec<&String> = units.iter().flat_map(|u| u.open_ports.iter()).collect();
+    ports.sort();
+    ports.dedup();
+    let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
+    for u in &units {
+        *by_status.entry(u.workload_status.current.as_str()).or_default() += 1;
+    }
+    let mut t = Table::new().align_right(0);
+    let ports_text = ports.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
+    t.row(vec![Cell::plain("Utilizing ports:"), Cell::plain(ports_text), Cell::plain("")]);
+    t.row(vec![Cell::plain("# Machines:"), Cell::plain("(0)"), Cell::plain("")]);
+    t.row(vec![Cell::plain(""), Cell::plain(""), Cell::plain("")]);
+    t.row(vec![Cell::plain("# Units:"), Cell::plain(format!("({})", units.len())), Cell::plain("")]);
+    for (word, n) in by_status {
+        t.row(vec![Cell::plain(format!("{word}:")), Cell::plain(n.to_string()), Cell::plain("")]);
+    }
+    t.row(vec![Cell::plain(""), Cell::plain(""), Cell::plain("")]);
+    t.row(vec![Cell::plain("# Applications:"), Cell::plain(format!("({})", status.applications.len())), Cell::plain("")]);
+    let mut apps: Vec<&String> = status.applications.keys().collect();
+    apps.sort_by(|a, b| natural_cmp(a, b));
+    for name in apps {
+        let app = &status.applications[name];
+        let running = app.units.values().filter(|u| matches!(u.juju_status.current.as_str(), "idle" | "executing")).count();
+        let exposed = if app.exposed { "exposed" } else { "" };
+        t.row(vec![Cell::plain(name.clone()), Cell::plain(format!("{running}/{}", app.units.len())), Cell::plain(exposed)]);
+    }
+    t.render(false)
+}
+
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use tether_core::wire::{BaseView, ControllerStatus, ModelStatus, StatusInfo};
 
-    fn info(current: &str, message: &str) -> StatusInfo {
+    pub fn info(current: &str, message: &str) -> StatusInfo {
         StatusInfo { current: current.into(), message: message.into(), ..Default::default() }
     }
 
@@ -218,7 +357,10 @@ mod tests {
         }
     }
 
-    fn sample() -> StatusView {
+    /// Two applications: `pg` (caas, active, units pg/0* active, pg/2 waiting while
+    /// executing, pg/10 waiting) and `data-integrator` (blocked, its leader unit with
+    /// the subordinate logger/0); model `m`, available. Other CLI tests share it.
+    pub fn sample() -> StatusView {
         let mut pg_units = BTreeMap::new();
         pg_units.insert("pg/0".to_string(), unit("active", "idle", true, "127.0.0.1"));
         pg_units.insert("pg/10".to_string(), unit("waiting", "idle", false, "127.0.0.1"));
@@ -302,5 +444,86 @@ pg:database           data-integrator:postgresql  postgresql_client  regular
         let mut s = sample();
         s.applications.clear();
         assert_eq!(render_tabular(&s, &[], true, false).lines().count(), 2);
+    }
+
+    #[test]
+    fn selectors_keep_named_applications_and_units() {
+        let rel = |p: &str, r: &str| RelationRow {
+            id: 0,
+            provider: p.into(),
+            requirer: r.into(),
+            interface: "x".into(),
+            kind: "regular".into(),
+            status: "joined".into(),
+        };
+        let pick = |sel: &[&str]| {
+            let mut s = sample();
+            let mut rels = vec![rel("pg:database", "data-integrator:postgresql"), rel("pg:restart", "pg:restart")];
+            select(&mut s, &mut rels, &sel.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+            let units: Vec<String> = s.applications.values().flat_map(|a| a.units.keys().cloned()).collect();
+            (s.applications.keys().cloned().collect::<Vec<_>>(), units, rels.len())
+        };
+        let (apps, units, rels) = pick(&["pg"]);
+        assert_eq!((apps, units.len(), rels), (vec!["pg".to_string()], 3, 2));
+        let (apps, units, _) = pick(&["pg/2"]);
+        assert_eq!((apps, units), (vec!["pg".to_string()], vec!["pg/2".to_string()]));
+        let (apps, _, _) = pick(&["p*", "data-*"]);
+        assert_eq!(apps, ["data-integrator", "pg"]);
+        let (apps, units, _) = pick(&["pg/1*"]);
+        assert_eq!((apps, units), (vec!["pg".to_string()], vec!["pg/10".to_string()]));
+        let (apps, units, rels) = pick(&["nosuch"]);
+        assert!(apps.is_empty() && units.is_empty() && rels == 0);
+        // A subordinate unit keeps its principal, with only that subordinate.
+        let (apps, units, _) = pick(&["logger/*"]);
+        assert_eq!((apps, units), (vec!["data-integrator".to_string()], vec!["data-integrator/0".to_string()]));
+        assert_eq!(pick(&[]).0.len(), 2);
+    }
+
+    #[test]
+    fn oneline_and_summary_follow_juju() {
+        let mut s = sample();
+        s.applications.get_mut("pg").unwrap().units.get_mut("pg/0").unwrap().open_ports = vec!["5432/tcp".into()];
+        assert_eq!(
+            render_oneline(&s),
+            "
+- data-integrator/0: 127.0.0.1 (agent:idle, workload:blocked)
+  - logger/0: 127.0.0.1 (agent:idle, workload:active)
+- pg/0: 127.0.0.1 (agent:idle, workload:active) 5432/tcp
+- pg/2: 127.0.0.1 (agent:executing, workload:waiting)
+- pg/10: 127.0.0.1 (agent:idle, workload:waiting)
+"
+        );
+        let got = render_summary(&s);
+        let want = "\
+Utilizing ports:  5432/tcp
+     # Machines:  (0)
+
+        # Units:  (5)
+         active:  2
+        blocked:  1
+        waiting:  2
+
+ # Applications:  (2)
+ data-integrator  1/1
+              pg  3/3
+";
+        assert_eq!(got, want, "\n{got}");
+    }
+
+    #[test]
+    fn times_are_local_unless_utc() {
+        let mut s = sample();
+        s.model.model_status.since = "24 Feb 2025 12:03:17Z".into();
+        let mut utc = s.clone();
+        localise_times(&mut utc, true);
+        assert_eq!(utc.model.model_status.since, "24 Feb 2025 12:03:17Z");
+        assert_eq!(utc.controller.as_ref().unwrap().timestamp, "12:04:55Z");
+        let mut bad = s.clone();
+        bad.model.model_status.since = "yesterday".into();
+        localise_times(&mut bad, false);
+        assert_eq!(bad.model.model_status.since, "yesterday");
+        // The zone as Go's `Z07:00` writes it.
+        let t = chrono::DateTime::parse_from_rfc3339("2025-02-24T12:03:17Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(zoned(t, "%H:%M:%S", true), "12:03:17Z");
     }
 }
