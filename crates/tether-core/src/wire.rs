@@ -157,6 +157,11 @@ pub enum Request {
     Info {
         charm: String,
     },
+    /// `actions APP` / `show-action APP ACTION`: the actions of an application's charm.
+    Actions {
+        model: Option<String>,
+        app: String,
+    },
     Charms,
     /// The credential audit trail (all models when `model` is None and `all`).
     Audit {
@@ -273,6 +278,11 @@ pub enum Reply {
     Charms {
         charms: Vec<CharmInfo>,
     },
+    /// Each action of an application's charm: its description and its parameters' JSON
+    /// Schema (as `actions --schema` shows it).
+    Actions {
+        actions: BTreeMap<String, ActionView>,
+    },
     Audit {
         entries: Vec<AuditView>,
     },
@@ -335,6 +345,14 @@ pub struct ModelSummary {
     pub uuid: String,
     pub applications: usize,
     pub units: usize,
+}
+
+/// One action as `actions --schema` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActionView {
+    pub description: String,
+    /// The parameters' JSON Schema (`type: object`, `properties`, `required`, ...).
+    pub params: Value,
 }
 
 /// `status` as Juju's `--format json` prints it.

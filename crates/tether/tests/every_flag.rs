@@ -37,6 +37,7 @@ const WATCH: &str = "crates/tether/tests/status_wait.rs::status_watch_prints_sna
 const WAIT_FOR: &str = "crates/tether/tests/status_wait.rs::wait_for_goals_queries_timeouts_and_progress";
 const STATUS_TABLE: &str = "crates/tether/src/cli/output/status.rs::tabular_status_matches_juju_layout";
 const BUNDLES: &str = "crates/tether/tests/bundles.rs::a_bundle_deploys_the_seed_model_once_and_overlays_and_exports_round_trip";
+const ACTIONS: &str = "crates/tether/tests/actions_verbs.rs::actions_and_show_action_describe_the_charms_actions";
 const OPS: &str = "crates/tether/tests/ops_logs.rs::operations_tasks_and_their_texts_follow_juju";
 const LOGS: &str = "crates/tether/tests/ops_logs.rs::debug_log_filters_formats_and_follows_and_status_history_is_kept";
 
@@ -74,6 +75,8 @@ const FLAGS: &[(&str, &str, Is)] = &[
     ("deploy", "--storage", Refused(&["deploy", "postgresql-k8s", "--storage", "pgdata=1G"])),
     ("deploy", "--overlay", Honoured(BUNDLES)),
     ("trust", "--remove", Honoured(BUNDLES)),
+    ("actions", "--schema", Honoured(ACTIONS)),
+    ("actions", "--format", Honoured(ACTIONS)),
     ("trust", "--scope", Refused(&["trust", "pg", "--scope", "cluster"])),
     ("diff-bundle", "--overlay", Honoured(BUNDLES)),
     ("export-bundle", "--filename", Honoured(BUNDLES)),

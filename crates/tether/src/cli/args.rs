@@ -86,6 +86,10 @@ pub enum Command {
     DebugLog(DebugLogArgs),
     /// Show a unit's or an application's status history.
     ShowStatusLog(ShowStatusLogArgs),
+    /// List the actions of an application's charm.
+    Actions(ActionsArgs),
+    /// Show one action of an application's charm and its parameters.
+    ShowAction(ShowActionArgs),
     /// List the operations (`run`) of the model.
     Operations(OperationsArgs),
     /// Show an operation and its tasks.
@@ -387,6 +391,22 @@ pub struct RemoveRelationArgs {
     pub args: Vec<String>,
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ActionsArgs {
+    pub app: String,
+    /// Show each action's parameters as a JSON Schema (yaml unless --format json).
+    #[arg(long)]
+    pub schema: bool,
+    #[arg(long, value_enum)]
+    pub format: Option<TableFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowActionArgs {
+    pub app: String,
+    pub action: String,
 }
 
 #[derive(Debug, Args)]

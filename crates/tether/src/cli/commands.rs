@@ -17,7 +17,7 @@ use super::output;
 use super::output::table::colour_stdout;
 use super::params::{self, shown, split_list};
 use super::reply::{print_done, unexpected};
-use super::{bundles, exec, logs, models, ops, relations, secrets, status, unsupported};
+use super::{actions, bundles, exec, logs, models, ops, relations, secrets, status, unsupported};
 use crate::paths::Home;
 use anstream::ColorChoice;
 use std::io::BufRead;
@@ -205,6 +205,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
             print_done(ctx.send(Request::RemoveRelation { model, a: x, b: y }, DEFAULT_TIMEOUT)?)
         }
         Command::Config(a) => config(ctx, a),
+        Command::Actions(a) => actions::list(ctx, a),
+        Command::ShowAction(a) => actions::show(ctx, a),
         Command::Trust(a) => print_done(ctx.send(Request::Trust { model, app: a.app, remove: a.remove }, DEFAULT_TIMEOUT)?),
         Command::DiffBundle(a) => bundles::diff(ctx, &a.bundle, &a.overlay),
         Command::ExportBundle(a) => bundles::export_bundle(ctx, a.filename.as_deref()),

@@ -12,6 +12,7 @@
 //! Exit codes follow Juju: 0 success, 1 runtime error, 2 usage error; every failure is
 //! one `ERROR <message>` line on stderr.
 
+mod actions;
 mod args;
 mod autostart;
 mod bundles;

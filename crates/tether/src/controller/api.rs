@@ -52,6 +52,7 @@ pub async fn dispatch(c: &Controller, request: Request) -> Reply {
         Request::Secrets { model } => views::secrets(c, model),
         Request::ShowSecret { model, id, reveal } => views::show_secret(c, model, &id, reveal),
         Request::Info { charm } => views::charm_info(c, &charm),
+        Request::Actions { model, app } => views::actions(c, model, &app),
         Request::Charms => Ok(views::charms(c)),
         Request::Audit { model, all } => audit::audit(c, model, all),
         Request::ModelConfig { model, set, reset } => models::model_config(c, model, &set, &reset),

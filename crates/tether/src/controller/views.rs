@@ -4,7 +4,7 @@
 //! owner's explicit request.
 
 use super::error::{ApiError, ApiResult};
-use super::lookup::resolve_model;
+use super::lookup::{existing_app, resolve_model};
 use super::state::Controller;
 use crate::store::{AppRow, RelationRow, SecretRow, StoreError, Tx, UnitRow};
 use std::collections::BTreeMap;
@@ -355,6 +355,19 @@ pub fn show_secret(c: &Controller, model: Option<String>, id: &str, reveal: bool
         Ok::<_, ApiError>(BTreeMap::from([(id.clone(), secret_view(tx, &m.name, &s, reveal)?)]))
     })?;
     Ok(Reply::Secrets { secrets })
+}
+
+/// `actions APP`: each action of the application's charm with its parameters' schema.
+pub fn actions(c: &Controller, model: Option<String>, app: &str) -> ApiResult {
+    let m = resolve_model(c, model)?;
+    let a = c.store.read(|tx| existing_app(tx, &m.name, app))?;
+    let actions = a
+        .meta
+        .actions
+        .iter()
+        .map(|spec| (spec.name.clone(), ActionView { description: spec.description.clone(), params: a.meta.action_schema(spec) }))
+        .collect();
+    Ok(Reply::Actions { actions })
 }
 
 /// `info CHARM`: a built-in charm by name or a local charm by absolute path.
