@@ -99,8 +99,7 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
 
     // remove-relation: the user is refused, the database stays; integrating again issues a new user.
     c.ok(&["remove-relation", "data-integrator", APP]);
-    old.wait_refused();
-    assert_bad_credentials(&old);
+    old.wait_bad_credentials();
     assert!(exists(&server, "SELECT 1 FROM pg_database WHERE datname = 'adopted_db'"));
     c.ok(&["integrate", "data-integrator", APP]);
     c.wait_active(&[APP, "data-integrator"]);
@@ -132,8 +131,7 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
     c.wait_for("the relation to be gone", |s| Ok(related_apps(s, APP, "database").is_empty()));
     server.start_again();
     c.wait_active(&[APP]);
-    new.wait_refused();
-    assert_bad_credentials(&new);
+    new.wait_bad_credentials();
 
     // remove-application: the server, its own users and databases, and the data stay.
     c.ok(&["remove-application", APP]);

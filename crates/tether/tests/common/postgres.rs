@@ -78,6 +78,16 @@ impl PgLogin {
         wait_until_refused(self, || self.connect())
     }
 
+    /// Polls until the server refuses this login's credentials outright (the role is gone
+    /// or its password changed: SQLSTATE 28P01 or 28000); bounded. A revocation in
+    /// progress may first refuse the database (42501); that is waited through.
+    pub fn wait_bad_credentials(&self) {
+        wait_until(&format!("the server to refuse the credentials of {self:?}"), SETTLE_TIMEOUT, || match self.connect() {
+            Err(LoginFailure::Refused { code, .. }) if code == "28P01" || code == "28000" => Ok(()),
+            other => Err(format!("{:?}", other.err())),
+        })
+    }
+
     /// Polls until no server answers at this login's address; bounded.
     pub fn wait_unreachable(&self) {
         wait_until(&format!("no server to answer at {self:?}"), SETTLE_TIMEOUT, || match self.connect() {
