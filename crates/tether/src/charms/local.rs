@@ -2,7 +2,7 @@
 //!
 //! The charm is copied (or unpacked, keeping Unix modes) into the controller's home so
 //! that later edits to the source do not change a deployed application. A charm with
-//! code (`dispatch` or `hooks/`) runs as an external charm (see `super::external`). A
+//! code (`dispatch` or `hooks/`) runs as an external charm (the external charm module). A
 //! charm without code is a *passive* application: its units exist, join relations and
 //! hold what the other side writes; its status is `active`.
 

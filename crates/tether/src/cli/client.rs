@@ -2,7 +2,7 @@
 //!
 //! Blocking std I/O is enough for a process that sends one request and exits, and it
 //! keeps the CLI free of an async runtime. Connection failures are told apart from
-//! protocol failures so that [`super::autostart`] knows when to start a controller.
+//! protocol failures so that the autostart knows when to start a controller.
 
 use super::error::CliError;
 use crate::paths::Home;
