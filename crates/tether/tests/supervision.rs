@@ -1,6 +1,7 @@
 //! Workload supervision on real servers: a database server SIGKILLed under a running
 //! controller is restarted with backoff, the unit reports the outage in its status, and
-//! credentials issued before the kill still log in afterwards.
+//! credentials issued before the kill still log in afterwards; a command that meets a
+//! dying controller starts a new one.
 
 mod common;
 
@@ -116,4 +117,38 @@ fn a_taken_port_moves_the_server_and_republishes_endpoints() {
     let session = PgLogin::from_credentials(&after).session();
     assert_eq!(session.row("SELECT current_database()"), vec!["moved".to_string()]);
     drop(squatter);
+}
+
+/// A controller that is going down keeps its socket for a moment and drops what it
+/// accepts; the next command waits that out and starts a new controller instead of
+/// failing with "closed the connection".
+#[test]
+fn a_command_during_a_controller_death_starts_a_new_controller() {
+    use std::os::unix::net::UnixListener;
+    let c = Controller::unstarted();
+    let socket = c.home().join("controller.sock");
+    std::fs::write(c.home().join("controller.token"), "left-by-the-dying-controller\n").expect("write token");
+    let listener = UnixListener::bind(&socket).expect("bind the dying controller's socket");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let dying = std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_millis(1500);
+        let mut dropped = 0;
+        while Instant::now() < until {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    drop(conn);
+                    dropped += 1;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        drop(listener);
+        let _ = std::fs::remove_file(&socket);
+        dropped
+    });
+    let out = c.tether(&["status", "--format", "json"]);
+    let dropped = dying.join().expect("the dying listener");
+    assert!(dropped > 0, "the command never met the dying controller");
+    assert_eq!(out.code, 0, "the command must start a new controller:\n{out}");
+    assert!(out.stderr.contains("Started local controller"), "{out}");
 }

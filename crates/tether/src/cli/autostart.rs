@@ -22,6 +22,9 @@ const POLL: Duration = Duration::from_millis(50);
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a controller that accepts and then drops connections is given to finish
+/// going down before the CLI reports it.
+const DYING_GRACE: Duration = Duration::from_secs(10);
 
 /// Whether a controller answered before or had to be started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,12 +34,20 @@ pub enum Liveness {
 }
 
 /// `Ok(true)` when a controller answers `Ping`, `Ok(false)` when none listens.
+///
+/// A controller that dies (a crash, SIGKILL) keeps its socket for the moment its threads
+/// take to exit: a connection made then is accepted and dropped. That is waited out
+/// (bounded) instead of being reported, so the next command starts a new controller.
 pub fn answers(home: &Home) -> Result<bool, CliError> {
-    match client::call(home, Request::Ping, PING_TIMEOUT) {
-        Ok(Reply::Error { message, .. }) => Err(CliError::runtime(message)),
-        Ok(_) => Ok(true),
-        Err(ClientError::NotRunning) => Ok(false),
-        Err(e) => Err(e.into_cli(home)),
+    let deadline = Instant::now() + DYING_GRACE;
+    loop {
+        match client::call(home, Request::Ping, PING_TIMEOUT) {
+            Ok(Reply::Error { message, .. }) => return Err(CliError::runtime(message)),
+            Ok(_) => return Ok(true),
+            Err(ClientError::NotRunning) => return Ok(false),
+            Err(ClientError::Closed) if Instant::now() < deadline => std::thread::sleep(POLL),
+            Err(e) => return Err(e.into_cli(home)),
+        }
     }
 }
 
@@ -176,7 +187,7 @@ pub fn stop(home: &Home) -> Result<bool, CliError> {
             Ok(Reply::Error { message, .. }) => return Err(CliError::runtime(message)),
             Ok(_) => {}
             // The daemon may close the socket as it goes down; the wait below decides.
-            Err(ClientError::NotRunning) | Err(ClientError::Failed(_)) => {}
+            Err(ClientError::NotRunning) | Err(ClientError::Closed) | Err(ClientError::Failed(_)) => {}
         }
     }
     let deadline = Instant::now() + STOP_TIMEOUT;

@@ -17,11 +17,16 @@ const MAX_REPLY_BYTES: u64 = 256 * 1024 * 1024;
 /// The read timeout for requests that do not wait for something else.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
+const CLOSED: &str = "the controller closed the connection without a reply";
+
 /// Why a request got no reply.
 #[derive(Debug)]
 pub enum ClientError {
     /// Nothing listens on the socket (missing file or connection refused).
     NotRunning,
+    /// A connection was accepted and then closed before any reply: the controller is
+    /// going down (a crash in progress keeps the socket open for a moment).
+    Closed,
     /// Something listens but the exchange failed.
     Failed(String),
 }
@@ -30,6 +35,7 @@ impl ClientError {
     pub fn into_cli(self, home: &Home) -> CliError {
         match self {
             ClientError::NotRunning => CliError::runtime(format!("no controller is running in {}", home.root().display())),
+            ClientError::Closed => CliError::runtime(CLOSED),
             ClientError::Failed(m) => CliError::runtime(m),
         }
     }
@@ -57,9 +63,7 @@ pub fn call(home: &Home, request: Request, timeout: Duration) -> Result<Reply, C
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
             ClientError::Failed(format!("timed out after {}s waiting for the controller to answer", timeout.as_secs()))
         }
-        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
-            ClientError::Failed("the controller closed the connection without a reply".into())
-        }
+        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => ClientError::Closed,
         _ => ClientError::Failed(format!("talking to the controller: {e}")),
     };
     stream.set_write_timeout(Some(Duration::from_secs(30))).map_err(io_err)?;
@@ -71,7 +75,7 @@ pub fn call(home: &Home, request: Request, timeout: Duration) -> Result<Reply, C
     let mut reply = zeroize::Zeroizing::new(String::new());
     let n = reader.read_line(&mut reply).map_err(io_err)?;
     if n == 0 {
-        return Err(ClientError::Failed("the controller closed the connection without a reply".into()));
+        return Err(ClientError::Closed);
     }
     serde_json::from_str(reply.trim_end()).map_err(|e| ClientError::Failed(format!("cannot decode the controller's reply: {e}")))
 }
