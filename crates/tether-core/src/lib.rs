@@ -20,6 +20,7 @@ pub mod my_plan;
 pub mod names;
 pub mod ownership;
 pub mod params;
+pub mod pg_config;
 pub mod pg_plan;
 pub mod secret_timing;
 pub mod status;
