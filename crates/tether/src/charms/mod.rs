@@ -15,6 +15,7 @@ pub mod local;
 mod mongodb;
 mod mongos;
 mod mysql;
+mod pg_settings;
 mod postgresql;
 mod provider;
 mod reconcile;

@@ -13,13 +13,14 @@
 //! hook that would create something and on every `update-status`). The server's own
 //! users and databases are never touched; `set-password` refuses.
 
+use super::pg_settings;
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser, RotateError};
 use super::server;
 use super::server_hooks::ServerCharm;
 use super::services::Services;
 use crate::engine::context::{Bag, HookContext};
-use crate::engines::postgres::{PgAdmin, PgSpec, LOOPBACK};
+use crate::engines::postgres::{host_resources, PgAdmin, PgSpec, LOOPBACK};
 use crate::engines::{Classify, DatabaseGrant, ErrorClass, Ownership, RelationUser, UserAdmin};
 use crate::secret::{generate_password, SecretString};
 use anyhow::anyhow;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
 use tether_core::life::Life;
 use tether_core::names::validate_database;
+use tether_core::pg_config;
 use tether_core::pg_plan::{relation_user, SYSTEM_USERS};
 use tether_core::status::WorkloadStatus;
 
@@ -125,26 +127,22 @@ pub fn meta() -> CharmMeta {
             ep("s3-parameters", Role::Requirer, "s3").limit(1),
             ep("logging", Role::Requirer, "loki_push_api").limit(1),
         ],
-        config: vec![
-            option("profile", OptionType::String, Some("production".into()), "production or testing resource profile"),
-            option("profile_limit_memory", OptionType::Int, None, "memory limit in MB for the production profile"),
-            option("instance_password_encryption", OptionType::String, Some("scram-sha-256".into()), "password hashing"),
-            option("plugin_audit_enable", OptionType::Boolean, Some(true.into()), "enable pgaudit"),
-            option("plugin_pg_trgm_enable", OptionType::Boolean, Some(false.into()), "enable pg_trgm in every database"),
-            option("plugin_uuid_ossp_enable", OptionType::Boolean, Some(false.into()), "enable uuid-ossp in every database"),
-            option(
+        config: {
+            let mut options = pg_config::options();
+            options.push(option(
                 EXTERNAL_ENDPOINT,
                 OptionType::String,
                 None,
                 "host:port of an existing server to adopt instead of starting one (set at deploy, with admin-secret)",
-            ),
-            option(
+            ));
+            options.push(option(
                 ADMIN_SECRET,
                 OptionType::String,
                 None,
                 "URI of a user secret (username, password) of the adopted server's admin, which needs CREATEROLE and CREATEDB",
-            ),
-        ],
+            ));
+            options
+        },
         actions: vec![
             ActionSpec {
                 name: "get-password".into(),
@@ -491,6 +489,12 @@ impl ServerCharm for PostgresqlCharm {
     }
 
     fn check_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
+        pg_config::check(config)?;
+        let effective = tether_core::config::effective(&meta(), config);
+        pg_config::extensions(&effective)?;
+        if let Ok(host) = host_resources() {
+            pg_config::parameters(&effective, &host)?;
+        }
         let endpoint = config_text(config, EXTERNAL_ENDPOINT);
         if let Some(e) = endpoint {
             parse_endpoint(e)?;
@@ -546,9 +550,12 @@ impl ServerCharm for PostgresqlCharm {
         ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
         let dir = ctx.unit_dir();
         let label = internal_label(&ctx.app);
-        let spec = |port, pw| PgSpec::for_unit(&dir, port, pw);
+        let settings = pg_settings::desired(ctx)?;
+        let spec = |port, pw| PgSpec::for_unit(&dir, port, pw).with_settings(settings.clone());
         let (pw, port, moved) = server::start_workload(ctx, &self.services.supervisor, &label, "operator-password", spec).await?;
+        pg_settings::started_with(ctx, &settings)?;
         let admin = self.services.pg.get(port, &pw).await?;
+        pg_settings::extensions(ctx, &admin).await?;
         admin.ensure_groups().await?;
         let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
         for (user, key) in SYSTEM_USERS {
@@ -561,6 +568,31 @@ impl ServerCharm for PostgresqlCharm {
         if moved {
             // New endpoints for every relation (re-serving publishes them).
             self.repair_drift(ctx).await?;
+        }
+        self.settle_status(ctx)
+    }
+
+    /// Applies the config to the server tether runs (an adopted server's settings are its
+    /// owner's): settings live or by a restart, plugin extensions, then legacy relations
+    /// that waited for an extension are served again.
+    async fn config_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopted(ctx).is_some() || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
+            return self.settle_status(ctx);
+        }
+        let admin = self.services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?;
+        let desired = pg_settings::desired(ctx)?;
+        if let pg_settings::Change::NeedsRestart(names) = pg_settings::change(ctx, &admin, &desired).await? {
+            pg_settings::restarting(ctx, &names)?;
+            server::stop(ctx, &self.services.supervisor).await;
+            self.start(ctx).await?;
+        }
+        pg_settings::extensions(ctx, &admin).await?;
+        if ctx.leader {
+            for ep in LEGACY {
+                for rel in ctx.relation_ids(ep)? {
+                    self.serve_endpoint(ctx, rel, ep).await?;
+                }
+            }
         }
         self.settle_status(ctx)
     }
@@ -585,7 +617,8 @@ impl ServerCharm for PostgresqlCharm {
             ctx.set_status(WorkloadStatus::Blocked, MIXED_ENDPOINTS)?;
             return Ok(());
         }
-        match (server::first_blocked(ctx), adopted) {
+        let blocked = if adopted.is_none() { pg_settings::problem(ctx) } else { None }.or_else(|| server::first_blocked(ctx));
+        match (blocked, adopted) {
             (Some(reason), _) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
             (None, Some((host, port))) => {
                 let version = server::primary_version(ctx).unwrap_or_else(|| "unknown".into());

@@ -47,6 +47,11 @@ pub trait ServerCharm: Send + Sync {
     /// The unit's status from what is known now.
     fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()>;
 
+    /// config-changed: apply what the charm honours of its config, then settle the status.
+    async fn config_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        self.settle_status(ctx)
+    }
+
     /// The periodic comparison of the users on the server with the live relations.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()>;
 
@@ -107,7 +112,8 @@ pub async fn dispatch<C: ServerCharm + ?Sized>(charm: &C, ctx: &mut HookContext,
             charm.repair_drift(ctx).await?;
             charm.settle_status(ctx)
         }
-        (HookKind::ConfigChanged | HookKind::LeaderSettingsChanged, _) => charm.settle_status(ctx),
+        (HookKind::ConfigChanged, _) => charm.config_changed(ctx).await,
+        (HookKind::LeaderSettingsChanged, _) => charm.settle_status(ctx),
         (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(ep)) => {
             charm.serve_endpoint(ctx, rel, ep).await
         }

@@ -12,7 +12,7 @@
 //! `SET LOCAL log_statement = 'none'`, with the password already hashed into a
 //! SCRAM-SHA-256 verifier.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
@@ -23,6 +23,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use super::error::{step, PgError};
+use super::settings::{self, ExtensionProblems, SettingChanges};
 /// The registry lives next door; charms name it through this module too.
 #[allow(unused_imports)]
 use crate::engines::user_admin::{Ensured, Ownership, RelationUser, UserAdmin};
@@ -405,6 +406,35 @@ impl PgAdmin {
             .await
             .map_err(step("listing relation users"))?;
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).filter(|n| pg_plan::is_relation_user(n)).collect())
+    }
+}
+
+impl PgAdmin {
+    /// See `settings::change_settings`: returns the settings that wait for a restart.
+    pub async fn change_settings(&self, changes: &SettingChanges) -> Result<Vec<String>, PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        settings::change_settings(c, changes).await
+    }
+
+    /// Makes each extension exist (`true`) or not (`false`) in every database. When an
+    /// enabled one is not installed on this machine nothing is created.
+    pub async fn set_extensions(&self, wanted: &BTreeMap<String, bool>) -> Result<ExtensionProblems, PgError> {
+        let databases = {
+            let mut session = self.session().await?;
+            let c: &mut Client = &mut session;
+            let missing = settings::missing_extensions(c, wanted).await?;
+            if !missing.is_empty() {
+                return Ok(ExtensionProblems { missing, in_use: vec![] });
+            }
+            settings::databases(c).await?
+        };
+        let mut problems = ExtensionProblems::default();
+        for db in databases {
+            let c = self.open(&db).await?;
+            settings::set_extensions_in(&c, wanted, &mut problems).await?;
+        }
+        Ok(problems)
     }
 }
 

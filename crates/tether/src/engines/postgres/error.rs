@@ -28,7 +28,14 @@ pub enum PgError {
     /// application's.
     #[error("a role named {0} exists on the adopted server and is not this application's")]
     Foreign(String),
+    /// The server refused a setting's value (the application's config asked for it).
+    #[error("the server refused the setting {name}: {source}")]
+    RefusedSetting { name: String, source: tokio_postgres::Error },
 }
+
+/// The status of a unit whose config the server refused (Canonical's text; the reason is
+/// in the log).
+pub const CONFIGURATION_ERROR: &str = "Configuration Error. Please check the logs";
 
 impl From<PlanError> for PgError {
     fn from(e: PlanError) -> PgError {
@@ -85,6 +92,7 @@ impl Classify for PgError {
             PgError::Plan(_) => ErrorClass::Bug,
             PgError::Unsupported(what) => ErrorClass::Blocked((*what).into()),
             PgError::Foreign(_) => ErrorClass::Blocked(self.to_string()),
+            PgError::RefusedSetting { .. } => ErrorClass::Blocked(CONFIGURATION_ERROR.into()),
         }
     }
 }

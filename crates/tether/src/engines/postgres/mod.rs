@@ -7,10 +7,12 @@ mod admin;
 mod error;
 mod pool;
 mod server;
+mod settings;
 #[cfg(test)]
 pub mod testing;
 
 pub use admin::*;
-pub use error::PgError;
+pub use error::{PgError, CONFIGURATION_ERROR};
 pub use pool::*;
 pub use server::*;
+pub use settings::{ExtensionProblems, SettingChanges};

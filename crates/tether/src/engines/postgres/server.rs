@@ -3,12 +3,15 @@
 //!
 //! The superuser is `operator`; its password reaches `initdb` through a pipe on stdin, so no
 //! password file is ever written. Only SCRAM logins over 127.0.0.1 are allowed
-//! (`pg_hba.conf` holds exactly one rule) and the unix socket is off. Settings are passed as
-//! `-c` options at every start, so `postgresql.conf` stays as `initdb` wrote it. A server
+//! (`pg_hba.conf` holds exactly one rule) and the unix socket is off. What keeps the server
+//! private is passed as `-c` options at every start, so `postgresql.conf` stays as `initdb`
+//! wrote it; the application's own settings (its config options) are written to
+//! `postgresql.auto.conf` before each start, the file `ALTER SYSTEM` changes live. A server
 //! left running by an earlier controller (its `postmaster.pid` names a live postgres that
 //! accepts our login on the expected port) is adopted rather than started twice.
 
 use crate::workload::login::LoginFailure;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -36,12 +39,25 @@ pub struct PgSpec {
     pub log_file: PathBuf,
     pub port: u16,
     pub operator_password: SecretString,
+    /// The application's settings, written to `postgresql.auto.conf` before each start.
+    pub settings: BTreeMap<String, String>,
 }
 
 impl PgSpec {
-    /// The usual layout: `<unit dir>/pgdata` and `<unit dir>/postgres.log`.
+    /// The usual layout: `<unit dir>/pgdata` and `<unit dir>/postgres.log`, with
+    /// PostgreSQL's own defaults until [`PgSpec::with_settings`].
     pub fn for_unit(unit_dir: &Path, port: u16, operator_password: SecretString) -> PgSpec {
-        PgSpec { data_dir: unit_dir.join("pgdata"), log_file: unit_dir.join("postgres.log"), port, operator_password }
+        PgSpec {
+            data_dir: unit_dir.join("pgdata"),
+            log_file: unit_dir.join("postgres.log"),
+            port,
+            operator_password,
+            settings: BTreeMap::new(),
+        }
+    }
+
+    pub fn with_settings(self, settings: BTreeMap<String, String>) -> PgSpec {
+        PgSpec { settings, ..self }
     }
 }
 
@@ -100,6 +116,30 @@ impl PgBinaries {
     pub fn postgres(&self) -> PathBuf {
         self.dir.join("postgres")
     }
+}
+
+/// What this machine gives a server: its memory, its cores, and which of the libraries
+/// the charm preloads are installed next to the binaries.
+pub fn host_resources() -> Result<tether_core::pg_config::Host, WorkloadError> {
+    let bins = PgBinaries::find()?;
+    let lib_dir = bins.dir.parent().map(|v| v.join("lib")).unwrap_or_default();
+    let libraries = tether_core::pg_config::PRELOADED_LIBRARIES
+        .iter()
+        .filter(|l| lib_dir.join(format!("{l}.so")).is_file())
+        .map(|l| l.to_string())
+        .collect();
+    let cpu_cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    Ok(tether_core::pg_config::Host { memory_bytes: total_memory_bytes(), cpu_cores, libraries })
+}
+
+/// `MemTotal` from `/proc/meminfo` (1 GB when it cannot be read).
+fn total_memory_bytes() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(1_000_000_000, |kb| kb * 1024)
 }
 
 fn not_found(hint: String) -> WorkloadError {
@@ -161,14 +201,19 @@ pub async fn prepare(bins: &PgBinaries, spec: &PgSpec, run_as: Option<RunAs>) ->
     if !spec.data_dir.join("PG_VERSION").is_file() {
         initdb(bins, spec, run_as).await?;
     }
-    let hba = spec.data_dir.join("pg_hba.conf");
-    std::fs::write(&hba, HBA).map_err(|e| WorkloadError::Prepare { step: "write pg_hba.conf", path: hba.clone(), source: e })?;
+    write_owned(&spec.data_dir.join("pg_hba.conf"), HBA, run_as, "write pg_hba.conf")?;
+    let auto_conf = tether_core::pg_config::render_auto_conf(&spec.settings);
+    write_owned(&spec.data_dir.join("postgresql.auto.conf"), &auto_conf, run_as, "write postgresql.auto.conf")
+}
+
+/// Writes one of the server's files (mode 0600, owned by the server's user).
+fn write_owned(path: &Path, text: &str, run_as: Option<RunAs>, step: &'static str) -> Result<(), WorkloadError> {
+    use std::os::unix::fs::PermissionsExt;
+    let err = |step, source| WorkloadError::Prepare { step, path: path.to_path_buf(), source };
+    std::fs::write(path, text).map_err(|e| err(step, e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| err("chmod", e))?;
     if let Some(r) = run_as {
-        std::os::unix::fs::chown(&hba, Some(r.uid), Some(r.gid)).map_err(|e| WorkloadError::Prepare {
-            step: "chown",
-            path: hba,
-            source: e,
-        })?;
+        std::os::unix::fs::chown(path, Some(r.uid), Some(r.gid)).map_err(|e| err("chown", e))?;
     }
     Ok(())
 }
@@ -317,7 +362,6 @@ pub fn settings(port: u16) -> Vec<(&'static str, String)> {
         ("listen_addresses", "127.0.0.1".into()),
         ("port", port.to_string()),
         ("unix_socket_directories", String::new()),
-        ("password_encryption", "scram-sha-256".into()),
         ("log_statement", "none".into()),
         ("logging_collector", "off".into()),
         ("log_destination", "stderr".into()),
