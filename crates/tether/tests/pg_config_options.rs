@@ -112,3 +112,162 @@ fn config_options_become_the_servers_settings_and_extensions() {
     wait_unit(&c, "active without vector", |s, _| s == "active");
     assert!(app.session().row("SELECT count(*)::text FROM kept")[0] == "0");
 }
+
+/// One option of every parameter family, and the setting it must produce.
+const FAMILIES: [(&str, &str, &str); 14] = [
+    ("connection_statement_timeout=60000", "statement_timeout", "1min"),
+    ("cpu_parallel_leader_participation=false", "parallel_leader_participation", "off"),
+    ("durability_synchronous_commit=remote_write", "synchronous_commit", "remote_write"),
+    ("instance_default_text_search_config=pg_catalog.english", "default_text_search_config", "pg_catalog.english"),
+    ("logging_log_lock_waits=true", "log_lock_waits", "on"),
+    ("memory_temp_buffers=2048", "temp_buffers", "16MB"),
+    ("optimizer_enable_seqscan=false", "enable_seqscan", "off"),
+    ("request_lock_timeout=5000", "lock_timeout", "5s"),
+    ("response_bytea_output=escape", "bytea_output", "escape"),
+    ("session_idle_in_transaction_session_timeout=600000", "idle_in_transaction_session_timeout", "10min"),
+    ("storage_bgwriter_lru_maxpages=50", "bgwriter_lru_maxpages", "50"),
+    ("vacuum_autovacuum_naptime=30", "autovacuum_naptime", "30s"),
+    ("experimental_max_connections=42", "max_connections", "42"),
+    ("profile=testing", "effective_cache_size", "4GB"),
+];
+
+#[test]
+fn one_option_of_every_family_reaches_the_server() {
+    let c = Controller::bootstrap();
+    c.ok(&["deploy", PG]);
+    c.wait_active(&[PG]);
+    let app = {
+        c.ok(&["deploy", "data-integrator", "--config", "database-name=families"]);
+        c.ok(&["integrate", "data-integrator", PG]);
+        c.wait_active(&[PG, "data-integrator"]);
+        PgLogin::from_credentials(&c.postgresql_credentials("data-integrator/leader"))
+    };
+    let admin = app.as_user("operator", &c.operator_password(PG)).with_db("postgres");
+    // The production profile sized memory; testing gives PostgreSQL's own default back.
+    assert_ne!(show(&admin, "effective_cache_size"), "4GB");
+    let mut args = vec!["config", PG];
+    args.extend(FAMILIES.iter().map(|(a, _, _)| *a));
+    c.ok(&args);
+    wait_until("every family applied (one restart)", SETTLE_TIMEOUT, || {
+        let s = admin.connect().map_err(|e| format!("{e:?}"))?;
+        let wrong: Vec<String> = FAMILIES
+            .iter()
+            .filter_map(|(_, setting, want)| {
+                let got = s.row(&format!("SHOW {setting}"))[0].clone();
+                (got != *want).then(|| format!("{setting}={got} (want {want})"))
+            })
+            .collect();
+        if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(wrong.join(", "))
+        }
+    });
+    c.wait_active(&[PG]);
+    app.session().row("SELECT 1");
+}
+
+/// Every plugin whose extension Debian packages, and a query that uses it (run as the
+/// operator in the application's database: some are untrusted languages).
+const PLUGINS: [(&str, &str, &str); 42] = [
+    ("address_standardizer", "SELECT (parse_address('1 Devonshire Place, Boston, MA 02109')).city", "Boston"),
+    ("address_standardizer_data_us", "SELECT (count(*) > 0)::text FROM us_lex", "true"),
+    ("audit", "SELECT (count(*) = 1)::text FROM pg_settings WHERE name = 'pgaudit.log'", "true"),
+    ("bloom", "CREATE TEMP TABLE b(a int); CREATE INDEX ON b USING bloom (a); SELECT 'ok'", "ok"),
+    ("bool_plperl", "CREATE OR REPLACE FUNCTION t_bp(b bool) RETURNS bool TRANSFORM FOR TYPE bool LANGUAGE plperl AS 'return !$_[0];'; SELECT t_bp(false)::text", "true"),
+    ("btree_gin", "CREATE TEMP TABLE bg(a int); CREATE INDEX ON bg USING gin (a); SELECT 'ok'", "ok"),
+    ("btree_gist", "CREATE TEMP TABLE bs(a int); CREATE INDEX ON bs USING gist (a); SELECT 'ok'", "ok"),
+    ("citext", "SELECT ('A'::citext = 'a'::citext)::text", "true"),
+    ("cube", "SELECT cube_dim('(1,2,3)'::cube)::text", "3"),
+    ("dict_int", "SELECT array_to_string(ts_lexize('intdict', '12345678'), ',')", "123456"),
+    ("dict_xsyn", "SELECT (ts_lexize('xsyn', 'supernova') IS NULL)::text", "true"),
+    ("earthdistance", "SELECT (earth_distance(ll_to_earth(0, 0), ll_to_earth(0, 1)) > 100000)::text", "true"),
+    ("fuzzystrmatch", "SELECT levenshtein('kitten', 'sitting')::text", "3"),
+    ("hll", "SELECT round(hll_cardinality(hll_add_agg(hll_hash_integer(x))))::int::text FROM generate_series(1, 10) x", "10"),
+    ("hstore", "SELECT ('a=>1'::hstore) -> 'a'", "1"),
+    ("hypopg", "SELECT count(*)::text FROM hypopg_list_indexes", "0"),
+    ("icu_ext", "SELECT (icu_version() IS NOT NULL)::text", "true"),
+    ("intarray", "SELECT icount('{1,2,3}'::int[])::text", "3"),
+    ("ip4r", "SELECT ('10.0.0.1'::ip4 <<= '10.0.0.0/8'::ip4r)::text", "true"),
+    ("isn", "SELECT isn_weak()::text", "false"),
+    ("jsonb_plperl", "CREATE OR REPLACE FUNCTION t_jp(j jsonb) RETURNS int TRANSFORM FOR TYPE jsonb LANGUAGE plperl AS 'return $_[0]->{a};'; SELECT t_jp('{\"a\": 7}')::text", "7"),
+    ("lo", "SELECT (lo_import IS NULL)::text FROM (SELECT NULL::lo AS lo_import) x", "true"),
+    ("ltree", "SELECT nlevel('a.b.c'::ltree)::text", "3"),
+    ("old_snapshot", "SELECT (count(*) >= 0)::text FROM pg_old_snapshot_time_mapping()", "true"),
+    ("orafce", "SELECT oracle.nvl(NULL::int, 5)::text", "5"),
+    ("pg_freespacemap", "SELECT (count(*) >= 0)::text FROM pg_freespace('pg_class')", "true"),
+    ("pg_similarity", "SELECT (jaccard('alpha beta', 'alpha gamma') > 0)::text", "true"),
+    ("pg_trgm", "SELECT (similarity('tether', 'tethers') > 0)::text", "true"),
+    ("pg_visibility", "SELECT (count(*) > 0)::text FROM pg_visibility_map('pg_class')", "true"),
+    ("pgrowlocks", "CREATE TEMP TABLE r(a int); SELECT count(*)::text FROM pgrowlocks('r')", "0"),
+    ("pgstattuple", "SELECT (tuple_count > 0)::text FROM pgstattuple('pg_class')", "true"),
+    ("pg_stat_statements", "SELECT (count(*) >= 0)::text FROM pg_stat_statements", "true"),
+    ("plperl", "CREATE OR REPLACE FUNCTION t_pl(int) RETURNS int LANGUAGE plperl AS 'return $_[0] * 2;'; SELECT t_pl(21)::text", "42"),
+    ("plpython3u", "CREATE OR REPLACE FUNCTION t_py(n int) RETURNS int LANGUAGE plpython3u AS 'return n * 2'; SELECT t_py(21)::text", "42"),
+    ("pltcl", "CREATE OR REPLACE FUNCTION t_tcl(int) RETURNS int LANGUAGE pltcl AS 'return [expr {$1 * 2}]'; SELECT t_tcl(21)::text", "42"),
+    ("postgis", "SELECT ST_AsText(ST_MakePoint(1, 2))", "POINT(1 2)"),
+    ("postgis_raster", "SELECT ST_Width(ST_MakeEmptyRaster(3, 2, 0, 0, 1))::text", "3"),
+    ("postgis_topology", "SELECT (count(*) >= 0)::text FROM topology.topology", "true"),
+    ("prefix", "SELECT ('123'::prefix_range @> '12345')::text", "true"),
+    ("seg", "SELECT seg_lower('1 .. 2'::seg)::text", "1"),
+    ("spi", "SELECT (count(*) = 4)::text FROM pg_extension WHERE extname IN ('refint', 'autoinc', 'insert_username', 'moddatetime')", "true"),
+    ("tablefunc", "SELECT count(*)::text FROM normal_rand(5, 0, 1)", "5"),
+];
+
+/// Plugins whose query needs nothing but the extension's presence.
+const PRESENT_ONLY: [&str; 7] = ["postgis_tiger_geocoder", "tcn", "tds_fdw", "tsm_system_rows", "tsm_system_time", "unaccent", "uuid_ossp"];
+
+#[test]
+fn every_plugin_debian_packages_is_created_and_usable() {
+    let c = Controller::bootstrap();
+    c.ok(&["deploy", PG]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=plugins"]);
+    c.ok(&["integrate", "data-integrator", PG]);
+    c.wait_active(&[PG, "data-integrator"]);
+    let app = PgLogin::from_credentials(&c.postgresql_credentials("data-integrator/leader"));
+    let admin = app.as_user("operator", &c.operator_password(PG));
+    let settings: Vec<String> = PLUGINS.iter().map(|(p, _, _)| *p).chain(PRESENT_ONLY).map(|p| format!("plugin_{p}_enable=true")).collect();
+    let mut args = vec!["config", PG];
+    args.extend(settings.iter().map(String::as_str));
+    c.ok(&args);
+    wait_until("every plugin's extension in the application's database", SETTLE_TIMEOUT, || {
+        let present = admin.session().query("SELECT extname FROM pg_extension");
+        let names: Vec<String> = present.into_iter().filter_map(|r| r[0].clone()).collect();
+        let missing: Vec<&str> = ["postgis_tiger_geocoder", "tsm_system_time", "uuid-ossp", "unaccent", "postgis_raster", "plpython3u"]
+            .into_iter()
+            .filter(|e| !names.iter().any(|n| n == e))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("missing {missing:?}"))
+        }
+    });
+    c.wait_active(&[PG]);
+    let s = admin.session();
+    let mut failures = Vec::new();
+    for (plugin, sql, want) in PLUGINS {
+        match s.try_query(sql) {
+            Ok(rows) => {
+                let got = rows.last().and_then(|r| r[0].clone()).unwrap_or_default();
+                if got != want {
+                    failures.push(format!("{plugin}: {sql} gave {got:?}, want {want:?}"));
+                }
+            }
+            Err(e) => failures.push(format!("{plugin}: {sql}: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "plugins that do not work:\n{}", failures.join("\n"));
+    // The application's own user uses a trusted one in its database.
+    assert_eq!(app.session().row("SELECT (similarity('a', 'a') = 1)::text")[0], "true");
+
+    // Debian packages debversion and rdkit, but the server refuses to create them (their
+    // operators clash with PostgreSQL 15's checks): blocked, naming them, nothing else lost.
+    c.ok(&["config", PG, "plugin_debversion_enable=true", "plugin_rdkit_enable=true"]);
+    wait_unit(&c, "blocked on extensions the server cannot create", |s, m| {
+        s == "blocked" && m.contains("debversion") && m.contains("rdkit")
+    });
+    c.ok(&["config", PG, "--reset", "plugin_debversion_enable,plugin_rdkit_enable"]);
+    wait_unit(&c, "active again", |s, _| s == "active");
+    assert_eq!(s.row("SELECT levenshtein('a', 'b')::text")[0], "1");
+}

@@ -91,9 +91,15 @@ pub async fn extensions(ctx: &mut HookContext, admin: &PgAdmin) -> anyhow::Resul
             return Ok(());
         }
     };
-    let ExtensionProblems { missing, in_use } = admin.set_extensions(&wanted).await?;
+    let ExtensionProblems { missing, in_use, failed } = admin.set_extensions(&wanted).await?;
     if !missing.is_empty() {
         ctx.state_set(STATE_PROBLEM, &format!("extension(s) not installed on this machine: {}", missing.join(", ")));
+    } else if !failed.is_empty() {
+        for (ext, reason) in &failed {
+            ctx.log("ERROR", &format!("failed to create extension {ext}: {reason}"));
+        }
+        let names: Vec<&str> = failed.iter().map(|(e, _)| e.as_str()).collect();
+        ctx.state_set(STATE_PROBLEM, &format!("extension(s) the server cannot create: {}. See logs", names.join(", ")));
     } else if !in_use.is_empty() {
         ctx.log("ERROR", &format!("Failed to disable plugin(s) {}: objects depend on them", in_use.join(", ")));
         ctx.state_set(STATE_PROBLEM, EXTENSION_IN_USE);

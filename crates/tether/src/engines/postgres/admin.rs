@@ -425,7 +425,7 @@ impl PgAdmin {
             let c: &mut Client = &mut session;
             let missing = settings::missing_extensions(c, wanted).await?;
             if !missing.is_empty() {
-                return Ok(ExtensionProblems { missing, in_use: vec![] });
+                return Ok(ExtensionProblems { missing, ..ExtensionProblems::default() });
             }
             settings::databases(c).await?
         };

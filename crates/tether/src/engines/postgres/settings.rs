@@ -22,6 +22,9 @@ pub struct ExtensionProblems {
     pub missing: Vec<String>,
     /// Disabled extensions that objects still depend on (left in place).
     pub in_use: Vec<String>,
+    /// Extensions the server failed to create, with its reason (another extension's
+    /// objects in the way, a package built for another server version).
+    pub failed: Vec<(String, String)>,
 }
 
 /// Sets or resets each setting, reloads the configuration, and returns the names of
@@ -94,6 +97,12 @@ pub(super) async fn set_extensions_in(
             Err(e) if e.code() == Some(&SqlState::DEPENDENT_OBJECTS_STILL_EXIST) => {
                 if !problems.in_use.contains(ext) {
                     problems.in_use.push(ext.clone());
+                }
+            }
+            Err(e) if *on && e.as_db_error().is_some() => {
+                if !problems.failed.iter().any(|(f, _)| f == ext) {
+                    let reason = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
+                    problems.failed.push((ext.clone(), reason));
                 }
             }
             Err(e) => return Err(step("changing an extension")(e)),
