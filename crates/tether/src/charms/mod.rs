@@ -9,6 +9,8 @@
 //! admin connections, the hook-tool registry) through the [`Services`] it was built
 //! with; [`Registry`] builds them and is the engine's `CharmSource`.
 
+#[cfg(test)]
+mod config_parity;
 mod data_integrator;
 pub mod external;
 pub mod local;
