@@ -81,6 +81,16 @@ pub enum Request {
         model: Option<String>,
         app: String,
     },
+    /// `refresh APP --path DIR`: a local charm replaced by a new version (absolute path).
+    Refresh {
+        model: Option<String>,
+        app: String,
+        path: String,
+        #[serde(default)]
+        config: Vec<String>,
+        #[serde(default)]
+        trust: bool,
+    },
     /// `trust APP [--remove]`: the application's access to trusted credentials.
     Trust {
         model: Option<String>,
