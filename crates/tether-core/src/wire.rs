@@ -261,6 +261,9 @@ pub enum Reply {
         unit: String,
         task: TaskView,
         timed_out: bool,
+        /// The operation the task belongs to (every task but those of old stores has one).
+        #[serde(default)]
+        operation: Option<String>,
     },
     ShowUnit {
         units: BTreeMap<String, UnitInfoView>,
