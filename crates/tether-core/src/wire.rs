@@ -406,6 +406,9 @@ pub struct StatusInfo {
     pub since: String,
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub version: String,
+    /// `dying` or `dead`; empty (left out) while alive, as Juju leaves it out.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub life: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -421,6 +424,9 @@ pub struct AppStatusView {
     pub scale: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub address: Option<String>,
+    /// `dying` or `dead`; empty (left out) while alive, as Juju leaves it out.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub life: String,
     pub application_status: StatusInfo,
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub relations: BTreeMap<String, Vec<AppRelationView>>,
