@@ -29,6 +29,8 @@ pub enum HookKind {
     SecretExpired,
     StorageAttached,
     StorageDetaching,
+    /// The application's charm was refreshed (`refresh --path`).
+    UpgradeCharm,
     Action,
 }
 
@@ -65,6 +67,7 @@ impl HookKind {
             HookKind::SecretExpired => "secret-expired",
             HookKind::StorageAttached => "storage-attached",
             HookKind::StorageDetaching => "storage-detaching",
+            HookKind::UpgradeCharm => "upgrade-charm",
             HookKind::Action => "action",
         }
     }
@@ -153,6 +156,13 @@ pub fn deploy_plan(leader: bool, existing: &[(i64, String, String)], storage: &[
     plan
 }
 
+/// Hooks every unit runs after its application's charm is refreshed: `upgrade-charm` in
+/// the new charm, then `config-changed` (Juju fires it after every charm upgrade, since
+/// the new charm may read its settings differently).
+pub fn refresh_plan() -> Vec<Event> {
+    vec![Event::simple(HookKind::UpgradeCharm), Event::simple(HookKind::ConfigChanged)]
+}
+
 /// Hooks one unit runs when a relation is integrated: relation-created, then for each
 /// remote unit in name order relation-joined immediately followed by relation-changed.
 pub fn integrate_plan(id: i64, local_endpoint: &str, remote_app: &str, remote_units: &[String]) -> Vec<Event> {
@@ -223,6 +233,11 @@ mod tests {
             ["data-storage-attached", "data-storage-attached", "install", "leader-settings-changed", "config-changed", "start"]
         );
         assert_eq!(plan[1].storage.as_deref(), Some("data/1"));
+    }
+
+    #[test]
+    fn refresh_runs_upgrade_charm_then_config_changed() {
+        assert_eq!(names(&refresh_plan()), ["upgrade-charm", "config-changed"]);
     }
 
     #[test]

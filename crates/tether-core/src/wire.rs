@@ -81,6 +81,16 @@ pub enum Request {
         model: Option<String>,
         app: String,
     },
+    /// `refresh APP --path DIR`: a local charm replaced by a new version (absolute path).
+    Refresh {
+        model: Option<String>,
+        app: String,
+        path: String,
+        #[serde(default)]
+        config: Vec<String>,
+        #[serde(default)]
+        trust: bool,
+    },
     /// `trust APP [--remove]`: the application's access to trusted credentials.
     Trust {
         model: Option<String>,
@@ -251,6 +261,9 @@ pub enum Reply {
         unit: String,
         task: TaskView,
         timed_out: bool,
+        /// The operation the task belongs to (every task but those of old stores has one).
+        #[serde(default)]
+        operation: Option<String>,
     },
     ShowUnit {
         units: BTreeMap<String, UnitInfoView>,
@@ -393,6 +406,9 @@ pub struct StatusInfo {
     pub since: String,
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub version: String,
+    /// `dying` or `dead`; empty (left out) while alive, as Juju leaves it out.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub life: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -408,6 +424,9 @@ pub struct AppStatusView {
     pub scale: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub address: Option<String>,
+    /// `dying` or `dead`; empty (left out) while alive, as Juju leaves it out.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub life: String,
     pub application_status: StatusInfo,
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub relations: BTreeMap<String, Vec<AppRelationView>>,

@@ -39,6 +39,7 @@ const STATUS_TABLE: &str = "crates/tether/src/cli/output/status.rs::tabular_stat
 const BUNDLES: &str = "crates/tether/tests/bundles.rs::a_bundle_deploys_the_seed_model_once_and_overlays_and_exports_round_trip";
 const ACTIONS: &str = "crates/tether/tests/actions_verbs.rs::actions_and_show_action_describe_the_charms_actions";
 const OPS: &str = "crates/tether/tests/ops_logs.rs::operations_tasks_and_their_texts_follow_juju";
+const REFRESH: &str = "crates/tether/tests/refresh.rs::refresh_swaps_a_local_charm_and_keeps_config_and_relations";
 const LOGS: &str = "crates/tether/tests/ops_logs.rs::debug_log_filters_formats_and_follows_and_status_history_is_kept";
 
 /// `(verb, flag, what tether does)`; verb `""` is a global flag.
@@ -75,6 +76,19 @@ const FLAGS: &[(&str, &str, Is)] = &[
     ("deploy", "--storage", Refused(&["deploy", "postgresql-k8s", "--storage", "pgdata=1G"])),
     ("deploy", "--overlay", Honoured(BUNDLES)),
     ("trust", "--remove", Honoured(BUNDLES)),
+    ("refresh", "--path", Honoured(REFRESH)),
+    ("refresh", "--config", Honoured(REFRESH)),
+    ("refresh", "--trust", Honoured(REFRESH)),
+    ("refresh", "--channel", Refused(&["refresh", "a", "--channel", "latest/edge"])),
+    ("refresh", "--revision", Refused(&["refresh", "a", "--revision", "3"])),
+    ("refresh", "--switch", Refused(&["refresh", "a", "--switch", "other"])),
+    ("refresh", "--base", Refused(&["refresh", "a", "--base", "ubuntu@22.04"])),
+    ("refresh", "--force-base", Refused(&["refresh", "a", "--force-base"])),
+    ("refresh", "--bind", Refused(&["refresh", "a", "--bind", "space"])),
+    ("refresh", "--force", Refused(&["refresh", "a", "--force"])),
+    ("refresh", "--force-units", Refused(&["refresh", "a", "--force-units"])),
+    ("refresh", "--resource", Refused(&["refresh", "a", "--resource", "r=/tmp/x"])),
+    ("refresh", "--storage", Refused(&["refresh", "a", "--storage", "data=1G"])),
     ("actions", "--schema", Honoured(ACTIONS)),
     ("actions", "--format", Honoured(ACTIONS)),
     ("trust", "--scope", Refused(&["trust", "pg", "--scope", "cluster"])),

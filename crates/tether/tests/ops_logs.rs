@@ -59,6 +59,16 @@ fn operations_tasks_and_their_texts_follow_juju() {
     assert_eq!(header, ["ID", "Status", "Started", "Finished", "Task IDs", "Summary"]);
     assert!(table.contains("failed") && table.contains("boom run on unit-ext-0"), "{table}");
 
+    // exec is an operation of one task too, as in Juju: listed, shown, its task shown.
+    let ex = c.ok(&["exec", "--unit", "ext/0", "--format", "json", "--", "echo", "from exec"]).json();
+    assert_eq!(ex["ext/0"]["id"], "8", "{ex}");
+    let op = c.ok(&["show-operation", "7", "--format", "json"]).json();
+    assert_eq!(op["status"], "completed", "{op}");
+    assert_eq!(op["tasks"]["8"]["results"]["stdout"], "from exec\n", "{op}");
+    assert_eq!(c.ok(&["show-task", "8", "--format", "json"]).json()["results"]["return-code"], 0);
+    let table = c.ok(&["operations"]).stdout;
+    assert!(table.contains("juju-exec run on unit-ext-0"), "{table}");
+
     // show-task in plain form: the log, then the results; --watch on a finished task returns.
     let plain = c.ok(&["show-task", "2", "--watch"]).stdout;
     assert!(plain.contains("step-one") && plain.contains("code: '0'"), "{plain}");

@@ -201,3 +201,48 @@ fn on_a_terminal_progress_updates_one_line_watch_clears_and_colours_follow_no_co
     let (shown, _) = on_terminal(&c, &[], "status --no-color").expect("script");
     assert!(!shown.contains('\x1b'), "{shown:?}");
 }
+
+/// A charm whose `stop` hook waits (at most two minutes) until the file `release` exists,
+/// so that an application being removed stays `dying` for as long as the test needs.
+fn charm_with_slow_stop(dir: &std::path::Path, release: &std::path::Path) {
+    std::fs::write(dir.join("metadata.yaml"), "name: slow-stop\nprovides:\n  out:\n    interface: slow-stop\n").unwrap();
+    let dispatch = format!(
+        "#!/bin/sh\n\
+         case \"$JUJU_DISPATCH_PATH\" in\n\
+         hooks/start) status-set active ready ;;\n\
+         hooks/stop) n=0; while [ ! -e '{}' ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done ;;\n\
+         esac\n",
+        release.display()
+    );
+    std::fs::write(dir.join("dispatch"), dispatch).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("dispatch"), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn life_is_shown_and_waited_for_while_an_application_is_removed() {
+    let c = Controller::bootstrap();
+    let files = tempfile::tempdir().expect("tempdir");
+    let (charm, release) = (files.path().join("charm"), files.path().join("release"));
+    std::fs::create_dir_all(&charm).unwrap();
+    charm_with_slow_stop(&charm, &release);
+    c.ok(&["deploy", charm.to_str().unwrap(), "slow"]);
+    c.ok(&["wait-for", "application", "slow"]);
+    // Alive: Juju's status leaves `life` out; queries see "alive".
+    let status = c.status();
+    assert!(status["applications"]["slow"].get("life").is_none(), "{status}");
+    assert!(status["applications"]["slow"]["units"]["slow/0"]["juju-status"].get("life").is_none(), "{status}");
+    c.ok(&["wait-for", "unit", "slow/0", "--query", r#"life == "alive""#]);
+
+    c.ok(&["remove-application", "slow", "--no-prompt"]);
+    c.ok(&["wait-for", "application", "slow", "--query", r#"life=="dying""#, "--timeout", "1m"]);
+    c.ok(&["wait-for", "unit", "slow/0", "--query", r#"life == "dying" && agent-status == "executing""#, "--timeout", "1m"]);
+    let status = c.status();
+    assert_eq!(status["applications"]["slow"]["life"], "dying", "{status}");
+    assert_eq!(status["applications"]["slow"]["units"]["slow/0"]["juju-status"]["life"], "dying", "{status}");
+    // Still dying while its stop hook waits: a goal of alive is not reached.
+    c.tether(&["wait-for", "application", "slow", "--query", r#"life == "alive""#, "--timeout", "1s"]).assert_code(1);
+
+    std::fs::write(&release, "").unwrap();
+    c.wait_for("slow to be gone", |s| Ok(!has_app(s, "slow")));
+}

@@ -12,6 +12,7 @@
 
 use super::local::{self, PassiveCharm};
 use super::services::Services;
+use super::unit_copy;
 use crate::engine::charm::Charm;
 use crate::engine::context::HookContext;
 use crate::hooktools::{self, Registration};
@@ -40,20 +41,6 @@ const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 pub struct ExternalCharm {
     meta: CharmMeta,
     services: Arc<Services>,
-}
-
-/// The unit's own copy of the charm, made from the stored one on first use.
-fn unit_charm_dir(home: &Home, stored: &Path, model_uuid: &str, unit: &str) -> anyhow::Result<PathBuf> {
-    let dir = home.unit_dir(model_uuid, unit).join("charm");
-    if dir.is_dir() {
-        return Ok(dir);
-    }
-    let staging = dir.with_extension("staging");
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
-    local::copy_dir(stored, &staging).with_context(|| format!("cannot copy the charm to {}", staging.display()))?;
-    std::fs::rename(&staging, &dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
 }
 
 /// `JUJU_DISPATCH_PATH` and the program that handles it, if the charm has one.
@@ -293,7 +280,12 @@ impl Charm for ExternalCharm {
         if !local::has_code(&stored) {
             return PassiveCharm { meta: self.meta.clone() }.handle(ctx, event).await;
         }
-        let charm_dir = unit_charm_dir(&home, &stored, &ctx.model_uuid, &ctx.unit)?;
+        // Juju swaps the unit's charm directory for the new charm, then runs upgrade-charm.
+        let charm_dir = if event.kind == HookKind::UpgradeCharm {
+            unit_copy::upgrade(&home, &stored, &ctx.model_uuid, &ctx.unit)?
+        } else {
+            unit_copy::ensure(&home, &stored, &ctx.model_uuid, &ctx.unit)?
+        };
         let (dispatch_path, program) = handler(&charm_dir, event);
         match program {
             Some(program) => self.run(ctx, event, &program, &charm_dir, &dispatch_path).await,

@@ -115,6 +115,8 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         } else if kind.is_file() {
             std::fs::copy(entry.path(), &target)?;
         } else if kind.is_symlink() {
+            // Into a unit's copy being upgraded, a link of the same name may be there.
+            let _ = std::fs::remove_file(&target);
             std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &target)?;
         }
     }

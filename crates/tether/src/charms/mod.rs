@@ -25,6 +25,7 @@ mod registry;
 mod server;
 mod server_hooks;
 mod services;
+mod unit_copy;
 
 pub use registry::{builtin_names, canonical_name, Registry};
 pub use services::Services;

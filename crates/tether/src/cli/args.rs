@@ -68,6 +68,8 @@ pub enum Command {
     RemoveRelation(RemoveRelationArgs),
     /// Get, set or reset application configuration.
     Config(ConfigArgs),
+    /// Refresh an application's local charm from a new version (`--path`).
+    Refresh(RefreshArgs),
     /// Give an application access to trusted credentials (or take it back).
     Trust(TrustArgs),
     /// Show what deploying a bundle would change in the model.
@@ -407,6 +409,40 @@ pub struct ActionsArgs {
 pub struct ShowActionArgs {
     pub app: String,
     pub action: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    pub app: String,
+    /// The new version of the local charm: a directory or a `.charm` file.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// `key=value` or a YAML file applied with the refresh; repeatable.
+    #[arg(long = "config", value_name = "KEY=VALUE|FILE")]
+    pub config: Vec<String>,
+    /// Lets the charm read the cloud credential (`credential-get`).
+    #[arg(long)]
+    pub trust: bool,
+    #[arg(long, hide = true)]
+    pub base: Option<String>,
+    #[arg(long, hide = true)]
+    pub bind: Option<String>,
+    #[arg(long, hide = true)]
+    pub channel: Option<String>,
+    #[arg(long, hide = true)]
+    pub force: bool,
+    #[arg(long, hide = true)]
+    pub force_base: bool,
+    #[arg(long, hide = true)]
+    pub force_units: bool,
+    #[arg(long, hide = true)]
+    pub resource: Vec<String>,
+    #[arg(long, hide = true)]
+    pub revision: Option<String>,
+    #[arg(long, hide = true)]
+    pub storage: Vec<String>,
+    #[arg(long, hide = true)]
+    pub switch: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -207,6 +207,14 @@ fn dispatch(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Config(a) => config(ctx, a),
         Command::Actions(a) => actions::list(ctx, a),
         Command::ShowAction(a) => actions::show(ctx, a),
+        Command::Refresh(a) => {
+            let path = a.path.ok_or_else(|| {
+                CliError::runtime(format!("cannot refresh {:?}: tether has no charm store; refresh a local charm with --path", a.app))
+            })?;
+            let config = params::config_assignments(&a.config, Some(&a.app))?;
+            let request = Request::Refresh { model, app: a.app, path: absolute_path(&path), config, trust: a.trust };
+            print_done(ctx.send(request, DEFAULT_TIMEOUT)?)
+        }
         Command::Trust(a) => print_done(ctx.send(Request::Trust { model, app: a.app, remove: a.remove }, DEFAULT_TIMEOUT)?),
         Command::DiffBundle(a) => bundles::diff(ctx, &a.bundle, &a.overlay),
         Command::ExportBundle(a) => bundles::export_bundle(ctx, a.filename.as_deref()),
@@ -294,6 +302,11 @@ fn local_path(charm: &str) -> String {
     if !(charm.starts_with('.') || charm.starts_with('/')) {
         return charm.to_string();
     }
+    absolute_path(charm)
+}
+
+/// `path` made absolute (the controller runs elsewhere), resolved if it exists.
+fn absolute_path(charm: &str) -> String {
     match std::fs::canonicalize(charm) {
         Ok(p) => p.display().to_string(),
         Err(_) => std::env::current_dir().map(|d| d.join(charm).display().to_string()).unwrap_or_else(|_| charm.to_string()),

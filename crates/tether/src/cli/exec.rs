@@ -25,9 +25,9 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> CmdResult {
     };
     let request = Request::Exec { model: ctx.model.clone(), unit, command: a.command, wait_ms: Some(wait.as_millis() as u64) };
     match ctx.send(request, wait + Duration::from_secs(30))? {
-        Reply::Task { unit, task, timed_out } => {
-            // `exec` tasks have no operation of their own here; the task id stands for it.
-            let rendered = output::task::render_run(&task.id.clone(), &[TaskOutcome { unit, task, timed_out }], a.format)?;
+        Reply::Task { unit, task, timed_out, operation } => {
+            let operation = operation.unwrap_or_else(|| task.id.clone());
+            let rendered = output::task::render_run(&operation, &[TaskOutcome { unit, task, timed_out }], a.format)?;
             emit::out(&rendered.stdout);
             for line in &rendered.stderr {
                 emit::info(line);

@@ -127,11 +127,16 @@ fn s(v: &str) -> Value {
     Value::Str(v.to_string())
 }
 
+/// Status leaves `life` out while alive, as Juju does; queries see `alive` then.
+fn life(shown: &str) -> Value {
+    s(if shown.is_empty() { "alive" } else { shown })
+}
+
 fn unit_scope(name: &str, u: &UnitStatusView) -> Scope {
     Scope::from([
         ("name".to_string(), s(name)),
         ("application".to_string(), s(name.split('/').next().unwrap_or(name))),
-        ("life".to_string(), s("alive")),
+        ("life".to_string(), life(&u.juju_status.life)),
         ("workload-status".to_string(), s(&u.workload_status.current)),
         ("workload-message".to_string(), s(&u.workload_status.message)),
         ("agent-status".to_string(), s(&u.juju_status.current)),
@@ -145,7 +150,7 @@ fn app_scope(name: &str, app: &AppStatusView) -> Scope {
     let units = app.units.iter().map(|(n, u)| unit_scope(n, u)).collect();
     Scope::from([
         ("name".to_string(), s(name)),
-        ("life".to_string(), s("alive")),
+        ("life".to_string(), life(&app.life)),
         ("status".to_string(), s(&app.application_status.current)),
         ("message".to_string(), s(&app.application_status.message)),
         ("charm".to_string(), s(&app.charm)),

@@ -57,6 +57,18 @@ pub fn check(cli: &Cli) -> Result<(), CliError> {
                 "overlays apply to bundles, and this deploys a charm",
             ),
         ]),
+        Command::Refresh(a) => given.extend([
+            (a.channel.is_some(), "--channel", NO_STORE),
+            (a.revision.is_some(), "--revision", NO_STORE),
+            (a.switch.is_some(), "--switch", "a local charm is refreshed from its new version with --path"),
+            (a.base.is_some(), "--base", "units run on this machine's operating system"),
+            (a.force_base, "--force-base", "units run on this machine's operating system"),
+            (a.bind.is_some(), "--bind", "tether has no network spaces"),
+            (a.force, "--force", "tether has no refresh checks to bypass"),
+            (a.force_units, "--force-units", NO_FORCE),
+            (!a.resource.is_empty(), "--resource", "a refresh keeps the application's resources; deploy sets them"),
+            (!a.storage.is_empty(), "--storage", NO_STORAGE),
+        ]),
         Command::Trust(a) => given.push((a.scope.is_some(), "--scope", "tether has no cluster to scope the trust to")),
         Command::RemoveApplication(a) => given.extend([(a.force, "--force", NO_FORCE), (a.no_wait, "--no-wait", NO_WAIT)]),
         Command::AddUnit(a) => {

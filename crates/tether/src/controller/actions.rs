@@ -182,7 +182,8 @@ pub fn show_task(c: &Controller, model: Option<String>, id: &str) -> ApiResult {
     let m = resolve_model(c, model)?;
     let id = parse_id("task", id)?;
     let task = c.store.read(|tx| tx.task(&m.name, id))?.ok_or_else(|| ApiError::invalid(format!("task {id} not found")))?;
-    Ok(Reply::Task { unit: task.unit.clone(), task: task_view(&task), timed_out: false })
+    let operation = task.operation.map(|o| o.to_string());
+    Ok(Reply::Task { unit: task.unit.clone(), task: task_view(&task), timed_out: false, operation })
 }
 
 /// `run`: one operation with one task per unit (all units of one application), queued
@@ -304,11 +305,15 @@ pub async fn exec(c: &Controller, model: Option<String>, unit: &str, command: Ve
         found.map(|u| u.name).ok_or_else(|| ApiError::invalid(format!("unit {unit:?} not found")))
     })?;
     let params = Map::from_iter([("command".to_string(), Value::String(command.join(" ")))]);
-    let id = c.store.write(|tx| {
+    // As in Juju, an exec is an operation of one `juju-exec` task, listed by `operations`.
+    let summary = format!("juju-exec run on {}", unit_tag(&unit_name));
+    let (op_id, id) = c.store.write(|tx| {
+        let op_id = tx.next_task_id(&m.name)?;
+        tx.create_operation(&m.name, op_id, "juju-exec", &summary)?;
         let id = tx.next_task_id(&m.name)?;
-        tx.create_task(&m.name, id, None, &unit_name, "juju-exec", &params)?;
+        tx.create_task(&m.name, id, Some(op_id), &unit_name, "juju-exec", &params)?;
         tx.start_task(&m.name, id)?;
-        Ok::<_, StoreError>(id)
+        Ok::<_, StoreError>((op_id, id))
     })?;
     let dir = c.home.unit_dir(&m.uuid, &unit_name);
     let cwd = if dir.is_dir() { dir } else { c.home.root().to_path_buf() };
@@ -340,7 +345,7 @@ pub async fn exec(c: &Controller, model: Option<String>, unit: &str, command: Ve
     };
     c.store.write(|tx| tx.finish_task(&m.name, id, status, &results, &message, &[]))?;
     let task = c.store.read(|tx| tx.task(&m.name, id))?.ok_or_else(|| ApiError::invalid(format!("task {id} vanished")))?;
-    Ok(Reply::Task { unit: unit_name, task: task_view(&task), timed_out })
+    Ok(Reply::Task { unit: unit_name, task: task_view(&task), timed_out, operation: Some(op_id.to_string()) })
 }
 
 #[cfg(test)]

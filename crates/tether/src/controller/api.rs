@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::state::Controller;
-use super::{actions, applications, audit, models, relations, secrets, views};
+use super::{actions, applications, audit, models, refresh, relations, secrets, views};
 use tether_core::wire::{Reply, Request, JUJU_COMPAT_VERSION};
 
 /// Hands a hook tool call to the hook that runs under `context`.
@@ -36,6 +36,9 @@ pub async fn dispatch(c: &Controller, request: Request) -> Reply {
         Request::RemoveUnit { model, units, num_units } => applications::remove_unit(c, model, &units, num_units),
         Request::RemoveApplication { model, apps, force } => applications::remove_application(c, model, &apps, force),
         Request::ConfigGet { model, app } => applications::config_get(c, model, &app),
+        Request::Refresh { model, app, path, config, trust } => {
+            refresh::refresh(c, model, refresh::RefreshRequest { app: &app, path: &path, config: &config, trust })
+        }
         Request::Trust { model, app, remove } => applications::trust(c, model, &app, !remove),
         Request::ConfigSet { model, app, set, reset } => applications::config_set(c, model, &app, &set, &reset),
         Request::Integrate { model, a, b, wait_ms } => relations::integrate(c, model, &a, &b, wait_ms).await,

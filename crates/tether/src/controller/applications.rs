@@ -4,6 +4,7 @@
 //! going are `lifecycle`'s), then wakes the affected units.
 
 use super::error::{short, ApiError, ApiResult};
+use super::inputs::{config_pairs, stage_local_charm};
 use super::lifecycle::{add_units, depart_unit, remove_applications};
 use super::lookup::{existing_app, resolve_model};
 use super::resources;
@@ -21,35 +22,6 @@ use tether_core::life::Life;
 use tether_core::names::{validate_application, UnitName};
 use tether_core::status::WorkloadStatus;
 use tether_core::wire::{ConfigView, Reply, SettingView};
-
-/// Reads `--config` arguments: `k=v` pairs, or a YAML file (`{k: v}` or `{app: {k: v}}`).
-fn config_pairs(args: &[String], app: &str) -> Result<Vec<(String, String)>, ApiError> {
-    let mut pairs = Vec::new();
-    for arg in args {
-        if arg.contains('=') {
-            pairs.push(config::split_assignment(arg)?);
-            continue;
-        }
-        let text = std::fs::read_to_string(arg)
-            .map_err(|_| ApiError::invalid(format!("expected \"key=value\" or a YAML file, got {:?}", short(arg))))?;
-        let yaml: serde_norway::Value =
-            serde_norway::from_str(&text).map_err(|e| ApiError::invalid(format!("cannot parse config file {arg:?}: {e}")))?;
-        let map = match yaml.get(app) {
-            Some(inner @ serde_norway::Value::Mapping(_)) => inner.clone(),
-            _ => yaml,
-        };
-        let serde_norway::Value::Mapping(m) = map else { return Err(ApiError::invalid(format!("config file {arg:?} is not a map"))) };
-        for (k, v) in m {
-            let key = k.as_str().unwrap_or_default().to_string();
-            let value = match v {
-                serde_norway::Value::String(s) => s,
-                other => serde_norway::to_string(&other).unwrap_or_default().trim().to_string(),
-            };
-            pairs.push((key, value));
-        }
-    }
-    Ok(pairs)
-}
 
 /// What `deploy` asks for.
 pub struct DeployRequest<'a> {
@@ -69,14 +41,7 @@ pub fn deploy(c: &Controller, model: Option<String>, req: DeployRequest<'_>) -> 
     let m = resolve_model(c, model)?;
     let local = charm.starts_with('.') || charm.starts_with('/');
     let (canonical, meta, origin, staged) = if local {
-        if !charm.starts_with('/') {
-            return Err(ApiError::invalid(format!("local charm path {:?} must be absolute", short(charm))));
-        }
-        // Staged under a temporary name; renamed to the application's directory once recorded.
-        let staged = c.home.root().join("charms").join(&m.uuid).join(format!(".staging-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(staged.parent().unwrap_or(c.home.root()))
-            .map_err(|e| ApiError::invalid(format!("cannot create charm store: {e}")))?;
-        let meta = charms::local::install(std::path::Path::new(charm), &staged).map_err(|e| ApiError::invalid(e.to_string()))?;
+        let (meta, staged) = stage_local_charm(c, &m.uuid, charm)?;
         (meta.name.clone(), meta, CharmOrigin::Local, Some(staged))
     } else {
         let canonical = charms::canonical_name(charm)

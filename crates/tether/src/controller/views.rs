@@ -27,7 +27,7 @@ fn since(ts: &str) -> String {
 }
 
 fn info(current: &str, message: &str, ts: &str) -> StatusInfo {
-    StatusInfo { current: current.into(), message: message.into(), since: since(ts), version: String::new() }
+    StatusInfo { current: current.into(), message: message.into(), since: since(ts), ..Default::default() }
 }
 
 /// A unit's workload status as shown: a failed hook overrides what the charm set.
@@ -46,12 +46,25 @@ fn serving_port(u: &UnitRow) -> Vec<String> {
     u.state.get("port").map(|p| vec![format!("{p}/tcp")]).unwrap_or_default()
 }
 
+/// Life as Juju's status shows it: only when not alive (a unit's under `juju-status`).
+fn shown_life(life: Life) -> String {
+    if life == Life::Alive {
+        String::new()
+    } else {
+        life.as_str().into()
+    }
+}
+
 fn unit_view(u: &UnitRow) -> UnitStatusView {
     let (wl, msg) = unit_workload(u);
     let agent = if u.life != Life::Alive && u.agent == "idle" { "executing" } else { u.agent.as_str() };
     UnitStatusView {
         workload_status: info(wl.as_str(), &msg, &u.since),
-        juju_status: StatusInfo { version: JUJU_COMPAT_VERSION.into(), ..info(agent, &u.agent_message, &u.since) },
+        juju_status: StatusInfo {
+            version: JUJU_COMPAT_VERSION.into(),
+            life: shown_life(u.life),
+            ..info(agent, &u.agent_message, &u.since)
+        },
         leader: u.leader,
         address: Some(ADDRESS.into()),
         public_address: None,
@@ -126,6 +139,7 @@ fn app_view(rows: &ModelRows, a: &AppRow) -> AppStatusView {
         base: BaseView { name: "ubuntu".into(), channel: "22.04".into() },
         scale: Some(units.len() as u32),
         address: Some(ADDRESS.into()),
+        life: shown_life(a.life),
         application_status: info(st.as_str(), msg, if app_set.is_some() { &a.since } else { &since_ts }),
         relations,
         subordinate_to,

@@ -226,6 +226,15 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// A refreshed charm: its metadata and revision replace the application's.
+    pub fn set_app_charm(&self, model: &str, app: &str, meta: &CharmMeta, rev: i64) -> StoreResult<()> {
+        self.tx.execute(
+            "UPDATE applications SET meta = ?3, rev = ?4 WHERE model = ?1 AND name = ?2",
+            params![model, app, serde_json::to_string(meta).unwrap_or_default(), rev],
+        )?;
+        Ok(())
+    }
+
     pub fn set_app_status(&self, model: &str, app: &str, st: WorkloadStatus, message: &str) -> StoreResult<()> {
         self.tx.execute(
             "UPDATE applications SET status = ?3, message = ?4, since = CASE WHEN status = ?3 AND message = ?4 THEN since ELSE ?5 END WHERE model = ?1 AND name = ?2",

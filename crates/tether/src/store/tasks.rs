@@ -20,7 +20,7 @@ pub struct TaskRow {
     pub enqueued: String,
     pub started: Option<String>,
     pub completed: Option<String>,
-    /// The operation the task belongs to (None for `exec` and tasks from older stores).
+    /// The operation the task belongs to (None only for tasks from older stores).
     pub operation: Option<i64>,
 }
 

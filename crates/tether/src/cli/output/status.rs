@@ -348,6 +348,7 @@ pub mod tests {
             base: BaseView { name: "ubuntu".into(), channel: "22.04".into() },
             scale: Some(units.len() as u32),
             address: None,
+            life: String::new(),
             application_status: status,
             relations: BTreeMap::new(),
             subordinate_to: vec![],

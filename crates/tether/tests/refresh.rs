@@ -1,0 +1,90 @@
+//! `refresh APP --path DIR` (issue 13 item 8), as Juju 3.6 refreshes a local charm:
+//! the new metadata replaces the old, every unit's charm directory is swapped (keeping
+//! what the charm wrote there), `upgrade-charm` then `config-changed` run in the new
+//! charm, config values and relations are kept; a charm that drops an endpoint still in
+//! use, or a built-in charm, is refused and nothing changes.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+const CHARM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/charms/shell-probe");
+
+/// shell-probe's files, with `dispatch` kept as `dispatch-v1` behind a new `dispatch`
+/// that handles `upgrade-charm` (it records that it ran) and `config-changed` (it
+/// reports whether upgrade-charm ran before it, in the new charm) and hands every
+/// other hook to v1.
+fn version_two(dir: &Path, metadata: Option<&str>) {
+    for f in ["actions.yaml", "config.yaml", "metadata.yaml"] {
+        std::fs::copy(Path::new(CHARM).join(f), dir.join(f)).unwrap();
+    }
+    std::fs::copy(Path::new(CHARM).join("dispatch"), dir.join("dispatch-v1")).unwrap();
+    let dispatch = "#!/bin/sh\n\
+        case \"$JUJU_DISPATCH_PATH\" in\n\
+        hooks/upgrade-charm) echo \"upgraded by $JUJU_UNIT_NAME\" > upgraded; exit 0 ;;\n\
+        hooks/config-changed) status-set active \"v2, $(cat upgraded 2>/dev/null || echo not upgraded), fail-hook=$(config-get fail-hook)\"; exit 0 ;;\n\
+        esac\n\
+        exec ./dispatch-v1\n";
+    std::fs::write(dir.join("dispatch"), dispatch).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("dispatch"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    if let Some(m) = metadata {
+        std::fs::write(dir.join("metadata.yaml"), m).unwrap();
+    }
+}
+
+fn message(status: &Value, unit: &str) -> String {
+    let app = unit.split('/').next().unwrap();
+    status["applications"][app]["units"][unit]["workload-status"]["message"].as_str().unwrap_or("").to_string()
+}
+
+#[test]
+fn refresh_swaps_a_local_charm_and_keeps_config_and_relations() {
+    let c = Controller::bootstrap();
+    c.ok(&["deploy", CHARM, "a", "-n", "2"]);
+    c.ok(&["deploy", CHARM, "b"]);
+    c.ok(&["deploy", "data-integrator", "di"]);
+    c.ok(&["config", "a", "fail-hook=never"]);
+    c.ok(&["integrate", "a:out", "b:in"]);
+    c.wait_for("b to hear a's greeting", |s| Ok(message(s, "b/0").starts_with("got: hello from a/")));
+    // A file the charm makes in its own directory, which a refresh must keep.
+    assert_eq!(c.probe("a/0", "echo mine > made-by-charm").0, 0);
+
+    // A new version that drops the `out` endpoint, still related: Juju's refusal, nothing changed.
+    let dropped = tempfile::tempdir().unwrap();
+    let meta = std::fs::read_to_string(Path::new(CHARM).join("metadata.yaml"))
+        .unwrap()
+        .replace("provides:\n  out:\n    interface: shell-probe\n", "");
+    version_two(dropped.path(), Some(&meta));
+    c.tether(&["refresh", "a", "--path", dropped.path().to_str().unwrap()])
+        .assert_one_line_error("cannot upgrade application \"a\" to charm \"local:shell-probe-1\": would break relation \"b:in a:out\"");
+    // A built-in charm is not refreshed from a path.
+    c.tether(&["refresh", "di", "--path", CHARM]).assert_one_line_error("it runs tether's built-in charm \"data-integrator\"");
+    // Without --path there is nowhere to refresh from.
+    c.tether(&["refresh", "a"]).assert_one_line_error("refresh a local charm with --path");
+    let status = c.status();
+    assert_eq!(status["applications"]["a"]["charm"], "local:shell-probe-0", "{status}");
+
+    // The new version: upgrade-charm, then config-changed, in the new charm on every unit.
+    let v2 = tempfile::tempdir().unwrap();
+    version_two(v2.path(), None);
+    let out = c.ok(&["refresh", "a", "--path", v2.path().to_str().unwrap(), "--config", "fail-hook=nothing", "--trust"]);
+    assert!(out.stderr.contains("Added local charm \"shell-probe\", revision 1, to the model"), "{out}");
+    let status = c.wait_for("a's units to run the new charm", |s| {
+        Ok(["a/0", "a/1"].iter().all(|u| message(s, u) == format!("v2, upgraded by {u}, fail-hook=nothing")))
+    });
+    let app = &status["applications"]["a"];
+    assert_eq!((app["charm"].as_str(), app["charm-rev"].as_i64()), (Some("local:shell-probe-1"), Some(1)), "{status}");
+
+    // Kept: the relation (and its data), what the charm wrote in its directory; changed: config and trust.
+    assert_eq!(related_apps(&status, "a", "out"), ["b"], "{status}");
+    let (code, out, _) = c.probe("b/0", "relation-get -r $(relation-ids in) greeting a/0");
+    assert_eq!((code, out.as_str()), (0, "hello from a/0"));
+    assert_eq!(c.probe("a/0", "cat made-by-charm").1, "mine");
+    assert_eq!(c.probe("a/0", "test -e dispatch-v1 && echo new files").1, "new files");
+    let config = c.ok(&["config", "a", "--format", "json"]).json();
+    assert_eq!(config["settings"]["fail-hook"]["value"], "nothing", "{config}");
+    assert_eq!(config["application-config"]["trust"]["value"], true, "{config}");
+}
