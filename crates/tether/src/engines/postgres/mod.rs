@@ -11,6 +11,5 @@ mod server;
 pub mod testing;
 
 pub use admin::*;
-pub use error::PgError;
 pub use pool::*;
 pub use server::*;
