@@ -41,6 +41,8 @@
 
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+pub mod adopted;
+
 /// Users and roles tether creates for relations start with this.
 pub const RELATION_PREFIX: &str = "relation-";
 /// Length limit of a `database` relation user name (charm-protocol §4.4.2).

@@ -10,35 +10,6 @@ use common::*;
 const PG: &str = "postgresql-k8s";
 const APP: &str = "pg-ext";
 
-/// The unit's `(workload word, message)`.
-fn unit_words(status: &serde_json::Value, app: &str) -> Option<(String, String)> {
-    workload_words(status, app).into_iter().find(|(n, _, _)| n.contains('/')).map(|(_, w, m)| (w, m))
-}
-
-/// Waits until the app's unit shows `word` with a message containing `needle`.
-fn wait_unit(c: &Controller, app: &str, word: &str, needle: &str) -> String {
-    let mut message = String::new();
-    c.wait_for(&format!("{app} unit {word} ({needle})"), |s| {
-        Ok(match unit_words(s, app) {
-            Some((w, m)) if w == word && m.contains(needle) => {
-                message = m;
-                true
-            }
-            _ => false,
-        })
-    });
-    message
-}
-
-/// A controller with a short update-status interval and the admin's secret.
-fn controller_with_admin_secret(user: &str, password: &str) -> (Controller, String) {
-    let c = Controller::bootstrap();
-    c.ok(&["model-config", "update-status-hook-interval=2s"]);
-    let uri = c.ok(&["add-secret", "pg-admin", &format!("username={user}"), &format!("password={password}")]).stdout.trim().to_string();
-    assert!(uri.starts_with("secret:"), "add-secret prints the URI: {uri:?}");
-    (c, uri)
-}
-
 fn deploy_adopted(c: &Controller, server: &ExternalPg, uri: &str) {
     let endpoint = format!("external-endpoint=127.0.0.1:{}", server.port);
     c.ok(&["deploy", PG, APP, "--config", &endpoint, "--config", &format!("admin-secret={uri}")]);
@@ -58,7 +29,7 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
     su.execute("CREATE DATABASE their_db OWNER their_user");
     drop(su);
     server.login("their_user", "theirs", "their_db").session().execute("CREATE TABLE payroll (v text); INSERT INTO payroll VALUES ('x')");
-    let (c, uri) = controller_with_admin_secret("dba", "dba-secret-pw");
+    let (c, uri) = Controller::for_adoption("pg-admin", "dba", "dba-secret-pw");
 
     // Refused before anything is stored: not host:port, a list, an option alone.
     let bad = c.tether(&["deploy", PG, "pg-bad", "--config", "external-endpoint=nonsense", "--config", &format!("admin-secret={uri}")]);
@@ -123,7 +94,7 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
 
     // The server going away: waiting, with the endpoint; back: active again.
     server.stop();
-    let waiting = wait_unit(&c, APP, "waiting", &format!("127.0.0.1:{}", server.port));
+    let waiting = c.wait_unit(APP, "waiting", &format!("127.0.0.1:{}", server.port));
     assert!(waiting.contains("unreachable") && !waiting.contains("dba-secret-pw"), "{waiting}");
     // Work queued while it is away is done when it answers: a relation removed meanwhile
     // loses its user.
@@ -157,11 +128,11 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
 fn an_admin_without_createrole_blocks_naming_it_and_creates_nothing() {
     let server = ExternalPg::start();
     server.session().execute("CREATE ROLE weak LOGIN CREATEDB PASSWORD 'weak-secret-pw'");
-    let (c, uri) = controller_with_admin_secret("weak", "weak-secret-pw");
+    let (c, uri) = Controller::for_adoption("pg-admin", "weak", "weak-secret-pw");
     deploy_adopted(&c, &server, &uri);
     c.ok(&["deploy", "data-integrator", "--config", "database-name=weak_db"]);
     c.ok(&["integrate", "data-integrator", APP]);
-    let message = wait_unit(&c, APP, "blocked", "CREATEROLE");
+    let message = c.wait_unit(APP, "blocked", "CREATEROLE");
     assert!(!message.contains("CREATEDB") && !message.contains("weak-secret-pw"), "{message}");
     assert!(!exists(&server, "SELECT 1 FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' OR rolname = 'relation_access'"));
     assert!(!exists(&server, "SELECT 1 FROM pg_database WHERE datname = 'weak_db'"));
@@ -173,8 +144,8 @@ fn an_admin_without_createrole_blocks_naming_it_and_creates_nothing() {
 
     // The admin secret changed by hand, then removed: noticed and reported.
     c.ok(&["update-secret", "pg-admin", "username=weak", "password=wrong-by-hand"]);
-    let refused = wait_unit(&c, APP, "blocked", "admin login was refused");
+    let refused = c.wait_unit(APP, "blocked", "admin login was refused");
     assert!(!refused.contains("wrong-by-hand"), "{refused}");
     c.ok(&["remove-secret", "pg-admin"]);
-    wait_unit(&c, APP, "blocked", "cannot be read");
+    c.wait_unit(APP, "blocked", "cannot be read");
 }

@@ -9,6 +9,7 @@
 //! admin connections, the hook-tool registry) through the [`Services`] it was built
 //! with; [`Registry`] builds them and is the engine's `CharmSource`.
 
+mod adopt;
 #[cfg(test)]
 mod config_parity;
 mod data_integrator;

@@ -1,7 +1,15 @@
 //! `mysql-k8s`: a real MariaDB (or MySQL) server per application and its providers:
 //! `database` (mysql_client) with a confined user per relation, and the legacy `mysql`
 //! and `mysql-root` endpoints that share one user per endpoint (charm-protocol §4).
+//!
+//! **Adopt mode** (see `charms::adopt`): with `external-endpoint` and `admin-secret` the
+//! charm starts no server and manages `database` relation users on that server as an
+//! admin with `CREATE USER`, `GRANT OPTION` and `CREATE` (read from `SHOW GRANTS`,
+//! checked before anything is created). The server's own users are never touched:
+//! `get-password`/`set-password` refuse, and the legacy endpoints (whose `mysql-root`
+//! hands out the server's root password) are blocked.
 
+use super::adopt;
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser};
 use super::server;
@@ -88,7 +96,10 @@ pub fn meta() -> CharmMeta {
             opt("logs_audit_policy", OptionType::String, Some("logins".into()), "all, logins or queries"),
             opt("logs_retention_period", OptionType::String, Some("auto".into()), "days (>=3) or auto"),
             opt("experimental-max-connections", OptionType::Int, None, "max connections"),
-        ],
+        ]
+        .into_iter()
+        .chain(adopt::config_options("CREATE USER, GRANT OPTION and CREATE on *.*"))
+        .collect(),
         actions: vec![
             ActionSpec {
                 name: "get-password".into(),
@@ -123,8 +134,37 @@ fn root_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
     internal(ctx)?.get("root-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("root password missing"))
 }
 
-async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<Arc<MyAdmin>> {
-    Ok(services.mysql.get(server::primary_port(ctx)?, &root_password(ctx)?).await?)
+/// How messages name the server before it is known which one answers.
+const ENGINE: &str = "MySQL/MariaDB";
+const ADOPTED_LEGACY: &str = "the legacy mysql and mysql-root endpoints are not available on an adopted server; use database";
+const ADOPTED_GET_PASSWORD: &str = "get-password is not available on an adopted server: tether has no internal users there";
+
+/// The admin client of the server this application manages; in adopt mode `None` when
+/// the adopted server cannot be managed now (the reason is in the unit state, see
+/// `charms::adopt`), and nothing may be created.
+async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Option<Arc<MyAdmin>>> {
+    if adopt::endpoint(ctx).is_none() {
+        return Ok(Some(services.mysql.get(server::primary_port(ctx)?, &root_password(ctx)?).await?));
+    }
+    let admin =
+        adopt::admin(
+            ctx,
+            ENGINE,
+            |t| async move { services.mysql.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope).await },
+        )
+        .await?;
+    if let Some(a) = &admin {
+        ctx.state_set(STATE_ENGINE, a.dialect().name());
+    }
+    Ok(admin)
+}
+
+/// The address requirers are given: the adopted server's, or the primary unit's port on 127.0.0.1.
+fn server_address(ctx: &HookContext) -> anyhow::Result<(String, u16)> {
+    match adopt::endpoint(ctx) {
+        Some(a) => Ok(a),
+        None => Ok(("127.0.0.1".to_string(), server::primary_port(ctx)?)),
+    }
 }
 
 /// Unit state: which server runs (`MariaDB` or `MySQL`), as its admin found it.
@@ -192,13 +232,13 @@ impl MysqlCharm {
             .map(|r| DatabaseGrant { name: &r.database, ownership: Ownership::Shared, extra_user_roles: &r.extra_user_roles })
             .collect();
         let roles = provider::union_roles(&requests);
-        let admin = admin(&self.services, ctx).await?;
+        let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
         let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants };
         if reconcile::issue_relation_user(ctx, &*admin, DATABASE, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
-        let port = server::primary_port(ctx)?;
-        let endpoint = format!("127.0.0.1:{port}");
+        let (host, port) = server_address(ctx)?;
+        let endpoint = format!("{host}:{port}");
         let version = server::primary_version(ctx);
         let answers = requests
             .iter()
@@ -234,7 +274,7 @@ impl MysqlCharm {
         let user = ctx.config_str(&format!("{endpoint}-interface-user")).unwrap_or_else(|| legacy_user(first));
         let database = ctx.config_str(&format!("{endpoint}-interface-database")).unwrap_or_else(|| legacy_database(first));
         let password = generate_password(PASSWORD_LEN);
-        let admin = admin(&self.services, ctx).await?;
+        let Some(admin) = admin(&self.services, ctx).await? else { return Ok(None) };
         admin
             .ensure_legacy_user(&user, &password, &database, endpoint == "mysql-root")
             .await
@@ -250,6 +290,10 @@ impl MysqlCharm {
     }
 
     async fn serve_legacy(&self, ctx: &mut HookContext, endpoint: &str, rel: i64) -> anyhow::Result<()> {
+        if adopt::endpoint(ctx).is_some() {
+            server::set_blocked(ctx, rel, Some(ADOPTED_LEGACY));
+            return self.settle_status(ctx);
+        }
         if endpoint == "mysql-root" && !ctx.leader {
             return Ok(());
         }
@@ -270,6 +314,10 @@ impl MysqlCharm {
         if !ctx.leader || ctx.relation(rel)?.life == Life::Alive {
             return Ok(());
         }
+        if adopt::endpoint(ctx).is_some() {
+            server::set_blocked(ctx, rel, None);
+            return self.settle_status(ctx);
+        }
         let others = ctx.relation_ids(endpoint)?.into_iter().filter(|r| *r != rel).count();
         if others > 0 {
             return Ok(());
@@ -277,7 +325,8 @@ impl MysqlCharm {
         let (ukey, dkey, pkey) = legacy_keys(endpoint);
         let mut content = internal(ctx)?;
         if let Some(user) = content.get(&ukey).cloned() {
-            admin(&self.services, ctx).await?.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete database users: {e}"))?;
+            let admin = admin(&self.services, ctx).await?.ok_or_else(|| anyhow!("the server cannot be managed now"))?;
+            admin.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete database users: {e}"))?;
             ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "last relation of the endpoint removed");
         }
         for k in [ukey, dkey, pkey] {
@@ -293,7 +342,8 @@ impl MysqlCharm {
             return Ok(());
         }
         let user = relation_user(rel, &ctx.model_uuid);
-        let admin = admin(&self.services, ctx).await?;
+        // Unreachable now: the orphan sweep of the next update-status drops the user.
+        let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
         reconcile::revoke_relation_user(ctx, &*admin, DATABASE, rel, &user)
             .await
             .map_err(|e| anyhow!("Failed to delete users for relation {rel}: {e}"))?;
@@ -301,6 +351,10 @@ impl MysqlCharm {
     }
 
     async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopt::endpoint(ctx).is_some() {
+            ctx.action_fail(ADOPTED_GET_PASSWORD);
+            return Ok(());
+        }
         let username = ctx.action_param_str("username").unwrap_or_else(|| "root".into());
         let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
             ctx.action_fail(&format!("The action can be run only for users used by the charm: root, serverconfig, clusteradmin, monitoring, backups not {username}"));
@@ -313,6 +367,10 @@ impl MysqlCharm {
     }
 
     async fn set_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopt::endpoint(ctx).is_some() {
+            ctx.action_fail(adopt::SET_PASSWORD_REFUSED);
+            return Ok(());
+        }
         if !ctx.leader {
             ctx.action_fail("set-password action can only be run on the leader unit.");
             return Ok(());
@@ -333,7 +391,7 @@ impl MysqlCharm {
         if internal(ctx)?.get(key).map(String::as_str) == Some(new.expose()) {
             return Ok(());
         }
-        let admin = admin(&self.services, ctx).await?;
+        let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
         let label = internal_label(&ctx.app);
         let who = InternalUser { user: &username, label: &label, key, is_admin_login: username == "root" };
         let supervise = async |ctx: &mut HookContext| {
@@ -356,6 +414,7 @@ impl ServerCharm for MysqlCharm {
     }
 
     fn check_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
+        adopt::check_config(config)?;
         for ep in LEGACY {
             if let Some(Value::String(u)) = config.get(&format!("{ep}-interface-user")) {
                 if SYSTEM_USERS.iter().any(|(s, _)| s == u) || ["mysql", "mariadb.sys", "PUBLIC"].contains(&u.as_str()) {
@@ -375,7 +434,16 @@ impl ServerCharm for MysqlCharm {
         Ok(())
     }
 
+    fn check_config_change(&self, old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Result<(), String> {
+        adopt::check_config_change(old, new)
+    }
+
     fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopt::endpoint(ctx).is_some() {
+            server::claim_role(ctx);
+            ctx.set_status(WorkloadStatus::Maintenance, "adopting an existing MySQL/MariaDB server")?;
+            return Ok(());
+        }
         ctx.set_status(WorkloadStatus::Maintenance, "installing MySQL")?;
         server::claim_port_and_role(ctx)
     }
@@ -388,6 +456,14 @@ impl ServerCharm for MysqlCharm {
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if !server::is_primary(ctx) {
             return server::standby_status(ctx, "high availability");
+        }
+        if adopt::endpoint(ctx).is_some() {
+            // No server of our own: log in, check the admin, record the version.
+            if let Some(admin) = admin(&self.services, ctx).await? {
+                ctx.state_set(server::STATE_VERSION, &admin.version().await?);
+                self.repair_drift(ctx).await?;
+            }
+            return self.settle_status(ctx);
         }
         ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?;
         let dir = ctx.unit_dir();
@@ -416,15 +492,24 @@ impl ServerCharm for MysqlCharm {
         if !server::is_primary(ctx) {
             return Ok(());
         }
-        if let Some((status, message)) = server::workload_problem(ctx, &self.services.supervisor, "MySQL") {
+        let adopted = adopt::endpoint(ctx);
+        let problem = match adopted {
+            Some(_) => adopt::problem(ctx),
+            None => server::workload_problem(ctx, &self.services.supervisor, "MySQL"),
+        };
+        if let Some((status, message)) = problem {
             return Ok(ctx.set_status(status, &message)?);
         }
         if ctx.leader && self.legacy_config_changed(ctx)? {
             return Ok(ctx.set_status(WorkloadStatus::Blocked, RERELATE)?);
         }
-        match server::first_blocked(ctx) {
-            Some(reason) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
-            None => ctx.set_status(WorkloadStatus::Active, &active_message(ctx))?,
+        match (server::first_blocked(ctx), adopted) {
+            (Some(reason), _) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
+            (None, Some((host, port))) => {
+                let engine = ctx.state_get(STATE_ENGINE).unwrap_or_else(|| ENGINE.into());
+                ctx.set_status(WorkloadStatus::Active, &adopt::active_message(ctx, &host, port, &engine))?
+            }
+            (None, None) => ctx.set_status(WorkloadStatus::Active, &active_message(ctx))?,
         }
         Ok(())
     }
@@ -432,10 +517,11 @@ impl ServerCharm for MysqlCharm {
     /// Drift repair on update-status (see postgresql-k8s): relation users no live relation
     /// owns are dropped, live ones re-ensured; users with other names are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
+        let running = adopt::endpoint(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
+        if !ctx.leader || !server::is_primary(ctx) || !running {
             return Ok(());
         }
-        let admin = admin(&self.services, ctx).await?;
+        let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
         let live = ctx.relation_ids(DATABASE)?;
         let stored = internal(ctx)?;
         let mut expected: Vec<String> = live.iter().map(|r| relation_user(*r, &ctx.model_uuid)).collect();
@@ -475,8 +561,11 @@ impl ServerCharm for MysqlCharm {
         }
     }
 
-    async fn after_remove(&self, _ctx: &mut HookContext, port: Option<u16>) {
-        if let Some(port) = port {
+    async fn after_remove(&self, ctx: &mut HookContext, port: Option<u16>) {
+        if let Some((host, port)) = adopt::endpoint(ctx) {
+            // The adopted server is not ours: it keeps running, only our sessions go.
+            self.services.mysql.forget_key(&format!("{host}:{port}")).await;
+        } else if let Some(port) = port {
             self.services.mysql.forget(port).await;
         }
     }

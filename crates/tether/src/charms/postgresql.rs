@@ -13,6 +13,7 @@
 //! hook that would create something and on every `update-status`). The server's own
 //! users and databases are never touched; `set-password` refuses.
 
+use super::adopt;
 use super::pg_settings;
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser, RotateError};
@@ -21,13 +22,13 @@ use super::server_hooks::ServerCharm;
 use super::services::Services;
 use crate::engine::context::{Bag, HookContext};
 use crate::engines::postgres::{host_resources, PgAdmin, PgSpec, LOOPBACK};
-use crate::engines::{Classify, DatabaseGrant, ErrorClass, Ownership, RelationUser, UserAdmin};
+use crate::engines::{DatabaseGrant, Ownership, RelationUser, UserAdmin};
 use crate::secret::{generate_password, SecretString};
 use anyhow::anyhow;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
+use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, Endpoint, Role};
 use tether_core::life::Life;
 use tether_core::names::validate_database;
 use tether_core::pg_config;
@@ -45,6 +46,8 @@ impl PostgresqlCharm {
 }
 
 const PEERS: &str = "database-peers";
+/// How messages name the server.
+const ENGINE: &str = "PostgreSQL";
 const DATABASE: &str = "database";
 const PASSWORD_LEN: usize = 16;
 /// What standby units wait for.
@@ -55,36 +58,9 @@ const LEGACY: [&str; 2] = ["db", "db-admin"];
 const MIXED_ENDPOINTS: &str = "Please choose one endpoint to use. No need to relate all of them simultaneously!";
 const EXTENSIONS_REQUESTED: &str = "extensions requested through relation";
 const ROLES_REQUESTED: &str = "roles requested through relation, use postgresql_client interface instead";
-/// Adopt mode's config options (see the module documentation).
-const EXTERNAL_ENDPOINT: &str = "external-endpoint";
-const ADMIN_SECRET: &str = "admin-secret";
-/// Unit-state key: why the adopted server cannot be managed now (`waiting|...` or
-/// `blocked|...`); absent when it can.
-const STATE_ADOPTED_PROBLEM: &str = "adopted.problem";
-const ADOPTED_SET_PASSWORD: &str = "set-password is not available on an adopted server: tether never changes the server's own users";
-
-/// `host:port` of `external-endpoint`: one endpoint (a comma list, for replicas, is refused for now).
-fn parse_endpoint(value: &str) -> Result<(String, u16), String> {
-    let shown: String = value.chars().take(64).collect();
-    if value.contains(',') {
-        return Err(format!("{EXTERNAL_ENDPOINT} takes one host:port for now (a list of replicas is not supported yet): {shown:?}"));
-    }
-    let bad = || format!("{EXTERNAL_ENDPOINT} must be host:port, got {shown:?}");
-    let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
-    let port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?;
-    if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
-        return Err(bad());
-    }
-    Ok((host.to_string(), port))
-}
-
-fn config_text<'a>(config: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a str> {
-    config.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
 /// The adopted server's address, when the application runs in adopt mode.
 fn adopted(ctx: &HookContext) -> Option<(String, u16)> {
-    config_text(&ctx.config, EXTERNAL_ENDPOINT).and_then(|e| parse_endpoint(e).ok())
+    adopt::endpoint(ctx)
 }
 
 /// The address requirers are given: the adopted server's, or the primary unit's port on 127.0.0.1.
@@ -97,10 +73,6 @@ fn server_address(ctx: &HookContext) -> anyhow::Result<(String, u16)> {
 
 fn param(name: &str, description: &str) -> ActionParam {
     ActionParam { name: name.into(), kind: "string".into(), description: description.into(), default: None, enum_values: vec![] }
-}
-
-fn option(name: &str, kind: OptionType, default: Option<Value>, description: &str) -> ConfigOption {
-    ConfigOption { name: name.into(), kind, default, description: description.into() }
 }
 
 pub fn meta() -> CharmMeta {
@@ -127,22 +99,7 @@ pub fn meta() -> CharmMeta {
             ep("s3-parameters", Role::Requirer, "s3").limit(1),
             ep("logging", Role::Requirer, "loki_push_api").limit(1),
         ],
-        config: {
-            let mut options = pg_config::options();
-            options.push(option(
-                EXTERNAL_ENDPOINT,
-                OptionType::String,
-                None,
-                "host:port of an existing server to adopt instead of starting one (set at deploy, with admin-secret)",
-            ));
-            options.push(option(
-                ADMIN_SECRET,
-                OptionType::String,
-                None,
-                "URI of a user secret (username, password) of the adopted server's admin, which needs CREATEROLE and CREATEDB",
-            ));
-            options
-        },
+        config: pg_config::options().into_iter().chain(adopt::config_options("CREATEROLE and CREATEDB")).collect(),
         actions: vec![
             ActionSpec {
                 name: "get-password".into(),
@@ -185,60 +142,11 @@ fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
 /// the adopted server cannot be managed now; the reason is then in the unit state (shown
 /// by `settle_status`) and nothing may be created.
 async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Option<Arc<PgAdmin>>> {
-    let Some((host, port)) = adopted(ctx) else {
+    if adopted(ctx).is_none() {
         return Ok(Some(services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?));
-    };
-    match adopted_admin(services, ctx, &host, port).await? {
-        Ok(admin) => {
-            ctx.state_delete(STATE_ADOPTED_PROBLEM);
-            if ctx.state_get(server::STATE_VERSION).is_none() {
-                ctx.state_set(server::STATE_VERSION, &admin.version().await?);
-            }
-            Ok(Some(admin))
-        }
-        Err((status, message)) => {
-            ctx.log("WARNING", &message);
-            ctx.state_set(STATE_ADOPTED_PROBLEM, &format!("{}|{message}", status.as_str()));
-            Ok(None)
-        }
     }
-}
-
-/// Logs in to the adopted server with the admin secret and checks the admin's privileges;
-/// the inner `Err` is the status to show (never a secret in it).
-async fn adopted_admin(
-    services: &Services,
-    ctx: &HookContext,
-    host: &str,
-    port: u16,
-) -> anyhow::Result<Result<Arc<PgAdmin>, (WorkloadStatus, String)>> {
-    let blocked = |m: String| Ok(Err((WorkloadStatus::Blocked, m)));
-    let uri = config_text(&ctx.config, ADMIN_SECRET).unwrap_or_default();
-    let Ok(content) = ctx.secret_get(uri) else {
-        return blocked(format!("{ADMIN_SECRET} {uri} cannot be read: removed, or not granted to {}", ctx.app));
-    };
-    let (Some(user), Some(password)) = (content.get("username"), content.get("password")) else {
-        return blocked(format!("{ADMIN_SECRET} {uri} needs the keys username and password"));
-    };
-    let password = SecretString::new(password.clone());
-    let checked = async {
-        let scope = format!("{}/{}", ctx.model_uuid, ctx.app);
-        let admin = services.pg.adopted(host, port, user, &password, &scope).await?;
-        let missing = admin.missing_privileges().await?;
-        Ok::<_, crate::engines::postgres::PgError>((admin, missing))
-    };
-    match checked.await {
-        Ok((admin, missing)) if missing.is_empty() => Ok(Ok(admin)),
-        Ok((_, missing)) => blocked(format!(
-            "the admin {user:?} of adopted server {host}:{port} lacks {}; nothing is created until it has it",
-            missing.join(" and ")
-        )),
-        Err(e) => match e.class() {
-            ErrorClass::Retry => Ok(Err((WorkloadStatus::Waiting, format!("adopted server {host}:{port} unreachable: {}", e.root())))),
-            ErrorClass::Blocked(why) => blocked(format!("adopted server {host}:{port}: {why}")),
-            ErrorClass::Bug => Err(e.into()),
-        },
-    }
+    adopt::admin(ctx, ENGINE, |t| async move { services.pg.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope).await })
+        .await
 }
 
 impl PostgresqlCharm {
@@ -431,7 +339,7 @@ impl PostgresqlCharm {
 
     async fn set_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if adopted(ctx).is_some() {
-            ctx.action_fail(ADOPTED_SET_PASSWORD);
+            ctx.action_fail(adopt::SET_PASSWORD_REFUSED);
             return Ok(());
         }
         if !ctx.leader {
@@ -495,26 +403,11 @@ impl ServerCharm for PostgresqlCharm {
         if let Ok(host) = host_resources() {
             pg_config::parameters(&effective, &host)?;
         }
-        let endpoint = config_text(config, EXTERNAL_ENDPOINT);
-        if let Some(e) = endpoint {
-            parse_endpoint(e)?;
-        }
-        match (endpoint.is_some(), config_text(config, ADMIN_SECRET)) {
-            (true, None) | (false, Some(_)) => {
-                Err(format!("{EXTERNAL_ENDPOINT} and {ADMIN_SECRET} go together: set both to adopt a server"))
-            }
-            (_, Some(uri)) if !uri.starts_with("secret:") => Err(format!("{ADMIN_SECRET} must be a secret URI (secret:...)")),
-            _ => Ok(()),
-        }
+        adopt::check_config(config)
     }
 
     fn check_config_change(&self, old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Result<(), String> {
-        for key in [EXTERNAL_ENDPOINT, ADMIN_SECRET] {
-            if config_text(old, key) != config_text(new, key) {
-                return Err(format!("{key} is fixed at deploy (the application's users live on that server)"));
-            }
-        }
-        Ok(())
+        adopt::check_config_change(old, new)
     }
 
     fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
@@ -604,9 +497,8 @@ impl ServerCharm for PostgresqlCharm {
         }
         let adopted = adopted(ctx);
         if adopted.is_some() {
-            if let Some((status, message)) = ctx.state_get(STATE_ADOPTED_PROBLEM).as_deref().and_then(|p| p.split_once('|')) {
-                let status = if status == "waiting" { WorkloadStatus::Waiting } else { WorkloadStatus::Blocked };
-                return Ok(ctx.set_status(status, message)?);
+            if let Some((status, message)) = adopt::problem(ctx) {
+                return Ok(ctx.set_status(status, &message)?);
             }
         } else if let Some((status, message)) = server::workload_problem(ctx, &self.services.supervisor, "PostgreSQL") {
             return Ok(ctx.set_status(status, &message)?);
@@ -620,10 +512,7 @@ impl ServerCharm for PostgresqlCharm {
         let blocked = if adopted.is_none() { pg_settings::problem(ctx) } else { None }.or_else(|| server::first_blocked(ctx));
         match (blocked, adopted) {
             (Some(reason), _) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
-            (None, Some((host, port))) => {
-                let version = server::primary_version(ctx).unwrap_or_else(|| "unknown".into());
-                ctx.set_status(WorkloadStatus::Active, &format!("adopted server {host}:{port}, PostgreSQL {version}"))?
-            }
+            (None, Some((host, port))) => ctx.set_status(WorkloadStatus::Active, &adopt::active_message(ctx, &host, port, ENGINE))?,
             (None, None) => ctx.set_status(WorkloadStatus::Active, "")?,
         }
         Ok(())

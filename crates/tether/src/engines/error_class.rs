@@ -16,6 +16,12 @@ pub enum ErrorClass {
 }
 
 /// Implemented by each engine's error type.
-pub trait Classify {
+pub trait Classify: std::fmt::Display {
     fn class(&self) -> ErrorClass;
+
+    /// The server's or the network's answer alone, for a status that already names the
+    /// server (never a secret: error texts carry none).
+    fn root(&self) -> String {
+        self.to_string()
+    }
 }

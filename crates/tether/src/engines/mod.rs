@@ -24,4 +24,4 @@ use std::sync::Arc;
 pub fn stray_servers() -> Vec<Arc<dyn StrayServer>> {
     vec![Arc::new(postgres::PgStrays), Arc::new(mysql::MyStrays), Arc::new(mongo::MongoStrays)]
 }
-pub use user_admin::{DatabaseGrant, Ensured, Ownership, RelationUser, UserAdmin};
+pub use user_admin::{AdoptedAdmin, DatabaseGrant, Ensured, Ownership, RelationUser, UserAdmin};

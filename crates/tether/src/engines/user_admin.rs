@@ -60,3 +60,11 @@ pub trait UserAdmin: Send + Sync {
     /// The server version as charms publish it (e.g. `15.18`).
     async fn version(&self) -> Result<String, Self::Error>;
 }
+
+/// An engine's admin client on a server tether did not start (adopt mode).
+#[async_trait::async_trait]
+pub trait AdoptedAdmin: UserAdmin {
+    /// The privileges tether needs that the admin lacks, in the engine's words (none for
+    /// an admin that has everything). Checked before anything is created.
+    async fn missing_privileges(&self) -> Result<Vec<&'static str>, Self::Error>;
+}

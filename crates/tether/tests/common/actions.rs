@@ -33,6 +33,16 @@ impl Controller {
         task["results"].clone()
     }
 
+    /// A controller for adopt mode: a 2 s update-status interval and a user secret
+    /// `name` holding an adopted server's admin login; returns it with the secret's URI.
+    pub fn for_adoption(name: &str, user: &str, password: &str) -> (Controller, String) {
+        let c = Controller::bootstrap();
+        c.ok(&["model-config", "update-status-hook-interval=2s"]);
+        let uri = c.ok(&["add-secret", name, &format!("username={user}"), &format!("password={password}")]).stdout.trim().to_string();
+        assert!(uri.starts_with("secret:"), "add-secret prints the URI: {uri:?}");
+        (c, uri)
+    }
+
     /// `run UNIT get-credentials` on a data-integrator unit: the map under `key`
     /// (`postgresql`, `mysql`, `mongodb`, `mongos`, ...), which must be there.
     pub fn credentials_for(&self, unit: &str, key: &str) -> Value {

@@ -1,8 +1,10 @@
 //! [`ExternalPg`]: a PostgreSQL server started outside tether (as tether's adopt mode
 //! finds servers in the wild): `initdb` and `pg_ctl start` as the `postgres` user in a
-//! temporary directory, on a free port of 127.0.0.1, superuser `postgres` with a random
-//! password; stopped by its pid when dropped.
+//! temporary directory, on a free port of 127.0.0.1 (or, with [`ExternalPg::start_in`],
+//! on the remote address of a [`NetNs`], run inside that namespace: another host),
+//! superuser `postgres` with a random password; stopped by its pid when dropped.
 
+use super::netns::NetNs;
 use super::postgres::{PgLogin, PgSession};
 use super::wait::{wait_until, SETTLE_TIMEOUT};
 use std::fs;
@@ -12,7 +14,11 @@ use std::process::Command;
 use std::time::Duration;
 
 pub struct ExternalPg {
+    /// The address it listens on.
+    pub host: String,
     pub port: u16,
+    /// The namespace it runs in (its name), if not this one.
+    netns: Option<String>,
     pub superuser: PgLogin,
     data: PathBuf,
     dir: tempfile::TempDir,
@@ -29,8 +35,16 @@ fn bin_dir() -> PathBuf {
     PathBuf::from(format!("/usr/lib/postgresql/{}/bin", versions.last().expect("a PostgreSQL version")))
 }
 
-fn as_postgres(program: &Path, args: &[&str]) {
-    let out = Command::new("runuser").arg("-u").arg("postgres").arg("--").arg(program).args(args).output().expect("runuser");
+fn as_postgres(netns: Option<&str>, program: &Path, args: &[&str]) {
+    let mut command = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "runuser"]);
+            c
+        }
+        None => Command::new("runuser"),
+    };
+    let out = command.arg("-u").arg("postgres").arg("--").arg(program).args(args).output().expect("runuser");
     assert!(
         out.status.success(),
         "{} {args:?} failed: {}\n{}",
@@ -43,6 +57,16 @@ fn as_postgres(program: &Path, args: &[&str]) {
 impl ExternalPg {
     /// initdb + start; SCRAM over loopback TCP only.
     pub fn start() -> ExternalPg {
+        Self::start_on(None)
+    }
+
+    /// initdb + start inside `ns`, listening on its remote address only; SCRAM over TCP
+    /// from this side of the pair only.
+    pub fn start_in(ns: &NetNs) -> ExternalPg {
+        Self::start_on(Some(ns))
+    }
+
+    fn start_on(ns: Option<&NetNs>) -> ExternalPg {
         let dir = tempfile::Builder::new().prefix("tether-external-pg-").tempdir().expect("temp dir");
         let status = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().expect("chown");
         assert!(status.success(), "chown the external server's directory to postgres");
@@ -53,20 +77,34 @@ impl ExternalPg {
         Command::new("chown").arg("postgres:postgres").arg(&pwfile).status().expect("chown pwfile");
         let data = dir.path().join("data");
         let pw_arg = format!("--pwfile={}", pwfile.display());
-        as_postgres(&bin_dir().join("initdb"), &["-D", data.to_str().unwrap(), "-U", "postgres", "-A", "scram-sha-256", &pw_arg]);
+        as_postgres(None, &bin_dir().join("initdb"), &["-D", data.to_str().unwrap(), "-U", "postgres", "-A", "scram-sha-256", &pw_arg]);
         fs::remove_file(&pwfile).expect("remove pwfile");
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port").local_addr().unwrap().port();
-        let superuser = PgLogin { host: "127.0.0.1".into(), port, user: "postgres".into(), password, dbname: "postgres".into() };
-        let server = ExternalPg { port, superuser, data, dir };
+        let (host, port) = match ns {
+            Some(ns) => {
+                // The namespace is new: nothing listens there. Only the pair's other end may log in.
+                let hba = format!("host all all {}/32 scram-sha-256\n", ns.local);
+                let mut text = fs::read_to_string(data.join("pg_hba.conf")).expect("pg_hba.conf");
+                text.push_str(&hba);
+                fs::write(data.join("pg_hba.conf"), text).expect("write pg_hba.conf");
+                (ns.remote.clone(), 5432)
+            }
+            None => {
+                ("127.0.0.1".to_string(), std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port").local_addr().unwrap().port())
+            }
+        };
+        let superuser = PgLogin { host: host.clone(), port, user: "postgres".into(), password, dbname: "postgres".into() };
+        let netns = ns.map(|n| n.name.clone());
+        let server = ExternalPg { host, port, netns, superuser, data, dir };
         server.start_again();
         server
     }
 
     /// Starts the (stopped) server again on its port, waiting until it answers.
     pub fn start_again(&self) {
-        let opts = format!("-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories=", self.port);
+        let opts = format!("-p {} -c listen_addresses={} -c unix_socket_directories=", self.port, self.host);
         let log = self.dir.path().join("server.log");
         as_postgres(
+            self.netns.as_deref(),
             &bin_dir().join("pg_ctl"),
             &["-D", self.data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &opts, "-w", "start"],
         );

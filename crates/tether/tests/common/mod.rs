@@ -10,7 +10,8 @@
 //! - `status`: reading `status`/`show-unit` JSON and waiting on it;
 //! - `actions`: running actions, credentials, secrets;
 //! - `login`, `postgres`, `mysql`: logging in to each engine;
-//! - `external_pg`: a PostgreSQL server started outside tether, for adopt mode;
+//! - `external_pg`, `external_mysql`: PostgreSQL and MariaDB servers started outside
+//!   tether, for adopt mode, and `netns`: another host (a network namespace) for them;
 //! - `wait`: the one bounded polling loop and the bounds.
 
 // Each test binary uses a different part of these modules.
@@ -18,9 +19,11 @@
 
 mod actions;
 mod controller;
+mod external_mysql;
 mod external_pg;
 mod login;
 mod mysql;
+mod netns;
 mod postgres;
 mod processes;
 mod status;
@@ -28,4 +31,4 @@ mod wait;
 
 // Each test binary uses some of these.
 #[allow(unused_imports)]
-pub use {controller::*, external_pg::*, login::*, mysql::*, postgres::*, processes::*, status::*, wait::*};
+pub use {controller::*, external_mysql::*, external_pg::*, login::*, mysql::*, netns::*, postgres::*, processes::*, status::*, wait::*};

@@ -38,6 +38,22 @@ impl Controller {
         })
     }
 
+    /// Waits until the app's (first) unit shows `word` with a message containing
+    /// `needle`; returns the message.
+    pub fn wait_unit(&self, app: &str, word: &str, needle: &str) -> String {
+        let mut message = String::new();
+        self.wait_for(&format!("{app} unit {word} ({needle})"), |s| {
+            Ok(match unit_words(s, app) {
+                Some((w, m)) if w == word && m.contains(needle) => {
+                    message = m;
+                    true
+                }
+                _ => false,
+            })
+        });
+        message
+    }
+
     /// Waits until every named application and each of its units is `active`; fails at
     /// once if one of them is in `error`.
     pub fn wait_active(&self, apps: &[&str]) -> Value {
@@ -105,6 +121,11 @@ pub fn workload_words(status: &Value, app: &str) -> Vec<(String, String, String)
         }
     }
     words
+}
+
+/// The app's first unit's `(workload word, message)`.
+pub fn unit_words(status: &Value, app: &str) -> Option<(String, String)> {
+    workload_words(status, app).into_iter().find(|(n, _, _)| n.contains('/')).map(|(_, w, m)| (w, m))
 }
 
 pub fn has_app(status: &Value, app: &str) -> bool {

@@ -38,6 +38,8 @@ use crate::engines::user_admin::{Ensured, RelationUser, UserAdmin};
 use crate::secret::SecretString;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The host of every server tether runs itself.
+const LOOPBACK: &str = "127.0.0.1";
 /// Admin sessions per server (issue 6: connection pools per engine capped).
 pub const POOL_CAP: usize = 4;
 /// A session idle longer than this is pinged before use (a server restart in between
@@ -46,7 +48,11 @@ pub const POOL_CAP: usize = 4;
 const PING_AFTER_IDLE: Duration = Duration::from_secs(2);
 
 pub struct MyAdmin {
+    host: String,
     port: u16,
+    /// On an adopted server: the application (`<model uuid>/<app>`) whose relation users
+    /// this client manages (see [`adopted`]); `None` on a server tether runs.
+    owner: Option<String>,
     user: String,
     password: RwLock<SecretString>,
     /// Bumped by every password change; sessions remember the one they logged in with.
@@ -68,6 +74,7 @@ struct Idle {
 impl std::fmt::Debug for MyAdmin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MyAdmin")
+            .field("host", &self.host)
             .field("port", &self.port)
             .field("user", &self.user)
             .field("dialect", &self.dialect)
@@ -84,7 +91,8 @@ fn step(step: &'static str) -> impl FnOnce(mysql_async::Error) -> MyError {
 fn withheld(step: &'static str) -> impl FnOnce(mysql_async::Error) -> MyError {
     move |source| {
         let source = match source {
-            mysql_async::Error::Server(s) => mysql_async::Error::Other(
+            // 1396 (the account exists, or does not) quotes only the account.
+            mysql_async::Error::Server(s) if s.code != my_plan::adopted::ACCOUNT_TAKEN => mysql_async::Error::Other(
                 format!("server error {} ({}); its text is withheld because the statement carries a password", s.code, s.state).into(),
             ),
             other => other,
@@ -203,10 +211,16 @@ impl MyAdmin {
     /// Logs in to 127.0.0.1:`port` (failing now if it cannot) and learns which server it
     /// is.
     pub async fn connect(port: u16, user: &str, password: &SecretString) -> Result<MyAdmin, MyError> {
-        let mut conn = open(port, user, password).await?;
+        MyAdmin::connect_at(LOOPBACK, port, user, password, None).await
+    }
+
+    async fn connect_at(host: &str, port: u16, user: &str, password: &SecretString, owner: Option<&str>) -> Result<MyAdmin, MyError> {
+        let mut conn = open(host, port, user, password, owner.is_none()).await?;
         let version: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(step("reading the server version"))?;
         let admin = MyAdmin {
+            host: host.to_string(),
             port,
+            owner: owner.map(str::to_string),
             user: user.to_string(),
             password: RwLock::new(password.clone()),
             generation: AtomicU64::new(0),
@@ -267,7 +281,7 @@ impl MyAdmin {
             return Ok(Session { admin: self, conn: Some(idle.conn), generation, _slot: slot });
         }
         let password = self.password.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let conn = open(self.port, &self.user, &password).await?;
+        let conn = open(&self.host, self.port, &self.user, &password, self.owner.is_none()).await?;
         Ok(Session { admin: self, conn: Some(conn), generation, _slot: slot })
     }
 
@@ -284,6 +298,9 @@ impl MyAdmin {
     async fn ensure_setup(&self, s: &mut Session<'_>) -> Result<(), MyError> {
         self.setup
             .get_or_try_init(|| async {
+                if self.owner.is_some() {
+                    return s.run(&my_plan::adopted::registry()?, "creating tether's user registry", false).await;
+                }
                 let mut statements = my_plan::predefined_roles(self.dialect)?;
                 statements.extend(my_plan::managed_users_registry()?);
                 s.run(&statements, "creating the predefined roles and the user registry", false).await
@@ -477,15 +494,23 @@ impl MyAdmin {
     }
 }
 
-/// One admin login with the session settings every admin connection runs with.
-async fn open(port: u16, user: &str, password: &SecretString) -> Result<Conn, MyError> {
-    let init = vec![format!("SET SESSION sql_mode = '{}', sql_log_off = 1", my_plan::SESSION_SQL_MODE)];
-    let opts = tcp_opts(port, user, password).init(init);
-    let err = |source| MyError::Connect { port, user: user.to_string(), source };
-    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
-        Ok(r) => r.map_err(err),
-        Err(_) => Err(err(mysql_async::Error::Other("no answer within 10 s".into()))),
+/// One admin login with the session settings every admin connection runs with
+/// (`quiet`: the general log off for the session, which needs `SUPER` on MariaDB, so an
+/// adopted server's admin tries it on its own, see [`adopted`]).
+async fn open(host: &str, port: u16, user: &str, password: &SecretString, quiet: bool) -> Result<Conn, MyError> {
+    let log_off = if quiet { ", sql_log_off = 1" } else { "" };
+    let init = vec![format!("SET SESSION sql_mode = '{}'{log_off}", my_plan::SESSION_SQL_MODE)];
+    let opts = tcp_opts(port, user, password).ip_or_hostname(host.to_string()).init(init);
+    let err = |source| MyError::Connect { host: host.to_string(), port, user: user.to_string(), source };
+    let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
+        Ok(r) => r.map_err(err)?,
+        Err(_) => return Err(err(mysql_async::Error::Other("no answer within 10 s".into()))),
+    };
+    if !quiet {
+        // Passwords reach MariaDB only as hashes; on MySQL 8 this keeps them out of the log where the login may.
+        let _ = conn.query_drop("SET SESSION sql_log_off = 1").await;
     }
+    Ok(conn)
 }
 
 /// The pool of MySQL/MariaDB admin clients, one per server, logging in as `root` (see
@@ -511,13 +536,22 @@ impl UserAdmin for MyAdmin {
 
     async fn ensure_relation_user(&self, req: &RelationUser<'_>) -> Result<Ensured, MyError> {
         let databases: Vec<&str> = req.databases.iter().map(|d| d.name).collect();
+        if let Some(owner) = &self.owner {
+            return self.ensure_adopted_user(owner, req, &databases).await;
+        }
         let created = self.ensure_user_on_databases(req.user, req.password, &databases, req.extra_user_roles).await?;
         Ok(if created { Ensured::Created } else { Ensured::AlreadyThere })
     }
     async fn drop_relation_user(&self, user: &str) -> Result<(), MyError> {
+        if let Some(owner) = &self.owner {
+            return self.drop_adopted_user(owner, user).await;
+        }
         self.drop_user(user).await
     }
     async fn list_relation_users(&self) -> Result<Vec<String>, MyError> {
+        if let Some(owner) = &self.owner {
+            return self.list_adopted_users(owner).await;
+        }
         self.list_users(my_plan::RELATION_PREFIX).await
     }
     async fn set_internal_password(&self, user: &str, password: &SecretString) -> Result<(), MyError> {
@@ -529,5 +563,6 @@ impl UserAdmin for MyAdmin {
     }
 }
 
+mod adopted;
 #[cfg(test)]
 mod tests;

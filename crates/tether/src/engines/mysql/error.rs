@@ -11,8 +11,18 @@ pub const SCOPED_USER_FAILED: &str = "Failed to create scoped user";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MyError {
-    #[error("connecting to 127.0.0.1:{port} as {user:?}: {source}")]
-    Connect { port: u16, user: String, source: mysql_async::Error },
+    #[error("connecting to {host}:{port} as {user:?}: {source}")]
+    Connect { host: String, port: u16, user: String, source: mysql_async::Error },
+    /// An adopted endpoint that answers, but not as a MySQL/MariaDB server (what it did is the text).
+    #[error("{0}")]
+    NotMysql(String),
+    /// A user of a relation user's name exists on an adopted server and is not this
+    /// application's.
+    #[error("a user named {0} exists on the adopted server and is not this application's")]
+    Foreign(String),
+    /// What an adopted server's admin cannot do for tether (the message says what).
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error("{step}: {source}")]
     Query { step: &'static str, source: mysql_async::Error },
     /// Unknown or forbidden `extra-user-roles`: the charm's text.
@@ -43,6 +53,13 @@ impl MyError {
 }
 
 impl Classify for MyError {
+    fn root(&self) -> String {
+        match self {
+            MyError::Connect { source, .. } | MyError::Query { source, .. } => source.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     fn class(&self) -> ErrorClass {
         match self {
             MyError::Connect { source: mysql_async::Error::Server(s), .. } if ACCESS_DENIED.contains(&s.code) => {
@@ -56,6 +73,9 @@ impl Classify for MyError {
             MyError::Query { .. } => ErrorClass::Bug,
             MyError::ScopedUser(_) => ErrorClass::Blocked(SCOPED_USER_FAILED.into()),
             MyError::Plan(_) => ErrorClass::Bug,
+            MyError::NotMysql(what) => ErrorClass::Blocked(what.clone()),
+            MyError::Foreign(_) => ErrorClass::Blocked(self.to_string()),
+            MyError::Unsupported(what) => ErrorClass::Blocked((*what).into()),
         }
     }
 }

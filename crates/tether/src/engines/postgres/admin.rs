@@ -26,7 +26,7 @@ use super::error::{step, PgError};
 use super::settings::{self, ExtensionProblems, SettingChanges};
 /// The registry lives next door; charms name it through this module too.
 #[allow(unused_imports)]
-use crate::engines::user_admin::{Ensured, Ownership, RelationUser, UserAdmin};
+use crate::engines::user_admin::{AdoptedAdmin, Ensured, Ownership, RelationUser, UserAdmin};
 use crate::secret::SecretString;
 
 /// The maintenance database every server has.
@@ -39,7 +39,7 @@ pub const POOL_CAP: usize = 8;
 pub const LOOPBACK: &str = "127.0.0.1";
 
 /// What an adopted server's admin login lacks of what tether needs (see
-/// [`PgAdmin::missing_privileges`]).
+/// `AdoptedAdmin::missing_privileges`).
 pub const NEEDED_PRIVILEGES: [&str; 2] = ["CREATEROLE", "CREATEDB"];
 
 pub struct PgAdmin {
@@ -165,7 +165,7 @@ impl PgAdmin {
     }
 
     /// Which of [`NEEDED_PRIVILEGES`] the login lacks (none for a superuser).
-    pub async fn missing_privileges(&self) -> Result<Vec<&'static str>, PgError> {
+    async fn lacking_privileges(&self) -> Result<Vec<&'static str>, PgError> {
         let mut session = self.session().await?;
         let c: &mut Client = &mut session;
         let row = c
@@ -435,6 +435,13 @@ impl PgAdmin {
             settings::set_extensions_in(&c, wanted, &mut problems).await?;
         }
         Ok(problems)
+    }
+}
+
+#[async_trait::async_trait]
+impl AdoptedAdmin for PgAdmin {
+    async fn missing_privileges(&self) -> Result<Vec<&'static str>, PgError> {
+        self.lacking_privileges().await
     }
 }
 

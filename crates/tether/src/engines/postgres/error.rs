@@ -46,16 +46,6 @@ impl From<PlanError> for PgError {
     }
 }
 
-impl PgError {
-    /// The server's or the network's answer alone (for a status that names the server itself).
-    pub fn root(&self) -> String {
-        match self {
-            PgError::Connect { source, .. } | PgError::Query { source, .. } => source.to_string(),
-            other => other.to_string(),
-        }
-    }
-}
-
 /// Attaches the step name to a server error.
 pub(crate) fn step(step: &'static str) -> impl FnOnce(tokio_postgres::Error) -> PgError {
     move |source| PgError::Query { step, source }
@@ -77,6 +67,13 @@ fn transient(e: &tokio_postgres::Error) -> bool {
 }
 
 impl Classify for PgError {
+    fn root(&self) -> String {
+        match self {
+            PgError::Connect { source, .. } | PgError::Query { source, .. } => source.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     fn class(&self) -> ErrorClass {
         match self {
             PgError::Connect { source, .. } if source.code() == Some(&SqlState::INVALID_PASSWORD) => {

@@ -1,0 +1,225 @@
+//! Adopt mode, as every server charm that offers it does it (postgresql-k8s, mysql-k8s):
+//! with `external-endpoint` (`host:port`) and `admin-secret` (the URI of a user secret
+//! with `username` and `password`, granted to the application) set at deploy, the charm
+//! starts no server and manages relation users on that server as that admin.
+//!
+//! Written once here so the two charms cannot drift apart: the options and their checks
+//! (both or neither, fixed after deploy), reading the admin secret, logging in and
+//! checking the admin's privileges before anything is created, and turning what went
+//! wrong into the unit's status: unreachable → `waiting`, anything the operator must fix
+//! (a refused login, a missing privilege, an unreadable secret, a server of another
+//! engine) → `blocked`. The reason is kept in unit state ([`STATE_PROBLEM`]) so that
+//! `settle_status` shows it; no status text ever carries a secret.
+
+use crate::engine::context::HookContext;
+use crate::engines::{AdoptedAdmin, Classify, ErrorClass};
+use crate::secret::SecretString;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use tether_core::charm_meta::{ConfigOption, OptionType};
+use tether_core::status::WorkloadStatus;
+
+use super::server;
+
+pub const EXTERNAL_ENDPOINT: &str = "external-endpoint";
+pub const ADMIN_SECRET: &str = "admin-secret";
+/// Unit-state key: why the adopted server cannot be managed now (`waiting|...` or
+/// `blocked|...`); absent when it can.
+const STATE_PROBLEM: &str = "adopted.problem";
+/// What `set-password` answers on an adopted server.
+pub const SET_PASSWORD_REFUSED: &str = "set-password is not available on an adopted server: tether never changes the server's own users";
+
+/// The admin login of an adopted server, from the admin secret.
+pub struct AdminLogin {
+    pub user: String,
+    pub password: SecretString,
+}
+
+/// Where and as whom an adopted server is managed: its address, the admin login, and the
+/// scope (`<model uuid>/<application>`) whose ownership marker the relation users carry.
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub login: AdminLogin,
+    pub scope: String,
+}
+
+/// The two options, for the charm's metadata; `privileges` says what the admin needs.
+pub fn config_options(privileges: &str) -> Vec<ConfigOption> {
+    let option = |name: &str, description: String| ConfigOption { name: name.into(), kind: OptionType::String, default: None, description };
+    vec![
+        option(
+            EXTERNAL_ENDPOINT,
+            format!("host:port of an existing server to adopt instead of starting one (set at deploy, with {ADMIN_SECRET})"),
+        ),
+        option(ADMIN_SECRET, format!("URI of a user secret (username, password) of the adopted server's admin, which needs {privileges}")),
+    ]
+}
+
+/// `host:port` of `external-endpoint`: one endpoint (a comma list, for replicas, is refused for now).
+pub fn parse_endpoint(value: &str) -> Result<(String, u16), String> {
+    let shown: String = value.chars().take(64).collect();
+    if value.contains(',') {
+        return Err(format!("{EXTERNAL_ENDPOINT} takes one host:port for now (a list of replicas is not supported yet): {shown:?}"));
+    }
+    let bad = || format!("{EXTERNAL_ENDPOINT} must be host:port, got {shown:?}");
+    let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?;
+    if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
+        return Err(bad());
+    }
+    Ok((host.to_string(), port))
+}
+
+fn config_text<'a>(config: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a str> {
+    config.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// The adopted server's address, when the application runs in adopt mode.
+pub fn endpoint(ctx: &HookContext) -> Option<(String, u16)> {
+    config_text(&ctx.config, EXTERNAL_ENDPOINT).and_then(|e| parse_endpoint(e).ok())
+}
+
+/// At deploy: both options or neither, a `host:port`, a secret URI.
+pub fn check_config(config: &BTreeMap<String, Value>) -> Result<(), String> {
+    let endpoint = config_text(config, EXTERNAL_ENDPOINT);
+    if let Some(e) = endpoint {
+        parse_endpoint(e)?;
+    }
+    match (endpoint.is_some(), config_text(config, ADMIN_SECRET)) {
+        (true, None) | (false, Some(_)) => Err(format!("{EXTERNAL_ENDPOINT} and {ADMIN_SECRET} go together: set both to adopt a server")),
+        (_, Some(uri)) if !uri.starts_with("secret:") => Err(format!("{ADMIN_SECRET} must be a secret URI (secret:...)")),
+        _ => Ok(()),
+    }
+}
+
+/// After deploy: the options never change (the application's users live on that server).
+pub fn check_config_change(old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Result<(), String> {
+    for key in [EXTERNAL_ENDPOINT, ADMIN_SECRET] {
+        if config_text(old, key) != config_text(new, key) {
+            return Err(format!("{key} is fixed at deploy (the application's users live on that server)"));
+        }
+    }
+    Ok(())
+}
+
+/// The admin login in the admin secret, or the reason it cannot be read (never a secret).
+fn admin_login(ctx: &HookContext) -> Result<AdminLogin, String> {
+    let uri = config_text(&ctx.config, ADMIN_SECRET).unwrap_or_default();
+    let Ok(content) = ctx.secret_get(uri) else {
+        return Err(format!("{ADMIN_SECRET} {uri} cannot be read: removed, or not granted to {}", ctx.app));
+    };
+    match (content.get("username"), content.get("password")) {
+        (Some(user), Some(password)) if !user.is_empty() => {
+            Ok(AdminLogin { user: user.clone(), password: SecretString::new(password.clone()) })
+        }
+        _ => Err(format!("{ADMIN_SECRET} {uri} needs the keys username and password")),
+    }
+}
+
+/// The admin client of the adopted server, logged in with the admin secret (`connect`)
+/// and checked for its privileges; `None` when it cannot be used now, the reason then
+/// being in the unit state (shown by [`problem`]) and nothing may be created. The server
+/// version is recorded the first time. `engine` names the server kind in messages.
+pub async fn admin<A, F, Fut>(ctx: &mut HookContext, engine: &str, connect: F) -> anyhow::Result<Option<Arc<A>>>
+where
+    A: AdoptedAdmin,
+    F: FnOnce(Target) -> Fut,
+    Fut: Future<Output = Result<Arc<A>, A::Error>>,
+{
+    let Some((host, port)) = endpoint(ctx) else { anyhow::bail!("{EXTERNAL_ENDPOINT} is not set") };
+    let problem = match admin_login(ctx) {
+        Err(why) => Err((WorkloadStatus::Blocked, why)),
+        Ok(login) => {
+            let user = login.user.clone();
+            let scope = format!("{}/{}", ctx.model_uuid, ctx.app);
+            let target = Target { host: host.clone(), port, login, scope };
+            let checked = async {
+                let admin = connect(target).await?;
+                let missing = admin.missing_privileges().await?;
+                Ok::<_, A::Error>((admin, missing))
+            };
+            match checked.await {
+                Ok((admin, missing)) if missing.is_empty() => Ok(admin),
+                Ok((_, missing)) => Err((
+                    WorkloadStatus::Blocked,
+                    format!(
+                        "the admin {user:?} of adopted server {host}:{port} lacks {}; nothing is created until it has it",
+                        missing.join(" and ")
+                    ),
+                )),
+                Err(e) => match e.class() {
+                    ErrorClass::Retry => {
+                        Err((WorkloadStatus::Waiting, format!("adopted {engine} server {host}:{port} unreachable: {}", e.root())))
+                    }
+                    ErrorClass::Blocked(why) => Err((WorkloadStatus::Blocked, format!("adopted server {host}:{port}: {why}"))),
+                    ErrorClass::Bug => return Err(e.into()),
+                },
+            }
+        }
+    };
+    match problem {
+        Ok(admin) => {
+            ctx.state_delete(STATE_PROBLEM);
+            if ctx.state_get(server::STATE_VERSION).is_none() {
+                ctx.state_set(server::STATE_VERSION, &admin.version().await?);
+            }
+            Ok(Some(admin))
+        }
+        Err((status, message)) => {
+            ctx.log("WARNING", &message);
+            ctx.state_set(STATE_PROBLEM, &format!("{}|{message}", status.as_str()));
+            Ok(None)
+        }
+    }
+}
+
+/// Why the adopted server cannot be managed, as the last attempt found it.
+pub fn problem(ctx: &HookContext) -> Option<(WorkloadStatus, String)> {
+    let stored = ctx.state_get(STATE_PROBLEM)?;
+    let (status, message) = stored.split_once('|')?;
+    let status = if status == "waiting" { WorkloadStatus::Waiting } else { WorkloadStatus::Blocked };
+    Some((status, message.to_string()))
+}
+
+/// The active status of an adopted server: where it is and what it runs.
+pub fn active_message(ctx: &HookContext, host: &str, port: u16, engine: &str) -> String {
+    let version = server::primary_version(ctx).unwrap_or_else(|| "unknown".into());
+    if version.contains(engine) {
+        format!("adopted server {host}:{port}, {version}")
+    } else {
+        format!("adopted server {host}:{port}, {engine} {version}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_one_host_and_port() {
+        assert_eq!(parse_endpoint("db.example:5432"), Ok(("db.example".into(), 5432)));
+        assert_eq!(parse_endpoint("10.1.2.3:3306"), Ok(("10.1.2.3".into(), 3306)));
+        for bad in ["nonsense", "host:", ":5432", "host:0", "host:99999", "h o st:1", "host;drop:1"] {
+            assert!(parse_endpoint(bad).unwrap_err().contains("must be host:port"), "{bad}");
+        }
+        assert!(parse_endpoint("a:1,b:2").unwrap_err().contains("one host:port"));
+    }
+
+    #[test]
+    fn the_options_go_together_and_never_change() {
+        let config =
+            |pairs: &[(&str, &str)]| -> BTreeMap<String, Value> { pairs.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect() };
+        assert!(check_config(&config(&[])).is_ok());
+        assert!(check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, "secret:x")])).is_ok());
+        assert!(check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1")])).unwrap_err().contains("go together"));
+        assert!(check_config(&config(&[(ADMIN_SECRET, "secret:x")])).unwrap_err().contains("go together"));
+        assert!(check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, "x")])).unwrap_err().contains("secret URI"));
+        let old = config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, "secret:x")]);
+        let new = config(&[(EXTERNAL_ENDPOINT, "h:2"), (ADMIN_SECRET, "secret:x")]);
+        assert!(check_config_change(&old, &new).unwrap_err().contains("fixed at deploy"));
+        assert!(check_config_change(&old, &old).is_ok());
+    }
+}

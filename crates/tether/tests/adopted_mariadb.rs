@@ -1,0 +1,195 @@
+//! Adopt mode of mysql-k8s, end to end through the CLI: a MariaDB server started outside
+//! tether ([`ExternalMariaDb`]) is managed by an admin that is not a superuser (no
+//! `SUPER`, no `CONNECTION ADMIN`: `CREATE USER`, `CREATE` and the database privileges,
+//! with `GRANT OPTION`); tether starts no server of its own, issues and revokes relation
+//! users there, and never touches the server's own users, databases or process.
+
+mod common;
+
+use common::*;
+
+const MY: &str = "mysql-k8s";
+const APP: &str = "my-ext";
+/// What a database-level `ALL` is made of on MariaDB 10.11 (the admin must hold it to grant it).
+const DB_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, CREATE TEMPORARY TABLES, \
+     LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, DELETE HISTORY";
+
+fn deploy_adopted(c: &Controller, app: &str, endpoint: &str, uri: &str, secret: &str) {
+    c.ok(&["deploy", MY, app, "--config", &format!("external-endpoint={endpoint}"), "--config", &format!("admin-secret={uri}")]);
+    c.ok(&["grant-secret", secret, app]);
+}
+
+fn count(server: &ExternalMariaDb, sql: &str) -> usize {
+    server.session().row(sql)[0].parse().expect("a count")
+}
+
+fn integrator_login(c: &Controller) -> MyLogin {
+    MyLogin::from_credentials(&c.credentials_for("data-integrator/leader", "mysql"))
+}
+
+/// Waits until the server refuses `login` as a user it does not know (MariaDB answers 1045
+/// or, for a user it just dropped, 1698).
+fn wait_denied(login: &MyLogin) {
+    let (code, message) = login.wait_refused();
+    assert!(code == 1045 || code == 1698, "access denied, got {code} {message}");
+}
+
+#[test]
+fn seed_flow_on_an_adopted_mariadb_with_a_non_superuser_admin() {
+    let server = ExternalMariaDb::start();
+    let mut su = server.session();
+    su.execute(&format!(
+        "CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw'; GRANT {DB_PRIVILEGES}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION"
+    ));
+    su.execute(
+        "CREATE USER 'their_user'@'%' IDENTIFIED BY 'theirs'; CREATE DATABASE their_db; GRANT ALL ON their_db.* TO 'their_user'@'%'",
+    );
+    su.execute("CREATE TABLE their_db.payroll (v TEXT); INSERT INTO their_db.payroll VALUES ('x')");
+    drop(su);
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    let endpoint = format!("127.0.0.1:{}", server.port);
+
+    // Refused before anything is stored.
+    c.tether(&["deploy", MY, "my-bad", "--config", "external-endpoint=nonsense", "--config", &format!("admin-secret={uri}")])
+        .assert_one_line_error("external-endpoint must be host:port");
+    c.tether(&["deploy", MY, "my-bad", "--config", &format!("external-endpoint={endpoint}")]).assert_one_line_error("go together");
+    assert!(!has_app(&c.status(), "my-bad"), "a refused deploy creates no application");
+
+    deploy_adopted(&c, APP, &endpoint, &uri, "my-admin");
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=adopted_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    let status = c.wait_active(&[APP, "data-integrator"]);
+    let (_, message) = unit_words(&status, APP).expect("the unit");
+    assert!(message.contains(&endpoint) && message.contains("MariaDB") && message.contains("10.11"), "{message}");
+    assert!(!message.contains("dba-secret-pw"));
+
+    // The credentials point at the adopted server and reach their database only.
+    let old = integrator_login(&c);
+    assert_eq!((old.host.as_str(), old.port), ("127.0.0.1", server.port));
+    let mut db = old.session();
+    db.execute("CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('before')");
+    let (code, _) = db.refused("SELECT v FROM their_db.payroll");
+    assert!(code == 1142 || code == 1044, "their_db must be out of reach, got {code}");
+    assert_eq!(db.column("SHOW DATABASES"), ["adopted_db", "information_schema"]);
+    drop(db);
+    let owners = server.session().column(&format!("SELECT owner FROM tether_meta.adopted_users WHERE user = '{}'", old.user));
+    assert!(owners.len() == 1 && owners[0].ends_with(&format!("/{APP}")), "{owners:?}");
+
+    // The options are fixed; the server's own users are not tether's to show or change.
+    c.tether(&["config", APP, "external-endpoint=127.0.0.1:1"]).assert_one_line_error("fixed at deploy");
+    for action in ["set-password", "get-password"] {
+        let (_, task) = c.run_action(&format!("{APP}/leader"), action, &["username=root"]);
+        assert_eq!(task["status"], "failed", "{task:#}");
+        assert!(task["message"].as_str().unwrap_or_default().contains("adopted server"), "{task:#}");
+    }
+
+    // remove-relation: the user is refused, the database stays; integrating again issues a new user.
+    c.ok(&["remove-relation", "data-integrator", APP]);
+    wait_denied(&old);
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'adopted_db'"), 1);
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+    let old_user = old.user.clone();
+    let second = c.wait_credentials_for("data-integrator/leader", "mysql", "a new relation user", |my| my["username"] != old_user.as_str());
+    let new = MyLogin::from_credentials(&second);
+    assert_eq!(new.session().column("SELECT v FROM kept"), ["before"], "data survives the new user");
+
+    // Drift repair: a password changed by hand is reset; look-alikes that are not this
+    // application's (another application's, or nobody's) are left alone.
+    let mut su = server.session();
+    su.execute(&format!("SET PASSWORD FOR '{}'@'%' = PASSWORD('changed-by-hand')", new.user));
+    su.execute("CREATE USER 'relation-999_aaaa'@'%' IDENTIFIED BY 'x'; CREATE USER 'relation-998_bbbb'@'%' IDENTIFIED BY 'x'");
+    su.execute("INSERT INTO tether_meta.adopted_users (user, owner) VALUES ('relation-999_aaaa', 'another-model/another-app')");
+    drop(su);
+    wait_until("drift repair to restore the password", SETTLE_TIMEOUT, || match new.outcome() {
+        LoginOutcome::Accepted => Ok(()),
+        other => Err(format!("{other:?}")),
+    });
+    c.wait_settled(std::time::Duration::from_secs(3), |_| true);
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM mysql.user WHERE User IN ('relation-999_aaaa', 'relation-998_bbbb')"), 2);
+
+    // The server going away: waiting, with the endpoint; work queued meanwhile (a
+    // relation removed) is done when it answers again.
+    server.stop();
+    let waiting = c.wait_unit(APP, "waiting", &endpoint);
+    assert!(waiting.contains("unreachable") && !waiting.contains("dba-secret-pw"), "{waiting}");
+    c.ok(&["remove-relation", "data-integrator", APP]);
+    c.wait_for("the relation to be gone", |s| Ok(related_apps(s, APP, "database").is_empty()));
+    server.start_again();
+    c.wait_active(&[APP]);
+    let users = format!("SELECT COUNT(*) FROM mysql.user WHERE User = '{}'", new.user);
+    wait_until("the removed relation's user to be dropped", SETTLE_TIMEOUT, || match count(&server, &users) {
+        0 => Ok(()),
+        n => Err(format!("{n} left")),
+    });
+    wait_denied(&new);
+
+    // remove-application: the server, its own users and databases, and the data stay.
+    c.ok(&["remove-application", APP]);
+    c.wait_for("my-ext to be gone", |s| Ok(!has_app(s, APP)));
+    assert!(server.pid().is_some(), "the adopted server keeps running");
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('their_db', 'adopted_db')"), 2);
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM mysql.user WHERE User IN ('their_user', 'dba')"), 2);
+    assert_eq!(server.login("their_user", "theirs", Some("their_db")).session().column("SELECT v FROM payroll"), ["x"]);
+    assert!(
+        pids_mentioning(&c.home().display().to_string()).iter().all(|pid| {
+            !String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).contains("mariadbd")
+        }),
+        "tether started no MariaDB server of its own"
+    );
+}
+
+#[test]
+fn an_admin_without_create_user_or_grant_option_blocks_naming_them_and_creates_nothing() {
+    let server = ExternalMariaDb::start();
+    server.session().execute(&format!("CREATE USER 'weak'@'%' IDENTIFIED BY 'weak-secret-pw'; GRANT {DB_PRIVILEGES} ON *.* TO 'weak'@'%'"));
+    let (c, uri) = Controller::for_adoption("my-admin", "weak", "weak-secret-pw");
+    deploy_adopted(&c, APP, &format!("127.0.0.1:{}", server.port), &uri, "my-admin");
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=weak_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    let message = c.wait_unit(APP, "blocked", "CREATE USER and GRANT OPTION");
+    assert!(!message.contains("weak-secret-pw") && !message.contains('*'), "no secret nor hash: {message}");
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM mysql.user WHERE User LIKE 'relation-%'"), 0);
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('weak_db', 'tether_meta')"), 0);
+
+    // Given the privileges, the queued relation is served.
+    server.session().execute("GRANT CREATE USER ON *.* TO 'weak'@'%' WITH GRANT OPTION");
+    c.wait_active(&[APP, "data-integrator"]);
+    assert_eq!(integrator_login(&c).session().column("SELECT DATABASE()"), ["weak_db"]);
+
+    // The admin secret changed by hand, then removed: noticed and reported.
+    c.ok(&["update-secret", "my-admin", "username=weak", "password=wrong-by-hand"]);
+    let refused = c.wait_unit(APP, "blocked", "admin login was refused");
+    assert!(!refused.contains("wrong-by-hand"), "{refused}");
+    c.ok(&["remove-secret", "my-admin"]);
+    c.wait_unit(APP, "blocked", "cannot be read");
+}
+
+#[test]
+fn bad_adoption_input_gives_a_clear_status_and_creates_nothing() {
+    let pg = ExternalPg::start();
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    // A secret without `password`, an unknown secret, a PostgreSQL server, nobody listening.
+    let no_pw = c.ok(&["add-secret", "no-pw", "username=dba"]).stdout.trim().to_string();
+    let free = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port();
+    deploy_adopted(&c, "my-nopw", &format!("127.0.0.1:{}", pg.port), &no_pw, "no-pw");
+    c.ok(&[
+        "deploy",
+        MY,
+        "my-unknown",
+        "--config",
+        "external-endpoint=127.0.0.1:9",
+        "--config",
+        "admin-secret=secret:d0esn0texist00000000",
+    ]);
+    deploy_adopted(&c, "my-pg", &format!("127.0.0.1:{}", pg.port), &uri, "my-admin");
+    deploy_adopted(&c, "my-nobody", &format!("127.0.0.1:{free}"), &uri, "my-admin");
+    c.wait_unit("my-nopw", "blocked", "needs the keys username and password");
+    c.wait_unit("my-unknown", "blocked", "cannot be read");
+    let pg_message = c.wait_unit("my-pg", "blocked", "does not answer as a MySQL/MariaDB server");
+    assert!(!pg_message.contains("dba-secret-pw"), "{pg_message}");
+    let nobody = c.wait_unit("my-nobody", "waiting", &format!("127.0.0.1:{free}"));
+    assert!(nobody.contains("unreachable"), "{nobody}");
+    // The PostgreSQL server was not touched.
+    assert_eq!(pg.session().row("SELECT count(*)::text FROM pg_roles WHERE rolname LIKE 'relation%'"), ["0"]);
+}

@@ -1,0 +1,135 @@
+//! [`ExternalMariaDb`]: a MariaDB server started outside tether (as adopt mode finds
+//! servers in the wild): `mariadb-install-db` and `mariadbd` as the `mysql` user in a
+//! temporary directory, on a free port of 127.0.0.1, with `root` reachable only over its
+//! unix socket (by this root test process) and a superuser `su` with a random password
+//! for the test's own checks over TCP; stopped by its pid when dropped.
+
+use super::mysql::{MyLogin, MySession};
+use super::processes::is_live_process;
+use super::wait::{wait_until, SETTLE_TIMEOUT};
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub struct ExternalMariaDb {
+    pub port: u16,
+    pub superuser: MyLogin,
+    dir: tempfile::TempDir,
+    /// The `runuser` that runs the server, reaped when the server stops.
+    runner: Mutex<Option<Child>>,
+}
+
+fn data(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("data")
+}
+
+impl ExternalMariaDb {
+    pub fn start() -> ExternalMariaDb {
+        let dir = tempfile::Builder::new().prefix("tether-external-mariadb-").tempdir().expect("temp dir");
+        let status = Command::new("chown").arg("mysql:mysql").arg(dir.path()).status().expect("chown");
+        assert!(status.success(), "chown the external server's directory to mysql");
+        let out = Command::new("runuser")
+            .args(["-u", "mysql", "--", "mariadb-install-db", "--no-defaults"])
+            .arg(format!("--datadir={}", data(&dir).display()))
+            .args(["--skip-test-db", "--skip-name-resolve", "--auth-root-socket-user=root"])
+            .current_dir(dir.path())
+            .output()
+            .expect("mariadb-install-db");
+        assert!(out.status.success(), "mariadb-install-db failed: {}", String::from_utf8_lossy(&out.stderr));
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port").local_addr().unwrap().port();
+        let password = format!("su{}", std::process::id() ^ 0x2b2b_4321);
+        let superuser = MyLogin { host: "127.0.0.1".into(), port, user: "su".into(), password: password.clone(), dbname: None };
+        let server = ExternalMariaDb { port, superuser, dir, runner: Mutex::new(None) };
+        server.start_again();
+        server
+            .socket_sql(&format!(
+                "CREATE USER 'su'@'%' IDENTIFIED BY '{password}'; GRANT ALL PRIVILEGES ON *.* TO 'su'@'%' WITH GRANT OPTION"
+            ))
+            .expect("create the test's superuser");
+        server
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("mysqld.sock")
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.dir.path().join("mysqld.pid")
+    }
+
+    /// Runs SQL as `root` over the unix socket (the `mariadb` client).
+    fn socket_sql(&self, sql: &str) -> Result<(), String> {
+        let out = Command::new("mariadb")
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket().display()))
+            .args(["-u", "root", "-e", sql])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// Starts the (stopped) server again on its port, waiting until it answers.
+    pub fn start_again(&self) {
+        let log = fs::File::create(self.dir.path().join("runner.log")).expect("runner log");
+        let child = Command::new("runuser")
+            .args(["-u", "mysql", "--", "mariadbd", "--no-defaults"])
+            .arg(format!("--datadir={}", data(&self.dir).display()))
+            .args(["--bind-address=127.0.0.1", &format!("--port={}", self.port)])
+            .arg(format!("--socket={}", self.socket().display()))
+            .arg(format!("--pid-file={}", self.pid_file().display()))
+            .arg(format!("--log-error={}", self.dir.path().join("server.log").display()))
+            .arg("--skip-name-resolve")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn mariadbd");
+        *self.runner.lock().unwrap() = Some(child);
+        wait_until("the external MariaDB to answer on its socket", SETTLE_TIMEOUT, || self.socket_sql("SELECT 1"));
+    }
+
+    /// A superuser session over TCP.
+    pub fn session(&self) -> MySession {
+        self.superuser.session()
+    }
+
+    /// A login on this server as `user`.
+    pub fn login(&self, user: &str, password: &str, dbname: Option<&str>) -> MyLogin {
+        MyLogin { user: user.into(), password: password.into(), dbname: dbname.map(String::from), ..self.superuser.clone() }
+    }
+
+    /// The server's pid while it runs.
+    pub fn pid(&self) -> Option<i32> {
+        let pid: i32 = fs::read_to_string(self.pid_file()).ok()?.trim().parse().ok()?;
+        is_live_process(pid).then_some(pid)
+    }
+
+    /// Shutdown by pid (SIGTERM), waiting until it is gone.
+    pub fn stop(&self) {
+        if let Some(pid) = self.pid() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+            wait_until("the external MariaDB to stop", Duration::from_secs(60), || match is_live_process(pid) {
+                true => Err(format!("pid {pid} still runs")),
+                false => Ok(()),
+            });
+        }
+        if let Some(mut runner) = self.runner.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            // Our own child: gone already once the server is, else ended now.
+            let _ = runner.kill();
+            let _ = runner.wait();
+        }
+    }
+}
+
+impl Drop for ExternalMariaDb {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
