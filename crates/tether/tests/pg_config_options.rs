@@ -42,14 +42,21 @@ fn has_extension(login: &PgLogin, ext: &str) -> bool {
     !login.session().query(&format!("SELECT 1 FROM pg_extension WHERE extname = '{ext}'")).is_empty()
 }
 
-#[test]
-fn config_options_become_the_servers_settings_and_extensions() {
+/// A controller with postgresql-k8s and a data-integrator asking for `database`, active,
+/// and the credentials it was given.
+fn integrated(database: &str) -> (Controller, PgLogin) {
     let c = Controller::bootstrap();
     c.ok(&["deploy", PG]);
-    c.ok(&["deploy", "data-integrator", "--config", "database-name=cfg_db"]);
+    c.ok(&["deploy", "data-integrator", "--config", &format!("database-name={database}")]);
     c.ok(&["integrate", "data-integrator", PG]);
     c.wait_active(&[PG, "data-integrator"]);
     let app = PgLogin::from_credentials(&c.postgresql_credentials("data-integrator/leader"));
+    (c, app)
+}
+
+#[test]
+fn config_options_become_the_servers_settings_and_extensions() {
+    let (c, app) = integrated("cfg_db");
     let admin = app.as_user("operator", &c.operator_password(PG)).with_db("postgres");
 
     // The published defaults are what the server runs with.
@@ -133,15 +140,7 @@ const FAMILIES: [(&str, &str, &str); 14] = [
 
 #[test]
 fn one_option_of_every_family_reaches_the_server() {
-    let c = Controller::bootstrap();
-    c.ok(&["deploy", PG]);
-    c.wait_active(&[PG]);
-    let app = {
-        c.ok(&["deploy", "data-integrator", "--config", "database-name=families"]);
-        c.ok(&["integrate", "data-integrator", PG]);
-        c.wait_active(&[PG, "data-integrator"]);
-        PgLogin::from_credentials(&c.postgresql_credentials("data-integrator/leader"))
-    };
+    let (c, app) = integrated("families");
     let admin = app.as_user("operator", &c.operator_password(PG)).with_db("postgres");
     // The production profile sized memory; testing gives PostgreSQL's own default back.
     assert_ne!(show(&admin, "effective_cache_size"), "4GB");
@@ -219,12 +218,7 @@ const PRESENT_ONLY: [&str; 7] = ["postgis_tiger_geocoder", "tcn", "tds_fdw", "ts
 
 #[test]
 fn every_plugin_debian_packages_is_created_and_usable() {
-    let c = Controller::bootstrap();
-    c.ok(&["deploy", PG]);
-    c.ok(&["deploy", "data-integrator", "--config", "database-name=plugins"]);
-    c.ok(&["integrate", "data-integrator", PG]);
-    c.wait_active(&[PG, "data-integrator"]);
-    let app = PgLogin::from_credentials(&c.postgresql_credentials("data-integrator/leader"));
+    let (c, app) = integrated("plugins");
     let admin = app.as_user("operator", &c.operator_password(PG));
     let settings: Vec<String> = PLUGINS.iter().map(|(p, _, _)| *p).chain(PRESENT_ONLY).map(|p| format!("plugin_{p}_enable=true")).collect();
     let mut args = vec!["config", PG];
