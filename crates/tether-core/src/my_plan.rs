@@ -702,3 +702,14 @@ pub fn drop_user(user: &str, host: &str) -> Result<Vec<String>, PlanError> {
 
 #[cfg(test)]
 mod tests;
+
+/// `SET GLOBAL` of one server setting (the names come from the charm's option table):
+/// an integer bare, `None` the server's default, anything else a string literal.
+pub fn set_global(name: &str, value: Option<&str>) -> Result<String, PlanError> {
+    let value = match value {
+        None => "DEFAULT".to_string(),
+        Some(v) if v.parse::<i64>().is_ok() => v.to_string(),
+        Some(v) => quote_literal(v)?,
+    };
+    Ok(format!("SET GLOBAL {} = {value}", quote_ident(name)?))
+}

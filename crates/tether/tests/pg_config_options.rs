@@ -88,10 +88,26 @@ fn config_options_become_the_servers_settings_and_extensions() {
     c.wait_active(&[PG]);
     app.session().execute("CREATE TABLE IF NOT EXISTS kept (n int)");
 
+    // A reloadable change after that restart (the supervisor must restart with it too).
+    c.ok(&["config", PG, "memory_work_mem=3072"]);
+    wait_until("work_mem reloaded again", SETTLE_TIMEOUT, || match show(&admin, "work_mem") {
+        w if w == "3MB" => Ok(()),
+        w => Err(w),
+    });
+
     // A value the server refuses: blocked with Canonical's text, the server unchanged.
     c.ok(&["config", PG, "request_time_zone=Mars/Olympus_Mons"]);
     wait_unit(&c, "blocked on the refused time zone", |s, m| s == "blocked" && m == "Configuration Error. Please check the logs");
     assert_eq!(show(&admin, "TimeZone"), "Europe/Paris");
+    // The server killed meanwhile comes back with what it ran, never the refused value.
+    let before_kill = server_pid(&c);
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(before_kill), nix::sys::signal::Signal::SIGKILL);
+    wait_until("the server restarted by the supervisor", SETTLE_TIMEOUT, || match admin.connect() {
+        Ok(s) if server_pid(&c) != before_kill => Ok(s.row("SHOW TimeZone")[0].clone()),
+        _ => Err("not yet".to_string()),
+    });
+    assert_eq!(show(&admin, "TimeZone"), "Europe/Paris");
+    assert_eq!(show(&admin, "work_mem"), "3MB", "a reloaded setting survives the supervisor's restart");
     c.ok(&["config", PG, "request_time_zone=UTC"]);
     wait_unit(&c, "active again", |s, _| s == "active");
     assert_eq!(show(&admin, "TimeZone"), "UTC");

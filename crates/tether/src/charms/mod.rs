@@ -17,6 +17,7 @@ pub mod external;
 pub mod local;
 mod mongodb;
 mod mongos;
+mod my_settings;
 mod mysql;
 mod pg_settings;
 mod postgresql;
@@ -26,6 +27,7 @@ mod registry;
 mod server;
 mod server_hooks;
 mod services;
+mod settings_state;
 mod unit_copy;
 
 pub use registry::{builtin_names, canonical_name, Registry};

@@ -10,11 +10,13 @@
 //! hands out the server's root password) are blocked.
 
 use super::adopt;
+use super::my_settings;
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser};
 use super::server;
 use super::server_hooks::ServerCharm;
 use super::services::Services;
+use super::settings_state;
 use crate::engine::context::{Bag, HookContext};
 use crate::engines::mysql::MariaDbSpec;
 use crate::engines::mysql::MyAdmin;
@@ -395,7 +397,8 @@ impl MysqlCharm {
         let label = internal_label(&ctx.app);
         let who = InternalUser { user: &username, label: &label, key, is_admin_login: username == "root" };
         let supervise = async |ctx: &mut HookContext| {
-            let spec = MariaDbSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone());
+            let spec =
+                MariaDbSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone()).with_settings(settings_state::applied(ctx));
             Ok(self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?)
         };
         reconcile::rotate_internal_password(ctx, &*admin, &who, &new, supervise).await?;
@@ -414,6 +417,7 @@ impl ServerCharm for MysqlCharm {
     }
 
     fn check_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
+        tether_core::my_config::check(config)?;
         adopt::check_config(config)?;
         for ep in LEGACY {
             if let Some(Value::String(u)) = config.get(&format!("{ep}-interface-user")) {
@@ -468,8 +472,10 @@ impl ServerCharm for MysqlCharm {
         ctx.set_status(WorkloadStatus::Maintenance, "starting MySQL")?;
         let dir = ctx.unit_dir();
         let label = internal_label(&ctx.app);
-        let spec = |port, pw| MariaDbSpec::for_unit(&dir, port, pw);
+        let settings = my_settings::desired(ctx)?;
+        let spec = |port, pw| MariaDbSpec::for_unit(&dir, port, pw).with_settings(settings.clone());
         let (pw, port, moved) = server::start_workload(ctx, &self.services.supervisor, &label, "root-password", spec).await?;
+        settings_state::record(ctx, &settings)?;
         let admin = self.services.mysql.get(port, &pw).await?;
         let passwords = internal(ctx)?;
         let users: Vec<(&str, SecretString)> = SYSTEM_USERS
@@ -484,6 +490,32 @@ impl ServerCharm for MysqlCharm {
         if moved {
             // New endpoints for every relation (re-serving publishes them).
             self.repair_drift(ctx).await?;
+        }
+        self.settle_status(ctx)
+    }
+
+    /// Applies the config to the server tether runs (an adopted server's settings are its
+    /// owner's): live with `SET GLOBAL`, or by a restart for a static setting.
+    async fn config_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopt::endpoint(ctx).is_some() || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
+            return self.settle_status(ctx);
+        }
+        let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
+        let desired = my_settings::desired(ctx)?;
+        match my_settings::change(ctx, &admin, &desired).await? {
+            my_settings::Change::NeedsRestart(names) => {
+                my_settings::restarting(ctx, &names)?;
+                server::stop(ctx, &self.services.supervisor).await;
+                self.start(ctx).await?;
+            }
+            my_settings::Change::Applied => {
+                // The supervisor's restarts (after a crash) start with what the server now runs.
+                let password =
+                    SecretString::new(internal(ctx)?.get("root-password").cloned().ok_or_else(|| anyhow!("root password missing"))?);
+                let spec = MariaDbSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, password).with_settings(desired);
+                self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+            }
+            my_settings::Change::None => {}
         }
         self.settle_status(ctx)
     }

@@ -2,22 +2,18 @@
 //! written before each start and changed live on `config-changed` (a reload, or a restart
 //! when PostgreSQL needs one), and the plugin extensions in every database.
 //!
-//! What was applied is kept in the unit state, so a change touches only the settings that
-//! differ and a restart happens only when one of them needs it. A value the server
-//! refuses blocks the unit with Canonical's text and leaves the server as it was; an
-//! enabled plugin whose extension this machine lacks blocks the unit naming it.
+//! What was applied is kept in the unit state (`settings_state`), so a change touches only
+//! the settings that differ and a restart happens only when one of them needs it. A value
+//! the server refuses blocks the unit with Canonical's text and leaves the server as it
+//! was; an enabled plugin whose extension this machine lacks blocks the unit naming it.
 
+use super::settings_state::{self, clear_problem, problem, set_problem};
 use crate::engine::context::HookContext;
-use crate::engines::postgres::{host_resources, ExtensionProblems, PgAdmin, PgError, SettingChanges, CONFIGURATION_ERROR};
+use crate::engines::postgres::{host_resources, ExtensionProblems, PgAdmin, PgError, CONFIGURATION_ERROR};
 use anyhow::anyhow;
 use std::collections::BTreeMap;
 use tether_core::pg_config;
 use tether_core::status::WorkloadStatus;
-
-/// Unit-state key: the settings the server runs with (JSON object).
-const STATE_APPLIED: &str = "settings.applied";
-/// Unit-state key: why the unit's config cannot be honoured now (a status message).
-const STATE_PROBLEM: &str = "settings.problem";
 /// Canonical's status when a disabled plugin is still used by objects.
 const EXTENSION_IN_USE: &str = "Cannot disable plugins: Existing objects depend on it. See logs";
 
@@ -27,19 +23,14 @@ pub fn desired(ctx: &HookContext) -> anyhow::Result<BTreeMap<String, String>> {
     pg_config::parameters(&ctx.config, &host).map_err(|e| anyhow!(e))
 }
 
-/// After a start with `settings`: they are what the server runs with.
-pub fn started_with(ctx: &mut HookContext, settings: &BTreeMap<String, String>) -> anyhow::Result<()> {
-    ctx.state_set(STATE_APPLIED, &serde_json::to_string(settings)?);
-    Ok(())
-}
-
-fn applied(ctx: &HookContext) -> BTreeMap<String, String> {
-    ctx.state_get(STATE_APPLIED).and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
-}
-
-/// Why the config cannot be honoured, if it cannot (shown as `blocked`).
-pub fn problem(ctx: &HookContext) -> Option<String> {
-    ctx.state_get(STATE_PROBLEM)
+/// The settings a start writes: the config's, unless the server refused them (then what
+/// it last ran with, so that a refused value never keeps the server from starting).
+pub fn for_start(ctx: &HookContext) -> anyhow::Result<BTreeMap<String, String>> {
+    let applied = settings_state::applied(ctx);
+    if problem(ctx).as_deref() == Some(CONFIGURATION_ERROR) && !applied.is_empty() {
+        return Ok(applied);
+    }
+    desired(ctx)
 }
 
 /// What a running server must do to run with `desired`.
@@ -54,27 +45,20 @@ pub enum Change {
 /// Changes the running server's settings to `desired`. A value the server refuses
 /// leaves everything as it was and records the problem.
 pub async fn change(ctx: &mut HookContext, admin: &PgAdmin, desired: &BTreeMap<String, String>) -> anyhow::Result<Change> {
-    let before = applied(ctx);
-    let mut changes = SettingChanges::new();
-    for name in before.keys().chain(desired.keys()) {
-        let (old, new) = (before.get(name).cloned(), desired.get(name).cloned());
-        if old != new {
-            changes.insert(name.clone(), (old, new));
-        }
-    }
+    let changes = settings_state::changes(ctx, desired);
     if changes.is_empty() {
-        ctx.state_delete(STATE_PROBLEM);
+        clear_problem(ctx);
         return Ok(Change::None);
     }
     match admin.change_settings(&changes).await {
         Ok(restart) => {
-            ctx.state_delete(STATE_PROBLEM);
-            started_with(ctx, desired)?;
+            clear_problem(ctx);
+            settings_state::record(ctx, desired)?;
             Ok(if restart.is_empty() { Change::Reloaded } else { Change::NeedsRestart(restart) })
         }
         Err(e @ PgError::RefusedSetting { .. }) => {
             ctx.log("ERROR", &format!("Invalid configuration: {e}"));
-            ctx.state_set(STATE_PROBLEM, CONFIGURATION_ERROR);
+            set_problem(ctx, CONFIGURATION_ERROR);
             Ok(Change::None)
         }
         Err(e) => Err(e.into()),
@@ -87,24 +71,24 @@ pub async fn extensions(ctx: &mut HookContext, admin: &PgAdmin) -> anyhow::Resul
         Ok(w) => w,
         Err(e) => {
             ctx.log("ERROR", &e);
-            ctx.state_set(STATE_PROBLEM, "Unsatisfied plugin dependencies. Please check the logs");
+            set_problem(ctx, "Unsatisfied plugin dependencies. Please check the logs");
             return Ok(());
         }
     };
     let ExtensionProblems { missing, in_use, failed } = admin.set_extensions(&wanted).await?;
     if !missing.is_empty() {
-        ctx.state_set(STATE_PROBLEM, &format!("extension(s) not installed on this machine: {}", missing.join(", ")));
+        set_problem(ctx, &format!("extension(s) not installed on this machine: {}", missing.join(", ")));
     } else if !failed.is_empty() {
         for (ext, reason) in &failed {
             ctx.log("ERROR", &format!("failed to create extension {ext}: {reason}"));
         }
         let names: Vec<&str> = failed.iter().map(|(e, _)| e.as_str()).collect();
-        ctx.state_set(STATE_PROBLEM, &format!("extension(s) the server cannot create: {}. See logs", names.join(", ")));
+        set_problem(ctx, &format!("extension(s) the server cannot create: {}. See logs", names.join(", ")));
     } else if !in_use.is_empty() {
         ctx.log("ERROR", &format!("Failed to disable plugin(s) {}: objects depend on them", in_use.join(", ")));
-        ctx.state_set(STATE_PROBLEM, EXTENSION_IN_USE);
+        set_problem(ctx, EXTENSION_IN_USE);
     } else if problem(ctx).is_some_and(|p| p != CONFIGURATION_ERROR) {
-        ctx.state_delete(STATE_PROBLEM);
+        clear_problem(ctx);
     }
     Ok(())
 }

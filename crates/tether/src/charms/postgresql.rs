@@ -20,6 +20,7 @@ use super::reconcile::{self, InternalUser, RotateError};
 use super::server;
 use super::server_hooks::ServerCharm;
 use super::services::Services;
+use super::settings_state;
 use crate::engine::context::{Bag, HookContext};
 use crate::engines::postgres::{host_resources, PgAdmin, PgSpec, LOOPBACK};
 use crate::engines::{DatabaseGrant, Ownership, RelationUser, UserAdmin};
@@ -369,7 +370,8 @@ impl PostgresqlCharm {
         let who = InternalUser { user: &username, label: &label, key, is_admin_login: username == "operator" };
         // The supervisor logs in to check a restarted server: give it the new password.
         let supervise = async |ctx: &mut HookContext| {
-            let spec = PgSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone());
+            let spec =
+                PgSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone()).with_settings(settings_state::applied(ctx));
             Ok(self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?)
         };
         match reconcile::rotate_internal_password(ctx, &*admin, &who, &new, supervise).await {
@@ -443,10 +445,10 @@ impl ServerCharm for PostgresqlCharm {
         ctx.set_status(WorkloadStatus::Maintenance, "starting PostgreSQL")?;
         let dir = ctx.unit_dir();
         let label = internal_label(&ctx.app);
-        let settings = pg_settings::desired(ctx)?;
+        let settings = pg_settings::for_start(ctx)?;
         let spec = |port, pw| PgSpec::for_unit(&dir, port, pw).with_settings(settings.clone());
         let (pw, port, moved) = server::start_workload(ctx, &self.services.supervisor, &label, "operator-password", spec).await?;
-        pg_settings::started_with(ctx, &settings)?;
+        settings_state::record(ctx, &settings)?;
         let admin = self.services.pg.get(port, &pw).await?;
         pg_settings::extensions(ctx, &admin).await?;
         admin.ensure_groups().await?;
@@ -474,10 +476,18 @@ impl ServerCharm for PostgresqlCharm {
         }
         let admin = self.services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?;
         let desired = pg_settings::desired(ctx)?;
-        if let pg_settings::Change::NeedsRestart(names) = pg_settings::change(ctx, &admin, &desired).await? {
-            pg_settings::restarting(ctx, &names)?;
-            server::stop(ctx, &self.services.supervisor).await;
-            self.start(ctx).await?;
+        match pg_settings::change(ctx, &admin, &desired).await? {
+            pg_settings::Change::NeedsRestart(names) => {
+                pg_settings::restarting(ctx, &names)?;
+                server::stop(ctx, &self.services.supervisor).await;
+                self.start(ctx).await?;
+            }
+            pg_settings::Change::Reloaded => {
+                // The supervisor's restarts (after a crash) write what the server now runs with.
+                let spec = PgSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, operator_password(ctx)?).with_settings(desired);
+                self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+            }
+            pg_settings::Change::None => {}
         }
         pg_settings::extensions(ctx, &admin).await?;
         if ctx.leader {
@@ -509,7 +519,7 @@ impl ServerCharm for PostgresqlCharm {
             ctx.set_status(WorkloadStatus::Blocked, MIXED_ENDPOINTS)?;
             return Ok(());
         }
-        let blocked = if adopted.is_none() { pg_settings::problem(ctx) } else { None }.or_else(|| server::first_blocked(ctx));
+        let blocked = if adopted.is_none() { settings_state::problem(ctx) } else { None }.or_else(|| server::first_blocked(ctx));
         match (blocked, adopted) {
             (Some(reason), _) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
             (None, Some((host, port))) => ctx.set_status(WorkloadStatus::Active, &adopt::active_message(ctx, &host, port, ENGINE))?,

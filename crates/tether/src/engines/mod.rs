@@ -12,6 +12,7 @@ pub mod error_class;
 pub mod mongo;
 pub mod mysql;
 pub mod postgres;
+pub mod settings;
 pub mod user_admin;
 
 pub use error_class::{Classify, ErrorClass};

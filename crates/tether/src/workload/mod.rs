@@ -12,6 +12,7 @@
 //! logins), `state` (what a workload is doing), `ports`, `error` (what failed).
 
 pub mod error;
+pub mod host;
 pub mod login;
 pub mod ports;
 pub mod process;

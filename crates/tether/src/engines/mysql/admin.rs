@@ -34,6 +34,7 @@ use zeroize::Zeroizing;
 use super::error::MyError;
 use super::server::{native_password_hash, tcp_opts};
 use crate::engines::admin_pool::{AdminPool, PooledAdmin};
+use crate::engines::settings::SettingChanges;
 use crate::engines::user_admin::{Ensured, RelationUser, UserAdmin};
 use crate::secret::SecretString;
 
@@ -315,6 +316,13 @@ impl MyAdmin {
             let r = s.conn().query_first::<String, _>("SELECT VERSION()").await.map_err(step("reading the server version"));
             Ok(s.check(r)?.unwrap_or_default())
         })
+    }
+
+    /// Sets server settings live (`SET GLOBAL`); a value the server refuses is an error.
+    pub async fn set_globals(&self, changes: &SettingChanges) -> Result<(), MyError> {
+        let statements =
+            changes.iter().map(|(name, (_, new))| my_plan::set_global(name, new.as_deref())).collect::<Result<Vec<String>, _>>()?;
+        with_session!(self, |s| { s.run(&statements, "changing server settings", false).await })
     }
 
     /// Whether the account `user@host` exists (bound parameters).

@@ -4,6 +4,7 @@
 //! server by its pid. Shared by the MariaDB start path (`server`) and MySQL 8's
 //! initialisation (`mysql8`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,14 +31,40 @@ pub struct MariaDbSpec {
     pub log_file: PathBuf,
     pub port: u16,
     pub root_password: SecretString,
+    /// The application's settings, passed as options at each start.
+    pub settings: BTreeMap<String, String>,
 }
 
 impl MariaDbSpec {
-    /// The usual layout: `<unit dir>/mysqldata` and `<unit dir>/mariadb.log`.
+    /// The usual layout: `<unit dir>/mysqldata` and `<unit dir>/mariadb.log`, with the
+    /// server's own defaults until [`MariaDbSpec::with_settings`].
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn for_unit(unit_dir: &Path, port: u16, root_password: SecretString) -> MariaDbSpec {
-        MariaDbSpec { data_dir: unit_dir.join("mysqldata"), log_file: unit_dir.join("mariadb.log"), port, root_password }
+        MariaDbSpec {
+            data_dir: unit_dir.join("mysqldata"),
+            log_file: unit_dir.join("mariadb.log"),
+            port,
+            root_password,
+            settings: BTreeMap::new(),
+        }
     }
+
+    pub fn with_settings(self, settings: BTreeMap<String, String>) -> MariaDbSpec {
+        MariaDbSpec { settings, ..self }
+    }
+}
+
+/// What this machine gives a server: its memory, and whether MariaDB's audit plugin is
+/// installed beside the server.
+pub fn host_resources() -> Result<tether_core::my_config::Host, WorkloadError> {
+    let bins = MariaDbBinaries::find()?;
+    let plugin_dir = match bins.mariadbd.parent() {
+        Some(dir) if dir == Path::new("/usr/sbin") => PathBuf::from("/usr/lib/mysql/plugin"),
+        Some(dir) => dir.join("../lib/plugin"),
+        None => PathBuf::new(),
+    };
+    let audit_plugin = bins.flavor == Dialect::MariaDb && plugin_dir.join("server_audit.so").is_file();
+    Ok(tether_core::my_config::Host { memory_bytes: crate::workload::host::total_memory_bytes(), audit_plugin })
 }
 
 const ENGINE: &str = "MariaDB";

@@ -228,6 +228,8 @@ pub fn server_args(spec: &MariaDbSpec, flavor: Dialect) -> Vec<String> {
         Dialect::MariaDb => args.push("--symbolic-links=0".into()),
         Dialect::MySql => args.extend(mysql8::mysql8_args()),
     }
+    // The application's settings last (names from the charm's table, values checked).
+    args.extend(spec.settings.iter().map(|(k, v)| format!("--{k}={v}")));
     args
 }
 

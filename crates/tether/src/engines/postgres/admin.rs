@@ -23,7 +23,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use super::error::{step, PgError};
-use super::settings::{self, ExtensionProblems, SettingChanges};
+use super::settings::{self, ExtensionProblems};
+use crate::engines::settings::SettingChanges;
 /// The registry lives next door; charms name it through this module too.
 #[allow(unused_imports)]
 use crate::engines::user_admin::{AdoptedAdmin, Ensured, Ownership, RelationUser, UserAdmin};

@@ -15,4 +15,4 @@ pub use admin::*;
 pub use error::{PgError, CONFIGURATION_ERROR};
 pub use pool::*;
 pub use server::*;
-pub use settings::{ExtensionProblems, SettingChanges};
+pub use settings::ExtensionProblems;

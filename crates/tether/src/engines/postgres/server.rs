@@ -129,17 +129,7 @@ pub fn host_resources() -> Result<tether_core::pg_config::Host, WorkloadError> {
         .map(|l| l.to_string())
         .collect();
     let cpu_cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-    Ok(tether_core::pg_config::Host { memory_bytes: total_memory_bytes(), cpu_cores, libraries })
-}
-
-/// `MemTotal` from `/proc/meminfo` (1 GB when it cannot be read).
-fn total_memory_bytes() -> u64 {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(1_000_000_000, |kb| kb * 1024)
+    Ok(tether_core::pg_config::Host { memory_bytes: crate::workload::host::total_memory_bytes(), cpu_cores, libraries })
 }
 
 fn not_found(hint: String) -> WorkloadError {

@@ -7,13 +7,11 @@
 //! databases created later start with them. These run on sessions `admin` opens.
 
 use super::error::{step, PgError};
+use crate::engines::settings::SettingChanges;
 use std::collections::{BTreeMap, BTreeSet};
 use tether_core::pg_plan::{quote_ident, quote_literal};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
-
-/// A setting's change: what it was and what it becomes (`None`: the server's default).
-pub type SettingChanges = BTreeMap<String, (Option<String>, Option<String>)>;
 
 /// What setting extensions could not do.
 #[derive(Debug, Default, PartialEq, Eq)]
