@@ -100,7 +100,9 @@ fn remove_relation_revokes_user_and_reintegrate_issues_new_one_keeping_data() {
 
     // The seed's rotation: remove the integration, then integrate again.
     c.ok(&["remove-relation", "data-integrator", PG]);
-    old.wait_refused();
+    // Until the role is gone the server may refuse the database first (42501): wait for
+    // the credentials themselves to be refused.
+    old.wait_bad_credentials();
     assert_bad_credentials(&old);
     c.wait_for("the relation to be gone", |s| Ok(related_apps(s, PG, "database").is_empty()));
 
