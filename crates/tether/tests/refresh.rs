@@ -35,6 +35,16 @@ fn version_two(dir: &Path, metadata: Option<&str>) {
     }
 }
 
+/// The charms stored for the model's applications (nothing staged or set aside left over).
+fn stored_charms(c: &Controller) -> Vec<String> {
+    let models: Vec<_> = std::fs::read_dir(c.home().join("charms")).unwrap().flatten().collect();
+    assert_eq!(models.len(), 1);
+    let mut names: Vec<String> =
+        std::fs::read_dir(models[0].path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
 fn message(status: &Value, unit: &str) -> String {
     let app = unit.split('/').next().unwrap();
     status["applications"][app]["units"][unit]["workload-status"]["message"].as_str().unwrap_or("").to_string()
@@ -66,10 +76,15 @@ fn refresh_swaps_a_local_charm_and_keeps_config_and_relations() {
     c.tether(&["refresh", "a"]).assert_one_line_error("refresh a local charm with --path");
     let status = c.status();
     assert_eq!(status["applications"]["a"]["charm"], "local:shell-probe-0", "{status}");
+    assert_eq!(stored_charms(&c), ["a", "b"], "a refused refresh left something behind");
 
     // The new version: upgrade-charm, then config-changed, in the new charm on every unit.
+    // Version two also brings a new peer endpoint, which gets its relation.
     let v2 = tempfile::tempdir().unwrap();
-    version_two(v2.path(), None);
+    let peers = "  probe-peers:\n    interface: shell-probe-peers\n";
+    let meta = std::fs::read_to_string(Path::new(CHARM).join("metadata.yaml")).unwrap();
+    assert!(meta.contains(peers), "{meta}");
+    version_two(v2.path(), Some(&meta.replace(peers, &format!("{peers}  v2-peers:\n    interface: shell-probe-v2\n"))));
     let out = c.ok(&["refresh", "a", "--path", v2.path().to_str().unwrap(), "--config", "fail-hook=nothing", "--trust"]);
     assert!(out.stderr.contains("Added local charm \"shell-probe\", revision 1, to the model"), "{out}");
     let status = c.wait_for("a's units to run the new charm", |s| {
@@ -80,10 +95,15 @@ fn refresh_swaps_a_local_charm_and_keeps_config_and_relations() {
 
     // Kept: the relation (and its data), what the charm wrote in its directory; changed: config and trust.
     assert_eq!(related_apps(&status, "a", "out"), ["b"], "{status}");
+    assert_eq!(related_apps(&status, "a", "v2-peers"), ["a"], "{status}");
+    let peer_joined =
+        |s: &Value| Ok(message(s, "a/0").starts_with("v2") && c.probe("a/0", "relation-list -r $(relation-ids v2-peers)").1 == "a/1");
+    c.wait_for("a/1 to join a/0 on the new peer relation", peer_joined);
     let (code, out, _) = c.probe("b/0", "relation-get -r $(relation-ids in) greeting a/0");
     assert_eq!((code, out.as_str()), (0, "hello from a/0"));
     assert_eq!(c.probe("a/0", "cat made-by-charm").1, "mine");
     assert_eq!(c.probe("a/0", "test -e dispatch-v1 && echo new files").1, "new files");
+    assert_eq!(stored_charms(&c), ["a", "b"]);
     let config = c.ok(&["config", "a", "--format", "json"]).json();
     assert_eq!(config["settings"]["fail-hook"]["value"], "nothing", "{config}");
     assert_eq!(config["application-config"]["trust"]["value"], true, "{config}");

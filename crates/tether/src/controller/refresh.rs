@@ -5,7 +5,8 @@
 //! revision are recorded and every unit is given `upgrade-charm` then `config-changed`
 //! (and the joins of any new peer relation). Config values and relations are kept; a
 //! value for an option the new charm no longer has is dropped. Each unit swaps its own
-//! copy of the charm when it runs `upgrade-charm` (the external charm module).
+//! copy of the charm when it runs `upgrade-charm` (the external charm module). A refused
+//! refresh leaves the stored charm and the store as they were.
 
 use super::error::ApiError;
 use super::inputs::{config_pairs, stage_local_charm};
