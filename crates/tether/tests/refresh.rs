@@ -70,6 +70,12 @@ fn refresh_swaps_a_local_charm_and_keeps_config_and_relations() {
     version_two(dropped.path(), Some(&meta));
     c.tether(&["refresh", "a", "--path", dropped.path().to_str().unwrap()])
         .assert_one_line_error("cannot upgrade application \"a\" to charm \"local:shell-probe-1\": would break relation \"b:in a:out\"");
+    // A new version whose option's type refuses the value set now: refused, naming it.
+    let retyped = tempfile::tempdir().unwrap();
+    version_two(retyped.path(), None);
+    std::fs::write(retyped.path().join("config.yaml"), "options:\n  fail-hook:\n    type: int\n    default: 0\n").unwrap();
+    c.tether(&["refresh", "a", "--path", retyped.path().to_str().unwrap()])
+        .assert_one_line_error("to charm \"local:shell-probe-1\": option \"fail-hook\" expected int, got \"never\"");
     // A built-in charm is not refreshed from a path.
     c.tether(&["refresh", "di", "--path", CHARM]).assert_one_line_error("it runs tether's built-in charm \"data-integrator\"");
     // Without --path there is nowhere to refresh from.

@@ -4,7 +4,8 @@
 //! the stored charm is swapped and, in one store transaction, the new metadata and
 //! revision are recorded and every unit is given `upgrade-charm` then `config-changed`
 //! (and the joins of any new peer relation). Config values and relations are kept; a
-//! value for an option the new charm no longer has is dropped. Each unit swaps its own
+//! value for an option the new charm no longer has is dropped, one its new type refuses
+//! is refused. Each unit swaps its own
 //! copy of the charm when it runs `upgrade-charm` (the external charm module). A refused
 //! refresh leaves the stored charm and the store as they were.
 
@@ -13,7 +14,6 @@ use super::inputs::{config_pairs, stage_local_charm};
 use super::lookup::{existing_app, resolve_model};
 use super::state::Controller;
 use crate::store::{AppBag, AppRow, RelEndpoint, RelationRow, Tx};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tether_core::charm_meta::{CharmMeta, CharmOrigin, Role};
 use tether_core::config;
@@ -124,8 +124,8 @@ pub fn refresh(c: &Controller, model: Option<String>, req: RefreshRequest<'_>) -
     let rev = app.rev + 1;
     let charm_url = format!("local:{}-{rev}", meta.name);
     let checked = c.store.read(|tx| check_compatible(tx, &m.name, &app, &meta, &charm_url)).and_then(|()| {
-        let kept: BTreeMap<_, _> =
-            app.config.iter().filter(|(k, _)| meta.option(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let kept = config::carry_over(&meta, &app.config)
+            .map_err(|e| ApiError::invalid(format!("cannot upgrade application {:?} to charm {charm_url:?}: {e}", app.name)))?;
         Ok(config::apply(&meta, &kept, &config_pairs(req.config, &app.name)?, &[])?)
     });
     let values = match checked {
