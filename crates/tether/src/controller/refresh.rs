@@ -142,6 +142,7 @@ pub fn refresh(c: &Controller, model: Option<String>, req: RefreshRequest<'_>) -
             return Err(e);
         }
     };
+    crate::failpoint::hit("refresh.after-swap");
     let written = c.store.write(|tx| {
         // Checked again inside the transaction: a relation may have come meanwhile.
         let now = existing_app(tx, &m.name, &app.name)?;
