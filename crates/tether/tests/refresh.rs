@@ -14,8 +14,9 @@ const CHARM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/charms/shell-pro
 
 /// shell-probe's files, with `dispatch` kept as `dispatch-v1` behind a new `dispatch`
 /// (version `label`) that handles `upgrade-charm` (it records that it ran) and
-/// `config-changed` (it reports whether upgrade-charm ran before it, in the new charm)
-/// and hands every other hook to v1.
+/// `config-changed` and `start` (they report whether upgrade-charm ran before them, in
+/// the new charm; `start` too, since a restarted controller runs it on every unit) and
+/// hands every other hook to v1.
 fn new_version(dir: &Path, label: &str, metadata: Option<&str>) {
     for f in ["actions.yaml", "config.yaml", "metadata.yaml"] {
         std::fs::copy(Path::new(CHARM).join(f), dir.join(f)).unwrap();
@@ -25,7 +26,7 @@ fn new_version(dir: &Path, label: &str, metadata: Option<&str>) {
         "#!/bin/sh\n\
          case \"$JUJU_DISPATCH_PATH\" in\n\
          hooks/upgrade-charm) echo \"upgraded to {label} by $JUJU_UNIT_NAME\" > upgraded; exit 0 ;;\n\
-         hooks/config-changed) status-set active \"{label}, $(cat upgraded 2>/dev/null || echo not upgraded), fail-hook=$(config-get fail-hook)\"; exit 0 ;;\n\
+         hooks/config-changed|hooks/start) status-set active \"{label}, $(cat upgraded 2>/dev/null || echo not upgraded), fail-hook=$(config-get fail-hook)\"; exit 0 ;;\n\
          esac\n\
          exec ./dispatch-v1\n"
     );

@@ -144,10 +144,11 @@ pub fn refresh(c: &Controller, model: Option<String>, req: RefreshRequest<'_>) -
     };
     crate::failpoint::hit("refresh.after-swap");
     let written = c.store.write(|tx| {
-        // Checked again inside the transaction: a relation may have come meanwhile.
+        // Checked again inside the transaction: a relation, a refresh or a config change may
+        // have come meanwhile.
         let now = existing_app(tx, &m.name, &app.name)?;
-        if now.rev != app.rev {
-            return Err(ApiError::invalid(format!("cannot refresh {:?}: it was refreshed meanwhile", app.name)));
+        if now.rev != app.rev || now.config != app.config {
+            return Err(ApiError::invalid(format!("cannot refresh {:?}: it was refreshed or configured meanwhile; try again", app.name)));
         }
         check_compatible(tx, &m.name, &now, &meta, &charm_url)?;
         tx.set_app_charm(&m.name, &app.name, &meta, rev)?;
