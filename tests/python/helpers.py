@@ -6,6 +6,7 @@ import json
 import pathlib
 
 import jsonschema
+import psycopg
 
 from conftest import SCHEMAS
 
@@ -14,6 +15,15 @@ def host_port(endpoints: str) -> tuple[str, int]:
     first = endpoints.split(",")[0].strip()
     host, _, port = first.rpartition(":")
     return host, int(port)
+
+
+def pg_login(creds: dict, dbname: str | None = None):
+    """A session as the user that get-credentials issued (its database unless named)."""
+    host, port = host_port(creds["endpoints"])
+    return psycopg.connect(
+        host=host, port=port, user=creds["username"], password=creds["password"],
+        dbname=dbname or creds["database"], connect_timeout=10,
+    )
 
 
 def relation_info(juju, unit: str, endpoint: str) -> dict:

@@ -123,3 +123,32 @@ def test_wait_for(juju: jubilant.Juju):
     with pytest.raises(jubilant.CLIError) as bad:
         juju.cli("wait-for", "application", "waited", "--query", 'status=="blocked" &&')
     assert bad.value.returncode == 2 and "at position 20" in bad.value.stderr
+
+
+def test_life_while_removing(juju: jubilant.Juju, tmp_path: pathlib.Path):
+    """An application being removed is `dying` to jubilant's status and to wait-for, as in
+    Juju; its stop hook holds it there until the test lets it go (bounded in the hook)."""
+    release = tmp_path / "release"
+    charm = tmp_path / "slow-stop"
+    charm.mkdir()
+    (charm / "metadata.yaml").write_text("name: slow-stop\n")
+    dispatch = charm / "dispatch"
+    dispatch.write_text(
+        "#!/bin/sh\n"
+        'case "$JUJU_DISPATCH_PATH" in\n'
+        "hooks/start) status-set active ready ;;\n"
+        f"hooks/stop) n=0; while [ ! -e '{release}' ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done ;;\n"
+        "esac\n"
+    )
+    dispatch.chmod(0o755)
+    juju.deploy(charm, "slow")
+    status = juju.wait(lambda s: jubilant.all_active(s, "slow"))
+    assert status.apps["slow"].life == "" and status.apps["slow"].units["slow/0"].juju_status.life == ""
+
+    juju.remove_application("slow")
+    juju.cli("wait-for", "application", "slow", "--query", 'life=="dying" && len(units) == 1', "--timeout", "1m")
+    status = juju.status()
+    assert status.apps["slow"].life == "dying"
+    assert status.apps["slow"].units["slow/0"].juju_status.life == "dying"
+    release.write_text("")
+    juju.wait(lambda s: "slow" not in s.apps)

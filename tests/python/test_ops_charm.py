@@ -1,6 +1,7 @@
 """db-client, a real ops charm using dpcharmlibs-interfaces, run by tether as an external
 charm: it gets credentials through Juju secrets and logs in to all three engines; a hook
-that fails puts the unit in error, resolve retries it, and its writes are discarded."""
+that fails puts the unit in error, resolve retries it, and its writes are discarded; a
+refresh from a path runs upgrade-charm and keeps the relation."""
 
 from __future__ import annotations
 
@@ -163,3 +164,27 @@ def test_failed_hook_is_an_error_resolve_retries_and_writes_are_discarded(dbs: j
     no_poison()
     dbs.remove_application(app)
     dbs.wait(lambda s: app not in s.apps)
+
+
+def test_refresh_runs_upgrade_charm_and_keeps_the_relation(dbs: jubilant.Juju, client_charm, tmp_path):
+    """`refresh --path` (Juju.refresh) of an ops charm: the new revision runs
+    upgrade-charm on the unit, and the relation and its credentials outlive the swap."""
+    import shutil
+
+    app = "refreshed"
+    deploy_client(dbs, client_charm, app, contract="v1", **{"database-name": "refreshed"})
+    dbs.integrate(f"{app}:postgresql", "postgresql-k8s")
+    dbs.wait(lambda s: jubilant.all_active(s, app), error=client_error(app))
+    new = tmp_path / "db-client-v2"
+    shutil.copytree(client_charm, new)
+    dbs.refresh(app, path=new)
+    status = dbs.wait(
+        lambda s: s.apps[app].charm_rev == 1 and jubilant.all_active(s, app) and jubilant.all_agents_idle(s, app),
+        error=client_error(app),
+    )
+    assert status.apps[app].charm == "local:db-client-1"
+    log = dbs.debug_log(limit=0).splitlines()
+    assert any(line.startswith(f"unit-{app}-0:") and 'ran "upgrade-charm" hook' in line for line in log)
+    assert relation_info(dbs, f"{app}/0", "postgresql").related_endpoint == "database"
+    task = dbs.run(f"{app}/0", "check")
+    assert task.results["postgresql"]["result"].startswith("ok:logged in to PostgreSQL")

@@ -7,15 +7,7 @@ import jubilant
 import psycopg
 import pytest
 
-from helpers import host_port, relation_info
-
-
-def pg_login(creds: dict, dbname: str | None = None):
-    host, port = host_port(creds["endpoints"])
-    return psycopg.connect(
-        host=host, port=port, user=creds["username"], password=creds["password"],
-        dbname=dbname or creds["database"], connect_timeout=10,
-    )
+from helpers import pg_login, relation_info
 
 
 def di_blocked(status: jubilant.Status) -> bool:

@@ -73,6 +73,32 @@ pub fn apply(
     Ok(next)
 }
 
+/// The values set under the old charm that a refreshed charm keeps: those of options it
+/// still has, each still of the option's type; an option it no longer has is dropped. A
+/// value the new option's type refuses is an error (reset it first), so a refresh never
+/// leaves a value the charm cannot read.
+pub fn carry_over(meta: &CharmMeta, set: &BTreeMap<String, Value>) -> Result<BTreeMap<String, Value>, ConfigError> {
+    let mut kept = BTreeMap::new();
+    for (key, value) in set {
+        let Some(opt) = meta.option(key) else { continue };
+        let fits = match opt.kind {
+            OptionType::String | OptionType::Secret => value.is_string(),
+            OptionType::Int => value.is_i64() || value.is_u64(),
+            OptionType::Float => value.is_number(),
+            OptionType::Boolean => value.is_boolean(),
+        };
+        if !fits {
+            let shown = match value {
+                Value::String(s) => short(s),
+                other => short(&other.to_string()),
+            };
+            return Err(ConfigError::BadValue { key: key.clone(), kind: opt.kind.as_str(), value: shown });
+        }
+        kept.insert(key.clone(), value.clone());
+    }
+    Ok(kept)
+}
+
 /// The effective config a charm sees: defaults overlaid with set values, unset
 /// options without defaults omitted.
 pub fn effective(meta: &CharmMeta, set: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
@@ -119,6 +145,18 @@ mod tests {
         assert_eq!(typed_value(&m, "s", "a=b").unwrap(), Value::from("a=b"));
         assert_eq!(typed_value(&m, "i", "x").unwrap_err().to_string(), "option \"i\" expected int, got \"x\"");
         assert_eq!(typed_value(&m, "zz", "1").unwrap_err().to_string(), "unknown option \"zz\"");
+    }
+
+    #[test]
+    fn a_refresh_keeps_values_the_new_charm_can_read() {
+        let m = meta();
+        let set =
+            BTreeMap::from([("s".to_string(), Value::from("x")), ("gone".to_string(), Value::from(1)), ("i".to_string(), Value::from(7))]);
+        assert_eq!(carry_over(&m, &set).unwrap(), BTreeMap::from([("s".to_string(), Value::from("x")), ("i".to_string(), Value::from(7))]));
+        let retyped = BTreeMap::from([("i".to_string(), Value::from("seven"))]);
+        assert_eq!(carry_over(&m, &retyped).unwrap_err().to_string(), "option \"i\" expected int, got \"seven\"");
+        let flag = BTreeMap::from([("b".to_string(), Value::from(1))]);
+        assert_eq!(carry_over(&m, &flag).unwrap_err().to_string(), "option \"b\" expected boolean, got \"1\"");
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //!
 //! The subset tether reads: field names (hyphens allowed, as in `workload-status`),
 //! dotted paths inside a `forEach` (`unit.workload-status`), string literals in double
-//! quotes, `true`/`false`, the operators `==`, `!=`, `!`, `&&`, `||` (`&&` binds tighter),
-//! parentheses, and `forEach(LIST, VAR => EXPR)`, true when `EXPR` holds for every
-//! element. A parse error names the byte position where it was found; evaluating a
-//! field the scope does not have is an error, not `false`, so a mistyped query fails at
-//! once instead of waiting until the timeout.
+//! quotes, integer literals, `true`/`false`, the operators `==`, `!=`, `<`, `<=`, `>`,
+//! `>=` (integers with integers, strings with strings), `!`, `&&`, `||` (`&&` binds
+//! tighter), parentheses, `forEach(LIST, VAR => EXPR)`, true when `EXPR` holds for
+//! every element, and Juju's built-in functions `len(LIST or STRING)`,
+//! `startsWith(STRING, PREFIX)` and `endsWith(STRING, SUFFIX)`. A parse error names the
+//! byte position where it was found (an unknown function too); evaluating a field the
+//! scope does not have is an error, not `false`, so a mistyped query fails at once
+//! instead of waiting until the timeout.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,6 +19,7 @@ use std::fmt;
 pub enum Value {
     Str(String),
     Bool(bool),
+    Int(i64),
     /// A list of scopes (an application's units).
     List(Vec<Scope>),
 }
@@ -30,9 +34,11 @@ pub enum Expr {
     Field(Vec<String>),
     Str(String),
     Bool(bool),
+    Int(i64),
     Not(Box<Expr>),
-    Eq(Box<Expr>, Box<Expr>),
-    Ne(Box<Expr>, Box<Expr>),
+    Compare(CmpOp, Box<Expr>, Box<Expr>),
+    /// A built-in function (`len`, `startsWith`, `endsWith`) with its arguments.
+    Call(Builtin, Vec<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     ForEach {
@@ -40,6 +46,51 @@ pub enum Expr {
         var: String,
         body: Box<Expr>,
     },
+}
+
+/// The comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// Juju's built-in functions that tether evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    Len,
+    StartsWith,
+    EndsWith,
+}
+
+impl Builtin {
+    fn by_name(name: &str) -> Option<Builtin> {
+        match name {
+            "len" => Some(Builtin::Len),
+            "startsWith" => Some(Builtin::StartsWith),
+            "endsWith" => Some(Builtin::EndsWith),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Builtin::Len => "len",
+            Builtin::StartsWith => "startsWith",
+            Builtin::EndsWith => "endsWith",
+        }
+    }
+
+    fn arity(self) -> usize {
+        match self {
+            Builtin::Len => 1,
+            Builtin::StartsWith | Builtin::EndsWith => 2,
+        }
+    }
 }
 
 /// A query that does not parse: what was wrong and where (a byte offset, 0-based).
@@ -73,8 +124,8 @@ impl std::error::Error for EvalError {}
 enum Tok {
     Ident(String),
     Str(String),
-    Eq,
-    Ne,
+    Int(i64),
+    Cmp(CmpOp),
     Not,
     And,
     Or,
@@ -90,8 +141,8 @@ fn describe(t: &Tok) -> String {
     match t {
         Tok::Ident(s) => format!("{s:?}"),
         Tok::Str(s) => format!("string {s:?}"),
-        Tok::Eq => "\"==\"".into(),
-        Tok::Ne => "\"!=\"".into(),
+        Tok::Int(n) => format!("number {n}"),
+        Tok::Cmp(op) => format!("{:?}", op_text(*op)),
         Tok::Not => "\"!\"".into(),
         Tok::And => "\"&&\"".into(),
         Tok::Or => "\"||\"".into(),
@@ -101,6 +152,17 @@ fn describe(t: &Tok) -> String {
         Tok::Arrow => "\"=>\"".into(),
         Tok::Dot => "\".\"".into(),
         Tok::End => "end of query".into(),
+    }
+}
+
+fn op_text(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "==",
+        CmpOp::Ne => "!=",
+        CmpOp::Lt => "<",
+        CmpOp::Le => "<=",
+        CmpOp::Gt => ">",
+        CmpOp::Ge => ">=",
     }
 }
 
@@ -121,12 +183,16 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
                 i += 1;
                 continue;
             }
-            _ if two("==") => Tok::Eq,
-            _ if two("!=") => Tok::Ne,
+            _ if two("==") => Tok::Cmp(CmpOp::Eq),
+            _ if two("!=") => Tok::Cmp(CmpOp::Ne),
+            _ if two("<=") => Tok::Cmp(CmpOp::Le),
+            _ if two(">=") => Tok::Cmp(CmpOp::Ge),
             _ if two("&&") => Tok::And,
             _ if two("||") => Tok::Or,
             _ if two("=>") => Tok::Arrow,
             b'!' => Tok::Not,
+            b'<' => Tok::Cmp(CmpOp::Lt),
+            b'>' => Tok::Cmp(CmpOp::Gt),
             b'(' => Tok::LParen,
             b')' => Tok::RParen,
             b',' => Tok::Comma,
@@ -155,6 +221,17 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
                 out.push((start, Tok::Str(s)));
                 continue;
             }
+            c if c.is_ascii_digit() => {
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i < bytes.len() && (bytes[i].is_ascii_alphabetic() || bytes[i] == b'.' || bytes[i] == b'_') {
+                    return err(i, "a number is whole digits only");
+                }
+                let n = src[start..i].parse::<i64>().or_else(|_| err(start, "number too large"))?;
+                out.push((start, Tok::Int(n)));
+                continue;
+            }
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'-') {
                     i += 1;
@@ -168,7 +245,7 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
             }
         };
         i += match tok {
-            Tok::Eq | Tok::Ne | Tok::And | Tok::Or | Tok::Arrow => 2,
+            Tok::Cmp(CmpOp::Eq | CmpOp::Ne | CmpOp::Le | CmpOp::Ge) | Tok::And | Tok::Or | Tok::Arrow => 2,
             _ => 1,
         };
         out.push((start, tok));
@@ -229,17 +306,34 @@ impl Parser {
 
     fn comparison(&mut self) -> Result<Expr, ParseError> {
         let left = self.unary()?;
-        match self.peek() {
-            Tok::Eq => {
+        match *self.peek() {
+            Tok::Cmp(op) => {
                 self.next();
-                Ok(Expr::Eq(Box::new(left), Box::new(self.unary()?)))
-            }
-            Tok::Ne => {
-                self.next();
-                Ok(Expr::Ne(Box::new(left), Box::new(self.unary()?)))
+                Ok(Expr::Compare(op, Box::new(left), Box::new(self.unary()?)))
             }
             _ => Ok(left),
         }
+    }
+
+    /// The arguments of a built-in, after its name; `pos` is where the name began.
+    fn call(&mut self, f: Builtin, pos: usize) -> Result<Expr, ParseError> {
+        self.expect(Tok::LParen)?;
+        let mut args = Vec::new();
+        if *self.peek() != Tok::RParen {
+            args.push(self.or()?);
+            while *self.peek() == Tok::Comma {
+                self.next();
+                args.push(self.or()?);
+            }
+        }
+        if args.len() != f.arity() {
+            return err(
+                pos,
+                format!("{} takes {} argument{}, not {}", f.name(), f.arity(), if f.arity() == 1 { "" } else { "s" }, args.len()),
+            );
+        }
+        self.expect(Tok::RParen)?;
+        Ok(Expr::Call(f, args))
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {
@@ -265,6 +359,7 @@ impl Parser {
     fn primary(&mut self) -> Result<Expr, ParseError> {
         match self.next() {
             (_, Tok::Str(s)) => Ok(Expr::Str(s)),
+            (_, Tok::Int(n)) => Ok(Expr::Int(n)),
             (_, Tok::LParen) => {
                 let e = self.or()?;
                 self.expect(Tok::RParen)?;
@@ -287,8 +382,12 @@ impl Parser {
                 self.expect(Tok::RParen)?;
                 Ok(Expr::ForEach { list, var, body: Box::new(body) })
             }
+            (pos, Tok::Ident(s)) if *self.peek() == Tok::LParen => match Builtin::by_name(&s) {
+                Some(f) => self.call(f, pos),
+                None => err(pos, format!("unknown function {s:?} (tether knows forEach, len, startsWith and endsWith)")),
+            },
             (_, Tok::Ident(s)) => Ok(Expr::Field(self.path(s)?)),
-            (pos, t) => err(pos, format!("expected a field, a string or \"(\", found {}", describe(&t))),
+            (pos, t) => err(pos, format!("expected a field, a string, a number or \"(\", found {}", describe(&t))),
         }
     }
 }
@@ -327,7 +426,25 @@ fn value(e: &Expr, scope: &Scope, bound: &Bindings<'_>) -> Result<Value, EvalErr
         Expr::Field(path) => lookup(path, scope, bound),
         Expr::Str(s) => Ok(Value::Str(s.clone())),
         Expr::Bool(b) => Ok(Value::Bool(*b)),
+        Expr::Int(n) => Ok(Value::Int(*n)),
+        Expr::Call(f, args) => call(*f, args, scope, bound),
         _ => eval_in(e, scope, bound).map(Value::Bool),
+    }
+}
+
+/// A built-in's value; its argument count was checked when parsing.
+fn call(f: Builtin, args: &[Expr], scope: &Scope, bound: &Bindings<'_>) -> Result<Value, EvalError> {
+    let vals = args.iter().map(|a| value(a, scope, bound)).collect::<Result<Vec<_>, _>>()?;
+    match (f, vals.as_slice()) {
+        (Builtin::Len, [Value::List(items)]) => Ok(Value::Int(items.len() as i64)),
+        (Builtin::Len, [Value::Str(s)]) => Ok(Value::Int(s.chars().count() as i64)),
+        (Builtin::StartsWith, [Value::Str(s), Value::Str(p)]) => Ok(Value::Bool(s.starts_with(p.as_str()))),
+        (Builtin::EndsWith, [Value::Str(s), Value::Str(p)]) => Ok(Value::Bool(s.ends_with(p.as_str()))),
+        _ => {
+            let got: Vec<String> = args.iter().zip(&vals).map(|(a, v)| format!("{} ({})", shown(a), kind(v))).collect();
+            let wants = if f == Builtin::Len { "a list or a string" } else { "two strings" };
+            Err(EvalError(format!("{} takes {wants}, not {}", f.name(), got.join(", "))))
+        }
     }
 }
 
@@ -342,6 +459,7 @@ fn kind(v: &Value) -> &'static str {
     match v {
         Value::Str(_) => "a string",
         Value::Bool(_) => "a boolean",
+        Value::Int(_) => "a number",
         Value::List(_) => "a list",
     }
 }
@@ -350,22 +468,36 @@ fn shown(e: &Expr) -> String {
     match e {
         Expr::Field(p) => p.join("."),
         Expr::Str(s) => format!("{s:?}"),
+        Expr::Int(n) => n.to_string(),
+        Expr::Bool(b) => b.to_string(),
+        Expr::Call(f, _) => format!("{}(...)", f.name()),
         _ => "the expression".into(),
     }
 }
 
 fn eval_in(e: &Expr, scope: &Scope, bound: &Bindings<'_>) -> Result<bool, EvalError> {
     match e {
-        Expr::Field(_) | Expr::Str(_) | Expr::Bool(_) => truth(value(e, scope, bound)?, e),
+        Expr::Field(_) | Expr::Str(_) | Expr::Bool(_) | Expr::Int(_) | Expr::Call(..) => truth(value(e, scope, bound)?, e),
         Expr::Not(x) => Ok(!eval_in(x, scope, bound)?),
         Expr::And(a, b) => Ok(eval_in(a, scope, bound)? && eval_in(b, scope, bound)?),
         Expr::Or(a, b) => Ok(eval_in(a, scope, bound)? || eval_in(b, scope, bound)?),
-        Expr::Eq(a, b) | Expr::Ne(a, b) => {
+        Expr::Compare(op, a, b) => {
             let (x, y) = (value(a, scope, bound)?, value(b, scope, bound)?);
-            if std::mem::discriminant(&x) != std::mem::discriminant(&y) || matches!(x, Value::List(_)) {
-                return Err(EvalError(format!("cannot compare {} ({}) with {} ({})", shown(a), kind(&x), shown(b), kind(&y))));
-            }
-            Ok((x == y) == matches!(e, Expr::Eq(..)))
+            let cannot = || EvalError(format!("cannot compare {} ({}) with {} ({})", shown(a), kind(&x), shown(b), kind(&y)));
+            let order = match (&x, &y) {
+                (Value::Int(m), Value::Int(n)) => m.cmp(n),
+                (Value::Str(m), Value::Str(n)) => m.cmp(n),
+                (Value::Bool(m), Value::Bool(n)) if matches!(op, CmpOp::Eq | CmpOp::Ne) => m.cmp(n),
+                _ => return Err(cannot()),
+            };
+            Ok(match op {
+                CmpOp::Eq => order.is_eq(),
+                CmpOp::Ne => order.is_ne(),
+                CmpOp::Lt => order.is_lt(),
+                CmpOp::Le => order.is_le(),
+                CmpOp::Gt => order.is_gt(),
+                CmpOp::Ge => order.is_ge(),
+            })
         }
         Expr::ForEach { list, var, body } => {
             let items = match lookup(list, scope, bound)? {
@@ -442,6 +574,21 @@ mod tests {
             (r#""a" == "a""#, &empty, true),
             ("true", &empty, true),
             (r#"name == "pg\"x""#, &ready, false),
+            // Numbers, comparisons and Juju's built-ins.
+            ("len(units) == 2", &ready, true),
+            ("len(units) >= 3", &ready, false),
+            ("len(units)>=2 && len(units)<=2", &ready, true),
+            ("len(units) > 0", &empty, false),
+            ("len(units) < 1", &empty, true),
+            ("3 > 2", &empty, true),
+            ("10 <= 9", &empty, false),
+            ("len(name) == 2", &ready, true),
+            (r#"status < "b" && status >= "active""#, &ready, true),
+            (r#"startsWith(name, "p") && endsWith(name, "g")"#, &ready, true),
+            (r#"startsWith(status, "wait")"#, &ready, false),
+            (r#"!endsWith(name, "x")"#, &ready, true),
+            (r#"forEach(units, u => startsWith(u.workload-status, "act")) && len(units) != 0"#, &ready, true),
+            (r#"forEach(units, u => len(u.workload-status) > 6)"#, &mixed, false),
         ];
         for (q, scope, want) in cases {
             let e = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
@@ -464,6 +611,15 @@ mod tests {
             (r#"unit. == "a""#, 6, "expected a field name"),
             (r#"status == "a" &&"#, 16, "found end of query"),
             (r#"status == "a" & life"#, 14, "unexpected character '&'"),
+            ("len(units) >= 3x", 15, "whole digits only"),
+            ("len(units) >= 1.5", 15, "whole digits only"),
+            ("len(units) >= 99999999999999999999", 14, "number too large"),
+            ("count(units) > 1", 0, "unknown function \"count\""),
+            ("len(units, name) > 1", 0, "len takes 1 argument, not 2"),
+            (r#"x && startsWith(name) "#, 5, "startsWith takes 2 arguments, not 1"),
+            ("len(units) >", 12, "found end of query"),
+            ("len(units) > > 1", 13, "found \">\""),
+            ("len(units", 9, "expected \")\""),
         ];
         for (q, pos, needle) in cases {
             let e = parse(q).expect_err(q);
@@ -484,6 +640,12 @@ mod tests {
             (r#"forEach(units, u => u.nosuch == "a")"#, "u has no field \"nosuch\""),
             (r#"forEach(units, u => u == "a")"#, "is a variable"),
             (r#"status.x == "a""#, "not a scope"),
+            ("len(units) > status", "cannot compare len(...) (a number) with status (a string)"),
+            ("len(leader)", "unknown field \"leader\""),
+            ("len(life) > 1 && len(true) > 0", "len takes a list or a string, not true (a boolean)"),
+            (r#"startsWith(units, "a")"#, "startsWith takes two strings, not units (a list)"),
+            ("len(units)", "not true or false"),
+            ("true < false", "cannot compare"),
         ] {
             let e = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
             let got = eval(&e, &a).expect_err(q);

@@ -8,11 +8,12 @@
 //! Always compiled in: without the variable a hit is one load of an already initialised
 //! `OnceLock` and a `None` check. The variable is read once, at the first hit.
 //!
-//! The names (the tests in `tests/crash_recovery.rs` use them all):
+//! The names (the tests in `tests/crash_recovery.rs` and `tests/refresh.rs` use them all):
 //! - `<request>.after-validate` and `<request>.after-store` for the requests `deploy`,
 //!   `integrate`, `remove-relation`, `remove-application` and `run` (actions such as
 //!   `set-password`): input checked but nothing stored / change and hooks stored but no
 //!   worker woken yet.
+//! - `refresh.after-swap`: the refreshed charm is stored, the store still names the old.
 //! - `hook.<hook-name>.before`, `hook.<hook-name>.after-effects`, `hook.<hook-name>.after-commit`
 //!   around each hook or action the engine runs (`<hook-name>` as Juju names it, such as
 //!   `database-relation-broken` or `set-password`): before the charm runs / the charm has

@@ -23,6 +23,12 @@ fn status_selectors_formats_and_times() {
     c.ok(&["add-unit", "di", "--num-units", "1"]);
     c.ok(&["wait-for", "application", "di", "--query", r#"forEach(units, u => u.workload-status == "blocked") && status == "blocked""#]);
     c.ok(&["wait-for", "unit", "di/1", "--query", r#"workload-status == "blocked""#]);
+    // Numbers, comparisons and Juju's built-ins: `len(units) == 2` as Juju's own example.
+    c.ok(&["wait-for", "application", "di", "--query", r#"len(units) == 2 && len(units) >= 2 && startsWith(name, "d")"#]);
+    c.tether(&["wait-for", "application", "di", "--query", "len(units) > 2", "--timeout", "1s"]).assert_code(1);
+    c.tether(&["wait-for", "application", "di", "--query", "len(units) >= 2x"])
+        .assert_one_line_error("a number is whole digits only at position 15")
+        .assert_code(2);
     c.ok(&["wait-for", "unit", "other/0", "--query", r#"workload-status == "blocked""#]);
     c.ok(&["wait-for", "unit", "di-two/0", "--query", r#"workload-status == "blocked""#]);
 

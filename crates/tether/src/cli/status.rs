@@ -219,6 +219,7 @@ fn to_json(scope: &Scope) -> serde_json::Value {
             let v = match v {
                 Value::Str(s) => serde_json::Value::String(s.clone()),
                 Value::Bool(b) => serde_json::Value::Bool(*b),
+                Value::Int(n) => serde_json::Value::from(*n),
                 Value::List(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
             };
             (k.clone(), v)

@@ -4,15 +4,16 @@
 //! the stored charm is swapped and, in one store transaction, the new metadata and
 //! revision are recorded and every unit is given `upgrade-charm` then `config-changed`
 //! (and the joins of any new peer relation). Config values and relations are kept; a
-//! value for an option the new charm no longer has is dropped. Each unit swaps its own
-//! copy of the charm when it runs `upgrade-charm` (the external charm module).
+//! value for an option the new charm no longer has is dropped, one its new type refuses
+//! is refused. Each unit swaps its own
+//! copy of the charm when it runs `upgrade-charm` (the external charm module). A refused
+//! refresh leaves the stored charm and the store as they were.
 
 use super::error::ApiError;
 use super::inputs::{config_pairs, stage_local_charm};
 use super::lookup::{existing_app, resolve_model};
 use super::state::Controller;
 use crate::store::{AppBag, AppRow, RelEndpoint, RelationRow, Tx};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tether_core::charm_meta::{CharmMeta, CharmOrigin, Role};
 use tether_core::config;
@@ -123,8 +124,8 @@ pub fn refresh(c: &Controller, model: Option<String>, req: RefreshRequest<'_>) -
     let rev = app.rev + 1;
     let charm_url = format!("local:{}-{rev}", meta.name);
     let checked = c.store.read(|tx| check_compatible(tx, &m.name, &app, &meta, &charm_url)).and_then(|()| {
-        let kept: BTreeMap<_, _> =
-            app.config.iter().filter(|(k, _)| meta.option(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let kept = config::carry_over(&meta, &app.config)
+            .map_err(|e| ApiError::invalid(format!("cannot upgrade application {:?} to charm {charm_url:?}: {e}", app.name)))?;
         Ok(config::apply(&meta, &kept, &config_pairs(req.config, &app.name)?, &[])?)
     });
     let values = match checked {
@@ -141,11 +142,13 @@ pub fn refresh(c: &Controller, model: Option<String>, req: RefreshRequest<'_>) -
             return Err(e);
         }
     };
+    crate::failpoint::hit("refresh.after-swap");
     let written = c.store.write(|tx| {
-        // Checked again inside the transaction: a relation may have come meanwhile.
+        // Checked again inside the transaction: a relation, a refresh or a config change may
+        // have come meanwhile.
         let now = existing_app(tx, &m.name, &app.name)?;
-        if now.rev != app.rev {
-            return Err(ApiError::invalid(format!("cannot refresh {:?}: it was refreshed meanwhile", app.name)));
+        if now.rev != app.rev || now.config != app.config {
+            return Err(ApiError::invalid(format!("cannot refresh {:?}: it was refreshed or configured meanwhile; try again", app.name)));
         }
         check_compatible(tx, &m.name, &now, &meta, &charm_url)?;
         tx.set_app_charm(&m.name, &app.name, &meta, rev)?;
