@@ -57,6 +57,17 @@ fn seed_flow_on_a_postgresql_server_on_another_host() {
     let again = c.wait_postgresql_credentials("data-integrator/leader", "a new relation user", |pg| pg["username"] != old_user.as_str());
     assert_eq!(PgLogin::from_credentials(&again).session().row("SELECT v FROM kept"), ["remote"]);
 
+    // A network partition: the unit waits, naming the endpoint; healed, it is active again
+    // and work queued meanwhile (a relation removed) is done.
+    ns.set_link(false);
+    let waiting = c.wait_unit("pg-remote", "waiting", &endpoint);
+    assert!(waiting.contains("unreachable"), "{waiting}");
+    c.ok(&["remove-relation", "data-integrator", "pg-remote"]);
+    c.wait_for("the relation to be gone", |s| Ok(related_apps(s, "pg-remote", "database").is_empty()));
+    ns.set_link(true);
+    c.wait_active(&["pg-remote"]);
+    PgLogin::from_credentials(&again).wait_bad_credentials();
+
     // remove-application leaves the remote server and its data alone.
     c.ok(&["remove-application", "pg-remote"]);
     c.wait_for("pg-remote to be gone", |s| Ok(!has_app(s, "pg-remote")));

@@ -18,6 +18,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tether_core::charm_meta::{ConfigOption, OptionType};
 use tether_core::status::WorkloadStatus;
 
@@ -28,6 +29,9 @@ pub const ADMIN_SECRET: &str = "admin-secret";
 /// Unit-state key: why the adopted server cannot be managed now (`waiting|...` or
 /// `blocked|...`); absent when it can.
 const STATE_PROBLEM: &str = "adopted.problem";
+/// How long logging in and checking the admin may take: a server cut off by the network
+/// must make the unit wait, not hold its hook.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 /// What `set-password` answers on an adopted server.
 pub const SET_PASSWORD_REFUSED: &str = "set-password is not available on an adopted server: tether never changes the server's own users";
 
@@ -141,16 +145,20 @@ where
                 let missing = admin.missing_privileges().await?;
                 Ok::<_, A::Error>((admin, missing))
             };
-            match checked.await {
-                Ok((admin, missing)) if missing.is_empty() => Ok(admin),
-                Ok((_, missing)) => Err((
+            match tokio::time::timeout(CHECK_TIMEOUT, checked).await {
+                Err(_) => Err((
+                    WorkloadStatus::Waiting,
+                    format!("adopted {engine} server {host}:{port} unreachable: no answer within {} s", CHECK_TIMEOUT.as_secs()),
+                )),
+                Ok(Ok((admin, missing))) if missing.is_empty() => Ok(admin),
+                Ok(Ok((_, missing))) => Err((
                     WorkloadStatus::Blocked,
                     format!(
                         "the admin {user:?} of adopted server {host}:{port} lacks {}; nothing is created until it has it",
                         missing.join(" and ")
                     ),
                 )),
-                Err(e) => match e.class() {
+                Ok(Err(e)) => match e.class() {
                     ErrorClass::Retry => {
                         Err((WorkloadStatus::Waiting, format!("adopted {engine} server {host}:{port} unreachable: {}", e.root())))
                     }

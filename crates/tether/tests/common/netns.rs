@@ -79,6 +79,11 @@ impl NetNs {
         c
     }
 
+    /// Cuts (`false`) or restores (`true`) the link to the namespace: a network partition.
+    pub fn set_link(&self, up: bool) {
+        ip(&["link", "set", &self.host_if, if up { "up" } else { "down" }]);
+    }
+
     /// The pids running inside the namespace.
     pub fn pids(&self) -> Vec<i32> {
         let out = Command::new("ip").args(["netns", "pids", &self.name]).output();
