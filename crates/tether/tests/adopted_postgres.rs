@@ -149,3 +149,65 @@ fn an_admin_without_createrole_blocks_naming_it_and_creates_nothing() {
     c.ok(&["remove-secret", "pg-admin"]);
     c.wait_unit(APP, "blocked", "cannot be read");
 }
+
+/// The admin secret as `show-secret --reveal` shows it: (revision, content).
+fn admin_secret(c: &Controller) -> (i64, serde_json::Value) {
+    let shown = c.ok(&["show-secret", "pg-admin", "--reveal", "--format", "json"]).json();
+    let entry = shown.as_object().and_then(|m| m.values().next()).cloned().unwrap_or_else(|| panic!("show-secret: {shown:#}"));
+    let content = if entry["content"]["Data"].is_object() { entry["content"]["Data"].clone() } else { entry["content"].clone() };
+    (entry["revision"].as_i64().unwrap_or_else(|| panic!("no revision: {entry:#}")), content)
+}
+
+#[test]
+fn rotate_admin_password_gives_the_adopted_admin_a_password_only_tether_knows_even_across_a_crash() {
+    let server = ExternalPg::start();
+    server.session().execute("CREATE ROLE dba LOGIN CREATEROLE CREATEDB PASSWORD 'dba-secret-pw'");
+    let (c, uri) = Controller::for_adoption("pg-admin", "dba", "dba-secret-pw");
+    deploy_adopted(&c, &server, &uri);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=rotated_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+    let (revision, _) = admin_secret(&c);
+
+    // Only on an adopted server, and the password is never shown.
+    let results = c.action_results(&format!("{APP}/leader"), "rotate-admin-password", &[]);
+    assert!(!results.to_string().contains("password\":"), "{results:#}");
+    let (rotated, content) = admin_secret(&c);
+    assert!(rotated > revision, "the admin secret gets a new revision ({revision} → {rotated})");
+    let new = content["password"].as_str().expect("a password").to_string();
+    assert!(new != "dba-secret-pw" && content.get("password-pending").is_none(), "{content:#}");
+    assert!(matches!(server.login("dba", "dba-secret-pw", "postgres").outcome(), LoginOutcome::BadCredentials(_)));
+    assert_eq!(server.login("dba", &new, "postgres").outcome(), LoginOutcome::Accepted);
+
+    // Killed after the server took a newer password, before the hook committed: the
+    // restarted controller finds the recorded password and completes the change.
+    c.ok(&["controller", "stop"]);
+    c.start_controller_with_env(&[("TETHER_FAILPOINT", "hook.rotate-admin-password.after-effects")]);
+    let pid = c.controller_pid().expect("the armed controller runs");
+    let _ = c.tether(&["run", &format!("{APP}/leader"), "rotate-admin-password", "--format", "json"]);
+    assert!(c.wait_pid_gone(pid, SETTLE_TIMEOUT), "the failpoint never fired");
+    assert!(
+        matches!(server.login("dba", &new, "postgres").outcome(), LoginOutcome::BadCredentials(_)),
+        "the server took the newer password before the crash"
+    );
+    c.ok(&["status"]);
+    let settled = wait_until("the admin secret to hold the password the server takes", SETTLE_TIMEOUT, || {
+        let (_, content) = admin_secret(&c);
+        if content.get("password-pending").is_some() {
+            return Err("a rotation is still recorded as in flight".to_string());
+        }
+        let password = content["password"].as_str().unwrap_or_default().to_string();
+        match server.login("dba", &password, "postgres").outcome() {
+            LoginOutcome::Accepted => Ok(password),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert_ne!(settled, new);
+    c.wait_active(&[APP]);
+    // tether works with it: a new relation gets a user that logs in.
+    c.ok(&["remove-relation", "data-integrator", APP]);
+    c.wait_for("the relation to be gone", |s| Ok(related_apps(s, APP, "database").is_empty()));
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+    PgLogin::from_credentials(&c.postgresql_credentials("data-integrator/leader")).session();
+}

@@ -41,6 +41,10 @@ pub struct AdminLogin {
     pub password: SecretString,
 }
 
+/// The admin secret's key that holds a new admin password while `rotate-admin-password`
+/// sets it on the server (see [`rotate_admin_password`]).
+const PENDING: &str = "password-pending";
+
 /// Where and as whom an adopted server is managed: its address, the admin login, and the
 /// scope (`<model uuid>/<application>`) whose ownership marker the relation users carry.
 pub struct Target {
@@ -109,18 +113,62 @@ pub fn check_config_change(old: &BTreeMap<String, Value>, new: &BTreeMap<String,
     Ok(())
 }
 
-/// The admin login in the admin secret, or the reason it cannot be read (never a secret).
-fn admin_login(ctx: &HookContext) -> Result<AdminLogin, String> {
-    let uri = config_text(&ctx.config, ADMIN_SECRET).unwrap_or_default();
-    let Ok(content) = ctx.secret_get(uri) else {
+fn admin_secret_uri(ctx: &HookContext) -> String {
+    config_text(&ctx.config, ADMIN_SECRET).unwrap_or_default().to_string()
+}
+
+/// The admin login in the admin secret and the password of a rotation in flight, or the
+/// reason it cannot be read (never a secret).
+fn admin_login(ctx: &HookContext) -> Result<(AdminLogin, Option<SecretString>), String> {
+    let uri = admin_secret_uri(ctx);
+    let Ok(content) = ctx.secret_get(&uri) else {
         return Err(format!("{ADMIN_SECRET} {uri} cannot be read: removed, or not granted to {}", ctx.app));
     };
+    let pending = content.get(PENDING).map(|p| SecretString::new(p.clone()));
     match (content.get("username"), content.get("password")) {
         (Some(user), Some(password)) if !user.is_empty() => {
-            Ok(AdminLogin { user: user.clone(), password: SecretString::new(password.clone()) })
+            Ok((AdminLogin { user: user.clone(), password: SecretString::new(password.clone()) }, pending))
         }
         _ => Err(format!("{ADMIN_SECRET} {uri} needs the keys username and password")),
     }
+}
+
+/// Makes the admin secret say `password` and forget any rotation in flight (committed
+/// with the hook; a new revision only when that changes something).
+fn settle_admin_secret(ctx: &mut HookContext, password: &SecretString) -> anyhow::Result<()> {
+    let uri = admin_secret_uri(ctx);
+    let mut content = ctx.secret_get(&uri)?;
+    let before = content.clone();
+    content.remove(PENDING);
+    content.insert("password".into(), password.expose().to_string());
+    if content != before {
+        ctx.secret_set(&uri, content)?;
+    }
+    Ok(())
+}
+
+/// `rotate-admin-password`: a new password for the adopted server's admin, known only to
+/// tether. Crash-safe like `set-password`: the new password is recorded in the admin
+/// secret (sealed, committed at once) before the server changes, so a controller killed in
+/// between finds it when the old one is refused ([`admin`] completes the change); the
+/// secret's `password` then takes it, as a new revision, with the hook. A refusal by the
+/// server is returned (the stale record is dropped by the next login).
+pub async fn rotate_admin_password<A: AdoptedAdmin>(
+    ctx: &mut HookContext,
+    admin: &A,
+    new: &SecretString,
+) -> anyhow::Result<Result<(), A::Error>> {
+    let uri = admin_secret_uri(ctx);
+    let mut content = ctx.secret_get(&uri)?;
+    let user = content.get("username").cloned().unwrap_or_default();
+    content.insert(PENDING.into(), new.expose().to_string());
+    ctx.secret_set_now(&uri, &content)?;
+    if let Err(e) = admin.set_internal_password(&user, new).await {
+        return Ok(Err(e));
+    }
+    settle_admin_secret(ctx, new)?;
+    ctx.audit("rotated", "action:rotate-admin-password", &user, "adopted server admin password changed");
+    Ok(Ok(()))
 }
 
 /// The admin client of the adopted server, logged in with the admin secret (`connect`)
@@ -130,22 +178,41 @@ fn admin_login(ctx: &HookContext) -> Result<AdminLogin, String> {
 pub async fn admin<A, F, Fut>(ctx: &mut HookContext, engine: &str, connect: F) -> anyhow::Result<Option<Arc<A>>>
 where
     A: AdoptedAdmin,
-    F: FnOnce(Target) -> Fut,
+    F: Fn(Target) -> Fut,
     Fut: Future<Output = Result<Arc<A>, A::Error>>,
 {
     let Some((host, port)) = endpoint(ctx) else { anyhow::bail!("{EXTERNAL_ENDPOINT} is not set") };
+    let scope = format!("{}/{}", ctx.model_uuid, ctx.app);
+    let check = async |login: AdminLogin| {
+        let target = Target { host: host.clone(), port, login, scope: scope.clone() };
+        let checked = async {
+            let admin = connect(target).await?;
+            let missing = admin.missing_privileges().await?;
+            Ok::<_, A::Error>((admin, missing))
+        };
+        tokio::time::timeout(CHECK_TIMEOUT, checked).await
+    };
     let problem = match admin_login(ctx) {
         Err(why) => Err((WorkloadStatus::Blocked, why)),
-        Ok(login) => {
+        Ok((login, pending)) => {
             let user = login.user.clone();
-            let scope = format!("{}/{}", ctx.model_uuid, ctx.app);
-            let target = Target { host: host.clone(), port, login, scope };
-            let checked = async {
-                let admin = connect(target).await?;
-                let missing = admin.missing_privileges().await?;
-                Ok::<_, A::Error>((admin, missing))
-            };
-            match tokio::time::timeout(CHECK_TIMEOUT, checked).await {
+            let old = login.password.clone();
+            let mut outcome = check(login).await;
+            let refused = matches!(&outcome, Ok(Err(e)) if matches!(e.class(), ErrorClass::Blocked(_)));
+            match pending {
+                // A rotation was cut short after the server took the new password.
+                Some(new) if refused => {
+                    outcome = check(AdminLogin { user: user.clone(), password: new.clone() }).await;
+                    if matches!(outcome, Ok(Ok(_))) {
+                        ctx.log("WARNING", "an interrupted rotate-admin-password was completed");
+                        settle_admin_secret(ctx, &new)?;
+                    }
+                }
+                // A rotation the server never took: the old password stays.
+                Some(_) if matches!(outcome, Ok(Ok(_))) => settle_admin_secret(ctx, &old)?,
+                _ => {}
+            }
+            match outcome {
                 Err(_) => Err((
                     WorkloadStatus::Waiting,
                     format!("adopted {engine} server {host}:{port} unreachable: no answer within {} s", CHECK_TIMEOUT.as_secs()),
