@@ -1,5 +1,5 @@
-//! Adopt mode beyond one server on loopback: a PostgreSQL server on another host (a
-//! network namespace this test creates, reached over a veth pair whose addresses exist
+//! Adopt mode beyond one server on loopback: PostgreSQL and MariaDB servers on another
+//! host (a network namespace this test creates, reached over a veth pair whose addresses exist
 //! only on that pair), and one controller managing several adopted servers at once, each
 //! its own application, each integration landing on its own server.
 
@@ -131,4 +131,44 @@ fn one_controller_manages_several_adopted_servers_each_its_own_application() {
     });
     two.session();
     my.session();
+}
+
+#[test]
+fn a_mariadb_on_another_host_survives_a_network_partition() {
+    let ns = NetNs::create();
+    let server = ExternalMariaDb::start_in(&ns);
+    server
+        .session()
+        .execute("CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw'; GRANT ALL PRIVILEGES ON *.* TO 'dba'@'%' WITH GRANT OPTION");
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    let endpoint = format!("{}:{}", ns.remote, server.port);
+    c.ok(&[
+        "deploy",
+        "mysql-k8s",
+        "my-remote",
+        "--config",
+        &format!("external-endpoint={endpoint}"),
+        "--config",
+        &format!("admin-secret={uri}"),
+    ]);
+    c.ok(&["grant-secret", "my-admin", "my-remote"]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=remote_db"]);
+    c.ok(&["integrate", "data-integrator", "my-remote"]);
+    c.wait_active(&["my-remote", "data-integrator"]);
+    let login = MyLogin::from_credentials(&c.credentials_for("data-integrator/leader", "mysql"));
+    assert_eq!((login.host.as_str(), login.port), (ns.remote.as_str(), server.port));
+    login.session().execute("CREATE TABLE kept (v TEXT)");
+
+    // Cut: the unit waits, naming the endpoint (its hooks are not held by the lost
+    // sessions); healed: active, and the relation removed meanwhile loses its user.
+    ns.set_link(false);
+    let waiting = c.wait_unit("my-remote", "waiting", &endpoint);
+    assert!(waiting.contains("unreachable"), "{waiting}");
+    c.ok(&["remove-relation", "data-integrator", "my-remote"]);
+    c.wait_for("the relation to be gone", |s| Ok(related_apps(s, "my-remote", "database").is_empty()));
+    ns.set_link(true);
+    c.wait_active(&["my-remote"]);
+    let (code, message) = login.wait_refused();
+    assert!(code == 1045 || code == 1698, "access denied, got {code} {message}");
+    assert_eq!(server.session().column("SHOW DATABASES LIKE 'remote\\_db'"), ["remote_db"], "the database stays");
 }

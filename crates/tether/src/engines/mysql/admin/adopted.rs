@@ -16,7 +16,7 @@ use tether_core::my_plan::{self, adopted};
 use tokio::io::AsyncReadExt;
 use zeroize::Zeroizing;
 
-use super::{step, MyAdmin, MyAdmins, Session, Statements, CONNECT_TIMEOUT};
+use super::{step, MyAdmin, MyAdmins, Session, Statements, CONNECT_TIMEOUT, OPERATION_TIMEOUT};
 use crate::engines::mysql::error::MyError;
 use crate::engines::user_admin::{AdoptedAdmin, Ensured, RelationUser};
 use crate::secret::SecretString;
