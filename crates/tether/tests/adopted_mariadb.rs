@@ -87,7 +87,16 @@ fn seed_flow_on_an_adopted_mariadb_with_a_non_superuser_admin() {
     c.ok(&["remove-relation", "data-integrator", APP]);
     wait_denied(&old);
     assert_eq!(count(&server, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'adopted_db'"), 1);
+    // The next relation's user name, taken on the server by someone else beforehand: the
+    // relation is blocked, never given that user; once it is gone the relation is served.
+    let id: i64 = old.user.trim_start_matches("relation-").split('_').next().and_then(|n| n.parse().ok()).expect("relation id");
+    let squatter: String = format!("relation-{}_{}", id + 1, c.model_uuid_hex()).chars().take(26).collect();
+    server.session().execute(&format!("CREATE USER '{squatter}'@'%' IDENTIFIED BY 'squat'"));
     c.ok(&["integrate", "data-integrator", APP]);
+    let blocked = c.wait_unit(APP, "blocked", "is not this application's");
+    assert!(blocked.contains(&squatter), "{blocked}");
+    assert_eq!(server.login(&squatter, "squat", None).outcome(), LoginOutcome::Accepted, "the squatter is left as it was");
+    server.session().execute(&format!("DROP USER '{squatter}'@'%'"));
     c.wait_active(&[APP, "data-integrator"]);
     let old_user = old.user.clone();
     let second = c.wait_credentials_for("data-integrator/leader", "mysql", "a new relation user", |my| my["username"] != old_user.as_str());

@@ -98,9 +98,17 @@ pub fn check_config(config: &BTreeMap<String, Value>) -> Result<(), String> {
     }
     match (endpoint.is_some(), config_text(config, ADMIN_SECRET)) {
         (true, None) | (false, Some(_)) => Err(format!("{EXTERNAL_ENDPOINT} and {ADMIN_SECRET} go together: set both to adopt a server")),
-        (_, Some(uri)) if !uri.starts_with("secret:") => Err(format!("{ADMIN_SECRET} must be a secret URI (secret:...)")),
+        (_, Some(uri)) if !is_secret_uri(uri) => Err(format!("{ADMIN_SECRET} must be a secret URI (secret:...)")),
         _ => Ok(()),
     }
+}
+
+/// `secret:<id>` or `secret://<model uuid>/<id>`: letters, digits, `-`, `/`, bounded (it
+/// is echoed in statuses).
+fn is_secret_uri(uri: &str) -> bool {
+    uri.strip_prefix("secret:").is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 100 && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/'))
+    })
 }
 
 /// After deploy: the options never change (the application's users live on that server).
@@ -291,7 +299,11 @@ mod tests {
         assert!(check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, "secret:x")])).is_ok());
         assert!(check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1")])).unwrap_err().contains("go together"));
         assert!(check_config(&config(&[(ADMIN_SECRET, "secret:x")])).unwrap_err().contains("go together"));
-        assert!(check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, "x")])).unwrap_err().contains("secret URI"));
+        for bad in ["x", "secret:", "secret:a b", "secret:a\nb", "secret:'; DROP", &format!("secret:{}", "a".repeat(101))] {
+            let refused = check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, bad)])).unwrap_err();
+            assert!(refused.contains("secret URI") && refused.len() < 100, "{bad:?}: {refused}");
+        }
+        assert!(check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, "secret://0123-abcd/d0esn0t")])).is_ok());
         let old = config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, "secret:x")]);
         let new = config(&[(EXTERNAL_ENDPOINT, "h:2"), (ADMIN_SECRET, "secret:x")]);
         assert!(check_config_change(&old, &new).unwrap_err().contains("fixed at deploy"));
