@@ -27,13 +27,6 @@ fn integrator_login(c: &Controller) -> MyLogin {
     MyLogin::from_credentials(&c.credentials_for("data-integrator/leader", "mysql"))
 }
 
-/// Waits until the server refuses `login` as a user it does not know (MariaDB answers 1045
-/// or, for a user it just dropped, 1698).
-fn wait_denied(login: &MyLogin) {
-    let (code, message) = login.wait_refused();
-    assert!(code == 1045 || code == 1698, "access denied, got {code} {message}");
-}
-
 #[test]
 fn seed_flow_on_an_adopted_mariadb_with_a_non_superuser_admin() {
     let server = ExternalMariaDb::start();
@@ -85,7 +78,7 @@ fn seed_flow_on_an_adopted_mariadb_with_a_non_superuser_admin() {
 
     // remove-relation: the user is refused, the database stays; integrating again issues a new user.
     c.ok(&["remove-relation", "data-integrator", APP]);
-    wait_denied(&old);
+    old.wait_denied();
     assert_eq!(count(&server, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'adopted_db'"), 1);
     // The next relation's user name, taken on the server by someone else beforehand: the
     // relation is blocked, never given that user; once it is gone the relation is served.
@@ -131,7 +124,7 @@ fn seed_flow_on_an_adopted_mariadb_with_a_non_superuser_admin() {
         0 => Ok(()),
         n => Err(format!("{n} left")),
     });
-    wait_denied(&new);
+    new.wait_denied();
 
     // remove-application: the server, its own users and databases, and the data stay.
     c.ok(&["remove-application", APP]);

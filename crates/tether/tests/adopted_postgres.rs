@@ -16,10 +16,6 @@ fn deploy_adopted(c: &Controller, server: &ExternalPg, uri: &str) {
     c.ok(&["grant-secret", "pg-admin", APP]);
 }
 
-fn exists(server: &ExternalPg, sql: &str) -> bool {
-    server.session().row(&format!("SELECT EXISTS({sql})::text"))[0] == "true"
-}
-
 #[test]
 fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
     let server = ExternalPg::start();
@@ -71,7 +67,7 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
     // remove-relation: the user is refused, the database stays; integrating again issues a new user.
     c.ok(&["remove-relation", "data-integrator", APP]);
     old.wait_bad_credentials();
-    assert!(exists(&server, "SELECT 1 FROM pg_database WHERE datname = 'adopted_db'"));
+    assert!(server.exists("SELECT 1 FROM pg_database WHERE datname = 'adopted_db'"));
     c.ok(&["integrate", "data-integrator", APP]);
     c.wait_active(&[APP, "data-integrator"]);
     let old_user = old.user.clone();
@@ -90,7 +86,7 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
         LoginOutcome::Accepted => Ok(()),
         other => Err(format!("{other:?}")),
     });
-    assert!(exists(&server, "SELECT 1 FROM pg_roles WHERE rolname = 'relation_id_999'"), "another application's user survives");
+    assert!(server.exists("SELECT 1 FROM pg_roles WHERE rolname = 'relation_id_999'"), "another application's user survives");
 
     // The server going away: waiting, with the endpoint; back: active again.
     server.stop();
@@ -114,7 +110,7 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
         "SELECT 1 FROM pg_roles WHERE rolname = 'their_user'",
         "SELECT 1 FROM pg_roles WHERE rolname = 'dba'",
     ] {
-        assert!(exists(&server, sql), "{sql} after remove-application");
+        assert!(server.exists(sql), "{sql} after remove-application");
     }
     assert!(
         pids_mentioning(&c.home().display().to_string()).iter().all(|pid| {
@@ -134,8 +130,8 @@ fn an_admin_without_createrole_blocks_naming_it_and_creates_nothing() {
     c.ok(&["integrate", "data-integrator", APP]);
     let message = c.wait_unit(APP, "blocked", "CREATEROLE");
     assert!(!message.contains("CREATEDB") && !message.contains("weak-secret-pw"), "{message}");
-    assert!(!exists(&server, "SELECT 1 FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' OR rolname = 'relation_access'"));
-    assert!(!exists(&server, "SELECT 1 FROM pg_database WHERE datname = 'weak_db'"));
+    assert!(!server.exists("SELECT 1 FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' OR rolname = 'relation_access'"));
+    assert!(!server.exists("SELECT 1 FROM pg_database WHERE datname = 'weak_db'"));
 
     // Given the privilege, the queued relation is served.
     server.session().execute("ALTER ROLE weak CREATEROLE");

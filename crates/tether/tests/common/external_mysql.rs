@@ -6,7 +6,7 @@
 //! for the test's own checks over TCP; stopped by its pid when dropped.
 
 use super::mysql::{MyLogin, MySession};
-use super::netns::NetNs;
+use super::netns::{runuser, NetNs};
 use super::processes::is_live_process;
 use super::wait::{wait_until, SETTLE_TIMEOUT};
 use std::fs;
@@ -45,8 +45,8 @@ impl ExternalMariaDb {
         let dir = tempfile::Builder::new().prefix("tether-external-mariadb-").tempdir().expect("temp dir");
         let status = Command::new("chown").arg("mysql:mysql").arg(dir.path()).status().expect("chown");
         assert!(status.success(), "chown the external server's directory to mysql");
-        let out = Command::new("runuser")
-            .args(["-u", "mysql", "--", "mariadb-install-db", "--no-defaults"])
+        let out = runuser(None, "mysql")
+            .args(["mariadb-install-db", "--no-defaults"])
             .arg(format!("--datadir={}", data(&dir).display()))
             .args(["--skip-test-db", "--skip-name-resolve", "--auth-root-socket-user=root"])
             .current_dir(dir.path())
@@ -99,16 +99,8 @@ impl ExternalMariaDb {
     /// Starts the (stopped) server again on its port, waiting until it answers.
     pub fn start_again(&self) {
         let log = fs::File::create(self.dir.path().join("runner.log")).expect("runner log");
-        let mut command = match &self.netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, "runuser"]);
-                c
-            }
-            None => Command::new("runuser"),
-        };
-        let child = command
-            .args(["-u", "mysql", "--", "mariadbd", "--no-defaults"])
+        let child = runuser(self.netns.as_deref(), "mysql")
+            .args(["mariadbd", "--no-defaults"])
             .arg(format!("--datadir={}", data(&self.dir).display()))
             .args([&format!("--bind-address={}", self.host), &format!("--port={}", self.port)])
             .arg(format!("--socket={}", self.socket().display()))

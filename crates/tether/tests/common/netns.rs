@@ -91,6 +91,21 @@ impl NetNs {
     }
 }
 
+/// `runuser -u USER --`, inside the namespace named `netns` when there is one; the
+/// program and its arguments follow.
+pub fn runuser(netns: Option<&str>, user: &str) -> Command {
+    let mut c = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "runuser"]);
+            c
+        }
+        None => Command::new("runuser"),
+    };
+    c.args(["-u", user, "--"]);
+    c
+}
+
 impl Drop for NetNs {
     fn drop(&mut self) {
         for pid in self.pids() {
