@@ -195,3 +195,37 @@ fn bad_adoption_input_gives_a_clear_status_and_creates_nothing() {
     // The PostgreSQL server was not touched.
     assert_eq!(pg.session().row("SELECT count(*)::text FROM pg_roles WHERE rolname LIKE 'relation%'"), ["0"]);
 }
+
+#[test]
+fn rotate_admin_password_gives_the_adopted_mariadb_admin_a_password_only_tether_knows() {
+    let server = ExternalMariaDb::start();
+    server.session().execute(&format!(
+        "CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw'; GRANT {DB_PRIVILEGES}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION"
+    ));
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    deploy_adopted(&c, APP, &format!("127.0.0.1:{}", server.port), &uri, "my-admin");
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=rotated_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+    let first = integrator_login(&c);
+    let (revision, _) = c.revealed_secret("my-admin");
+
+    let results = c.action_results(&format!("{APP}/leader"), "rotate-admin-password", &[]);
+    assert!(!results.to_string().contains("password\":"), "{results:#}");
+    let (rotated, content) = c.revealed_secret("my-admin");
+    assert!(rotated > revision, "the admin secret gets a new revision ({revision} → {rotated})");
+    let new = content["password"].as_str().expect("a password").to_string();
+    assert!(new != "dba-secret-pw" && content.get("password-pending").is_none(), "{content:#}");
+    assert_eq!(server.login("dba", &new, None).outcome(), LoginOutcome::Accepted);
+    assert_my_refused(&server.login("dba", "dba-secret-pw", None));
+
+    // tether goes on with the new password: a removed relation's user is dropped, a new one issued.
+    c.ok(&["remove-relation", "data-integrator", APP]);
+    first.wait_denied();
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+    let first_user = first.user.clone();
+    let again =
+        c.wait_credentials_for("data-integrator/leader", "mysql", "a new relation user", |my| my["username"] != first_user.as_str());
+    assert_eq!(MyLogin::from_credentials(&again).session().column("SELECT DATABASE()"), ["rotated_db"]);
+}

@@ -146,14 +146,6 @@ fn an_admin_without_createrole_blocks_naming_it_and_creates_nothing() {
     c.wait_unit(APP, "blocked", "cannot be read");
 }
 
-/// The admin secret as `show-secret --reveal` shows it: (revision, content).
-fn admin_secret(c: &Controller) -> (i64, serde_json::Value) {
-    let shown = c.ok(&["show-secret", "pg-admin", "--reveal", "--format", "json"]).json();
-    let entry = shown.as_object().and_then(|m| m.values().next()).cloned().unwrap_or_else(|| panic!("show-secret: {shown:#}"));
-    let content = if entry["content"]["Data"].is_object() { entry["content"]["Data"].clone() } else { entry["content"].clone() };
-    (entry["revision"].as_i64().unwrap_or_else(|| panic!("no revision: {entry:#}")), content)
-}
-
 #[test]
 fn rotate_admin_password_gives_the_adopted_admin_a_password_only_tether_knows_even_across_a_crash() {
     let server = ExternalPg::start();
@@ -163,12 +155,12 @@ fn rotate_admin_password_gives_the_adopted_admin_a_password_only_tether_knows_ev
     c.ok(&["deploy", "data-integrator", "--config", "database-name=rotated_db"]);
     c.ok(&["integrate", "data-integrator", APP]);
     c.wait_active(&[APP, "data-integrator"]);
-    let (revision, _) = admin_secret(&c);
+    let (revision, _) = c.revealed_secret("pg-admin");
 
     // Only on an adopted server, and the password is never shown.
     let results = c.action_results(&format!("{APP}/leader"), "rotate-admin-password", &[]);
     assert!(!results.to_string().contains("password\":"), "{results:#}");
-    let (rotated, content) = admin_secret(&c);
+    let (rotated, content) = c.revealed_secret("pg-admin");
     assert!(rotated > revision, "the admin secret gets a new revision ({revision} → {rotated})");
     let new = content["password"].as_str().expect("a password").to_string();
     assert!(new != "dba-secret-pw" && content.get("password-pending").is_none(), "{content:#}");
@@ -188,7 +180,7 @@ fn rotate_admin_password_gives_the_adopted_admin_a_password_only_tether_knows_ev
     );
     c.ok(&["status"]);
     let settled = wait_until("the admin secret to hold the password the server takes", SETTLE_TIMEOUT, || {
-        let (_, content) = admin_secret(&c);
+        let (_, content) = c.revealed_secret("pg-admin");
         if content.get("password-pending").is_some() {
             return Err("a rotation is still recorded as in flight".to_string());
         }

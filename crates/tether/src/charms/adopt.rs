@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tether_core::charm_meta::{ConfigOption, OptionType};
+use tether_core::charm_meta::{ActionSpec, ConfigOption, OptionType};
 use tether_core::status::WorkloadStatus;
 
 use super::server;
@@ -161,7 +161,7 @@ fn settle_admin_secret(ctx: &mut HookContext, password: &SecretString) -> anyhow
 /// between finds it when the old one is refused ([`admin`] completes the change); the
 /// secret's `password` then takes it, as a new revision, with the hook. A refusal by the
 /// server is returned (the stale record is dropped by the next login).
-pub async fn rotate_admin_password<A: AdoptedAdmin>(
+async fn rotate_admin_password<A: AdoptedAdmin>(
     ctx: &mut HookContext,
     admin: &A,
     new: &SecretString,
@@ -257,6 +257,47 @@ where
             Ok(None)
         }
     }
+}
+
+/// The `rotate-admin-password` action's name and metadata.
+pub const ROTATE_ADMIN_PASSWORD: &str = "rotate-admin-password";
+
+pub fn rotate_action_spec() -> ActionSpec {
+    ActionSpec {
+        name: ROTATE_ADMIN_PASSWORD.into(),
+        description: "On an adopted server: sets a new random password for its admin, known only to tether (the admin secret gets a new revision). Leader only.".into(),
+        params: vec![],
+        required: vec![],
+        additional_properties: false,
+    }
+}
+
+/// Runs `rotate-admin-password` (see [`rotate_admin_password`]) with the admin client the
+/// charm's `admin` gives (`None`: the server cannot be managed now) and the new password.
+pub async fn rotate_action<A: AdoptedAdmin>(
+    ctx: &mut HookContext,
+    admin: impl AsyncFnOnce(&mut HookContext) -> anyhow::Result<Option<Arc<A>>>,
+    new: SecretString,
+) -> anyhow::Result<()> {
+    if endpoint(ctx).is_none() {
+        ctx.action_fail("rotate-admin-password is for an adopted server; use set-password for the charm's own users");
+        return Ok(());
+    }
+    if !ctx.leader {
+        ctx.action_fail("The action can be run only on leader unit");
+        return Ok(());
+    }
+    let Some(admin) = admin(ctx).await? else {
+        ctx.action_fail("the adopted server cannot be managed now (see the unit's status)");
+        return Ok(());
+    };
+    if let Err(e) = rotate_admin_password(ctx, &*admin, &new).await? {
+        ctx.log("ERROR", &format!("rotate-admin-password: {e}"));
+        ctx.action_fail("Failed changing the password.");
+        return Ok(());
+    }
+    ctx.action_set("rotated", true.into());
+    Ok(())
 }
 
 /// Why the adopted server cannot be managed, as the last attempt found it.

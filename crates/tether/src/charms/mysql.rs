@@ -118,6 +118,7 @@ pub fn meta() -> CharmMeta {
                 required: vec![],
                 additional_properties: false,
             },
+            adopt::rotate_action_spec(),
         ],
     }
 }
@@ -557,6 +558,9 @@ impl ServerCharm for MysqlCharm {
         match action {
             "get-password" => self.get_password(ctx).await,
             "set-password" => self.set_password(ctx).await,
+            adopt::ROTATE_ADMIN_PASSWORD => {
+                adopt::rotate_action(ctx, async |ctx| admin(&self.services, ctx).await, generate_password(PASSWORD_LEN)).await
+            }
             other => Err(anyhow!("action {other:?} not implemented")),
         }
     }

@@ -44,7 +44,6 @@ impl PostgresqlCharm {
 }
 
 const PEERS: &str = "database-peers";
-const ROTATE_ADMIN_PASSWORD: &str = "rotate-admin-password";
 /// How messages name the server.
 const ENGINE: &str = "PostgreSQL";
 const DATABASE: &str = "database";
@@ -131,13 +130,7 @@ pub fn meta() -> CharmMeta {
                 required: vec![],
                 additional_properties: false,
             },
-            ActionSpec {
-                name: ROTATE_ADMIN_PASSWORD.into(),
-                description: "On an adopted server: sets a new random password for its admin, known only to tether (the admin secret gets a new revision). Leader only.".into(),
-                params: vec![],
-                required: vec![],
-                additional_properties: false,
-            },
+            adopt::rotate_action_spec(),
             ActionSpec {
                 name: "get-primary".into(),
                 description: "Shows the unit that runs the primary server.".into(),
@@ -357,28 +350,6 @@ impl PostgresqlCharm {
         Ok(())
     }
 
-    async fn rotate_admin_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if adopted(ctx).is_none() {
-            ctx.action_fail("rotate-admin-password is for an adopted server; use set-password for the operator user");
-            return Ok(());
-        }
-        if !ctx.leader {
-            ctx.action_fail("The action can be run only on leader unit");
-            return Ok(());
-        }
-        let Some(admin) = admin(&self.services, ctx).await? else {
-            ctx.action_fail("the adopted server cannot be managed now (see the unit's status)");
-            return Ok(());
-        };
-        if let Err(e) = adopt::rotate_admin_password(ctx, &*admin, &generate_password(PASSWORD_LEN)).await? {
-            ctx.log("ERROR", &format!("rotate-admin-password: {e}"));
-            ctx.action_fail("Failed changing the password.");
-            return Ok(());
-        }
-        ctx.action_set("rotated", true.into());
-        Ok(())
-    }
-
     async fn set_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if adopted(ctx).is_some() {
             ctx.action_fail(adopt::SET_PASSWORD_REFUSED);
@@ -573,7 +544,9 @@ impl ServerCharm for PostgresqlCharm {
         match action {
             "get-password" => self.get_password(ctx).await,
             "set-password" => self.set_password(ctx).await,
-            ROTATE_ADMIN_PASSWORD => self.rotate_admin_password(ctx).await,
+            adopt::ROTATE_ADMIN_PASSWORD => {
+                adopt::rotate_action(ctx, async |ctx| admin(&self.services, ctx).await, generate_password(PASSWORD_LEN)).await
+            }
             "get-primary" => {
                 let primary = server::primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default();
                 ctx.action_set("primary", primary.into());

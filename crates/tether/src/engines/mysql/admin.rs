@@ -571,6 +571,13 @@ impl UserAdmin for MyAdmin {
         self.list_users(my_plan::RELATION_PREFIX).await
     }
     async fn set_internal_password(&self, user: &str, password: &SecretString) -> Result<(), MyError> {
+        if self.owner.is_some() {
+            // On an adopted server tether has no internal users: only its admin login changes.
+            if user != self.user {
+                return Err(MyError::Unsupported("only the admin's own password changes on an adopted server"));
+            }
+            return self.set_own_password(password).await;
+        }
         let host = if user == self.user { "localhost" } else { "%" };
         self.set_password(user, host, password).await
     }

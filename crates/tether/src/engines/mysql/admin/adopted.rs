@@ -98,6 +98,15 @@ impl MyAdmin {
         })
     }
 
+    /// A new password for the adopted server's admin itself; later sessions use it.
+    pub(super) async fn set_own_password(&self, password: &SecretString) -> Result<(), MyError> {
+        let auth = self.auth(password);
+        let statement = Statements::new(vec![adopted::set_own_password(&auth)?]);
+        with_session!(self, |s| { s.run(&statement, "setting the admin's password", auth.is_clear()).await })?;
+        self.update_password(password);
+        Ok(())
+    }
+
     /// `owner`'s relation users, sorted.
     pub(super) async fn list_adopted_users(&self, owner: &str) -> Result<Vec<String>, MyError> {
         let prefix = my_plan::RELATION_PREFIX;
