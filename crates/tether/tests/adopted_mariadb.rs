@@ -197,7 +197,7 @@ fn bad_adoption_input_gives_a_clear_status_and_creates_nothing() {
 }
 
 #[test]
-fn rotate_admin_password_gives_the_adopted_mariadb_admin_a_password_only_tether_knows() {
+fn rotate_admin_password_gives_the_adopted_mariadb_admin_a_password_only_tether_knows_even_across_a_crash() {
     let server = ExternalMariaDb::start();
     server.session().execute(&format!(
         "CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw'; GRANT {DB_PRIVILEGES}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION"
@@ -218,6 +218,21 @@ fn rotate_admin_password_gives_the_adopted_mariadb_admin_a_password_only_tether_
     assert!(new != "dba-secret-pw" && content.get("password-pending").is_none(), "{content:#}");
     assert_eq!(server.login("dba", &new, None).outcome(), LoginOutcome::Accepted);
     assert_my_refused(&server.login("dba", "dba-secret-pw", None));
+
+    // Killed after the server took a newer password, before the hook committed: the
+    // restarted controller finds the recorded password and completes the change.
+    c.crash_at("hook.rotate-admin-password.after-effects", |c| c.tether(&["run", &format!("{APP}/leader"), "rotate-admin-password"]));
+    assert_my_refused(&server.login("dba", &new, None));
+    let settled = wait_until("the admin secret to hold the password the server takes", SETTLE_TIMEOUT, || {
+        let (_, content) = c.revealed_secret("my-admin");
+        let password = content["password"].as_str().unwrap_or_default().to_string();
+        match (content.get("password-pending"), server.login("dba", &password, None).outcome()) {
+            (None, LoginOutcome::Accepted) => Ok(password),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert_ne!(settled, new);
+    c.wait_active(&[APP]);
 
     // tether goes on with the new password: a removed relation's user is dropped, a new one issued.
     c.ok(&["remove-relation", "data-integrator", APP]);

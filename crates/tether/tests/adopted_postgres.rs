@@ -169,16 +169,11 @@ fn rotate_admin_password_gives_the_adopted_admin_a_password_only_tether_knows_ev
 
     // Killed after the server took a newer password, before the hook committed: the
     // restarted controller finds the recorded password and completes the change.
-    c.ok(&["controller", "stop"]);
-    c.start_controller_with_env(&[("TETHER_FAILPOINT", "hook.rotate-admin-password.after-effects")]);
-    let pid = c.controller_pid().expect("the armed controller runs");
-    let _ = c.tether(&["run", &format!("{APP}/leader"), "rotate-admin-password", "--format", "json"]);
-    assert!(c.wait_pid_gone(pid, SETTLE_TIMEOUT), "the failpoint never fired");
+    c.crash_at("hook.rotate-admin-password.after-effects", |c| c.tether(&["run", &format!("{APP}/leader"), "rotate-admin-password"]));
     assert!(
         matches!(server.login("dba", &new, "postgres").outcome(), LoginOutcome::BadCredentials(_)),
         "the server took the newer password before the crash"
     );
-    c.ok(&["status"]);
     let settled = wait_until("the admin secret to hold the password the server takes", SETTLE_TIMEOUT, || {
         let (_, content) = c.revealed_secret("pg-admin");
         if content.get("password-pending").is_some() {
