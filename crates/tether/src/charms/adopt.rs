@@ -9,7 +9,9 @@
 //! wrong into the unit's status: unreachable → `waiting`, anything the operator must fix
 //! (a refused login, a missing privilege, an unreadable secret, a server of another
 //! engine) → `blocked`. The reason is kept in unit state ([`STATE_PROBLEM`]) so that
-//! `settle_status` shows it; no status text ever carries a secret.
+//! `settle_status` shows it; no status text ever carries a secret. Also here: the
+//! `rotate-admin-password` action, the one change tether makes to the server's own users
+//! (the admin's password, crash-safe through the admin secret).
 
 use crate::engine::context::HookContext;
 use crate::engines::{AdoptedAdmin, Classify, ErrorClass};
@@ -33,7 +35,8 @@ const STATE_PROBLEM: &str = "adopted.problem";
 /// must make the unit wait, not hold its hook.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 /// What `set-password` answers on an adopted server.
-pub const SET_PASSWORD_REFUSED: &str = "set-password is not available on an adopted server: tether never changes the server's own users";
+pub const SET_PASSWORD_REFUSED: &str =
+    "set-password is not available on an adopted server: tether never changes the server's own users (rotate-admin-password changes its admin's password)";
 
 /// The admin login of an adopted server, from the admin secret.
 pub struct AdminLogin {

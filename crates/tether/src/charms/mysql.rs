@@ -7,7 +7,8 @@
 //! admin with `CREATE USER`, `GRANT OPTION` and `CREATE` (read from `SHOW GRANTS`,
 //! checked before anything is created). The server's own users are never touched:
 //! `get-password`/`set-password` refuse, and the legacy endpoints (whose `mysql-root`
-//! hands out the server's root password) are blocked.
+//! hands out the server's root password) are blocked; `rotate-admin-password` gives the
+//! admin a new password (see `charms::adopt`).
 
 use super::adopt;
 use super::provider::{self, Offer, Request, Serve};

@@ -11,7 +11,8 @@
 //! charm starts no server: it manages relation users on that server as that admin, which
 //! needs only `CREATEROLE` and `CREATEDB` (checked before anything is created, at every
 //! hook that would create something and on every `update-status`). The server's own
-//! users and databases are never touched; `set-password` refuses.
+//! users and databases are never touched; `set-password` refuses, and
+//! `rotate-admin-password` gives the admin a new password (see `charms::adopt`).
 
 use super::adopt;
 use super::provider::{self, Offer, Request, Serve};
