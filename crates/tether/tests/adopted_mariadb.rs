@@ -27,13 +27,6 @@ fn integrator_login(c: &Controller) -> MyLogin {
     MyLogin::from_credentials(&c.credentials_for("data-integrator/leader", "mysql"))
 }
 
-/// Waits until the server refuses `login` as a user it does not know (MariaDB answers 1045
-/// or, for a user it just dropped, 1698).
-fn wait_denied(login: &MyLogin) {
-    let (code, message) = login.wait_refused();
-    assert!(code == 1045 || code == 1698, "access denied, got {code} {message}");
-}
-
 #[test]
 fn seed_flow_on_an_adopted_mariadb_with_a_non_superuser_admin() {
     let server = ExternalMariaDb::start();
@@ -85,9 +78,18 @@ fn seed_flow_on_an_adopted_mariadb_with_a_non_superuser_admin() {
 
     // remove-relation: the user is refused, the database stays; integrating again issues a new user.
     c.ok(&["remove-relation", "data-integrator", APP]);
-    wait_denied(&old);
+    old.wait_denied();
     assert_eq!(count(&server, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'adopted_db'"), 1);
+    // The next relation's user name, taken on the server by someone else beforehand: the
+    // relation is blocked, never given that user; once it is gone the relation is served.
+    let id: i64 = old.user.trim_start_matches("relation-").split('_').next().and_then(|n| n.parse().ok()).expect("relation id");
+    let squatter: String = format!("relation-{}_{}", id + 1, c.model_uuid_hex()).chars().take(26).collect();
+    server.session().execute(&format!("CREATE USER '{squatter}'@'%' IDENTIFIED BY 'squat'"));
     c.ok(&["integrate", "data-integrator", APP]);
+    let blocked = c.wait_unit(APP, "blocked", "is not this application's");
+    assert!(blocked.contains(&squatter), "{blocked}");
+    assert_eq!(server.login(&squatter, "squat", None).outcome(), LoginOutcome::Accepted, "the squatter is left as it was");
+    server.session().execute(&format!("DROP USER '{squatter}'@'%'"));
     c.wait_active(&[APP, "data-integrator"]);
     let old_user = old.user.clone();
     let second = c.wait_credentials_for("data-integrator/leader", "mysql", "a new relation user", |my| my["username"] != old_user.as_str());
@@ -122,7 +124,7 @@ fn seed_flow_on_an_adopted_mariadb_with_a_non_superuser_admin() {
         0 => Ok(()),
         n => Err(format!("{n} left")),
     });
-    wait_denied(&new);
+    new.wait_denied();
 
     // remove-application: the server, its own users and databases, and the data stay.
     c.ok(&["remove-application", APP]);
@@ -192,4 +194,53 @@ fn bad_adoption_input_gives_a_clear_status_and_creates_nothing() {
     assert!(nobody.contains("unreachable"), "{nobody}");
     // The PostgreSQL server was not touched.
     assert_eq!(pg.session().row("SELECT count(*)::text FROM pg_roles WHERE rolname LIKE 'relation%'"), ["0"]);
+}
+
+#[test]
+fn rotate_admin_password_gives_the_adopted_mariadb_admin_a_password_only_tether_knows_even_across_a_crash() {
+    let server = ExternalMariaDb::start();
+    server.session().execute(&format!(
+        "CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw'; GRANT {DB_PRIVILEGES}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION"
+    ));
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    deploy_adopted(&c, APP, &format!("127.0.0.1:{}", server.port), &uri, "my-admin");
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=rotated_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+    let first = integrator_login(&c);
+    let (revision, _) = c.revealed_secret("my-admin");
+
+    let results = c.action_results(&format!("{APP}/leader"), "rotate-admin-password", &[]);
+    assert!(!results.to_string().contains("password\":"), "{results:#}");
+    let (rotated, content) = c.revealed_secret("my-admin");
+    assert!(rotated > revision, "the admin secret gets a new revision ({revision} → {rotated})");
+    let new = content["password"].as_str().expect("a password").to_string();
+    assert!(new != "dba-secret-pw" && content.get("password-pending").is_none(), "{content:#}");
+    assert_eq!(server.login("dba", &new, None).outcome(), LoginOutcome::Accepted);
+    assert_my_refused(&server.login("dba", "dba-secret-pw", None));
+
+    // Killed after the server took a newer password, before the hook committed: the
+    // restarted controller finds the recorded password and completes the change.
+    c.crash_at("hook.rotate-admin-password.after-effects", |c| c.tether(&["run", &format!("{APP}/leader"), "rotate-admin-password"]));
+    assert_my_refused(&server.login("dba", &new, None));
+    let settled = wait_until("the admin secret to hold the password the server takes", SETTLE_TIMEOUT, || {
+        let (_, content) = c.revealed_secret("my-admin");
+        let password = content["password"].as_str().unwrap_or_default().to_string();
+        match (content.get("password-pending"), server.login("dba", &password, None).outcome()) {
+            (None, LoginOutcome::Accepted) => Ok(password),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert_ne!(settled, new);
+    c.wait_active(&[APP]);
+
+    // tether goes on with the new password: a removed relation's user is dropped, a new one issued.
+    c.ok(&["remove-relation", "data-integrator", APP]);
+    first.wait_denied();
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+    let first_user = first.user.clone();
+    let again =
+        c.wait_credentials_for("data-integrator/leader", "mysql", "a new relation user", |my| my["username"] != first_user.as_str());
+    assert_eq!(MyLogin::from_credentials(&again).session().column("SELECT DATABASE()"), ["rotated_db"]);
 }

@@ -16,10 +16,6 @@ fn deploy_adopted(c: &Controller, server: &ExternalPg, uri: &str) {
     c.ok(&["grant-secret", "pg-admin", APP]);
 }
 
-fn exists(server: &ExternalPg, sql: &str) -> bool {
-    server.session().row(&format!("SELECT EXISTS({sql})::text"))[0] == "true"
-}
-
 #[test]
 fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
     let server = ExternalPg::start();
@@ -71,7 +67,7 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
     // remove-relation: the user is refused, the database stays; integrating again issues a new user.
     c.ok(&["remove-relation", "data-integrator", APP]);
     old.wait_bad_credentials();
-    assert!(exists(&server, "SELECT 1 FROM pg_database WHERE datname = 'adopted_db'"));
+    assert!(server.exists("SELECT 1 FROM pg_database WHERE datname = 'adopted_db'"));
     c.ok(&["integrate", "data-integrator", APP]);
     c.wait_active(&[APP, "data-integrator"]);
     let old_user = old.user.clone();
@@ -90,7 +86,7 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
         LoginOutcome::Accepted => Ok(()),
         other => Err(format!("{other:?}")),
     });
-    assert!(exists(&server, "SELECT 1 FROM pg_roles WHERE rolname = 'relation_id_999'"), "another application's user survives");
+    assert!(server.exists("SELECT 1 FROM pg_roles WHERE rolname = 'relation_id_999'"), "another application's user survives");
 
     // The server going away: waiting, with the endpoint; back: active again.
     server.stop();
@@ -114,7 +110,7 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
         "SELECT 1 FROM pg_roles WHERE rolname = 'their_user'",
         "SELECT 1 FROM pg_roles WHERE rolname = 'dba'",
     ] {
-        assert!(exists(&server, sql), "{sql} after remove-application");
+        assert!(server.exists(sql), "{sql} after remove-application");
     }
     assert!(
         pids_mentioning(&c.home().display().to_string()).iter().all(|pid| {
@@ -134,8 +130,8 @@ fn an_admin_without_createrole_blocks_naming_it_and_creates_nothing() {
     c.ok(&["integrate", "data-integrator", APP]);
     let message = c.wait_unit(APP, "blocked", "CREATEROLE");
     assert!(!message.contains("CREATEDB") && !message.contains("weak-secret-pw"), "{message}");
-    assert!(!exists(&server, "SELECT 1 FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' OR rolname = 'relation_access'"));
-    assert!(!exists(&server, "SELECT 1 FROM pg_database WHERE datname = 'weak_db'"));
+    assert!(!server.exists("SELECT 1 FROM pg_roles WHERE rolname LIKE 'relation\\_id\\_%' OR rolname = 'relation_access'"));
+    assert!(!server.exists("SELECT 1 FROM pg_database WHERE datname = 'weak_db'"));
 
     // Given the privilege, the queued relation is served.
     server.session().execute("ALTER ROLE weak CREATEROLE");
@@ -148,4 +144,53 @@ fn an_admin_without_createrole_blocks_naming_it_and_creates_nothing() {
     assert!(!refused.contains("wrong-by-hand"), "{refused}");
     c.ok(&["remove-secret", "pg-admin"]);
     c.wait_unit(APP, "blocked", "cannot be read");
+}
+
+#[test]
+fn rotate_admin_password_gives_the_adopted_admin_a_password_only_tether_knows_even_across_a_crash() {
+    let server = ExternalPg::start();
+    server.session().execute("CREATE ROLE dba LOGIN CREATEROLE CREATEDB PASSWORD 'dba-secret-pw'");
+    let (c, uri) = Controller::for_adoption("pg-admin", "dba", "dba-secret-pw");
+    deploy_adopted(&c, &server, &uri);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=rotated_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+    let (revision, _) = c.revealed_secret("pg-admin");
+
+    // Only on an adopted server, and the password is never shown.
+    let results = c.action_results(&format!("{APP}/leader"), "rotate-admin-password", &[]);
+    assert!(!results.to_string().contains("password\":"), "{results:#}");
+    let (rotated, content) = c.revealed_secret("pg-admin");
+    assert!(rotated > revision, "the admin secret gets a new revision ({revision} → {rotated})");
+    let new = content["password"].as_str().expect("a password").to_string();
+    assert!(new != "dba-secret-pw" && content.get("password-pending").is_none(), "{content:#}");
+    assert!(matches!(server.login("dba", "dba-secret-pw", "postgres").outcome(), LoginOutcome::BadCredentials(_)));
+    assert_eq!(server.login("dba", &new, "postgres").outcome(), LoginOutcome::Accepted);
+
+    // Killed after the server took a newer password, before the hook committed: the
+    // restarted controller finds the recorded password and completes the change.
+    c.crash_at("hook.rotate-admin-password.after-effects", |c| c.tether(&["run", &format!("{APP}/leader"), "rotate-admin-password"]));
+    assert!(
+        matches!(server.login("dba", &new, "postgres").outcome(), LoginOutcome::BadCredentials(_)),
+        "the server took the newer password before the crash"
+    );
+    let settled = wait_until("the admin secret to hold the password the server takes", SETTLE_TIMEOUT, || {
+        let (_, content) = c.revealed_secret("pg-admin");
+        if content.get("password-pending").is_some() {
+            return Err("a rotation is still recorded as in flight".to_string());
+        }
+        let password = content["password"].as_str().unwrap_or_default().to_string();
+        match server.login("dba", &password, "postgres").outcome() {
+            LoginOutcome::Accepted => Ok(password),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert_ne!(settled, new);
+    c.wait_active(&[APP]);
+    // tether works with it: a new relation gets a user that logs in.
+    c.ok(&["remove-relation", "data-integrator", APP]);
+    c.wait_for("the relation to be gone", |s| Ok(related_apps(s, APP, "database").is_empty()));
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+    PgLogin::from_credentials(&c.postgresql_credentials("data-integrator/leader")).session();
 }

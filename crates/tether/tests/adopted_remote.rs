@@ -1,5 +1,5 @@
-//! Adopt mode beyond one server on loopback: a PostgreSQL server on another host (a
-//! network namespace this test creates, reached over a veth pair whose addresses exist
+//! Adopt mode beyond one server on loopback: PostgreSQL and MariaDB servers on another
+//! host (a network namespace this test creates, reached over a veth pair whose addresses exist
 //! only on that pair), and one controller managing several adopted servers at once, each
 //! its own application, each integration landing on its own server.
 
@@ -8,10 +8,6 @@ mod common;
 use common::*;
 
 const PG: &str = "postgresql-k8s";
-
-fn exists(server: &ExternalPg, sql: &str) -> bool {
-    server.session().row(&format!("SELECT EXISTS({sql})::text"))[0] == "true"
-}
 
 /// The inode of a process's network namespace.
 fn net_ns(pid: &str) -> std::path::PathBuf {
@@ -51,17 +47,28 @@ fn seed_flow_on_a_postgresql_server_on_another_host() {
     // remove-relation revokes the user there and keeps the database; a new relation gets a new user.
     c.ok(&["remove-relation", "data-integrator", "pg-remote"]);
     login.wait_bad_credentials();
-    assert!(exists(&server, "SELECT 1 FROM pg_database WHERE datname = 'remote_db'"));
+    assert!(server.exists("SELECT 1 FROM pg_database WHERE datname = 'remote_db'"));
     c.ok(&["integrate", "data-integrator", "pg-remote"]);
     let old_user = login.user.clone();
     let again = c.wait_postgresql_credentials("data-integrator/leader", "a new relation user", |pg| pg["username"] != old_user.as_str());
     assert_eq!(PgLogin::from_credentials(&again).session().row("SELECT v FROM kept"), ["remote"]);
 
+    // A network partition: the unit waits, naming the endpoint; healed, it is active again
+    // and work queued meanwhile (a relation removed) is done.
+    ns.set_link(false);
+    let waiting = c.wait_unit("pg-remote", "waiting", &endpoint);
+    assert!(waiting.contains("unreachable"), "{waiting}");
+    c.ok(&["remove-relation", "data-integrator", "pg-remote"]);
+    c.wait_for("the relation to be gone", |s| Ok(related_apps(s, "pg-remote", "database").is_empty()));
+    ns.set_link(true);
+    c.wait_active(&["pg-remote"]);
+    PgLogin::from_credentials(&again).wait_bad_credentials();
+
     // remove-application leaves the remote server and its data alone.
     c.ok(&["remove-application", "pg-remote"]);
     c.wait_for("pg-remote to be gone", |s| Ok(!has_app(s, "pg-remote")));
     assert!(server.pid().is_some(), "the remote server keeps running");
-    assert!(exists(&server, "SELECT 1 FROM pg_roles WHERE rolname = 'dba'"));
+    assert!(server.exists("SELECT 1 FROM pg_roles WHERE rolname = 'dba'"));
 }
 
 #[test]
@@ -100,9 +107,9 @@ fn one_controller_manages_several_adopted_servers_each_its_own_application() {
         let login = PgLogin::from_credentials(&creds);
         assert_eq!(login.session().row("SELECT current_database()"), [format!("{}_db", app.replace('-', "_"))]);
         let role = format!("SELECT 1 FROM pg_roles WHERE rolname = '{}'", login.user);
-        assert!(exists(server, &role) && !exists(other, &role), "{app}'s user lives on its own server only");
+        assert!(server.exists(&role) && !other.exists(&role), "{app}'s user lives on its own server only");
         let database = format!("SELECT 1 FROM pg_database WHERE datname = '{}_db'", app.replace('-', "_"));
-        assert!(!exists(other, &database), "{app}'s database is not on the other server");
+        assert!(!other.exists(&database), "{app}'s database is not on the other server");
     }
     let my = MyLogin::from_credentials(&c.credentials_for("di-my-one/leader", "mysql"));
     assert_eq!(my.port, maria.port);
@@ -120,4 +127,43 @@ fn one_controller_manages_several_adopted_servers_each_its_own_application() {
     });
     two.session();
     my.session();
+}
+
+#[test]
+fn a_mariadb_on_another_host_survives_a_network_partition() {
+    let ns = NetNs::create();
+    let server = ExternalMariaDb::start_in(&ns);
+    server
+        .session()
+        .execute("CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw'; GRANT ALL PRIVILEGES ON *.* TO 'dba'@'%' WITH GRANT OPTION");
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    let endpoint = format!("{}:{}", ns.remote, server.port);
+    c.ok(&[
+        "deploy",
+        "mysql-k8s",
+        "my-remote",
+        "--config",
+        &format!("external-endpoint={endpoint}"),
+        "--config",
+        &format!("admin-secret={uri}"),
+    ]);
+    c.ok(&["grant-secret", "my-admin", "my-remote"]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=remote_db"]);
+    c.ok(&["integrate", "data-integrator", "my-remote"]);
+    c.wait_active(&["my-remote", "data-integrator"]);
+    let login = MyLogin::from_credentials(&c.credentials_for("data-integrator/leader", "mysql"));
+    assert_eq!((login.host.as_str(), login.port), (ns.remote.as_str(), server.port));
+    login.session().execute("CREATE TABLE kept (v TEXT)");
+
+    // Cut: the unit waits, naming the endpoint (its hooks are not held by the lost
+    // sessions); healed: active, and the relation removed meanwhile loses its user.
+    ns.set_link(false);
+    let waiting = c.wait_unit("my-remote", "waiting", &endpoint);
+    assert!(waiting.contains("unreachable"), "{waiting}");
+    c.ok(&["remove-relation", "data-integrator", "my-remote"]);
+    c.wait_for("the relation to be gone", |s| Ok(related_apps(s, "my-remote", "database").is_empty()));
+    ns.set_link(true);
+    c.wait_active(&["my-remote"]);
+    login.wait_denied();
+    assert_eq!(server.session().column("SHOW DATABASES LIKE 'remote\\_db'"), ["remote_db"], "the database stays");
 }

@@ -208,20 +208,8 @@ impl World {
         logins
     }
 
-    /// Restarts the controller with `failpoint` armed, runs `op`, and requires the
-    /// controller to die at that failpoint; then a plain command starts it again.
     fn crash_at(&self, failpoint: &str, op: impl FnOnce(&Controller) -> Output) -> Output {
-        self.c.ok(&["controller", "stop"]);
-        self.c.start_controller_with_env(&[("TETHER_FAILPOINT", failpoint)]);
-        let pid = self.c.controller_pid().expect("the armed controller runs");
-        let out = op(&self.c);
-        assert!(self.c.wait_pid_gone(pid, DEATH_TIMEOUT), "failpoint {failpoint} never fired (op: {out})");
-        let log = std::fs::read_to_string(self.c.home().join("logs").join("controller.log")).unwrap_or_default();
-        let name = failpoint.rsplit_once(':').map_or(failpoint, |(n, _)| n);
-        assert!(log.contains(&format!("failpoint {name} ")), "the controller died, but not at {failpoint}; op: {out}\nlog:\n{log}");
-        let restarted = self.c.tether(&["status", "--format", "json"]);
-        assert_eq!(restarted.code, 0, "a plain command must start the controller again:\n{restarted}");
-        out
+        self.c.crash_at(failpoint, op)
     }
 
     fn is_related(&self, di: &str) -> bool {

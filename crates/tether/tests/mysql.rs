@@ -9,14 +9,6 @@ use std::time::Duration;
 
 const MY: &str = "mysql-k8s";
 
-/// The model's uuid without dashes, from `show-model`.
-fn model_uuid_hex(c: &Controller) -> String {
-    let json = c.ok(&["show-model", "--format", "json"]).json();
-    let uuid = json.as_object().and_then(|m| m.values().next()).and_then(|m| m["model-uuid"].as_str()).unwrap_or_default();
-    assert_eq!(uuid.len(), 36, "show-model has no model-uuid: {json:#}");
-    uuid.replace('-', "")
-}
-
 /// deploy mysql-k8s; deploy data-integrator NAME --config database-name=DB; integrate; wait.
 fn deploy_integrated(c: &Controller, integrator: &str, database: &str) -> MyLogin {
     c.ok(&["deploy", MY]);
@@ -74,7 +66,7 @@ fn seed_commands_give_data_integrator_working_mysql_credentials_confined_to_thei
     let my = c.credentials_for("data-integrator/leader", "mysql");
     let user = my["username"].as_str().unwrap_or_default().to_string();
     assert!(is_mysql_relation_user(&user), "username {user:?} is not relation-<id>_<uuid> cut to 26: {my:#}");
-    let uuid = model_uuid_hex(&c);
+    let uuid = c.model_uuid_hex();
     let suffix = user.split_once('_').map(|(_, s)| s).unwrap_or_default();
     assert!(uuid.starts_with(suffix), "the user name ends with the model uuid ({uuid}): {user}");
     let password = my["password"].as_str().unwrap_or_default();

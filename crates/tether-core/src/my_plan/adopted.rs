@@ -11,7 +11,7 @@
 //! a relation user's name that is not in that table is someone else's: `CREATE USER`
 //! (never `IF NOT EXISTS` for a user tether does not know) refuses to take it over.
 
-use super::{account, ensure_account, grant_scope, joined, quote_ident, Auth, PlanError, ANY_HOST, META_DATABASE};
+use super::{account, ensure_account, grant_scope, joined, password_hash, quote_ident, Auth, PlanError, ANY_HOST, META_DATABASE};
 
 /// The privileges tether needs on `*.*`, as `SHOW GRANTS` words them.
 pub const NEEDED_PRIVILEGES: [&str; 3] = ["CREATE USER", "GRANT OPTION", "CREATE"];
@@ -49,6 +49,16 @@ pub fn create_user(user: &str, auth: &Auth) -> Result<String, PlanError> {
 /// Drops a relation user tether owns (its databases stay).
 pub fn drop_user(user: &str) -> Result<String, PlanError> {
     Ok(format!("DROP USER IF EXISTS {}", account(user, ANY_HOST)?))
+}
+
+/// A new password for the admin itself (whatever host its account has). MariaDB takes
+/// the hash as `SET PASSWORD`'s literal (its `ALTER USER CURRENT_USER()` answers OK and
+/// changes nothing); MySQL 8 names the session's account with `USER()`.
+pub fn set_own_password(auth: &Auth) -> Result<String, PlanError> {
+    Ok(match auth {
+        Auth::NativeHash(h) => format!("SET PASSWORD = {}", password_hash(h)?),
+        Auth::Sha2(_) => joined(&["ALTER USER USER()", &auth.clause()?]),
+    })
 }
 
 /// A relation user tether owns, brought to exactly this password and `ALL` on exactly
@@ -128,6 +138,8 @@ mod tests {
         let again = relation_user("relation-4_abc", &auth, &["app_db"], true).unwrap();
         assert!(again.iter().any(|s| s.starts_with("REVOKE ALL PRIVILEGES, GRANT OPTION FROM")), "{again:?}");
         assert!(create_user("a'b", &auth).unwrap().starts_with("CREATE USER 'a''b'@'%' IDENTIFIED BY PASSWORD"));
+        assert_eq!(set_own_password(&auth).unwrap(), "SET PASSWORD = '*0123456789ABCDEF0123456789ABCDEF01234567'");
+        assert!(set_own_password(&Auth::NativeHash("not a hash".into())).is_err());
         assert!(relation_user("u", &auth, &["bad`name"], false).is_ok_and(|s| s.iter().any(|x| x.contains("`bad``name`"))));
     }
 }

@@ -9,7 +9,9 @@
 //! wrong into the unit's status: unreachable → `waiting`, anything the operator must fix
 //! (a refused login, a missing privilege, an unreadable secret, a server of another
 //! engine) → `blocked`. The reason is kept in unit state ([`STATE_PROBLEM`]) so that
-//! `settle_status` shows it; no status text ever carries a secret.
+//! `settle_status` shows it; no status text ever carries a secret. Also here: the
+//! `rotate-admin-password` action, the one change tether makes to the server's own users
+//! (the admin's password, crash-safe through the admin secret).
 
 use crate::engine::context::HookContext;
 use crate::engines::{AdoptedAdmin, Classify, ErrorClass};
@@ -18,7 +20,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use tether_core::charm_meta::{ConfigOption, OptionType};
+use std::time::Duration;
+use tether_core::charm_meta::{ActionSpec, ConfigOption, OptionType};
 use tether_core::status::WorkloadStatus;
 
 use super::server;
@@ -28,14 +31,22 @@ pub const ADMIN_SECRET: &str = "admin-secret";
 /// Unit-state key: why the adopted server cannot be managed now (`waiting|...` or
 /// `blocked|...`); absent when it can.
 const STATE_PROBLEM: &str = "adopted.problem";
+/// How long logging in and checking the admin may take: a server cut off by the network
+/// must make the unit wait, not hold its hook.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 /// What `set-password` answers on an adopted server.
-pub const SET_PASSWORD_REFUSED: &str = "set-password is not available on an adopted server: tether never changes the server's own users";
+pub const SET_PASSWORD_REFUSED: &str =
+    "set-password is not available on an adopted server: tether never changes the server's own users (rotate-admin-password changes its admin's password)";
 
 /// The admin login of an adopted server, from the admin secret.
 pub struct AdminLogin {
     pub user: String,
     pub password: SecretString,
 }
+
+/// The admin secret's key that holds a new admin password while `rotate-admin-password`
+/// sets it on the server (see [`rotate_admin_password`]).
+const PENDING: &str = "password-pending";
 
 /// Where and as whom an adopted server is managed: its address, the admin login, and the
 /// scope (`<model uuid>/<application>`) whose ownership marker the relation users carry.
@@ -90,9 +101,17 @@ pub fn check_config(config: &BTreeMap<String, Value>) -> Result<(), String> {
     }
     match (endpoint.is_some(), config_text(config, ADMIN_SECRET)) {
         (true, None) | (false, Some(_)) => Err(format!("{EXTERNAL_ENDPOINT} and {ADMIN_SECRET} go together: set both to adopt a server")),
-        (_, Some(uri)) if !uri.starts_with("secret:") => Err(format!("{ADMIN_SECRET} must be a secret URI (secret:...)")),
+        (_, Some(uri)) if !is_secret_uri(uri) => Err(format!("{ADMIN_SECRET} must be a secret URI (secret:...)")),
         _ => Ok(()),
     }
+}
+
+/// `secret:<id>` or `secret://<model uuid>/<id>`: letters, digits, `-`, `/`, bounded (it
+/// is echoed in statuses).
+fn is_secret_uri(uri: &str) -> bool {
+    uri.strip_prefix("secret:").is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 100 && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/'))
+    })
 }
 
 /// After deploy: the options never change (the application's users live on that server).
@@ -105,18 +124,62 @@ pub fn check_config_change(old: &BTreeMap<String, Value>, new: &BTreeMap<String,
     Ok(())
 }
 
-/// The admin login in the admin secret, or the reason it cannot be read (never a secret).
-fn admin_login(ctx: &HookContext) -> Result<AdminLogin, String> {
-    let uri = config_text(&ctx.config, ADMIN_SECRET).unwrap_or_default();
-    let Ok(content) = ctx.secret_get(uri) else {
+fn admin_secret_uri(ctx: &HookContext) -> String {
+    config_text(&ctx.config, ADMIN_SECRET).unwrap_or_default().to_string()
+}
+
+/// The admin login in the admin secret and the password of a rotation in flight, or the
+/// reason it cannot be read (never a secret).
+fn admin_login(ctx: &HookContext) -> Result<(AdminLogin, Option<SecretString>), String> {
+    let uri = admin_secret_uri(ctx);
+    let Ok(content) = ctx.secret_get(&uri) else {
         return Err(format!("{ADMIN_SECRET} {uri} cannot be read: removed, or not granted to {}", ctx.app));
     };
+    let pending = content.get(PENDING).map(|p| SecretString::new(p.clone()));
     match (content.get("username"), content.get("password")) {
         (Some(user), Some(password)) if !user.is_empty() => {
-            Ok(AdminLogin { user: user.clone(), password: SecretString::new(password.clone()) })
+            Ok((AdminLogin { user: user.clone(), password: SecretString::new(password.clone()) }, pending))
         }
         _ => Err(format!("{ADMIN_SECRET} {uri} needs the keys username and password")),
     }
+}
+
+/// Makes the admin secret say `password` and forget any rotation in flight (committed
+/// with the hook; a new revision only when that changes something).
+fn settle_admin_secret(ctx: &mut HookContext, password: &SecretString) -> anyhow::Result<()> {
+    let uri = admin_secret_uri(ctx);
+    let mut content = ctx.secret_get(&uri)?;
+    let before = content.clone();
+    content.remove(PENDING);
+    content.insert("password".into(), password.expose().to_string());
+    if content != before {
+        ctx.secret_set(&uri, content)?;
+    }
+    Ok(())
+}
+
+/// `rotate-admin-password`: a new password for the adopted server's admin, known only to
+/// tether. Crash-safe like `set-password`: the new password is recorded in the admin
+/// secret (sealed, committed at once) before the server changes, so a controller killed in
+/// between finds it when the old one is refused ([`admin`] completes the change); the
+/// secret's `password` then takes it, as a new revision, with the hook. A refusal by the
+/// server is returned (the stale record is dropped by the next login).
+async fn rotate_admin_password<A: AdoptedAdmin>(
+    ctx: &mut HookContext,
+    admin: &A,
+    new: &SecretString,
+) -> anyhow::Result<Result<(), A::Error>> {
+    let uri = admin_secret_uri(ctx);
+    let mut content = ctx.secret_get(&uri)?;
+    let user = content.get("username").cloned().unwrap_or_default();
+    content.insert(PENDING.into(), new.expose().to_string());
+    ctx.secret_set_now(&uri, &content)?;
+    if let Err(e) = admin.set_internal_password(&user, new).await {
+        return Ok(Err(e));
+    }
+    settle_admin_secret(ctx, new)?;
+    ctx.audit("rotated", "action:rotate-admin-password", &user, "adopted server admin password changed");
+    Ok(Ok(()))
 }
 
 /// The admin client of the adopted server, logged in with the admin secret (`connect`)
@@ -126,31 +189,54 @@ fn admin_login(ctx: &HookContext) -> Result<AdminLogin, String> {
 pub async fn admin<A, F, Fut>(ctx: &mut HookContext, engine: &str, connect: F) -> anyhow::Result<Option<Arc<A>>>
 where
     A: AdoptedAdmin,
-    F: FnOnce(Target) -> Fut,
+    F: Fn(Target) -> Fut,
     Fut: Future<Output = Result<Arc<A>, A::Error>>,
 {
     let Some((host, port)) = endpoint(ctx) else { anyhow::bail!("{EXTERNAL_ENDPOINT} is not set") };
+    let scope = format!("{}/{}", ctx.model_uuid, ctx.app);
+    let check = async |login: AdminLogin| {
+        let target = Target { host: host.clone(), port, login, scope: scope.clone() };
+        let checked = async {
+            let admin = connect(target).await?;
+            let missing = admin.missing_privileges().await?;
+            Ok::<_, A::Error>((admin, missing))
+        };
+        tokio::time::timeout(CHECK_TIMEOUT, checked).await
+    };
     let problem = match admin_login(ctx) {
         Err(why) => Err((WorkloadStatus::Blocked, why)),
-        Ok(login) => {
+        Ok((login, pending)) => {
             let user = login.user.clone();
-            let scope = format!("{}/{}", ctx.model_uuid, ctx.app);
-            let target = Target { host: host.clone(), port, login, scope };
-            let checked = async {
-                let admin = connect(target).await?;
-                let missing = admin.missing_privileges().await?;
-                Ok::<_, A::Error>((admin, missing))
-            };
-            match checked.await {
-                Ok((admin, missing)) if missing.is_empty() => Ok(admin),
-                Ok((_, missing)) => Err((
+            let old = login.password.clone();
+            let mut outcome = check(login).await;
+            let refused = matches!(&outcome, Ok(Err(e)) if matches!(e.class(), ErrorClass::Blocked(_)));
+            match pending {
+                // A rotation was cut short after the server took the new password.
+                Some(new) if refused => {
+                    outcome = check(AdminLogin { user: user.clone(), password: new.clone() }).await;
+                    if matches!(outcome, Ok(Ok(_))) {
+                        ctx.log("WARNING", "an interrupted rotate-admin-password was completed");
+                        settle_admin_secret(ctx, &new)?;
+                    }
+                }
+                // A rotation the server never took: the old password stays.
+                Some(_) if matches!(outcome, Ok(Ok(_))) => settle_admin_secret(ctx, &old)?,
+                _ => {}
+            }
+            match outcome {
+                Err(_) => Err((
+                    WorkloadStatus::Waiting,
+                    format!("adopted {engine} server {host}:{port} unreachable: no answer within {} s", CHECK_TIMEOUT.as_secs()),
+                )),
+                Ok(Ok((admin, missing))) if missing.is_empty() => Ok(admin),
+                Ok(Ok((_, missing))) => Err((
                     WorkloadStatus::Blocked,
                     format!(
                         "the admin {user:?} of adopted server {host}:{port} lacks {}; nothing is created until it has it",
                         missing.join(" and ")
                     ),
                 )),
-                Err(e) => match e.class() {
+                Ok(Err(e)) => match e.class() {
                     ErrorClass::Retry => {
                         Err((WorkloadStatus::Waiting, format!("adopted {engine} server {host}:{port} unreachable: {}", e.root())))
                     }
@@ -174,6 +260,47 @@ where
             Ok(None)
         }
     }
+}
+
+/// The `rotate-admin-password` action's name and metadata.
+pub const ROTATE_ADMIN_PASSWORD: &str = "rotate-admin-password";
+
+pub fn rotate_action_spec() -> ActionSpec {
+    ActionSpec {
+        name: ROTATE_ADMIN_PASSWORD.into(),
+        description: "On an adopted server: sets a new random password for its admin, known only to tether (the admin secret gets a new revision). Leader only.".into(),
+        params: vec![],
+        required: vec![],
+        additional_properties: false,
+    }
+}
+
+/// Runs `rotate-admin-password` (see [`rotate_admin_password`]) with the admin client the
+/// charm's `admin` gives (`None`: the server cannot be managed now) and the new password.
+pub async fn rotate_action<A: AdoptedAdmin>(
+    ctx: &mut HookContext,
+    admin: impl AsyncFnOnce(&mut HookContext) -> anyhow::Result<Option<Arc<A>>>,
+    new: SecretString,
+) -> anyhow::Result<()> {
+    if endpoint(ctx).is_none() {
+        ctx.action_fail("rotate-admin-password is for an adopted server; use set-password for the charm's own users");
+        return Ok(());
+    }
+    if !ctx.leader {
+        ctx.action_fail("The action can be run only on leader unit");
+        return Ok(());
+    }
+    let Some(admin) = admin(ctx).await? else {
+        ctx.action_fail("the adopted server cannot be managed now (see the unit's status)");
+        return Ok(());
+    };
+    if let Err(e) = rotate_admin_password(ctx, &*admin, &new).await? {
+        ctx.log("ERROR", &format!("rotate-admin-password: {e}"));
+        ctx.action_fail("Failed changing the password.");
+        return Ok(());
+    }
+    ctx.action_set("rotated", true.into());
+    Ok(())
 }
 
 /// Why the adopted server cannot be managed, as the last attempt found it.
@@ -216,7 +343,11 @@ mod tests {
         assert!(check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, "secret:x")])).is_ok());
         assert!(check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1")])).unwrap_err().contains("go together"));
         assert!(check_config(&config(&[(ADMIN_SECRET, "secret:x")])).unwrap_err().contains("go together"));
-        assert!(check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, "x")])).unwrap_err().contains("secret URI"));
+        for bad in ["x", "secret:", "secret:a b", "secret:a\nb", "secret:'; DROP", &format!("secret:{}", "a".repeat(101))] {
+            let refused = check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, bad)])).unwrap_err();
+            assert!(refused.contains("secret URI") && refused.len() < 100, "{bad:?}: {refused}");
+        }
+        assert!(check_config(&config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, "secret://0123-abcd/d0esn0t")])).is_ok());
         let old = config(&[(EXTERNAL_ENDPOINT, "h:1"), (ADMIN_SECRET, "secret:x")]);
         let new = config(&[(EXTERNAL_ENDPOINT, "h:2"), (ADMIN_SECRET, "secret:x")]);
         assert!(check_config_change(&old, &new).unwrap_err().contains("fixed at deploy"));

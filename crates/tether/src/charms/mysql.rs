@@ -7,7 +7,8 @@
 //! admin with `CREATE USER`, `GRANT OPTION` and `CREATE` (read from `SHOW GRANTS`,
 //! checked before anything is created). The server's own users are never touched:
 //! `get-password`/`set-password` refuse, and the legacy endpoints (whose `mysql-root`
-//! hands out the server's root password) are blocked.
+//! hands out the server's root password) are blocked; `rotate-admin-password` gives the
+//! admin a new password (see `charms::adopt`).
 
 use super::adopt;
 use super::my_settings;
@@ -120,6 +121,7 @@ pub fn meta() -> CharmMeta {
                 required: vec![],
                 additional_properties: false,
             },
+            adopt::rotate_action_spec(),
         ],
     }
 }
@@ -589,6 +591,9 @@ impl ServerCharm for MysqlCharm {
         match action {
             "get-password" => self.get_password(ctx).await,
             "set-password" => self.set_password(ctx).await,
+            adopt::ROTATE_ADMIN_PASSWORD => {
+                adopt::rotate_action(ctx, async |ctx| admin(&self.services, ctx).await, generate_password(PASSWORD_LEN)).await
+            }
             other => Err(anyhow!("action {other:?} not implemented")),
         }
     }

@@ -11,7 +11,8 @@
 //! charm starts no server: it manages relation users on that server as that admin, which
 //! needs only `CREATEROLE` and `CREATEDB` (checked before anything is created, at every
 //! hook that would create something and on every `update-status`). The server's own
-//! users and databases are never touched; `set-password` refuses.
+//! users and databases are never touched; `set-password` refuses, and
+//! `rotate-admin-password` gives the admin a new password (see `charms::adopt`).
 
 use super::adopt;
 use super::pg_settings;
@@ -119,6 +120,7 @@ pub fn meta() -> CharmMeta {
                 required: vec![],
                 additional_properties: false,
             },
+            adopt::rotate_action_spec(),
             ActionSpec {
                 name: "get-primary".into(),
                 description: "Shows the unit that runs the primary server.".into(),
@@ -576,6 +578,9 @@ impl ServerCharm for PostgresqlCharm {
         match action {
             "get-password" => self.get_password(ctx).await,
             "set-password" => self.set_password(ctx).await,
+            adopt::ROTATE_ADMIN_PASSWORD => {
+                adopt::rotate_action(ctx, async |ctx| admin(&self.services, ctx).await, generate_password(PASSWORD_LEN)).await
+            }
             "get-primary" => {
                 let primary = server::primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default();
                 ctx.action_set("primary", primary.into());

@@ -92,6 +92,14 @@ impl Controller {
         results["password"].as_str().unwrap_or_else(|| panic!("get-password returned no password: {results:#}")).to_string()
     }
 
+    /// A secret as `show-secret NAME --reveal` shows it: (revision, content).
+    pub fn revealed_secret(&self, name: &str) -> (i64, Value) {
+        let shown = self.ok(&["show-secret", name, "--reveal", "--format", "json"]).json();
+        let entry = shown.as_object().and_then(|m| m.values().next()).cloned().unwrap_or_else(|| panic!("show-secret: {shown:#}"));
+        let content = if entry["content"]["Data"].is_object() { entry["content"]["Data"].clone() } else { entry["content"].clone() };
+        (entry["revision"].as_i64().unwrap_or_else(|| panic!("no revision: {entry:#}")), content)
+    }
+
     /// Every secret of the current model reveals its content (`show-secret --reveal`).
     /// Returns how many there are.
     pub fn assert_every_secret_decrypts(&self) -> usize {

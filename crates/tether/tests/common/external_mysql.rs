@@ -1,10 +1,12 @@
 //! [`ExternalMariaDb`]: a MariaDB server started outside tether (as adopt mode finds
 //! servers in the wild): `mariadb-install-db` and `mariadbd` as the `mysql` user in a
-//! temporary directory, on a free port of 127.0.0.1, with `root` reachable only over its
+//! temporary directory, on a free port of 127.0.0.1 (or, with [`ExternalMariaDb::start_in`],
+//! on the remote address of a [`NetNs`], run inside that namespace), with `root` reachable only over its
 //! unix socket (by this root test process) and a superuser `su` with a random password
 //! for the test's own checks over TCP; stopped by its pid when dropped.
 
 use super::mysql::{MyLogin, MySession};
+use super::netns::{runuser, NetNs};
 use super::processes::is_live_process;
 use super::wait::{wait_until, SETTLE_TIMEOUT};
 use std::fs;
@@ -14,7 +16,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub struct ExternalMariaDb {
+    /// The address it listens on.
+    pub host: String,
     pub port: u16,
+    /// The namespace it runs in (its name), if not this one.
+    netns: Option<String>,
     pub superuser: MyLogin,
     dir: tempfile::TempDir,
     /// The `runuser` that runs the server, reaped when the server stops.
@@ -27,21 +33,37 @@ fn data(dir: &tempfile::TempDir) -> PathBuf {
 
 impl ExternalMariaDb {
     pub fn start() -> ExternalMariaDb {
+        Self::start_on(None)
+    }
+
+    /// Started inside `ns`, listening on its remote address only.
+    pub fn start_in(ns: &NetNs) -> ExternalMariaDb {
+        Self::start_on(Some(ns))
+    }
+
+    fn start_on(ns: Option<&NetNs>) -> ExternalMariaDb {
         let dir = tempfile::Builder::new().prefix("tether-external-mariadb-").tempdir().expect("temp dir");
         let status = Command::new("chown").arg("mysql:mysql").arg(dir.path()).status().expect("chown");
         assert!(status.success(), "chown the external server's directory to mysql");
-        let out = Command::new("runuser")
-            .args(["-u", "mysql", "--", "mariadb-install-db", "--no-defaults"])
+        let out = runuser(None, "mysql")
+            .args(["mariadb-install-db", "--no-defaults"])
             .arg(format!("--datadir={}", data(&dir).display()))
             .args(["--skip-test-db", "--skip-name-resolve", "--auth-root-socket-user=root"])
             .current_dir(dir.path())
             .output()
             .expect("mariadb-install-db");
         assert!(out.status.success(), "mariadb-install-db failed: {}", String::from_utf8_lossy(&out.stderr));
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port").local_addr().unwrap().port();
+        let (host, port) = match ns {
+            // The namespace is new: nothing listens there.
+            Some(ns) => (ns.remote.clone(), 3306),
+            None => {
+                ("127.0.0.1".to_string(), std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port").local_addr().unwrap().port())
+            }
+        };
         let password = format!("su{}", std::process::id() ^ 0x2b2b_4321);
-        let superuser = MyLogin { host: "127.0.0.1".into(), port, user: "su".into(), password: password.clone(), dbname: None };
-        let server = ExternalMariaDb { port, superuser, dir, runner: Mutex::new(None) };
+        let superuser = MyLogin { host: host.clone(), port, user: "su".into(), password: password.clone(), dbname: None };
+        let netns = ns.map(|n| n.name.clone());
+        let server = ExternalMariaDb { host, port, netns, superuser, dir, runner: Mutex::new(None) };
         server.start_again();
         server
             .socket_sql(&format!(
@@ -77,10 +99,10 @@ impl ExternalMariaDb {
     /// Starts the (stopped) server again on its port, waiting until it answers.
     pub fn start_again(&self) {
         let log = fs::File::create(self.dir.path().join("runner.log")).expect("runner log");
-        let child = Command::new("runuser")
-            .args(["-u", "mysql", "--", "mariadbd", "--no-defaults"])
+        let child = runuser(self.netns.as_deref(), "mysql")
+            .args(["mariadbd", "--no-defaults"])
             .arg(format!("--datadir={}", data(&self.dir).display()))
-            .args(["--bind-address=127.0.0.1", &format!("--port={}", self.port)])
+            .args([&format!("--bind-address={}", self.host), &format!("--port={}", self.port)])
             .arg(format!("--socket={}", self.socket().display()))
             .arg(format!("--pid-file={}", self.pid_file().display()))
             .arg(format!("--log-error={}", self.dir.path().join("server.log").display()))

@@ -4,7 +4,7 @@
 //! on the remote address of a [`NetNs`], run inside that namespace: another host),
 //! superuser `postgres` with a random password; stopped by its pid when dropped.
 
-use super::netns::NetNs;
+use super::netns::{runuser, NetNs};
 use super::postgres::{PgLogin, PgSession};
 use super::wait::{wait_until, SETTLE_TIMEOUT};
 use std::fs;
@@ -36,15 +36,7 @@ fn bin_dir() -> PathBuf {
 }
 
 fn as_postgres(netns: Option<&str>, program: &Path, args: &[&str]) {
-    let mut command = match netns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, "runuser"]);
-            c
-        }
-        None => Command::new("runuser"),
-    };
-    let out = command.arg("-u").arg("postgres").arg("--").arg(program).args(args).output().expect("runuser");
+    let out = runuser(netns, "postgres").arg(program).args(args).output().expect("runuser");
     assert!(
         out.status.success(),
         "{} {args:?} failed: {}\n{}",
@@ -111,6 +103,11 @@ impl ExternalPg {
         wait_until("the external server to accept its superuser", SETTLE_TIMEOUT, || {
             self.superuser.connect().map(drop).map_err(|e| format!("{e:?}"))
         });
+    }
+
+    /// Whether `sql` (a query) returns a row, asked as the superuser.
+    pub fn exists(&self, sql: &str) -> bool {
+        self.session().row(&format!("SELECT EXISTS({sql})::text"))[0] == "true"
     }
 
     /// A superuser session on `postgres`.

@@ -90,6 +90,13 @@ impl MyLogin {
         wait_until_refused(self, || self.connect())
     }
 
+    /// Polls until the server refuses this login as a user it does not know: 1045, or
+    /// 1698, which MariaDB answers for a user it just dropped; bounded.
+    pub fn wait_denied(&self) {
+        let (code, message) = self.wait_refused();
+        assert!(code == 1045 || code == 1698, "access denied for {self:?}, got {code} {message}");
+    }
+
     /// Polls until this login works; bounded.
     pub fn wait_session(&self) -> MySession {
         wait_until(&format!("a login as {self:?}"), SETTLE_TIMEOUT, || self.connect().map_err(|e| format!("{e:?}")))

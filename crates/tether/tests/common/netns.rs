@@ -11,6 +11,7 @@
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
 pub struct NetNs {
     pub name: String,
@@ -35,10 +36,10 @@ fn ip(args: &[&str]) -> String {
 
 /// A `10.x.y` prefix (of a `/30`) in a `10.x.0.0/16` that no address or route of this
 /// host mentions.
-fn unused_prefix() -> String {
+fn unused_prefix(n: u32) -> String {
     let used = format!("{}\n{}", ip(&["-4", "addr"]), ip(&["-4", "route"]));
     assert!(!used.contains("10.0.0.0/8"), "a route covers all of 10.0.0.0/8 here: no address of it is unused\n{used}");
-    let seed = std::process::id() as usize;
+    let seed = (std::process::id() as usize).wrapping_mul(131).wrapping_add(n as usize * 977);
     (0..4096)
         .map(|i| seed.wrapping_add(i * 7919))
         .map(|n| (200 + n % 50, (n / 50) % 64 * 4))
@@ -50,9 +51,12 @@ fn unused_prefix() -> String {
 impl NetNs {
     pub fn create() -> NetNs {
         static NEXT: AtomicU32 = AtomicU32::new(0);
+        // Tests of one binary run at once: choosing a prefix and taking it is one step.
+        static CHOOSING: Mutex<()> = Mutex::new(());
+        let _choosing = CHOOSING.lock().unwrap_or_else(|p| p.into_inner());
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}{n}", std::process::id() % 100_000);
-        let prefix = unused_prefix();
+        let prefix = unused_prefix(n);
         let ns = NetNs {
             name: format!("tether-t{tag}"),
             host_if: format!("tth{tag}a"),
@@ -79,11 +83,31 @@ impl NetNs {
         c
     }
 
+    /// Cuts (`false`) or restores (`true`) the link to the namespace: a network partition.
+    pub fn set_link(&self, up: bool) {
+        ip(&["link", "set", &self.host_if, if up { "up" } else { "down" }]);
+    }
+
     /// The pids running inside the namespace.
     pub fn pids(&self) -> Vec<i32> {
         let out = Command::new("ip").args(["netns", "pids", &self.name]).output();
         out.map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()).unwrap_or_default()
     }
+}
+
+/// `runuser -u USER --`, inside the namespace named `netns` when there is one; the
+/// program and its arguments follow.
+pub fn runuser(netns: Option<&str>, user: &str) -> Command {
+    let mut c = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "runuser"]);
+            c
+        }
+        None => Command::new("runuser"),
+    };
+    c.args(["-u", user, "--"]);
+    c
 }
 
 impl Drop for NetNs {

@@ -2,7 +2,7 @@
 //! command lines that name it), telling whether one still runs, killing the controller on
 //! purpose, and making sure none outlives the test ([`reap`]).
 
-use super::controller::Controller;
+use super::controller::{Controller, Output};
 use super::wait::{poll_until, DEATH_TIMEOUT};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -118,6 +118,23 @@ impl Controller {
     /// Waits (bounded) until process `pid` is gone; false on timeout.
     pub fn wait_pid_gone(&self, pid: i32, timeout: Duration) -> bool {
         poll_until(timeout, Duration::from_millis(50), || if is_live_process(pid) { Err(format!("{pid} runs")) } else { Ok(()) }).is_ok()
+    }
+
+    /// Restarts the controller with `failpoint` armed (`TETHER_FAILPOINT`), runs `op`, and
+    /// requires the controller to die at that failpoint (its log names it); then a plain
+    /// command starts it again.
+    pub fn crash_at(&self, failpoint: &str, op: impl FnOnce(&Controller) -> Output) -> Output {
+        self.ok(&["controller", "stop"]);
+        self.start_controller_with_env(&[("TETHER_FAILPOINT", failpoint)]);
+        let pid = self.controller_pid().expect("the armed controller runs");
+        let out = op(self);
+        assert!(self.wait_pid_gone(pid, DEATH_TIMEOUT), "failpoint {failpoint} never fired (op: {out})");
+        let log = fs::read_to_string(self.home().join("logs").join("controller.log")).unwrap_or_default();
+        let name = failpoint.rsplit_once(':').map_or(failpoint, |(n, _)| n);
+        assert!(log.contains(&format!("failpoint {name} ")), "the controller died, but not at {failpoint}; op: {out}\nlog:\n{log}");
+        let restarted = self.tether(&["status", "--format", "json"]);
+        assert_eq!(restarted.code, 0, "a plain command must start the controller again:\n{restarted}");
+        out
     }
 
     /// SIGKILLs the running controller (the pid from its pid file) and waits until it is

@@ -38,6 +38,14 @@ impl Controller {
         })
     }
 
+    /// The model's uuid without dashes, from `show-model`.
+    pub fn model_uuid_hex(&self) -> String {
+        let json = self.ok(&["show-model", "--format", "json"]).json();
+        let uuid = json.as_object().and_then(|m| m.values().next()).and_then(|m| m["model-uuid"].as_str()).unwrap_or_default();
+        assert_eq!(uuid.len(), 36, "show-model has no model-uuid: {json:#}");
+        uuid.replace('-', "")
+    }
+
     /// Waits until the app's (first) unit shows `word` with a message containing
     /// `needle`; returns the message.
     pub fn wait_unit(&self, app: &str, word: &str, needle: &str) -> String {

@@ -39,6 +39,8 @@ use crate::engines::user_admin::{Ensured, RelationUser, UserAdmin};
 use crate::secret::SecretString;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest one admin operation (a few statements) may take (see `with_session!`).
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 /// The host of every server tether runs itself.
 const LOOPBACK: &str = "127.0.0.1";
 /// Admin sessions per server (issue 6: connection pools per engine capped).
@@ -192,14 +194,26 @@ impl Drop for Session<'_> {
 }
 
 /// Runs `$body` (which uses the session `$s`) on a pooled session, once more on a fresh
-/// session if the connection turned out to be broken.
+/// session if the connection turned out to be broken. A body that takes longer than
+/// [`OPERATION_TIMEOUT`] (a server cut off by the network) is abandoned with its session,
+/// which is closed rather than pooled half-way through a query.
 macro_rules! with_session {
     ($admin:expr, |$s:ident| $body:block) => {{
         let mut attempt = 0;
         loop {
             let mut session = $admin.session().await?;
             let $s = &mut session;
-            let r = async { $body }.await;
+            let outcome = tokio::time::timeout(OPERATION_TIMEOUT, async { $body }).await;
+            let r = match outcome {
+                Ok(r) => r,
+                Err(_) => {
+                    session.conn = None;
+                    Err(MyError::Query {
+                        step: "waiting for the server",
+                        source: mysql_async::Error::Io(std::io::Error::from(std::io::ErrorKind::TimedOut).into()),
+                    })
+                }
+            };
             match r {
                 Err(e) if attempt == 0 && MyError::connection_lost(&e) => attempt += 1,
                 other => break other,
@@ -276,7 +290,9 @@ impl MyAdmin {
             if idle.generation != generation {
                 continue;
             }
-            if idle.since.elapsed() >= PING_AFTER_IDLE && idle.conn.ping().await.is_err() {
+            if idle.since.elapsed() >= PING_AFTER_IDLE
+                && !matches!(tokio::time::timeout(CONNECT_TIMEOUT, idle.conn.ping()).await, Ok(Ok(())))
+            {
                 continue;
             }
             return Ok(Session { admin: self, conn: Some(idle.conn), generation, _slot: slot });
@@ -563,6 +579,13 @@ impl UserAdmin for MyAdmin {
         self.list_users(my_plan::RELATION_PREFIX).await
     }
     async fn set_internal_password(&self, user: &str, password: &SecretString) -> Result<(), MyError> {
+        if self.owner.is_some() {
+            // On an adopted server tether has no internal users: only its admin login changes.
+            if user != self.user {
+                return Err(MyError::Unsupported("only the admin's own password changes on an adopted server"));
+            }
+            return self.set_own_password(password).await;
+        }
         let host = if user == self.user { "localhost" } else { "%" };
         self.set_password(user, host, password).await
     }

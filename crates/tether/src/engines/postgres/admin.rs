@@ -36,6 +36,9 @@ const QUIET: &str = "SET LOCAL log_statement = 'none'";
 /// Admin operations (and so maintenance sessions) at once on one server.
 pub const POOL_CAP: usize = 8;
 
+/// How long data sent to a server may go unacknowledged before the connection is closed.
+const UNACKED_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The host of every server tether runs itself.
 pub const LOOPBACK: &str = "127.0.0.1";
 
@@ -197,7 +200,11 @@ impl PgAdmin {
             .password(password.expose())
             .dbname(database)
             .application_name("tether")
-            .connect_timeout(Duration::from_secs(10));
+            .connect_timeout(Duration::from_secs(10))
+            // A server cut off by the network (an adopted one elsewhere) would otherwise
+            // hold a query, and the hook, until TCP gives up after many minutes: data
+            // unacknowledged this long closes the connection, which callers retry.
+            .tcp_user_timeout(UNACKED_TIMEOUT);
         let (client, conn) = cfg.connect(NoTls).await.map_err(|source| PgError::Connect {
             host: self.host.clone(),
             port: self.port,

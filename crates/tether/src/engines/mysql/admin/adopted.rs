@@ -16,7 +16,7 @@ use tether_core::my_plan::{self, adopted};
 use tokio::io::AsyncReadExt;
 use zeroize::Zeroizing;
 
-use super::{step, MyAdmin, MyAdmins, Session, Statements, CONNECT_TIMEOUT};
+use super::{step, MyAdmin, MyAdmins, Session, Statements, CONNECT_TIMEOUT, OPERATION_TIMEOUT};
 use crate::engines::mysql::error::MyError;
 use crate::engines::user_admin::{AdoptedAdmin, Ensured, RelationUser};
 use crate::secret::SecretString;
@@ -96,6 +96,15 @@ impl MyAdmin {
             s.run(&drop, "dropping the relation user", false).await?;
             s.bound(adopted::RELEASE, (user, owner), "forgetting the relation user").await
         })
+    }
+
+    /// A new password for the adopted server's admin itself; later sessions use it.
+    pub(super) async fn set_own_password(&self, password: &SecretString) -> Result<(), MyError> {
+        let auth = self.auth(password);
+        let statement = Statements::new(vec![adopted::set_own_password(&auth)?]);
+        with_session!(self, |s| { s.run(&statement, "setting the admin's password", auth.is_clear()).await })?;
+        self.update_password(password);
+        Ok(())
     }
 
     /// `owner`'s relation users, sorted.
