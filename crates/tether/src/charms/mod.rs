@@ -16,6 +16,7 @@ mod mongodb;
 mod mongos;
 mod mysql;
 mod postgresql;
+mod postgresql_ha;
 mod provider;
 mod reconcile;
 mod registry;

@@ -13,6 +13,7 @@
 //! hook that would create something and on every `update-status`). The server's own
 //! users and databases are never touched; `set-password` refuses.
 
+use super::postgresql_ha as ha;
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser, RotateError};
 use super::server;
@@ -47,6 +48,8 @@ const DATABASE: &str = "database";
 const PASSWORD_LEN: usize = 16;
 /// What standby units wait for.
 const HA: &str = "high availability";
+/// The primary unit's status message under Patroni (Canonical's).
+const PRIMARY: &str = "Primary";
 const INVALID_DATABASE: &str = "invalid database name requested";
 /// The legacy `pgsql` endpoints (charm-protocol §3.5).
 const LEGACY: [&str; 2] = ["db", "db-admin"];
@@ -85,12 +88,28 @@ fn adopted(ctx: &HookContext) -> Option<(String, u16)> {
     config_text(&ctx.config, EXTERNAL_ENDPOINT).and_then(|e| parse_endpoint(e).ok())
 }
 
-/// The address requirers are given: the adopted server's, or the primary unit's port on 127.0.0.1.
-fn server_address(ctx: &HookContext) -> anyhow::Result<(String, u16)> {
-    match adopted(ctx) {
-        Some(a) => Ok(a),
-        None => Ok((LOOPBACK.to_string(), server::primary_port(ctx)?)),
+/// The address requirers are given: the adopted server's, or the primary unit's port on
+/// 127.0.0.1 (under Patroni: the unit Patroni reports as primary).
+async fn server_address(ctx: &HookContext) -> anyhow::Result<(String, u16)> {
+    Ok(addresses(ctx).await?.0)
+}
+
+/// The write address and the read-only endpoints (a comma list): under Patroni the
+/// healthy replicas (empty when there are none, as Canonical's machine charm publishes),
+/// otherwise the one server again.
+async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)> {
+    if let Some(a) = adopted(ctx) {
+        let ro = format!("{}:{}", a.0, a.1);
+        return Ok((a, ro));
     }
+    if ha::is_ha(ctx) {
+        let view = ha::cluster(ctx).await?;
+        let (_, port) = view.primary.ok_or_else(|| anyhow!("the Patroni cluster has no primary now"))?;
+        let ro: Vec<String> = view.replicas.iter().map(|(_, p)| format!("{LOOPBACK}:{p}")).collect();
+        return Ok(((LOOPBACK.to_string(), port), ro.join(",")));
+    }
+    let port = server::primary_port(ctx)?;
+    Ok(((LOOPBACK.to_string(), port), format!("{LOOPBACK}:{port}")))
 }
 
 fn param(name: &str, description: &str) -> ActionParam {
@@ -170,6 +189,16 @@ pub fn meta() -> CharmMeta {
                 required: vec![],
                 additional_properties: false,
             },
+            ActionSpec {
+                name: "promote-to-primary".into(),
+                description: "Makes this unit the primary by a Patroni switchover (scope unit).".into(),
+                params: vec![
+                    ActionParam { default: Some("unit".into()), ..param("scope", "unit (this unit becomes primary) or cluster") },
+                    ActionParam { kind: "boolean".into(), ..param("force", "not used by tether: a switchover never loses data") },
+                ],
+                required: vec![],
+                additional_properties: false,
+            },
         ],
     }
 }
@@ -188,7 +217,8 @@ fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
 /// by `settle_status`) and nothing may be created.
 async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Option<Arc<PgAdmin>>> {
     let Some((host, port)) = adopted(ctx) else {
-        return Ok(Some(services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?));
+        let (_, port) = server_address(ctx).await?;
+        return Ok(Some(services.pg.get(port, &operator_password(ctx)?).await?));
     };
     match adopted_admin(services, ctx, &host, port).await? {
         Ok(admin) => {
@@ -285,7 +315,7 @@ impl PostgresqlCharm {
         if reconcile::issue_relation_user(ctx, &*admin, DATABASE, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
-        let (host, port) = server_address(ctx)?;
+        let ((host, port), read_only) = addresses(ctx).await?;
         let endpoint = format!("{host}:{port}");
         let version = server::primary_version(ctx);
         let answers = requests
@@ -303,7 +333,7 @@ impl PostgresqlCharm {
                 offer.tls.insert("tls".into(), "False".into());
                 offer.plain.insert("database".into(), database.clone());
                 offer.plain.insert("endpoints".into(), endpoint.clone());
-                offer.plain.insert("read-only-endpoints".into(), endpoint.clone());
+                offer.plain.insert("read-only-endpoints".into(), read_only.clone());
                 if let Some(v) = &version {
                     offer.plain.insert("version".into(), v.clone());
                 }
@@ -362,7 +392,7 @@ impl PostgresqlCharm {
         if reconcile::issue_relation_user(ctx, &*admin, endpoint, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
-        let (host, port) = server_address(ctx)?;
+        let (host, port) = server_address(ctx).await?;
         let conn = format!(
             "host={host} dbname={database} port={port} user={user} password={} fallback_application_name={remote}",
             password.expose()
@@ -412,6 +442,60 @@ impl PostgresqlCharm {
             .await
             .map_err(|e| anyhow!("Failed to delete user during {endpoint} relation broken event: {e}"))?;
         self.settle_status(ctx)
+    }
+
+    /// Start under Patroni: this unit's etcd member and Patroni; then the leader makes the
+    /// groups and system users on the primary (replicas get them by replication) and
+    /// re-serves every relation with the primary's address.
+    async fn start_ha(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, "starting etcd and Patroni")?;
+        ha::start(ctx, &self.services, &internal_label(&ctx.app)).await?;
+        let view = ha::await_primary(ctx).await?;
+        ha::note_role(ctx, &view);
+        if ctx.leader {
+            if let Some((_, port)) = view.primary {
+                let admin = self.services.pg.get(port, &operator_password(ctx)?).await?;
+                admin.ensure_groups().await?;
+                let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
+                for (user, key) in SYSTEM_USERS {
+                    if let Some(p) = passwords.get(key) {
+                        admin.ensure_system_user(user, &SecretString::new(p.clone())).await?;
+                    }
+                }
+                ctx.state_set(server::STATE_VERSION, &admin.version().await?);
+                self.repair_drift(ctx).await?;
+            }
+        }
+        self.settle_status(ctx)
+    }
+
+    /// `promote-to-primary`: scope `unit` switches the primary over to this unit through
+    /// Patroni; scope `cluster` (promoting a standby cluster) has no meaning without
+    /// asynchronous replication between clusters, which tether does not have.
+    async fn promote_to_primary(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let scope = ctx.action_param_str("scope").unwrap_or_else(|| "unit".into());
+        if scope != "unit" && scope != "cluster" {
+            ctx.action_fail("Scope should be either cluster or unit");
+            return Ok(());
+        }
+        if scope == "cluster" {
+            ctx.action_fail("cluster scope promotes a standby cluster: tether has no asynchronous replication between clusters");
+            return Ok(());
+        }
+        if !ha::is_ha(ctx) {
+            ctx.action_fail("promote-to-primary needs an application deployed with more than one unit (Patroni)");
+            return Ok(());
+        }
+        match ha::promote_self(ctx, &internal_label(&ctx.app)).await {
+            Ok(()) => {
+                ctx.action_log(&format!("{} is the primary", ctx.unit));
+                Ok(())
+            }
+            Err(e) => {
+                ctx.action_fail(&format!("switchover failed: {e}"));
+                Ok(())
+            }
+        }
     }
 
     async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
@@ -520,17 +604,22 @@ impl ServerCharm for PostgresqlCharm {
             return Ok(());
         }
         server::claim_port_and_role(ctx)?;
+        ha::decide_mode(ctx)?;
         ctx.set_status(WorkloadStatus::Maintenance, "installing PostgreSQL")?;
         Ok(())
     }
 
     /// The leader makes sure every internal password exists (never replacing one).
     fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
+        let mut keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
+        keys.push((ha::REST_PASSWORD_KEY, PASSWORD_LEN));
         server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
     }
 
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopted(ctx).is_none() && ha::await_mode(ctx).await? {
+            return self.start_ha(ctx).await;
+        }
         if !server::is_primary(ctx) {
             return server::standby_status(ctx, HA);
         }
@@ -567,11 +656,20 @@ impl ServerCharm for PostgresqlCharm {
 
     /// Active unless a relation request is blocked or the server is not running.
     fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
-        if !server::is_primary(ctx) {
+        let patroni = ha::is_ha(ctx);
+        if !patroni && !server::is_primary(ctx) {
             return server::standby_status(ctx, HA);
         }
         let adopted = adopted(ctx);
-        if adopted.is_some() {
+        if patroni {
+            if let Some((status, message)) = server::workload_problem(ctx, &self.services.supervisor, "Patroni") {
+                return Ok(ctx.set_status(status, &message)?);
+            }
+            if !ctx.leader {
+                let primary = ha::recorded_role(ctx).as_deref() == Some("primary");
+                return Ok(ctx.set_status(WorkloadStatus::Active, if primary { PRIMARY } else { "" })?);
+            }
+        } else if adopted.is_some() {
             if let Some((status, message)) = ctx.state_get(STATE_ADOPTED_PROBLEM).as_deref().and_then(|p| p.split_once('|')) {
                 let status = if status == "waiting" { WorkloadStatus::Waiting } else { WorkloadStatus::Blocked };
                 return Ok(ctx.set_status(status, message)?);
@@ -591,6 +689,9 @@ impl ServerCharm for PostgresqlCharm {
                 let version = server::primary_version(ctx).unwrap_or_else(|| "unknown".into());
                 ctx.set_status(WorkloadStatus::Active, &format!("adopted server {host}:{port}, PostgreSQL {version}"))?
             }
+            (None, None) if patroni && ha::recorded_role(ctx).as_deref() == Some("primary") => {
+                ctx.set_status(WorkloadStatus::Active, PRIMARY)?
+            }
             (None, None) => ctx.set_status(WorkloadStatus::Active, "")?,
         }
         Ok(())
@@ -602,8 +703,17 @@ impl ServerCharm for PostgresqlCharm {
     /// user dropped by hand, resetting a password changed by hand). Users tether did not
     /// create (other names) are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let patroni = ha::is_ha(ctx);
+        if patroni && server::server_running(ctx, &self.services.supervisor) {
+            // Every unit learns its role; the leader re-serves below, which rewrites the
+            // endpoints of every relation when the primary moved.
+            match ha::cluster(ctx).await {
+                Ok(view) => ha::note_role(ctx, &view),
+                Err(e) => ctx.log("WARNING", &format!("cannot learn the primary: {e}")),
+            }
+        }
         let running = adopted(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
-        if !ctx.leader || !server::is_primary(ctx) || !running {
+        if !ctx.leader || !(patroni || server::is_primary(ctx)) || !running {
             return Ok(());
         }
         let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
@@ -645,11 +755,24 @@ impl ServerCharm for PostgresqlCharm {
             "get-password" => self.get_password(ctx).await,
             "set-password" => self.set_password(ctx).await,
             "get-primary" => {
-                let primary = server::primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default();
+                let primary = if ha::is_ha(ctx) {
+                    ha::cluster(ctx).await?.primary.map(|(u, _)| u).unwrap_or_default()
+                } else {
+                    server::primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default()
+                };
                 ctx.action_set("primary", primary.into());
                 Ok(())
             }
+            "promote-to-primary" => self.promote_to_primary(ctx).await,
             other => Err(anyhow!("action {other:?} not implemented")),
+        }
+    }
+
+    async fn stop(&self, ctx: &mut HookContext) {
+        if ha::is_ha(ctx) {
+            ha::stop(ctx, &self.services).await;
+        } else {
+            server::stop(ctx, &self.services.supervisor).await;
         }
     }
 

@@ -1,0 +1,178 @@
+//! High availability, end to end on real servers: `deploy postgresql-k8s -n 3` runs an
+//! etcd member and a Patroni per unit; a data-integrator's credentials are issued once on
+//! the primary and keep working after the primary's PostgreSQL is SIGKILLed (Patroni
+//! promotes a synchronous standby, tether moves `endpoints`) and after the primary's
+//! Patroni is SIGKILLed (the supervisor restarts it). Every wait polls a condition, bounded.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const PG: &str = "postgresql-k8s";
+const DI: &str = "data-integrator";
+
+/// The unit's directory under the controller's home (`units/<model uuid>/<app>-<n>`).
+fn unit_dir(c: &Controller, unit: &str) -> PathBuf {
+    let name = unit.replace('/', "-");
+    let units = c.home().join("units");
+    std::fs::read_dir(&units)
+        .unwrap_or_else(|e| panic!("{}: {e}", units.display()))
+        .flatten()
+        .map(|m| m.path().join(&name))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| panic!("no directory for {unit} under {}", units.display()))
+}
+
+/// The first line of a pid file, when it names a live process.
+fn live_pid(path: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(path).ok()?.lines().next()?.trim().parse().ok()?;
+    is_live_process(pid).then_some(pid)
+}
+
+/// The pid and port of the unit's running PostgreSQL (from its `postmaster.pid`).
+fn postmaster(c: &Controller, unit: &str) -> Option<(i32, u16)> {
+    let text = std::fs::read_to_string(unit_dir(c, unit).join("pgdata/postmaster.pid")).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let pid: i32 = lines.first()?.trim().parse().ok()?;
+    let port: u16 = lines.get(3)?.trim().parse().ok()?;
+    is_live_process(pid).then_some((pid, port))
+}
+
+fn sigkill(pid: i32) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+}
+
+/// `get-primary` on the leader: the unit name Patroni reports.
+fn primary_unit(c: &Controller) -> Result<String, String> {
+    let (out, task) = c.run_action(&format!("{PG}/leader"), "get-primary", &[]);
+    match task["results"]["primary"].as_str() {
+        Some(p) if out.code == 0 && !p.is_empty() => Ok(p.to_string()),
+        _ => Err(out.to_string()),
+    }
+}
+
+/// Which of `ports` take writes (`pg_is_in_recovery()` is false), logging in as the
+/// relation's user; a port that does not answer counts as neither.
+fn writable_ports(login: &PgLogin, ports: &BTreeSet<u16>) -> Vec<u16> {
+    ports
+        .iter()
+        .copied()
+        .filter(|p| {
+            let at = PgLogin { port: *p, ..login.clone() };
+            at.connect().ok().and_then(|s| s.try_query("SELECT pg_is_in_recovery()::text").ok()).and_then(|r| r.first()?.first()?.clone())
+                == Some("false".into())
+        })
+        .collect()
+}
+
+fn ports_of(endpoints: &str) -> Vec<u16> {
+    endpoints.split(',').filter(|e| !e.is_empty()).map(|e| first_endpoint(e).1).collect()
+}
+
+/// After a fault: one primary, it is the one `endpoints` names, the same credentials log
+/// in there and find every committed row, and a new write commits.
+fn check_after_fault(c: &Controller, before: &serde_json::Value, ports: &BTreeSet<u16>, rows: i64, what: &str) -> u16 {
+    let (user, password) = (before["username"].clone(), before["password"].clone());
+    let login = PgLogin::from_credentials(before);
+    let new_primary_port =
+        wait_until(&format!("{what}: exactly one writable server"), SETTLE_TIMEOUT, || match writable_ports(&login, ports).as_slice() {
+            [one] => Ok(*one),
+            other => Err(format!("writable: {other:?}")),
+        });
+    let creds = c.wait_postgresql_credentials(&format!("{DI}/leader"), &format!("{what}: endpoints name the primary"), |m| {
+        m["endpoints"].as_str().map(ports_of) == Some(vec![new_primary_port])
+    });
+    assert_eq!((creds["username"].clone(), creds["password"].clone()), (user, password), "{what}: the credentials stay the same");
+    let db = PgLogin::from_credentials(&creds).session();
+    assert_eq!(db.row("SELECT count(*)::text FROM committed")[0], rows.to_string(), "{what}: every committed row is there");
+    db.execute(&format!("INSERT INTO committed VALUES ({})", rows + 1));
+    db.execute(&format!("DELETE FROM committed WHERE id = {}", rows + 1));
+    new_primary_port
+}
+
+#[test]
+fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
+    let c = Controller::bootstrap();
+    // Endpoints follow the primary on update-status.
+    c.ok(&["model-config", "update-status-hook-interval=3s"]);
+    c.ok(&["deploy", PG, "-n", "3"]);
+    c.ok(&["deploy", DI, "--config", "database-name=ha_db"]);
+    c.ok(&["integrate", DI, PG]);
+    c.wait_active(&[PG, DI]);
+
+    // Patroni's primary: status `Primary` on it alone, `endpoints` its port, the two
+    // replicas in `read-only-endpoints`.
+    let primary = wait_until("get-primary to name a unit", SETTLE_TIMEOUT, || primary_unit(&c));
+    let units: Vec<String> = (0..3).map(|n| format!("{PG}/{n}")).collect();
+    assert!(units.contains(&primary), "{primary}");
+    c.wait_for("the primary's status message to be Primary, and only its", |s| {
+        let words = workload_words(s, PG);
+        Ok(words.iter().skip(1).all(|(u, w, m)| w == "active" && (m == "Primary") == (*u == primary)))
+    });
+    let (primary_pid, primary_port) = postmaster(&c, &primary).expect("the primary's postgres runs");
+    let pg = c.wait_postgresql_credentials(&format!("{DI}/leader"), "two healthy replicas published", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2)
+    });
+    assert_eq!(ports_of(pg["endpoints"].as_str().unwrap_or_default()), [primary_port], "{pg:#}");
+    let mut ports: BTreeSet<u16> = ports_of(pg["read-only-endpoints"].as_str().unwrap_or_default()).into_iter().collect();
+    assert!(!ports.contains(&primary_port), "a replica is not the primary: {pg:#}");
+    ports.insert(primary_port);
+    assert_eq!(ports.len(), 3, "three servers: {pg:#}");
+    for u in &units {
+        assert!(live_pid(&unit_dir(&c, u).join("patroni/patroni.pid")).is_some(), "{u} runs Patroni");
+        assert!(live_pid(&unit_dir(&c, u).join("etcd/etcd.pid")).is_some(), "{u} runs an etcd member");
+    }
+
+    // Rows committed one by one (autocommit): each INSERT returned, so each is durable on
+    // the synchronous standbys.
+    let login = PgLogin::from_credentials(&pg);
+    let db = login.session();
+    db.execute("CREATE TABLE committed (id int PRIMARY KEY)");
+    let rows = 200;
+    for i in 1..=rows {
+        db.execute(&format!("INSERT INTO committed VALUES ({i})"));
+    }
+    drop(db);
+    // Replicas got the relation's user by replication: it logs in on each, read-only.
+    for p in &ports {
+        let s = PgLogin { port: *p, ..login.clone() }.session();
+        assert_eq!(s.row("SELECT current_user")[0], login.user);
+    }
+
+    // Fault 1: SIGKILL of the primary's postgres. Patroni promotes a standby.
+    sigkill(primary_pid);
+    let new_primary = wait_until("a new primary after the kill", SETTLE_TIMEOUT, || match primary_unit(&c) {
+        Ok(p) if p != primary => Ok(p),
+        Ok(p) => Err(format!("still {p}")),
+        Err(e) => Err(e),
+    });
+    let port = check_after_fault(&c, &pg, &ports, rows, "after SIGKILL of the primary's postgres");
+    assert_eq!(postmaster(&c, &new_primary).map(|(_, p)| p), Some(port), "get-primary names the writable server's unit");
+    // The old primary comes back as a replica (pg_rewind), never as a second primary.
+    wait_until("the old primary to rejoin as a replica", SETTLE_TIMEOUT, || {
+        let at = PgLogin { port: primary_port, ..login.clone() };
+        let r = at.connect().map_err(|e| format!("{e:?}"))?.try_query("SELECT pg_is_in_recovery()::text").map_err(|e| e.to_string())?;
+        match r.first().and_then(|row| row.first().cloned().flatten()).as_deref() {
+            Some("true") => Ok(()),
+            other => Err(format!("pg_is_in_recovery on the old primary: {other:?}")),
+        }
+    });
+    assert_eq!(writable_ports(&login, &ports), [port], "never two primaries");
+    c.wait_postgresql_credentials(&format!("{DI}/leader"), "the old primary listed as a healthy replica", |m| {
+        m["read-only-endpoints"].as_str().is_some_and(|r| ports_of(r).contains(&primary_port))
+    });
+
+    // Fault 2: SIGKILL of the (new) primary's Patroni. The supervisor restarts it; one
+    // primary stays, whichever unit it is.
+    let patroni_pid_file = unit_dir(&c, &new_primary).join("patroni/patroni.pid");
+    let patroni_pid = live_pid(&patroni_pid_file).expect("the primary's Patroni runs");
+    sigkill(patroni_pid);
+    wait_until("Patroni restarted by the supervisor", SETTLE_TIMEOUT, || match live_pid(&patroni_pid_file) {
+        Some(p) if p != patroni_pid => Ok(()),
+        other => Err(format!("patroni.pid: {other:?}")),
+    });
+    check_after_fault(&c, &pg, &ports, rows, "after SIGKILL of the primary's Patroni");
+    assert_eq!(writable_ports(&login, &ports).len(), 1, "never two primaries");
+}
