@@ -2,9 +2,11 @@
 //! `postgresql_client` provider that gives every integrated application its own
 //! database, user and password (charm-protocol §3).
 //!
-//! The first unit (the leader at install) runs the server; further units start none
-//! until high availability exists, and say so. All relation work happens on the leader,
-//! idempotently: the same relation served twice yields the same user and password.
+//! Deployed with one unit, the first unit (the leader at install) runs a plain server;
+//! units added later start none and say so. Deployed with more than one unit, every unit
+//! runs Patroni over its own PostgreSQL (`postgresql_ha`), and the server is whichever
+//! unit Patroni made primary. All relation work happens on the leader, against the
+//! primary, idempotently: the same relation served twice yields the same user and password.
 //!
 //! **Adopt mode**: with `external-endpoint` (`host:port`) and `admin-secret` (a user
 //! secret with `username` and `password`, granted to the application) set at deploy, the
@@ -48,6 +50,7 @@ const DATABASE: &str = "database";
 const PASSWORD_LEN: usize = 16;
 /// What standby units wait for.
 const HA: &str = "high availability";
+const HA_SET_PASSWORD: &str = "set-password is not available yet on an application that runs Patroni (deployed with more than one unit)";
 /// The primary unit's status message under Patroni (Canonical's).
 const PRIMARY: &str = "Primary";
 const INVALID_DATABASE: &str = "invalid database name requested";
@@ -522,6 +525,12 @@ impl PostgresqlCharm {
         }
         if !ctx.leader {
             ctx.action_fail("The action can be run only on leader unit");
+            return Ok(());
+        }
+        if ha::is_ha(ctx) {
+            // Patroni's configuration on every unit holds these passwords; changing them
+            // there and on the server together is not built yet.
+            ctx.action_fail(HA_SET_PASSWORD);
             return Ok(());
         }
         let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
