@@ -176,3 +176,71 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
     check_after_fault(&c, &pg, &ports, rows, "after SIGKILL of the primary's Patroni");
     assert_eq!(writable_ports(&login, &ports).len(), 1, "never two primaries");
 }
+
+#[test]
+fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=3s"]);
+    c.ok(&["deploy", PG, "-n", "2"]);
+    c.ok(&["deploy", DI, "--config", "database-name=ha_db"]);
+    c.ok(&["integrate", DI, PG]);
+    c.wait_active(&[PG, DI]);
+    let pg = c.wait_postgresql_credentials(&format!("{DI}/leader"), "one healthy replica published", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(1)
+    });
+    let login = PgLogin::from_credentials(&pg);
+    let db = login.session();
+    db.execute("CREATE TABLE committed (id int PRIMARY KEY)");
+    let rows = 50;
+    for i in 1..=rows {
+        db.execute(&format!("INSERT INTO committed VALUES ({i})"));
+    }
+    drop(db);
+
+    // promote-to-primary: a bad scope is refused, scope unit switches over to that unit.
+    let primary = wait_until("get-primary to name a unit", SETTLE_TIMEOUT, || primary_unit(&c));
+    let replica = [format!("{PG}/0"), format!("{PG}/1")].into_iter().find(|u| *u != primary).expect("two units");
+    let (_, task) = c.run_action(&replica, "promote-to-primary", &["scope=nonsense"]);
+    assert_eq!(task["status"], "failed", "{task:#}");
+    assert_eq!(task["message"], "Scope should be either cluster or unit", "{task:#}");
+    c.action_results(&replica, "promote-to-primary", &["scope=unit"]);
+    assert_eq!(primary_unit(&c).as_deref(), Ok(replica.as_str()), "the switchover is done when the action completes");
+    let mut ports: BTreeSet<u16> =
+        [pg["endpoints"].as_str(), pg["read-only-endpoints"].as_str()].into_iter().flat_map(|e| ports_of(e.unwrap_or_default())).collect();
+    let port = check_after_fault(&c, &pg, &ports, rows, "after promote-to-primary");
+    assert_eq!(postmaster(&c, &replica).map(|(_, p)| p), Some(port), "the promoted unit takes writes");
+
+    // add-unit: the new unit joins etcd and Patroni and becomes a healthy replica.
+    c.ok(&["add-unit", PG]);
+    let new_unit = format!("{PG}/2");
+    c.wait_for("three active units", |s| Ok(workload_words(s, PG).iter().skip(1).filter(|(_, w, _)| w == "active").count() == 3));
+    let creds = c.wait_postgresql_credentials(&format!("{DI}/leader"), "two healthy replicas published", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2)
+    });
+    let (_, new_port) = postmaster(&c, &new_unit).expect("the new unit's postgres runs");
+    assert!(ports_of(creds["read-only-endpoints"].as_str().unwrap_or_default()).contains(&new_port), "{creds:#}");
+    ports.insert(new_port);
+    let on_new = PgLogin { port: new_port, ..login.clone() }.session();
+    assert_eq!(on_new.row("SELECT count(*)::text FROM committed")[0], rows.to_string(), "the new replica has every row");
+    drop(on_new);
+    assert!(live_pid(&unit_dir(&c, &new_unit).join("etcd/etcd.pid")).is_some(), "the new unit runs an etcd member");
+
+    // remove-unit of the primary: Patroni hands over to a standby; its processes go.
+    let primary_dir = unit_dir(&c, &replica);
+    let pids: Vec<i32> = ["patroni/patroni.pid", "etcd/etcd.pid"].iter().filter_map(|f| live_pid(&primary_dir.join(f))).collect();
+    assert_eq!(pids.len(), 2, "the primary runs Patroni and etcd");
+    c.ok(&["remove-unit", &replica]);
+    for pid in pids {
+        assert!(c.wait_pid_gone(pid, SETTLE_TIMEOUT), "process {pid} of the removed unit is gone");
+    }
+    ports.remove(&port);
+    check_after_fault(&c, &pg, &ports, rows, "after remove-unit of the primary");
+    wait_until("the removed unit's directory to go", SETTLE_TIMEOUT, || {
+        if primary_dir.exists() {
+            Err(format!("{} still there", primary_dir.display()))
+        } else {
+            Ok(())
+        }
+    });
+    assert_eq!(writable_ports(&login, &ports).len(), 1, "never two primaries");
+}

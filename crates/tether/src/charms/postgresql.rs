@@ -717,8 +717,16 @@ impl ServerCharm for PostgresqlCharm {
             // Every unit learns its role; the leader re-serves below, which rewrites the
             // endpoints of every relation when the primary moved.
             match ha::cluster(ctx).await {
-                Ok(view) => ha::note_role(ctx, &view),
-                Err(e) => ctx.log("WARNING", &format!("cannot learn the primary: {e}")),
+                Ok(view) if view.primary.is_some() => ha::note_role(ctx, &view),
+                Ok(_) => {
+                    // A failover in progress: Patroni elects; the next update-status serves.
+                    ctx.log("WARNING", "the Patroni cluster has no primary now");
+                    return Ok(());
+                }
+                Err(e) => {
+                    ctx.log("WARNING", &format!("cannot learn the primary: {e}"));
+                    return Ok(());
+                }
             }
         }
         let running = adopted(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
@@ -779,7 +787,7 @@ impl ServerCharm for PostgresqlCharm {
 
     async fn stop(&self, ctx: &mut HookContext) {
         if ha::is_ha(ctx) {
-            ha::stop(ctx, &self.services).await;
+            ha::stop(ctx, &self.services, &internal_label(&ctx.app)).await;
         } else {
             server::stop(ctx, &self.services.supervisor).await;
         }

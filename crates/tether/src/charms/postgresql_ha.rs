@@ -41,6 +41,8 @@ pub const REST_PASSWORD_KEY: &str = "patroni-password";
 /// How long a unit waits for the leader's mode, or for a live etcd member to join.
 const WAIT_FOR_CLUSTER: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_millis(500);
+/// How long a switchover waits for a synchronous standby to exist.
+const HAND_OVER_WAIT: Duration = Duration::from_secs(60);
 
 /// At the leader's install: records the mode from the number of units deployed.
 pub fn decide_mode(ctx: &mut HookContext) -> anyhow::Result<()> {
@@ -232,10 +234,15 @@ async fn join(port: u16, my_peer: &str) -> anyhow::Result<Vec<etcd::EtcdMember>>
     }
 }
 
-/// The stop hook in Patroni mode: Patroni first (a primary hands over its lock), then
-/// this unit's etcd member leaves the cluster and stops. Best effort: when the whole
+/// The stop hook in Patroni mode: a primary first hands its role to a synchronous standby
+/// (a switchover: stopping a primary whose standbys are not synchronous yet, as right
+/// after a switchover, would leave Patroni nobody it may promote), then Patroni stops,
+/// then this unit's etcd member leaves the cluster and stops. Best effort: when the whole
 /// application goes, the last members cannot reach a quorum to remove themselves.
-pub async fn stop(ctx: &HookContext, services: &Services) {
+pub async fn stop(ctx: &HookContext, services: &Services, label: &str) {
+    if let Err(e) = hand_over(ctx, label).await {
+        ctx.log("WARNING", &format!("{} stops without handing over the primary role: {e}", ctx.unit));
+    }
     services.supervisor.stop(&workload_key(ctx)).await;
     if let (Ok(client), Ok(peer)) = (own(ctx, STATE_ETCD_CLIENT), own(ctx, STATE_ETCD_PEER)) {
         if let Err(e) = etcd::remove_member(client, &etcd::peer_url(peer)).await {
@@ -252,6 +259,8 @@ pub struct ClusterView {
     pub primary: Option<(String, u16)>,
     /// Healthy replicas, by unit name.
     pub replicas: Vec<(String, u16)>,
+    /// The healthy replicas that are synchronous standbys (the ones Patroni may promote).
+    pub sync: Vec<String>,
 }
 
 /// Asks this unit's Patroni, else any other unit's, who is primary.
@@ -278,6 +287,9 @@ fn view(units: &[(String, std::collections::BTreeMap<String, String>)], members:
         if m.is_primary() {
             v.primary = Some((unit, p));
         } else if m.is_healthy_replica() {
+            if m.is_sync_standby() {
+                v.sync.push(unit.clone());
+            }
             v.replicas.push((unit, p));
         }
     }
@@ -312,17 +324,52 @@ pub fn recorded_role(ctx: &HookContext) -> Option<String> {
     ctx.state_get(STATE_HA_ROLE)
 }
 
-/// Switches the primary over to this unit, through its own Patroni.
+/// Polls the cluster (bounded) until `ready` accepts it.
+async fn await_view(ctx: &HookContext, what: &str, ready: impl Fn(&ClusterView) -> bool) -> Result<ClusterView, String> {
+    let started = Instant::now();
+    loop {
+        let last = match cluster(ctx).await {
+            Ok(v) if ready(&v) => return Ok(v),
+            Ok(v) => format!("{v:?}"),
+            Err(e) => e.to_string(),
+        };
+        if started.elapsed() > HAND_OVER_WAIT {
+            return Err(format!("no {what} within {} s (last seen: {last})", HAND_OVER_WAIT.as_secs()));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn rest_password(ctx: &HookContext, label: &str) -> Result<SecretString, String> {
+    let rest = server::internal(ctx, label).map_err(|e| e.to_string())?;
+    Ok(SecretString::new(rest.get(REST_PASSWORD_KEY).cloned().ok_or("Patroni's REST password is missing")?))
+}
+
+/// When this unit is the primary and has replicas: a switchover to a synchronous standby
+/// of Patroni's choice, once there is one.
+async fn hand_over(ctx: &HookContext, label: &str) -> Result<(), String> {
+    let view = cluster(ctx).await.map_err(|e| e.to_string())?;
+    if view.primary.as_ref().is_none_or(|(u, _)| *u != ctx.unit) || view.replicas.is_empty() {
+        return Ok(());
+    }
+    await_view(ctx, "synchronous standby", |v| !v.sync.is_empty()).await?;
+    let port = own(ctx, STATE_PATRONI_PORT).map_err(|e| e.to_string())?;
+    patroni_api::switchover(port, &rest_password(ctx, label)?, &member_name(&ctx.unit), None).await
+}
+
+/// Switches the primary over to this unit, through its own Patroni, once this unit is a
+/// synchronous standby (in synchronous mode Patroni promotes no other).
 pub async fn promote_self(ctx: &HookContext, label: &str) -> Result<(), String> {
     let view = cluster(ctx).await.map_err(|e| e.to_string())?;
     let Some((primary, _)) = view.primary else { return Err("the cluster has no primary now".into()) };
     if primary == ctx.unit {
         return Err("the unit is already the primary".into());
     }
-    let rest = server::internal(ctx, label).map_err(|e| e.to_string())?;
-    let password = SecretString::new(rest.get(REST_PASSWORD_KEY).cloned().ok_or("Patroni's REST password is missing")?);
+    let me = ctx.unit.clone();
+    let view = await_view(ctx, "synchronous standby role for this unit", |v| v.sync.contains(&me)).await?;
+    let primary = view.primary.map(|(u, _)| u).unwrap_or(primary);
     let port = own(ctx, STATE_PATRONI_PORT).map_err(|e| e.to_string())?;
-    patroni_api::switchover(port, &password, &member_name(&primary), &member_name(&ctx.unit)).await
+    patroni_api::switchover(port, &rest_password(ctx, label)?, &member_name(&primary), Some(&member_name(&ctx.unit))).await
 }
 
 #[cfg(test)]
@@ -342,6 +389,7 @@ mod tests {
         let v = view(&units, &[m("pg-0", "replica", "running", 1), m("pg-1", "leader", "running", 2), m("pg-2", "replica", "stopped", 3)]);
         assert_eq!(v.primary, Some(("pg/1".to_string(), 2)));
         assert_eq!(v.replicas, vec![("pg/0".to_string(), 1)]);
+        assert!(v.sync.is_empty());
         assert_eq!(member_name("postgresql-k8s/10"), "postgresql-k8s-10");
     }
 }

@@ -27,6 +27,10 @@ impl Member {
     pub fn is_healthy_replica(&self) -> bool {
         matches!(self.role.as_str(), "replica" | "sync_standby") && matches!(self.state.as_str(), "running" | "streaming")
     }
+    /// A healthy synchronous standby: in synchronous mode, the only kind Patroni promotes.
+    pub fn is_sync_standby(&self) -> bool {
+        self.role == "sync_standby" && self.is_healthy_replica()
+    }
 }
 
 /// The members of the cluster, as known to the Patroni on `rest_port`.
@@ -53,10 +57,14 @@ fn parse_cluster(v: &Value) -> Vec<Member> {
 }
 
 /// Asks the Patroni on `rest_port` to hand the primary role from `leader` to
-/// `candidate`; Patroni waits for it to happen. `Err` carries Patroni's refusal.
-pub async fn switchover(rest_port: u16, rest_password: &SecretString, leader: &str, candidate: &str) -> Result<(), String> {
+/// `candidate` (or, with `None`, to a synchronous standby of Patroni's choice); Patroni
+/// waits for it to happen. `Err` carries Patroni's refusal.
+pub async fn switchover(rest_port: u16, rest_password: &SecretString, leader: &str, candidate: Option<&str>) -> Result<(), String> {
     let auth = Basic { user: REST_USER, password: rest_password };
-    let body = json!({ "leader": leader, "candidate": candidate });
+    let body = match candidate {
+        Some(c) => json!({ "leader": leader, "candidate": c }),
+        None => json!({ "leader": leader }),
+    };
     match http::post(rest_port, "/switchover", &body, Some(auth)).await {
         Ok(r) if r.ok() => Ok(()),
         Ok(r) => {
@@ -79,7 +87,8 @@ mod tests {
         ]});
         let m = parse_cluster(&v);
         assert!(m[0].is_primary() && !m[0].is_healthy_replica());
-        assert!(m[1].is_healthy_replica());
+        assert!(m[1].is_healthy_replica() && m[1].is_sync_standby());
+        assert!(!m[0].is_sync_standby());
         assert!(!m[2].is_healthy_replica(), "a replica still starting is not offered to readers");
         assert_eq!(m[1].port, Some(5002));
         assert!(parse_cluster(&Value::Null).is_empty());
