@@ -455,6 +455,7 @@ impl PostgresqlCharm {
         ha::start(ctx, &self.services, &internal_label(&ctx.app)).await?;
         let view = ha::await_primary(ctx).await?;
         ha::note_role(ctx, &view);
+        ha::watch(ctx, &self.services);
         if ctx.leader {
             if let Some((_, port)) = view.primary {
                 let admin = self.services.pg.get(port, &operator_password(ctx)?).await?;
@@ -507,14 +508,16 @@ impl PostgresqlCharm {
             return Ok(());
         }
         let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
-        let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
+        // `patroni` is the user of Patroni's REST API (its password unlocks switchovers).
+        let key = if username == ha::REST_USER { Some(ha::REST_PASSWORD_KEY) } else { None };
+        let Some(key) = key.or_else(|| SYSTEM_USERS.iter().find(|(u, _)| *u == username).map(|(_, k)| *k)) else {
             ctx.action_fail(&format!(
                 "The action can be run only for system users or Patroni: backup, replication, rewind, operator, monitoring, patroni not {username}"
             ));
             return Ok(());
         };
         let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
-        ctx.action_set("password", passwords.get(*key).cloned().unwrap_or_default().into());
+        ctx.action_set("password", passwords.get(key).cloned().unwrap_or_default().into());
         Ok(())
     }
 

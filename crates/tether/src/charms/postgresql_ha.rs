@@ -10,6 +10,11 @@
 //! a leader setting, so every unit reads the same answer; a unit that starts before the
 //! leader's install is committed waits for it (bounded).
 //!
+//! **Following failovers.** A watcher task per application (started by the first unit
+//! `start` under Patroni) asks Patroni every two seconds who is primary and which
+//! replicas are healthy; when that changes it queues `update-status` on every unit, whose
+//! leader then rewrites `endpoints` and `read-only-endpoints` on every relation.
+//!
 //! **etcd membership.** The unit that was leader at install founds the etcd cluster; every
 //! other unit (at deploy or `add-unit`) is first added to it through a live member, then
 //! starts with the member list the cluster answered. A unit leaving removes its member so
@@ -19,10 +24,12 @@ use super::server::{self, workload_key};
 use super::services::Services;
 use crate::engine::context::{Bag, HookContext};
 use crate::engines::etcd::{self, EtcdSpec};
+pub use crate::engines::postgres::patroni::REST_USER;
 use crate::engines::postgres::patroni::{PatroniPasswords, PatroniSpec};
 use crate::engines::postgres::patroni_api::{self, Member};
 use crate::secret::SecretString;
 use anyhow::{anyhow, Context};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tether_core::life::Life;
 
@@ -41,6 +48,8 @@ pub const REST_PASSWORD_KEY: &str = "patroni-password";
 /// How long a unit waits for the leader's mode, or for a live etcd member to join.
 const WAIT_FOR_CLUSTER: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_millis(500);
+/// How often the watcher asks Patroni who is primary.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
 /// How long a switchover waits for a synchronous standby to exist.
 const HAND_OVER_WAIT: Duration = Duration::from_secs(60);
 
@@ -311,6 +320,58 @@ pub async fn await_primary(ctx: &HookContext) -> anyhow::Result<ClusterView> {
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// What the watcher compares: the primary's member name and the healthy replicas'.
+fn published(members: &[Member]) -> Option<(String, Vec<String>)> {
+    let primary = members.iter().find(|m| m.is_primary())?.name.clone();
+    let mut replicas: Vec<String> = members.iter().filter(|m| m.is_healthy_replica()).map(|m| m.name.clone()).collect();
+    replicas.sort();
+    Some((primary, replicas))
+}
+
+/// Follows the application's Patroni cluster between hooks (every [`WATCH_EVERY`]): when
+/// the primary or the set of healthy replicas changes (a failover, a replica back), every
+/// unit of the application is asked for `update-status` at once, so the leader rewrites
+/// the endpoints on every relation and each unit its status without waiting for the
+/// timer. One task per application; it ends when the application has no units left.
+pub fn watch(ctx: &HookContext, services: &Arc<Services>) {
+    let key = format!("{}/{}", ctx.model, ctx.app);
+    if !services.watchers.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
+        return;
+    }
+    let (model, app, services) = (ctx.model.clone(), ctx.app.clone(), services.clone());
+    tokio::spawn(async move {
+        let mut last = None;
+        loop {
+            tokio::time::sleep(WATCH_EVERY).await;
+            let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) else { break };
+            let Ok(units) = engine.store().read(|tx| tx.units(&model, Some(&app))) else { continue };
+            if units.is_empty() {
+                break;
+            }
+            let mut seen = None;
+            for p in units.iter().filter_map(|u| port(&u.state, STATE_PATRONI_PORT)) {
+                if let Ok(members) = patroni_api::cluster(p).await {
+                    seen = published(&members);
+                    if seen.is_some() {
+                        break;
+                    }
+                }
+            }
+            // No primary: Patroni is electing one; look again.
+            let Some(seen) = seen else { continue };
+            // The first look wakes the units too: the cluster may have changed while no
+            // watcher ran (controller restart, replicas becoming healthy after start).
+            if last.as_ref() != Some(&seen) {
+                for u in units.iter().filter(|u| u.life == Life::Alive) {
+                    let _ = engine.request_update_status(&model, &u.name);
+                }
+            }
+            last = Some(seen);
+        }
+        services.watchers.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+    });
 }
 
 /// Records this unit's role from a view, for the status.
