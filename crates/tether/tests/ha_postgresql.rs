@@ -143,28 +143,38 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
         assert_eq!(s.row("SELECT current_user")[0], login.user);
     }
 
-    // Fault 1: SIGKILL of the primary's postgres. Patroni promotes a standby.
+    // Fault 1: SIGKILL of the primary's postgres. With `primary_start_timeout: 0` Patroni
+    // promotes a synchronous standby when its health check (2 s per standby, no retry)
+    // confirms one; on a loaded machine it may not, and then it restarts the crashed
+    // primary in place (seen in 1 of 4 runs here). Either way: one primary, the endpoints
+    // name it, the credentials and every committed row are there.
     sigkill(primary_pid);
-    let new_primary = wait_until("a new primary after the kill", SETTLE_TIMEOUT, || match primary_unit(&c) {
-        Ok(p) if p != primary => Ok(p),
-        Ok(p) => Err(format!("still {p}")),
-        Err(e) => Err(e),
-    });
     let port = check_after_fault(&c, &pg, &ports, rows, "after SIGKILL of the primary's postgres");
-    assert_eq!(postmaster(&c, &new_primary).map(|(_, p)| p), Some(port), "get-primary names the writable server's unit");
-    // The old primary comes back as a replica (pg_rewind), never as a second primary.
-    wait_until("the old primary to rejoin as a replica", SETTLE_TIMEOUT, || {
-        let at = PgLogin { port: primary_port, ..login.clone() };
-        let r = at.connect().map_err(|e| format!("{e:?}"))?.try_query("SELECT pg_is_in_recovery()::text").map_err(|e| e.to_string())?;
-        match r.first().and_then(|row| row.first().cloned().flatten()).as_deref() {
-            Some("true") => Ok(()),
-            other => Err(format!("pg_is_in_recovery on the old primary: {other:?}")),
+    let new_primary = wait_until("get-primary to name the writable server's unit", SETTLE_TIMEOUT, || {
+        let p = primary_unit(&c)?;
+        match postmaster(&c, &p) {
+            Some((_, at)) if at == port => Ok(p),
+            other => Err(format!("{p} at {other:?}, writable port {port}")),
         }
     });
+    if new_primary == primary {
+        eprintln!("Patroni restarted the crashed primary {primary} in place");
+        assert_ne!(postmaster(&c, &primary).map(|(pid, _)| pid), Some(primary_pid), "a new postgres runs");
+    } else {
+        // The old primary comes back as a replica (pg_rewind), never as a second primary.
+        wait_until("the old primary to rejoin as a replica", SETTLE_TIMEOUT, || {
+            let at = PgLogin { port: primary_port, ..login.clone() };
+            let r = at.connect().map_err(|e| format!("{e:?}"))?.try_query("SELECT pg_is_in_recovery()::text").map_err(|e| e.to_string())?;
+            match r.first().and_then(|row| row.first().cloned().flatten()).as_deref() {
+                Some("true") => Ok(()),
+                other => Err(format!("pg_is_in_recovery on the old primary: {other:?}")),
+            }
+        });
+        c.wait_postgresql_credentials(&format!("{DI}/leader"), "the old primary listed as a healthy replica", |m| {
+            m["read-only-endpoints"].as_str().is_some_and(|r| ports_of(r).contains(&primary_port))
+        });
+    }
     assert_eq!(writable_ports(&login, &ports), [port], "never two primaries");
-    c.wait_postgresql_credentials(&format!("{DI}/leader"), "the old primary listed as a healthy replica", |m| {
-        m["read-only-endpoints"].as_str().is_some_and(|r| ports_of(r).contains(&primary_port))
-    });
 
     // Fault 2: SIGKILL of the (new) primary's Patroni. The supervisor restarts it; one
     // primary stays, whichever unit it is.
@@ -249,4 +259,11 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
         }
     });
     assert_eq!(writable_ports(&login, &ports).len(), 1, "never two primaries");
+
+    // The controller stopped (its workloads with it) and started again: etcd and Patroni
+    // come back from their data and the cluster serves the same credentials.
+    c.ok(&["controller", "stop"]);
+    assert!(writable_ports(&login, &ports).is_empty(), "the controller's stop stops its servers");
+    c.ok(&["status"]);
+    check_after_fault(&c, &pg, &ports, rows, "after a controller restart");
 }
