@@ -21,6 +21,7 @@ mod my_settings;
 mod mysql;
 mod pg_settings;
 mod postgresql;
+mod postgresql_ha;
 mod provider;
 mod reconcile;
 mod registry;

@@ -2,9 +2,11 @@
 //! `postgresql_client` provider that gives every integrated application its own
 //! database, user and password (charm-protocol §3).
 //!
-//! The first unit (the leader at install) runs the server; further units start none
-//! until high availability exists, and say so. All relation work happens on the leader,
-//! idempotently: the same relation served twice yields the same user and password.
+//! Deployed with one unit, the first unit (the leader at install) runs a plain server;
+//! units added later start none and say so. Deployed with more than one unit, every unit
+//! runs Patroni over its own PostgreSQL (`postgresql_ha`), and the server is whichever
+//! unit Patroni made primary. All relation work happens on the leader, against the
+//! primary, idempotently: the same relation served twice yields the same user and password.
 //!
 //! **Adopt mode**: with `external-endpoint` (`host:port`) and `admin-secret` (a user
 //! secret with `username` and `password`, granted to the application) set at deploy, the
@@ -16,6 +18,7 @@
 
 use super::adopt;
 use super::pg_settings;
+use super::postgresql_ha as ha;
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser, RotateError};
 use super::server;
@@ -54,6 +57,9 @@ const DATABASE: &str = "database";
 const PASSWORD_LEN: usize = 16;
 /// What standby units wait for.
 const HA: &str = "high availability";
+const HA_SET_PASSWORD: &str = "set-password is not available yet on an application that runs Patroni (deployed with more than one unit)";
+/// The primary unit's status message under Patroni (Canonical's).
+const PRIMARY: &str = "Primary";
 const INVALID_DATABASE: &str = "invalid database name requested";
 /// The legacy `pgsql` endpoints (charm-protocol §3.5).
 const LEGACY: [&str; 2] = ["db", "db-admin"];
@@ -65,12 +71,28 @@ fn adopted(ctx: &HookContext) -> Option<(String, u16)> {
     adopt::endpoint(ctx)
 }
 
-/// The address requirers are given: the adopted server's, or the primary unit's port on 127.0.0.1.
-fn server_address(ctx: &HookContext) -> anyhow::Result<(String, u16)> {
-    match adopted(ctx) {
-        Some(a) => Ok(a),
-        None => Ok((LOOPBACK.to_string(), server::primary_port(ctx)?)),
+/// The address requirers are given: the adopted server's, or the primary unit's port on
+/// 127.0.0.1 (under Patroni: the unit Patroni reports as primary).
+async fn server_address(ctx: &HookContext) -> anyhow::Result<(String, u16)> {
+    Ok(addresses(ctx).await?.0)
+}
+
+/// The write address and the read-only endpoints (a comma list): under Patroni the
+/// healthy replicas (empty when there are none, as Canonical's machine charm publishes),
+/// otherwise the one server again.
+async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)> {
+    if let Some(a) = adopted(ctx) {
+        let ro = format!("{}:{}", a.0, a.1);
+        return Ok((a, ro));
     }
+    if ha::is_ha(ctx) {
+        let view = ha::cluster(ctx).await?;
+        let (_, port) = view.primary.ok_or_else(|| anyhow!("the Patroni cluster has no primary now"))?;
+        let ro: Vec<String> = view.replicas.iter().map(|(_, p)| format!("{LOOPBACK}:{p}")).collect();
+        return Ok(((LOOPBACK.to_string(), port), ro.join(",")));
+    }
+    let port = server::primary_port(ctx)?;
+    Ok(((LOOPBACK.to_string(), port), format!("{LOOPBACK}:{port}")))
 }
 
 fn param(name: &str, description: &str) -> ActionParam {
@@ -128,6 +150,16 @@ pub fn meta() -> CharmMeta {
                 required: vec![],
                 additional_properties: false,
             },
+            ActionSpec {
+                name: "promote-to-primary".into(),
+                description: "Makes this unit the primary by a Patroni switchover (scope unit).".into(),
+                params: vec![
+                    ActionParam { default: Some("unit".into()), ..param("scope", "unit (this unit becomes primary) or cluster") },
+                    ActionParam { kind: "boolean".into(), ..param("force", "not used by tether: a switchover never loses data") },
+                ],
+                required: vec![],
+                additional_properties: false,
+            },
         ],
     }
 }
@@ -146,7 +178,8 @@ fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
 /// by `settle_status`) and nothing may be created.
 async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Option<Arc<PgAdmin>>> {
     if adopted(ctx).is_none() {
-        return Ok(Some(services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?));
+        let (_, port) = server_address(ctx).await?;
+        return Ok(Some(services.pg.get(port, &operator_password(ctx)?).await?));
     }
     adopt::admin(ctx, ENGINE, |t| async move { services.pg.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope).await })
         .await
@@ -194,7 +227,7 @@ impl PostgresqlCharm {
         if reconcile::issue_relation_user(ctx, &*admin, DATABASE, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
-        let (host, port) = server_address(ctx)?;
+        let ((host, port), read_only) = addresses(ctx).await?;
         let endpoint = format!("{host}:{port}");
         let version = server::primary_version(ctx);
         let answers = requests
@@ -212,7 +245,7 @@ impl PostgresqlCharm {
                 offer.tls.insert("tls".into(), "False".into());
                 offer.plain.insert("database".into(), database.clone());
                 offer.plain.insert("endpoints".into(), endpoint.clone());
-                offer.plain.insert("read-only-endpoints".into(), endpoint.clone());
+                offer.plain.insert("read-only-endpoints".into(), read_only.clone());
                 if let Some(v) = &version {
                     offer.plain.insert("version".into(), v.clone());
                 }
@@ -271,7 +304,7 @@ impl PostgresqlCharm {
         if reconcile::issue_relation_user(ctx, &*admin, endpoint, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
-        let (host, port) = server_address(ctx)?;
+        let (host, port) = server_address(ctx).await?;
         let conn = format!(
             "host={host} dbname={database} port={port} user={user} password={} fallback_application_name={remote}",
             password.expose()
@@ -323,20 +356,77 @@ impl PostgresqlCharm {
         self.settle_status(ctx)
     }
 
+    /// Start under Patroni: this unit's etcd member and Patroni; then the leader makes the
+    /// groups and system users on the primary (replicas get them by replication) and
+    /// re-serves every relation with the primary's address.
+    async fn start_ha(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, "starting etcd and Patroni")?;
+        ha::start(ctx, &self.services, &internal_label(&ctx.app)).await?;
+        let view = ha::await_primary(ctx).await?;
+        ha::note_role(ctx, &view);
+        ha::watch(ctx, &self.services);
+        if ctx.leader {
+            if let Some((_, port)) = view.primary {
+                let admin = self.services.pg.get(port, &operator_password(ctx)?).await?;
+                admin.ensure_groups().await?;
+                let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
+                for (user, key) in SYSTEM_USERS {
+                    if let Some(p) = passwords.get(key) {
+                        admin.ensure_system_user(user, &SecretString::new(p.clone())).await?;
+                    }
+                }
+                ctx.state_set(server::STATE_VERSION, &admin.version().await?);
+                self.repair_drift(ctx).await?;
+            }
+        }
+        self.settle_status(ctx)
+    }
+
+    /// `promote-to-primary`: scope `unit` switches the primary over to this unit through
+    /// Patroni; scope `cluster` (promoting a standby cluster) has no meaning without
+    /// asynchronous replication between clusters, which tether does not have.
+    async fn promote_to_primary(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let scope = ctx.action_param_str("scope").unwrap_or_else(|| "unit".into());
+        if scope != "unit" && scope != "cluster" {
+            ctx.action_fail("Scope should be either cluster or unit");
+            return Ok(());
+        }
+        if scope == "cluster" {
+            ctx.action_fail("cluster scope promotes a standby cluster: tether has no asynchronous replication between clusters");
+            return Ok(());
+        }
+        if !ha::is_ha(ctx) {
+            ctx.action_fail("promote-to-primary needs an application deployed with more than one unit (Patroni)");
+            return Ok(());
+        }
+        match ha::promote_self(ctx, &internal_label(&ctx.app)).await {
+            Ok(()) => {
+                ctx.action_log(&format!("{} is the primary", ctx.unit));
+                Ok(())
+            }
+            Err(e) => {
+                ctx.action_fail(&format!("switchover failed: {e}"));
+                Ok(())
+            }
+        }
+    }
+
     async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if adopted(ctx).is_some() {
             ctx.action_fail("get-password is not available on an adopted server: tether has no system users there");
             return Ok(());
         }
         let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
-        let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
+        // `patroni` is the user of Patroni's REST API (its password unlocks switchovers).
+        let key = if username == ha::REST_USER { Some(ha::REST_PASSWORD_KEY) } else { None };
+        let Some(key) = key.or_else(|| SYSTEM_USERS.iter().find(|(u, _)| *u == username).map(|(_, k)| *k)) else {
             ctx.action_fail(&format!(
                 "The action can be run only for system users or Patroni: backup, replication, rewind, operator, monitoring, patroni not {username}"
             ));
             return Ok(());
         };
         let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
-        ctx.action_set("password", passwords.get(*key).cloned().unwrap_or_default().into());
+        ctx.action_set("password", passwords.get(key).cloned().unwrap_or_default().into());
         Ok(())
     }
 
@@ -347,6 +437,12 @@ impl PostgresqlCharm {
         }
         if !ctx.leader {
             ctx.action_fail("The action can be run only on leader unit");
+            return Ok(());
+        }
+        if ha::is_ha(ctx) {
+            // Patroni's configuration on every unit holds these passwords; changing them
+            // there and on the server together is not built yet.
+            ctx.action_fail(HA_SET_PASSWORD);
             return Ok(());
         }
         let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
@@ -421,17 +517,22 @@ impl ServerCharm for PostgresqlCharm {
             return Ok(());
         }
         server::claim_port_and_role(ctx)?;
+        ha::decide_mode(ctx)?;
         ctx.set_status(WorkloadStatus::Maintenance, "installing PostgreSQL")?;
         Ok(())
     }
 
     /// The leader makes sure every internal password exists (never replacing one).
     fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
+        let mut keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
+        keys.push((ha::REST_PASSWORD_KEY, PASSWORD_LEN));
         server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
     }
 
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopted(ctx).is_none() && ha::await_mode(ctx).await? {
+            return self.start_ha(ctx).await;
+        }
         if !server::is_primary(ctx) {
             return server::standby_status(ctx, HA);
         }
@@ -469,11 +570,12 @@ impl ServerCharm for PostgresqlCharm {
         self.settle_status(ctx)
     }
 
-    /// Applies the config to the server tether runs (an adopted server's settings are its
-    /// owner's): settings live or by a restart, plugin extensions, then legacy relations
+    /// Applies the config to the plain server tether runs (an adopted server's settings are
+    /// its owner's): settings live or by a restart, plugin extensions, then legacy relations
     /// that waited for an extension are served again.
     async fn config_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if adopted(ctx).is_some() || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
+        // Under Patroni the settings are Patroni's to apply (not built yet: see the README).
+        if adopted(ctx).is_some() || ha::is_ha(ctx) || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
             return self.settle_status(ctx);
         }
         let admin = self.services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?;
@@ -504,11 +606,20 @@ impl ServerCharm for PostgresqlCharm {
 
     /// Active unless a relation request is blocked or the server is not running.
     fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
-        if !server::is_primary(ctx) {
+        let patroni = ha::is_ha(ctx);
+        if !patroni && !server::is_primary(ctx) {
             return server::standby_status(ctx, HA);
         }
         let adopted = adopted(ctx);
-        if adopted.is_some() {
+        if patroni {
+            if let Some((status, message)) = server::workload_problem(ctx, &self.services.supervisor, "Patroni") {
+                return Ok(ctx.set_status(status, &message)?);
+            }
+            if !ctx.leader {
+                let primary = ha::recorded_role(ctx).as_deref() == Some("primary");
+                return Ok(ctx.set_status(WorkloadStatus::Active, if primary { PRIMARY } else { "" })?);
+            }
+        } else if adopted.is_some() {
             if let Some((status, message)) = adopt::problem(ctx) {
                 return Ok(ctx.set_status(status, &message)?);
             }
@@ -525,6 +636,9 @@ impl ServerCharm for PostgresqlCharm {
         match (blocked, adopted) {
             (Some(reason), _) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
             (None, Some((host, port))) => ctx.set_status(WorkloadStatus::Active, &adopt::active_message(ctx, &host, port, ENGINE))?,
+            (None, None) if patroni && ha::recorded_role(ctx).as_deref() == Some("primary") => {
+                ctx.set_status(WorkloadStatus::Active, PRIMARY)?
+            }
             (None, None) => ctx.set_status(WorkloadStatus::Active, "")?,
         }
         Ok(())
@@ -536,8 +650,25 @@ impl ServerCharm for PostgresqlCharm {
     /// user dropped by hand, resetting a password changed by hand). Users tether did not
     /// create (other names) are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let patroni = ha::is_ha(ctx);
+        if patroni && server::server_running(ctx, &self.services.supervisor) {
+            // Every unit learns its role; the leader re-serves below, which rewrites the
+            // endpoints of every relation when the primary moved.
+            match ha::cluster(ctx).await {
+                Ok(view) if view.primary.is_some() => ha::note_role(ctx, &view),
+                Ok(_) => {
+                    // A failover in progress: Patroni elects; the next update-status serves.
+                    ctx.log("WARNING", "the Patroni cluster has no primary now");
+                    return Ok(());
+                }
+                Err(e) => {
+                    ctx.log("WARNING", &format!("cannot learn the primary: {e}"));
+                    return Ok(());
+                }
+            }
+        }
         let running = adopted(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
-        if !ctx.leader || !server::is_primary(ctx) || !running {
+        if !ctx.leader || !(patroni || server::is_primary(ctx)) || !running {
             return Ok(());
         }
         let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
@@ -582,11 +713,24 @@ impl ServerCharm for PostgresqlCharm {
                 adopt::rotate_action(ctx, async |ctx| admin(&self.services, ctx).await, generate_password(PASSWORD_LEN)).await
             }
             "get-primary" => {
-                let primary = server::primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default();
+                let primary = if ha::is_ha(ctx) {
+                    ha::cluster(ctx).await?.primary.map(|(u, _)| u).unwrap_or_default()
+                } else {
+                    server::primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default()
+                };
                 ctx.action_set("primary", primary.into());
                 Ok(())
             }
+            "promote-to-primary" => self.promote_to_primary(ctx).await,
             other => Err(anyhow!("action {other:?} not implemented")),
+        }
+    }
+
+    async fn stop(&self, ctx: &mut HookContext) {
+        if ha::is_ha(ctx) {
+            ha::stop(ctx, &self.services, &internal_label(&ctx.app)).await;
+        } else {
+            server::stop(ctx, &self.services.supervisor).await;
         }
     }
 

@@ -1,6 +1,7 @@
 //! [`Services`]: what a charm uses beyond its hook context, given to it when it is built
 //! (never through the context, so the engine below the charms knows none of it).
 
+use crate::engine::Engine;
 use crate::hooktools::HookToolRegistry;
 use crate::paths::Home;
 use crate::workload::Supervisor;
@@ -16,6 +17,11 @@ pub struct Services {
     pub routers: crate::engines::mongo::router::Routers,
     /// Running external hooks by context id, for their hook tools.
     pub hook_tools: HookToolRegistry,
+    /// The engine, set once it exists (it is built from the charms): a charm's watcher
+    /// asks it for an `update-status` when the workload changed between hooks.
+    pub engine: std::sync::OnceLock<std::sync::Weak<Engine>>,
+    /// The applications whose workload a watcher task follows (`model/app`).
+    pub watchers: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Services {
@@ -29,6 +35,8 @@ impl Services {
             mysql: Default::default(),
             routers: Default::default(),
             hook_tools: Default::default(),
+            engine: Default::default(),
+            watchers: Default::default(),
         }
     }
 }

@@ -112,6 +112,7 @@ async fn run(home: Home) -> anyhow::Result<()> {
     let services = Arc::new(Services::new(home.clone()));
     let charms = Arc::new(Registry::new(services.clone()));
     let engine = Engine::new(store.clone(), home.clone(), charms.clone());
+    let _ = services.engine.set(Arc::downgrade(&engine));
     let controller = Arc::new(Controller { home: home.clone(), store, engine: engine.clone(), charms, shutdown: Notify::new(), uuid });
     let listener = server::bind(&home)?;
     std::fs::write(home.pid(), std::process::id().to_string())?;

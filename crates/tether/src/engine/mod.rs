@@ -136,6 +136,20 @@ impl Engine {
         self.handles.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
     }
 
+    /// Queues `update-status` for a unit and wakes it now: for a charm's own watcher that
+    /// saw its workload change between hooks (a failover), so the change is acted on at
+    /// once instead of at the next timer.
+    pub fn request_update_status(self: &Arc<Self>, model: &str, unit: &str) -> Result<(), StoreError> {
+        self.store.write(|tx| tx.enqueue(model, unit, &Event::simple(HookKind::UpdateStatus)))?;
+        self.kick(model, unit);
+        Ok(())
+    }
+
+    /// The store the engine runs hooks against.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
     pub fn kick_all(self: &Arc<Self>, model: &str, units: impl IntoIterator<Item = String>) {
         for u in units {
             self.kick(model, &u);

@@ -9,6 +9,8 @@
 
 pub mod admin_pool;
 pub mod error_class;
+pub mod etcd;
+pub mod http;
 pub mod mongo;
 pub mod mysql;
 pub mod postgres;
@@ -23,6 +25,12 @@ use std::sync::Arc;
 /// How every engine finds a server an earlier controller left running (for the
 /// supervisor's `remove_data`).
 pub fn stray_servers() -> Vec<Arc<dyn StrayServer>> {
-    vec![Arc::new(postgres::PgStrays), Arc::new(mysql::MyStrays), Arc::new(mongo::MongoStrays)]
+    vec![
+        Arc::new(postgres::patroni::PatroniStrays),
+        Arc::new(etcd::EtcdStrays),
+        Arc::new(postgres::PgStrays),
+        Arc::new(mysql::MyStrays),
+        Arc::new(mongo::MongoStrays),
+    ]
 }
 pub use user_admin::{AdoptedAdmin, DatabaseGrant, Ensured, Ownership, RelationUser, UserAdmin};

@@ -5,6 +5,8 @@
 
 mod admin;
 mod error;
+pub mod patroni;
+pub mod patroni_api;
 mod pool;
 mod server;
 mod settings;

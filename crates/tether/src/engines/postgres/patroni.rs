@@ -1,0 +1,323 @@
+//! One Patroni managing one unit's PostgreSQL, for an application deployed highly
+//! available: Patroni bootstraps the cluster (or a replica from the primary), holds the
+//! leader lock in the application's etcd, promotes a synchronous standby when the primary
+//! fails and rewinds a former primary with `pg_rewind`. tether never decides a failover
+//! itself; it starts Patroni, watches it as a `ServerProcess` and reads its REST API.
+//!
+//! Patroni and the PostgreSQL it starts run as `postgres` with Debian's `/usr/bin/python3`
+//! (the `patroni` script's own interpreter). Its configuration holds the internal
+//! passwords, so it is written owner-only (0600, owned by `postgres`) inside the unit
+//! directory, never logged, and rewritten at every start. The settings follow Canonical's
+//! charm: `synchronous_mode` with every replica synchronous (its default
+//! `synchronous_node_count: all`), `use_pg_rewind`; `primary_start_timeout: 0` makes a
+//! crashed primary fail over to a synchronous standby instead of restarting in place.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::json;
+
+use super::server::{PgBinaries, SUPERUSER, SYSTEM_USER};
+use crate::engines::http;
+use crate::secret::SecretString;
+use crate::workload::process::{pid_alive, Proc};
+use crate::workload::server_process::{ServerProcess, StrayServer};
+use crate::workload::sysuser::{grant_traverse, own_dir, service_user, RunAs};
+use crate::workload::WorkloadError;
+
+const PROGRAM: &str = "/usr/bin/patroni";
+/// A replica's first start copies the primary (`pg_basebackup`); that may take a while.
+const READY_TIMEOUT: Duration = Duration::from_secs(180);
+const READY_POLL: Duration = Duration::from_millis(200);
+/// Patroni stops PostgreSQL (fast) and releases its leader lock before it exits.
+const STOP_GRACE: Duration = Duration::from_secs(60);
+/// Leader lock lifetime and loop period. Canonical's charm uses Patroni's defaults (30 s,
+/// 10 s); shorter values fail over sooner on one machine, within Patroni's rule
+/// `loop_wait + 2 * retry_timeout <= ttl`.
+pub const TTL_SECS: u64 = 20;
+pub const LOOP_WAIT_SECS: u64 = 5;
+const RETRY_TIMEOUT_SECS: u64 = 5;
+/// "Every replica synchronous": Patroni takes at most this many.
+const SYNCHRONOUS_NODE_COUNT: u32 = 16;
+/// The user Patroni's REST API asks of unsafe requests (switchover, restart).
+pub const REST_USER: &str = "patroni";
+
+/// The passwords Patroni needs: its superuser, replication and rewind users, and its REST API's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatroniPasswords {
+    pub operator: SecretString,
+    pub replication: SecretString,
+    pub rewind: SecretString,
+    pub rest: SecretString,
+}
+
+/// One unit's Patroni.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatroniSpec {
+    /// `<unit dir>/patroni`: `patroni.yml`, `patroni.log`, `patroni.pid`, `pgpass`.
+    pub dir: PathBuf,
+    /// `<unit dir>/pgdata`.
+    pub data_dir: PathBuf,
+    /// The member name (the unit's name with `/` as `-`).
+    pub name: String,
+    /// The cluster: one per application (model uuid and application name).
+    pub scope: String,
+    pub rest_port: u16,
+    pub pg_port: u16,
+    /// `127.0.0.1:port` of every etcd member known at start (Patroni learns the rest).
+    pub etcd_hosts: Vec<String>,
+    pub passwords: PatroniPasswords,
+}
+
+impl PatroniSpec {
+    /// The usual layout under a unit directory.
+    pub fn for_unit(
+        unit_dir: &Path,
+        name: &str,
+        scope: &str,
+        ports: (u16, u16),
+        etcd_hosts: Vec<String>,
+        passwords: PatroniPasswords,
+    ) -> Self {
+        PatroniSpec {
+            dir: unit_dir.join("patroni"),
+            data_dir: unit_dir.join("pgdata"),
+            name: name.to_string(),
+            scope: scope.to_string(),
+            rest_port: ports.0,
+            pg_port: ports.1,
+            etcd_hosts,
+            passwords,
+        }
+    }
+    fn config_file(&self) -> PathBuf {
+        self.dir.join("patroni.yml")
+    }
+    fn pid_file(&self) -> PathBuf {
+        self.dir.join("patroni.pid")
+    }
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("patroni.log")
+    }
+
+    /// Patroni's configuration (passwords in clear: only ever written to the 0600 file).
+    fn config(&self, bins: &PgBinaries) -> serde_json::Value {
+        let pg = format!("127.0.0.1:{}", self.pg_port);
+        let rest = format!("127.0.0.1:{}", self.rest_port);
+        json!({
+            "scope": self.scope,
+            "namespace": "/tether/",
+            "name": self.name,
+            "log": { "level": "INFO" },
+            "restapi": {
+                "listen": rest,
+                "connect_address": rest,
+                "authentication": { "username": REST_USER, "password": self.passwords.rest.expose() },
+            },
+            "etcd3": { "hosts": self.etcd_hosts },
+            "bootstrap": {
+                "dcs": {
+                    "ttl": TTL_SECS,
+                    "loop_wait": LOOP_WAIT_SECS,
+                    "retry_timeout": RETRY_TIMEOUT_SECS,
+                    "maximum_lag_on_failover": 1_048_576,
+                    "synchronous_mode": true,
+                    "synchronous_node_count": SYNCHRONOUS_NODE_COUNT,
+                    "primary_start_timeout": 0,
+                    "postgresql": {
+                        "use_pg_rewind": true,
+                        "use_slots": true,
+                        "parameters": {
+                            "wal_level": "replica",
+                            "hot_standby": "on",
+                            "wal_log_hints": "on",
+                            "max_wal_senders": 10,
+                            "max_replication_slots": 10,
+                            "password_encryption": "scram-sha-256",
+                        },
+                    },
+                },
+                "initdb": [{ "encoding": "UTF8" }, { "locale": "C" }, { "auth": "scram-sha-256" }],
+            },
+            "postgresql": {
+                "listen": pg,
+                "connect_address": pg,
+                "data_dir": self.data_dir,
+                "bin_dir": bins.dir,
+                "pgpass": self.dir.join("pgpass"),
+                "remove_data_directory_on_rewind_failure": true,
+                "remove_data_directory_on_diverged_timelines": true,
+                "authentication": {
+                    "superuser": { "username": SUPERUSER, "password": self.passwords.operator.expose() },
+                    "replication": { "username": "replication", "password": self.passwords.replication.expose() },
+                    "rewind": { "username": "rewind", "password": self.passwords.rewind.expose() },
+                },
+                "parameters": {
+                    "unix_socket_directories": "",
+                    "password_encryption": "scram-sha-256",
+                    "log_statement": "none",
+                    "logging_collector": "off",
+                },
+                "pg_hba": [
+                    "host replication replication 127.0.0.1/32 scram-sha-256",
+                    "host all all 127.0.0.1/32 scram-sha-256",
+                ],
+            },
+        })
+    }
+}
+
+/// Finds a Patroni left running in a directory (by its pid file).
+pub struct PatroniStrays;
+
+impl StrayServer for PatroniStrays {
+    fn find(&self, dir: &Path) -> Option<(u32, Signal, Duration)> {
+        let pid = std::fs::read_to_string(dir.join("patroni.pid")).ok()?.trim().parse().ok()?;
+        is_patroni_of(pid, &dir.join("patroni.yml")).then_some((pid, Signal::SIGTERM, STOP_GRACE))
+    }
+}
+
+/// Whether `pid` is a Patroni running with `config`.
+fn is_patroni_of(pid: u32, config: &Path) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let config = config.to_string_lossy();
+    let args: Vec<String> = cmd.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    args.iter().any(|a| a.ends_with("patroni")) && args.iter().any(|a| *a == config)
+}
+
+#[async_trait::async_trait]
+impl ServerProcess for PatroniSpec {
+    fn name(&self) -> &'static str {
+        "patroni"
+    }
+    fn place(&self) -> (&Path, u16) {
+        (&self.dir, self.rest_port)
+    }
+    async fn start(&self) -> Result<Proc, WorkloadError> {
+        let bins = PgBinaries::find()?;
+        let run_as = service_user(SYSTEM_USER)?;
+        prepare(self, &bins, run_as)?;
+        let pid: Option<u32> = std::fs::read_to_string(self.pid_file()).ok().and_then(|p| p.trim().parse().ok());
+        let mut proc = match pid.filter(|p| is_patroni_of(*p, &self.config_file())) {
+            Some(pid) => Proc::Adopted { pid },
+            None => spawn(self, run_as)?,
+        };
+        if let Err(e) = wait_running(self, &mut proc).await {
+            let _ = proc.terminate(Signal::SIGTERM, STOP_GRACE).await;
+            return Err(e);
+        }
+        Ok(proc)
+    }
+    fn stop_signal(&self) -> Signal {
+        Signal::SIGTERM
+    }
+    fn stop_grace(&self) -> Duration {
+        STOP_GRACE
+    }
+}
+
+/// Directories owned by the server user, and the configuration written 0600 for it.
+fn prepare(spec: &PatroniSpec, bins: &PgBinaries, run_as: Option<RunAs>) -> Result<(), WorkloadError> {
+    let unit = spec.dir.parent().unwrap_or(Path::new("/"));
+    own_dir(unit, run_as)?;
+    grant_traverse(unit, SYSTEM_USER, run_as)?;
+    own_dir(&spec.dir, run_as)?;
+    let path = spec.config_file();
+    let err = |step, e| WorkloadError::Prepare { step, path: path.clone(), source: e };
+    let yaml = zeroize::Zeroizing::new(
+        serde_norway::to_string(&spec.config(bins)).map_err(|e| err("render patroni.yml", std::io::Error::other(e.to_string())))?,
+    );
+    let staging = spec.dir.join("patroni.yml.new");
+    let _ = std::fs::remove_file(&staging);
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&staging).map_err(|e| err("write patroni.yml", e))?;
+    f.write_all(yaml.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| err("write patroni.yml", e))?;
+    if let Some(r) = run_as {
+        std::os::unix::fs::chown(&staging, Some(r.uid), Some(r.gid)).map_err(|e| err("chown patroni.yml", e))?;
+    }
+    std::fs::rename(&staging, &path).map_err(|e| err("move patroni.yml into place", e))
+}
+
+fn spawn(spec: &PatroniSpec, run_as: Option<RunAs>) -> Result<Proc, WorkloadError> {
+    let log_path = spec.log_file();
+    let prep = |step| {
+        let p = log_path.clone();
+        move |e| WorkloadError::Prepare { step, path: p, source: e }
+    };
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(prep("open patroni log"))?;
+    let log2 = log.try_clone().map_err(prep("open patroni log"))?;
+    let mut cmd = tokio::process::Command::new(PROGRAM);
+    cmd.arg(spec.config_file())
+        .env("HOME", &spec.dir)
+        .env_remove("PYTHONPATH")
+        .env_remove("PYTHONHOME")
+        .env_remove("PGPASSWORD")
+        .current_dir(&spec.dir)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .kill_on_drop(false)
+        .process_group(0);
+    if let Some(r) = run_as {
+        cmd.uid(r.uid).gid(r.gid);
+    }
+    let child = cmd.spawn().map_err(|e| WorkloadError::Spawn { program: PathBuf::from(PROGRAM), source: e })?;
+    let proc = Proc::from_child(child);
+    let pid_file = spec.pid_file();
+    std::fs::write(&pid_file, format!("{}\n", proc.pid())).map_err(|e| WorkloadError::Prepare {
+        step: "write patroni.pid",
+        path: pid_file,
+        source: e,
+    })?;
+    Ok(proc)
+}
+
+/// Polls Patroni's `/health` (200 once its PostgreSQL runs, as primary or replica) until
+/// it answers 200, Patroni dies, or [`READY_TIMEOUT`] passes.
+async fn wait_running(spec: &PatroniSpec, proc: &mut Proc) -> Result<(), WorkloadError> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = proc.try_exited() {
+            return Err(WorkloadError::ExitedDuringStart { status, log: spec.log_file() });
+        }
+        let last_error = match http::get(spec.rest_port, "/health").await {
+            Ok(r) if r.ok() => return Ok(()),
+            Ok(r) => format!("PostgreSQL not running under Patroni yet (HTTP {})", r.status),
+            Err(e) => e.to_string(),
+        };
+        if started.elapsed() >= READY_TIMEOUT {
+            return Err(WorkloadError::NotReady { port: spec.rest_port, waited_secs: READY_TIMEOUT.as_secs(), last_error });
+        }
+        tokio::time::sleep(READY_POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_keeps_canonicals_replication_settings_and_loopback_only() {
+        let pw = || SecretString::new(String::from("pw"));
+        let passwords = PatroniPasswords { operator: pw(), replication: pw(), rewind: pw(), rest: pw() };
+        let spec = PatroniSpec::for_unit(Path::new("/h/u"), "pg-0", "s", (8008, 5432), vec!["127.0.0.1:2379".into()], passwords);
+        let c = spec.config(&PgBinaries { dir: PathBuf::from("/usr/lib/postgresql/15/bin") });
+        let dcs = &c["bootstrap"]["dcs"];
+        assert_eq!(dcs["synchronous_mode"], json!(true));
+        assert_eq!(dcs["postgresql"]["use_pg_rewind"], json!(true));
+        assert!(dcs["loop_wait"].as_u64().unwrap() + 2 * dcs["retry_timeout"].as_u64().unwrap() <= dcs["ttl"].as_u64().unwrap());
+        assert_eq!(c["postgresql"]["listen"], json!("127.0.0.1:5432"));
+        assert_eq!(c["restapi"]["listen"], json!("127.0.0.1:8008"));
+        assert_eq!(c["postgresql"]["data_dir"], json!("/h/u/pgdata"));
+        for rule in c["postgresql"]["pg_hba"].as_array().unwrap() {
+            assert!(rule.as_str().unwrap().ends_with("127.0.0.1/32 scram-sha-256"), "{rule}");
+        }
+    }
+}
