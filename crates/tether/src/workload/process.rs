@@ -127,6 +127,32 @@ pub fn stop_pid_blocking(pid: u32, graceful: Signal, grace: Duration) {
     }
 }
 
+/// Starts a supervised helper program (etcd, Patroni): `cmd` in its own process group, as
+/// `run_as` when given, its stdout and stderr appended to `log` (created if missing), and
+/// its pid written to `pid_file` so a later controller can find it.
+pub fn spawn_logged(
+    mut cmd: tokio::process::Command,
+    program: &std::path::Path,
+    log: &std::path::Path,
+    pid_file: &std::path::Path,
+    run_as: Option<super::sysuser::RunAs>,
+) -> Result<Proc, WorkloadError> {
+    let prep = |step, path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |e| WorkloadError::Prepare { step, path, source: e }
+    };
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(prep("open log", log))?;
+    let err = out.try_clone().map_err(prep("open log", log))?;
+    cmd.stdin(std::process::Stdio::null()).stdout(out).stderr(err).kill_on_drop(false).process_group(0);
+    if let Some(r) = run_as {
+        cmd.uid(r.uid).gid(r.gid);
+    }
+    let child = cmd.spawn().map_err(|e| WorkloadError::Spawn { program: program.to_path_buf(), source: e })?;
+    let proc = Proc::from_child(child);
+    std::fs::write(pid_file, format!("{}\n", proc.pid())).map_err(prep("write pid file", pid_file))?;
+    Ok(proc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

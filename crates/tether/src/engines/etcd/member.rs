@@ -3,14 +3,13 @@
 //! left running by an earlier controller is adopted, or stopped when the unit goes.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
 use crate::engines::http;
 use crate::engines::postgres::SYSTEM_USER;
-use crate::workload::process::{pid_alive, Proc};
+use crate::workload::process::{pid_alive, spawn_logged, Proc};
 use crate::workload::server_process::{ServerProcess, StrayServer};
 use crate::workload::sysuser::{grant_traverse, own_dir, service_user};
 use crate::workload::WorkloadError;
@@ -117,13 +116,6 @@ fn spawn(spec: &EtcdSpec) -> Result<Proc, WorkloadError> {
     own_dir(unit, run_as)?;
     grant_traverse(unit, SYSTEM_USER, run_as)?;
     own_dir(&spec.dir, run_as)?;
-    let prep = |step, path: &Path| {
-        let path = path.to_path_buf();
-        move |e| WorkloadError::Prepare { step, path, source: e }
-    };
-    let log_path = spec.dir.join("etcd.log");
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(prep("open etcd log", &log_path))?;
-    let log2 = log.try_clone().map_err(prep("open etcd log", &log_path))?;
     let client = format!("http://127.0.0.1:{}", spec.client_port);
     let mut cmd = tokio::process::Command::new(BINARY);
     cmd.arg("--name")
@@ -145,20 +137,8 @@ fn spawn(spec: &EtcdSpec) -> Result<Proc, WorkloadError> {
         .arg("--initial-cluster-token")
         .arg(&spec.token)
         .args(["--logger", "zap", "--log-outputs", "stderr", "--auto-compaction-retention", "1"])
-        .current_dir(&spec.dir)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2)
-        .kill_on_drop(false)
-        .process_group(0);
-    if let Some(r) = run_as {
-        cmd.uid(r.uid).gid(r.gid);
-    }
-    let child = cmd.spawn().map_err(|e| WorkloadError::Spawn { program: PathBuf::from(BINARY), source: e })?;
-    let proc = Proc::from_child(child);
-    let pid_file = spec.pid_file();
-    std::fs::write(&pid_file, format!("{}\n", proc.pid())).map_err(prep("write etcd.pid", &pid_file))?;
-    Ok(proc)
+        .current_dir(&spec.dir);
+    spawn_logged(cmd, Path::new(BINARY), &spec.dir.join("etcd.log"), &spec.pid_file(), run_as)
 }
 
 /// Polls `/health` until the member says it is healthy (it has joined a cluster with a

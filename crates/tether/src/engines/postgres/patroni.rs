@@ -15,7 +15,6 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -24,7 +23,7 @@ use serde_json::json;
 use super::server::{PgBinaries, SUPERUSER, SYSTEM_USER};
 use crate::engines::http;
 use crate::secret::SecretString;
-use crate::workload::process::{pid_alive, Proc};
+use crate::workload::process::{pid_alive, spawn_logged, Proc};
 use crate::workload::server_process::{ServerProcess, StrayServer};
 use crate::workload::sysuser::{grant_traverse, own_dir, service_user, RunAs};
 use crate::workload::WorkloadError;
@@ -246,37 +245,14 @@ fn prepare(spec: &PatroniSpec, bins: &PgBinaries, run_as: Option<RunAs>) -> Resu
 }
 
 fn spawn(spec: &PatroniSpec, run_as: Option<RunAs>) -> Result<Proc, WorkloadError> {
-    let log_path = spec.log_file();
-    let prep = |step| {
-        let p = log_path.clone();
-        move |e| WorkloadError::Prepare { step, path: p, source: e }
-    };
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(prep("open patroni log"))?;
-    let log2 = log.try_clone().map_err(prep("open patroni log"))?;
     let mut cmd = tokio::process::Command::new(PROGRAM);
     cmd.arg(spec.config_file())
         .env("HOME", &spec.dir)
         .env_remove("PYTHONPATH")
         .env_remove("PYTHONHOME")
         .env_remove("PGPASSWORD")
-        .current_dir(&spec.dir)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2)
-        .kill_on_drop(false)
-        .process_group(0);
-    if let Some(r) = run_as {
-        cmd.uid(r.uid).gid(r.gid);
-    }
-    let child = cmd.spawn().map_err(|e| WorkloadError::Spawn { program: PathBuf::from(PROGRAM), source: e })?;
-    let proc = Proc::from_child(child);
-    let pid_file = spec.pid_file();
-    std::fs::write(&pid_file, format!("{}\n", proc.pid())).map_err(|e| WorkloadError::Prepare {
-        step: "write patroni.pid",
-        path: pid_file,
-        source: e,
-    })?;
-    Ok(proc)
+        .current_dir(&spec.dir);
+    spawn_logged(cmd, Path::new(PROGRAM), &spec.log_file(), &spec.pid_file(), run_as)
 }
 
 /// Polls Patroni's `/health` (200 once its PostgreSQL runs, as primary or replica) until
