@@ -2,7 +2,8 @@
 //! etcd member and a Patroni per unit; a data-integrator's credentials are issued once on
 //! the primary and keep working after the primary's PostgreSQL is SIGKILLed (Patroni
 //! promotes a synchronous standby, tether moves `endpoints`) and after the primary's
-//! Patroni is SIGKILLed (the supervisor restarts it). `update-status` runs every 10 minutes
+//! Patroni is SIGKILLed (the supervisor restarts it); config options reach every member
+//! through Patroni's shared configuration. `update-status` runs every 10 minutes
 //! here, so what follows a failover is the charm's watcher. Every wait polls a condition,
 //! bounded.
 
@@ -212,6 +213,30 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
     // Patroni's REST user has a password of its own, shown as Canonical's charm does.
     let rest = c.action_results(&format!("{PG}/leader"), "get-password", &["username=patroni"]);
     assert_eq!(rest["password"].as_str().map(str::len), Some(16), "{rest:#}");
+
+    // Config under Patroni: a reloadable and a restart-only setting reach every member
+    // through Patroni's shared configuration (members restarted, replicas first); the
+    // credentials and the rows are kept.
+    c.ok(&["config", PG, "memory_work_mem=2048", "memory_max_prepared_transactions=9"]);
+    let operator = c.operator_password(PG);
+    for unit in [format!("{PG}/0"), format!("{PG}/1")] {
+        wait_until(&format!("{unit} runs the new settings"), SETTLE_TIMEOUT, || {
+            let (_, port) = postmaster(&c, &unit).ok_or_else(|| "not running".to_string())?;
+            let admin = PgLogin { port, ..login.as_user("operator", &operator).with_db("postgres") };
+            let s = admin.connect().map_err(|e| format!("{e:?}"))?;
+            let got = (s.row("SHOW work_mem")[0].clone(), s.row("SHOW max_prepared_transactions")[0].clone());
+            if got == ("2MB".to_string(), "9".to_string()) {
+                Ok(())
+            } else {
+                Err(format!("{got:?}"))
+            }
+        });
+    }
+    c.wait_active(&[PG]);
+    let counted = wait_until("the relation's user reads every row", SETTLE_TIMEOUT, || {
+        login.connect().map(|s| s.row("SELECT count(*)::text FROM committed")[0].clone()).map_err(|e| format!("{e:?}"))
+    });
+    assert_eq!(counted, rows.to_string());
 
     // promote-to-primary: a bad scope is refused, scope unit switches over to that unit.
     let primary = wait_until("get-primary to name a unit", SETTLE_TIMEOUT, || primary_unit(&c));

@@ -11,7 +11,7 @@
 mod parameters;
 mod table;
 
-pub use parameters::{extensions, parameters, render_auto_conf, Host, EXTENSIONS_WITH_DEPENDENCIES, PRELOADED_LIBRARIES};
+pub use parameters::{extensions, parameters, patroni_dcs, render_auto_conf, Host, EXTENSIONS_WITH_DEPENDENCIES, PRELOADED_LIBRARIES};
 pub use table::OPTIONS;
 
 use crate::charm_meta::{ConfigOption, OptionType};

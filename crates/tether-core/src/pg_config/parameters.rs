@@ -222,3 +222,25 @@ pub fn render_auto_conf(settings: &BTreeMap<String, String>) -> String {
     }
     out
 }
+
+/// What the options set in a Patroni cluster's own configuration (beside the server
+/// settings), for a cluster of `units` members: how many synchronous standbys (`all` is
+/// every replica, `majority` half of the members), whether commits wait for one even when
+/// none is there, and how far behind a replica may be and still be promoted.
+pub fn patroni_dcs(config: &BTreeMap<String, Value>, units: usize) -> serde_json::Map<String, Value> {
+    let replicas = units.saturating_sub(1).max(1) as i64;
+    let mut out = serde_json::Map::new();
+    let count = match config.get("synchronous_node_count").and_then(Value::as_str) {
+        Some("majority") => ((units / 2) as i64).max(1),
+        Some(n) => n.parse::<i64>().unwrap_or(replicas).min(replicas),
+        None => replicas,
+    };
+    out.insert("synchronous_node_count".into(), Value::from(count));
+    if let Some(strict) = config.get("synchronous_mode_strict").and_then(Value::as_bool) {
+        out.insert("synchronous_mode_strict".into(), Value::from(strict));
+    }
+    if let Some(lag) = config.get("durability_maximum_lag_on_failover").and_then(Value::as_i64) {
+        out.insert("maximum_lag_on_failover".into(), Value::from(lag));
+    }
+    out
+}

@@ -132,3 +132,13 @@ fn the_auto_conf_quotes_values_and_refuses_nothing_it_was_given() {
     let err = check(&config(&[("request_time_zone", json!("UTC\nshared_preload_libraries = 'x'"))])).unwrap_err();
     assert!(err.contains("request_time_zone") && err.contains("control characters"), "{err}");
 }
+
+#[test]
+fn patroni_options_follow_the_cluster_size() {
+    let dcs = |pairs: &[(&str, Value)], units| patroni_dcs(&config(pairs), units);
+    assert_eq!(dcs(&[("synchronous_node_count", json!("all"))], 3)["synchronous_node_count"], 2);
+    assert_eq!(dcs(&[("synchronous_node_count", json!("majority"))], 5)["synchronous_node_count"], 2);
+    assert_eq!(dcs(&[("synchronous_node_count", json!("7"))], 3)["synchronous_node_count"], 2);
+    let d = dcs(&[("synchronous_mode_strict", json!(false)), ("durability_maximum_lag_on_failover", json!(1024))], 3);
+    assert_eq!((d["synchronous_mode_strict"].clone(), d["maximum_lag_on_failover"].clone()), (json!(false), json!(1024)));
+}

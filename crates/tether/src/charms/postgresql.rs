@@ -361,7 +361,8 @@ impl PostgresqlCharm {
     /// re-serves every relation with the primary's address.
     async fn start_ha(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         ctx.set_status(WorkloadStatus::Maintenance, "starting etcd and Patroni")?;
-        ha::start(ctx, &self.services, &internal_label(&ctx.app)).await?;
+        let settings = pg_settings::desired(ctx)?;
+        ha::start(ctx, &self.services, &internal_label(&ctx.app), settings.clone()).await?;
         let view = ha::await_primary(ctx).await?;
         ha::note_role(ctx, &view);
         ha::watch(ctx, &self.services);
@@ -376,10 +377,31 @@ impl PostgresqlCharm {
                     }
                 }
                 ctx.state_set(server::STATE_VERSION, &admin.version().await?);
+                if settings_state::applied(ctx).is_empty() {
+                    // The cluster was bootstrapped with them.
+                    settings_state::record(ctx, &settings)?;
+                }
+                self.configure_ha(ctx, &admin).await?;
                 self.repair_drift(ctx).await?;
             }
         }
         self.settle_status(ctx)
+    }
+
+    /// The leader applies the config to a Patroni cluster: settings and Patroni's own
+    /// options through its shared configuration (restarting the members when a setting
+    /// needs it), extensions on the primary (replication carries them).
+    async fn configure_ha(&self, ctx: &mut HookContext, admin: &PgAdmin) -> anyhow::Result<()> {
+        let desired = pg_settings::desired(ctx)?;
+        let changed: Vec<String> = settings_state::changes(ctx, &desired).into_keys().collect();
+        if !changed.is_empty() {
+            let restart_only = admin.restart_only(&changed).await?;
+            if !restart_only.is_empty() {
+                pg_settings::restarting(ctx, &restart_only)?;
+            }
+            ha::apply_settings(ctx, &internal_label(&ctx.app), &desired, restart_only).await?;
+        }
+        pg_settings::extensions(ctx, admin).await
     }
 
     /// `promote-to-primary`: scope `unit` switches the primary over to this unit through
@@ -574,8 +596,16 @@ impl ServerCharm for PostgresqlCharm {
     /// its owner's): settings live or by a restart, plugin extensions, then legacy relations
     /// that waited for an extension are served again.
     async fn config_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        // Under Patroni the settings are Patroni's to apply (not built yet: see the README).
-        if adopted(ctx).is_some() || ha::is_ha(ctx) || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
+        if ha::is_ha(ctx) {
+            if ctx.leader && server::server_running(ctx, &self.services.supervisor) {
+                if let Some((_, port)) = ha::cluster(ctx).await?.primary {
+                    let admin = self.services.pg.get(port, &operator_password(ctx)?).await?;
+                    self.configure_ha(ctx, &admin).await?;
+                }
+            }
+            return self.settle_status(ctx);
+        }
+        if adopted(ctx).is_some() || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
             return self.settle_status(ctx);
         }
         let admin = self.services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?;

@@ -22,6 +22,7 @@
 
 use super::server::{self, workload_key};
 use super::services::Services;
+use super::settings_state;
 use crate::engine::context::{Bag, HookContext};
 use crate::engines::etcd::{self, EtcdSpec};
 pub use crate::engines::postgres::patroni::REST_USER;
@@ -29,6 +30,7 @@ use crate::engines::postgres::patroni::{PatroniPasswords, PatroniSpec};
 use crate::engines::postgres::patroni_api::{self, Member};
 use crate::secret::SecretString;
 use anyhow::{anyhow, Context};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tether_core::life::Life;
@@ -135,7 +137,7 @@ fn etcd_key(ctx: &HookContext) -> String {
 }
 
 /// Starts the unit's etcd member (founding, joining or restarting) and its Patroni.
-pub async fn start(ctx: &mut HookContext, services: &Services, label: &str) -> anyhow::Result<()> {
+pub async fn start(ctx: &mut HookContext, services: &Services, label: &str, parameters: BTreeMap<String, String>) -> anyhow::Result<()> {
     claim_ports(ctx)?;
     ensure_etcd(ctx, services).await?;
     let passwords = server::internal(ctx, label)?;
@@ -155,9 +157,59 @@ pub async fn start(ctx: &mut HookContext, services: &Services, label: &str) -> a
         (own(ctx, STATE_PATRONI_PORT)?, server::own_port(ctx)?),
         hosts,
         passwords,
-    );
+    )
+    .with_parameters(parameters);
     services.supervisor.ensure_running(&workload_key(ctx), spec).await?;
     Ok(())
+}
+
+/// How long a member may take to notice a configuration change that waits for a restart
+/// (Patroni reads the shared configuration once per loop).
+const PENDING_WAIT: Duration = Duration::from_secs(30);
+
+/// The leader's part of config-changed under Patroni: the settings that differ from what
+/// the cluster runs with, and Patroni's own options, go into the cluster's shared
+/// configuration (every member reloads); when one of them needs a restart
+/// (`restart_only`), every member restarts once it notices, replicas first and the
+/// primary last. Returns the settings that needed the restart.
+pub async fn apply_settings(
+    ctx: &mut HookContext,
+    label: &str,
+    desired: &BTreeMap<String, String>,
+    restart_only: Vec<String>,
+) -> anyhow::Result<Vec<String>> {
+    let changes = settings_state::changes(ctx, desired);
+    let units = 1 + peers(ctx)?.len();
+    let mut body = tether_core::pg_config::patroni_dcs(&ctx.config, units);
+    let parameters: serde_json::Map<String, serde_json::Value> =
+        changes.iter().map(|(k, (_, new))| (k.clone(), new.clone().map_or(serde_json::Value::Null, serde_json::Value::from))).collect();
+    body.insert("postgresql".into(), serde_json::json!({ "parameters": parameters }));
+    let password = rest_password(ctx, label).map_err(|e| anyhow!(e))?;
+    let own_rest = own(ctx, STATE_PATRONI_PORT)?;
+    patroni_api::patch_config(own_rest, &password, &serde_json::Value::Object(body)).await.map_err(|e| anyhow!(e))?;
+    settings_state::record(ctx, desired)?;
+    if restart_only.is_empty() {
+        return Ok(restart_only);
+    }
+    let view = cluster(ctx).await?;
+    let mut rest_ports: Vec<(String, u16)> = Vec::new();
+    let mut units = vec![(ctx.unit.clone(), ctx.unit_state().clone())];
+    units.extend(peers(ctx)?);
+    for (unit, state) in &units {
+        if let Some(p) = port(state, STATE_PATRONI_PORT) {
+            rest_ports.push((unit.clone(), p));
+        }
+    }
+    let primary = view.primary.map(|(u, _)| u);
+    rest_ports.sort_by_key(|(u, _)| Some(u) == primary.as_ref());
+    for (unit, rest) in rest_ports {
+        let started = Instant::now();
+        while !patroni_api::pending_restart(rest).await.unwrap_or(false) && started.elapsed() < PENDING_WAIT {
+            tokio::time::sleep(POLL).await;
+        }
+        patroni_api::restart_pending(rest, &password).await.map_err(|e| anyhow!("restarting {unit}: {e}"))?;
+    }
+    Ok(restart_only)
 }
 
 async fn ensure_etcd(ctx: &mut HookContext, services: &Services) -> anyhow::Result<()> {

@@ -60,6 +60,11 @@ pub async fn post(port: u16, path: &str, body: &serde_json::Value, auth: Option<
     request(port, "POST", path, Some(body.to_string()), auth).await
 }
 
+/// `PATCH` of a JSON body on 127.0.0.1:`port`.
+pub async fn patch(port: u16, path: &str, body: &serde_json::Value, auth: Option<Basic<'_>>) -> Result<Reply, HttpError> {
+    request(port, "PATCH", path, Some(body.to_string()), auth).await
+}
+
 async fn request(port: u16, method: &str, path: &str, body: Option<String>, auth: Option<Basic<'_>>) -> Result<Reply, HttpError> {
     let io = |e: std::io::Error| HttpError::Io { port, path: path.to_string(), detail: e.to_string() };
     let exchange = async {

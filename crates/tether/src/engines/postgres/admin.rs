@@ -425,6 +425,13 @@ impl PgAdmin {
         settings::change_settings(c, changes).await
     }
 
+    /// Which of these settings PostgreSQL applies only at a restart.
+    pub async fn restart_only(&self, names: &[String]) -> Result<Vec<String>, PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        settings::restart_only(c, names.iter()).await
+    }
+
     /// Makes each extension exist (`true`) or not (`false`) in every database. When an
     /// enabled one is not installed on this machine nothing is created.
     pub async fn set_extensions(&self, wanted: &BTreeMap<String, bool>) -> Result<ExtensionProblems, PgError> {

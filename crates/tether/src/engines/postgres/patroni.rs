@@ -12,6 +12,7 @@
 //! `synchronous_node_count: all`), `use_pg_rewind`; `primary_start_timeout: 0` makes a
 //! crashed primary fail over to a synchronous standby instead of restarting in place.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,9 @@ pub struct PatroniSpec {
     /// `127.0.0.1:port` of every etcd member known at start (Patroni learns the rest).
     pub etcd_hosts: Vec<String>,
     pub passwords: PatroniPasswords,
+    /// The application's settings, in the cluster's bootstrap configuration (later changes
+    /// go through Patroni's dynamic configuration).
+    pub parameters: BTreeMap<String, String>,
 }
 
 impl PatroniSpec {
@@ -91,7 +95,12 @@ impl PatroniSpec {
             pg_port: ports.1,
             etcd_hosts,
             passwords,
+            parameters: BTreeMap::new(),
         }
+    }
+
+    pub fn with_parameters(self, parameters: BTreeMap<String, String>) -> Self {
+        PatroniSpec { parameters, ..self }
     }
     fn config_file(&self) -> PathBuf {
         self.dir.join("patroni.yml")
@@ -101,6 +110,23 @@ impl PatroniSpec {
     }
     pub fn log_file(&self) -> PathBuf {
         self.dir.join("patroni.log")
+    }
+
+    /// The application's settings, then what replication needs (which always wins).
+    fn bootstrap_parameters(&self) -> serde_json::Value {
+        let mut p: serde_json::Map<String, serde_json::Value> =
+            self.parameters.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect();
+        for (k, v) in [
+            ("wal_level", json!("replica")),
+            ("hot_standby", json!("on")),
+            ("wal_log_hints", json!("on")),
+            ("max_wal_senders", json!(10)),
+            ("max_replication_slots", json!(10)),
+            ("password_encryption", json!("scram-sha-256")),
+        ] {
+            p.insert(k.to_string(), v);
+        }
+        serde_json::Value::Object(p)
     }
 
     /// Patroni's configuration (passwords in clear: only ever written to the 0600 file).
@@ -130,14 +156,7 @@ impl PatroniSpec {
                     "postgresql": {
                         "use_pg_rewind": true,
                         "use_slots": true,
-                        "parameters": {
-                            "wal_level": "replica",
-                            "hot_standby": "on",
-                            "wal_log_hints": "on",
-                            "max_wal_senders": 10,
-                            "max_replication_slots": 10,
-                            "password_encryption": "scram-sha-256",
-                        },
+                        "parameters": self.bootstrap_parameters(),
                     },
                 },
                 "initdb": [{ "encoding": "UTF8" }, { "locale": "C" }, { "auth": "scram-sha-256" }],

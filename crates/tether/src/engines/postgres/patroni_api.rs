@@ -74,6 +74,36 @@ pub async fn switchover(rest_port: u16, rest_password: &SecretString, leader: &s
     }
 }
 
+/// Changes the cluster's dynamic configuration (kept in etcd, read by every member on its
+/// next loop): `body` is merged into it, a `null` removing a key.
+pub async fn patch_config(rest_port: u16, rest_password: &SecretString, body: &Value) -> Result<(), String> {
+    let auth = Basic { user: REST_USER, password: rest_password };
+    match http::patch(rest_port, "/config", body, Some(auth)).await {
+        Ok(r) if r.ok() => Ok(()),
+        Ok(r) => {
+            Err(format!("Patroni refused the configuration (HTTP {}): {}", r.status, r.body.trim().chars().take(200).collect::<String>()))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Whether the member on `rest_port` has settings that wait for a restart.
+pub async fn pending_restart(rest_port: u16) -> Result<bool, HttpError> {
+    let reply = http::get(rest_port, "/patroni").await?;
+    Ok(reply.json().and_then(|j| j.get("pending_restart").and_then(Value::as_bool)).unwrap_or(false))
+}
+
+/// Restarts the member on `rest_port` if it has settings waiting for a restart; Patroni
+/// answers once its PostgreSQL runs again.
+pub async fn restart_pending(rest_port: u16, rest_password: &SecretString) -> Result<(), String> {
+    let auth = Basic { user: REST_USER, password: rest_password };
+    match http::post(rest_port, "/restart", &json!({ "restart_pending": true }), Some(auth)).await {
+        Ok(r) if r.ok() || r.status == 503 && r.body.contains("restart is not pending") => Ok(()),
+        Ok(r) => Err(format!("Patroni refused the restart (HTTP {}): {}", r.status, r.body.trim().chars().take(200).collect::<String>())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

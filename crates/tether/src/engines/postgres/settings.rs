@@ -40,7 +40,12 @@ pub(super) async fn change_settings(c: &Client, changes: &SettingChanges) -> Res
         done.push((name, old));
     }
     c.execute("SELECT pg_reload_conf()", &[]).await.map_err(step("reloading the configuration"))?;
-    let names: Vec<String> = changes.keys().map(|n| n.to_lowercase()).collect();
+    restart_only(c, changes.keys()).await
+}
+
+/// Which of these settings PostgreSQL applies only at a restart (as `pg_settings` says).
+pub(super) async fn restart_only(c: &Client, names: impl Iterator<Item = &String>) -> Result<Vec<String>, PgError> {
+    let names: Vec<String> = names.map(|n| n.to_lowercase()).collect();
     let rows = c
         .query("SELECT name FROM pg_settings WHERE context = 'postmaster' AND lower(name) = ANY($1) ORDER BY name", &[&names])
         .await
