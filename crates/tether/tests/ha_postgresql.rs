@@ -2,7 +2,8 @@
 //! etcd member and a Patroni per unit; a data-integrator's credentials are issued once on
 //! the primary and keep working after the primary's PostgreSQL is SIGKILLed (Patroni
 //! promotes a synchronous standby, tether moves `endpoints`) and after the primary's
-//! Patroni is SIGKILLed (the supervisor restarts it); config options reach every member
+//! Patroni is SIGKILLed (the supervisor restarts it) and when the primary dies while the
+//! controller is down (killed) or with every process of its unit; config options reach every member
 //! through Patroni's shared configuration. `update-status` runs every 10 minutes
 //! here, so what follows a failover is the charm's watcher. Every wait polls a condition,
 //! bounded.
@@ -187,6 +188,38 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
         other => Err(format!("patroni.pid: {other:?}")),
     });
     check_after_fault(&c, &pg, &ports, rows, "after SIGKILL of the primary's Patroni");
+    assert_eq!(writable_ports(&login, &ports).len(), 1, "never two primaries");
+
+    // Fault 3: the controller SIGKILLed, then the primary's postgres SIGKILLed while no
+    // controller runs: Patroni fails over (or restarts in place) on its own; the next
+    // command starts a controller, which follows the cluster again and republishes.
+    let primary = wait_until("get-primary", SETTLE_TIMEOUT, || primary_unit(&c));
+    let (pid, _) = postmaster(&c, &primary).expect("the primary's postgres runs");
+    c.kill_controller().expect("a controller runs");
+    sigkill(pid);
+    check_after_fault(&c, &pg, &ports, rows, "after a failover while the controller was down");
+    assert_eq!(writable_ports(&login, &ports).len(), 1, "never two primaries");
+
+    // Fault 4: every process of the primary's unit SIGKILLed at once (etcd, Patroni,
+    // postgres): the others elect a primary, the supervisor brings the unit back, and it
+    // rejoins as a replica with every row.
+    let primary = wait_until("get-primary", SETTLE_TIMEOUT, || primary_unit(&c));
+    let dir = unit_dir(&c, &primary);
+    let (pg_pid, pg_port) = postmaster(&c, &primary).expect("the primary's postgres runs");
+    for pid in [live_pid(&dir.join("etcd/etcd.pid")), live_pid(&dir.join("patroni/patroni.pid")), Some(pg_pid)].into_iter().flatten() {
+        sigkill(pid);
+    }
+    check_after_fault(&c, &pg, &ports, rows, "after every process of the primary's unit was killed");
+    wait_until("the killed unit's server back and following the primary", SETTLE_TIMEOUT, || {
+        let at = PgLogin { port: pg_port, ..login.clone() };
+        let s = at.connect().map_err(|e| format!("{e:?}"))?;
+        let rows_there = s.row("SELECT count(*)::text FROM committed")[0].clone();
+        if rows_there == rows.to_string() {
+            Ok(())
+        } else {
+            Err(format!("{rows_there} rows"))
+        }
+    });
     assert_eq!(writable_ports(&login, &ports).len(), 1, "never two primaries");
 }
 
