@@ -3,25 +3,15 @@
 //! with `SET GLOBAL`, or by a restart when one of them is static (the buffer pool, the
 //! audit plugin's loading). What was applied is kept in the unit state (`settings_state`).
 
-use super::settings_state;
+use super::settings_state::{self, Change};
 use crate::engine::context::HookContext;
 use crate::engines::mysql::{host_resources, MyAdmin};
 use std::collections::BTreeMap;
 use tether_core::my_config::{self, STATIC_SETTINGS};
-use tether_core::status::WorkloadStatus;
 
 /// The settings the application's config asks for on this machine.
 pub fn desired(ctx: &HookContext) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(my_config::settings(&ctx.config, &host_resources()?))
-}
-
-/// What a running server must do to run with `desired`.
-pub enum Change {
-    None,
-    /// Set live.
-    Applied,
-    /// These static settings differ: only a restart applies them.
-    NeedsRestart(Vec<String>),
 }
 
 /// Applies `desired` to the running server live when it can; says when a restart must.
@@ -37,10 +27,4 @@ pub async fn change(ctx: &mut HookContext, admin: &MyAdmin, desired: &BTreeMap<S
     admin.set_globals(&changes).await?;
     settings_state::record(ctx, desired)?;
     Ok(Change::Applied)
-}
-
-/// The status to show while a restart applies settings.
-pub fn restarting(ctx: &HookContext, names: &[String]) -> anyhow::Result<()> {
-    ctx.set_status(WorkloadStatus::Maintenance, &format!("restarting MySQL to apply {}", names.join(", ")))?;
-    Ok(())
 }

@@ -505,19 +505,19 @@ impl ServerCharm for MysqlCharm {
         let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
         let desired = my_settings::desired(ctx)?;
         match my_settings::change(ctx, &admin, &desired).await? {
-            my_settings::Change::NeedsRestart(names) => {
-                my_settings::restarting(ctx, &names)?;
+            settings_state::Change::NeedsRestart(names) => {
+                settings_state::restarting(ctx, "MySQL", &names)?;
                 server::stop(ctx, &self.services.supervisor).await;
                 self.start(ctx).await?;
             }
-            my_settings::Change::Applied => {
+            settings_state::Change::Applied => {
                 // The supervisor's restarts (after a crash) start with what the server now runs.
                 let password =
                     SecretString::new(internal(ctx)?.get("root-password").cloned().ok_or_else(|| anyhow!("root password missing"))?);
                 let spec = MariaDbSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, password).with_settings(desired);
                 self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
             }
-            my_settings::Change::None => {}
+            settings_state::Change::None => {}
         }
         self.settle_status(ctx)
     }

@@ -7,13 +7,12 @@
 //! the server refuses blocks the unit with Canonical's text and leaves the server as it
 //! was; an enabled plugin whose extension this machine lacks blocks the unit naming it.
 
-use super::settings_state::{self, clear_problem, problem, set_problem};
+use super::settings_state::{self, clear_problem, problem, set_problem, Change};
 use crate::engine::context::HookContext;
 use crate::engines::postgres::{host_resources, ExtensionProblems, PgAdmin, PgError, CONFIGURATION_ERROR};
 use anyhow::anyhow;
 use std::collections::BTreeMap;
 use tether_core::pg_config;
-use tether_core::status::WorkloadStatus;
 /// Canonical's status when a disabled plugin is still used by objects.
 const EXTENSION_IN_USE: &str = "Cannot disable plugins: Existing objects depend on it. See logs";
 
@@ -33,15 +32,6 @@ pub fn for_start(ctx: &HookContext) -> anyhow::Result<BTreeMap<String, String>> 
     desired(ctx)
 }
 
-/// What a running server must do to run with `desired`.
-pub enum Change {
-    None,
-    /// Applied live (reloaded).
-    Reloaded,
-    /// Applied to the file; these settings wait for a restart.
-    NeedsRestart(Vec<String>),
-}
-
 /// Changes the running server's settings to `desired`. A value the server refuses
 /// leaves everything as it was and records the problem.
 pub async fn change(ctx: &mut HookContext, admin: &PgAdmin, desired: &BTreeMap<String, String>) -> anyhow::Result<Change> {
@@ -54,7 +44,7 @@ pub async fn change(ctx: &mut HookContext, admin: &PgAdmin, desired: &BTreeMap<S
         Ok(restart) => {
             clear_problem(ctx);
             settings_state::record(ctx, desired)?;
-            Ok(if restart.is_empty() { Change::Reloaded } else { Change::NeedsRestart(restart) })
+            Ok(if restart.is_empty() { Change::Applied } else { Change::NeedsRestart(restart) })
         }
         Err(e @ PgError::RefusedSetting { .. }) => {
             ctx.log("ERROR", &format!("Invalid configuration: {e}"));
@@ -90,11 +80,5 @@ pub async fn extensions(ctx: &mut HookContext, admin: &PgAdmin) -> anyhow::Resul
     } else if problem(ctx).is_some_and(|p| p != CONFIGURATION_ERROR) {
         clear_problem(ctx);
     }
-    Ok(())
-}
-
-/// The status to show while a restart applies settings.
-pub fn restarting(ctx: &HookContext, names: &[String]) -> anyhow::Result<()> {
-    ctx.set_status(WorkloadStatus::Maintenance, &format!("restarting PostgreSQL to apply {}", names.join(", ")))?;
     Ok(())
 }

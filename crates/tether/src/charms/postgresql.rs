@@ -397,7 +397,7 @@ impl PostgresqlCharm {
         if !changed.is_empty() {
             let restart_only = admin.restart_only(&changed).await?;
             if !restart_only.is_empty() {
-                pg_settings::restarting(ctx, &restart_only)?;
+                settings_state::restarting(ctx, "PostgreSQL", &restart_only)?;
             }
             ha::apply_settings(ctx, &internal_label(&ctx.app), &desired, restart_only).await?;
         }
@@ -611,17 +611,17 @@ impl ServerCharm for PostgresqlCharm {
         let admin = self.services.pg.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?;
         let desired = pg_settings::desired(ctx)?;
         match pg_settings::change(ctx, &admin, &desired).await? {
-            pg_settings::Change::NeedsRestart(names) => {
-                pg_settings::restarting(ctx, &names)?;
+            settings_state::Change::NeedsRestart(names) => {
+                settings_state::restarting(ctx, "PostgreSQL", &names)?;
                 server::stop(ctx, &self.services.supervisor).await;
                 self.start(ctx).await?;
             }
-            pg_settings::Change::Reloaded => {
+            settings_state::Change::Applied => {
                 // The supervisor's restarts (after a crash) write what the server now runs with.
                 let spec = PgSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, operator_password(ctx)?).with_settings(desired);
                 self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
             }
-            pg_settings::Change::None => {}
+            settings_state::Change::None => {}
         }
         pg_settings::extensions(ctx, &admin).await?;
         if ctx.leader {

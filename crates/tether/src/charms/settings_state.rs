@@ -6,6 +6,7 @@
 use crate::engine::context::HookContext;
 use crate::engines::settings::SettingChanges;
 use std::collections::BTreeMap;
+use tether_core::status::WorkloadStatus;
 
 /// Unit-state key: the settings the server runs with (JSON object).
 const STATE_APPLIED: &str = "settings.applied";
@@ -47,4 +48,19 @@ pub fn set_problem(ctx: &mut HookContext, message: &str) {
 
 pub fn clear_problem(ctx: &mut HookContext) {
     ctx.state_delete(STATE_PROBLEM);
+}
+
+/// What a running server had to do to run with the settings the config asks for.
+pub enum Change {
+    None,
+    /// Applied live (a reload, `SET GLOBAL`).
+    Applied,
+    /// These settings differ and only a restart applies them.
+    NeedsRestart(Vec<String>),
+}
+
+/// The status shown while a restart applies `names` to `server`.
+pub fn restarting(ctx: &HookContext, server: &str, names: &[String]) -> anyhow::Result<()> {
+    ctx.set_status(WorkloadStatus::Maintenance, &format!("restarting {server} to apply {}", names.join(", ")))?;
+    Ok(())
 }

@@ -62,6 +62,22 @@ impl Proc {
         }
     }
 
+    /// The process once its start-up check `ready` passed; when it failed, the process is
+    /// stopped (`graceful`, then SIGKILL after `grace`) so a failed start leaves nothing
+    /// running, and the check's error is returned.
+    pub async fn kept_if_ready(
+        mut self,
+        ready: Result<(), WorkloadError>,
+        graceful: Signal,
+        grace: Duration,
+    ) -> Result<Proc, WorkloadError> {
+        if let Err(e) = ready {
+            let _ = self.terminate(graceful, grace).await;
+            return Err(e);
+        }
+        Ok(self)
+    }
+
     /// Sends `graceful`, waits up to `grace`, then SIGKILL and waits again (bounded).
     pub async fn terminate(&mut self, graceful: Signal, grace: Duration) -> Result<(), WorkloadError> {
         let pid = self.pid();

@@ -91,11 +91,8 @@ impl ServerProcess for EtcdSpec {
             Some(p) => p,
             None => spawn(self)?,
         };
-        if let Err(e) = wait_healthy(self, &mut proc).await {
-            let _ = proc.terminate(Signal::SIGTERM, STOP_GRACE).await;
-            return Err(e);
-        }
-        Ok(proc)
+        let ready = wait_healthy(self, &mut proc).await;
+        proc.kept_if_ready(ready, Signal::SIGTERM, STOP_GRACE).await
     }
     fn stop_signal(&self) -> Signal {
         Signal::SIGTERM

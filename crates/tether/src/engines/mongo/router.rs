@@ -169,11 +169,8 @@ async fn start_mongos(spec: &RouterSpec) -> Result<Router, WorkloadError> {
     let mut proc = Proc::from_child(child);
     let pid_file = spec.dir.join(PID_FILE);
     std::fs::write(&pid_file, format!("{}\n{}\n", proc.pid(), spec.port)).map_err(prep("write pid file", &pid_file))?;
-    if let Err(e) = wait_hello(spec.port, &mut proc, &log_path).await {
-        let _ = proc.terminate(Signal::SIGTERM, STOP_GRACE).await;
-        return Err(e);
-    }
-    Ok(Router::Mongos { proc })
+    let ready = wait_hello(spec.port, &mut proc, &log_path).await;
+    Ok(Router::Mongos { proc: proc.kept_if_ready(ready, Signal::SIGTERM, STOP_GRACE).await? })
 }
 
 /// Waits until the router answers `hello` (no login needed), bounded.

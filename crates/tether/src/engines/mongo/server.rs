@@ -240,12 +240,11 @@ pub async fn start(spec: &MongoSpec) -> Result<Proc, WorkloadError> {
         MongoEngine::FerretDb => wait_ready(spec, &mut proc).await,
         MongoEngine::Mongod => initiate_mongod(spec, &mut proc).await,
     };
-    if let Err(e) = ready {
-        let _ = proc.terminate(Signal::SIGTERM, STOP_GRACE).await;
+    let kept = proc.kept_if_ready(ready, Signal::SIGTERM, STOP_GRACE).await;
+    if kept.is_err() {
         let _ = std::fs::remove_file(spec.data_dir.join(PID_FILE));
-        return Err(e);
     }
-    Ok(proc)
+    kept
 }
 
 use std::os::unix::fs::DirBuilderExt;

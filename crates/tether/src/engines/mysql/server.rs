@@ -249,11 +249,8 @@ async fn spawn_and_wait(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Opti
     }
     let child = cmd.spawn().map_err(|e| WorkloadError::Spawn { program: bins.mariadbd.clone(), source: e })?;
     let mut proc = Proc::from_child(child);
-    if let Err(e) = wait_ready(spec, &mut proc).await {
-        let _ = proc.terminate(Signal::SIGTERM, STOP_GRACE).await;
-        return Err(e);
-    }
-    Ok(proc)
+    let ready = wait_ready(spec, &mut proc).await;
+    proc.kept_if_ready(ready, Signal::SIGTERM, STOP_GRACE).await
 }
 
 /// Polls a real login as `root` until it succeeds, the process dies, the password is

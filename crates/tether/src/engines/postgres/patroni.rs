@@ -227,11 +227,8 @@ impl ServerProcess for PatroniSpec {
             Some(pid) => Proc::Adopted { pid },
             None => spawn(self, run_as)?,
         };
-        if let Err(e) = wait_running(self, &mut proc).await {
-            let _ = proc.terminate(Signal::SIGTERM, STOP_GRACE).await;
-            return Err(e);
-        }
-        Ok(proc)
+        let ready = wait_running(self, &mut proc).await;
+        proc.kept_if_ready(ready, Signal::SIGTERM, STOP_GRACE).await
     }
     fn stop_signal(&self) -> Signal {
         Signal::SIGTERM

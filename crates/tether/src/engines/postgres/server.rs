@@ -339,11 +339,8 @@ async fn spawn_and_wait(bins: &PgBinaries, spec: &PgSpec, run_as: Option<RunAs>)
     }
     let child = cmd.spawn().map_err(|e| WorkloadError::Spawn { program: bins.postgres(), source: e })?;
     let mut proc = Proc::from_child(child);
-    if let Err(e) = wait_ready(spec, &mut proc).await {
-        let _ = proc.terminate(Signal::SIGINT, STOP_GRACE).await;
-        return Err(e);
-    }
-    Ok(proc)
+    let ready = wait_ready(spec, &mut proc).await;
+    proc.kept_if_ready(ready, Signal::SIGINT, STOP_GRACE).await
 }
 
 /// The `-c` settings of every tether PostgreSQL server.
