@@ -213,7 +213,7 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
     wait_until("the killed unit's server back and following the primary", SETTLE_TIMEOUT, || {
         let at = PgLogin { port: pg_port, ..login.clone() };
         let s = at.connect().map_err(|e| format!("{e:?}"))?;
-        let rows_there = s.row("SELECT count(*)::text FROM committed")[0].clone();
+        let rows_there = s.try_row("SELECT count(*)::text FROM committed")?[0].clone();
         if rows_there == rows.to_string() {
             Ok(())
         } else {
@@ -257,7 +257,7 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
             let (_, port) = postmaster(&c, &unit).ok_or_else(|| "not running".to_string())?;
             let admin = PgLogin { port, ..login.as_user("operator", &operator).with_db("postgres") };
             let s = admin.connect().map_err(|e| format!("{e:?}"))?;
-            let got = (s.row("SHOW work_mem")[0].clone(), s.row("SHOW max_prepared_transactions")[0].clone());
+            let got = (s.try_row("SHOW work_mem")?[0].clone(), s.try_row("SHOW max_prepared_transactions")?[0].clone());
             if got == ("2MB".to_string(), "9".to_string()) {
                 Ok(())
             } else {
@@ -267,7 +267,7 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
     }
     c.wait_active(&[PG]);
     let counted = wait_until("the relation's user reads every row", SETTLE_TIMEOUT, || {
-        login.connect().map(|s| s.row("SELECT count(*)::text FROM committed")[0].clone()).map_err(|e| format!("{e:?}"))
+        login.connect().map_err(|e| format!("{e:?}")).and_then(|s| s.try_row("SELECT count(*)::text FROM committed")).map(|r| r[0].clone())
     });
     assert_eq!(counted, rows.to_string());
 

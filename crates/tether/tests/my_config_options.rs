@@ -22,8 +22,8 @@ fn server_pid(c: &Controller) -> i32 {
 
 fn wait_variable(root: &MyLogin, name: &str, want: &str) {
     wait_until(&format!("{name} = {want}"), SETTLE_TIMEOUT, || {
-        match root.connect().map(|mut s| s.row(&format!("SELECT @@GLOBAL.{name}"))[0].clone()) {
-            Ok(v) if v == want => Ok(()),
+        match root.connect().map_err(|e| format!("{e:?}")).and_then(|mut s| s.try_row(&format!("SELECT @@GLOBAL.{name}"))) {
+            Ok(v) if v[0] == want => Ok(()),
             other => Err(format!("{other:?}")),
         }
     });

@@ -148,9 +148,15 @@ impl MySession {
 
     /// The first row of a query that must return one, as text (`NULL` for null).
     pub fn row(&mut self, sql: &str) -> Vec<String> {
-        let rows = self.query(sql);
-        let first = rows.first().unwrap_or_else(|| panic!("{sql}: no rows"));
-        first.iter().map(|v| v.clone().unwrap_or_else(|| "NULL".into())).collect()
+        self.try_row(sql).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`MySession::row`] for a probe that polls a server which may restart under it: a
+    /// cut connection or an error is an observation, not a failure.
+    pub fn try_row(&mut self, sql: &str) -> Result<Vec<String>, String> {
+        let rows = self.try_query(sql).map_err(|e| format!("{sql}: {e:?}"))?;
+        let first = rows.into_iter().next().ok_or_else(|| format!("{sql}: no rows"))?;
+        Ok(first.into_iter().map(|v| v.unwrap_or_else(|| "NULL".into())).collect())
     }
 
     /// The first column of every row.
