@@ -14,9 +14,21 @@ pub fn relation_user(relation_id: i64) -> String {
     format!("relation_id_{relation_id}")
 }
 
-/// Whether a role name is one tether issues for relations (never touch the others).
+/// The login a relation gets at its `generation`th credential rotation (the first login,
+/// generation 0, is [`relation_user`] itself, which stays as the owner of the relation's
+/// objects): `relation_id_<n>_r<generation>`.
+pub fn rotated_user(base: &str, generation: u32) -> String {
+    format!("{base}_r{generation}")
+}
+
+/// Whether a role name is one tether issues for relations, a first user or a rotated
+/// login (never touch the others).
 pub fn is_relation_user(name: &str) -> bool {
-    name.strip_prefix("relation_id_").is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    let digits = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit());
+    name.strip_prefix("relation_id_").is_some_and(|rest| match rest.split_once("_r") {
+        Some((id, generation)) => digits(id) && digits(generation),
+        None => digits(rest),
+    })
 }
 
 /// Internal users of the charm, with the application-secret key of each password.
@@ -188,6 +200,61 @@ pub fn ensure_user_as(admin: Admin, user: &str, verifier: &str, plan: &RolePlan,
     Ok(out)
 }
 
+/// Statements that make `owner`, a relation's first user, hold what its rotated logins act
+/// as: the plan's attributes and groups, tether's marker, and (created when missing)
+/// no login of its own. An existing owner keeps its login attribute and password: while
+/// its credentials are in their grace period they still work.
+pub fn ensure_owner_role_as(admin: Admin, owner: &str, plan: &RolePlan, exists: bool) -> Result<Vec<String>, PlanError> {
+    let o = quote_ident(owner)?;
+    let attr = |on: bool, yes: &str, no: &str| if on { yes.to_string() } else { no.to_string() };
+    let superuser = match admin {
+        Admin::Adopted { .. } if !plan.superuser => None,
+        _ => Some(attr(plan.superuser, "SUPERUSER", "NOSUPERUSER")),
+    };
+    let attrs = superuser
+        .into_iter()
+        .chain([attr(plan.createdb, "CREATEDB", "NOCREATEDB"), attr(plan.createrole, "CREATEROLE", "NOCREATEROLE")])
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut out = vec![if exists { format!("ALTER ROLE {o} WITH {attrs}") } else { format!("CREATE ROLE {o} WITH NOLOGIN {attrs}") }];
+    out.push(format!("COMMENT ON ROLE {o} IS {}", quote_literal(admin.marker())?));
+    out.push(format!("GRANT {} TO {o}", quote_ident(RELATION_ACCESS)?));
+    if plan.admin {
+        out.push(format!("GRANT {} TO {o}", quote_ident(ADMIN_GROUP)?));
+    }
+    for g in &plan.grants {
+        out.push(format!("GRANT {} TO {o}", quote_ident(g)?));
+    }
+    if let Admin::Adopted { login, .. } = admin {
+        out.push(format!("GRANT {o} TO {}", quote_ident(login)?));
+    }
+    Ok(out)
+}
+
+/// [`ensure_user_as`] for a rotated login that acts as `owner`: it joins the owner and
+/// every session it opens runs as the owner (`SET role`), so what it creates belongs to
+/// the owner and nothing changes owner when the next login takes over.
+pub fn member_login_as(
+    admin: Admin,
+    login: &str,
+    owner: &str,
+    verifier: &str,
+    plan: &RolePlan,
+    exists: bool,
+) -> Result<Vec<String>, PlanError> {
+    let mut out = ensure_user_as(admin, login, verifier, plan, exists)?;
+    let (l, o) = (quote_ident(login)?, quote_ident(owner)?);
+    out.push(format!("GRANT {o} TO {l}"));
+    out.push(format!("ALTER ROLE {l} SET role = {}", quote_literal(owner)?));
+    Ok(out)
+}
+
+/// The statement that ends a login's ability to log in (its password goes too); sessions
+/// already open are ended separately.
+pub fn disable_login(login: &str) -> Result<String, PlanError> {
+    Ok(format!("ALTER ROLE {} WITH NOLOGIN PASSWORD NULL", quote_ident(login)?))
+}
+
 /// Statements, run in the `postgres` database, that confine a database to its users:
 /// nobody but the named roles may connect.
 pub fn database_access(database: &str, user: &str) -> Result<Vec<String>, PlanError> {
@@ -247,8 +314,14 @@ pub fn release_objects(user: &str) -> Result<Vec<String>, PlanError> {
 
 /// [`release_objects`] handing the objects to `admin`'s owner role.
 pub fn release_objects_as(admin: Admin, user: &str) -> Result<Vec<String>, PlanError> {
+    release_objects_to(user, admin.owner())
+}
+
+/// Statements, run in one database, that hand what `user` owns to `heir` and drop its
+/// privileges there.
+pub fn release_objects_to(user: &str, heir: &str) -> Result<Vec<String>, PlanError> {
     let u = quote_ident(user)?;
-    Ok(vec![format!("REASSIGN OWNED BY {u} TO {}", quote_ident(admin.owner())?), format!("DROP OWNED BY {u}")])
+    Ok(vec![format!("REASSIGN OWNED BY {u} TO {}", quote_ident(heir)?), format!("DROP OWNED BY {u}")])
 }
 
 pub fn drop_user(user: &str) -> Result<String, PlanError> {
@@ -409,8 +482,29 @@ mod tests {
     fn relation_users_are_recognised() {
         assert_eq!(relation_user(12), "relation_id_12");
         assert!(is_relation_user("relation_id_12"));
+        assert!(is_relation_user(&rotated_user("relation_id_12", 3)));
+        assert_eq!(rotated_user("relation_id_12", 3), "relation_id_12_r3");
         assert!(!is_relation_user("relation_id_"));
+        assert!(!is_relation_user("relation_id_12_r"));
+        assert!(!is_relation_user("relation_id_12_x3"));
         assert!(!is_relation_user("operator"));
+    }
+
+    #[test]
+    fn a_rotated_login_acts_as_the_owner_which_keeps_its_login_until_retired() {
+        let plan = RolePlan { createdb: true, ..Default::default() };
+        let owner = ensure_owner_role_as(Admin::Operator, "relation_id_7", &plan, true).unwrap();
+        assert_eq!(owner[0], "ALTER ROLE \"relation_id_7\" WITH NOSUPERUSER CREATEDB NOCREATEROLE");
+        let fresh = ensure_owner_role_as(Admin::Operator, "relation_id_7", &plan, false).unwrap();
+        assert!(fresh[0].starts_with("CREATE ROLE \"relation_id_7\" WITH NOLOGIN "), "{fresh:?}");
+        let login = member_login_as(Admin::Operator, "relation_id_7_r1", "relation_id_7", "SCRAM", &plan, false).unwrap();
+        assert!(login.contains(&"GRANT \"relation_id_7\" TO \"relation_id_7_r1\"".to_string()), "{login:?}");
+        assert!(login.contains(&"ALTER ROLE \"relation_id_7_r1\" SET role = 'relation_id_7'".to_string()), "{login:?}");
+        assert_eq!(disable_login("relation_id_7").unwrap(), "ALTER ROLE \"relation_id_7\" WITH NOLOGIN PASSWORD NULL");
+        assert_eq!(
+            release_objects_to("relation_id_7_r1", "relation_id_7").unwrap()[0],
+            "REASSIGN OWNED BY \"relation_id_7_r1\" TO \"relation_id_7\""
+        );
     }
 
     #[test]

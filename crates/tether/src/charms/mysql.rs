@@ -237,7 +237,7 @@ impl MysqlCharm {
             .collect();
         let roles = provider::union_roles(&requests);
         let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
-        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants };
+        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants, acts_as: None };
         if reconcile::issue_relation_user(ctx, &*admin, DATABASE, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }

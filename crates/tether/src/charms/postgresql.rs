@@ -223,7 +223,7 @@ impl PostgresqlCharm {
             let ownership = if shared { Ownership::Shared } else { Ownership::Sole };
             grants.push(DatabaseGrant { name: &request.database, ownership, extra_user_roles: &request.extra_user_roles });
         }
-        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants };
+        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants, acts_as: None };
         if reconcile::issue_relation_user(ctx, &*admin, DATABASE, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
@@ -300,7 +300,7 @@ impl PostgresqlCharm {
         let ownership = if self.database_shared(ctx, rel, &database)? { Ownership::Shared } else { Ownership::Sole };
         let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
         let grants = [DatabaseGrant { name: &database, ownership, extra_user_roles: roles }];
-        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: roles, databases: &grants };
+        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: roles, databases: &grants, acts_as: None };
         if reconcile::issue_relation_user(ctx, &*admin, endpoint, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }

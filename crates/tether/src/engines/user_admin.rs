@@ -33,6 +33,12 @@ pub struct RelationUser<'a> {
     pub extra_user_roles: &'a str,
     /// Every database the relation's requests name (created when missing).
     pub databases: &'a [DatabaseGrant<'a>],
+    /// After a credential rotation, the relation's first user, which keeps owning what the
+    /// relation's logins create (PostgreSQL: a role the login joins and acts as, so nothing
+    /// changes owner between logins). `None` (or the user itself) for the first login.
+    /// Engines whose objects have no owner (MariaDB, MySQL, MongoDB) give the login the
+    /// same grants and ignore it.
+    pub acts_as: Option<&'a str>,
 }
 
 /// Whether [`UserAdmin::ensure_relation_user`] had to create the user.
@@ -52,6 +58,13 @@ pub trait UserAdmin: Send + Sync {
     async fn ensure_relation_user(&self, req: &RelationUser<'_>) -> Result<Ensured, Self::Error>;
     /// Drops the relation's user and releases what it owns; a missing user is success.
     async fn drop_relation_user(&self, user: &str) -> Result<(), Self::Error>;
+    /// Ends a relation login at the end of a rotation's grace period: its open sessions are
+    /// ended and it can no longer log in. `owner` is the relation's first user (see
+    /// [`RelationUser::acts_as`]): when `login` is that user on an engine whose objects have
+    /// owners (PostgreSQL), it stays as a role without login that keeps owning them;
+    /// otherwise the login is dropped (what it owns handed to `owner`). A missing login is
+    /// success.
+    async fn retire_login(&self, login: &str, owner: &str) -> Result<(), Self::Error>;
     /// The relation users that exist and carry tether's ownership marker, sorted.
     async fn list_relation_users(&self) -> Result<Vec<String>, Self::Error>;
     /// Changes an internal (system) user's password on the server; for the admin's own

@@ -153,7 +153,7 @@ impl MongodbCharm {
             .map(|r| DatabaseGrant { name: &r.database, ownership: Ownership::Shared, extra_user_roles: &r.extra_user_roles })
             .collect();
         let roles = provider::union_roles(&requests);
-        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants };
+        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants, acts_as: None };
         let Some(ensured) = reconcile::issue_relation_user(ctx, &*admin, endpoint, rel, &wanted).await? else {
             self.settle_status(ctx)?;
             return Ok(None);

@@ -361,6 +361,9 @@ impl UserAdmin for MongoAdmin {
     async fn drop_relation_user(&self, user: &str) -> Result<(), MongoAdminError> {
         self.drop_user(user).await
     }
+    async fn retire_login(&self, login: &str, _owner: &str) -> Result<(), MongoAdminError> {
+        self.drop_user(login).await
+    }
     async fn list_relation_users(&self) -> Result<Vec<String>, MongoAdminError> {
         self.list_managed_users().await
     }

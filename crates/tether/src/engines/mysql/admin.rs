@@ -572,6 +572,9 @@ impl UserAdmin for MyAdmin {
         }
         self.drop_user(user).await
     }
+    async fn retire_login(&self, login: &str, _owner: &str) -> Result<(), MyError> {
+        UserAdmin::drop_relation_user(self, login).await
+    }
     async fn list_relation_users(&self) -> Result<Vec<String>, MyError> {
         if let Some(owner) = &self.owner {
             return self.list_adopted_users(owner).await;

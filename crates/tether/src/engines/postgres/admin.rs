@@ -272,6 +272,8 @@ impl PgAdmin {
     /// Makes a relation user exist with exactly this password and these extra roles, its
     /// database exist and be reachable only by it (and the admins), and gives it the
     /// database's objects. Idempotent; returns whether the user was created.
+    /// `acts_as`: the relation's owner role a rotated login joins and acts as (see
+    /// `RelationUser::acts_as`); it then gets the database's objects instead of the login.
     pub async fn ensure_user_on_database(
         &self,
         user: &str,
@@ -279,6 +281,7 @@ impl PgAdmin {
         extra_user_roles: &str,
         database: &str,
         ownership: Ownership,
+        acts_as: Option<&str>,
     ) -> Result<bool, PgError> {
         let mut session = self.session().await?;
         let c: &mut Client = &mut session;
@@ -311,7 +314,21 @@ impl PgAdmin {
         if self.adopted && found.is_some_and(|r| r.get::<_, Option<String>>(0).as_deref() != Some(self.marker.as_str())) {
             return Err(PgError::Foreign(user.to_string()));
         }
-        let mut statements = pg_plan::ensure_user_as(self.steward(), user, &verifier(password), &plan, exists)?;
+        let owner = acts_as.filter(|o| *o != user);
+        let mut statements = match owner {
+            None => pg_plan::ensure_user_as(self.steward(), user, &verifier(password), &plan, exists)?,
+            Some(owner) => {
+                let owner_exists = tx
+                    .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&owner])
+                    .await
+                    .map_err(step("checking whether the owner exists"))?
+                    .is_some();
+                let mut st = pg_plan::ensure_owner_role_as(self.steward(), owner, &plan, owner_exists)?;
+                st.extend(pg_plan::member_login_as(self.steward(), user, owner, &verifier(password), &plan, exists)?);
+                st.extend(pg_plan::database_access_as(self.steward(), database, owner)?);
+                st
+            }
+        };
         statements.extend(pg_plan::database_access_as(self.steward(), database, user)?);
         for s in &statements {
             tx.batch_execute(s).await.map_err(step("ensuring the relation user"))?;
@@ -320,7 +337,9 @@ impl PgAdmin {
         // Application databases get a short-lived connection: keeping one per database
         // would exhaust the server's connection slots as integrations grow.
         let app = self.open(database).await?;
-        app.batch_execute(&pg_plan::take_over_objects(user, ownership)?).await.map_err(step("granting the database's objects"))?;
+        app.batch_execute(&pg_plan::take_over_objects(owner.unwrap_or(user), ownership)?)
+            .await
+            .map_err(step("granting the database's objects"))?;
         Ok(!exists)
     }
 
@@ -347,9 +366,32 @@ impl PgAdmin {
         if !role_exists(c, user).await? {
             return Ok(());
         }
-        c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", &[&user])
-            .await
-            .map_err(step("ending the user's sessions"))?;
+        end_sessions(c, user).await?;
+        let heir = self.steward().owner().to_string();
+        self.release_and_drop(c, user, &heir).await
+    }
+
+    /// A rotated relation login's grace period is over: it can no longer log in, its open
+    /// sessions are ended (in that order, so none can start in between), and unless it is
+    /// the relation's owner (which stays, without login, owning the relation's objects) it
+    /// is dropped, what it owns handed to the owner. A missing login is success.
+    pub async fn retire_login(&self, login: &str, owner: &str) -> Result<(), PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        if !role_exists(c, login).await? {
+            return Ok(());
+        }
+        quiet_transaction(c, self.quiet(), &[pg_plan::disable_login(login)?], "disabling the login").await?;
+        end_sessions(c, login).await?;
+        if login == owner {
+            return Ok(());
+        }
+        self.release_and_drop(c, login, owner).await
+    }
+
+    /// Hands what `user` owns in every database to `heir`, drops its privileges there, and
+    /// drops it.
+    async fn release_and_drop(&self, c: &mut Client, user: &str, heir: &str) -> Result<(), PgError> {
         // Only the databases where the user owns objects or holds privileges (its shared
         // dependencies) need releasing, not every database on the server; the maintenance
         // database always, because DROP OWNED there also revokes database-level grants.
@@ -367,7 +409,7 @@ impl PgAdmin {
         if !databases.iter().any(|d| d == MAINTENANCE_DB) {
             databases.insert(0, MAINTENANCE_DB.to_string());
         }
-        let release = pg_plan::release_objects_as(self.steward(), user)?;
+        let release = pg_plan::release_objects_to(user, heir)?;
         for db in databases {
             let opened;
             let dc = if db == MAINTENANCE_DB {
@@ -467,12 +509,16 @@ impl UserAdmin for PgAdmin {
     async fn ensure_relation_user(&self, req: &RelationUser<'_>) -> Result<Ensured, PgError> {
         let mut created = false;
         for db in req.databases {
-            created |= self.ensure_user_on_database(req.user, req.password, req.extra_user_roles, db.name, db.ownership).await?;
+            created |=
+                self.ensure_user_on_database(req.user, req.password, req.extra_user_roles, db.name, db.ownership, req.acts_as).await?;
         }
         Ok(if created { Ensured::Created } else { Ensured::AlreadyThere })
     }
     async fn drop_relation_user(&self, user: &str) -> Result<(), PgError> {
         PgAdmin::drop_relation_user(self, user).await
+    }
+    async fn retire_login(&self, login: &str, owner: &str) -> Result<(), PgError> {
+        PgAdmin::retire_login(self, login, owner).await
     }
     async fn list_relation_users(&self) -> Result<Vec<String>, PgError> {
         PgAdmin::list_relation_users(self).await
@@ -488,6 +534,15 @@ impl UserAdmin for PgAdmin {
 /// The SCRAM-SHA-256 verifier of a password: all the server ever sees of it.
 fn verifier(password: &SecretString) -> String {
     scram_sha_256(password.expose().as_bytes())
+}
+
+/// Ends every session logged in as `user` (`usename` is the login, whatever role the
+/// session set, so another login acting as the same owner keeps its sessions).
+async fn end_sessions(c: &Client, user: &str) -> Result<(), PgError> {
+    c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", &[&user])
+        .await
+        .map_err(step("ending the user's sessions"))?;
+    Ok(())
 }
 
 async fn role_exists(c: &Client, name: &str) -> Result<bool, PgError> {

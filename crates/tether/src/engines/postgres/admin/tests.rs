@@ -37,8 +37,8 @@ async fn relation_users_get_their_own_database_only() {
     // Twice (a retried hook): the later password is the one that works.
     let first = generate_password(16);
     let pw1 = generate_password(16);
-    admin.ensure_user_on_database("relation_id_1", &first, "", "app1", Ownership::Sole).await.unwrap();
-    admin.ensure_user_on_database("relation_id_1", &pw1, "", "app1", Ownership::Sole).await.unwrap();
+    admin.ensure_user_on_database("relation_id_1", &first, "", "app1", Ownership::Sole, None).await.unwrap();
+    admin.ensure_user_on_database("relation_id_1", &pw1, "", "app1", Ownership::Sole, None).await.unwrap();
     assert!(login(port, "relation_id_1", &first, "app1").await.is_err());
     let app1 = login(port, "relation_id_1", &pw1, "app1").await.expect("own database");
     app1.batch_execute("CREATE TABLE t (v int); INSERT INTO t VALUES (42)").await.expect("create a table");
@@ -46,7 +46,7 @@ async fn relation_users_get_their_own_database_only() {
     assert!(!row.get::<_, bool>(0), "not a superuser");
 
     let pw2 = generate_password(16);
-    admin.ensure_user_on_database("relation_id_2", &pw2, "", "app2", Ownership::Sole).await.unwrap();
+    admin.ensure_user_on_database("relation_id_2", &pw2, "", "app2", Ownership::Sole, None).await.unwrap();
     let err = login(port, "relation_id_1", &pw1, "app2").await.expect_err("another application's database");
     assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{err}");
     assert!(login(port, "relation_id_2", &pw2, "app1").await.is_err());
@@ -55,10 +55,10 @@ async fn relation_users_get_their_own_database_only() {
     assert!(!admin.role_exists("relation_id_9").await.unwrap());
 
     // Unknown extra roles are refused with the charm's text; known ones are granted.
-    let e = admin.ensure_user_on_database("relation_id_3", &pw2, "bogus", "app3", Ownership::Sole).await.unwrap_err();
+    let e = admin.ensure_user_on_database("relation_id_3", &pw2, "bogus", "app3", Ownership::Sole, None).await.unwrap_err();
     assert_eq!(e.to_string(), "invalid role(s) for extra user roles");
     assert!(!admin.role_exists("relation_id_3").await.unwrap());
-    admin.ensure_user_on_database("relation_id_3", &pw2, "admin,pg_read_all_data", "app3", Ownership::Sole).await.unwrap();
+    admin.ensure_user_on_database("relation_id_3", &pw2, "admin,pg_read_all_data", "app3", Ownership::Sole, None).await.unwrap();
     let wide = login(port, "relation_id_3", &pw2, "app1").await.expect("admin reaches every database");
     assert_eq!(wide.query_one("SELECT v FROM t", &[]).await.unwrap().get::<_, i32>(0), 42);
 
@@ -67,14 +67,14 @@ async fn relation_users_get_their_own_database_only() {
     admin.drop_relation_user("relation_id_1").await.unwrap();
     assert!(login(port, "relation_id_1", &pw1, "app1").await.is_err());
     let pw4 = generate_password(16);
-    admin.ensure_user_on_database("relation_id_4", &pw4, "", "app1", Ownership::Sole).await.unwrap();
+    admin.ensure_user_on_database("relation_id_4", &pw4, "", "app1", Ownership::Sole, None).await.unwrap();
     let app1 = login(port, "relation_id_4", &pw4, "app1").await.unwrap();
     app1.batch_execute("INSERT INTO t VALUES (43)").await.expect("the new user owns the old data");
     assert_eq!(app1.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get::<_, i64>(0), 2);
 
     // A second user sharing a database gets privileges next to the owner.
     let pw5 = generate_password(16);
-    admin.ensure_user_on_database("relation_id_5", &pw5, "", "app1", Ownership::Shared).await.unwrap();
+    admin.ensure_user_on_database("relation_id_5", &pw5, "", "app1", Ownership::Shared, None).await.unwrap();
     let shared = login(port, "relation_id_5", &pw5, "app1").await.unwrap();
     shared.batch_execute("INSERT INTO t VALUES (44)").await.expect("shared access");
 
@@ -118,15 +118,15 @@ async fn hostile_database_names_are_only_quoted() {
     let (t, admin) = server().await;
     let name = "we\"ird; name";
     let pw = generate_password(16);
-    admin.ensure_user_on_database("relation_id_7", &pw, "", name, Ownership::Sole).await.unwrap();
+    admin.ensure_user_on_database("relation_id_7", &pw, "", name, Ownership::Sole, None).await.unwrap();
     let c = login(t.spec.port, "relation_id_7", &pw, name).await.expect("login to the oddly named database");
     let got: String = c.query_one("SELECT current_database()::text", &[]).await.unwrap().get(0);
     assert_eq!(got, name);
     let hostile = "x\"; DROP DATABASE postgres; --";
-    admin.ensure_user_on_database("relation_id_8", &pw, "", hostile, Ownership::Sole).await.unwrap();
+    admin.ensure_user_on_database("relation_id_8", &pw, "", hostile, Ownership::Sole, None).await.unwrap();
     let dbs: Vec<String> =
         c.query("SELECT datname::text FROM pg_database ORDER BY 1", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
     assert!(dbs.contains(&"postgres".to_string()), "{dbs:?}");
     assert!(dbs.contains(&hostile.to_string()), "{dbs:?}");
-    assert!(admin.ensure_user_on_database("relation_id_9", &pw, "", "nul\0byte", Ownership::Sole).await.is_err());
+    assert!(admin.ensure_user_on_database("relation_id_9", &pw, "", "nul\0byte", Ownership::Sole, None).await.is_err());
 }
