@@ -23,6 +23,7 @@ pub mod ownership;
 pub mod params;
 pub mod pg_config;
 pub mod pg_plan;
+pub mod rotation;
 pub mod secret_timing;
 pub mod status;
 pub mod storage;

@@ -56,10 +56,12 @@ fn assert_parity(file: &str, meta: &CharmMeta, ours_only: &[&str]) {
 
 /// Adopt mode (issue 14): a server tether did not start.
 const ADOPT: [&str; 2] = ["external-endpoint", "admin-secret"];
+/// Credential rotation without downtime (issue 16).
+const ROTATION: [&str; 2] = [super::rotation::INTERVAL, super::rotation::GRACE];
 
 #[test]
 fn postgresql_k8s_options_match_the_published_config() {
-    assert_parity("postgresql-k8s-config.tsv", &super::postgresql::meta(), &ADOPT);
+    assert_parity("postgresql-k8s-config.tsv", &super::postgresql::meta(), &[ADOPT, ROTATION].concat());
 }
 
 #[test]

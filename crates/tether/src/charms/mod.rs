@@ -25,6 +25,7 @@ mod postgresql_ha;
 mod provider;
 mod reconcile;
 mod registry;
+mod rotation;
 mod server;
 mod server_hooks;
 mod services;

@@ -21,6 +21,7 @@ use super::pg_settings;
 use super::postgresql_ha as ha;
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser, RotateError};
+use super::rotation;
 use super::server;
 use super::server_hooks::ServerCharm;
 use super::services::Services;
@@ -123,7 +124,11 @@ pub fn meta() -> CharmMeta {
             ep("s3-parameters", Role::Requirer, "s3").limit(1),
             ep("logging", Role::Requirer, "loki_push_api").limit(1),
         ],
-        config: pg_config::options().into_iter().chain(adopt::config_options("CREATEROLE and CREATEDB")).collect(),
+        config: pg_config::options()
+            .into_iter()
+            .chain(adopt::config_options("CREATEROLE and CREATEDB"))
+            .chain(rotation::config_options())
+            .collect(),
         actions: vec![
             ActionSpec {
                 name: "get-password".into(),
@@ -143,6 +148,7 @@ pub fn meta() -> CharmMeta {
                 additional_properties: false,
             },
             adopt::rotate_action_spec(),
+            rotation::action_spec(),
             ActionSpec {
                 name: "get-primary".into(),
                 description: "Shows the unit that runs the primary server.".into(),
@@ -207,8 +213,10 @@ impl PostgresqlCharm {
             self.set_blocked(ctx, rel, Some(INVALID_DATABASE));
             return self.settle_status(ctx);
         }
-        // One user per relation, with access to every database its requests name.
-        let user = relation_user(rel);
+        // One login per relation (after a rotation, the newest), with access to every
+        // database its requests name.
+        let first = relation_user(rel);
+        let user = rotation::current_login(ctx, rel, &first)?;
         let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let roles = provider::union_roles(&requests);
         let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
@@ -223,7 +231,7 @@ impl PostgresqlCharm {
             let ownership = if shared { Ownership::Shared } else { Ownership::Sole };
             grants.push(DatabaseGrant { name: &request.database, ownership, extra_user_roles: &request.extra_user_roles });
         }
-        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants, acts_as: None };
+        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: &roles, databases: &grants, acts_as: Some(&first) };
         if reconcile::issue_relation_user(ctx, &*admin, DATABASE, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
@@ -290,7 +298,8 @@ impl PostgresqlCharm {
             self.set_blocked(ctx, rel, Some(INVALID_DATABASE));
             return self.settle_status(ctx);
         }
-        let user = relation_user(rel);
+        let first = relation_user(rel);
+        let user = rotation::current_login(ctx, rel, &first)?;
         let own_unit = ctx.relation_get(rel, &ctx.unit.clone())?;
         let password = match own_unit.get("password") {
             Some(p) if own_unit.get("user").map(String::as_str) == Some(user.as_str()) => SecretString::new(p.clone()),
@@ -300,7 +309,7 @@ impl PostgresqlCharm {
         let ownership = if self.database_shared(ctx, rel, &database)? { Ownership::Shared } else { Ownership::Sole };
         let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
         let grants = [DatabaseGrant { name: &database, ownership, extra_user_roles: roles }];
-        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: roles, databases: &grants, acts_as: None };
+        let wanted = RelationUser { user: &user, password: &password, extra_user_roles: roles, databases: &grants, acts_as: Some(&first) };
         if reconcile::issue_relation_user(ctx, &*admin, endpoint, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
@@ -347,10 +356,12 @@ impl PostgresqlCharm {
         if !ctx.leader || ctx.relation(rel)?.life == Life::Alive {
             return Ok(());
         }
-        let user = relation_user(rel);
-        // Unreachable now: the orphan sweep of the next update-status drops the user.
+        let first = relation_user(rel);
+        // Unreachable now: the orphan sweep of the next update-status drops the users.
         let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
-        reconcile::revoke_relation_user(ctx, &*admin, endpoint, rel, &user)
+        // Rotated logins first; the first user, which owns the objects, last.
+        let logins = rotation::forget(ctx, rel, &first)?;
+        reconcile::revoke_relation_logins(ctx, &*admin, endpoint, rel, &logins)
             .await
             .map_err(|e| anyhow!("Failed to delete user during {endpoint} relation broken event: {e}"))?;
         self.settle_status(ctx)
@@ -525,6 +536,7 @@ impl ServerCharm for PostgresqlCharm {
         if let Ok(host) = host_resources() {
             pg_config::parameters(&effective, &host)?;
         }
+        rotation::check_config(config)?;
         adopt::check_config(config)
     }
 
@@ -706,11 +718,12 @@ impl ServerCharm for PostgresqlCharm {
         for ep in [DATABASE, "db", "db-admin"] {
             live.extend(ctx.relation_ids(ep)?.into_iter().map(|r| (ep, r)));
         }
-        let expected: Vec<String> = live.iter().map(|(_, r)| relation_user(*r)).collect();
+        let expected = rotation::expected_logins(self, ctx)?;
         let existing = reconcile::drop_orphaned_users(ctx, &*admin, &expected).await?;
         for (ep, rel) in live {
-            if !existing.contains(&relation_user(rel)) {
-                reconcile::note_recreated(ctx, &relation_user(rel), rel);
+            let current = rotation::current_login(ctx, rel, &relation_user(rel))?;
+            if !existing.contains(&current) {
+                reconcile::note_recreated(ctx, &current, rel);
             }
             match ep {
                 DATABASE => self.serve(ctx, rel, Serve::Always).await?,
@@ -718,6 +731,10 @@ impl ServerCharm for PostgresqlCharm {
             }
         }
         Ok(())
+    }
+
+    async fn rotation_tick(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        rotation::tick(self, ctx, &self.services).await
     }
 
     async fn serve_endpoint(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
@@ -752,6 +769,7 @@ impl ServerCharm for PostgresqlCharm {
                 Ok(())
             }
             "promote-to-primary" => self.promote_to_primary(ctx).await,
+            rotation::ACTION => rotation::run_action(self, ctx, &self.services).await,
             other => Err(anyhow!("action {other:?} not implemented")),
         }
     }
@@ -771,5 +789,37 @@ impl ServerCharm for PostgresqlCharm {
         } else if let Some(port) = port {
             self.services.pg.forget(port).await;
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl rotation::RotatingCharm for PostgresqlCharm {
+    fn login_endpoints(&self) -> &'static [&'static str] {
+        &[DATABASE, "db", "db-admin"]
+    }
+
+    fn first_user(&self, _ctx: &HookContext, rel: i64) -> String {
+        relation_user(rel)
+    }
+
+    fn rotated_user(&self, first: &str, generation: u32) -> String {
+        tether_core::pg_plan::rotated_user(first, generation)
+    }
+
+    fn keeps_owner(&self) -> bool {
+        true
+    }
+
+    async fn republish(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
+        match endpoint {
+            DATABASE => self.serve(ctx, rel, Serve::Always).await,
+            _ => self.serve_legacy(ctx, rel, endpoint).await,
+        }
+    }
+
+    async fn retire(&self, ctx: &mut HookContext, login: &str, owner: &str) -> anyhow::Result<bool> {
+        let Some(admin) = admin(&self.services, ctx).await? else { return Ok(false) };
+        UserAdmin::retire_login(&*admin, login, owner).await?;
+        Ok(true)
     }
 }

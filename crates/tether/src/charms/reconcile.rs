@@ -60,6 +60,24 @@ pub async fn revoke_relation_user<A: UserAdmin + ?Sized>(
     Ok(())
 }
 
+/// [`revoke_relation_user`] for a relation that had more than one login (credential
+/// rotation): every login is dropped in the order given (the rotated ones first, the
+/// relation's first user, which owns its objects, last), each audited.
+pub async fn revoke_relation_logins<A: UserAdmin + ?Sized>(
+    ctx: &mut HookContext,
+    admin: &A,
+    endpoint: &str,
+    rel: i64,
+    logins: &[String],
+) -> Result<(), RevokeError<A::Error>> {
+    let Some((first, rotated)) = logins.split_last() else { return Ok(()) };
+    for login in rotated {
+        admin.drop_relation_user(login).await.map_err(RevokeError::Drop)?;
+        ctx.audit("revoked", &format!("{endpoint}:{rel}"), login, "relation removed");
+    }
+    revoke_relation_user(ctx, admin, endpoint, rel, first).await
+}
+
 /// Why [`revoke_relation_user`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RevokeError<E: std::error::Error + 'static> {

@@ -55,6 +55,12 @@ pub trait ServerCharm: Send + Sync {
     /// The periodic comparison of the users on the server with the live relations.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()>;
 
+    /// The credential rotation's schedule (see `charms::rotation::tick`), after
+    /// update-status, config-changed and start.
+    async fn rotation_tick(&self, _ctx: &mut HookContext) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// relation-created, -joined or -changed on `endpoint` (ignores endpoints it does not serve).
     async fn serve_endpoint(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()>;
 
@@ -107,12 +113,19 @@ pub async fn dispatch<C: ServerCharm + ?Sized>(charm: &C, ctx: &mut HookContext,
     match (event.kind, endpoint) {
         (HookKind::Install, _) => charm.install(ctx),
         (HookKind::LeaderElected, _) => charm.leader_elected(ctx),
-        (HookKind::Start, _) => charm.start(ctx).await,
+        (HookKind::Start, _) => {
+            charm.start(ctx).await?;
+            charm.rotation_tick(ctx).await
+        }
         (HookKind::UpdateStatus, _) => {
             charm.repair_drift(ctx).await?;
+            charm.rotation_tick(ctx).await?;
             charm.settle_status(ctx)
         }
-        (HookKind::ConfigChanged, _) => charm.config_changed(ctx).await,
+        (HookKind::ConfigChanged, _) => {
+            charm.config_changed(ctx).await?;
+            charm.rotation_tick(ctx).await
+        }
         (HookKind::LeaderSettingsChanged, _) => charm.settle_status(ctx),
         (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(ep)) => {
             charm.serve_endpoint(ctx, rel, ep).await

@@ -22,6 +22,8 @@ pub struct Services {
     pub engine: std::sync::OnceLock<std::sync::Weak<Engine>>,
     /// The applications whose workload a watcher task follows (`model/app`).
     pub watchers: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// When each unit (`model/unit`) is to be woken for a credential rotation's next step.
+    pub wakeups: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl Services {
@@ -37,6 +39,7 @@ impl Services {
             hook_tools: Default::default(),
             engine: Default::default(),
             watchers: Default::default(),
+            wakeups: Default::default(),
         }
     }
 }

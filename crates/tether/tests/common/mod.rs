@@ -12,6 +12,7 @@
 //! - `login`, `postgres`, `mysql`: logging in to each engine;
 //! - `external_pg`, `external_mysql`: PostgreSQL and MariaDB servers started outside
 //!   tether, for adopt mode, and `netns`: another host (a network namespace) for them;
+//! - `traffic`: clients that keep querying while credentials rotate;
 //! - `wait`: the one bounded polling loop and the bounds.
 
 // Each test binary uses a different part of these modules.
@@ -27,8 +28,12 @@ mod netns;
 mod postgres;
 mod processes;
 mod status;
+mod traffic;
 mod wait;
 
 // Each test binary uses some of these.
 #[allow(unused_imports)]
-pub use {controller::*, external_mysql::*, external_pg::*, login::*, mysql::*, netns::*, postgres::*, processes::*, status::*, wait::*};
+pub use {
+    controller::*, external_mysql::*, external_pg::*, login::*, mysql::*, netns::*, postgres::*, processes::*, status::*, traffic::*,
+    wait::*,
+};
