@@ -271,6 +271,24 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
     });
     assert_eq!(counted, rows.to_string());
 
+    // Credentials rotate under Patroni too: the new login is made on the primary and
+    // reaches the replica by replication; the old one is retired after its grace period.
+    c.ok(&["config", PG, "credential-grace-period=5s"]);
+    c.action_results(&format!("{PG}/leader"), "rotate-credentials", &[&format!("application={DI}")]);
+    let rotated_pg = c.wait_postgresql_credentials(&format!("{DI}/leader"), "rotated credentials", |m| {
+        m["username"].as_str().is_some_and(|u| u != login.user)
+    });
+    let rotated = PgLogin::from_credentials(&rotated_pg);
+    for port in ports_of(c.postgresql_credentials(&format!("{DI}/leader"))["read-only-endpoints"].as_str().unwrap_or_default()) {
+        let replica = PgLogin { port, ..rotated.clone() };
+        wait_until("the rotated login on the replica", SETTLE_TIMEOUT, || {
+            replica.connect().map_err(|e| format!("{e:?}")).and_then(|s| s.try_row("SELECT count(*)::text FROM committed")).map(|r| r[0].clone())
+        });
+    }
+    login.wait_bad_credentials();
+    let (pg, login) = (rotated_pg, rotated);
+    assert_eq!(login.session().row("SELECT count(*)::text FROM committed")[0], rows.to_string());
+
     // promote-to-primary: a bad scope is refused, scope unit switches over to that unit.
     let primary = wait_until("get-primary to name a unit", SETTLE_TIMEOUT, || primary_unit(&c));
     let replica = [format!("{PG}/0"), format!("{PG}/1")].into_iter().find(|u| *u != primary).expect("two units");

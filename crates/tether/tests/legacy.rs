@@ -258,4 +258,22 @@ fn postgresql_db_and_db_admin_with_a_passive_mattermost() {
     assert_eq!(db.row("SELECT body FROM posts WHERE id = 1"), ["hello"], "the data stays");
     db.execute("CREATE DATABASE made_by_admin");
     assert_bad_credentials(&login);
+    drop(db);
+
+    // Issue 16: a legacy relation rotates too; the new keys reach both databags, the
+    // new login acts as the relation's first user (a superuser here), and the old one
+    // works until the grace period ends.
+    c.ok(&["config", PG, "credential-grace-period=5s"]);
+    let rel = the_relation_id(&c, "mattermost-k8s/0", "db-admin");
+    c.action_results("postgresql-k8s/leader", "rotate-credentials", &[&format!("relation-id={rel}")]);
+    let rotated_bag = wait_pgsql_bag(&c, "db-admin", Some(&admin.user));
+    let rotated = pg_login_from_master(rotated_bag["master"].as_str().unwrap_or_default());
+    assert_eq!(rotated.user, format!("{}_r1", admin.user), "{rotated_bag:#}");
+    admin.session();
+    let db = rotated.session();
+    assert_eq!(db.row("SELECT session_user, current_user"), [rotated.user.as_str(), admin.user.as_str()]);
+    assert_eq!(db.row("SELECT body FROM posts WHERE id = 1"), ["hello"]);
+    db.execute("CREATE DATABASE made_by_rotated");
+    admin.wait_bad_credentials();
+    rotated.session();
 }
