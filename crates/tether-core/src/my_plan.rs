@@ -335,11 +335,50 @@ pub fn legacy_database(relation_id: i64) -> String {
     format!("database-{relation_id}")
 }
 
-/// Whether a user name is one tether issues for relations (either form).
+/// The login a relation gets at its `generation`th credential rotation (the first login,
+/// generation 0, is `base` itself): `r<generation>` right after the relation id, so
+/// `relation-7_<uuidhex>` becomes `relation-7r2_<uuidhex>` and the legacy `relation-7`
+/// becomes `relation-7r2`, then cut to [`RELATION_USER_LEN`] like the first login. The
+/// cut only ever shortens the model uuid's part: `relation-<id>r<generation>` is kept
+/// whole, so a rotated login never equals its base or another generation's login and is
+/// always a [`is_relation_user`]. That head fits the 26 characters while the id and
+/// generation have 16 digits together (relation ids are a model's counter); beyond that
+/// the name is longer than 26 rather than ambiguous. `base` may itself be a rotated login
+/// (its generation is replaced); a name that is not a relation user gets `r<generation>`
+/// at its end.
+pub fn rotated_user(base: &str, generation: u32) -> String {
+    let (head, tail) = match split_relation_user(base) {
+        Some((id, _, tail)) => (format!("{RELATION_PREFIX}{id}r{generation}"), tail),
+        None => (format!("{base}r{generation}"), ""),
+    };
+    let room = RELATION_USER_LEN.saturating_sub(head.chars().count());
+    let mut out = head;
+    out.extend(tail.chars().take(room));
+    out
+}
+
+/// Whether a user name is one tether issues for relations: `relation-<id>` (legacy) or
+/// `relation-<id>_<uuidhex>`, the id optionally followed by a rotation's `r<generation>`
+/// (see [`rotated_user`]).
 pub fn is_relation_user(name: &str) -> bool {
-    let Some(rest) = name.strip_prefix(RELATION_PREFIX) else { return false };
-    let (id, suffix) = rest.split_once('_').unwrap_or((rest, ""));
-    !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && suffix.chars().all(|c| c.is_ascii_hexdigit())
+    split_relation_user(name).is_some()
+}
+
+/// A relation user's parts: the id's digits, the rotation generation's digits (if any)
+/// and what follows (empty, or `_` and hex digits).
+fn split_relation_user(name: &str) -> Option<(&str, Option<&str>, &str)> {
+    let rest = name.strip_prefix(RELATION_PREFIX)?;
+    let (ids, suffix) = match rest.find('_') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (id, generation) = match ids.split_once('r') {
+        Some((id, generation)) => (id, Some(generation)),
+        None => (ids, None),
+    };
+    let ok = digits(id) && generation.is_none_or(digits) && suffix.chars().skip(1).all(|c| c.is_ascii_hexdigit());
+    ok.then_some((id, generation, suffix))
 }
 
 /// The per-user role that carries a user's extra roles (see the module docs).
