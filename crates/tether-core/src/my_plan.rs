@@ -29,7 +29,10 @@
 //!   `sql_log_off`, MySQL rewrites it out of its binary, slow and general logs, and an
 //!   error of such a statement is reported without the server's text. mysql_async logs in
 //!   to such accounts over plain TCP by fetching the server's RSA key (the
-//!   `get_server_public_key` exchange), so no TLS set-up is needed on loopback.
+//!   `get_server_public_key` exchange), so no TLS set-up is needed on loopback. MySQL 8's
+//!   dual passwords (`RETAIN CURRENT PASSWORD`, then `DISCARD OLD PASSWORD`) are rendered
+//!   too ([`set_password_retaining_current`], [`discard_old_password`]); nothing runs
+//!   them yet.
 //! - **Roles**: real roles in both; the bundle role of a user becomes its default role
 //!   with `SET DEFAULT ROLE … TO` (MySQL) instead of `… FOR` (MariaDB). A role's account
 //!   host is `%` in MySQL and empty in MariaDB ([`Dialect::role_host`]).
@@ -235,6 +238,8 @@ pub enum PlanError {
     BadLiteral,
     #[error("not a mysql_native_password hash")]
     BadHash,
+    #[error("dual passwords need MySQL 8 (caching_sha2_password)")]
+    NoDualPasswords,
     #[error("{0:?} is not an internal user of the charm")]
     UnknownSystemUser(String),
     /// Unknown or forbidden `extra-user-roles` (§4.4.6); the charm's blocked text.
@@ -435,6 +440,32 @@ pub fn ensure_account(user: &str, host: &str, auth: &Auth) -> Result<Vec<String>
 /// `ALTER USER … IDENTIFIED …` for one account.
 pub fn set_password(user: &str, host: &str, auth: &Auth) -> Result<String, PlanError> {
     Ok(joined(&["ALTER USER", &account(user, host)?, &auth.clause()?]))
+}
+
+/// MySQL 8's dual passwords, the first step: `ALTER USER … IDENTIFIED WITH
+/// caching_sha2_password BY '<new>' RETAIN CURRENT PASSWORD` makes `password` the
+/// account's password while the one it had keeps working as its secondary password, so
+/// clients move over one by one. Only [`Auth::Sha2`] (MariaDB has no dual passwords); the
+/// statement carries the password in clear, as every MySQL 8 account statement does (see
+/// the module docs), and is zeroed when dropped.
+pub fn set_password_retaining_current(user: &str, host: &str, auth: &Auth) -> Result<Zeroizing<String>, PlanError> {
+    if !auth.is_clear() {
+        return Err(PlanError::NoDualPasswords);
+    }
+    Ok(Zeroizing::new(joined(&["ALTER USER", &account(user, host)?, &auth.clause()?, "RETAIN CURRENT PASSWORD"])))
+}
+
+/// MySQL 8's dual passwords, the last step: `ALTER USER … DISCARD OLD PASSWORD`, after
+/// which only the password set by [`set_password_retaining_current`] logs in.
+pub fn discard_old_password(user: &str, host: &str) -> Result<String, PlanError> {
+    Ok(format!("ALTER USER {} DISCARD OLD PASSWORD", account(user, host)?))
+}
+
+/// `ALTER USER IF EXISTS … ACCOUNT LOCK` (MariaDB 10.4+, MySQL 8): the account accepts
+/// no new login; its open sessions go on until they are ended. A missing account is a
+/// warning, not an error.
+pub fn lock_account(user: &str, host: &str) -> Result<String, PlanError> {
+    Ok(format!("ALTER USER IF EXISTS {} ACCOUNT LOCK", account(user, host)?))
 }
 
 /// Where tether records the users it manages (MariaDB has no user comments or

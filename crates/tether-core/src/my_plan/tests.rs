@@ -113,6 +113,26 @@ fn rotated_logins_insert_the_generation_after_the_id_and_keep_the_length() {
 }
 
 #[test]
+fn mysql8_dual_passwords_retain_then_discard() {
+    let pw = Auth::Sha2("Ab1'x\\y".to_string());
+    let s = set_password_retaining_current("relation-7r2_abc", "%", &pw).unwrap();
+    assert_eq!(
+        s.as_str(),
+        "ALTER USER 'relation-7r2_abc'@'%' IDENTIFIED WITH caching_sha2_password BY 'Ab1''x\\\\y' RETAIN CURRENT PASSWORD"
+    );
+    fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+    zeroized_on_drop(&s);
+    assert_eq!(set_password_retaining_current("u", "%", &native()), Err(PlanError::NoDualPasswords), "MariaDB has none");
+    assert!(set_password_retaining_current("u", "%", &Auth::Sha2(String::new())).is_err());
+    assert!(set_password_retaining_current("u", "%", &Auth::Sha2("nul\0".into())).is_err());
+    assert!(set_password_retaining_current("", "%", &pw).is_err());
+    assert!(!PlanError::NoDualPasswords.to_string().contains("Ab1"));
+    assert_eq!(discard_old_password("relation-7r2_abc", "%").unwrap(), "ALTER USER 'relation-7r2_abc'@'%' DISCARD OLD PASSWORD");
+    assert_eq!(discard_old_password("it's", "%").unwrap(), "ALTER USER 'it''s'@'%' DISCARD OLD PASSWORD");
+    assert!(discard_old_password("", "%").is_err());
+}
+
+#[test]
 fn roles_are_classified() {
     let db_role = |r: &str| r == "charmed_dba_app_00";
     assert_eq!(classify_roles("", db_role).unwrap(), ExtraRoles::default());
@@ -272,6 +292,9 @@ fn system_users_and_bootstrap() {
     );
     assert_eq!(kill_sessions(md, "u").unwrap().as_deref(), Some("KILL CONNECTION USER 'u'@'%'"));
     assert_eq!(kill_sessions(Dialect::MySql, "u").unwrap(), None);
+    assert_eq!(lock_account("relation-7r2_abc", "%").unwrap(), "ALTER USER IF EXISTS 'relation-7r2_abc'@'%' ACCOUNT LOCK");
+    assert_eq!(lock_account("it's\\", "%").unwrap(), "ALTER USER IF EXISTS 'it''s\\\\'@'%' ACCOUNT LOCK");
+    assert!(lock_account("nul\0", "%").is_err());
     let long = "a-legacy-user-of-32-characters-x";
     assert_eq!(drop_user(long, "%").unwrap().len(), 2, "no DROP ROLE of a 38-character name (MySQL refuses it)");
     let c = create_database("app_1", "charmed_dba_app_1_00").unwrap();
