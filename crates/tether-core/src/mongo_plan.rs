@@ -1,6 +1,7 @@
 //! MongoDB user naming, role plans, database-name checks and connection URIs.
 //!
-//! The MongoDB charm (charm-protocol §5.4) names relation users `relation-<id>`, creates
+//! The MongoDB charm (charm-protocol §5.4) names relation users `relation-<id>` (a
+//! credential rotation's later logins `relation-<id>r<generation>`), creates
 //! them in `admin` and grants roles by the requirer's `extra-user-roles`; it publishes a
 //! `mongodb://` URI that drivers use as-is. All of that is pure and lives here so the
 //! admin client (`tether::db::mongo`) only sends what these functions decided. Names reach
@@ -12,18 +13,37 @@ pub fn relation_user(relation_id: i64) -> String {
     format!("relation-{relation_id}")
 }
 
-/// Whether a user name is one tether issues for relations (`^relation-\d+$`).
+/// The login a relation gets at its `generation`th credential rotation (the first login,
+/// generation 0, is [`relation_user`] itself): `relation-<id>r<generation>`. `base` may
+/// itself be a rotated login (its generation is replaced); a name that is not a relation
+/// user gets `r<generation>` at its end.
+pub fn rotated_user(base: &str, generation: u32) -> String {
+    match split_relation_user(base) {
+        Some((id, _)) => format!("relation-{id}r{generation}"),
+        None => format!("{base}r{generation}"),
+    }
+}
+
+/// Whether a user name is one tether issues for relations, a first login or a rotated
+/// one (`^relation-\d+(r\d+)?$`).
 pub fn is_relation_user(name: &str) -> bool {
     relation_id_of(name).is_some()
 }
 
-/// The relation id in a relation user's name.
+/// The relation id in a relation user's name (a rotated login's too).
 pub fn relation_id_of(name: &str) -> Option<i64> {
-    let digits = name.strip_prefix("relation-")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    split_relation_user(name)?.0.parse().ok()
+}
+
+/// A relation user's id digits and its rotation generation's digits (if any).
+fn split_relation_user(name: &str) -> Option<(&str, Option<&str>)> {
+    let rest = name.strip_prefix("relation-")?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (id, generation) = match rest.split_once('r') {
+        Some((id, generation)) => (id, Some(generation)),
+        None => (rest, None),
+    };
+    (digits(id) && generation.is_none_or(digits)).then_some((id, generation))
 }
 
 /// Internal users of the charm, with the application-secret key of each password.
@@ -178,6 +198,38 @@ mod tests {
         assert_eq!(relation_id_of("relation-12"), Some(12));
         for other in ["relation-", "relation-x", "relation_id_1", "operator", "relation-1a", "relation--1", "xrelation-1"] {
             assert!(!is_relation_user(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn rotated_logins_are_named_and_recognised() {
+        assert_eq!(rotated_user(&relation_user(7), 2), "relation-7r2");
+        assert_eq!(rotated_user("relation-7r2", 3), "relation-7r3", "a generation is replaced, never stacked");
+        assert_eq!(rotated_user("operator", 1), "operatorr1");
+        for (id, generation) in [(0, 1), (7, 2), (12, 10), (i64::MAX, u32::MAX)] {
+            let r = rotated_user(&relation_user(id), generation);
+            assert!(is_relation_user(&r), "{r}");
+            assert_eq!(relation_id_of(&r), Some(id), "{r}");
+            assert_ne!(r, relation_user(id));
+        }
+        assert_eq!(relation_id_of("relation-7r10"), Some(7));
+        for other in [
+            "relation-7r",
+            "relation-r2",
+            "relation-r",
+            "relation-7x2",
+            "relation-7r2r3",
+            "relation-7rr2",
+            "relation-7R2",
+            "relation-7r-2",
+            "relation-7r2 ",
+            "relation-7_r2",
+            "relation-7r2_abc",
+            "xrelation-7r2",
+            "relation-99999999999999999999r1",
+        ] {
+            assert!(!is_relation_user(other), "{other}");
+            assert_eq!(relation_id_of(other), None, "{other}");
         }
     }
 

@@ -29,7 +29,10 @@
 //!   `sql_log_off`, MySQL rewrites it out of its binary, slow and general logs, and an
 //!   error of such a statement is reported without the server's text. mysql_async logs in
 //!   to such accounts over plain TCP by fetching the server's RSA key (the
-//!   `get_server_public_key` exchange), so no TLS set-up is needed on loopback.
+//!   `get_server_public_key` exchange), so no TLS set-up is needed on loopback. MySQL 8's
+//!   dual passwords (`RETAIN CURRENT PASSWORD`, then `DISCARD OLD PASSWORD`) are rendered
+//!   too ([`set_password_retaining_current`], [`discard_old_password`]); nothing runs
+//!   them yet.
 //! - **Roles**: real roles in both; the bundle role of a user becomes its default role
 //!   with `SET DEFAULT ROLE … TO` (MySQL) instead of `… FOR` (MariaDB). A role's account
 //!   host is `%` in MySQL and empty in MariaDB ([`Dialect::role_host`]).
@@ -235,6 +238,8 @@ pub enum PlanError {
     BadLiteral,
     #[error("not a mysql_native_password hash")]
     BadHash,
+    #[error("dual passwords need MySQL 8 (caching_sha2_password)")]
+    NoDualPasswords,
     #[error("{0:?} is not an internal user of the charm")]
     UnknownSystemUser(String),
     /// Unknown or forbidden `extra-user-roles` (§4.4.6); the charm's blocked text.
@@ -335,11 +340,50 @@ pub fn legacy_database(relation_id: i64) -> String {
     format!("database-{relation_id}")
 }
 
-/// Whether a user name is one tether issues for relations (either form).
+/// The login a relation gets at its `generation`th credential rotation (the first login,
+/// generation 0, is `base` itself): `r<generation>` right after the relation id, so
+/// `relation-7_<uuidhex>` becomes `relation-7r2_<uuidhex>` and the legacy `relation-7`
+/// becomes `relation-7r2`, then cut to [`RELATION_USER_LEN`] like the first login. The
+/// cut only ever shortens the model uuid's part: `relation-<id>r<generation>` is kept
+/// whole, so a rotated login never equals its base or another generation's login and is
+/// always a [`is_relation_user`]. That head fits the 26 characters while the id and
+/// generation have 16 digits together (relation ids are a model's counter); beyond that
+/// the name is longer than 26 rather than ambiguous. `base` may itself be a rotated login
+/// (its generation is replaced); a name that is not a relation user gets `r<generation>`
+/// at its end.
+pub fn rotated_user(base: &str, generation: u32) -> String {
+    let (head, tail) = match split_relation_user(base) {
+        Some((id, _, tail)) => (format!("{RELATION_PREFIX}{id}r{generation}"), tail),
+        None => (format!("{base}r{generation}"), ""),
+    };
+    let room = RELATION_USER_LEN.saturating_sub(head.chars().count());
+    let mut out = head;
+    out.extend(tail.chars().take(room));
+    out
+}
+
+/// Whether a user name is one tether issues for relations: `relation-<id>` (legacy) or
+/// `relation-<id>_<uuidhex>`, the id optionally followed by a rotation's `r<generation>`
+/// (see [`rotated_user`]).
 pub fn is_relation_user(name: &str) -> bool {
-    let Some(rest) = name.strip_prefix(RELATION_PREFIX) else { return false };
-    let (id, suffix) = rest.split_once('_').unwrap_or((rest, ""));
-    !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && suffix.chars().all(|c| c.is_ascii_hexdigit())
+    split_relation_user(name).is_some()
+}
+
+/// A relation user's parts: the id's digits, the rotation generation's digits (if any)
+/// and what follows (empty, or `_` and hex digits).
+fn split_relation_user(name: &str) -> Option<(&str, Option<&str>, &str)> {
+    let rest = name.strip_prefix(RELATION_PREFIX)?;
+    let (ids, suffix) = match rest.find('_') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (id, generation) = match ids.split_once('r') {
+        Some((id, generation)) => (id, Some(generation)),
+        None => (ids, None),
+    };
+    let ok = digits(id) && generation.is_none_or(digits) && suffix.chars().skip(1).all(|c| c.is_ascii_hexdigit());
+    ok.then_some((id, generation, suffix))
 }
 
 /// The per-user role that carries a user's extra roles (see the module docs).
@@ -396,6 +440,32 @@ pub fn ensure_account(user: &str, host: &str, auth: &Auth) -> Result<Vec<String>
 /// `ALTER USER … IDENTIFIED …` for one account.
 pub fn set_password(user: &str, host: &str, auth: &Auth) -> Result<String, PlanError> {
     Ok(joined(&["ALTER USER", &account(user, host)?, &auth.clause()?]))
+}
+
+/// MySQL 8's dual passwords, the first step: `ALTER USER … IDENTIFIED WITH
+/// caching_sha2_password BY '<new>' RETAIN CURRENT PASSWORD` makes `password` the
+/// account's password while the one it had keeps working as its secondary password, so
+/// clients move over one by one. Only [`Auth::Sha2`] (MariaDB has no dual passwords); the
+/// statement carries the password in clear, as every MySQL 8 account statement does (see
+/// the module docs), and is zeroed when dropped.
+pub fn set_password_retaining_current(user: &str, host: &str, auth: &Auth) -> Result<Zeroizing<String>, PlanError> {
+    if !auth.is_clear() {
+        return Err(PlanError::NoDualPasswords);
+    }
+    Ok(Zeroizing::new(joined(&["ALTER USER", &account(user, host)?, &auth.clause()?, "RETAIN CURRENT PASSWORD"])))
+}
+
+/// MySQL 8's dual passwords, the last step: `ALTER USER … DISCARD OLD PASSWORD`, after
+/// which only the password set by [`set_password_retaining_current`] logs in.
+pub fn discard_old_password(user: &str, host: &str) -> Result<String, PlanError> {
+    Ok(format!("ALTER USER {} DISCARD OLD PASSWORD", account(user, host)?))
+}
+
+/// `ALTER USER IF EXISTS … ACCOUNT LOCK` (MariaDB 10.4+, MySQL 8): the account accepts
+/// no new login; its open sessions go on until they are ended. A missing account is a
+/// warning, not an error.
+pub fn lock_account(user: &str, host: &str) -> Result<String, PlanError> {
+    Ok(format!("ALTER USER IF EXISTS {} ACCOUNT LOCK", account(user, host)?))
 }
 
 /// Where tether records the users it manages (MariaDB has no user comments or

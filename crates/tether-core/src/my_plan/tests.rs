@@ -44,15 +44,92 @@ fn user_names_follow_the_charm() {
     assert_eq!(relation_user(12345, "abc"), "relation-12345_abc");
     assert_eq!(legacy_user(3), "relation-3");
     assert_eq!(legacy_database(3), "database-3");
-    for (name, ok) in
-        [("relation-8_99200344b67b4e9", true), ("relation-3", true), ("relation-", false), ("relation-x", false), ("root", false)]
-    {
+    for (name, ok) in [
+        ("relation-8_99200344b67b4e9", true),
+        ("relation-3", true),
+        ("relation-7r2_99200344b67b4e", true),
+        ("relation-7r2", true),
+        ("relation-7r10_abc", true),
+        ("relation-", false),
+        ("relation-x", false),
+        ("root", false),
+        ("relation-7r", false),
+        ("relation-7r_abc", false),
+        ("relation-r2", false),
+        ("relation-r2_abc", false),
+        ("relation-7x2", false),
+        ("relation-7x2_abc", false),
+        ("relation-7r2r3", false),
+        ("relation-7rr2", false),
+        ("relation-7R2", false),
+        ("relation-7r2_xyz", false),
+        ("relation-7r-2", false),
+        ("relation-7_r2", false),
+        ("xrelation-7r2", false),
+    ] {
         assert_eq!(is_relation_user(name), ok, "{name}");
     }
     assert_eq!(db_dba_role("app", 0), "charmed_dba_app_00");
     let long = db_dba_role("a_very_long_database_name_indeed", 7);
     assert_eq!(long, "charmed_dba_a_very_long_datab_07");
     assert_eq!(long.chars().count(), ROLE_MAX_LEN);
+}
+
+#[test]
+fn rotated_logins_insert_the_generation_after_the_id_and_keep_the_length() {
+    let base = relation_user(7, "99200344-b67b-4e9a-8c3e-000000000000");
+    for (generation, rotated) in [(1, "relation-7r1_99200344b67b4"), (2, "relation-7r2_99200344b67b4"), (10, "relation-7r10_99200344b67b")]
+    {
+        assert_eq!(rotated_user(&base, generation), rotated);
+        assert_eq!(rotated.chars().count(), RELATION_USER_LEN);
+        assert!(is_relation_user(rotated), "{rotated}");
+    }
+    // Legacy names, short uuids.
+    assert_eq!(rotated_user(&legacy_user(7), 2), "relation-7r2");
+    assert_eq!(rotated_user("relation-12345_abc", 3), "relation-12345r3_abc");
+    // A rotated login's own generation is replaced, never stacked.
+    assert_eq!(rotated_user(&rotated_user(&base, 9), 10), rotated_user(&base, 10));
+    assert_eq!(rotated_user("relation-7r2", 3), "relation-7r3");
+    // Distinct from the base and from each other, for any id and generation that fit, and
+    // within MySQL 8's 32 characters (with the bundle role's `_roles`).
+    let mut seen = std::collections::HashSet::new();
+    for id in [0, 7, 99, 123_456, 999_999] {
+        let base = relation_user(id, "99200344-b67b-4e9a-8c3e-0123456789ab");
+        seen.insert(base.clone());
+        for generation in [1, 2, 9, 10, 11, 100, u32::MAX] {
+            let r = rotated_user(&base, generation);
+            assert!(r.chars().count() <= RELATION_USER_LEN && bundle_role(&r).chars().count() <= ROLE_MAX_LEN, "{r}");
+            assert!(is_relation_user(&r), "{r}");
+            assert!(r.starts_with(&format!("relation-{id}r{generation}")), "{r}");
+            assert!(seen.insert(r.clone()), "{r} is not new");
+        }
+    }
+    // Past 16 digits of id and generation the head is kept whole (longer, never ambiguous).
+    let huge = rotated_user(&relation_user(123_456_789_012_345, "abcdef"), u32::MAX);
+    assert_eq!(huge, "relation-123456789012345r4294967295");
+    assert!(is_relation_user(&huge));
+    // Not a relation user: the generation goes at the end.
+    assert_eq!(rotated_user("custom", 2), "customr2");
+}
+
+#[test]
+fn mysql8_dual_passwords_retain_then_discard() {
+    let pw = Auth::Sha2("Ab1'x\\y".to_string());
+    let s = set_password_retaining_current("relation-7r2_abc", "%", &pw).unwrap();
+    assert_eq!(
+        s.as_str(),
+        "ALTER USER 'relation-7r2_abc'@'%' IDENTIFIED WITH caching_sha2_password BY 'Ab1''x\\\\y' RETAIN CURRENT PASSWORD"
+    );
+    fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+    zeroized_on_drop(&s);
+    assert_eq!(set_password_retaining_current("u", "%", &native()), Err(PlanError::NoDualPasswords), "MariaDB has none");
+    assert!(set_password_retaining_current("u", "%", &Auth::Sha2(String::new())).is_err());
+    assert!(set_password_retaining_current("u", "%", &Auth::Sha2("nul\0".into())).is_err());
+    assert!(set_password_retaining_current("", "%", &pw).is_err());
+    assert!(!PlanError::NoDualPasswords.to_string().contains("Ab1"));
+    assert_eq!(discard_old_password("relation-7r2_abc", "%").unwrap(), "ALTER USER 'relation-7r2_abc'@'%' DISCARD OLD PASSWORD");
+    assert_eq!(discard_old_password("it's", "%").unwrap(), "ALTER USER 'it''s'@'%' DISCARD OLD PASSWORD");
+    assert!(discard_old_password("", "%").is_err());
 }
 
 #[test]
@@ -215,6 +292,9 @@ fn system_users_and_bootstrap() {
     );
     assert_eq!(kill_sessions(md, "u").unwrap().as_deref(), Some("KILL CONNECTION USER 'u'@'%'"));
     assert_eq!(kill_sessions(Dialect::MySql, "u").unwrap(), None);
+    assert_eq!(lock_account("relation-7r2_abc", "%").unwrap(), "ALTER USER IF EXISTS 'relation-7r2_abc'@'%' ACCOUNT LOCK");
+    assert_eq!(lock_account("it's\\", "%").unwrap(), "ALTER USER IF EXISTS 'it''s\\\\'@'%' ACCOUNT LOCK");
+    assert!(lock_account("nul\0", "%").is_err());
     let long = "a-legacy-user-of-32-characters-x";
     assert_eq!(drop_user(long, "%").unwrap().len(), 2, "no DROP ROLE of a 38-character name (MySQL refuses it)");
     let c = create_database("app_1", "charmed_dba_app_1_00").unwrap();

@@ -231,14 +231,31 @@ impl MongoAdmin {
         Ok(())
     }
 
-    /// Drops `user` from `admin`; a missing user is success.
+    /// Drops `user` from `admin`, then ends its sessions where the server can; a missing
+    /// user is success. Dropping comes first because it is what refuses new logins (no
+    /// MongoDB-wire server can lock an account), so no session starts after the kill.
+    ///
+    /// - `mongod`: a connection authenticated as a dropped user loses it at its next
+    ///   command, and `killAllSessionsByPattern` (by user) ends the user's logical
+    ///   sessions with their running operations and open cursors.
+    /// - FerretDB (checked against v1.24.2 by the tests): new logins of the dropped user
+    ///   are refused, but a connection that authenticated before the drop keeps reading
+    ///   and writing as if nothing happened, until its client closes it. FerretDB has no
+    ///   way to end it: `killAllSessionsByPattern`, `killAllSessions`, `killSessions`,
+    ///   `killOp` and `endSessions` all answer `CommandNotFound`, and `currentOp` lists
+    ///   nothing. Only a restart of the server would close it, which would cut every
+    ///   other client too, so tether does not.
     pub async fn drop_user(&self, user: &str) -> Result<(), MongoAdminError> {
         match self.admin_command("dropUser", doc! { "dropUser": user }).await {
             Err(MongoAdminError::Command { source, .. }) if error_code(&source) == Some(USER_NOT_FOUND) => {}
             other => drop(other?),
         }
-        if self.flavor == MongoFlavor::FerretDb {
-            self.unmark(user).await?;
+        match self.flavor {
+            MongoFlavor::MongoDb => {
+                let pattern = doc! { "users": [ { "user": user, "db": AUTH_DATABASE } ] };
+                self.admin_command("ending the user's sessions", doc! { "killAllSessionsByPattern": [pattern] }).await?;
+            }
+            MongoFlavor::FerretDb => self.unmark(user).await?,
         }
         Ok(())
     }
@@ -249,8 +266,8 @@ impl MongoAdmin {
         Ok(reply.get_array("users").map(|u| !u.is_empty()).unwrap_or(false))
     }
 
-    /// The relation users (`relation-<id>`) in `admin` that carry tether's ownership
-    /// marker, by relation id.
+    /// The relation users (`relation-<id>`, and rotated logins `relation-<id>r<n>`) in
+    /// `admin` that carry tether's ownership marker, by relation id, then name.
     pub async fn list_managed_users(&self) -> Result<Vec<String>, MongoAdminError> {
         let reply = self.admin_command("usersInfo", doc! { "usersInfo": 1, "showCustomData": true }).await?;
         let infos: Vec<&Document> = reply.get_array("users").map(|a| a.iter().filter_map(Bson::as_document).collect()).unwrap_or_default();
@@ -361,6 +378,9 @@ impl UserAdmin for MongoAdmin {
     async fn drop_relation_user(&self, user: &str) -> Result<(), MongoAdminError> {
         self.drop_user(user).await
     }
+    /// The login is dropped whoever `owner` is (MongoDB's objects have no owner), and its
+    /// sessions are ended where the server can: see [`MongoAdmin::drop_user`] for what
+    /// FerretDB cannot do.
     async fn retire_login(&self, login: &str, _owner: &str) -> Result<(), MongoAdminError> {
         self.drop_user(login).await
     }

@@ -49,6 +49,8 @@ pub const POOL_CAP: usize = 4;
 /// would otherwise cost the first operation a failure); fresher ones are used as they are
 /// and a broken one is caught by the retry.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(2);
+/// `KILL` of a session that is already gone.
+const ER_NO_SUCH_THREAD: u16 = 1094;
 
 pub struct MyAdmin {
     host: String,
@@ -145,6 +147,31 @@ impl Session<'_> {
         let r = self.conn().query_drop(text.as_str()).await;
         let r = if clear { r.map_err(withheld(what)) } else { r.map_err(step(what)) };
         self.check(r)
+    }
+
+    /// Ends every session of `user`: MariaDB's `KILL CONNECTION USER` in one statement;
+    /// on MySQL each session `information_schema.PROCESSLIST` lists (bound: the user) is
+    /// killed by its id, an integer the server gave, so nothing but digits is put in the
+    /// statement. A session that ended meanwhile is fine.
+    async fn end_sessions(&mut self, d: Dialect, user: &str) -> Result<(), MyError> {
+        if let Some(kill) = my_plan::kill_sessions(d, user)? {
+            let r = self.conn().query_drop(kill.as_str()).await.map_err(step("ending the user's sessions"));
+            return self.check(r);
+        }
+        let r = self
+            .conn()
+            .exec::<u64, _, _>("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?", (user,))
+            .await
+            .map_err(step("listing the user's sessions"));
+        for id in self.check(r)? {
+            let r = self.conn().query_drop(format!("KILL CONNECTION {id}")).await;
+            match r {
+                // Gone already: ER_NO_SUCH_THREAD.
+                Err(mysql_async::Error::Server(e)) if e.code == ER_NO_SUCH_THREAD => {}
+                r => self.check(r.map_err(step("ending the user's sessions")))?,
+            }
+        }
+        Ok(())
     }
 
     async fn exists(&mut self, user: &str, host: &str) -> Result<bool, MyError> {
@@ -446,33 +473,18 @@ impl MyAdmin {
         })
     }
 
-    /// Ends the user's sessions and drops it (and its bundle role), and forgets it in the
-    /// registry. Its database stays. A missing user is success. One round trip on MariaDB
-    /// (`KILL CONNECTION USER` leads the batch); on MySQL the sessions are listed first.
+    /// Ends a user for good, in this order so that no session outlives it: its account is
+    /// locked (no new login from here on), every session it has is ended, then it is
+    /// dropped with its bundle role and forgotten in the registry. Its database stays. A
+    /// missing user is success.
     pub async fn drop_user(&self, user: &str) -> Result<(), MyError> {
-        let kill = my_plan::kill_sessions(self.dialect, user)?;
+        let lock = vec![my_plan::lock_account(user, my_plan::ANY_HOST)?];
         let drop = my_plan::drop_user(user, my_plan::ANY_HOST)?;
         with_session!(self, |s| {
             self.ensure_setup(s).await?;
-            if kill.is_none() {
-                let r = s
-                    .conn()
-                    .exec::<u64, _, _>("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?", (user,))
-                    .await
-                    .map_err(step("listing the user's sessions"));
-                for id in s.check(r)? {
-                    // Gone already is fine: ER_NO_SUCH_THREAD.
-                    let r = s.conn().query_drop(format!("KILL CONNECTION {id}")).await;
-                    if let Err(e) = r {
-                        if !matches!(&e, mysql_async::Error::Server(se) if se.code == 1094) {
-                            let r = Err(step("ending the user's sessions")(e));
-                            return s.check(r);
-                        }
-                    }
-                }
-            }
-            let statements: Vec<String> = kill.iter().cloned().chain(drop.iter().cloned()).collect();
-            s.run(&statements, "ending the user's sessions and dropping the user", false).await
+            s.run(&lock, "locking the user's account", false).await?;
+            s.end_sessions(self.dialect, user).await?;
+            s.run(&drop, "dropping the user", false).await
         })
     }
 
@@ -512,8 +524,12 @@ impl MyAdmin {
         );
         with_session!(self, |s| {
             self.ensure_setup(s).await?;
-            let r = s.conn().exec(sql.as_str(), (prefix, prefix)).await.map_err(step("listing users"));
-            s.check(r)
+            let r = s.conn().exec::<String, _, _>(sql.as_str(), (prefix, prefix)).await.map_err(step("listing users"));
+            let mut users = s.check(r)?;
+            // By bytes whatever the server's collation (`relation-7_…` before `relation-7r1_…`).
+            users.sort();
+            users.dedup();
+            Ok(users)
         })
     }
 }
@@ -572,6 +588,9 @@ impl UserAdmin for MyAdmin {
         }
         self.drop_user(user).await
     }
+    /// The login is dropped whoever `owner` is (MariaDB and MySQL objects have no owner):
+    /// its account is locked first, so no new session starts, then its open sessions are
+    /// ended and it is dropped, as [`UserAdmin::drop_relation_user`] does.
     async fn retire_login(&self, login: &str, _owner: &str) -> Result<(), MyError> {
         UserAdmin::drop_relation_user(self, login).await
     }

@@ -1,11 +1,12 @@
 //! Tests of [`MongoAdmin`] against a real FerretDB started in a root-only temporary home:
 //! relation users and their URIs, dropping users, password rotation (theirs and the
-//! admin's own), hostile database names, and what FerretDB does not enforce.
+//! admin's own), a rotated login beside the first and retiring one, hostile database
+//! names, and what FerretDB does not enforce (roles, ending a dropped user's sessions).
 
 use std::sync::Arc;
 
 use mongodb::bson::Document;
-use tether_core::mongo_plan::{relation_user, render_uri, roles_for};
+use tether_core::mongo_plan::{relation_user, render_uri, roles_for, rotated_user};
 
 use super::*;
 use crate::engines::mongo::error::is_auth_refused;
@@ -138,4 +139,66 @@ fn client_options_are_direct_short_and_scram_sha_256() {
     assert_eq!(c.source.as_deref(), Some("admin"));
     assert_eq!(c.mechanism, Some(AuthMechanism::ScramSha256));
     assert!(client_options(1, None, Duration::from_secs(1)).credential.is_none());
+}
+
+/// A client of one connection only, so that what it does after a drop is done on the
+/// connection that authenticated before it.
+async fn one_connection(uri: &str) -> Client {
+    let mut options = mongodb::options::ClientOptions::parse(uri).await.unwrap();
+    options.max_pool_size = Some(1);
+    Client::with_options(options).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_login_works_beside_the_first_and_retiring_refuses_its_logins() {
+    use crate::engines::user_admin::{DatabaseGrant, Ownership};
+    let (t, admin) = server().await;
+    let port = t.spec.port;
+    let a = relation_user(7);
+    let b = rotated_user(&a, 1);
+    assert_eq!(b, "relation-7r1");
+    let (pa, pb) = (generate_password(32), generate_password(32));
+    let databases = [DatabaseGrant { name: "app7", ownership: Ownership::Sole, extra_user_roles: "" }];
+    for (user, password, acts_as) in [(a.as_str(), &pa, None), (b.as_str(), &pb, Some(a.as_str()))] {
+        let req = RelationUser { user, password, extra_user_roles: "", databases: &databases, acts_as };
+        assert_eq!(admin.ensure_relation_user(&req).await.unwrap(), Ensured::Created, "{user}");
+    }
+    assert_eq!(admin.list_relation_users().await.unwrap(), vec![a.clone(), b.clone()]);
+
+    // Both at once, on the same data: what either creates the other uses.
+    let ca = one_connection(&uri(port, &a, &pa, "app7")).await;
+    let cb = Client::with_uri_str(uri(port, &b, &pb, "app7")).await.unwrap();
+    let (by_a, by_b) = (ca.database("app7").collection::<Document>("made_by_a"), cb.database("app7").collection::<Document>("made_by_b"));
+    by_a.insert_one(doc! { "n": 1 }).await.expect("first login writes");
+    by_b.insert_one(doc! { "n": 2 }).await.expect("rotated login writes");
+    assert_eq!(ca.database("app7").collection::<Document>("made_by_b").count_documents(doc! {}).await.unwrap(), 1);
+    cb.database("app7").collection::<Document>("made_by_a").insert_one(doc! { "n": 3 }).await.unwrap();
+
+    admin.retire_login(&a, &a).await.unwrap();
+    assert!(refused(use_database(&uri(port, &a, &pa, "app7"), "app7").await), "the retired login is refused");
+    assert!(!admin.user_exists(&a).await.unwrap());
+    assert_eq!(admin.list_relation_users().await.unwrap(), vec![b.clone()], "unmarked");
+
+    // FerretDB's limit (see `MongoAdmin::drop_user`): the connection that authenticated
+    // before the drop goes on reading and writing, and nothing can end it.
+    by_a.insert_one(doc! { "n": 4 }).await.expect("FerretDB keeps serving a dropped user's open connection");
+    assert_eq!(by_a.count_documents(doc! {}).await.unwrap(), 3);
+    for kill in ["killAllSessionsByPattern", "killAllSessions", "killSessions", "killOp", "endSessions"] {
+        let e = admin.admin_command("probing", doc! { kill: [] }).await.unwrap_err();
+        assert!(matches!(&e, MongoAdminError::Command { source, .. } if error_code(source) == Some(59)), "{kill}: {e}");
+    }
+
+    // The rotated login keeps working, on its open client and anew, on A's collections.
+    by_b.insert_one(doc! { "n": 5 }).await.expect("the rotated login's client goes on");
+    let fresh = Client::with_uri_str(uri(port, &b, &pb, "app7")).await.unwrap();
+    let made_by_a = fresh.database("app7").collection::<Document>("made_by_a");
+    made_by_a.insert_one(doc! { "n": 6 }).await.expect("the rotated login logs in anew");
+    made_by_a.update_many(doc! {}, doc! { "$inc": { "n": 10 } }).await.unwrap();
+    assert_eq!(made_by_a.count_documents(doc! { "n": { "$gt": 10 } }).await.unwrap(), 4);
+    use_database(&uri(port, &b, &pb, "app7"), "app7").await.expect("the rotated login's URI");
+
+    // Retiring again, or a login that never was, is success.
+    admin.retire_login(&a, &a).await.unwrap();
+    admin.retire_login("relation-99r3", "relation-99").await.unwrap();
+    assert_eq!(admin.list_relation_users().await.unwrap(), vec![b.clone()]);
 }

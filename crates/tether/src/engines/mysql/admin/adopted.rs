@@ -74,23 +74,23 @@ impl MyAdmin {
     }
 
     /// Drops `owner`'s relation user (a user the registry does not give it is left alone);
-    /// its databases stay.
+    /// its databases stay. As on a server tether runs, the account is locked first and its
+    /// sessions are ended before the drop, but ending another user's sessions needs
+    /// `CONNECTION ADMIN` (MariaDB) or `CONNECTION_ADMIN` and `PROCESS` (MySQL), which the
+    /// admin may lack: then they go on until their clients leave (the account is locked
+    /// and then gone, so no new one starts).
     pub(super) async fn drop_adopted_user(&self, owner: &str, user: &str) -> Result<(), MyError> {
-        let kill = my_plan::kill_sessions(self.dialect, user)?;
+        let lock = vec![my_plan::lock_account(user, my_plan::ANY_HOST)?];
         let drop = vec![adopted::drop_user(user)?];
         with_session!(self, |s| {
             self.ensure_setup(s).await?;
             if s.owner_of(user).await?.as_deref() != Some(owner) {
                 return Ok(());
             }
-            if let Some(kill) = &kill {
-                // Ending another user's sessions needs CONNECTION ADMIN, which the admin
-                // may lack: then they end when their clients leave.
-                let r = s.conn().query_drop(kill.as_str()).await.map_err(step("ending the user's sessions"));
-                if let Err(e) = s.check(r) {
-                    if e.connection_lost() {
-                        return Err(e);
-                    }
+            s.run(&lock, "locking the relation user's account", false).await?;
+            if let Err(e) = s.end_sessions(self.dialect, user).await {
+                if e.connection_lost() {
+                    return Err(e);
                 }
             }
             s.run(&drop, "dropping the relation user", false).await?;
@@ -112,8 +112,12 @@ impl MyAdmin {
         let prefix = my_plan::RELATION_PREFIX;
         with_session!(self, |s| {
             self.ensure_setup(s).await?;
-            let r = s.conn().exec(adopted::LIST, (owner, prefix, prefix)).await.map_err(step("listing users"));
-            s.check(r)
+            let r = s.conn().exec::<String, _, _>(adopted::LIST, (owner, prefix, prefix)).await.map_err(step("listing users"));
+            let mut users = s.check(r)?;
+            // By bytes, as everywhere else: the table's collation may sort otherwise (`r`
+            // before `_` ignoring case).
+            users.sort();
+            Ok(users)
         })
     }
 }

@@ -1,12 +1,14 @@
 //! Tests of [`MyAdmin`] against a real MariaDB server started in a root-only temporary
 //! home: relation users confined to their database, extra-user-roles, legacy users,
-//! dropping users, password rotation and hostile database names.
+//! dropping users (their sessions ended), rotated logins beside the first and retiring
+//! one (also on an adopted server), password rotation and hostile database names.
 
 use mysql_async::prelude::Queryable;
 
 use super::*;
 use crate::engines::mysql::start;
 use crate::engines::mysql::testing::MyTestHome;
+use crate::engines::user_admin::AdoptedAdmin;
 use crate::secret::generate_password;
 
 /// A server and its admin session; the guard inside `MyTestHome` stops the server.
@@ -260,4 +262,161 @@ fn errors_of_statements_carrying_a_password_keep_only_the_code() {
     assert!(e.contains("near"), "other statements keep the server's text: {e}");
     assert!(!step("x")(server()).connection_lost());
     assert!(step("x")(mysql_async::Error::Io(std::io::Error::other("gone").into())).connection_lost());
+}
+
+/// A relation user and its rotated login on `database`, both through the trait as the
+/// charms make them (the rotated one acting as the first).
+async fn user_and_rotated_login(
+    admin: &MyAdmin,
+    base: &str,
+    database: &str,
+    extra_user_roles: &str,
+) -> (String, SecretString, String, SecretString) {
+    use crate::engines::user_admin::{DatabaseGrant, Ownership};
+    let rotated = my_plan::rotated_user(base, 1);
+    let (pa, pb) = (generate_password(24), generate_password(24));
+    let databases = [DatabaseGrant { name: database, ownership: Ownership::Sole, extra_user_roles }];
+    for (user, password, acts_as) in [(base, &pa, None), (rotated.as_str(), &pb, Some(base))] {
+        let req = RelationUser { user, password, extra_user_roles, databases: &databases, acts_as };
+        assert_eq!(admin.ensure_relation_user(&req).await.unwrap(), Ensured::Created, "{user}");
+    }
+    (base.to_string(), pa, rotated, pb)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_login_works_beside_the_first_which_retiring_locks_ends_and_drops() {
+    let (t, admin) = server().await;
+    let port = t.spec.port;
+    let base = my_plan::relation_user(7, "99200344-b67b-4e9a-8c3e-0123456789ab");
+    let (a, pa, b, pb) = user_and_rotated_login(&admin, &base, "app_7", "").await;
+    assert_eq!(b, "relation-7r1_99200344b67b4");
+
+    // Both log in at once and share the data: what either creates the other uses.
+    let mut ca = login(port, &a, &pa).await.expect("first login");
+    let mut cb = login(port, &b, &pb).await.expect("rotated login");
+    assert!(ok(&mut ca, "CREATE TABLE app_7.t (v int)").await && ok(&mut ca, "INSERT INTO app_7.t VALUES (1)").await);
+    assert!(ok(&mut cb, "INSERT INTO app_7.t VALUES (2)").await);
+    assert!(ok(&mut cb, "CREATE TABLE app_7.u (v int)").await && ok(&mut ca, "INSERT INTO app_7.u VALUES (3)").await);
+    assert!(!ok(&mut cb, "CREATE DATABASE elsewhere").await, "the rotated login is confined like the first");
+    assert_eq!(admin.list_relation_users().await.unwrap(), vec![a.clone(), b.clone()]);
+
+    // The first login's long-lived session works until it is retired, and not after.
+    let sum: Option<i64> = ca.query_first("SELECT SUM(v) FROM app_7.t").await.unwrap();
+    assert_eq!(sum, Some(3));
+    admin.retire_login(&a, &a).await.unwrap();
+    assert!(!ok(&mut ca, "SELECT 1").await, "the retired login's session was ended");
+    assert!(login(port, &a, &pa).await.is_err(), "the retired login is refused");
+    assert!(!admin.user_exists(&a, "%").await.unwrap());
+    assert_eq!(admin.list_relation_users().await.unwrap(), vec![b.clone()], "forgotten in the registry");
+
+    // The rotated login keeps its session and logs in anew; A's tables are its own.
+    assert!(ok(&mut cb, "INSERT INTO app_7.t VALUES (4)").await, "the rotated login's session goes on");
+    let mut cb2 = login(port, &b, &pb).await.expect("the rotated login still logs in");
+    assert!(ok(&mut cb2, "ALTER TABLE app_7.t ADD COLUMN w int").await && ok(&mut cb2, "UPDATE app_7.t SET w = v").await);
+    let sum: Option<i64> = cb2.query_first("SELECT SUM(w) FROM app_7.t").await.unwrap();
+    assert_eq!(sum, Some(7));
+    let u: Option<i32> = cb2.query_first("SELECT v FROM app_7.u").await.unwrap();
+    assert_eq!(u, Some(3));
+
+    // Retiring again, or a login that never was, is success.
+    admin.retire_login(&a, &a).await.unwrap();
+    admin.retire_login("relation-99r3_abc", "relation-99_abc").await.unwrap();
+
+    // With extra roles: each login has its own bundle role, and retiring one keeps the other's.
+    let (a2, pa2, b2, pb2) = user_and_rotated_login(&admin, "relation-8_abc", "app_8", "charmed_ddl").await;
+    let mut ca2 = login(port, &a2, &pa2).await.unwrap();
+    assert!(ok(&mut ca2, "CREATE TABLE app_8.t (v int)").await && ok(&mut ca2, "INSERT INTO app_8.t VALUES (1)").await);
+    admin.retire_login(&a2, &a2).await.unwrap();
+    assert!(!ok(&mut ca2, "SELECT 1").await);
+    assert!(!admin.user_exists(&my_plan::bundle_role(&a2), admin.dialect().role_host()).await.unwrap());
+    assert!(admin.user_exists(&my_plan::bundle_role(&b2), admin.dialect().role_host()).await.unwrap());
+    let mut cb2 = login(port, &b2, &pb2).await.unwrap();
+    assert!(ok(&mut cb2, "INSERT INTO app_8.t VALUES (2)").await && ok(&mut cb2, "DROP TABLE app_8.t").await);
+    assert_eq!(admin.list_relation_users().await.unwrap(), vec![b.clone(), b2.clone()]);
+}
+
+/// Ends `user`'s sessions as on MySQL 8, one `KILL CONNECTION <id>` each.
+async fn end_sessions_by_id(admin: &MyAdmin, user: &str) -> Result<(), MyError> {
+    with_session!(admin, |s| { s.end_sessions(my_plan::Dialect::MySql, user).await })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_user_ends_its_sessions_on_either_dialect() {
+    let (t, admin) = server().await;
+    let port = t.spec.port;
+    let pw = generate_password(24);
+    admin.ensure_user_on_database("relation-3_abc", &pw, "app_3", "").await.unwrap();
+
+    // MySQL's way (each session killed by its id) also works on MariaDB: run it here.
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        sessions.push(login(port, "relation-3_abc", &pw).await.unwrap());
+    }
+    end_sessions_by_id(&admin, "relation-3_abc").await.unwrap();
+    for c in &mut sessions {
+        assert!(!ok(c, "SELECT 1").await, "ended by its id");
+    }
+    end_sessions_by_id(&admin, "nobody").await.unwrap();
+
+    // A revoked relation user's open session does not survive the drop.
+    let mut c = login(port, "relation-3_abc", &pw).await.unwrap();
+    assert!(ok(&mut c, "CREATE TABLE app_3.t (v int)").await);
+    let ua: &dyn UserAdmin<Error = MyError> = &admin;
+    ua.drop_relation_user("relation-3_abc").await.unwrap();
+    assert!(!ok(&mut c, "SELECT 1").await);
+    assert!(login(port, "relation-3_abc", &pw).await.is_err());
+    ua.drop_relation_user("relation-3_abc").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_account_keeps_its_sessions_and_refuses_new_logins() {
+    let (t, admin) = server().await;
+    let port = t.spec.port;
+    let pw = generate_password(24);
+    admin.ensure_user_on_database("relation-4_abc", &pw, "app_4", "").await.unwrap();
+    let mut open = login(port, "relation-4_abc", &pw).await.unwrap();
+    let mut root = login(port, "root", t.password()).await.unwrap();
+    root.query_drop(my_plan::lock_account("relation-4_abc", "%").unwrap()).await.unwrap();
+    assert!(login(port, "relation-4_abc", &pw).await.is_err(), "no new login");
+    assert!(ok(&mut open, "CREATE TABLE app_4.t (v int)").await, "which is why retiring ends the sessions next");
+    root.query_drop(my_plan::lock_account("relation-missing", "%").unwrap()).await.expect("a missing account is no error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_an_adopted_server_retiring_ends_sessions_when_the_admin_may() {
+    let (t, _admin) = server().await;
+    let port = t.spec.port;
+    // An admin with what adopt mode needs (and the database privileges it hands on), but
+    // not CONNECTION ADMIN.
+    let mut root = login(port, "root", t.password()).await.unwrap();
+    let dba_pw = generate_password(24);
+    root.query_drop(format!("CREATE USER 'dba'@'%' IDENTIFIED BY PASSWORD '{}'", native_password_hash(&dba_pw))).await.unwrap();
+    let db_privileges = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, CREATE TEMPORARY TABLES, \
+         LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, DELETE HISTORY";
+    root.query_drop(format!("GRANT {db_privileges}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION")).await.unwrap();
+    let owner = "99200344-b67b-4e9a-8c3e-0123456789ab/mysql";
+    let admin = MyAdmin::connect_adopted("127.0.0.1", port, "dba", &dba_pw, owner).await.unwrap();
+    assert!(admin.missing_privileges().await.unwrap().is_empty());
+
+    let (a, pa, b, pb) = user_and_rotated_login(&admin, "relation-5_abc", "app_5", "").await;
+    assert_eq!(admin.list_relation_users().await.unwrap(), vec![a.clone(), b.clone()]);
+    let mut ca = login(port, &a, &pa).await.unwrap();
+    assert!(ok(&mut ca, "CREATE TABLE app_5.t (v int)").await);
+    admin.retire_login(&a, &a).await.unwrap();
+    assert!(login(port, &a, &pa).await.is_err(), "no new login");
+    assert_eq!(admin.list_relation_users().await.unwrap(), vec![b.clone()]);
+    // Without CONNECTION ADMIN the open session goes on (the documented limit)...
+    assert!(ok(&mut ca, "SELECT 1").await, "MariaDB keeps a dropped user's session");
+    let mut cb = login(port, &b, &pb).await.unwrap();
+    assert!(ok(&mut cb, "INSERT INTO app_5.t VALUES (1)").await);
+
+    // ... and with it, retiring ends it.
+    root.query_drop("GRANT CONNECTION ADMIN ON *.* TO 'dba'@'%'").await.unwrap();
+    let admin = MyAdmin::connect_adopted("127.0.0.1", port, "dba", &dba_pw, owner).await.unwrap();
+    let mut cb = login(port, &b, &pb).await.unwrap();
+    admin.retire_login(&b, &a).await.unwrap();
+    assert!(!ok(&mut cb, "SELECT 1").await, "ended");
+    assert!(login(port, &b, &pb).await.is_err());
+    admin.retire_login(&b, &a).await.unwrap();
+    assert!(admin.list_relation_users().await.unwrap().is_empty());
 }
