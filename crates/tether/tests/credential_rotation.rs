@@ -205,3 +205,73 @@ fn a_controller_killed_mid_rotation_leaves_valid_credentials() {
     new.session();
     assert!(audited(&c, "retired", &old.user), "{:#?}", audit_entries(&c));
 }
+
+const MY: &str = "mysql-k8s";
+
+/// The `mysql` credentials the requirer shows, once they name a user other than `old`.
+fn wait_new_mysql_credentials(c: &Controller, old: &str) -> Value {
+    c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "the rotated credentials on the requirer side", |m| {
+        m["username"].as_str().is_some_and(|u| u != old)
+    })
+}
+
+#[test]
+fn mariadb_rotation_fails_no_query_until_the_grace_period_ends() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MY, "--config", &format!("credential-grace-period={GRACE_SECS}s")]);
+    c.ok(&["deploy", DI, "--config", "database-name=rot_my"]);
+    c.ok(&["integrate", DI, MY]);
+    c.wait_active(&[MY, DI]);
+    let old_login = MyLogin::from_credentials(&c.credentials_for(&format!("{DI}/leader"), "mysql"));
+    old_login.session().execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (0)");
+
+    let creds = Arc::new(Mutex::new(old_login.clone()));
+    let traffic = Traffic::start(
+        creds.clone(),
+        |login: &MyLogin| {
+            let mut s = login.connect().map_err(|e| format!("{login:?}: {e:?}"))?;
+            s.try_query("INSERT INTO kept VALUES (1)").map(|_| ()).map_err(|e| format!("{e:?}"))
+        },
+        |login: &MyLogin| login.connect().map_err(|e| format!("{e:?}")),
+        |s: &mut MySession| s.try_row("SELECT count(*) FROM kept").map(|_| ()),
+    );
+
+    let rotated = c.action_results(&format!("{MY}/leader"), "rotate-credentials", &[&format!("application={DI}")]);
+    let entry = rotated["rotated"].as_object().and_then(|m| m.values().next().cloned()).unwrap_or_else(|| panic!("{rotated:#}"));
+    let until = epoch_of(entry["previous-valid-until"].as_str().unwrap_or_else(|| panic!("{entry:#}")));
+    let new_login = MyLogin::from_credentials(&wait_new_mysql_credentials(&c, &old_login.user));
+    assert_eq!(entry["username"], new_login.user.as_str());
+    let id = old_login.user.split('_').next().unwrap_or_default();
+    assert!(new_login.user.starts_with(&format!("{id}r1_")), "the rotated login names its relation and generation: {new_login:?}");
+    *creds.lock().unwrap() = new_login.clone();
+
+    // Both work during the grace period, with the same grants on the same data.
+    assert!(epoch_now() < until, "the grace period must still run here");
+    old_login.session();
+    let mut s = new_login.session();
+    s.execute("CREATE TABLE made_by_new (n int); INSERT INTO kept VALUES (2)");
+    drop(s);
+
+    old_login.wait_denied();
+    let refused_at = epoch_now();
+    std::thread::sleep(Duration::from_secs(1));
+    let report = traffic.stop();
+    assert!(refused_at >= until, "the old credentials were refused at {refused_at}, before the grace period ended at {until}");
+    assert!(report.failures.is_empty(), "zero failed queries: {:?}", report.failures);
+    assert!(report.queries > 20, "the client kept querying: {report:?}");
+    let (ended, why) =
+        report.long_lived_ended.clone().unwrap_or_else(|| panic!("the long-lived session survived the retirement: {report:?}"));
+    assert!(ended >= until, "the long-lived session was ended at {ended}, before the grace period ended at {until} ({why})");
+    let mut s = new_login.session();
+    assert_eq!(s.row("SELECT count(*) FROM kept")[0].parse::<u64>().unwrap(), report.queries + 2);
+    s.execute("DROP TABLE made_by_new");
+    assert!(audited(&c, "issued", &new_login.user) && audited(&c, "retired", &old_login.user), "{:#?}", audit_entries(&c));
+
+    // The schedule rotates on its own.
+    c.ok(&["config", MY, "credential-rotation-interval=10s", "credential-grace-period=3s"]);
+    let scheduled = MyLogin::from_credentials(&wait_new_mysql_credentials(&c, &new_login.user));
+    scheduled.session();
+    new_login.wait_denied();
+    scheduled.session();
+}

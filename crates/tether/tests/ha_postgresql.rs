@@ -282,7 +282,11 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
     for port in ports_of(c.postgresql_credentials(&format!("{DI}/leader"))["read-only-endpoints"].as_str().unwrap_or_default()) {
         let replica = PgLogin { port, ..rotated.clone() };
         wait_until("the rotated login on the replica", SETTLE_TIMEOUT, || {
-            replica.connect().map_err(|e| format!("{e:?}")).and_then(|s| s.try_row("SELECT count(*)::text FROM committed")).map(|r| r[0].clone())
+            replica
+                .connect()
+                .map_err(|e| format!("{e:?}"))
+                .and_then(|s| s.try_row("SELECT count(*)::text FROM committed"))
+                .map(|r| r[0].clone())
         });
     }
     login.wait_bad_credentials();

@@ -856,3 +856,70 @@ fn container_relation_can_be_removed_and_integrated_again() {
     c.ok(&["integrate", "mongos", "di2"]);
     wait_router(&c, "di2/0", ("blocked", MISSING_CLUSTER));
 }
+
+// ---- issue 16: rotation without downtime ----
+
+impl MongoSession {
+    /// One authenticated command on this session, as a result (the traffic clients).
+    fn try_count(&self, coll: &str) -> Result<u64, String> {
+        self.rt.block_on(async { self.coll(coll).count_documents(doc! {}).await }).map_err(|e| e.to_string())
+    }
+
+    fn try_insert(&self, coll: &str, d: Document) -> Result<(), String> {
+        self.rt.block_on(async { self.coll(coll).insert_one(d).await }).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn credentials_rotate_without_a_failed_query() {
+    let engine = engine();
+    let c = MongoController::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MONGO, "--config", &engine.config(), "--config", "credential-grace-period=20s"]);
+    c.ok(&["deploy", DI, "--config", "database-name=rotdb"]);
+    c.ok(&["integrate", DI, MONGO]);
+    c.wait_active(&[MONGO, DI]);
+    let old = c.credentials_for("data-integrator/leader", "mongodb");
+    let old_uri = field(&old, "uris").to_string();
+    MongoSession::open(&old_uri).insert("kept", doc! { "n": 0 });
+
+    let creds = std::sync::Arc::new(std::sync::Mutex::new(old_uri.clone()));
+    let traffic = Traffic::start(
+        creds.clone(),
+        |uri: &String| {
+            let s = MongoSession::connect(uri).map_err(|e| format!("{}: {}", redact(uri), e.describe()))?;
+            s.try_insert("kept", doc! { "n": 1 })
+        },
+        |uri: &String| MongoSession::connect(uri).map_err(|e| e.describe()),
+        |s: &mut MongoSession| s.try_count("kept").map(|_| ()),
+    );
+
+    let rotated = c.action_results("mongodb/leader", "rotate-credentials", &[&format!("application={DI}")]);
+    let entry = rotated["rotated"].as_object().and_then(|m| m.values().next().cloned()).unwrap_or_else(|| panic!("{rotated:#}"));
+    let until = epoch_of(entry["previous-valid-until"].as_str().unwrap_or_else(|| panic!("{entry:#}")));
+    let new = c.wait_credentials_for("data-integrator/leader", "mongodb", "the rotated credentials", |m| m["username"] != old["username"]);
+    let new_uri = field(&new, "uris").to_string();
+    assert_eq!(field(&new, "username"), format!("{}r1", field(&old, "username")));
+    *creds.lock().unwrap() = new_uri.clone();
+    assert!(epoch_now() < until, "the grace period must still run here");
+    MongoSession::open(&old_uri);
+    assert_eq!(MongoSession::open(&new_uri).user(), field(&new, "username"));
+
+    wait_refused(&old_uri);
+    let refused_at = epoch_now();
+    let report = traffic.stop();
+    assert!(refused_at >= until, "the old credentials were refused at {refused_at}, before the grace period ended at {until}");
+    assert!(report.failures.is_empty(), "zero failed queries: {:?}", report.failures);
+    assert!(report.queries > 20 && report.long_lived_queries > 20, "the clients kept querying: {report:?}");
+    match engine {
+        // FerretDB has no command that ends another connection's session: the one already
+        // open keeps working until its client closes it (said in the README).
+        Engine::FerretDb => assert!(report.long_lived_ended.is_none(), "{report:?}"),
+        Engine::Mongod => {
+            let (ended, why) = report.long_lived_ended.clone().unwrap_or_else(|| panic!("the session survived: {report:?}"));
+            assert!(ended >= until, "ended at {ended}, before {until}: {why}");
+        }
+    }
+    let db = MongoSession::open(&new_uri);
+    assert_eq!(db.count("kept"), report.queries + 1, "every write of either login is there");
+}

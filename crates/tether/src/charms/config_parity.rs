@@ -66,11 +66,11 @@ fn postgresql_k8s_options_match_the_published_config() {
 
 #[test]
 fn mysql_k8s_options_match_the_published_config() {
-    assert_parity("mysql-k8s-config.tsv", &super::mysql::meta(), &ADOPT);
+    assert_parity("mysql-k8s-config.tsv", &super::mysql::meta(), &[ADOPT, ROTATION].concat());
 }
 
 #[test]
 fn mongodb_options_match_the_published_config() {
     // `engine`: mongod or FerretDB, the stand-in this project's machines run.
-    assert_parity("mongodb-config.tsv", &super::mongodb::meta(), &["engine"]);
+    assert_parity("mongodb-config.tsv", &super::mongodb::meta(), &[&["engine"][..], &ROTATION].concat());
 }

@@ -14,6 +14,7 @@ use super::adopt;
 use super::my_settings;
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser};
+use super::rotation;
 use super::server;
 use super::server_hooks::ServerCharm;
 use super::services::Services;
@@ -102,6 +103,7 @@ pub fn meta() -> CharmMeta {
         ]
         .into_iter()
         .chain(adopt::config_options("CREATE USER, GRANT OPTION and CREATE on *.*"))
+        .chain(rotation::config_options())
         .collect(),
         actions: vec![
             ActionSpec {
@@ -122,6 +124,7 @@ pub fn meta() -> CharmMeta {
                 additional_properties: false,
             },
             adopt::rotate_action_spec(),
+            rotation::action_spec(),
         ],
     }
 }
@@ -228,8 +231,9 @@ impl MysqlCharm {
             server::set_blocked(ctx, rel, Some("invalid database name requested"));
             return self.settle_status(ctx);
         }
-        // One user per relation, with every database its requests name.
-        let user = relation_user(rel, &ctx.model_uuid);
+        // One login per relation (after a rotation, the newest), with every database its
+        // requests name.
+        let user = rotation::current_login(ctx, rel, &relation_user(rel, &ctx.model_uuid))?;
         let password = provider::issued_password(ctx, DATABASE, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let grants: Vec<DatabaseGrant> = requests
             .iter()
@@ -345,10 +349,10 @@ impl MysqlCharm {
         if !ctx.leader || ctx.relation(rel)?.life == Life::Alive {
             return Ok(());
         }
-        let user = relation_user(rel, &ctx.model_uuid);
-        // Unreachable now: the orphan sweep of the next update-status drops the user.
+        // Unreachable now: the orphan sweep of the next update-status drops the users.
         let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
-        reconcile::revoke_relation_user(ctx, &*admin, DATABASE, rel, &user)
+        let logins = rotation::forget(ctx, rel, &relation_user(rel, &ctx.model_uuid))?;
+        reconcile::revoke_relation_logins(ctx, &*admin, DATABASE, rel, &logins)
             .await
             .map_err(|e| anyhow!("Failed to delete users for relation {rel}: {e}"))?;
         self.settle_status(ctx)
@@ -420,6 +424,7 @@ impl ServerCharm for MysqlCharm {
 
     fn check_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
         tether_core::my_config::check(config)?;
+        rotation::check_config(config)?;
         adopt::check_config(config)?;
         for ep in LEGACY {
             if let Some(Value::String(u)) = config.get(&format!("{ep}-interface-user")) {
@@ -558,17 +563,21 @@ impl ServerCharm for MysqlCharm {
         let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
         let live = ctx.relation_ids(DATABASE)?;
         let stored = internal(ctx)?;
-        let mut expected: Vec<String> = live.iter().map(|r| relation_user(*r, &ctx.model_uuid)).collect();
+        let mut expected = rotation::expected_logins(self, ctx)?;
         expected.extend(LEGACY.iter().filter_map(|ep| stored.get(&legacy_keys(ep).0).cloned()));
         let existing = reconcile::drop_orphaned_users(ctx, &*admin, &expected).await?;
         for rel in live {
-            let user = relation_user(rel, &ctx.model_uuid);
+            let user = rotation::current_login(ctx, rel, &relation_user(rel, &ctx.model_uuid))?;
             if !existing.contains(&user) {
                 reconcile::note_recreated(ctx, &user, rel);
             }
             self.serve_database(ctx, rel, Serve::Always).await?;
         }
         Ok(())
+    }
+
+    async fn rotation_tick(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        rotation::tick(self, ctx, &self.services).await
     }
 
     async fn serve_endpoint(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
@@ -594,6 +603,7 @@ impl ServerCharm for MysqlCharm {
             adopt::ROTATE_ADMIN_PASSWORD => {
                 adopt::rotate_action(ctx, async |ctx| admin(&self.services, ctx).await, generate_password(PASSWORD_LEN)).await
             }
+            rotation::ACTION => rotation::run_action(self, ctx, &self.services).await,
             other => Err(anyhow!("action {other:?} not implemented")),
         }
     }
@@ -605,5 +615,32 @@ impl ServerCharm for MysqlCharm {
         } else if let Some(port) = port {
             self.services.mysql.forget(port).await;
         }
+    }
+}
+
+/// Rotation covers the `database` endpoint; the legacy endpoints' users are shared by
+/// every relation of the endpoint and change only with the endpoint's options.
+#[async_trait::async_trait]
+impl rotation::RotatingCharm for MysqlCharm {
+    fn login_endpoints(&self) -> &'static [&'static str] {
+        &[DATABASE]
+    }
+
+    fn first_user(&self, ctx: &HookContext, rel: i64) -> String {
+        relation_user(rel, &ctx.model_uuid)
+    }
+
+    fn rotated_user(&self, first: &str, generation: u32) -> String {
+        tether_core::my_plan::rotated_user(first, generation)
+    }
+
+    async fn republish(&self, ctx: &mut HookContext, rel: i64, _endpoint: &str) -> anyhow::Result<()> {
+        self.serve_database(ctx, rel, Serve::Always).await
+    }
+
+    async fn retire(&self, ctx: &mut HookContext, login: &str, owner: &str) -> anyhow::Result<bool> {
+        let Some(admin) = admin(&self.services, ctx).await? else { return Ok(false) };
+        UserAdmin::retire_login(&*admin, login, owner).await?;
+        Ok(true)
     }
 }

@@ -16,6 +16,7 @@ use shared::{admin, engine_of, internal, internal_label, primary, role, STATE_EN
 
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser, RotateError};
+use super::rotation;
 use super::server;
 use super::server_hooks::ServerCharm;
 use super::services::Services;
@@ -76,7 +77,10 @@ pub fn meta() -> CharmMeta {
             opt("role", OptionType::String, Some("replication".into()), "replication, config-server or shard; fixed at deploy"),
             opt("auto-delete", OptionType::Boolean, Some(false.into()), "drop databases no relation requests any more"),
             opt("engine", OptionType::String, Some("auto".into()), "mongod, ferretdb or auto (mongod when installed); fixed at deploy"),
-        ],
+        ]
+        .into_iter()
+        .chain(rotation::config_options())
+        .collect(),
         actions: vec![
             ActionSpec {
                 name: "get-password".into(),
@@ -102,6 +106,7 @@ pub fn meta() -> CharmMeta {
                 required: vec![],
                 additional_properties: false,
             },
+            rotation::action_spec(),
         ],
     }
 }
@@ -144,7 +149,8 @@ impl MongodbCharm {
                 return Ok(None);
             }
         }
-        let user = relation_user(rel);
+        // A `database` relation's login rotates (the newest is served); a router's does not.
+        let user = if endpoint == DATABASE { rotation::current_login(ctx, rel, &relation_user(rel))? } else { relation_user(rel) };
         let password = provider::issued_password(ctx, endpoint, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
         let admin = admin(&self.services, ctx).await?;
         // Each request's extra roles on its own database: one user serves them all.
@@ -210,13 +216,13 @@ impl MongodbCharm {
         if !ctx.leader || ctx.relation(rel)?.life == Life::Alive {
             return Ok(());
         }
-        let user = relation_user(rel);
         if (endpoint == DATABASE && role(ctx) != "replication") || (endpoint == CLUSTER && role(ctx) != "config-server") {
             return self.block(ctx, rel, None);
         }
         let request = ctx.remote_app_data(rel).unwrap_or_default();
         let admin = admin(&self.services, ctx).await?;
-        reconcile::revoke_relation_user(ctx, &*admin, endpoint, rel, &user).await?;
+        let logins = if endpoint == DATABASE { rotation::forget(ctx, rel, &relation_user(rel))? } else { vec![relation_user(rel)] };
+        reconcile::revoke_relation_logins(ctx, &*admin, endpoint, rel, &logins).await?;
         if ctx.config.get("auto-delete") == Some(&Value::Bool(true)) {
             let mut wanted_elsewhere = Vec::new();
             for other in ctx.relation_ids(DATABASE)?.into_iter().filter(|r| *r != rel) {
@@ -300,6 +306,7 @@ impl ServerCharm for MongodbCharm {
     }
 
     fn check_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
+        rotation::check_config(config)?;
         if let Some(Value::String(r)) = config.get("role") {
             if !ROLES.contains(&r.as_str()) {
                 return Err(format!(
@@ -420,7 +427,8 @@ impl ServerCharm for MongodbCharm {
         let admin = admin(&self.services, ctx).await?;
         let database = ctx.relation_ids(DATABASE)?;
         let cluster = ctx.relation_ids(CLUSTER)?;
-        let expected: Vec<String> = database.iter().chain(cluster.iter()).map(|r| relation_user(*r)).collect();
+        let mut expected = rotation::expected_logins(self, ctx)?;
+        expected.extend(cluster.iter().map(|r| relation_user(*r)));
         reconcile::drop_orphaned_users(ctx, &*admin, &expected).await?;
         for rel in database {
             self.serve_database(ctx, rel, Serve::Always).await?;
@@ -429,6 +437,10 @@ impl ServerCharm for MongodbCharm {
             self.serve_cluster(ctx, rel, Serve::Always).await?;
         }
         Ok(())
+    }
+
+    async fn rotation_tick(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        rotation::tick(self, ctx, &self.services).await
     }
 
     async fn serve_endpoint(&self, ctx: &mut HookContext, rel: i64, endpoint: &str) -> anyhow::Result<()> {
@@ -459,6 +471,7 @@ impl ServerCharm for MongodbCharm {
                 ctx.action_set("replica-set-primary", p.into());
                 Ok(())
             }
+            rotation::ACTION => rotation::run_action(self, ctx, &self.services).await,
             other => Err(anyhow!("action {other:?} not implemented")),
         }
     }
@@ -473,5 +486,31 @@ impl ServerCharm for MongodbCharm {
         if let Some(port) = port {
             self.services.mongo.forget(port).await;
         }
+    }
+}
+
+/// Rotation covers the `database` endpoint; a router's `cluster` login is not rotated.
+#[async_trait::async_trait]
+impl rotation::RotatingCharm for MongodbCharm {
+    fn login_endpoints(&self) -> &'static [&'static str] {
+        &[DATABASE]
+    }
+
+    fn first_user(&self, _ctx: &HookContext, rel: i64) -> String {
+        relation_user(rel)
+    }
+
+    fn rotated_user(&self, first: &str, generation: u32) -> String {
+        tether_core::mongo_plan::rotated_user(first, generation)
+    }
+
+    async fn republish(&self, ctx: &mut HookContext, rel: i64, _endpoint: &str) -> anyhow::Result<()> {
+        self.serve_database(ctx, rel, Serve::Always).await
+    }
+
+    async fn retire(&self, ctx: &mut HookContext, login: &str, owner: &str) -> anyhow::Result<bool> {
+        let admin = admin(&self.services, ctx).await?;
+        UserAdmin::retire_login(&*admin, login, owner).await?;
+        Ok(true)
     }
 }
