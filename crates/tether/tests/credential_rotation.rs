@@ -83,7 +83,10 @@ fn postgresql_rotation_fails_no_query_until_the_grace_period_ends() {
     *creds.lock().unwrap() = new_login.clone();
     assert!(!new.to_string().contains(&old_login.password), "the new credentials share nothing with the old");
 
-    // Both work during the grace period; a second rotation now is refused.
+    // Both work during the grace period, also after drift repair ran (it knows both
+    // logins); a second rotation now is refused.
+    c.ok(&["model-config", "update-status-hook-interval=1s"]);
+    std::thread::sleep(Duration::from_secs(3));
     assert!(epoch_now() < until, "the grace period must still run here");
     old_login.session();
     new_login.session();

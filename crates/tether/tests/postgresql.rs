@@ -306,4 +306,30 @@ fn a_v1_requirer_gets_a_reply_per_request_and_loses_a_withdrawn_database() {
         Ok(_) => panic!("the withdrawn database must refuse the user"),
         Err(e) => eprintln!("withdrawn database refused the login: {e:?}"),
     }
+
+    // Issue 16: a rotation reaches a v1 requirer as `secret-changed` on the same secret,
+    // whose newest revision (`secret-get --refresh`) logs in; the tracked one still works
+    // during the grace period.
+    c.ok(&["config", PG, "credential-grace-period=300s"]);
+    c.action_results(&format!("{PG}/leader"), "rotate-credentials", &["application=req"]);
+    wait_until("secret-changed on the v1 requirer", SETTLE_TIMEOUT, || {
+        let log = c.ok(&["debug-log", "--replay", "--include", "req/0"]).stdout;
+        if log.contains("secret-changed") {
+            Ok(())
+        } else {
+            Err("no secret-changed hook yet".to_string())
+        }
+    });
+    let (code, out, err) = c.probe("req/0", "relation-get -r $(relation-ids database) --app --format=json - postgresql-k8s");
+    assert_eq!(code, 0, "{err}");
+    let bag: serde_json::Value = serde_json::from_str(&out).expect("bag json");
+    let replies: Vec<serde_json::Value> = bag["requests"].as_str().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+    let secret = replies[0]["secret-user"].as_str().expect("secret-user").to_string();
+    let (code, newest, err) = c.probe("req/0", &format!("secret-get {secret} --refresh --format=json"));
+    assert_eq!(code, 0, "{err}");
+    let newest: serde_json::Value = serde_json::from_str(&newest).expect("secret json");
+    let rotated = PgSession::connect_uri(newest["uris"].as_str().expect("uris")).expect("the rotated login");
+    assert_eq!(rotated.row("SELECT session_user")[0], format!("{}_r1", users[0]));
+    assert_eq!(rotated.row("SELECT current_user")[0], users[0], "the rotated login acts as the relation's first user");
+    PgSession::connect_uri(uri_a).expect("the previous login works during the grace period");
 }
