@@ -57,6 +57,16 @@ fn issue_passwords(c: &Controller) -> Vec<(String, String)> {
     let old_user = first["username"].clone();
     let second = c.wait_credentials_for("di-pg/leader", "postgresql", "a new relation user", |m| m["username"] != old_user);
     issued.push(("di-pg relation (second)".into(), password_of(&second)));
+    // Rotation without downtime, on both engines: the new passwords, with the old ones
+    // retired after a short grace period.
+    for (app, di, key) in [("postgresql-k8s", "di-pg", "postgresql"), ("mysql-k8s", "di-my", "mysql")] {
+        c.ok(&["config", app, "credential-grace-period=2s"]);
+        let before = c.credentials_for(&format!("{di}/leader"), key);
+        c.action_results(&format!("{app}/leader"), "rotate-credentials", &[&format!("application={di}")]);
+        let old_user = before["username"].clone();
+        let rotated = c.wait_credentials_for(&format!("{di}/leader"), key, "rotated credentials", |m| m["username"] != old_user);
+        issued.push((format!("{di} relation (rotated)"), password_of(&rotated)));
+    }
 
     for (app, users) in [
         ("postgresql-k8s", &["operator", "replication", "rewind", "monitoring", "backup"][..]),
