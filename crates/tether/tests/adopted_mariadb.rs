@@ -96,6 +96,20 @@ fn seed_flow_on_an_adopted_mariadb_with_a_non_superuser_admin() {
     let new = MyLogin::from_credentials(&second);
     assert_eq!(new.session().column("SELECT v FROM kept"), ["before"], "data survives the new user");
 
+    // Issue 16 on an adopted server: a second user with the same grants, owned (in the
+    // registry) by this application; the old one is dropped after the grace period.
+    c.ok(&["config", APP, "credential-grace-period=3s"]);
+    c.action_results(&format!("{APP}/leader"), "rotate-credentials", &["application=data-integrator"]);
+    let rotated = MyLogin::from_credentials(
+        &c.wait_credentials_for("data-integrator/leader", "mysql", "rotated credentials", |my| my["username"] != new.user.as_str()),
+    );
+    rotated.session().execute("INSERT INTO kept VALUES ('rotated')");
+    new.wait_denied();
+    let owners = server.session().column(&format!("SELECT owner FROM tether_meta.adopted_users WHERE user = '{}'", rotated.user));
+    assert!(owners.len() == 1 && owners[0].ends_with(&format!("/{APP}")), "{owners:?}");
+    assert_eq!(count(&server, &format!("SELECT COUNT(*) FROM tether_meta.adopted_users WHERE user = '{}'", new.user)), 0);
+    let new = rotated;
+
     // Drift repair: a password changed by hand is reset; look-alikes that are not this
     // application's (another application's, or nobody's) are left alone.
     let mut su = server.session();

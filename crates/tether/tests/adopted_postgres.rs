@@ -75,6 +75,24 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
     let new = PgLogin::from_credentials(&second);
     assert_eq!(new.session().row("SELECT v FROM kept"), ["before"], "data survives the new user");
 
+    // Issue 16 on an adopted server (an admin with CREATEROLE only): the rotated login acts
+    // as the first user; the old one loses its login when the grace period ends.
+    c.ok(&["config", APP, "credential-grace-period=3s"]);
+    c.action_results(&format!("{APP}/leader"), "rotate-credentials", &["application=data-integrator"]);
+    let rotated = PgLogin::from_credentials(&c.wait_postgresql_credentials("data-integrator/leader", "rotated credentials", |pg| {
+        pg["username"].as_str().is_some_and(|u| u != new.user)
+    }));
+    let s = rotated.session();
+    assert_eq!(s.row("SELECT session_user, current_user"), [rotated.user.as_str(), new.user.as_str()]);
+    s.execute("INSERT INTO kept VALUES ('rotated')");
+    drop(s);
+    new.wait_bad_credentials();
+    assert!(
+        server.exists(&format!("SELECT 1 FROM pg_roles WHERE rolname = '{}' AND NOT rolcanlogin", new.user)),
+        "the first user stays as owner"
+    );
+    let new = rotated;
+
     // Drift repair: a password changed by hand is reset; a look-alike marked by another
     // tether (another application adopting this server) is not this one's to sweep.
     let su = server.session();
