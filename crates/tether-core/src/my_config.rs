@@ -39,6 +39,17 @@ fn int(config: &BTreeMap<String, Value>, key: &str) -> Option<i64> {
 
 /// Checks the options set in `config` against the charm's rules; the first violation is
 /// the error.
+/// How many days rotated server logs are kept (`logs_retention_period`; `auto`, the
+/// default, keeps the shortest period the option allows: 3 days).
+pub fn logs_retention_days(config: &BTreeMap<String, Value>) -> u64 {
+    text(config, "logs_retention_period").and_then(|r| r.parse::<u64>().ok()).filter(|d| *d >= 3).unwrap_or(3)
+}
+
+/// Whether a rotated log last written `age_secs` ago is past `days` of retention.
+pub fn log_expired(age_secs: u64, days: u64) -> bool {
+    age_secs > days.saturating_mul(86_400)
+}
+
 pub fn check(config: &BTreeMap<String, Value>) -> Result<(), String> {
     if let Some(p) = text(config, "profile") {
         if p != "testing" && p != "production" {
@@ -219,5 +230,15 @@ mod tests {
         assert_eq!(s["server_audit_logging"], "OFF");
         let no_plugin = settings(&config(&[]), &Host { audit_plugin: false, ..HOST });
         assert!(!no_plugin.contains_key("plugin_load_add"));
+    }
+
+    #[test]
+    fn rotated_logs_are_kept_for_the_retention_period() {
+        let with = |v: &str| BTreeMap::from([("logs_retention_period".to_string(), json!(v))]);
+        assert_eq!(logs_retention_days(&with("auto")), 3);
+        assert_eq!(logs_retention_days(&with("10")), 10);
+        assert_eq!(logs_retention_days(&BTreeMap::new()), 3);
+        assert!(!log_expired(3 * 86_400, 3));
+        assert!(log_expired(3 * 86_400 + 1, 3));
     }
 }

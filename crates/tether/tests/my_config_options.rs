@@ -73,3 +73,56 @@ fn config_options_become_the_servers_settings() {
     c.tether(&["config", MY, "profile-limit-memory=100"]).assert_one_line_error("MySQL Charm requires at least 600MB for bootstrapping");
     assert_eq!(c.ok(&["config", MY, "profile"]).stdout.trim(), "testing");
 }
+
+/// The unit's directory under the controller's home (`units/<model uuid>/<app>-<n>`).
+fn unit_dir(c: &Controller, unit: &str) -> std::path::PathBuf {
+    let name = unit.replace('/', "-");
+    std::fs::read_dir(c.home().join("units"))
+        .expect("units")
+        .flatten()
+        .map(|m| m.path().join(&name))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| panic!("no directory for {unit}"))
+}
+
+/// A file written `days_ago` days ago (its modification time set with `touch -d`).
+fn aged_file(path: &std::path::Path, days_ago: u64) {
+    std::fs::write(path, "rotated\n").expect("write");
+    let out = std::process::Command::new("touch").arg("-d").arg(format!("{days_ago} days ago")).arg(path).output().expect("touch");
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn rotated_server_logs_past_the_retention_period_are_removed() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=1s"]);
+    c.ok(&["deploy", MY, "--config", "logs_retention_period=5"]);
+    c.wait_active(&[MY]);
+    let dir = unit_dir(&c, &format!("{MY}/0"));
+    let (old_error, kept_error) = (dir.join("mariadb.log-20200101"), dir.join("mariadb.log-20200102"));
+    let (old_audit, kept_audit) = (dir.join("mysqldata/server_audit.log.7"), dir.join("mysqldata/server_audit.log.1"));
+    let unrelated = dir.join("mariadb.log-notes");
+    aged_file(&old_error, 6);
+    aged_file(&old_audit, 6);
+    aged_file(&kept_error, 4);
+    aged_file(&kept_audit, 4);
+    aged_file(&unrelated, 30);
+    wait_until("the rotated logs past 5 days to go", SETTLE_TIMEOUT, || {
+        if old_error.exists() || old_audit.exists() {
+            Err("still there".to_string())
+        } else {
+            Ok(())
+        }
+    });
+    assert!(kept_error.exists() && kept_audit.exists(), "rotated logs within the period stay");
+    assert!(unrelated.exists() && dir.join("mariadb.log").exists(), "only rotated logs are ever removed");
+    // A shorter period takes the rest.
+    c.ok(&["config", MY, "logs_retention_period=3"]);
+    wait_until("the rotated logs past 3 days to go", SETTLE_TIMEOUT, || {
+        if kept_error.exists() || kept_audit.exists() {
+            Err("still there".to_string())
+        } else {
+            Ok(())
+        }
+    });
+}

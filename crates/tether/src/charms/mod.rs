@@ -17,6 +17,7 @@ pub mod external;
 pub mod local;
 mod mongodb;
 mod mongos;
+mod my_logs;
 mod my_settings;
 mod mysql;
 mod pg_settings;

@@ -11,6 +11,7 @@
 //! admin a new password (see `charms::adopt`).
 
 use super::adopt;
+use super::my_logs;
 use super::my_settings;
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser};
@@ -556,6 +557,14 @@ impl ServerCharm for MysqlCharm {
     /// Drift repair on update-status (see postgresql-k8s): relation users no live relation
     /// owns are dropped, live ones re-ensured; users with other names are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let runs_own = adopt::endpoint(ctx).is_none() && server::server_running(ctx, &self.services.supervisor);
+        if runs_own && server::is_primary(ctx) {
+            if let Some(admin) = admin(&self.services, ctx).await? {
+                let audit = settings_state::applied(ctx).get("plugin_load_add").map(String::as_str) == Some("server_audit");
+                let unit_dir = ctx.unit_dir();
+                my_logs::rotate_and_expire(ctx, &admin, &unit_dir, &unit_dir.join("mysqldata"), audit).await?;
+            }
+        }
         let running = adopt::endpoint(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
         if !ctx.leader || !server::is_primary(ctx) || !running {
             return Ok(());

@@ -368,6 +368,16 @@ impl MyAdmin {
         with_session!(self, |s| { s.run(&statements, "changing server settings", false).await })
     }
 
+    /// Makes the server reopen its error log by name (after tether renamed it) and, when the
+    /// audit plugin is loaded, start a new audit file (`server_audit_file_rotate_now`).
+    pub async fn reopen_logs(&self, audit: bool) -> Result<(), MyError> {
+        let mut statements = vec!["FLUSH ERROR LOGS".to_string()];
+        if audit {
+            statements.push("SET GLOBAL server_audit_file_rotate_now = ON".to_string());
+        }
+        with_session!(self, |s| { s.run(&statements, "reopening the server's logs", false).await })
+    }
+
     /// Whether the account `user@host` exists (bound parameters).
     #[cfg(test)]
     pub async fn user_exists(&self, user: &str, host: &str) -> Result<bool, MyError> {

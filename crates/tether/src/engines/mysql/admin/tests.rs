@@ -420,3 +420,13 @@ async fn on_an_adopted_server_retiring_ends_sessions_when_the_admin_may() {
     admin.retire_login(&b, &a).await.unwrap();
     assert!(admin.list_relation_users().await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_error_log_is_reopened_by_name() {
+    let (t, admin) = server().await;
+    let rotated = t.spec.log_file.with_extension("log-20200101");
+    std::fs::rename(&t.spec.log_file, &rotated).expect("rename the error log");
+    admin.reopen_logs(false).await.expect("FLUSH ERROR LOGS");
+    assert!(t.spec.log_file.exists(), "the server opened a new error log by name");
+    assert!(rotated.exists(), "the rotated one stays as it was");
+}
