@@ -13,6 +13,7 @@ mod common;
 use common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const PG: &str = "postgresql-k8s";
 const DI: &str = "data-integrator";
@@ -247,6 +248,35 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
     let rest = c.action_results(&format!("{PG}/leader"), "get-password", &["username=patroni"]);
     assert_eq!(rest["password"].as_str().map(str::len), Some(16), "{rest:#}");
 
+    // set-password under Patroni: the server and every member's Patroni take the new
+    // passwords. A replica whose postgres is killed streams again with the new replication
+    // password; the REST password is proved by the switchover further down.
+    for user in ["operator", "replication", "rewind", "patroni"] {
+        let set = c.action_results(&format!("{PG}/leader"), "set-password", &[&format!("username={user}")]);
+        let got = c.action_results(&format!("{PG}/leader"), "get-password", &[&format!("username={user}")]);
+        assert_eq!(set["password"], got["password"], "{user}");
+    }
+    let operator = c.operator_password(PG);
+    let primary = wait_until("get-primary", SETTLE_TIMEOUT, || primary_unit(&c));
+    let (_, primary_port) = postmaster(&c, &primary).expect("the primary's postgres");
+    let admin = PgLogin { port: primary_port, ..login.as_user("operator", &operator).with_db("postgres") };
+    admin.session();
+    let replica_unit = [format!("{PG}/0"), format!("{PG}/1")].into_iter().find(|u| *u != primary).expect("a replica");
+    std::thread::sleep(Duration::from_secs(3));
+    let (replica_pid, replica_port) = postmaster(&c, &replica_unit).expect("the replica's postgres");
+    sigkill(replica_pid);
+    login.session().execute(&format!("INSERT INTO committed VALUES ({})", rows + 1));
+    let on_replica = PgLogin { port: replica_port, ..login.clone() };
+    wait_until("the restarted replica to stream with the new replication password", SETTLE_TIMEOUT, || {
+        let n = on_replica.connect().map_err(|e| format!("{e:?}")).and_then(|s| s.try_row("SELECT count(*)::text FROM committed"))?;
+        if n[0] == (rows + 1).to_string() {
+            Ok(())
+        } else {
+            Err(format!("{} rows", n[0]))
+        }
+    });
+    login.session().execute(&format!("DELETE FROM committed WHERE id = {}", rows + 1));
+
     // Config under Patroni: a reloadable and a restart-only setting reach every member
     // through Patroni's shared configuration (members restarted, replicas first); the
     // credentials and the rows are kept.
@@ -339,6 +369,41 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
         }
     });
     assert_eq!(writable_ports(&login, &ports).len(), 1, "never two primaries");
+
+    // remove-unit of a replica while clients write (a new connection per insert and one
+    // long-lived session): no write fails, every committed one is there. The last replica
+    // of a strict cluster (Canonical's default) takes the primary's writes with it, as
+    // Patroni's synchronous_mode_strict says; an operator shrinking to one unit turns it
+    // off first, as this test does.
+    c.ok(&["config", PG, "synchronous_mode_strict=false"]);
+    c.wait_settled(Duration::from_secs(3), |_| true);
+    let primary_now = wait_until("get-primary after the removal", SETTLE_TIMEOUT, || primary_unit(&c));
+    let leaving = [format!("{PG}/0"), format!("{PG}/1"), new_unit.clone()]
+        .into_iter()
+        .find(|u| *u != replica && *u != primary_now)
+        .expect("a replica is left to remove");
+    let (_, leaving_port) = postmaster(&c, &leaving).expect("the replica's postgres runs");
+    let writer = PgLogin::from_credentials(&c.postgresql_credentials(&format!("{DI}/leader")));
+    writer.session().execute("CREATE TABLE written (n int)");
+    let traffic = Traffic::start(
+        std::sync::Arc::new(std::sync::Mutex::new(writer.clone())),
+        |l: &PgLogin| l.connect().map_err(|e| format!("{e:?}"))?.try_row("INSERT INTO written VALUES (1) RETURNING n").map(|_| ()),
+        |l: &PgLogin| l.connect().map_err(|e| format!("{e:?}")),
+        |s: &mut PgSession| s.try_row("INSERT INTO written VALUES (2) RETURNING n").map(|_| ()),
+    );
+    let leaving_dir = unit_dir(&c, &leaving);
+    let pids: Vec<i32> = ["patroni/patroni.pid", "etcd/etcd.pid"].iter().filter_map(|f| live_pid(&leaving_dir.join(f))).collect();
+    c.ok(&["remove-unit", &leaving]);
+    for pid in pids {
+        assert!(c.wait_pid_gone(pid, SETTLE_TIMEOUT), "process {pid} of the removed replica is gone");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let report = traffic.stop();
+    assert!(report.failures.is_empty() && report.long_lived_ended.is_none(), "no write failed: {report:?}");
+    let written = writer.session().row("SELECT count(*)::text FROM written")[0].clone();
+    assert_eq!(written, (report.queries + report.long_lived_queries).to_string(), "every committed write is there: {report:?}");
+    ports.remove(&leaving_port);
+    assert_eq!(writable_ports(&login, &ports).len(), 1, "one primary");
 
     // The controller stopped (its workloads with it) and started again: etcd and Patroni
     // come back from their data and the cluster serves the same credentials.

@@ -58,7 +58,6 @@ const DATABASE: &str = "database";
 const PASSWORD_LEN: usize = 16;
 /// What standby units wait for.
 const HA: &str = "high availability";
-const HA_SET_PASSWORD: &str = "set-password is not available yet on an application that runs Patroni (deployed with more than one unit)";
 /// The primary unit's status message under Patroni (Canonical's).
 const PRIMARY: &str = "Primary";
 const INVALID_DATABASE: &str = "invalid database name requested";
@@ -472,19 +471,16 @@ impl PostgresqlCharm {
             ctx.action_fail("The action can be run only on leader unit");
             return Ok(());
         }
-        if ha::is_ha(ctx) {
-            // Patroni's configuration on every unit holds these passwords; changing them
-            // there and on the server together is not built yet.
-            ctx.action_fail(HA_SET_PASSWORD);
-            return Ok(());
-        }
+        let patroni = ha::is_ha(ctx);
         let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
-        let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
+        let key = if patroni && username == ha::REST_USER { Some(ha::REST_PASSWORD_KEY) } else { None };
+        let Some(key) = key.or_else(|| SYSTEM_USERS.iter().find(|(u, _)| *u == username).map(|(_, k)| *k)) else {
             ctx.action_fail(&format!(
                 "The action can be run only for system users: backup, replication, rewind, operator, monitoring not {username}"
             ));
             return Ok(());
         };
+        let key = &key;
         let new = ctx.action_param_str("password").map(SecretString::new).unwrap_or_else(|| generate_password(PASSWORD_LEN));
         if new.is_empty() {
             ctx.action_fail("Failed changing the password.");
@@ -496,11 +492,23 @@ impl PostgresqlCharm {
             ctx.action_set("password", new.expose().into());
             return Ok(());
         }
-        let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
         let label = internal_label(&ctx.app);
+        if patroni && username == ha::REST_USER {
+            // Only Patroni knows this one: every member's configuration changes.
+            server::store_internal_password(ctx, &label, key, &new)?;
+            ha::passwords_changed(ctx, &self.services, &label, pg_settings::desired(ctx)?).await?;
+            ctx.audit("rotated", "action:set-password", &username, "internal user password changed");
+            ctx.action_set("password", new.expose().into());
+            return Ok(());
+        }
+        let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
         let who = InternalUser { user: &username, label: &label, key, is_admin_login: username == "operator" };
         // The supervisor logs in to check a restarted server: give it the new password.
+        // Under Patroni the server is Patroni's: its configuration follows instead.
         let supervise = async |ctx: &mut HookContext| {
+            if patroni {
+                return Ok(());
+            }
             let spec =
                 PgSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone()).with_settings(settings_state::applied(ctx));
             Ok(self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?)
@@ -513,6 +521,10 @@ impl PostgresqlCharm {
                 return Ok(());
             }
             Err(RotateError::Context(e)) => return Err(e),
+        }
+        if patroni && ["operator", "replication", "rewind"].contains(&username.as_str()) {
+            // Patroni logs in (and replicas stream) with these: every member follows.
+            ha::passwords_changed(ctx, &self.services, &label, pg_settings::desired(ctx)?).await?;
         }
         ctx.action_set("password", new.expose().into());
         Ok(())
@@ -731,6 +743,13 @@ impl ServerCharm for PostgresqlCharm {
             }
         }
         Ok(())
+    }
+
+    async fn leader_settings_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if ha::is_ha(ctx) && server::server_running(ctx, &self.services.supervisor) {
+            ha::follow_passwords(ctx, &self.services, &internal_label(&ctx.app), pg_settings::desired(ctx)?).await?;
+        }
+        self.settle_status(ctx)
     }
 
     async fn rotation_tick(&self, ctx: &mut HookContext) -> anyhow::Result<()> {

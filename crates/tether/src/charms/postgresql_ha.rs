@@ -140,6 +140,62 @@ fn etcd_key(ctx: &HookContext) -> String {
 pub async fn start(ctx: &mut HookContext, services: &Services, label: &str, parameters: BTreeMap<String, String>) -> anyhow::Result<()> {
     claim_ports(ctx)?;
     ensure_etcd(ctx, services).await?;
+    let spec = patroni_spec(ctx, label, parameters)?;
+    services.supervisor.ensure_running(&workload_key(ctx), spec).await?;
+    Ok(())
+}
+
+/// Unit-state key: the revision of the internal passwords this unit's Patroni runs with.
+const STATE_PASSWORDS_SEEN: &str = "patroni-passwords-seen";
+/// Leader-settings key: the revision of the internal passwords Patroni must run with,
+/// bumped by `set-password` so every unit rewrites its configuration.
+const PASSWORDS_REVISION: &str = "patroni-passwords";
+
+/// After `set-password` changed an internal password under Patroni (on the leader, once the
+/// server has it): every unit's Patroni must run with it. The leader rewrites its own
+/// configuration now and bumps the revision the others follow ([`follow_passwords`]).
+pub async fn passwords_changed(
+    ctx: &mut HookContext,
+    services: &Services,
+    label: &str,
+    parameters: BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let next = ctx.leader_settings()?.get(PASSWORDS_REVISION).and_then(|r| r.parse::<u64>().ok()).unwrap_or(0) + 1;
+    ctx.leader_set(&BTreeMap::from([(PASSWORDS_REVISION.to_string(), next.to_string())]))?;
+    reload_passwords(ctx, services, label, parameters).await?;
+    ctx.state_set(STATE_PASSWORDS_SEEN, &next.to_string());
+    Ok(())
+}
+
+/// On `leader-settings-changed`: a unit whose Patroni runs with an older revision of the
+/// internal passwords rewrites its configuration and reloads it.
+pub async fn follow_passwords(
+    ctx: &mut HookContext,
+    services: &Services,
+    label: &str,
+    parameters: BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let Some(revision) = ctx.leader_settings()?.get(PASSWORDS_REVISION).cloned() else { return Ok(()) };
+    if ctx.state_get(STATE_PASSWORDS_SEEN).as_deref() == Some(revision.as_str()) || !is_ha(ctx) {
+        return Ok(());
+    }
+    reload_passwords(ctx, services, label, parameters).await?;
+    ctx.state_set(STATE_PASSWORDS_SEEN, &revision);
+    ctx.log("INFO", "Patroni's configuration follows the changed internal passwords");
+    Ok(())
+}
+
+async fn reload_passwords(ctx: &HookContext, services: &Services, label: &str, parameters: BTreeMap<String, String>) -> anyhow::Result<()> {
+    let spec = patroni_spec(ctx, label, parameters)?;
+    spec.rewrite_and_reload()?;
+    // The supervisor keeps the new configuration for a later restart (same place: no
+    // restart now).
+    services.supervisor.ensure_running(&workload_key(ctx), spec).await?;
+    Ok(())
+}
+
+/// The unit's Patroni as the stored passwords and ports say it.
+fn patroni_spec(ctx: &HookContext, label: &str, parameters: BTreeMap<String, String>) -> anyhow::Result<PatroniSpec> {
     let passwords = server::internal(ctx, label)?;
     let pw = |k: &str| passwords.get(k).cloned().map(SecretString::new).ok_or_else(|| anyhow!("internal password {k} missing"));
     let passwords = PatroniPasswords {
@@ -159,8 +215,7 @@ pub async fn start(ctx: &mut HookContext, services: &Services, label: &str, para
         passwords,
     )
     .with_parameters(parameters);
-    services.supervisor.ensure_running(&workload_key(ctx), spec).await?;
-    Ok(())
+    Ok(spec)
 }
 
 /// How long a member may take to notice a configuration change that waits for a restart

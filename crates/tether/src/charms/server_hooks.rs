@@ -55,6 +55,11 @@ pub trait ServerCharm: Send + Sync {
     /// The periodic comparison of the users on the server with the live relations.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()>;
 
+    /// leader-settings-changed: what the leader shared (settings every unit follows).
+    async fn leader_settings_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        self.settle_status(ctx)
+    }
+
     /// The credential rotation's schedule (see `charms::rotation::tick`), after
     /// update-status, config-changed and start.
     async fn rotation_tick(&self, _ctx: &mut HookContext) -> anyhow::Result<()> {
@@ -126,7 +131,7 @@ pub async fn dispatch<C: ServerCharm + ?Sized>(charm: &C, ctx: &mut HookContext,
             charm.config_changed(ctx).await?;
             charm.rotation_tick(ctx).await
         }
-        (HookKind::LeaderSettingsChanged, _) => charm.settle_status(ctx),
+        (HookKind::LeaderSettingsChanged, _) => charm.leader_settings_changed(ctx).await,
         (HookKind::RelationCreated | HookKind::RelationJoined | HookKind::RelationChanged, Some(ep)) => {
             charm.serve_endpoint(ctx, rel, ep).await
         }

@@ -102,6 +102,19 @@ impl PatroniSpec {
     pub fn with_parameters(self, parameters: BTreeMap<String, String>) -> Self {
         PatroniSpec { parameters, ..self }
     }
+
+    /// Rewrites `patroni.yml` from this spec and has the running Patroni read it again
+    /// (SIGHUP, its reload): how changed passwords reach a running member without a
+    /// restart. A member that is not running reads the file when it starts.
+    pub fn rewrite_and_reload(&self) -> Result<(), WorkloadError> {
+        let bins = PgBinaries::find()?;
+        prepare(self, &bins, service_user(SYSTEM_USER)?)?;
+        let pid: Option<u32> = std::fs::read_to_string(self.pid_file()).ok().and_then(|p| p.trim().parse().ok());
+        if let Some(pid) = pid.filter(|p| is_patroni_of(*p, &self.config_file())) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGHUP);
+        }
+        Ok(())
+    }
     fn config_file(&self) -> PathBuf {
         self.dir.join("patroni.yml")
     }
