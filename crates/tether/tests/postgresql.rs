@@ -333,3 +333,51 @@ fn a_v1_requirer_gets_a_reply_per_request_and_loses_a_withdrawn_database() {
     assert_eq!(rotated.row("SELECT current_user")[0], users[0], "the rotated login acts as the relation's first user");
     PgSession::connect_uri(uri_a).expect("the previous login works during the grace period");
 }
+
+/// Issue 16: a v0 requirer that asks for no secrets reads its credentials as databag
+/// fields; a rotation rewrites them (relation-changed) and both logins work until the
+/// grace period ends.
+#[test]
+fn a_v0_requirer_without_secrets_sees_rotated_fields_in_the_databag() {
+    let c = Controller::bootstrap();
+    c.ok(&["deploy", PG, "--config", "credential-grace-period=4s"]);
+    c.ok(&["deploy", V1_REQUIRER, "req"]);
+    c.wait_active(&[PG, "req"]);
+    c.ok(&["integrate", "req", PG]);
+    let (code, _, err) = c.probe("req/0", "relation-set -r $(relation-ids database) --app database=v0_db");
+    assert_eq!(code, 0, "{err}");
+    let fields = |c: &Controller| -> serde_json::Value {
+        let (code, out, err) = c.probe("req/0", "relation-get -r $(relation-ids database) --app --format=json - postgresql-k8s");
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).expect("bag json")
+    };
+    let login = |bag: &serde_json::Value| {
+        let (host, port) = first_endpoint(bag["endpoints"].as_str().expect("endpoints"));
+        let field = |k: &str| bag[k].as_str().unwrap_or_else(|| panic!("{k} missing: {bag:#}")).to_string();
+        PgLogin { host, port, user: field("username"), password: field("password"), dbname: field("database") }
+    };
+    let first = wait_until("the v0 answer in the databag", SETTLE_TIMEOUT, || {
+        let bag = fields(&c);
+        if bag["password"].as_str().is_some() && bag.get("secret-user").is_none() {
+            Ok(bag)
+        } else {
+            Err(format!("{bag:#}"))
+        }
+    });
+    let old = login(&first);
+    old.session();
+    c.action_results(&format!("{PG}/leader"), "rotate-credentials", &["application=req"]);
+    let rotated = wait_until("the rotated fields in the databag", SETTLE_TIMEOUT, || {
+        let bag = fields(&c);
+        if bag["username"].as_str().is_some_and(|u| u != old.user) {
+            Ok(bag)
+        } else {
+            Err(format!("{bag:#}"))
+        }
+    });
+    let new = login(&rotated);
+    assert_eq!(new.user, format!("{}_r1", old.user));
+    new.session();
+    old.wait_bad_credentials();
+    new.session();
+}

@@ -259,10 +259,17 @@ pub async fn apply_settings(
     rest_ports.sort_by_key(|(u, _)| Some(u) == primary.as_ref());
     for (unit, rest) in rest_ports {
         let started = Instant::now();
-        while !patroni_api::pending_restart(rest).await.unwrap_or(false) && started.elapsed() < PENDING_WAIT {
-            tokio::time::sleep(POLL).await;
+        let mut pending = false;
+        while !pending && started.elapsed() < PENDING_WAIT {
+            pending = patroni_api::pending_restart(rest).await.unwrap_or(false);
+            if !pending {
+                tokio::time::sleep(POLL).await;
+            }
         }
-        patroni_api::restart_pending(rest, &password).await.map_err(|e| anyhow!("restarting {unit}: {e}"))?;
+        // A member that (re)started after the change already runs with it: nothing waits.
+        if pending {
+            patroni_api::restart_pending(rest, &password).await.map_err(|e| anyhow!("restarting {unit}: {e}"))?;
+        }
     }
     Ok(restart_only)
 }

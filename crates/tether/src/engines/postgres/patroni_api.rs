@@ -98,7 +98,15 @@ pub async fn pending_restart(rest_port: u16) -> Result<bool, HttpError> {
 pub async fn restart_pending(rest_port: u16, rest_password: &SecretString) -> Result<(), String> {
     let auth = Basic { user: REST_USER, password: rest_password };
     match http::post(rest_port, "/restart", &json!({ "restart_pending": true }), Some(auth)).await {
-        Ok(r) if r.ok() || r.status == 503 && r.body.contains("restart is not pending") => Ok(()),
+        // Asked with only `restart_pending`, Patroni's "conditions are not satisfied" means
+        // that nothing waits for a restart any more (the member restarted meanwhile).
+        Ok(r)
+            if r.ok()
+                || r.status == 503
+                    && (r.body.contains("restart is not pending") || r.body.contains("restart conditions are not satisfied")) =>
+        {
+            Ok(())
+        }
         Ok(r) => Err(format!("Patroni refused the restart (HTTP {}): {}", r.status, r.body.trim().chars().take(200).collect::<String>())),
         Err(e) => Err(e.to_string()),
     }
