@@ -81,7 +81,7 @@ impl Row {
 pub struct Results {
     pub machine: Machine,
     pub rows: Vec<Row>,
-    /// Where an integration's time goes, seen from outside (engine, step, ms p50/p95).
+    /// Where the time of an integration, a removal, a rotation goes, seen from outside (engine, step, ms p50/p95).
     pub breakdown: Vec<(&'static str, String, Summary)>,
     /// Facts the report states next to the numbers (counts, polling costs).
     pub facts: Vec<(String, String)>,

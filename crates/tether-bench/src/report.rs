@@ -298,7 +298,7 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
         };
         let _ = writeln!(s, "| {} | {} | {met} | {} |", v.target, v.measured, v.margin);
     }
-    let _ = writeln!(s, "\n## Where an integration's time goes (seen from outside)\n");
+    let _ = writeln!(s, "\n## Where the time goes (seen from outside)\n");
     let _ = writeln!(s, "| engine | step | p50 | p95 | samples |");
     let _ = writeln!(s, "|---|---|---:|---:|---:|");
     for (engine, name, Summary { p50, p95, n, .. }) in &r.breakdown {
