@@ -112,6 +112,18 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// A new connection as `user` and one query, closed at once (the client that queries
+    /// through a rotation); `Err` says why it failed.
+    pub async fn query(self, port: u16, user: &str, password: &str, db: &str) -> Result<(), String> {
+        match self {
+            Engine::Pg => floor::query(port, user, password, db).await,
+            Engine::My => mariadb::query(port, user, password, db).await,
+            Engine::Mongo => ferretdb::query(port, user, password, db).await,
+        }
+    }
+}
+
 /// An open admin session of the floor on one server.
 pub enum Admin {
     Pg(tokio_postgres::Client),
@@ -152,6 +164,16 @@ impl Server {
             Admin::Pg(c) => floor::remove(c, self.port, &self.admin_pw, name, name, pw).await,
             Admin::My(c) => mariadb::remove(c, self.port, name, name, pw).await,
             Admin::Mongo(c) => ferretdb::remove(c, self.port, name, name, pw).await,
+        }
+    }
+
+    /// The floor of one rotation of what [`Server::integrate`] made as `first`: a second
+    /// login `login` with the same grants, then one login as it.
+    pub async fn rotate(&self, admin: &mut Admin, first: &str, login: &str, pw: &str) -> Result<()> {
+        match admin {
+            Admin::Pg(c) => floor::rotate(c, self.port, first, first, login, pw).await,
+            Admin::My(c) => mariadb::rotate(c, self.port, first, login, pw).await,
+            Admin::Mongo(c) => ferretdb::rotate(c, self.port, first, login, pw).await,
         }
     }
 

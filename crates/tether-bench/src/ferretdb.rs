@@ -70,6 +70,21 @@ pub async fn integrate(admin: &Client, port: u16, db: &str, user: &str, pw: &str
     }
 }
 
+/// The floor of one rotation: a second user `login` with the first user's roles (none:
+/// FerretDB implements none), then a login and a write as it.
+pub async fn rotate(admin: &Client, port: u16, db: &str, login_name: &str, pw: &str) -> Result<()> {
+    integrate(admin, port, db, login_name, pw).await
+}
+
+/// A new client as `user` and one query (the login check's `insert`), closed at once.
+pub async fn query(port: u16, user: &str, password: &str, db: &str) -> Result<(), String> {
+    match login(port, user, password, db).await {
+        Login::Ok => Ok(()),
+        Login::Refused => Err(format!("{user} refused")),
+        Login::Other(e) => Err(e),
+    }
+}
+
 /// The floor of removing one relation user: `dropUser`, then a refused login.
 pub async fn remove(admin: &Client, port: u16, db: &str, user: &str, pw: &str) -> Result<()> {
     admin.database("admin").run_command(doc! { "dropUser": user }).await.context("dropUser")?;

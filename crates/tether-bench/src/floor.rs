@@ -74,6 +74,29 @@ pub async fn integrate(admin: &Client, port: u16, operator_pw: &str, db: &str, u
     }
 }
 
+/// The floor of one rotation: a second login `login` with the grants of the relation's
+/// first user `first`, as tether issues it (`pg_plan::member_login_as`: a login with a SCRAM
+/// verifier that joins `first` and acts as it, `SET role`; `pg_plan::database_access_as`:
+/// `CONNECT` and the rest on `db`), in one transaction, then one login as `login`.
+pub async fn rotate(admin: &Client, port: u16, db: &str, first: &str, login_name: &str, password: &str) -> Result<()> {
+    let op = pg_plan::Admin::Operator;
+    let plan = pg_plan::RolePlan::default();
+    let mut statements = pg_plan::member_login_as(op, login_name, first, &scram_sha_256(password.as_bytes()), &plan, false)?;
+    statements.extend(pg_plan::database_access_as(op, db, login_name)?);
+    admin.batch_execute(&format!("BEGIN; {}; COMMIT", statements.join("; "))).await.context("the rotated login and its grants")?;
+    match login(port, login_name, password, db).await {
+        Login::Ok => Ok(()),
+        other => bail!("floor login as the rotated {login_name} failed: {other:?}"),
+    }
+}
+
+/// A new connection as `user` and one query (`SELECT 1`), closed at once: what the
+/// client querying through a rotation does each time.
+pub async fn query(port: u16, user: &str, password: &str, db: &str) -> Result<(), String> {
+    let c = connect(port, user, password, db).await.map_err(|e| e.to_string())?;
+    c.simple_query("SELECT 1").await.map(drop).map_err(|e| e.to_string())
+}
+
 /// The floor of removing one relation user: release what it owns in its database, drop
 /// the role, then one login with its credentials that must be refused.
 pub async fn remove(admin: &Client, port: u16, operator_pw: &str, db: &str, user: &str, password: &str) -> Result<()> {

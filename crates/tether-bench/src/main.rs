@@ -40,6 +40,9 @@ pub struct Args {
     pub throughput: usize,
     /// Removals timed (taken from the latency integrations).
     pub removals: usize,
+    /// Credential rotations timed per engine (one relation, rotated again once the
+    /// previous login is retired).
+    pub rotations: usize,
     /// Deploys to active (and initdb + start floors).
     pub deploys: usize,
     /// CLI round trips timed.
@@ -52,14 +55,14 @@ pub struct Args {
 }
 
 const USAGE: &str = "usage: tether-bench --tether PATH [--quick] [--engines pg,mysql,mongo] [--integrations N]
-                    [--throughput N] [--removals N] [--deploys N] [--rounds N] [--out BENCHMARKS.md]
+                    [--throughput N] [--removals N] [--rotations N] [--deploys N] [--rounds N] [--out BENCHMARKS.md]
                     [--svg bench/latest.svg] [--json bench/latest.json] [--notes bench/notes.md]
                     [--noop-charm bench/charms/noop]
   --engines        which servers to measure, in order (default all: pg,mysql,mongo;
                    throughput runs for pg and mysql)
-  --quick          20 integrations, 50 at once, 10 removals, 2 deploys, 20 rounds
+  --quick          20 integrations, 50 at once, 10 removals, 10 rotations, 2 deploys, 20 rounds
   defaults         100 integrations, 200 at once (--throughput 1000 for the issue's figure),
-                   20 removals, 3 deploys, 30 rounds";
+                   20 removals, 20 rotations, 3 deploys, 30 rounds";
 
 fn parse_args() -> Result<Args> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -72,6 +75,7 @@ fn parse_args() -> Result<Args> {
         integrations: if quick { 20 } else { 100 },
         throughput: if quick { 50 } else { 200 },
         removals: if quick { 10 } else { 20 },
+        rotations: if quick { 10 } else { 20 },
         deploys: if quick { 2 } else { 3 },
         rounds: if quick { 20 } else { 30 },
         out: "BENCHMARKS.md".into(),
@@ -94,6 +98,7 @@ fn parse_args() -> Result<Args> {
             "--integrations" => a.integrations = count(value()?)?,
             "--throughput" => a.throughput = count(value()?)?,
             "--removals" => a.removals = count(value()?)?,
+            "--rotations" => a.rotations = count(value()?)?,
             "--deploys" => a.deploys = count(value()?)?,
             "--rounds" => a.rounds = count(value()?)?,
             "--out" => a.out = value()?.into(),

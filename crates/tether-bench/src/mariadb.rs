@@ -18,6 +18,8 @@ use tether_core::my_plan;
 
 /// `ER_ACCESS_DENIED_ERROR`.
 const ACCESS_DENIED: u16 = 1045;
+/// `ER_ACCOUNT_HAS_BEEN_LOCKED`: tether locks a login before it drops it.
+const ACCOUNT_LOCKED: u16 = 4151;
 
 fn opts(port: u16, user: &str, password: &str, db: Option<&str>) -> OptsBuilder {
     OptsBuilder::default().ip_or_hostname("127.0.0.1").tcp_port(port).prefer_socket(false).user(Some(user)).pass(Some(password)).db_name(db)
@@ -38,7 +40,7 @@ pub async fn login(port: u16, user: &str, password: &str, db: &str) -> Login {
             let _ = c.disconnect().await;
             Login::Ok
         }
-        Ok(Err(mysql_async::Error::Server(e))) if e.code == ACCESS_DENIED => Login::Refused,
+        Ok(Err(mysql_async::Error::Server(e))) if e.code == ACCESS_DENIED || e.code == ACCOUNT_LOCKED => Login::Refused,
         Ok(Err(e)) => Login::Other(e.to_string()),
         Err(_) => Login::Other("no answer within 10 s".into()),
     }
@@ -65,6 +67,35 @@ pub async fn integrate(admin: &mut Conn, port: u16, db: &str, user: &str, pw: &s
         Login::Ok => Ok(()),
         other => bail!("floor login as {user} failed: {other:?}"),
     }
+}
+
+/// The floor of one rotation: a second user `login` with the first user's grants (`CREATE
+/// USER … IDENTIFIED BY PASSWORD` and `GRANT ALL PRIVILEGES ON db.*`, one round trip), then
+/// one login as it.
+pub async fn rotate(admin: &mut Conn, port: u16, db: &str, login_name: &str, pw: &str) -> Result<()> {
+    let account = my_plan::account(login_name, my_plan::ANY_HOST)?;
+    let sql = format!(
+        "CREATE USER {account} IDENTIFIED BY PASSWORD {}; GRANT ALL PRIVILEGES ON {} TO {account}",
+        my_plan::password_hash(&native_hash(pw))?,
+        my_plan::grant_scope(db)?
+    );
+    admin.query_drop(sql).await.context("CREATE USER, GRANT")?;
+    match login(port, login_name, pw, db).await {
+        Login::Ok => Ok(()),
+        other => bail!("floor login as the rotated {login_name} failed: {other:?}"),
+    }
+}
+
+/// A new connection as `user` to `db` and one query (`SELECT 1`), closed at once.
+pub async fn query(port: u16, user: &str, password: &str, db: &str) -> Result<(), String> {
+    let mut c = match tokio::time::timeout(Duration::from_secs(10), Conn::new(opts(port, user, password, Some(db)))).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("no answer within 10 s".into()),
+    };
+    let r = c.query_drop("SELECT 1").await.map_err(|e| e.to_string());
+    let _ = c.disconnect().await;
+    r
 }
 
 /// The floor of removing one relation user: `DROP USER`, then a refused login.

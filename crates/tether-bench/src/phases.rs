@@ -8,10 +8,13 @@
 //!    its timing starts): `tether integrate` until the credentials `get-credentials`
 //!    returns log in, against the engine's statements plus one login;
 //! 3. remove-relation latency until the old credentials are refused;
-//! 4. throughput: many data-integrators integrated at once, against the floor at the
+//! 4. credential rotation: `rotate-credentials` until the requirer shows new credentials
+//!    that log in, against a second login with the same grants made by hand, while a
+//!    client keeps querying with whatever the requirer shows (its failures counted);
+//! 5. throughput: many data-integrators integrated at once, against the floor at the
 //!    same concurrency (PostgreSQL and MariaDB);
-//! 5. hook dispatch: an action of a tiny external sh charm against a native charm's;
-//! 6. the controller: resident memory, `status --format json` with many applications, a
+//! 6. hook dispatch: an action of a tiny external sh charm against a native charm's;
+//! 7. the controller: resident memory, `status --format json` with many applications, a
 //!    small model's `status` round trip.
 //!
 //! An engine that fails is reported and skipped; the others still run.
@@ -78,13 +81,15 @@ impl Row {
 pub struct Results {
     pub machine: Machine,
     pub rows: Vec<Row>,
-    /// Where an integration's time goes, seen from outside (engine, step, ms p50/p95).
+    /// Where the time of an integration, a removal, a rotation goes, seen from outside (engine, step, ms p50/p95).
     pub breakdown: Vec<(&'static str, String, Summary)>,
     /// Facts the report states next to the numbers (counts, polling costs).
     pub facts: Vec<(String, String)>,
     /// Applications in the model when the "many applications" figures were taken.
     pub apps_at_scale: usize,
     pub throughput_n: usize,
+    /// Per engine: the queries the client made through the rotations, and the rotations.
+    pub rotation_queries: Vec<(&'static str, usize, usize)>,
     /// The engines asked for, in order (those that failed are in `errors`).
     pub engines: Vec<Engine>,
     pub errors: Vec<String>,
@@ -110,6 +115,12 @@ const SETTLE: Duration = Duration::from_secs(300);
 const STATUS_POLL: Duration = Duration::from_millis(25);
 /// Between `show-unit` polls while one integration is timed.
 const TIGHT_POLL: Duration = Duration::from_millis(2);
+
+/// `credential-grace-period` while rotations are timed: long enough that the client
+/// querying through a rotation switches to the new credentials while the old ones work.
+pub const ROTATION_GRACE: Duration = Duration::from_secs(5);
+/// Between two queries of the client that queries through rotations.
+const CLIENT_EVERY: Duration = Duration::from_millis(30);
 
 /// Admin connections of the throughput floor (tether's admin is one session per server;
 /// 8 keeps the floor well inside every server's connection limit).
@@ -174,6 +185,14 @@ impl Bench<'_> {
             }
             let r = self.integrate_latency(e).and_then(|creds| self.remove_latency(e, &creds));
             self.survive(e, "integrate/remove", r);
+            if self.failed.contains(&e) {
+                continue;
+            }
+            // A failed rotation is reported but does not skip the engine's throughput.
+            if let Err(err) = self.rotation(e) {
+                eprintln!("tether-bench: {} rotation failed: {err:#}", e.name());
+                self.r.errors.push(format!("{} rotation: {err:#}", e.name()));
+            }
         }
         for &e in engines.iter().filter(|e| e.throughput()) {
             if self.failed.contains(&e) {
@@ -414,6 +433,131 @@ impl Bench<'_> {
         Ok(())
     }
 
+    /// Credential rotation of one integration, sample after sample: from starting
+    /// `rotate-credentials` until the requirer's `get-credentials` shows the new username
+    /// and a login with the new credentials succeeds. Between samples the previous login's
+    /// retirement (after [`ROTATION_GRACE`]) is awaited, untimed, so every rotation finds
+    /// none in its grace period. Throughout, a client opens a new connection with the
+    /// credentials the requirer shows and runs one query every [`CLIENT_EVERY`], switching
+    /// as soon as `get-credentials` shows the new ones; its failures are counted.
+    fn rotation(&mut self, e: Engine) -> Result<()> {
+        let n = self.args.rotations;
+        let charm = e.charm();
+        let leader = format!("{charm}/leader");
+        self.t.ok(&["config", charm, &format!("credential-grace-period={}s", ROTATION_GRACE.as_secs())])?;
+        let app = self.deploy_integrators(e, "rot", 1)?.remove(0);
+        self.t.ok(&["integrate", &app, charm])?;
+        self.wait_app(&app, "active")?;
+        let first = self.credentials(e, &app)?;
+        let server = self.server(e)?.clone();
+        if self.rt.block_on(server.login(&first.user, &first.password, &first.database)) != Login::Ok {
+            bail!("{app}'s credentials do not log in");
+        }
+        let mut admin = self.rt.block_on(server.admin()).context("admin login for the floor")?;
+        let floor_first = "floor_rot";
+        self.rt.block_on(server.integrate(&mut admin, floor_first, &floor::password(20_000)))?;
+
+        let client = Client::start(&self.rt, e, server.port, first.clone());
+        let outcome = self.rotation_samples(e, n, &leader, &app, &server, &mut admin, floor_first, &client, first);
+        let (queries, failures, errors) = client.stop(&self.rt);
+        let (tether, hand, cmd, shown, login, polls) = outcome?;
+        let name = e.name();
+        self.r.row(name, "rotate", "Rotate credentials → requirer has new ones that log in", "ms", lat(&tether)?, Some(lat(&hand)?));
+        self.r.row(
+            name,
+            "rotate_failed_queries",
+            &format!("Queries that failed during rotations (of {queries} in {n} rotations)"),
+            "count",
+            Figure::Value(failures as f64),
+            None,
+        );
+        self.r.rotation_queries.push((name, queries, n));
+        self.r.step(e, "`tether run rotate-credentials` returns", &cmd)?;
+        self.r.step(e, "… then `get-credentials` shows the new username (polled)", &shown)?;
+        self.r.step(e, "… then one login with the new credentials", &login)?;
+        self.r.fact(
+            &format!("{name} rotation: `get-credentials` polls per rotation"),
+            format!("{:.1} (credential-grace-period={}s)", polls as f64 / n as f64, ROTATION_GRACE.as_secs()),
+        );
+        if let Some(first_error) = errors.first() {
+            self.r.fact(&format!("{name} rotation: first failed query"), first_error.clone());
+        }
+        Ok(())
+    }
+
+    /// The timed samples of [`Bench::rotation`]: tether's and the floor's times and
+    /// tether's steps (command, then new username shown, then login) and the polls made.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn rotation_samples(
+        &self,
+        e: Engine,
+        n: usize,
+        leader: &str,
+        app: &str,
+        server: &Server,
+        admin: &mut Admin,
+        floor_first: &str,
+        client: &Client,
+        mut current: Creds,
+    ) -> Result<(Vec<Duration>, Vec<Duration>, Vec<Duration>, Vec<Duration>, Vec<Duration>, usize)> {
+        let (mut tether, mut hand, mut cmd, mut shown, mut login) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut polls = 0usize;
+        let target = format!("application={app}");
+        for i in 0..n {
+            let old = current.clone();
+            let start = Instant::now();
+            let res = self.t.action_with(leader, "rotate-credentials", &[&target])?;
+            let t_cmd = start.elapsed();
+            let new_user = res["rotated"]
+                .as_object()
+                .and_then(|m| m.values().next())
+                .and_then(|r| r["username"].as_str())
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("rotate-credentials named no new username: {res}"))?;
+            let mut seen = None;
+            wait_until(&format!("{app} to show {new_user}"), Duration::from_secs(120), TIGHT_POLL, || {
+                polls += 1;
+                let c = self.credentials(e, app)?;
+                let done = c.user == new_user;
+                seen = Some(c).filter(|_| done);
+                Ok(done)
+            })?;
+            let t_shown = start.elapsed();
+            current = seen.ok_or_else(|| anyhow!("no credentials seen"))?;
+            client.switch(current.clone());
+            match self.rt.block_on(server.login(&current.user, &current.password, &current.database)) {
+                Login::Ok => {}
+                other => bail!("{app}'s rotated credentials do not log in: {other:?}"),
+            }
+            let t_login = start.elapsed();
+            tether.push(t_login);
+            cmd.push(t_cmd);
+            shown.push(t_shown - t_cmd);
+            login.push(t_login - t_shown);
+
+            let s = Instant::now();
+            let next = format!("{floor_first}_r{}", i + 1);
+            self.rt.block_on(server.rotate(admin, floor_first, &next, &floor::password(20_001 + i as u64)))?;
+            hand.push(s.elapsed());
+            eprintln!(
+                "tether-bench: {} rotation {}/{n}: {:.0} ms (floor {:.0} ms); waiting for {} to be retired (untimed)",
+                e.name(),
+                i + 1,
+                ms(t_login),
+                ms(s.elapsed()),
+                old.user
+            );
+            // Untimed: the previous login retired when the grace period ends, so the next
+            // rotation is not refused. The client keeps querying with the new credentials.
+            wait_until(&format!("{}'s previous login to be refused", app), ROTATION_GRACE * 6 + SETTLE / 10, STATUS_POLL * 4, || {
+                Ok(self.rt.block_on(server.login(&old.user, &old.password, &old.database)) == Login::Refused)
+            })?;
+            // The retiring hook commits right after the server refuses: let it finish.
+            sleep(Duration::from_millis(300));
+        }
+        Ok((tether, hand, cmd, shown, login, polls))
+    }
+
     /// Many data-integrators integrated at once, against the floor at the same concurrency.
     fn throughput(&mut self, e: Engine) -> Result<()> {
         let n = self.args.throughput;
@@ -586,4 +730,56 @@ impl Bench<'_> {
 
 fn lat(samples: &[Duration]) -> Result<Figure> {
     summarise(samples).map(Figure::Latency).ok_or_else(|| anyhow!("no samples"))
+}
+
+/// The client that queries through rotations: a task opening a new connection with the
+/// credentials the requirer shows (set by [`Client::switch`]) and running one query every
+/// [`CLIENT_EVERY`], counting the queries and the failures.
+struct Client {
+    creds: Arc<Mutex<Creds>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    queries: Arc<AtomicUsize>,
+    failures: Arc<AtomicUsize>,
+    errors: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Client {
+    fn start(rt: &tokio::runtime::Runtime, e: Engine, port: u16, creds: Creds) -> Client {
+        let creds = Arc::new(Mutex::new(creds));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let queries = Arc::new(AtomicUsize::new(0));
+        let failures = Arc::new(AtomicUsize::new(0));
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let (c, st, q, f, er) = (creds.clone(), stop.clone(), queries.clone(), failures.clone(), errors.clone());
+        let task = rt.spawn(async move {
+            while !st.load(Ordering::SeqCst) {
+                let now = c.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let r = e.query(port, &now.user, &now.password, &now.database).await;
+                q.fetch_add(1, Ordering::SeqCst);
+                if let Err(why) = r {
+                    f.fetch_add(1, Ordering::SeqCst);
+                    let mut er = er.lock().unwrap_or_else(|p| p.into_inner());
+                    if er.len() < 5 {
+                        er.push(format!("as {}: {why}", now.user));
+                    }
+                }
+                tokio::time::sleep(CLIENT_EVERY).await;
+            }
+        });
+        Client { creds, stop, queries, failures, errors, task }
+    }
+
+    /// The credentials `get-credentials` shows now.
+    fn switch(&self, creds: Creds) {
+        *self.creds.lock().unwrap_or_else(|p| p.into_inner()) = creds;
+    }
+
+    /// Stops the client; the queries made, those that failed, the first failures.
+    fn stop(self, rt: &tokio::runtime::Runtime) -> (usize, usize, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = rt.block_on(self.task);
+        let errors = self.errors.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        (self.queries.load(Ordering::SeqCst), self.failures.load(Ordering::SeqCst), errors)
+    }
 }

@@ -73,6 +73,18 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
             });
         }
     }
+    for e in &r.engines {
+        let Some(row) = row(r, e.name(), "rotate_failed_queries") else { continue };
+        let failed = row.tether.headline();
+        let (queries, rotations) =
+            r.rotation_queries.iter().find(|(engine, ..)| *engine == e.name()).map(|(_, q, n)| (*q, *n)).unwrap_or_default();
+        v.push(Verdict {
+            target: format!("{}: no query fails while credentials rotate (issue 16)", e.name()),
+            measured: format!("{failed:.0} of {queries} queries failed"),
+            met: Some(failed == 0.0),
+            margin: format!("{rotations} rotations, {} s grace period each", crate::phases::ROTATION_GRACE.as_secs()),
+        });
+    }
     let apps = r.apps_at_scale;
     let mut absolute = |key: &str, name: &str, limit: f64, unit: &str| {
         let Some(value) = row_value(r, CONTROLLER, key) else { return };
@@ -98,6 +110,7 @@ fn row_value(r: &Results, engine: &str, key: &str) -> Option<f64> {
 fn fmt_num(x: f64, unit: &str) -> String {
     match unit {
         "MiB" => format!("{x:.1} MiB"),
+        "count" => format!("{x:.0}"),
         "creds/s" => format!("{x:.1}/s"),
         _ if x >= 10_000.0 => format!("{:.1} s", x / 1000.0),
         _ if x >= 100.0 => format!("{x:.0} ms"),
@@ -127,12 +140,22 @@ fn describe(e: Engine) -> String {
                   (`run <di>/leader get-credentials --format json`) and a login with them succeeds";
     let remove = "- **Remove relation**: from starting `tether remove-relation` until a login with the old credentials is refused \
                   (polled every 2 ms)";
+    let rotate = "- **Rotate credentials**: from starting `tether run CHARM/leader rotate-credentials application=<di>` (one \
+                  data-integrator integrated beforehand, `credential-grace-period=GRACEs`) until `run <di>/leader get-credentials \
+                  --format json` (polled) shows the new username and a login with the new credentials succeeds; the same \
+                  relation each sample, and before the next the previous login's retirement is awaited (a login with it refused, \
+                  untimed)";
+    let failed = "- **Queries that failed during rotations**: through all of an engine's rotation samples and the retirements \
+                  between them, a client opens a new connection with the credentials `get-credentials` last showed and runs one \
+                  query (CHECK), about every 30 ms, switching to the new credentials as soon as the harness sees them; the row \
+                  counts the queries that failed (the point of rotating without downtime is that this is 0) out of those made. \
+                  No floor.";
     let through = "- **Throughput**: all `integrate` commands issued (16 CLI processes at a time) until every data-integrator is \
                    `active` (`status --format json` polled every 100 ms; credentials of a sample checked by login afterwards, \
                    untimed). Floor: the same number of tokio tasks running the integrate floor over a pool of 8 admin connections.";
     let deploy = "- **Deploy**: `tether deploy CHARM` until the unit is `active` (`status` polled every 25 ms); the first sample is \
                   the model's main server, the others extra applications removed again";
-    let (integrate, removal, deployed, throughput) = match e {
+    let (integrate, removal, rotation, check, deployed, throughput) = match e {
         Engine::Pg => (
             ". Floor (tokio-postgres as `operator`): `CREATE DATABASE`, then one transaction with `CREATE ROLE` (SCRAM verifier), \
              `COMMENT`, `GRANT relation_access`, `REVOKE ALL ON DATABASE … FROM PUBLIC` and the three `GRANT ALL ON DATABASE`, \
@@ -140,6 +163,12 @@ fn describe(e: Engine) -> String {
              to the user (`pg_plan::take_over_objects`: PostgreSQL 15 gives nobody `CREATE` there, so without it the user \
              could not create a table), then one login as the new user.",
             ". Floor: `REASSIGN OWNED` + `DROP OWNED` in the user's database, `DROP ROLE`, one refused login.",
+            ". Floor (as `operator`, on a user and database made like the integrate floor's): in one transaction a second \
+             login `CREATE ROLE … LOGIN` (SCRAM verifier) with its `COMMENT` and `GRANT relation_access`, `GRANT <first user> \
+             TO` it and `ALTER ROLE … SET role = <first user>` (`pg_plan::member_login_as`), `REVOKE ALL ON DATABASE … FROM \
+             PUBLIC` and the `GRANT ALL ON DATABASE` that give it `CONNECT` (`pg_plan::database_access_as`), then one login as \
+             the new user.",
+            "a new connection and `SELECT 1`",
             ". Floor: `initdb` and `postgres` run by hand (as `postgres`, with tether's flags and settings) until an `operator` \
              login succeeds (polled every 10 ms).",
             true,
@@ -148,6 +177,10 @@ fn describe(e: Engine) -> String {
             ". Floor (`mysql_async` as `root`): `CREATE DATABASE`, `CREATE USER … IDENTIFIED BY PASSWORD '<native hash>'` and \
              `GRANT ALL PRIVILEGES ON db.*` in one round trip (quoted by `tether_core::my_plan`), then one login as the new user.",
             ". Floor: `DROP USER`, one refused login.",
+            ". Floor (as `root`, on a user and database made like the integrate floor's): a second user with the first's \
+             grants, `CREATE USER … IDENTIFIED BY PASSWORD '<native hash>'` and `GRANT ALL PRIVILEGES ON db.*` in one round \
+             trip (`tether_core::my_plan`), then one login as it.",
+            "a new connection and `SELECT 1`",
             ". Floor: `mariadb-install-db`, the `mariadbd --bootstrap` that gives `root` its password hash (tether's \
              initialisation, `my_plan::bootstrap_root`), then `mariadbd` with tether's options, all as `mysql`, until a `root` \
              login succeeds (polled every 10 ms).",
@@ -158,18 +191,21 @@ fn describe(e: Engine) -> String {
              (the `mongodb` crate 3.8 as `operator`): `createUser` (SCRAM-SHA-256, no roles: FerretDB implements none), then one \
              login as the new user and the write.",
             ". Floor: `dropUser`, one refused login.",
+            ". Floor (as `operator`, on a user made like the integrate floor's): `createUser` of a second user with the first's \
+             roles (SCRAM-SHA-256, none), then one login as it and the write.",
+            "a new client, an authenticated login and one `insert`",
             ". Floor: `ferretdb` run by hand with tether's flags (SQLite backend, new authentication, `operator` set up from \
              the environment) until an `operator` login succeeds (TCP connect polled every 10 ms, then the login).",
             false,
         ),
     };
-    let mut s = format!("{common}{integrate}\n{remove}{removal}\n");
+    let mut s = format!("{common}{integrate}\n{remove}{removal}\n{rotate}{rotation}\n{}\n", failed.replace("CHECK", check));
     if throughput {
         s.push_str(through);
         s.push('\n');
     }
     s.push_str(&format!("{deploy}{deployed}\n"));
-    s.replace("CHARM", e.charm())
+    s.replace("CHARM", e.charm()).replace("GRACE", &crate::phases::ROTATION_GRACE.as_secs().to_string())
 }
 
 fn table(s: &mut String, r: &Results, engine: &str) {
@@ -212,9 +248,9 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
     );
     let _ = writeln!(
         s,
-        "Latest run: {} on commit `{}`, `{cmd}` ({} sequential integrations and {} removals per engine, {} at once, {} deploys, \
+        "Latest run: {} on commit `{}`, `{cmd}` ({} sequential integrations, {} removals and {} credential rotations per engine, {} at once, {} deploys, \
          {} CLI rounds).\n",
-        m.date, m.commit, args.integrations, args.removals, args.throughput, args.deploys, args.rounds
+        m.date, m.commit, args.integrations, args.removals, args.rotations, args.throughput, args.deploys, args.rounds
     );
     let busy = m.load_before.split_whitespace().next().and_then(|l| l.parse::<f64>().ok()).unwrap_or(0.0);
     if busy > m.cores as f64 * 0.5 {
@@ -251,7 +287,7 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
          `status` are whole CLI processes, so they include process start; the round trip's floor is `tether version`, the same \
          process start without a controller request.\n"
     );
-    let _ = writeln!(s, "## Targets (issue 7)\n");
+    let _ = writeln!(s, "## Targets (issues 7 and 16)\n");
     let _ = writeln!(s, "| target | measured | met | margin |");
     let _ = writeln!(s, "|---|---|:-:|---|");
     for v in verdicts(r) {
@@ -262,7 +298,7 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
         };
         let _ = writeln!(s, "| {} | {} | {met} | {} |", v.target, v.measured, v.margin);
     }
-    let _ = writeln!(s, "\n## Where an integration's time goes (seen from outside)\n");
+    let _ = writeln!(s, "\n## Where the time goes (seen from outside)\n");
     let _ = writeln!(s, "| engine | step | p50 | p95 | samples |");
     let _ = writeln!(s, "|---|---|---:|---:|---:|");
     for (engine, name, Summary { p50, p95, n, .. }) in &r.breakdown {
@@ -292,8 +328,8 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
     let _ = writeln!(s, "\n## How to reproduce\n");
     let _ = writeln!(
         s,
-        "```shell\nscripts/bench                      # 100 sequential integrations per engine, 200 at once, 20 removals, 3 deploys\n\
-         scripts/bench --quick              # 20, 50, 10, 2: about ten minutes\n\
+        "```shell\nscripts/bench                      # 100 sequential integrations per engine, 200 at once, 20 removals, 20 rotations, 3 deploys\n\
+         scripts/bench --quick              # 20, 50, 10, 10, 2: about ten minutes\n\
          scripts/bench --engines pg,mysql   # a subset of pg, mysql, mongo (default all, in that order)\n\
          scripts/bench --throughput 1000    # the issue's 1,000-application figure\n```\n\n\
          `scripts/bench` runs `scripts/setup` (PostgreSQL, MariaDB, FerretDB), builds `tether` and `tether-bench` in release \

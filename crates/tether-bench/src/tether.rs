@@ -87,8 +87,20 @@ impl Tether {
 
     /// The results of an action on one unit (`run UNIT ACTION --format json`).
     pub fn action(&self, unit: &str, action: &str) -> Result<Value> {
-        let v = self.json(&["run", unit, action, "--format", "json"])?;
+        self.action_with(unit, action, &[])
+    }
+
+    /// The results of an action with parameters (`run UNIT ACTION KEY=VALUE... --format
+    /// json`), which must have completed.
+    pub fn action_with(&self, unit: &str, action: &str, params: &[&str]) -> Result<Value> {
+        let mut args = vec!["run", unit, action];
+        args.extend_from_slice(params);
+        args.extend_from_slice(&["--format", "json"]);
+        let v = self.json(&args)?;
         let task = v.as_object().and_then(|m| m.values().next()).ok_or_else(|| anyhow!("`run {unit} {action}` printed no task"))?;
+        if let Some(status) = task["status"].as_str().filter(|s| *s != "completed") {
+            bail!("`run {unit} {action}` {status}: {}", task["message"].as_str().unwrap_or_default());
+        }
         task.get("results").cloned().ok_or_else(|| anyhow!("`run {unit} {action}` has no results"))
     }
 
