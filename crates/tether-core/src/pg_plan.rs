@@ -169,33 +169,45 @@ pub fn ensure_user(user: &str, verifier: &str, plan: &RolePlan, exists: bool) ->
 /// give it objects, reassign what it owns or end its sessions.
 pub fn ensure_user_as(admin: Admin, user: &str, verifier: &str, plan: &RolePlan, exists: bool) -> Result<Vec<String>, PlanError> {
     let u = quote_ident(user)?;
-    let attr = |on: bool, yes: &str, no: &str| if on { yes.to_string() } else { no.to_string() };
-    let superuser = match admin {
-        Admin::Adopted { .. } if !plan.superuser => None,
-        _ => Some(attr(plan.superuser, "SUPERUSER", "NOSUPERUSER")),
-    };
-    let attrs = ["LOGIN".to_string()]
-        .into_iter()
-        .chain(superuser)
-        .chain([attr(plan.createdb, "CREATEDB", "NOCREATEDB"), attr(plan.createrole, "CREATEROLE", "NOCREATEROLE")])
-        .collect::<Vec<_>>()
-        .join(" ");
+    let attrs = format!("LOGIN {}", role_attributes(admin, plan));
     let pw = quote_literal(verifier)?;
     let mut out = vec![if exists {
         format!("ALTER ROLE {u} WITH {attrs} PASSWORD {pw}")
     } else {
         format!("CREATE ROLE {u} WITH {attrs} PASSWORD {pw}")
     }];
-    out.push(format!("COMMENT ON ROLE {u} IS {}", quote_literal(admin.marker())?));
-    out.push(format!("GRANT {} TO {u}", quote_ident(RELATION_ACCESS)?));
+    out.extend(role_marker_and_groups(admin, &u, plan)?);
+    Ok(out)
+}
+
+/// The attributes a relation's role gets from its plan. An adopted server's admin may not
+/// name the superuser attribute unless the plan asks for it (see [`ensure_user_as`]).
+fn role_attributes(admin: Admin, plan: &RolePlan) -> String {
+    let attr = |on: bool, yes: &str, no: &str| if on { yes.to_string() } else { no.to_string() };
+    let superuser = match admin {
+        Admin::Adopted { .. } if !plan.superuser => None,
+        _ => Some(attr(plan.superuser, "SUPERUSER", "NOSUPERUSER")),
+    };
+    superuser
+        .into_iter()
+        .chain([attr(plan.createdb, "CREATEDB", "NOCREATEDB"), attr(plan.createrole, "CREATEROLE", "NOCREATEROLE")])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// tether's marker on a relation's role (`role`, quoted), its groups and granted roles,
+/// and on an adopted server the admin's membership in it.
+fn role_marker_and_groups(admin: Admin, role: &str, plan: &RolePlan) -> Result<Vec<String>, PlanError> {
+    let mut out = vec![format!("COMMENT ON ROLE {role} IS {}", quote_literal(admin.marker())?)];
+    out.push(format!("GRANT {} TO {role}", quote_ident(RELATION_ACCESS)?));
     if plan.admin {
-        out.push(format!("GRANT {} TO {u}", quote_ident(ADMIN_GROUP)?));
+        out.push(format!("GRANT {} TO {role}", quote_ident(ADMIN_GROUP)?));
     }
     for g in &plan.grants {
-        out.push(format!("GRANT {} TO {u}", quote_ident(g)?));
+        out.push(format!("GRANT {} TO {role}", quote_ident(g)?));
     }
     if let Admin::Adopted { login, .. } = admin {
-        out.push(format!("GRANT {u} TO {}", quote_ident(login)?));
+        out.push(format!("GRANT {role} TO {}", quote_ident(login)?));
     }
     Ok(out)
 }
@@ -206,28 +218,9 @@ pub fn ensure_user_as(admin: Admin, user: &str, verifier: &str, plan: &RolePlan,
 /// its credentials are in their grace period they still work.
 pub fn ensure_owner_role_as(admin: Admin, owner: &str, plan: &RolePlan, exists: bool) -> Result<Vec<String>, PlanError> {
     let o = quote_ident(owner)?;
-    let attr = |on: bool, yes: &str, no: &str| if on { yes.to_string() } else { no.to_string() };
-    let superuser = match admin {
-        Admin::Adopted { .. } if !plan.superuser => None,
-        _ => Some(attr(plan.superuser, "SUPERUSER", "NOSUPERUSER")),
-    };
-    let attrs = superuser
-        .into_iter()
-        .chain([attr(plan.createdb, "CREATEDB", "NOCREATEDB"), attr(plan.createrole, "CREATEROLE", "NOCREATEROLE")])
-        .collect::<Vec<_>>()
-        .join(" ");
+    let attrs = role_attributes(admin, plan);
     let mut out = vec![if exists { format!("ALTER ROLE {o} WITH {attrs}") } else { format!("CREATE ROLE {o} WITH NOLOGIN {attrs}") }];
-    out.push(format!("COMMENT ON ROLE {o} IS {}", quote_literal(admin.marker())?));
-    out.push(format!("GRANT {} TO {o}", quote_ident(RELATION_ACCESS)?));
-    if plan.admin {
-        out.push(format!("GRANT {} TO {o}", quote_ident(ADMIN_GROUP)?));
-    }
-    for g in &plan.grants {
-        out.push(format!("GRANT {} TO {o}", quote_ident(g)?));
-    }
-    if let Admin::Adopted { login, .. } = admin {
-        out.push(format!("GRANT {o} TO {}", quote_ident(login)?));
-    }
+    out.extend(role_marker_and_groups(admin, &o, plan)?);
     Ok(out)
 }
 

@@ -404,7 +404,7 @@ impl PostgresqlCharm {
     async fn configure_ha(&self, ctx: &mut HookContext, admin: &PgAdmin) -> anyhow::Result<()> {
         let desired = pg_settings::desired(ctx)?;
         let changed: Vec<String> = settings_state::changes(ctx, &desired).into_keys().collect();
-        if !changed.is_empty() {
+        if !changed.is_empty() || ha::dcs_pending(ctx)? {
             let restart_only = admin.restart_only(&changed).await?;
             if !restart_only.is_empty() {
                 settings_state::restarting(ctx, "PostgreSQL", &restart_only)?;

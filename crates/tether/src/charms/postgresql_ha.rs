@@ -218,6 +218,23 @@ fn patroni_spec(ctx: &HookContext, label: &str, parameters: BTreeMap<String, Str
     Ok(spec)
 }
 
+/// Unit-state key: Patroni's own options (`synchronous_mode_strict`, ...) as the leader last
+/// put them in the shared configuration.
+const STATE_DCS_APPLIED: &str = "patroni-dcs-applied";
+
+/// Patroni's own options as the config and the number of units say them.
+fn dcs_wanted(ctx: &HookContext) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let units = 1 + peers(ctx)?.len();
+    Ok(tether_core::pg_config::patroni_dcs(&ctx.config, units))
+}
+
+/// Whether Patroni's own options differ from what the leader last put in the shared
+/// configuration (a change of them alone must reach Patroni too).
+pub fn dcs_pending(ctx: &HookContext) -> anyhow::Result<bool> {
+    let wanted = serde_json::Value::Object(dcs_wanted(ctx)?).to_string();
+    Ok(ctx.state_get(STATE_DCS_APPLIED).as_deref() != Some(wanted.as_str()))
+}
+
 /// How long a member may take to notice a configuration change that waits for a restart
 /// (Patroni reads the shared configuration once per loop).
 const PENDING_WAIT: Duration = Duration::from_secs(30);
@@ -234,8 +251,8 @@ pub async fn apply_settings(
     restart_only: Vec<String>,
 ) -> anyhow::Result<Vec<String>> {
     let changes = settings_state::changes(ctx, desired);
-    let units = 1 + peers(ctx)?.len();
-    let mut body = tether_core::pg_config::patroni_dcs(&ctx.config, units);
+    let mut body = dcs_wanted(ctx)?;
+    let dcs_text = serde_json::Value::Object(body.clone()).to_string();
     let parameters: serde_json::Map<String, serde_json::Value> =
         changes.iter().map(|(k, (_, new))| (k.clone(), new.clone().map_or(serde_json::Value::Null, serde_json::Value::from))).collect();
     body.insert("postgresql".into(), serde_json::json!({ "parameters": parameters }));
@@ -243,6 +260,7 @@ pub async fn apply_settings(
     let own_rest = own(ctx, STATE_PATRONI_PORT)?;
     patroni_api::patch_config(own_rest, &password, &serde_json::Value::Object(body)).await.map_err(|e| anyhow!(e))?;
     settings_state::record(ctx, desired)?;
+    ctx.state_set(STATE_DCS_APPLIED, &dcs_text);
     if restart_only.is_empty() {
         return Ok(restart_only);
     }

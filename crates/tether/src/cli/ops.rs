@@ -23,6 +23,8 @@ use tether_core::wire::{OperationView, Reply, Request, TaskView};
 /// The default `run --wait`.
 const DEFAULT_RUN_WAIT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(250);
+/// The first look after scheduling; each later pause doubles up to [`POLL`].
+const FIRST_POLL: Duration = Duration::from_millis(4);
 
 /// How long `run` waits: None is forever (a negative `--wait`); unset or zero is 60 s.
 /// `--background` with a positive wait is refused, as Juju refuses it.
@@ -102,6 +104,8 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> CmdResult {
     }
     let deadline = wait.map(|w| Instant::now() + w);
     let mut printed = BTreeMap::new();
+    // Most actions finish in milliseconds: look again soon, then every POLL.
+    let mut pause = FIRST_POLL;
     let timed_out = loop {
         print_new_log_lines(&op.tasks, &mut printed, a.utc);
         if op.tasks.iter().all(output::task::finished) {
@@ -110,7 +114,8 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> CmdResult {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break true;
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(POLL);
         op = show_operation_request(ctx, &op.id)?;
     };
     let rendered = output::task::render_run(&op.id, &outcomes(&op, timed_out), a.format)?;

@@ -26,6 +26,23 @@ pub struct TrafficReport {
     pub long_lived_ended: Option<(f64, String)>,
 }
 
+impl TrafficReport {
+    /// What a rotation whose previous credentials were valid `until` (seconds since the
+    /// epoch) and were seen refused at `refused_at` must show: refused no earlier than the
+    /// grace period's end, zero failed queries while the clients kept querying, and (when
+    /// `session_ended`) the long-lived session ended then, not before.
+    pub fn assert_rotation(&self, until: f64, refused_at: f64, session_ended: bool) {
+        assert!(refused_at >= until, "the old credentials were refused at {refused_at}, before the grace period ended at {until}");
+        assert!(self.failures.is_empty(), "zero failed queries: {:?}", self.failures);
+        assert!(self.queries > 20 && self.long_lived_queries > 20, "the clients kept querying: {self:?}");
+        if session_ended {
+            let (ended, why) =
+                self.long_lived_ended.clone().unwrap_or_else(|| panic!("the long-lived session survived the retirement: {self:?}"));
+            assert!(ended >= until, "the long-lived session was ended at {ended}, before the grace period ended at {until} ({why})");
+        }
+    }
+}
+
 /// The running clients; [`Traffic::stop`] ends them and reports.
 pub struct Traffic {
     stop: Arc<AtomicBool>,
