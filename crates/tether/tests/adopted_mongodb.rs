@@ -264,6 +264,19 @@ fn seed_flow_on_an_adopted_ferretdb() {
     assert!(rotated != DBA_PASSWORD && content.get("password-pending").is_none(), "{content:#}");
     assert!(refused(login(&endpoint, "dba", DBA_PASSWORD, "admin")), "the old admin password is refused");
     login(&endpoint, "dba", &rotated, "admin").expect("the rotated admin password works");
+    // Killed after the server took a newer password, before the hook committed: the
+    // restarted controller finds the recorded password and completes the change.
+    c.crash_at("hook.rotate-admin-password.after-effects", |c| c.tether(&["run", &format!("{APP}/leader"), "rotate-admin-password"]));
+    assert!(refused(login(&endpoint, "dba", &rotated, "admin")), "the server took a newer password");
+    let rotated = wait_until("the admin secret to hold the password the server takes", SETTLE_TIMEOUT, || {
+        let (_, content) = c.revealed_secret("mongo-admin");
+        let password = content["password"].as_str().unwrap_or_default().to_string();
+        match (content.get("password-pending"), login(&endpoint, "dba", &password, "admin")) {
+            (None, Ok(())) => Ok(password),
+            other => Err(format!("pending: {}, login: {:?}", other.0.is_some(), other.1.err())),
+        }
+    });
+    c.wait_active(&[APP]);
     // tether keeps working with it: a removed relation's user is dropped.
     c.ok(&["remove-relation", "data-integrator", APP]);
     wait_refused(&new_uri);
