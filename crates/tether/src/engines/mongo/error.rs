@@ -63,4 +63,19 @@ impl Classify for MongoAdminError {
             MongoAdminError::NotMongo(_) | MongoAdminError::Foreign(_) => ErrorClass::Blocked(self.to_string()),
         }
     }
+
+    /// A server that cannot be reached in a few words: the driver's text for it is its
+    /// whole topology.
+    fn root(&self) -> String {
+        match self {
+            MongoAdminError::Connect { source, .. } if unreachable(source) => {
+                if source.to_string().contains("Connection refused") {
+                    "connection refused".into()
+                } else {
+                    "no server answered".into()
+                }
+            }
+            other => other.to_string(),
+        }
+    }
 }
