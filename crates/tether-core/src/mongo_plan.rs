@@ -53,6 +53,9 @@ pub const SYSTEM_USERS: [(&str, &str); 3] =
 /// The `customData` marker of users tether manages (`{managedBy: "tether"}`).
 pub const OWNER_KEY: &str = "managedBy";
 pub const OWNER_VALUE: &str = "tether";
+/// On an adopted server the marker also names whose the user is (`<model uuid>/<app>`):
+/// in `customData` on mongod, in the user's registry document on FerretDB.
+pub const SCOPE_KEY: &str = "owner";
 
 /// The database users are created in, and the `authSource` clients name.
 pub const AUTH_DATABASE: &str = "admin";

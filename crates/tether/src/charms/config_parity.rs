@@ -72,5 +72,5 @@ fn mysql_k8s_options_match_the_published_config() {
 #[test]
 fn mongodb_options_match_the_published_config() {
     // `engine`: mongod or FerretDB, the stand-in this project's machines run.
-    assert_parity("mongodb-config.tsv", &super::mongodb::meta(), &[&["engine"][..], &ROTATION].concat());
+    assert_parity("mongodb-config.tsv", &super::mongodb::meta(), &[&["engine"][..], &ADOPT, &ROTATION].concat());
 }

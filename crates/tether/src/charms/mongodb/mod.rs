@@ -6,14 +6,23 @@
 //! Shards join a config server's cluster through [`shards`].
 //! What FerretDB cannot do (replica sets, sharding, role enforcement) is said in the
 //! unit's status, never pretended.
+//!
+//! **Adopt mode** (see `charms::adopt`): with `external-endpoint` and `admin-secret` (role
+//! `replication` only) the charm starts no server and no router, and manages `database`
+//! relation users on that server as an admin with `createUser`, `dropUser` and
+//! `grantRole` (read from `connectionStatus`, checked before anything is created; under
+//! FerretDB, which enforces no roles, a login is enough). The server's own users are never
+//! touched: `get-password`/`set-password` refuse; `rotate-admin-password` gives the admin a
+//! new password.
 
 mod shards;
 mod shared;
 
 use shards::server_spec;
 pub use shared::MongodbCharm;
-use shared::{admin, engine_of, internal, internal_label, primary, role, STATE_ENGINE};
+use shared::{adopted_engine_name, engine_of, internal, internal_label, managing_admin, primary, role, STATE_ENGINE};
 
+use super::adopt;
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser, RotateError};
 use super::rotation;
@@ -41,6 +50,7 @@ const ROLES: [&str; 3] = ["replication", "config-server", "shard"];
 const SHARDING_REFUSED: &str = "Sharding roles do not support database interface.";
 const SHARD_ON_FERRETDB: &str = "role shard needs mongod: FerretDB has no sharding";
 const CLUSTER_REFUSED: &str = "Relation to mongos not supported, config role must be config-server";
+const ADOPTED_GET_PASSWORD: &str = "get-password is not available on an adopted server: tether has no internal users there";
 
 fn string_param(name: &str, default: Option<&str>, description: &str) -> ActionParam {
     ActionParam {
@@ -79,6 +89,7 @@ pub fn meta() -> CharmMeta {
             opt("engine", OptionType::String, Some("auto".into()), "mongod, ferretdb or auto (mongod when installed); fixed at deploy"),
         ]
         .into_iter()
+        .chain(adopt::config_options("createUser and dropUser on the admin database and grantRole on any database (userAdminAnyDatabase)"))
         .chain(rotation::config_options())
         .collect(),
         actions: vec![
@@ -106,6 +117,7 @@ pub fn meta() -> CharmMeta {
                 required: vec![],
                 additional_properties: false,
             },
+            adopt::rotate_action_spec(),
             rotation::action_spec(),
         ],
     }
@@ -152,7 +164,10 @@ impl MongodbCharm {
         // A `database` relation's login rotates (the newest is served); a router's does not.
         let user = if endpoint == DATABASE { rotation::current_login(ctx, rel, &relation_user(rel))? } else { relation_user(rel) };
         let password = provider::issued_password(ctx, endpoint, rel, &user)?.unwrap_or_else(|| generate_password(PASSWORD_LEN));
-        let admin = admin(&self.services, ctx).await?;
+        let Some(admin) = managing_admin(&self.services, ctx).await? else {
+            self.settle_status(ctx)?;
+            return Ok(None);
+        };
         // Each request's extra roles on its own database: one user serves them all.
         let grants: Vec<DatabaseGrant> = requests
             .iter()
@@ -172,9 +187,14 @@ impl MongodbCharm {
 
     async fn serve_database(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
         let Some(Issued { requests, user, password }) = self.ensure_relation_user(ctx, rel, DATABASE, mode).await? else { return Ok(()) };
-        let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
-        let hosts = vec![format!("127.0.0.1:{port}")];
-        let replset = (engine == MongoEngine::Mongod).then(|| ctx.app.clone());
+        let (hosts, replset) = match adopt::endpoint(ctx) {
+            // An adopted server is given as the one address it was adopted at, connected to directly.
+            Some((host, port)) => (vec![format!("{host}:{port}")], None),
+            None => {
+                let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
+                (vec![format!("127.0.0.1:{port}")], (engine == MongoEngine::Mongod).then(|| ctx.app.clone()))
+            }
+        };
         let answers = requests
             .into_iter()
             .map(|request| {
@@ -220,7 +240,8 @@ impl MongodbCharm {
             return self.block(ctx, rel, None);
         }
         let request = ctx.remote_app_data(rel).unwrap_or_default();
-        let admin = admin(&self.services, ctx).await?;
+        // Unreachable now: the orphan sweep of the next update-status drops the users.
+        let Some(admin) = managing_admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
         let logins = if endpoint == DATABASE { rotation::forget(ctx, rel, &relation_user(rel))? } else { vec![relation_user(rel)] };
         reconcile::revoke_relation_logins(ctx, &*admin, endpoint, rel, &logins).await?;
         if ctx.config.get("auto-delete") == Some(&Value::Bool(true)) {
@@ -238,6 +259,10 @@ impl MongodbCharm {
     }
 
     async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopt::endpoint(ctx).is_some() {
+            ctx.action_fail(ADOPTED_GET_PASSWORD);
+            return Ok(());
+        }
         let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
         let Some((_, key)) = SYSTEM_USERS.iter().find(|(u, _)| *u == username) else {
             ctx.action_fail(&format!("The action can be run only for users used by the charm: operator, backup, monitor not {username}"));
@@ -249,6 +274,10 @@ impl MongodbCharm {
     }
 
     async fn set_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopt::endpoint(ctx).is_some() {
+            ctx.action_fail(adopt::SET_PASSWORD_REFUSED);
+            return Ok(());
+        }
         if role(ctx) == "shard" {
             ctx.action_fail("Cannot set password on shard, please set password on config-server.");
             return Ok(());
@@ -273,7 +302,7 @@ impl MongodbCharm {
         }
         let label = internal_label(&ctx.app);
         if internal(ctx)?.get(*key).map(String::as_str) != Some(new.expose()) {
-            let admin = admin(&self.services, ctx).await?;
+            let Some(admin) = managing_admin(&self.services, ctx).await? else { return Ok(()) };
             let who = InternalUser { user: &username, label: &label, key, is_admin_login: username == "operator" };
             let supervise = async |ctx: &mut HookContext| {
                 let (_, port, _) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
@@ -307,6 +336,11 @@ impl ServerCharm for MongodbCharm {
 
     fn check_config(&self, config: &BTreeMap<String, Value>) -> Result<(), String> {
         rotation::check_config(config)?;
+        adopt::check_config(config)?;
+        let adopting = config.get(adopt::EXTERNAL_ENDPOINT).and_then(Value::as_str).is_some_and(|e| !e.is_empty());
+        if adopting && config.get("role").and_then(Value::as_str).is_some_and(|r| r != "replication") {
+            return Err(format!("{} is for role replication only (tether shards no adopted server)", adopt::EXTERNAL_ENDPOINT));
+        }
         if let Some(Value::String(r)) = config.get("role") {
             if !ROLES.contains(&r.as_str()) {
                 return Err(format!(
@@ -332,10 +366,15 @@ impl ServerCharm for MongodbCharm {
         if engine(old) != engine(new) {
             return Err(format!("the engine is fixed at deploy, revert config engine to {}", engine(old)));
         }
-        Ok(())
+        adopt::check_config_change(old, new)
     }
 
     fn install(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopt::endpoint(ctx).is_some() {
+            server::claim_role(ctx);
+            ctx.set_status(WorkloadStatus::Maintenance, "adopting an existing MongoDB server")?;
+            return Ok(());
+        }
         ctx.set_status(WorkloadStatus::Maintenance, "installing MongoDB")?;
         server::claim_port_and_role(ctx)?;
         if ctx.state_get(STATE_ENGINE).is_none() {
@@ -359,6 +398,14 @@ impl ServerCharm for MongodbCharm {
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if !server::is_primary(ctx) {
             return server::standby_status(ctx, "a replica set");
+        }
+        if adopt::endpoint(ctx).is_some() {
+            // No server of our own: log in, check the admin, record the version.
+            if let Some(admin) = managing_admin(&self.services, ctx).await? {
+                ctx.state_set(server::STATE_VERSION, &admin.version().await?);
+                self.repair_drift(ctx).await?;
+            }
+            return self.settle_status(ctx);
         }
         if ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
             return Ok(());
@@ -395,6 +442,14 @@ impl ServerCharm for MongodbCharm {
         if !server::is_primary(ctx) || ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
             return Ok(());
         }
+        if let Some((host, port)) = adopt::endpoint(ctx) {
+            let status = match (adopt::problem(ctx), server::first_blocked(ctx)) {
+                (Some(problem), _) => problem,
+                (None, Some(reason)) => (WorkloadStatus::Blocked, reason),
+                (None, None) => (WorkloadStatus::Active, adopt::active_message(ctx, &host, port, adopted_engine_name(ctx))),
+            };
+            return Ok(ctx.set_status(status.0, &status.1)?);
+        }
         let engine = engine_of(ctx);
         let role = role(ctx);
         if role == "shard" && engine == MongoEngine::FerretDb {
@@ -421,10 +476,11 @@ impl ServerCharm for MongodbCharm {
     /// Drift repair on update-status (see postgresql-k8s): `relation-<n>` users no live
     /// relation owns are dropped, live ones re-ensured.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if !ctx.leader || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
+        let running = adopt::endpoint(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
+        if !ctx.leader || !server::is_primary(ctx) || !running {
             return Ok(());
         }
-        let admin = admin(&self.services, ctx).await?;
+        let Some(admin) = managing_admin(&self.services, ctx).await? else { return Ok(()) };
         let database = ctx.relation_ids(DATABASE)?;
         let cluster = ctx.relation_ids(CLUSTER)?;
         let mut expected = rotation::expected_logins(self, ctx)?;
@@ -471,6 +527,9 @@ impl ServerCharm for MongodbCharm {
                 ctx.action_set("replica-set-primary", p.into());
                 Ok(())
             }
+            adopt::ROTATE_ADMIN_PASSWORD => {
+                adopt::rotate_action(ctx, async |ctx| managing_admin(&self.services, ctx).await, generate_password(PASSWORD_LEN)).await
+            }
             rotation::ACTION => rotation::run_action(self, ctx, &self.services).await,
             other => Err(anyhow!("action {other:?} not implemented")),
         }
@@ -483,7 +542,10 @@ impl ServerCharm for MongodbCharm {
 
     async fn after_remove(&self, ctx: &mut HookContext, port: Option<u16>) {
         self.stop_admin_router(ctx).await;
-        if let Some(port) = port {
+        if let Some((host, port)) = adopt::endpoint(ctx) {
+            // The adopted server is not ours: it keeps running, only our sessions go.
+            self.services.mongo.forget_key(&format!("{host}:{port}")).await;
+        } else if let Some(port) = port {
             self.services.mongo.forget(port).await;
         }
     }
@@ -509,7 +571,7 @@ impl rotation::RotatingCharm for MongodbCharm {
     }
 
     async fn retire(&self, ctx: &mut HookContext, login: &str, owner: &str) -> anyhow::Result<bool> {
-        let admin = admin(&self.services, ctx).await?;
+        let Some(admin) = managing_admin(&self.services, ctx).await? else { return Ok(false) };
         UserAdmin::retire_login(&*admin, login, owner).await?;
         Ok(true)
     }

@@ -3,10 +3,11 @@
 //! its role and engine, its internal passwords, the unit that runs the server, and the
 //! admin session of that server.
 
+use crate::charms::adopt;
 use crate::charms::server;
 use crate::charms::services::Services;
 use crate::engine::context::{Bag, HookContext};
-use crate::engines::mongo::{MongoAdmin, MongoEngine};
+use crate::engines::mongo::{MongoAdmin, MongoEngine, MongoFlavor};
 use crate::secret::SecretString;
 use anyhow::anyhow;
 use std::sync::Arc;
@@ -51,6 +52,39 @@ pub(super) fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16, 
 
 pub(super) async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<Arc<MongoAdmin>> {
     Ok(services.mongo.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
+}
+
+/// How messages name the server before it is known which one answers.
+pub(super) const ADOPTED_ENGINE: &str = "MongoDB";
+
+/// The admin client of the server this application manages; in adopt mode `None` when
+/// the adopted server cannot be managed now (the reason is in the unit state, see
+/// `charms::adopt`), and nothing may be created.
+pub(super) async fn managing_admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Option<Arc<MongoAdmin>>> {
+    if adopt::endpoint(ctx).is_none() {
+        return Ok(Some(admin(services, ctx).await?));
+    }
+    let admin = adopt::admin(ctx, ADOPTED_ENGINE, |t| async move {
+        services.mongo.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope).await
+    })
+    .await?;
+    if let Some(a) = &admin {
+        let engine = match a.flavor() {
+            MongoFlavor::MongoDb => MongoEngine::Mongod,
+            MongoFlavor::FerretDb => MongoEngine::FerretDb,
+        };
+        ctx.state_set(STATE_ENGINE, engine.name());
+    }
+    Ok(admin)
+}
+
+/// How an adopted server is named in the active status, from what its admin found.
+pub(super) fn adopted_engine_name(ctx: &HookContext) -> &'static str {
+    match ctx.state_get(STATE_ENGINE).as_deref() {
+        Some("mongod") => "MongoDB",
+        Some("ferretdb") => "FerretDB",
+        _ => ADOPTED_ENGINE,
+    }
 }
 
 pub(super) fn engine_of(ctx: &HookContext) -> MongoEngine {

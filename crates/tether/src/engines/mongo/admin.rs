@@ -35,15 +35,17 @@ use mongodb::bson::{doc, Bson, Document};
 
 use mongodb::options::{AuthMechanism, ClientOptions, Credential, ServerAddress};
 use mongodb::Client;
-use tether_core::mongo_plan::{self, Role, AUTH_DATABASE, OWNER_KEY, OWNER_VALUE, REGISTRY_COLLECTION, REGISTRY_DATABASE};
+use tether_core::mongo_plan::{self, Role, AUTH_DATABASE, OWNER_KEY, OWNER_VALUE, REGISTRY_COLLECTION, REGISTRY_DATABASE, SCOPE_KEY};
 
 use crate::secret::SecretString;
 
 /// The admin login every tether MongoDB server has.
 pub const ADMIN_USER: &str = "operator";
+const LOCALHOST: &str = "127.0.0.1";
 const SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// Server error codes tether reacts to.
 const USER_NOT_FOUND: i32 = 11;
+const UNAUTHORIZED: i32 = 13;
 const NAMESPACE_NOT_FOUND: i32 = 26;
 const USER_EXISTS: i32 = 51003;
 const ROLE_EXISTS: i32 = 51002;
@@ -59,6 +61,11 @@ pub enum MongoFlavor {
 /// is administered as itself), short timeouts, and SCRAM-SHA-256 against `admin` when
 /// `login` is given (none: the localhost exception of a fresh `mongod`).
 pub fn client_options(port: u16, login: Option<(&str, &SecretString)>, timeout: Duration) -> ClientOptions {
+    client_options_at(LOCALHOST, port, login, timeout)
+}
+
+/// [`client_options`] for a server at `host:port` (an adopted one may be on another host).
+pub fn client_options_at(host: &str, port: u16, login: Option<(&str, &SecretString)>, timeout: Duration) -> ClientOptions {
     let credential = login.map(|(user, password)| {
         Credential::builder()
             .username(user.to_string())
@@ -68,7 +75,7 @@ pub fn client_options(port: u16, login: Option<(&str, &SecretString)>, timeout: 
             .build()
     });
     let mut opts = ClientOptions::builder()
-        .hosts(vec![ServerAddress::Tcp { host: "127.0.0.1".into(), port: Some(port) }])
+        .hosts(vec![ServerAddress::Tcp { host: host.to_string(), port: Some(port) }])
         .direct_connection(true)
         .server_selection_timeout(timeout)
         .connect_timeout(timeout)
@@ -79,6 +86,7 @@ pub fn client_options(port: u16, login: Option<(&str, &SecretString)>, timeout: 
 }
 
 pub struct MongoAdmin {
+    host: String,
     port: u16,
     user: String,
     password: RwLock<SecretString>,
@@ -86,11 +94,15 @@ pub struct MongoAdmin {
     client: tokio::sync::Mutex<Client>,
     flavor: MongoFlavor,
     version: String,
+    /// On an adopted server, the scope (`<model uuid>/<application>`) whose relation users
+    /// this client manages (see `adopted`); `None` on a server tether runs.
+    owner: Option<String>,
 }
 
 impl std::fmt::Debug for MongoAdmin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MongoAdmin")
+            .field("host", &self.host)
             .field("port", &self.port)
             .field("user", &self.user)
             .field("flavor", &self.flavor)
@@ -101,25 +113,37 @@ impl std::fmt::Debug for MongoAdmin {
 impl MongoAdmin {
     /// Logs in to 127.0.0.1:`port` (failing now if it cannot) and asks what server it is.
     pub async fn connect(port: u16, user: &str, password: &SecretString) -> Result<MongoAdmin, MongoAdminError> {
-        let client = new_client(port, user, password)?;
+        Self::connect_at(LOCALHOST, port, user, password, None).await
+    }
+
+    /// Logs in to `host:port`; `owner` is the scope of an adopted server's relation users.
+    async fn connect_at(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        owner: Option<&str>,
+    ) -> Result<MongoAdmin, MongoAdminError> {
+        let client = new_client(host, port, user, password)?;
         let info = client
             .database(AUTH_DATABASE)
             .run_command(doc! { "buildInfo": 1 })
             .await
-            .map_err(|source| MongoAdminError::Connect { port, user: user.to_string(), source })?;
+            .map_err(|source| MongoAdminError::Connect { at: format!("{host}:{port} as {user:?}"), source })?;
         let flavor = if info.contains_key("ferretdbVersion") { MongoFlavor::FerretDb } else { MongoFlavor::MongoDb };
         let version = info.get_str("version").unwrap_or_default().to_string();
         Ok(MongoAdmin {
+            host: host.to_string(),
             port,
             user: user.to_string(),
             password: RwLock::new(password.clone()),
             client: tokio::sync::Mutex::new(client),
             flavor,
             version,
+            owner: owner.map(String::from),
         })
     }
 
-    #[cfg(test)]
     pub fn flavor(&self) -> MongoFlavor {
         self.flavor
     }
@@ -135,7 +159,7 @@ impl MongoAdmin {
         if *self.password.read().unwrap_or_else(|p| p.into_inner()) == *password {
             return Ok(());
         }
-        let fresh = new_client(self.port, &self.user, password)?;
+        let fresh = new_client(&self.host, self.port, &self.user, password)?;
         let mut client = self.client.lock().await;
         *client = fresh;
         *self.password.write().unwrap_or_else(|p| p.into_inner()) = password.clone();
@@ -158,14 +182,22 @@ impl MongoAdmin {
         match self.flavor {
             MongoFlavor::MongoDb => {
                 let roles: Vec<Bson> = roles.iter().map(|(role, db)| Bson::Document(doc! { "role": role, "db": db })).collect();
+                let mut marker = doc! { OWNER_KEY: OWNER_VALUE };
+                if let Some(owner) = &self.owner {
+                    marker.insert(SCOPE_KEY, owner.as_str());
+                }
                 for cmd in [&mut create, &mut update] {
                     cmd.insert("roles", roles.clone());
-                    cmd.insert("customData", doc! { OWNER_KEY: OWNER_VALUE });
+                    cmd.insert("customData", marker.clone());
                 }
             }
             MongoFlavor::FerretDb => {
                 create.insert("roles", Vec::<Bson>::new());
             }
+        }
+        if self.owner.is_some() {
+            // On an adopted server a name held by someone else's user is never taken over.
+            self.check_claim(user).await?;
         }
         if self.flavor == MongoFlavor::FerretDb {
             // Marked before it exists: a crash in between leaves a mark without a user
@@ -190,7 +222,11 @@ impl MongoAdmin {
         let client = self.client.lock().await;
         let registry = Self::registry(&client);
         let step = |source| MongoAdminError::Command { step: "marking a managed user", source };
-        registry.update_one(doc! { "_id": user }, doc! { "$set": { "_id": user } }).upsert(true).await.map_err(step)?;
+        let mut mark = doc! { "_id": user };
+        if let Some(owner) = &self.owner {
+            mark.insert(SCOPE_KEY, owner.as_str());
+        }
+        registry.update_one(doc! { "_id": user }, doc! { "$set": mark }).upsert(true).await.map_err(step)?;
         Ok(())
     }
 
@@ -206,13 +242,24 @@ impl MongoAdmin {
     async fn marked(&self) -> Result<Vec<String>, MongoAdminError> {
         let client = self.client.lock().await;
         let step = |source| MongoAdminError::Command { step: "reading the managed-user registry", source };
-        let mut cursor = Self::registry(&client).find(doc! {}).await.map_err(step)?;
+        let filter = match &self.owner {
+            Some(owner) => doc! { SCOPE_KEY: owner.as_str() },
+            None => doc! {},
+        };
+        let mut cursor = Self::registry(&client).find(filter).await.map_err(step)?;
         let mut users = Vec::new();
         while cursor.advance().await.map_err(step)? {
             let d = cursor.deserialize_current().map_err(step)?;
             users.extend(d.get_str("_id").ok().map(String::from));
         }
         Ok(users)
+    }
+
+    /// Whether a `usersInfo` entry carries tether's `customData` marker (on an adopted
+    /// server: with this application's scope).
+    fn marked_ours(&self, info: &Document) -> bool {
+        let Ok(data) = info.get_document("customData") else { return false };
+        data.get_str(OWNER_KEY).ok() == Some(OWNER_VALUE) && self.owner.as_deref().is_none_or(|o| data.get_str(SCOPE_KEY).ok() == Some(o))
     }
 
     /// Creates the custom roles among `roles` that a fresh `mongod` lacks.
@@ -246,6 +293,10 @@ impl MongoAdmin {
     ///   nothing. Only a restart of the server would close it, which would cut every
     ///   other client too, so tether does not.
     pub async fn drop_user(&self, user: &str) -> Result<(), MongoAdminError> {
+        if self.owner.is_some() && !self.owns(user).await? {
+            // On an adopted server only this application's users are ever dropped.
+            return Ok(());
+        }
         match self.admin_command("dropUser", doc! { "dropUser": user }).await {
             Err(MongoAdminError::Command { source, .. }) if error_code(&source) == Some(USER_NOT_FOUND) => {}
             other => drop(other?),
@@ -253,7 +304,12 @@ impl MongoAdmin {
         match self.flavor {
             MongoFlavor::MongoDb => {
                 let pattern = doc! { "users": [ { "user": user, "db": AUTH_DATABASE } ] };
-                self.admin_command("ending the user's sessions", doc! { "killAllSessionsByPattern": [pattern] }).await?;
+                match self.admin_command("ending the user's sessions", doc! { "killAllSessionsByPattern": [pattern] }).await {
+                    // An adopted server's admin may lack `killAnySession`: the user is
+                    // gone, its sessions end with their clients.
+                    Err(MongoAdminError::Command { source, .. }) if self.owner.is_some() && error_code(&source) == Some(UNAUTHORIZED) => {}
+                    other => drop(other?),
+                }
             }
             MongoFlavor::FerretDb => self.unmark(user).await?,
         }
@@ -272,11 +328,7 @@ impl MongoAdmin {
         let reply = self.admin_command("usersInfo", doc! { "usersInfo": 1, "showCustomData": true }).await?;
         let infos: Vec<&Document> = reply.get_array("users").map(|a| a.iter().filter_map(Bson::as_document).collect()).unwrap_or_default();
         let owned: Vec<&str> = match self.flavor {
-            MongoFlavor::MongoDb => infos
-                .iter()
-                .filter(|u| u.get_document("customData").ok().and_then(|c| c.get_str(OWNER_KEY).ok()) == Some(OWNER_VALUE))
-                .filter_map(|u| u.get_str("user").ok())
-                .collect(),
+            MongoFlavor::MongoDb => infos.iter().filter(|u| self.marked_ours(u)).filter_map(|u| u.get_str("user").ok()).collect(),
             MongoFlavor::FerretDb => {
                 let marked = self.marked().await?;
                 infos.iter().filter_map(|u| u.get_str("user").ok()).filter(|u| marked.iter().any(|m| m == u)).collect()
@@ -349,12 +401,9 @@ impl MongoAdmin {
     }
 }
 
-fn new_client(port: u16, user: &str, password: &SecretString) -> Result<Client, MongoAdminError> {
-    Client::with_options(client_options(port, Some((user, password)), SELECTION_TIMEOUT)).map_err(|source| MongoAdminError::Connect {
-        port,
-        user: user.to_string(),
-        source,
-    })
+fn new_client(host: &str, port: u16, user: &str, password: &SecretString) -> Result<Client, MongoAdminError> {
+    Client::with_options(client_options_at(host, port, Some((user, password)), SELECTION_TIMEOUT))
+        .map_err(|source| MongoAdminError::Connect { at: format!("{host}:{port} as {user:?}"), source })
 }
 
 #[async_trait::async_trait]
@@ -395,5 +444,6 @@ impl UserAdmin for MongoAdmin {
     }
 }
 
+mod adopted;
 #[cfg(test)]
 mod tests;

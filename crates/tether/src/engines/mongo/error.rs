@@ -26,8 +26,15 @@ pub fn is_auth_refused(e: &DriverError) -> bool {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MongoAdminError {
-    #[error("connecting to 127.0.0.1:{port} as {user:?}: {source}")]
-    Connect { port: u16, user: String, source: DriverError },
+    /// `at`: `host:port as "user"`.
+    #[error("connecting to {at}: {source}")]
+    Connect { at: String, source: DriverError },
+    /// The endpoint answers, but not as a MongoDB-wire server (adopt mode).
+    #[error("{0}")]
+    NotMongo(String),
+    /// A user of that name exists on an adopted server and is not this application's.
+    #[error("a user named {0:?} exists on the adopted server and is not this application's")]
+    Foreign(String),
     #[error("{step}: {source}")]
     Command { step: &'static str, source: DriverError },
     #[error(transparent)]
@@ -53,6 +60,22 @@ impl Classify for MongoAdminError {
             MongoAdminError::Command { .. } | MongoAdminError::SystemDatabase(_) => ErrorClass::Bug,
             // An extra-user-roles value the charm cannot grant: its text says which.
             MongoAdminError::Plan(e) => ErrorClass::Blocked(e.to_string()),
+            MongoAdminError::NotMongo(_) | MongoAdminError::Foreign(_) => ErrorClass::Blocked(self.to_string()),
+        }
+    }
+
+    /// A server that cannot be reached in a few words: the driver's text for it is its
+    /// whole topology.
+    fn root(&self) -> String {
+        match self {
+            MongoAdminError::Connect { source, .. } if unreachable(source) => {
+                if source.to_string().contains("Connection refused") {
+                    "connection refused".into()
+                } else {
+                    "no server answered".into()
+                }
+            }
+            other => other.to_string(),
         }
     }
 }

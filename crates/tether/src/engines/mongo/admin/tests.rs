@@ -202,3 +202,56 @@ async fn a_rotated_login_works_beside_the_first_and_retiring_refuses_its_logins(
     admin.retire_login("relation-99r3", "relation-99").await.unwrap();
     assert_eq!(admin.list_relation_users().await.unwrap(), vec![b.clone()]);
 }
+
+/// Adopt mode on FerretDB: what `connectionStatus` reports there, two applications'
+/// scopes on one server never seeing or dropping each other's users, a user made by hand
+/// never taken over, and an endpoint that is not MongoDB told apart from an unreachable one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopted_admins_see_only_their_scope_and_tell_other_servers_apart() {
+    use crate::engines::user_admin::AdoptedAdmin;
+    use crate::engines::{Classify, ErrorClass};
+    let (t, _) = server().await;
+    let (port, pw) = (t.spec.port, &t.spec.operator_password);
+    let a = MongoAdmin::connect_adopted("127.0.0.1", port, ADMIN_USER, pw, "model-1/app-a").await.expect("adopted login");
+    let b = MongoAdmin::connect_adopted("127.0.0.1", port, ADMIN_USER, pw, "model-2/app-b").await.expect("adopted login");
+    let reply = a.admin_command("connectionStatus", doc! { "connectionStatus": 1, "showPrivileges": true }).await.unwrap();
+    let privileges = reply.get_document("authInfo").ok().and_then(|i| i.get_array("authenticatedUserPrivileges").ok());
+    assert!(privileges.is_none_or(|p| p.is_empty()), "FerretDB reports no privileges: {reply:?}");
+    assert!(a.missing_privileges().await.unwrap().is_empty(), "an authenticated FerretDB admin is sufficient");
+
+    let roles = roles_for("", "shared").unwrap();
+    a.ensure_user(&relation_user(3), &generate_password(32), &roles).await.unwrap();
+    b.ensure_user(&relation_user(4), &generate_password(32), &roles).await.unwrap();
+    assert_eq!(a.list_managed_users().await.unwrap(), vec!["relation-3"]);
+    assert_eq!(b.list_managed_users().await.unwrap(), vec!["relation-4"]);
+    let taken = b.ensure_user(&relation_user(3), &generate_password(32), &roles).await.unwrap_err();
+    assert!(matches!(taken.class(), ErrorClass::Blocked(_)), "{taken}");
+    b.drop_user(&relation_user(3)).await.unwrap();
+    assert!(a.user_exists(&relation_user(3)).await.unwrap(), "another application's user is never dropped");
+    // A user made by hand with a relation user's name is never taken over.
+    a.admin_command("createUser", doc! { "createUser": "relation-9", "pwd": "theirs", "roles": [] }).await.unwrap();
+    assert!(matches!(a.ensure_user("relation-9", &generate_password(32), &roles).await, Err(MongoAdminError::Foreign(_))));
+    a.drop_user("relation-9").await.unwrap();
+    assert!(a.user_exists("relation-9").await.unwrap());
+
+    // A wrong password is a refusal (blocked), never "unreachable".
+    let wrong = MongoAdmin::connect_adopted("127.0.0.1", port, ADMIN_USER, &SecretString::new("wrong"), "m/x").await.unwrap_err();
+    assert!(matches!(wrong.class(), ErrorClass::Blocked(_)), "{wrong}");
+    // Something listening that is not MongoDB: blocked, saying so.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"EFATAL unsupported frontend protocol\0");
+        }
+    });
+    let e = MongoAdmin::connect_adopted("127.0.0.1", other, ADMIN_USER, pw, "m/x").await.unwrap_err();
+    assert!(matches!(&e, MongoAdminError::NotMongo(m) if m.contains("not a MongoDB server")), "{e}");
+    // Nothing listening: worth another try.
+    let closed = crate::workload::free_port().unwrap();
+    let e = MongoAdmin::connect_adopted("127.0.0.1", closed, ADMIN_USER, pw, "m/x").await.unwrap_err();
+    assert!(matches!(e.class(), ErrorClass::Retry), "{e}");
+}
