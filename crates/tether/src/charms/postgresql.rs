@@ -391,20 +391,23 @@ impl PostgresqlCharm {
                     // The cluster was bootstrapped with them.
                     settings_state::record(ctx, &settings)?;
                 }
-                self.configure_ha(ctx, &admin).await?;
+                // Patroni's own options wait for a config change: put in the shared
+                // configuration while the cluster still forms, synchronous_mode_strict
+                // (Canonical's default) would hold the writes that form it.
+                self.configure_ha(ctx, &admin, false).await?;
                 self.repair_drift(ctx).await?;
             }
         }
         self.settle_status(ctx)
     }
 
-    /// The leader applies the config to a Patroni cluster: settings and Patroni's own
-    /// options through its shared configuration (restarting the members when a setting
+    /// The leader applies the config to a Patroni cluster: settings and (when
+    /// `with_patroni_options`, or with any setting) Patroni's own options through its shared configuration (restarting the members when a setting
     /// needs it), extensions on the primary (replication carries them).
-    async fn configure_ha(&self, ctx: &mut HookContext, admin: &PgAdmin) -> anyhow::Result<()> {
+    async fn configure_ha(&self, ctx: &mut HookContext, admin: &PgAdmin, with_patroni_options: bool) -> anyhow::Result<()> {
         let desired = pg_settings::desired(ctx)?;
         let changed: Vec<String> = settings_state::changes(ctx, &desired).into_keys().collect();
-        if !changed.is_empty() || ha::dcs_pending(ctx)? {
+        if !changed.is_empty() || (with_patroni_options && ha::dcs_pending(ctx)?) {
             let restart_only = admin.restart_only(&changed).await?;
             if !restart_only.is_empty() {
                 settings_state::restarting(ctx, "PostgreSQL", &restart_only)?;
@@ -624,7 +627,7 @@ impl ServerCharm for PostgresqlCharm {
             if ctx.leader && server::server_running(ctx, &self.services.supervisor) {
                 if let Some((_, port)) = ha::cluster(ctx).await?.primary {
                     let admin = self.services.pg.get(port, &operator_password(ctx)?).await?;
-                    self.configure_ha(ctx, &admin).await?;
+                    self.configure_ha(ctx, &admin, true).await?;
                 }
             }
             return self.settle_status(ctx);

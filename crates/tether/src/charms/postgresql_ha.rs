@@ -185,12 +185,22 @@ pub async fn follow_passwords(
     Ok(())
 }
 
+/// The primary's Patroni reads its new configuration in place (SIGHUP): restarting it
+/// would stop the primary. A replica's Patroni is restarted with it (its PostgreSQL with
+/// it, for seconds): Patroni's reload does not reach a replica's streaming connection, and
+/// fails outright when the replica's own server is briefly away, which a password changed
+/// under it makes likely.
 async fn reload_passwords(ctx: &HookContext, services: &Services, label: &str, parameters: BTreeMap<String, String>) -> anyhow::Result<()> {
     let spec = patroni_spec(ctx, label, parameters)?;
-    spec.rewrite_and_reload()?;
-    // The supervisor keeps the new configuration for a later restart (same place: no
-    // restart now).
-    services.supervisor.ensure_running(&workload_key(ctx), spec).await?;
+    let primary = cluster(ctx).await.ok().and_then(|v| v.primary).is_some_and(|(u, _)| u == ctx.unit);
+    let key = workload_key(ctx);
+    if primary {
+        spec.rewrite_and_reload()?;
+    } else {
+        services.supervisor.stop(&key).await;
+    }
+    // Same place: the supervisor keeps the new configuration (and starts a stopped one).
+    services.supervisor.ensure_running(&key, spec).await?;
     Ok(())
 }
 
