@@ -19,6 +19,7 @@ mod mongodb;
 mod mongos;
 mod my_settings;
 mod mysql;
+mod mysql_ha;
 mod pg_settings;
 mod postgresql;
 mod postgresql_ha;
