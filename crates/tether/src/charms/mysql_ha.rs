@@ -357,16 +357,16 @@ pub async fn start(
     Ok(())
 }
 
-/// Gives a running member the current list of the others (for its next restart).
+/// Gives a supervised member the current list of the others (for its next restart);
+/// never starts one (a member being stopped, as at `remove-unit` or controller shutdown,
+/// stays stopped).
 pub async fn refresh_peers(
     ctx: &HookContext,
     services: &Services,
     password: &SecretString,
     settings: BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    if server::server_running(ctx, &services.supervisor) {
-        services.supervisor.ensure_running(&workload_key(ctx), spec(ctx, password.clone(), settings)?).await?;
-    }
+    services.supervisor.update_spec(&workload_key(ctx), spec(ctx, password.clone(), settings)?).await;
     Ok(())
 }
 
