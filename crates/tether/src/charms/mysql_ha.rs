@@ -45,6 +45,11 @@ const STATE_SST_PORT: &str = "galera-sst-port";
 /// Unit-state key: whether this unit's member took writes at the last look (`write`,
 /// `read`, or the member's state).
 const STATE_ROLE: &str = "galera-role";
+/// Unit-state key: the write node and synced readers this unit's last hook saw (what the
+/// watcher compares its own reading with).
+const STATE_VIEW: &str = "galera-view";
+/// While the units' recorded view differs from the watcher's, it asks again this often.
+const REMIND_EVERY: Duration = Duration::from_secs(10);
 /// How long a unit waits for the leader's mode, or for a synced member to join.
 const WAIT_FOR_CLUSTER: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_millis(500);
@@ -217,13 +222,28 @@ impl ClusterView {
     fn published(&self) -> (Option<String>, Vec<String>) {
         (self.write().map(|m| m.unit.clone()), self.readers().iter().map(|m| m.unit.clone()).collect())
     }
+
+    /// [`ClusterView::published`] as one string (unit state).
+    fn view_key(&self) -> String {
+        let (write, readers) = self.published();
+        format!("{}|{}", write.unwrap_or_default(), readers.join(","))
+    }
 }
 
 async fn read_view(units: &[(String, BTreeMap<String, String>)], password: &SecretString) -> ClusterView {
     let mut view = ClusterView::default();
     for (unit, state) in units {
         let Some(p) = port(state, server::STATE_PORT) else { continue };
-        let status = galera::status(p, ADMIN_USER, password).await.ok();
+        let status = match galera::status(p, ADMIN_USER, password).await {
+            Ok(s) => {
+                tracing::debug!(unit = %unit, state = %s.state, cluster = %s.cluster_status, ready = s.ready, "Galera member status");
+                Some(s)
+            }
+            Err(e) => {
+                tracing::debug!(unit = %unit, error = %e, "Galera member status not read");
+                None
+            }
+        };
         view.members.push(Member { unit: unit.clone(), port: p, status });
     }
     view
@@ -255,6 +275,7 @@ pub fn note_role(ctx: &mut HookContext, view: &ClusterView) {
         }
     };
     ctx.state_set(STATE_ROLE, &role);
+    ctx.state_set(STATE_VIEW, &view.view_key());
 }
 
 /// Whether this unit took writes at the last look.
@@ -314,6 +335,7 @@ pub fn watch(ctx: &HookContext, services: &Arc<Services>, password: &SecretStrin
     let (model, app, services) = (ctx.model.clone(), ctx.app.clone(), services.clone());
     tokio::spawn(async move {
         let mut last = None;
+        let mut kicked = Instant::now();
         loop {
             tokio::time::sleep(WATCH_EVERY).await;
             let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) else { break };
@@ -325,13 +347,23 @@ pub fn watch(ctx: &HookContext, services: &Arc<Services>, password: &SecretStrin
             let mut live: Vec<(String, BTreeMap<String, String>)> =
                 units.iter().filter(|u| u.life == Life::Alive).map(|u| (u.name.clone(), u.state.clone())).collect();
             live.sort_by_key(|(u, _)| unit_number(u));
-            let seen = read_view(&live, &password).await.published();
+            let view = read_view(&live, &password).await;
+            let seen = view.published();
+            tracing::debug!(app = %app, write = ?seen.0, readers = ?seen.1, "Galera members read");
             // The first look wakes the units too: the cluster may have changed while no
-            // watcher ran (controller restart, members synced after their start).
-            if last.as_ref() != Some(&seen) {
+            // watcher ran (controller restart, members synced after their start). A unit
+            // whose last hook saw another cluster (a change between two readings here, or
+            // a hook that read the members at another moment) is asked again, every
+            // REMIND_EVERY, until it records what the watcher sees.
+            let key = view.view_key();
+            let stale = live.iter().any(|(_, s)| s.get(STATE_VIEW) != Some(&key));
+            let changed = last.as_ref() != Some(&seen);
+            if changed || (stale && kicked.elapsed() >= REMIND_EVERY) {
+                tracing::info!(app = %app, write = ?seen.0, readers = ?seen.1, changed, "Galera members: update-status on every unit");
                 for u in units.iter().filter(|u| u.life == Life::Alive) {
                     let _ = engine.request_update_status(&model, &u.name);
                 }
+                kicked = Instant::now();
             }
             last = Some(seen);
         }

@@ -261,6 +261,17 @@ mod tests {
         assert_eq!(opts(false, vec![open.local_addr().unwrap().port()]).decide_bootstrap(dir.path()), Ok(false));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn status_of_a_frozen_server_fails_in_bounded_time() {
+        // A listener that accepts (the kernel does) and never answers, as a SIGSTOPped server.
+        let frozen = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = frozen.local_addr().unwrap().port();
+        let started = std::time::Instant::now();
+        let r = status(port, "root", &SecretString::new(String::from("x"))).await;
+        assert!(r.is_err(), "{r:?}");
+        assert!(started.elapsed() < PROBE_TIMEOUT + Duration::from_secs(1), "{:?}", started.elapsed());
+    }
+
     #[test]
     fn status_rows() {
         let rows: Vec<(String, String)> = [
