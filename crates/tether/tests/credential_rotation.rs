@@ -165,6 +165,8 @@ fn a_controller_killed_mid_rotation_leaves_valid_credentials() {
     // whatever the requirer is shown both work.
     c.crash_at("hook.rotate-credentials.after-effects", rotate);
     old.session();
+    // The restarted controller may run the interrupted action again: let it finish.
+    c.wait_settled(Duration::from_secs(3), |_| true);
     let published = PgLogin::from_credentials(&c.postgresql_credentials(&format!("{DI}/leader")));
     published.session();
     let new = if published.user == old.user {

@@ -20,6 +20,7 @@ mod mongos;
 mod my_logs;
 mod my_settings;
 mod mysql;
+mod mysql_ha;
 mod pg_settings;
 mod postgresql;
 mod postgresql_ha;

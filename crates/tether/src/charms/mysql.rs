@@ -9,10 +9,16 @@
 //! `get-password`/`set-password` refuse, and the legacy endpoints (whose `mysql-root`
 //! hands out the server's root password) are blocked; `rotate-admin-password` gives the
 //! admin a new password (see `charms::adopt`).
+//!
+//! **High availability** (see `charms::mysql_ha`): deployed with more than one unit,
+//! every unit runs a MariaDB and they form a Galera cluster; requirers are sent the
+//! synced member that takes writes (`endpoints`) and the other synced members
+//! (`read-only-endpoints`).
 
 use super::adopt;
 use super::my_logs;
 use super::my_settings;
+use super::mysql_ha as ha;
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser};
 use super::rotation;
@@ -124,6 +130,15 @@ pub fn meta() -> CharmMeta {
                 required: vec![],
                 additional_properties: false,
             },
+            ActionSpec {
+                name: "get-cluster-status".into(),
+                description:
+                    "Shows every member of the application's Galera cluster (address, state, primary component) and which one takes writes."
+                        .into(),
+                params: vec![],
+                required: vec![],
+                additional_properties: false,
+            },
             adopt::rotate_action_spec(),
             rotation::action_spec(),
         ],
@@ -145,6 +160,8 @@ fn root_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
 /// How messages name the server before it is known which one answers.
 const ENGINE: &str = "MySQL/MariaDB";
 const ADOPTED_LEGACY: &str = "the legacy mysql and mysql-root endpoints are not available on an adopted server; use database";
+const GALERA_SET_PASSWORD: &str =
+    "set-password is not available under Galera yet: every member's supervisor logs in with the internal passwords";
 const ADOPTED_GET_PASSWORD: &str = "get-password is not available on an adopted server: tether has no internal users there";
 
 /// The admin client of the server this application manages; in adopt mode `None` when
@@ -152,7 +169,9 @@ const ADOPTED_GET_PASSWORD: &str = "get-password is not available on an adopted 
 /// `charms::adopt`), and nothing may be created.
 async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Option<Arc<MyAdmin>>> {
     if adopt::endpoint(ctx).is_none() {
-        return Ok(Some(services.mysql.get(server::primary_port(ctx)?, &root_password(ctx)?).await?));
+        let password = root_password(ctx)?;
+        let port = if ha::is_ha(ctx) { ha::addresses(ctx, &password).await?.0 } else { server::primary_port(ctx)? };
+        return Ok(Some(services.mysql.get(port, &password).await?));
     }
     let admin =
         adopt::admin(
@@ -167,12 +186,20 @@ async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Opt
     Ok(admin)
 }
 
-/// The address requirers are given: the adopted server's, or the primary unit's port on 127.0.0.1.
-fn server_address(ctx: &HookContext) -> anyhow::Result<(String, u16)> {
-    match adopt::endpoint(ctx) {
-        Some(a) => Ok(a),
-        None => Ok(("127.0.0.1".to_string(), server::primary_port(ctx)?)),
-    }
+/// The addresses requirers are given: the adopted server's, or the primary unit's port on
+/// 127.0.0.1, each also as the read-only endpoints; under Galera the write node and the
+/// other synced members (a comma list, empty when there are none).
+async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)> {
+    let a = match adopt::endpoint(ctx) {
+        Some(a) => a,
+        None if ha::is_ha(ctx) => {
+            let (port, ro) = ha::addresses(ctx, &root_password(ctx)?).await?;
+            return Ok((("127.0.0.1".to_string(), port), ro));
+        }
+        None => ("127.0.0.1".to_string(), server::primary_port(ctx)?),
+    };
+    let ro = format!("{}:{}", a.0, a.1);
+    Ok((a, ro))
 }
 
 /// Unit state: which server runs (`MariaDB` or `MySQL`), as its admin found it.
@@ -246,7 +273,7 @@ impl MysqlCharm {
         if reconcile::issue_relation_user(ctx, &*admin, DATABASE, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
-        let (host, port) = server_address(ctx)?;
+        let ((host, port), read_only) = addresses(ctx).await?;
         let endpoint = format!("{host}:{port}");
         let version = server::primary_version(ctx);
         let answers = requests
@@ -255,7 +282,7 @@ impl MysqlCharm {
                 let mut offer = Offer::default();
                 offer.plain.insert("database".into(), request.database.clone());
                 offer.plain.insert("endpoints".into(), endpoint.clone());
-                offer.plain.insert("read-only-endpoints".into(), endpoint.clone());
+                offer.plain.insert("read-only-endpoints".into(), read_only.clone());
                 if let Some(v) = &version {
                     offer.plain.insert("version".into(), v.clone());
                 }
@@ -307,7 +334,7 @@ impl MysqlCharm {
             return Ok(());
         }
         let Some(mut data) = self.legacy_credentials(ctx, endpoint, rel).await? else { return Ok(()) };
-        let port = server::primary_port(ctx)?;
+        let ((_, port), _) = addresses(ctx).await?;
         data.insert("host".into(), "127.0.0.1".into());
         data.insert("port".into(), port.to_string());
         data.insert("root_password".into(), root_password(ctx)?.expose().to_string());
@@ -359,6 +386,74 @@ impl MysqlCharm {
         self.settle_status(ctx)
     }
 
+    /// Start under Galera: this unit's member (bootstrapping, joining or restarting); then
+    /// the leader makes the system users on the write node (Galera replicates them) and
+    /// re-serves every relation with the write node's address.
+    async fn start_galera(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, "starting MariaDB (Galera)")?;
+        let password = ha::await_internal(ctx, root_password).await?;
+        let settings = my_settings::desired(ctx)?;
+        ha::start(ctx, &self.services, &password, settings.clone()).await?;
+        settings_state::record(ctx, &settings)?;
+        let own = self.services.mysql.get(server::own_port(ctx)?, &password).await?;
+        ctx.state_set(server::STATE_VERSION, &own.version().await?);
+        ctx.state_set(STATE_ENGINE, own.dialect().name());
+        ha::watch(ctx, &self.services, &password);
+        if ctx.leader {
+            let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
+            let passwords = internal(ctx)?;
+            let users: Vec<(&str, SecretString)> = SYSTEM_USERS
+                .iter()
+                .filter(|(u, _)| *u != "root")
+                .filter_map(|(u, k)| Some((*u, SecretString::new(passwords.get(*k)?.clone()))))
+                .collect();
+            let refs: Vec<(&str, &SecretString)> = users.iter().map(|(u, p)| (*u, p)).collect();
+            admin.ensure_system_users(&refs).await?;
+        }
+        // Every unit learns its role; the leader serves every relation with the write node.
+        let view = ha::cluster(ctx, &password).await?;
+        ha::note_role(ctx, &view);
+        if ctx.leader && view.write().is_some() {
+            for rel in ctx.relation_ids(DATABASE)? {
+                self.serve_database(ctx, rel, Serve::Always).await?;
+            }
+        }
+        self.settle_status(ctx)
+    }
+
+    /// config-changed under Galera: every unit applies the settings to its own member,
+    /// live, or by restarting it for a static setting (the member rejoins by IST).
+    async fn config_changed_galera(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let password = root_password(ctx)?;
+        let own = self.services.mysql.get(server::own_port(ctx)?, &password).await?;
+        let desired = my_settings::desired(ctx)?;
+        match my_settings::change(ctx, &own, &desired).await? {
+            settings_state::Change::NeedsRestart(names) => {
+                settings_state::restarting(ctx, "MySQL", &names)?;
+                server::stop(ctx, &self.services.supervisor).await;
+                self.start_galera(ctx).await?;
+            }
+            settings_state::Change::Applied => ha::refresh_peers(ctx, &self.services, &password, desired).await?,
+            settings_state::Change::None => {}
+        }
+        self.settle_status(ctx)
+    }
+
+    /// `get-cluster-status`: the members of the Galera cluster and the write node.
+    async fn get_cluster_status(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if !ha::is_ha(ctx) {
+            ctx.action_fail("get-cluster-status: the application runs one server, not a Galera cluster (deploy with more than one unit)");
+            return Ok(());
+        }
+        let view = ha::cluster(ctx, &root_password(ctx)?).await?;
+        if let serde_json::Value::Object(results) = ha::cluster_status_results(&view) {
+            for (k, v) in results {
+                ctx.action_set(&k, v);
+            }
+        }
+        Ok(())
+    }
+
     async fn get_password(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if adopt::endpoint(ctx).is_some() {
             ctx.action_fail(ADOPTED_GET_PASSWORD);
@@ -382,6 +477,10 @@ impl MysqlCharm {
         }
         if !ctx.leader {
             ctx.action_fail("set-password action can only be run on the leader unit.");
+            return Ok(());
+        }
+        if ha::is_ha(ctx) {
+            ctx.action_fail(GALERA_SET_PASSWORD);
             return Ok(());
         }
         let username = ctx.action_param_str("username").unwrap_or_else(|| "root".into());
@@ -457,7 +556,8 @@ impl ServerCharm for MysqlCharm {
             return Ok(());
         }
         ctx.set_status(WorkloadStatus::Maintenance, "installing MySQL")?;
-        server::claim_port_and_role(ctx)
+        server::claim_port_and_role(ctx)?;
+        ha::decide_mode(ctx)
     }
 
     fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
@@ -466,6 +566,9 @@ impl ServerCharm for MysqlCharm {
     }
 
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopt::endpoint(ctx).is_none() && ha::await_mode(ctx).await? {
+            return self.start_galera(ctx).await;
+        }
         if !server::is_primary(ctx) {
             return server::standby_status(ctx, "high availability");
         }
@@ -505,8 +608,13 @@ impl ServerCharm for MysqlCharm {
     /// Applies the config to the server tether runs (an adopted server's settings are its
     /// owner's): live with `SET GLOBAL`, or by a restart for a static setting.
     async fn config_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if adopt::endpoint(ctx).is_some() || !server::is_primary(ctx) || !server::server_running(ctx, &self.services.supervisor) {
+        let galera = ha::is_ha(ctx);
+        if adopt::endpoint(ctx).is_some() || !(galera || server::is_primary(ctx)) || !server::server_running(ctx, &self.services.supervisor)
+        {
             return self.settle_status(ctx);
+        }
+        if galera {
+            return self.config_changed_galera(ctx).await;
         }
         let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
         let desired = my_settings::desired(ctx)?;
@@ -529,7 +637,8 @@ impl ServerCharm for MysqlCharm {
     }
 
     fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
-        if !server::is_primary(ctx) {
+        let galera = ha::is_ha(ctx);
+        if !galera && !server::is_primary(ctx) {
             return Ok(());
         }
         let adopted = adopt::endpoint(ctx);
@@ -540,6 +649,14 @@ impl ServerCharm for MysqlCharm {
         if let Some((status, message)) = problem {
             return Ok(ctx.set_status(status, &message)?);
         }
+        if galera {
+            if let Some(state) = ha::not_synced(ctx) {
+                return Ok(ctx.set_status(WorkloadStatus::Waiting, &format!("Galera member {state}"))?);
+            }
+            if !ctx.leader {
+                return Ok(ctx.set_status(WorkloadStatus::Active, if ha::takes_writes(ctx) { ha::WRITE_MESSAGE } else { "" })?);
+            }
+        }
         if ctx.leader && self.legacy_config_changed(ctx)? {
             return Ok(ctx.set_status(WorkloadStatus::Blocked, RERELATE)?);
         }
@@ -549,6 +666,7 @@ impl ServerCharm for MysqlCharm {
                 let engine = ctx.state_get(STATE_ENGINE).unwrap_or_else(|| ENGINE.into());
                 ctx.set_status(WorkloadStatus::Active, &adopt::active_message(ctx, &host, port, &engine))?
             }
+            (None, None) if galera && ha::takes_writes(ctx) => ctx.set_status(WorkloadStatus::Active, ha::WRITE_MESSAGE)?,
             (None, None) => ctx.set_status(WorkloadStatus::Active, &active_message(ctx))?,
         }
         Ok(())
@@ -557,16 +675,29 @@ impl ServerCharm for MysqlCharm {
     /// Drift repair on update-status (see postgresql-k8s): relation users no live relation
     /// owns are dropped, live ones re-ensured; users with other names are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        let runs_own = adopt::endpoint(ctx).is_none() && server::server_running(ctx, &self.services.supervisor);
-        if runs_own && server::is_primary(ctx) {
-            if let Some(admin) = admin(&self.services, ctx).await? {
-                let audit = settings_state::applied(ctx).get("plugin_load_add").map(String::as_str) == Some("server_audit");
-                let unit_dir = ctx.unit_dir();
-                my_logs::rotate_and_expire(ctx, &admin, &unit_dir, &unit_dir.join("mysqldata"), audit).await?;
+        // Every unit that runs its own server keeps that server's logs (Galera: each member).
+        if adopt::endpoint(ctx).is_none() && server::server_running(ctx, &self.services.supervisor) {
+            let own = self.services.mysql.get(server::own_port(ctx)?, &root_password(ctx)?).await?;
+            let audit = settings_state::applied(ctx).get("plugin_load_add").map(String::as_str) == Some("server_audit");
+            let unit_dir = ctx.unit_dir();
+            my_logs::rotate_and_expire(ctx, &own, &unit_dir, &unit_dir.join("mysqldata"), audit).await?;
+        }
+        let galera = ha::is_ha(ctx);
+        let running = adopt::endpoint(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
+        if galera && running {
+            // Every unit learns its role and gives its member the current peer list; the
+            // leader re-serves below, which moves the endpoints when the write node moved.
+            let password = root_password(ctx)?;
+            ha::refresh_peers(ctx, &self.services, &password, settings_state::applied(ctx)).await?;
+            ha::watch(ctx, &self.services, &password);
+            let view = ha::cluster(ctx, &password).await?;
+            ha::note_role(ctx, &view);
+            if view.write().is_none() {
+                ctx.log("WARNING", "no Galera member is synced now");
+                return Ok(());
             }
         }
-        let running = adopt::endpoint(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
-        if !ctx.leader || !server::is_primary(ctx) || !running {
+        if !ctx.leader || !(galera || server::is_primary(ctx)) || !running {
             return Ok(());
         }
         let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
@@ -609,6 +740,7 @@ impl ServerCharm for MysqlCharm {
         match action {
             "get-password" => self.get_password(ctx).await,
             "set-password" => self.set_password(ctx).await,
+            "get-cluster-status" => self.get_cluster_status(ctx).await,
             adopt::ROTATE_ADMIN_PASSWORD => {
                 adopt::rotate_action(ctx, async |ctx| admin(&self.services, ctx).await, generate_password(PASSWORD_LEN)).await
             }

@@ -111,6 +111,22 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Hands a supervised server (same data directory and port) the spec its later
+    /// restarts use. Never starts anything: a server being stopped stays stopped. Returns
+    /// whether a supervised server took the spec.
+    pub async fn update_spec(&self, unit: &str, spec: impl ServerProcess + 'static) -> bool {
+        let Some(slot) = self.existing_slot(unit) else { return false };
+        let spec: Arc<dyn ServerProcess> = Arc::new(spec);
+        let ctl = slot.ctl.lock().await;
+        let Some(w) = ctl.as_ref().filter(|w| !w.task.is_finished()) else { return false };
+        let mut current = w.spec.lock().unwrap_or_else(|p| p.into_inner());
+        if !same_place(&current, &spec) {
+            return false;
+        }
+        *current = spec;
+        true
+    }
+
     /// Stops the unit's server and stops watching it. Idempotent.
     pub async fn stop(&self, unit: &str) {
         let Some(slot) = self.existing_slot(unit) else { return };
@@ -298,11 +314,15 @@ mod tests {
         let new_pid = running_pid(&s);
         t.guard.track(new_pid);
         sup.ensure_running(unit, t.spec.clone()).await.expect("running again");
+        assert!(sup.update_spec(unit, t.spec.clone()).await, "a supervised server takes a new spec");
+        assert_eq!(running_pid(&sup.state(unit)), new_pid, "without a restart");
 
         sup.stop(unit).await;
         assert_eq!(sup.state(unit), WorkloadState::Stopped);
         assert!(!pid_alive(new_pid));
         sup.stop(unit).await;
+        assert!(!sup.update_spec(unit, t.spec.clone()).await, "a stopped server takes no spec");
+        assert_eq!(sup.state(unit), WorkloadState::Stopped, "and is not started by it");
 
         // Back again from the same data, then stop_all and remove_data.
         sup.ensure_running(unit, t.spec.clone()).await.expect("restart from disk");

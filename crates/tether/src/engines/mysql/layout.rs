@@ -33,6 +33,9 @@ pub struct MariaDbSpec {
     pub root_password: SecretString,
     /// The application's settings, passed as options at each start.
     pub settings: BTreeMap<String, String>,
+    /// A member of a Galera cluster (mysql-k8s deployed with more than one unit); `None`
+    /// for a plain server, which starts without any `wsrep` option.
+    pub galera: Option<super::galera::GaleraOptions>,
 }
 
 impl MariaDbSpec {
@@ -46,11 +49,17 @@ impl MariaDbSpec {
             port,
             root_password,
             settings: BTreeMap::new(),
+            galera: None,
         }
     }
 
     pub fn with_settings(self, settings: BTreeMap<String, String>) -> MariaDbSpec {
         MariaDbSpec { settings, ..self }
+    }
+
+    /// The server as a member of a Galera cluster.
+    pub fn with_galera(self, galera: super::galera::GaleraOptions) -> MariaDbSpec {
+        MariaDbSpec { galera: Some(galera), ..self }
     }
 }
 

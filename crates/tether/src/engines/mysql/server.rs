@@ -243,6 +243,19 @@ async fn spawn_and_wait(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Opti
     let log2 = log.try_clone().map_err(prep_err("open server log", &spec.log_file))?;
     let mut cmd = tokio::process::Command::new(&bins.mariadbd);
     cmd.arg("--no-defaults").args(server_args(spec, bins.flavor));
+    if let Some(g) = &spec.galera {
+        if bins.flavor != Dialect::MariaDb || !super::galera::available() {
+            return Err(WorkloadError::InitFailed {
+                step: "starting a Galera member",
+                detail: format!("Galera needs MariaDB and {}", super::galera::PROVIDER),
+            });
+        }
+        let bootstrap = g
+            .decide_bootstrap(&spec.data_dir)
+            .map_err(|detail| WorkloadError::InitFailed { step: "joining the Galera cluster", detail })?;
+        // After the application's settings, so a setting never turns replication's needs off.
+        cmd.args(g.args(spec.port, bootstrap));
+    }
     cmd.current_dir(unit_dir(spec)).stdin(Stdio::null()).stdout(log).stderr(log2).kill_on_drop(false).process_group(0);
     if let Some(r) = run_as {
         cmd.uid(r.uid).gid(r.gid);

@@ -1,0 +1,248 @@
+//! High availability of mysql-k8s, end to end on real servers: `deploy mysql-k8s -n 3`
+//! runs one MariaDB per unit in a Galera cluster (Debian's galera-4). A data-integrator's
+//! credentials are issued once on the write node and log in on every member; a row written
+//! on the write node is read on every read-only endpoint; after SIGKILL of the write
+//! node's mariadbd the endpoints name a synced member where the same credentials find
+//! every committed row and a write commits, and the killed member rejoins; with the
+//! write node's mariadbd frozen (SIGSTOP) the endpoints move to another synced member
+//! and the member rejoins once resumed; `remove-unit`
+//! of a member while a client writes loses no committed write; `add-unit` joins a new
+//! member that serves every row. `update-status` runs
+//! every 10 minutes here, so what follows a fault is the charm's watcher. Every wait
+//! polls a condition, bounded.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const MY: &str = "mysql-k8s";
+const DI: &str = "data-integrator";
+
+/// The unit's directory under the controller's home (`units/<model uuid>/<app>-<n>`).
+fn unit_dir(c: &Controller, unit: &str) -> PathBuf {
+    let name = unit.replace('/', "-");
+    let units = c.home().join("units");
+    std::fs::read_dir(&units)
+        .unwrap_or_else(|e| panic!("{}: {e}", units.display()))
+        .flatten()
+        .map(|m| m.path().join(&name))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| panic!("no directory for {unit} under {}", units.display()))
+}
+
+/// The pid in a pid file, when it names a live process.
+fn live_pid(path: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(path).ok()?.lines().next()?.trim().parse().ok()?;
+    is_live_process(pid).then_some(pid)
+}
+
+fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap_or_else(|e| panic!("{sig} to {pid}: {e}"));
+}
+
+fn sigkill(pid: i32) {
+    signal(pid, nix::sys::signal::Signal::SIGKILL);
+}
+
+fn ports_of(endpoints: &str) -> Vec<u16> {
+    endpoints.split(',').filter(|e| !e.is_empty()).map(|e| first_endpoint(e).1).collect()
+}
+
+/// `get-cluster-status` on the leader.
+fn cluster_status(c: &Controller) -> Result<Value, String> {
+    let (out, task) = c.run_action(&format!("{MY}/leader"), "get-cluster-status", &[]);
+    if out.code == 0 && task["status"] == "completed" {
+        Ok(task["results"].clone())
+    } else {
+        Err(out.to_string())
+    }
+}
+
+/// Waits until `get-cluster-status` shows `n` synced members in the primary component.
+fn wait_synced(c: &Controller, n: usize, what: &str) -> Value {
+    wait_until(what, SETTLE_TIMEOUT, || {
+        let r = cluster_status(c)?;
+        let members = r["members"].as_object().ok_or_else(|| format!("no members: {r}"))?;
+        let synced = members
+            .values()
+            .filter(|m| m["state"] == "Synced" && (m["primary-component"] == true || m["primary-component"] == "true"))
+            .count();
+        if synced == n && members.len() == n {
+            Ok(r)
+        } else {
+            Err(format!("{r}"))
+        }
+    })
+}
+
+/// The unit whose member takes writes, from `get-cluster-status`.
+fn write_unit(r: &Value) -> String {
+    r["write-node"].as_str().filter(|s| !s.is_empty()).unwrap_or_else(|| panic!("no write node: {r:#}")).to_string()
+}
+
+fn count(login: &MyLogin) -> Result<i64, String> {
+    let mut s = login.connect().map_err(|e| format!("{e:?}"))?;
+    let row = s.try_row("SELECT count(*) FROM committed")?;
+    row[0].parse().map_err(|e| format!("{e}"))
+}
+
+#[test]
+fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit() {
+    let c = Controller::bootstrap();
+    // Endpoints follow the cluster through the watcher, not the update-status timer.
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MY, "-n", "3", "--config", "profile=testing"]);
+    c.ok(&["deploy", DI, "--config", "database-name=ha_db"]);
+    c.ok(&["integrate", DI, MY]);
+    c.wait_active(&[MY, DI]);
+
+    // Three synced members, one write node whose status says so.
+    let r = wait_synced(&c, 3, "three synced Galera members");
+    let writer = write_unit(&r);
+    assert_eq!(writer, format!("{MY}/0"), "the lowest-numbered synced member takes writes: {r:#}");
+    c.wait_for("the write node's status message to be Primary, and only its", |s| {
+        // The application's own line first, then its units.
+        let words = workload_words(s, MY);
+        Ok(words.len() == 4 && words.iter().skip(1).all(|(u, w, m)| w == "active" && (m == "Primary") == (*u == writer)))
+    });
+    let my = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "two read-only endpoints published", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2)
+    });
+    let write_port = ports_of(my["endpoints"].as_str().unwrap_or_default());
+    assert_eq!(write_port.len(), 1, "one write endpoint: {my:#}");
+    let readers = ports_of(my["read-only-endpoints"].as_str().unwrap_or_default());
+    assert!(!readers.contains(&write_port[0]), "a reader is not the write node: {my:#}");
+
+    // The credentials log in on the write node; a row written there is read on every
+    // read-only endpoint with the same credentials (Galera replicated the user too).
+    let login = MyLogin::from_credentials(&my);
+    let mut db = login.session();
+    db.execute("CREATE TABLE committed (id INT PRIMARY KEY)");
+    let mut rows = 50;
+    for i in 1..=rows {
+        db.execute(&format!("INSERT INTO committed VALUES ({i})"));
+    }
+    drop(db);
+    for p in &readers {
+        let at = MyLogin { port: *p, ..login.clone() };
+        wait_until(&format!("the rows on the reader at {p}"), SETTLE_TIMEOUT, || match count(&at)? {
+            n if n == rows => Ok(()),
+            n => Err(format!("{n} rows")),
+        });
+    }
+
+    // Fault 1: SIGKILL of the write node's mariadbd. The endpoints move to a synced
+    // member (or the supervisor's restart rejoins first); the same credentials log in
+    // there, every committed row is there, a new write commits; the killed member
+    // rejoins and the cluster has three synced members again.
+    let pid_file = unit_dir(&c, &writer).join("mysqld.pid");
+    let pid = live_pid(&pid_file).expect("the write node's mariadbd runs");
+    sigkill(pid);
+    let after = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member after the SIGKILL", |m| {
+        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
+        p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
+    });
+    assert_eq!((&after["username"], &after["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    let at = MyLogin::from_credentials(&after);
+    let mut s = at.session();
+    rows += 1;
+    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
+    drop(s);
+    wait_until("the killed mariadbd restarted by the supervisor", SETTLE_TIMEOUT, || match live_pid(&pid_file) {
+        Some(p) if p != pid => Ok(()),
+        other => Err(format!("mysqld.pid: {other:?}")),
+    });
+    let r = wait_synced(&c, 3, "the killed member to rejoin (three synced again)");
+    let killed_port = write_port[0];
+    let moved = ports_of(after["endpoints"].as_str().unwrap_or_default()) != [killed_port];
+    eprintln!("after the SIGKILL the endpoints {}", if moved { "moved to another synced member" } else { "named the restarted member" });
+    let rejoined = MyLogin { port: killed_port, ..login.clone() };
+    wait_until("the rejoined member to have every row", SETTLE_TIMEOUT, || match count(&rejoined)? {
+        n if n == rows => Ok(()),
+        n => Err(format!("{n} rows")),
+    });
+    eprintln!("after the SIGKILL: {r}");
+
+    // Fault 2: the write node's mariadbd frozen (SIGSTOP): the supervisor sees a live
+    // process, so only Galera's eviction and tether's watcher act. The endpoints move to
+    // another synced member, where the credentials find every row and a write commits;
+    // resumed (SIGCONT), the member rejoins.
+    let r = cluster_status(&c).expect("get-cluster-status");
+    let frozen_unit = write_unit(&r);
+    let frozen_pid = live_pid(&unit_dir(&c, &frozen_unit).join("mysqld.pid")).expect("the write node's mariadbd runs");
+    let frozen_port = ports_of(c.credentials_for(&format!("{DI}/leader"), "mysql")["endpoints"].as_str().unwrap_or_default());
+    signal(frozen_pid, nix::sys::signal::Signal::SIGSTOP);
+    let moved = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints to leave the frozen write node", |m| {
+        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
+        p.len() == 1 && p != frozen_port && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
+    });
+    assert_eq!((&moved["username"], &moved["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    let mut s = MyLogin::from_credentials(&moved).session();
+    rows += 1;
+    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
+    drop(s);
+    signal(frozen_pid, nix::sys::signal::Signal::SIGCONT);
+    wait_synced(&c, 3, "the resumed member to rejoin (three synced again)");
+    let resumed = MyLogin { port: frozen_port[0], ..login.clone() };
+    wait_until("the resumed member to have every row", SETTLE_TIMEOUT, || match count(&resumed)? {
+        n if n == rows => Ok(()),
+        n => Err(format!("{n} rows")),
+    });
+
+    // Fault 3: remove-unit of a member that does not take writes while a client writes
+    // on the write node: every write that returned is there afterwards.
+    let r = cluster_status(&c).expect("get-cluster-status");
+    let writer = write_unit(&r);
+    let leaving = (0..3).map(|n| format!("{MY}/{n}")).find(|u| *u != writer && !u.ends_with("/0")).expect("a reader");
+    let creds = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name the write node", |m| {
+        m["endpoints"].as_str().is_some_and(|e| !e.is_empty())
+    });
+    let writing = MyLogin::from_credentials(&creds);
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = {
+        let (stop, writing) = (stop.clone(), writing.clone());
+        std::thread::spawn(move || {
+            let mut committed = Vec::new();
+            let mut s = writing.session();
+            let mut i = 1000;
+            while !stop.load(Ordering::SeqCst) {
+                i += 1;
+                if s.try_query(&format!("INSERT INTO committed VALUES ({i})")).is_ok() {
+                    committed.push(i);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            committed
+        })
+    };
+    c.ok(&["remove-unit", &leaving]);
+    c.wait_for(&format!("{leaving} gone"), |s| Ok(unit_names(s, MY).len() == 2));
+    wait_synced(&c, 2, "two synced members after remove-unit");
+    stop.store(true, Ordering::SeqCst);
+    let committed = client.join().expect("the writing client");
+    assert!(!committed.is_empty(), "the client committed writes during remove-unit");
+    let mut s = writing.session();
+    let present: Vec<String> = s.column("SELECT id FROM committed WHERE id > 1000 ORDER BY id");
+    let present: Vec<i32> = present.iter().map(|v| v.parse().expect("id")).collect();
+    for id in &committed {
+        assert!(present.contains(id), "committed write {id} lost after remove-unit");
+    }
+    let total = rows + committed.len() as i64;
+    assert_eq!(count(&writing), Ok(total), "every committed row, no other");
+
+    // add-unit: the new member joins (SST) and serves every row as a reader.
+    c.ok(&["add-unit", MY]);
+    let r = wait_synced(&c, 3, "the added member synced");
+    let added = format!("{MY}/3");
+    assert!(r["members"].as_object().is_some_and(|m| m.values().any(|v| v["unit"] == added.as_str())), "{added} is a member: {r:#}");
+    let creds = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "the added member among the readers", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2)
+    });
+    for p in ports_of(creds["read-only-endpoints"].as_str().unwrap_or_default()) {
+        assert_eq!(count(&MyLogin { port: p, ..writing.clone() }), Ok(total), "every row on the reader at {p}");
+    }
+}
