@@ -15,30 +15,11 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 const MY: &str = "mysql-k8s";
 const DI: &str = "data-integrator";
-
-/// The unit's directory under the controller's home (`units/<model uuid>/<app>-<n>`).
-fn unit_dir(c: &Controller, unit: &str) -> PathBuf {
-    let name = unit.replace('/', "-");
-    let units = c.home().join("units");
-    std::fs::read_dir(&units)
-        .unwrap_or_else(|e| panic!("{}: {e}", units.display()))
-        .flatten()
-        .map(|m| m.path().join(&name))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| panic!("no directory for {unit} under {}", units.display()))
-}
-
-/// The pid in a pid file, when it names a live process.
-fn live_pid(path: &Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(path).ok()?.lines().next()?.trim().parse().ok()?;
-    is_live_process(pid).then_some(pid)
-}
 
 fn signal(pid: i32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap_or_else(|e| panic!("{sig} to {pid}: {e}"));
@@ -139,7 +120,7 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
     // member (or the supervisor's restart rejoins first); the same credentials log in
     // there, every committed row is there, a new write commits; the killed member
     // rejoins and the cluster has three synced members again.
-    let pid_file = unit_dir(&c, &writer).join("mysqld.pid");
+    let pid_file = c.unit_dir(&writer).join("mysqld.pid");
     let pid = live_pid(&pid_file).expect("the write node's mariadbd runs");
     sigkill(pid);
     let after = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member after the SIGKILL", |m| {
@@ -173,7 +154,7 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
     // resumed (SIGCONT), the member rejoins.
     let r = cluster_status(&c).expect("get-cluster-status");
     let frozen_unit = write_unit(&r);
-    let frozen_pid = live_pid(&unit_dir(&c, &frozen_unit).join("mysqld.pid")).expect("the write node's mariadbd runs");
+    let frozen_pid = live_pid(&c.unit_dir(&frozen_unit).join("mysqld.pid")).expect("the write node's mariadbd runs");
     let frozen_port = ports_of(c.credentials_for(&format!("{DI}/leader"), "mysql")["endpoints"].as_str().unwrap_or_default());
     signal(frozen_pid, nix::sys::signal::Signal::SIGSTOP);
     let moved = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints to leave the frozen write node", |m| {

@@ -12,33 +12,14 @@ mod common;
 
 use common::*;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const PG: &str = "postgresql-k8s";
 const DI: &str = "data-integrator";
 
-/// The unit's directory under the controller's home (`units/<model uuid>/<app>-<n>`).
-fn unit_dir(c: &Controller, unit: &str) -> PathBuf {
-    let name = unit.replace('/', "-");
-    let units = c.home().join("units");
-    std::fs::read_dir(&units)
-        .unwrap_or_else(|e| panic!("{}: {e}", units.display()))
-        .flatten()
-        .map(|m| m.path().join(&name))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| panic!("no directory for {unit} under {}", units.display()))
-}
-
-/// The first line of a pid file, when it names a live process.
-fn live_pid(path: &Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(path).ok()?.lines().next()?.trim().parse().ok()?;
-    is_live_process(pid).then_some(pid)
-}
-
 /// The pid and port of the unit's running PostgreSQL (from its `postmaster.pid`).
 fn postmaster(c: &Controller, unit: &str) -> Option<(i32, u16)> {
-    let text = std::fs::read_to_string(unit_dir(c, unit).join("pgdata/postmaster.pid")).ok()?;
+    let text = std::fs::read_to_string(c.unit_dir(unit).join("pgdata/postmaster.pid")).ok()?;
     let lines: Vec<&str> = text.lines().collect();
     let pid: i32 = lines.first()?.trim().parse().ok()?;
     let port: u16 = lines.get(3)?.trim().parse().ok()?;
@@ -126,8 +107,8 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
     ports.insert(primary_port);
     assert_eq!(ports.len(), 3, "three servers: {pg:#}");
     for u in &units {
-        assert!(live_pid(&unit_dir(&c, u).join("patroni/patroni.pid")).is_some(), "{u} runs Patroni");
-        assert!(live_pid(&unit_dir(&c, u).join("etcd/etcd.pid")).is_some(), "{u} runs an etcd member");
+        assert!(live_pid(&c.unit_dir(u).join("patroni/patroni.pid")).is_some(), "{u} runs Patroni");
+        assert!(live_pid(&c.unit_dir(u).join("etcd/etcd.pid")).is_some(), "{u} runs an etcd member");
     }
 
     // Rows committed one by one (autocommit): each INSERT returned, so each is durable on
@@ -181,7 +162,7 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
 
     // Fault 2: SIGKILL of the (new) primary's Patroni. The supervisor restarts it; one
     // primary stays, whichever unit it is.
-    let patroni_pid_file = unit_dir(&c, &new_primary).join("patroni/patroni.pid");
+    let patroni_pid_file = c.unit_dir(&new_primary).join("patroni/patroni.pid");
     let patroni_pid = live_pid(&patroni_pid_file).expect("the primary's Patroni runs");
     sigkill(patroni_pid);
     wait_until("Patroni restarted by the supervisor", SETTLE_TIMEOUT, || match live_pid(&patroni_pid_file) {
@@ -205,7 +186,7 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
     // postgres): the others elect a primary, the supervisor brings the unit back, and it
     // rejoins as a replica with every row.
     let primary = wait_until("get-primary", SETTLE_TIMEOUT, || primary_unit(&c));
-    let dir = unit_dir(&c, &primary);
+    let dir = c.unit_dir(&primary);
     let (pg_pid, pg_port) = postmaster(&c, &primary).expect("the primary's postgres runs");
     for pid in [live_pid(&dir.join("etcd/etcd.pid")), live_pid(&dir.join("patroni/patroni.pid")), Some(pg_pid)].into_iter().flatten() {
         sigkill(pid);
@@ -349,10 +330,10 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
     let on_new = PgLogin { port: new_port, ..login.clone() }.session();
     assert_eq!(on_new.row("SELECT count(*)::text FROM committed")[0], rows.to_string(), "the new replica has every row");
     drop(on_new);
-    assert!(live_pid(&unit_dir(&c, &new_unit).join("etcd/etcd.pid")).is_some(), "the new unit runs an etcd member");
+    assert!(live_pid(&c.unit_dir(&new_unit).join("etcd/etcd.pid")).is_some(), "the new unit runs an etcd member");
 
     // remove-unit of the primary: Patroni hands over to a standby; its processes go.
-    let primary_dir = unit_dir(&c, &replica);
+    let primary_dir = c.unit_dir(&replica);
     let pids: Vec<i32> = ["patroni/patroni.pid", "etcd/etcd.pid"].iter().filter_map(|f| live_pid(&primary_dir.join(f))).collect();
     assert_eq!(pids.len(), 2, "the primary runs Patroni and etcd");
     c.ok(&["remove-unit", &replica]);
@@ -391,7 +372,7 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
         |l: &PgLogin| l.connect().map_err(|e| format!("{e:?}")),
         |s: &mut PgSession| s.try_row("INSERT INTO written VALUES (2) RETURNING n").map(|_| ()),
     );
-    let leaving_dir = unit_dir(&c, &leaving);
+    let leaving_dir = c.unit_dir(&leaving);
     let pids: Vec<i32> = ["patroni/patroni.pid", "etcd/etcd.pid"].iter().filter_map(|f| live_pid(&leaving_dir.join(f))).collect();
     c.ok(&["remove-unit", &leaving]);
     for pid in pids {

@@ -74,17 +74,6 @@ fn config_options_become_the_servers_settings() {
     assert_eq!(c.ok(&["config", MY, "profile"]).stdout.trim(), "testing");
 }
 
-/// The unit's directory under the controller's home (`units/<model uuid>/<app>-<n>`).
-fn unit_dir(c: &Controller, unit: &str) -> std::path::PathBuf {
-    let name = unit.replace('/', "-");
-    std::fs::read_dir(c.home().join("units"))
-        .expect("units")
-        .flatten()
-        .map(|m| m.path().join(&name))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| panic!("no directory for {unit}"))
-}
-
 /// A file written `days_ago` days ago (its modification time set with `touch -d`).
 fn aged_file(path: &std::path::Path, days_ago: u64) {
     std::fs::write(path, "rotated\n").expect("write");
@@ -98,7 +87,7 @@ fn rotated_server_logs_past_the_retention_period_are_removed() {
     c.ok(&["model-config", "update-status-hook-interval=1s"]);
     c.ok(&["deploy", MY, "--config", "logs_retention_period=5"]);
     c.wait_active(&[MY]);
-    let dir = unit_dir(&c, &format!("{MY}/0"));
+    let dir = c.unit_dir(&format!("{MY}/0"));
     let (old_error, kept_error) = (dir.join("mariadb.log-20200101"), dir.join("mariadb.log-20200102"));
     let (old_audit, kept_audit) = (dir.join("mysqldata/server_audit.log.7"), dir.join("mysqldata/server_audit.log.1"));
     let unrelated = dir.join("mariadb.log-notes");

@@ -153,6 +153,18 @@ fn internal(ctx: &HookContext) -> anyhow::Result<Bag> {
     server::internal(ctx, &internal_label(&ctx.app))
 }
 
+/// The charm's internal users other than root, with their stored passwords, made to exist.
+async fn ensure_system_users(ctx: &HookContext, admin: &MyAdmin) -> anyhow::Result<()> {
+    let passwords = internal(ctx)?;
+    let users: Vec<(&str, SecretString)> = SYSTEM_USERS
+        .iter()
+        .filter(|(u, _)| *u != "root")
+        .filter_map(|(u, k)| Some((*u, SecretString::new(passwords.get(*k)?.clone()))))
+        .collect();
+    let refs: Vec<(&str, &SecretString)> = users.iter().map(|(u, p)| (*u, p)).collect();
+    Ok(admin.ensure_system_users(&refs).await?)
+}
+
 fn root_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
     internal(ctx)?.get("root-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("root password missing"))
 }
@@ -401,14 +413,7 @@ impl MysqlCharm {
         ha::watch(ctx, &self.services, &password);
         if ctx.leader {
             let Some(admin) = admin(&self.services, ctx).await? else { return self.settle_status(ctx) };
-            let passwords = internal(ctx)?;
-            let users: Vec<(&str, SecretString)> = SYSTEM_USERS
-                .iter()
-                .filter(|(u, _)| *u != "root")
-                .filter_map(|(u, k)| Some((*u, SecretString::new(passwords.get(*k)?.clone()))))
-                .collect();
-            let refs: Vec<(&str, &SecretString)> = users.iter().map(|(u, p)| (*u, p)).collect();
-            admin.ensure_system_users(&refs).await?;
+            ensure_system_users(ctx, &admin).await?;
         }
         // Every unit learns its role; the leader serves every relation with the write node.
         let view = ha::cluster(ctx, &password).await?;
@@ -588,14 +593,7 @@ impl ServerCharm for MysqlCharm {
         let (pw, port, moved) = server::start_workload(ctx, &self.services.supervisor, &label, "root-password", spec).await?;
         settings_state::record(ctx, &settings)?;
         let admin = self.services.mysql.get(port, &pw).await?;
-        let passwords = internal(ctx)?;
-        let users: Vec<(&str, SecretString)> = SYSTEM_USERS
-            .iter()
-            .filter(|(u, _)| *u != "root")
-            .filter_map(|(u, k)| Some((*u, SecretString::new(passwords.get(*k)?.clone()))))
-            .collect();
-        let refs: Vec<(&str, &SecretString)> = users.iter().map(|(u, p)| (*u, p)).collect();
-        admin.ensure_system_users(&refs).await?;
+        ensure_system_users(ctx, &admin).await?;
         ctx.state_set(server::STATE_VERSION, &admin.version().await?);
         ctx.state_set(STATE_ENGINE, admin.dialect().name());
         if moved {

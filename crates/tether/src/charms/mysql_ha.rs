@@ -22,9 +22,10 @@
 //! every unit when the synced set or the write node changes, so the endpoints move on
 //! the next hook.
 
+use super::ha_mode::Mode;
 use super::server::{self, workload_key};
 use super::services::Services;
-use crate::engine::context::{Bag, HookContext};
+use crate::engine::context::HookContext;
 use crate::engines::mysql::galera::{self, GaleraOptions, WsrepStatus};
 use crate::engines::mysql::{MariaDbSpec, ADMIN_USER};
 use crate::secret::SecretString;
@@ -37,7 +38,6 @@ use tether_core::life::Life;
 /// Leader setting holding the application's mode.
 const MODE_KEY: &str = "mysql-mode";
 const GALERA: &str = "galera";
-const SINGLE: &str = "single";
 /// Unit-state keys of the member's Galera ports.
 const STATE_GROUP_PORT: &str = "galera-port";
 const STATE_IST_PORT: &str = "galera-ist-port";
@@ -58,39 +58,22 @@ const WATCH_EVERY: Duration = Duration::from_secs(2);
 /// The status message of the unit that takes writes.
 pub const WRITE_MESSAGE: &str = "Primary";
 
+/// The application's mode (see `charms::ha_mode`).
+const MODE: Mode = Mode { key: MODE_KEY, clustered: GALERA };
+
 /// At the leader's install: records the mode from the number of units deployed.
 pub fn decide_mode(ctx: &mut HookContext) -> anyhow::Result<()> {
-    if !ctx.leader || ctx.leader_settings()?.contains_key(MODE_KEY) {
-        return Ok(());
-    }
-    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
-    let mode = if units.len() > 1 { GALERA } else { SINGLE };
-    ctx.leader_set(&Bag::from([(MODE_KEY.to_string(), mode.to_string())]))?;
-    Ok(())
+    MODE.decide(ctx)
 }
 
 /// Whether the application runs Galera, as far as is committed (or set by this hook).
 pub fn is_ha(ctx: &HookContext) -> bool {
-    ctx.leader_settings().ok().and_then(|s| s.get(MODE_KEY).cloned()).as_deref() == Some(GALERA)
+    MODE.is_clustered(ctx)
 }
 
-/// The mode, waiting (bounded) for the leader's install to record it. An application
-/// installed before modes existed has a primary unit and no mode: `single`.
+/// The mode, waiting (bounded) for the leader's install to record it.
 pub async fn await_mode(ctx: &HookContext) -> anyhow::Result<bool> {
-    let started = Instant::now();
-    loop {
-        if let Some(mode) = ctx.leader_settings()?.get(MODE_KEY) {
-            return Ok(mode == GALERA);
-        }
-        let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
-        if units.iter().any(|u| u.state.get(server::STATE_ROLE).map(String::as_str) == Some("primary") && u.name != ctx.unit) {
-            return Ok(false);
-        }
-        if ctx.leader || started.elapsed() > WAIT_FOR_CLUSTER {
-            return Err(anyhow!("the application's mode is not recorded yet (the leader has not installed)"));
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    MODE.wait(ctx).await
 }
 
 /// A unit other than the leader may start before the leader's `leader-elected` committed

@@ -20,10 +20,11 @@
 //! starts with the member list the cluster answered. A unit leaving removes its member so
 //! the quorum shrinks with the application.
 
+use super::ha_mode::Mode;
 use super::server::{self, workload_key};
 use super::services::Services;
 use super::settings_state;
-use crate::engine::context::{Bag, HookContext};
+use crate::engine::context::HookContext;
 use crate::engines::etcd::{self, EtcdSpec};
 pub use crate::engines::postgres::patroni::REST_USER;
 use crate::engines::postgres::patroni::{PatroniPasswords, PatroniSpec};
@@ -38,7 +39,6 @@ use tether_core::life::Life;
 /// Leader setting holding the application's mode.
 const MODE_KEY: &str = "postgresql-mode";
 const PATRONI: &str = "patroni";
-const SINGLE: &str = "single";
 /// Unit-state keys of the ports a unit's Patroni and etcd member listen on.
 const STATE_PATRONI_PORT: &str = "patroni-port";
 const STATE_ETCD_CLIENT: &str = "etcd-client-port";
@@ -55,39 +55,22 @@ const WATCH_EVERY: Duration = Duration::from_secs(2);
 /// How long a switchover waits for a synchronous standby to exist.
 const HAND_OVER_WAIT: Duration = Duration::from_secs(60);
 
+/// The application's mode (see `charms::ha_mode`).
+const MODE: Mode = Mode { key: MODE_KEY, clustered: PATRONI };
+
 /// At the leader's install: records the mode from the number of units deployed.
 pub fn decide_mode(ctx: &mut HookContext) -> anyhow::Result<()> {
-    if !ctx.leader || ctx.leader_settings()?.contains_key(MODE_KEY) {
-        return Ok(());
-    }
-    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
-    let mode = if units.len() > 1 { PATRONI } else { SINGLE };
-    ctx.leader_set(&Bag::from([(MODE_KEY.to_string(), mode.to_string())]))?;
-    Ok(())
+    MODE.decide(ctx)
 }
 
 /// Whether the application runs Patroni, as far as is committed (or set by this hook).
 pub fn is_ha(ctx: &HookContext) -> bool {
-    ctx.leader_settings().ok().and_then(|s| s.get(MODE_KEY).cloned()).as_deref() == Some(PATRONI)
+    MODE.is_clustered(ctx)
 }
 
-/// The mode, waiting (bounded) for the leader's install to record it. An application
-/// installed before modes existed has a leader with a port and no mode: `single`.
+/// The mode, waiting (bounded) for the leader's install to record it.
 pub async fn await_mode(ctx: &HookContext) -> anyhow::Result<bool> {
-    let started = Instant::now();
-    loop {
-        if let Some(mode) = ctx.leader_settings()?.get(MODE_KEY) {
-            return Ok(mode == PATRONI);
-        }
-        let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
-        if units.iter().any(|u| u.state.get(server::STATE_ROLE).map(String::as_str) == Some("primary") && u.name != ctx.unit) {
-            return Ok(false);
-        }
-        if ctx.leader || started.elapsed() > WAIT_FOR_CLUSTER {
-            return Err(anyhow!("the application's mode is not recorded yet (the leader has not installed)"));
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    MODE.wait(ctx).await
 }
 
 /// The member name of a unit in Patroni and etcd (`app/0` → `app-0`).

@@ -160,3 +160,23 @@ impl Controller {
         live_pids_in(self.home(), 8, &wire_pid_file, is_live_process).into_iter().map(|(pid, _)| pid).collect()
     }
 }
+
+impl Controller {
+    /// A unit's directory under the controller's home (`units/<model uuid>/<app>-<n>`).
+    pub fn unit_dir(&self, unit: &str) -> PathBuf {
+        let name = unit.replace('/', "-");
+        let units = self.home().join("units");
+        fs::read_dir(&units)
+            .unwrap_or_else(|e| panic!("{}: {e}", units.display()))
+            .flatten()
+            .map(|m| m.path().join(&name))
+            .find(|p| p.is_dir())
+            .unwrap_or_else(|| panic!("no directory for {unit} under {}", units.display()))
+    }
+}
+
+/// The first line of a pid file, when it names a live process.
+pub fn live_pid(path: &Path) -> Option<i32> {
+    let pid: i32 = fs::read_to_string(path).ok()?.lines().next()?.trim().parse().ok()?;
+    is_live_process(pid).then_some(pid)
+}
