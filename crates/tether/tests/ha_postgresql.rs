@@ -312,8 +312,10 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
     assert_eq!(task["message"], "Scope should be either cluster or unit", "{task:#}");
     c.action_results(&replica, "promote-to-primary", &["scope=unit"]);
     assert_eq!(primary_unit(&c).as_deref(), Ok(replica.as_str()), "the switchover is done when the action completes");
+    // Every unit's server, whether or not it was a healthy replica when `pg` was read.
     let mut ports: BTreeSet<u16> =
         [pg["endpoints"].as_str(), pg["read-only-endpoints"].as_str()].into_iter().flat_map(|e| ports_of(e.unwrap_or_default())).collect();
+    ports.extend([format!("{PG}/0"), format!("{PG}/1")].iter().filter_map(|u| postmaster(&c, u)).map(|(_, p)| p));
     let port = check_after_fault(&c, &pg, &ports, rows, "after promote-to-primary");
     assert_eq!(postmaster(&c, &replica).map(|(_, p)| p), Some(port), "the promoted unit takes writes");
 

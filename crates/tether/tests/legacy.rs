@@ -156,7 +156,7 @@ fn mysql_and_mysql_root_give_a_passive_charm_working_shared_credentials() {
     c.wait_for("legacy-app's relation to be gone", |s| Ok(related_apps(s, MY, "mysql") == ["legacy-two"]));
     legacy.session().row("SELECT 1");
     c.ok(&["remove-relation", MY, "legacy-two"]);
-    let (code, message) = legacy.wait_refused();
+    let (code, message) = legacy.wait_denied();
     assert_eq!(code, 1045, "the shared user is gone with the last relation: {message}");
     let mut admin = legacy.as_user("root", &root_password).with_db(None).session();
     assert_eq!(admin.row(&format!("SELECT v FROM `{dbname}`.legacy_rows")), ["legacy"], "the database stays");

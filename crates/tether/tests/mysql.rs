@@ -125,7 +125,7 @@ fn remove_relation_refuses_old_credentials_and_reintegrate_issues_new_user_keepi
     for (round, remove) in [["data-integrator", MY], [MY, "data-integrator"]].iter().enumerate() {
         let old = previous.last().expect("a login").clone();
         c.ok(&["remove-relation", remove[0], remove[1]]);
-        let (code, message) = old.wait_refused();
+        let (code, message) = old.wait_denied();
         assert_eq!(code, 1045, "the removed relation's user is refused: {message}");
         c.wait_for("the relation to be gone", |s| Ok(related_apps(s, MY, "database").is_empty()));
 

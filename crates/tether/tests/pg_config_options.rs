@@ -71,7 +71,11 @@ fn config_options_become_the_servers_settings_and_extensions() {
     assert_eq!(show(&admin, "log_connections"), "on");
     assert_eq!(show(&admin, "wal_keep_size"), "4GB");
     let shown = c.ok(&["config", PG, "--format", "json"]).json();
-    assert_eq!(shown["settings"].as_object().map(|m| m.len()), Some(188), "every published option and the two adopt options");
+    assert_eq!(
+        shown["settings"].as_object().map(|m| m.len()),
+        Some(190),
+        "every published option, the two adopt options and the two rotation options"
+    );
 
     // A reloadable setting: changed live, same process.
     let pid = server_pid(&c);

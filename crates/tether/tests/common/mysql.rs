@@ -91,10 +91,14 @@ impl MyLogin {
     }
 
     /// Polls until the server refuses this login as a user it does not know: 1045, or
-    /// 1698, which MariaDB answers for a user it just dropped; bounded.
-    pub fn wait_denied(&self) {
-        let (code, message) = self.wait_refused();
-        assert!(code == 1045 || code == 1698, "access denied for {self:?}, got {code} {message}");
+    /// 1698, which MariaDB answers for a user it just dropped; bounded. 4151 (account
+    /// locked) is the moment before: tether locks a user, ends its sessions, then drops it.
+    /// Returns the refusal's code and message.
+    pub fn wait_denied(&self) -> (u16, String) {
+        wait_until(&format!("the server to deny {self:?} as an unknown user"), SETTLE_TIMEOUT, || match self.connect() {
+            Err(MyFailure::Refused { code, message }) if code == 1045 || code == 1698 => Ok((code, message)),
+            other => Err(format!("{:?}", other.err())),
+        })
     }
 
     /// Polls until this login works; bounded.
