@@ -14,8 +14,6 @@ use tether_core::my_config::{log_expired, logs_retention_days};
 
 /// Unit-state key: the day (`YYYYMMDD`) the logs were last rotated or first seen.
 const STATE_ROTATED_ON: &str = "logs.rotated-on";
-/// The server's error log in the unit directory (see `MariaDbSpec::for_unit`).
-const ERROR_LOG: &str = "mariadb.log";
 /// The audit plugin's file in the data directory.
 const AUDIT_LOG: &str = "server_audit.log";
 
@@ -24,19 +22,20 @@ const AUDIT_LOG: &str = "server_audit.log";
 pub async fn rotate_and_expire(
     ctx: &mut HookContext,
     admin: &MyAdmin,
-    unit_dir: &Path,
+    error_log: &Path,
     data_dir: &Path,
     audit: bool,
 ) -> anyhow::Result<()> {
+    let log_dir = error_log.parent().unwrap_or(Path::new("/"));
+    let log_name = error_log.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let today = chrono::Utc::now().format("%Y%m%d").to_string();
     match ctx.state_get(STATE_ROTATED_ON) {
         // The first look only starts the count.
         None => ctx.state_set(STATE_ROTATED_ON, &today),
         Some(day) if day != today => {
-            let live = unit_dir.join(ERROR_LOG);
-            let rotated = unit_dir.join(format!("{ERROR_LOG}-{day}"));
-            if live.exists() && !rotated.exists() {
-                std::fs::rename(&live, &rotated)?;
+            let rotated = log_dir.join(format!("{log_name}-{day}"));
+            if error_log.exists() && !rotated.exists() {
+                std::fs::rename(error_log, &rotated)?;
             }
             admin.reopen_logs(audit).await?;
             ctx.state_set(STATE_ROTATED_ON, &today);
@@ -45,7 +44,7 @@ pub async fn rotate_and_expire(
     }
     let days = logs_retention_days(&ctx.config);
     let mut removed = Vec::new();
-    for (dir, prefix) in [(unit_dir, format!("{ERROR_LOG}-")), (data_dir, format!("{AUDIT_LOG}."))] {
+    for (dir, prefix) in [(log_dir, format!("{log_name}-")), (data_dir, format!("{AUDIT_LOG}."))] {
         let Ok(entries) = std::fs::read_dir(dir) else { continue };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();

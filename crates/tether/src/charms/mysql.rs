@@ -27,8 +27,8 @@ use super::server_hooks::ServerCharm;
 use super::services::Services;
 use super::settings_state;
 use crate::engine::context::{Bag, HookContext};
-use crate::engines::mysql::MariaDbSpec;
 use crate::engines::mysql::MyAdmin;
+use crate::engines::mysql::{MariaDbSpec, DATA_DIR, ERROR_LOG};
 use crate::engines::{DatabaseGrant, Ownership, RelationUser, UserAdmin};
 use crate::secret::{generate_password, SecretString};
 use anyhow::anyhow;
@@ -678,7 +678,7 @@ impl ServerCharm for MysqlCharm {
             let own = self.services.mysql.get(server::own_port(ctx)?, &root_password(ctx)?).await?;
             let audit = settings_state::applied(ctx).get("plugin_load_add").map(String::as_str) == Some("server_audit");
             let unit_dir = ctx.unit_dir();
-            my_logs::rotate_and_expire(ctx, &own, &unit_dir, &unit_dir.join("mysqldata"), audit).await?;
+            my_logs::rotate_and_expire(ctx, &own, &unit_dir.join(ERROR_LOG), &unit_dir.join(DATA_DIR), audit).await?;
         }
         let galera = ha::is_ha(ctx);
         let running = adopt::endpoint(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);

@@ -27,7 +27,7 @@ use super::server::{self, workload_key};
 use super::services::Services;
 use crate::engine::context::HookContext;
 use crate::engines::mysql::galera::{self, GaleraOptions, WsrepStatus};
-use crate::engines::mysql::{MariaDbSpec, ADMIN_USER};
+use crate::engines::mysql::{MariaDbSpec, ADMIN_USER, DATA_DIR};
 use crate::secret::SecretString;
 use anyhow::{anyhow, Context};
 use std::collections::{BTreeMap, HashMap};
@@ -148,7 +148,7 @@ pub fn spec(ctx: &HookContext, password: SecretString, settings: BTreeMap<String
 /// Whether this unit's start may bootstrap the cluster (the founder, never started yet,
 /// or the last member to leave, by `grastate.dat`); every other start needs a member to join.
 pub fn founds(ctx: &HookContext) -> bool {
-    match galera::read_grastate(&ctx.unit_dir().join("mysqldata")) {
+    match galera::read_grastate(&ctx.unit_dir().join(DATA_DIR)) {
         None => server::is_primary(ctx),
         // The last member to leave a cluster that stopped whole starts it again.
         Some(state) => state.safe_to_bootstrap,

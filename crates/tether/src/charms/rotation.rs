@@ -18,7 +18,7 @@
 //! its user names, and how it publishes and retires.
 
 use super::services::Services;
-use crate::engine::context::HookContext;
+use crate::engine::context::{Bag, HookContext};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -119,13 +119,27 @@ fn key(rel: i64) -> String {
     format!("rotation.{rel}")
 }
 
-/// The relation's logins as the leader settings record them (none recorded: the first
-/// user only).
-pub fn logins(ctx: &HookContext, rel: i64) -> anyhow::Result<Logins> {
-    match ctx.leader_settings()?.get(&key(rel)) {
-        Some(text) => Ok(serde_json::from_str(text)?),
-        None => Ok(Logins::default()),
+/// Every relation's record, read from the leader settings once (one store read for a
+/// loop over all relations, instead of one per relation).
+struct Records(Bag);
+
+impl Records {
+    fn read(ctx: &HookContext) -> anyhow::Result<Records> {
+        Ok(Records(ctx.leader_settings()?))
     }
+
+    /// The relation's logins (none recorded: the first user only).
+    fn logins(&self, rel: i64) -> anyhow::Result<Logins> {
+        match self.0.get(&key(rel)) {
+            Some(text) => Ok(serde_json::from_str(text)?),
+            None => Ok(Logins::default()),
+        }
+    }
+}
+
+/// The relation's logins as the leader settings record them.
+pub fn logins(ctx: &HookContext, rel: i64) -> anyhow::Result<Logins> {
+    Records::read(ctx)?.logins(rel)
 }
 
 fn save(ctx: &mut HookContext, rel: i64, logins: &Logins) -> anyhow::Result<()> {
@@ -141,9 +155,10 @@ pub fn current_login(ctx: &HookContext, rel: i64, first: &str) -> anyhow::Result
 /// Every login the server must keep for the charm's live relations: drift repair's
 /// expected users (the published logins, those in their grace period, and the owners).
 pub fn expected_logins<C: RotatingCharm + ?Sized>(charm: &C, ctx: &HookContext) -> anyhow::Result<Vec<String>> {
+    let records = Records::read(ctx)?;
     let mut out = Vec::new();
     for (_, rel) in login_relations(charm, ctx)? {
-        out.extend(logins(ctx, rel)?.live(&charm.first_user(ctx, rel), charm.keeps_owner()));
+        out.extend(records.logins(rel)?.live(&charm.first_user(ctx, rel), charm.keeps_owner()));
     }
     Ok(out)
 }
@@ -250,8 +265,9 @@ pub async fn run_action<C: RotatingCharm + ?Sized>(charm: &C, ctx: &mut HookCont
             return Ok(());
         }
     };
+    let records = Records::read(ctx)?;
     for (_, rel) in &targets {
-        if let Some(r) = &logins(ctx, *rel)?.retiring {
+        if let Some(r) = &records.logins(*rel)?.retiring {
             ctx.action_fail(&format!(
                 "relation {rel}: the previous credentials are still in their grace period until {}; rotate again after that",
                 rfc3339(r.until)
@@ -289,8 +305,10 @@ pub async fn tick<C: RotatingCharm + ?Sized>(charm: &C, ctx: &mut HookContext, s
         Err(_) => return Ok(()),
     };
     let mut retry = false;
+    let records = Records::read(ctx)?;
     for (endpoint, rel) in login_relations(charm, ctx)? {
-        let state = logins(ctx, rel)?;
+        // Each iteration writes only its own relation's record: one read serves them all.
+        let state = records.logins(rel)?;
         let first = charm.first_user(ctx, rel);
         let at = now();
         if let Some(due) = state.retire_due(at).cloned() {
@@ -336,9 +354,10 @@ pub fn wake_when_due<C: RotatingCharm + ?Sized>(charm: &C, ctx: &HookContext, se
         return Ok(());
     }
     let interval = policy_of(&ctx.config).ok().and_then(|p| p.interval);
+    let records = Records::read(ctx)?;
     let mut next: Option<i64> = None;
     for (_, rel) in login_relations(charm, ctx)? {
-        if let Some(due) = logins(ctx, rel)?.next_due(interval) {
+        if let Some(due) = records.logins(rel)?.next_due(interval) {
             next = Some(next.map_or(due, |n| n.min(due)));
         }
     }

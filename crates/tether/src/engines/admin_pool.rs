@@ -18,6 +18,11 @@ pub trait PooledAdmin: Send + Sync + Sized + 'static {
     async fn connect(port: u16, user: &str, password: &SecretString) -> Result<Self, Self::Error>;
     /// Takes `password` for the connections it opens from now on.
     async fn use_password(&self, password: &SecretString) -> Result<(), Self::Error>;
+    /// Logs in to a server tether did not start as `user`, for the application `scope`
+    /// (`<model uuid>/<application>`) whose relation users it manages there.
+    async fn connect_adopted(host: &str, port: u16, user: &str, password: &SecretString, scope: &str) -> Result<Self, Self::Error>;
+    /// Whether this client is an adopted server's admin `user` working for `scope`.
+    fn adopted_as(&self, user: &str, scope: &str) -> bool;
 }
 
 pub struct AdminPool<A> {
@@ -41,6 +46,14 @@ impl<A: PooledAdmin> AdminPool<A> {
     /// `password` when there is none yet.
     pub async fn get(&self, port: u16, password: &SecretString) -> Result<Arc<A>, A::Error> {
         self.get_with(local_key(port), password, |_| true, || A::connect(port, A::ADMIN_USER, password)).await
+    }
+
+    /// The admin client of an adopted server at `host:port`, logging in as `user` (a
+    /// cached client of another login, after the admin secret changed, or of another
+    /// application adopting the same server (`scope`), is replaced).
+    pub async fn adopted(&self, host: &str, port: u16, user: &str, password: &SecretString, scope: &str) -> Result<Arc<A>, A::Error> {
+        let connect = || A::connect_adopted(host, port, user, password, scope);
+        self.get_with(format!("{host}:{port}"), password, |a| a.adopted_as(user, scope), connect).await
     }
 
     /// The client cached under `key` if `usable` accepts it (it then takes `password`),

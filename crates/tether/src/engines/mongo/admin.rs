@@ -88,7 +88,7 @@ pub fn client_options_at(host: &str, port: u16, login: Option<(&str, &SecretStri
 pub struct MongoAdmin {
     host: String,
     port: u16,
-    user: String,
+    pub(super) user: String,
     password: RwLock<SecretString>,
     /// The client for the current credentials; the lock also serialises operations.
     client: tokio::sync::Mutex<Client>,
@@ -96,7 +96,7 @@ pub struct MongoAdmin {
     version: String,
     /// On an adopted server, the scope (`<model uuid>/<application>`) whose relation users
     /// this client manages (see `adopted`); `None` on a server tether runs.
-    owner: Option<String>,
+    pub(super) owner: Option<String>,
 }
 
 impl std::fmt::Debug for MongoAdmin {

@@ -18,4 +18,16 @@ impl PooledAdmin for MongoAdmin {
     async fn use_password(&self, password: &SecretString) -> Result<(), MongoAdminError> {
         self.update_password(password).await
     }
+    async fn connect_adopted(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        scope: &str,
+    ) -> Result<MongoAdmin, MongoAdminError> {
+        MongoAdmin::connect_adopted(host, port, user, password, scope).await
+    }
+    fn adopted_as(&self, user: &str, scope: &str) -> bool {
+        self.user == user && self.owner.as_deref() == Some(scope)
+    }
 }

@@ -578,6 +578,12 @@ impl PooledAdmin for MyAdmin {
         self.update_password(password);
         Ok(())
     }
+    async fn connect_adopted(host: &str, port: u16, user: &str, password: &SecretString, scope: &str) -> Result<MyAdmin, MyError> {
+        MyAdmin::connect_adopted(host, port, user, password, scope).await
+    }
+    fn adopted_as(&self, user: &str, scope: &str) -> bool {
+        self.user == user && self.owner.as_deref() == Some(scope)
+    }
 }
 
 #[async_trait::async_trait]

@@ -38,14 +38,19 @@ pub struct MariaDbSpec {
     pub galera: Option<super::galera::GaleraOptions>,
 }
 
+/// A unit's MariaDB data directory, under its unit directory.
+pub const DATA_DIR: &str = "mysqldata";
+/// A unit's MariaDB error log (also the server's stdout and stderr), under its unit directory.
+pub const ERROR_LOG: &str = "mariadb.log";
+
 impl MariaDbSpec {
-    /// The usual layout: `<unit dir>/mysqldata` and `<unit dir>/mariadb.log`, with the
+    /// The usual layout: `<unit dir>/`[`DATA_DIR`] and `<unit dir>/`[`ERROR_LOG`], with the
     /// server's own defaults until [`MariaDbSpec::with_settings`].
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn for_unit(unit_dir: &Path, port: u16, root_password: SecretString) -> MariaDbSpec {
         MariaDbSpec {
-            data_dir: unit_dir.join("mysqldata"),
-            log_file: unit_dir.join("mariadb.log"),
+            data_dir: unit_dir.join(DATA_DIR),
+            log_file: unit_dir.join(ERROR_LOG),
             port,
             root_password,
             settings: BTreeMap::new(),

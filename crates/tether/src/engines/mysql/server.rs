@@ -52,7 +52,7 @@ pub struct MyStrays;
 impl StrayServer for MyStrays {
     fn find(&self, dir: &Path) -> Option<(u32, Signal, Duration)> {
         let pid = read_pid_file(dir)?;
-        is_mariadb_of(pid, &dir.join("mysqldata")).then_some((pid, Signal::SIGTERM, STOP_GRACE))
+        is_mariadb_of(pid, &dir.join(DATA_DIR)).then_some((pid, Signal::SIGTERM, STOP_GRACE))
     }
 }
 

@@ -19,22 +19,10 @@ impl PooledAdmin for PgAdmin {
         self.update_password(password);
         Ok(())
     }
-}
-
-impl PgAdmins {
-    /// The admin client of an adopted server at `host:port`, logging in as `user` (a
-    /// cached client of another login, after the admin secret changed, or of another
-    /// application adopting the same server (`scope`), is replaced).
-    pub async fn adopted(
-        &self,
-        host: &str,
-        port: u16,
-        user: &str,
-        password: &SecretString,
-        scope: &str,
-    ) -> Result<std::sync::Arc<PgAdmin>, PgError> {
-        let marker = tether_core::pg_plan::adopted_marker(scope);
-        let connect = || PgAdmin::connect_adopted(host, port, user, password, scope);
-        self.get_with(format!("{host}:{port}"), password, |a| a.login() == user && a.marker() == marker, connect).await
+    async fn connect_adopted(host: &str, port: u16, user: &str, password: &SecretString, scope: &str) -> Result<PgAdmin, PgError> {
+        PgAdmin::connect_adopted(host, port, user, password, scope).await
+    }
+    fn adopted_as(&self, user: &str, scope: &str) -> bool {
+        self.login() == user && self.marker() == tether_core::pg_plan::adopted_marker(scope)
     }
 }

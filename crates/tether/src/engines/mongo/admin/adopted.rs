@@ -19,7 +19,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{MongoAdmin, MongoFlavor};
 use crate::engines::mongo::error::{is_auth_refused, MongoAdminError};
-use crate::engines::mongo::MongoAdmins;
 use crate::engines::user_admin::AdoptedAdmin;
 use crate::secret::SecretString;
 
@@ -161,23 +160,6 @@ impl AdoptedAdmin for MongoAdmin {
             return Ok(vec![]);
         }
         Ok(missing_from(&privileges))
-    }
-}
-
-impl MongoAdmins {
-    /// The admin client of an adopted server at `host:port`, logging in as `user` (a cached
-    /// client of another login, or of another application adopting the same server, is
-    /// replaced).
-    pub async fn adopted(
-        &self,
-        host: &str,
-        port: u16,
-        user: &str,
-        password: &SecretString,
-        owner: &str,
-    ) -> Result<std::sync::Arc<MongoAdmin>, MongoAdminError> {
-        let usable = |a: &MongoAdmin| a.user == user && a.owner.as_deref() == Some(owner);
-        self.get_with(format!("{host}:{port}"), password, usable, || MongoAdmin::connect_adopted(host, port, user, password, owner)).await
     }
 }
 

@@ -16,7 +16,7 @@ use tether_core::my_plan::{self, adopted};
 use tokio::io::AsyncReadExt;
 use zeroize::Zeroizing;
 
-use super::{step, MyAdmin, MyAdmins, Session, Statements, CONNECT_TIMEOUT, OPERATION_TIMEOUT};
+use super::{step, MyAdmin, Session, Statements, CONNECT_TIMEOUT, OPERATION_TIMEOUT};
 use crate::engines::mysql::error::MyError;
 use crate::engines::user_admin::{AdoptedAdmin, Ensured, RelationUser};
 use crate::secret::SecretString;
@@ -151,23 +151,6 @@ impl AdoptedAdmin for MyAdmin {
                 self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
             }
         })
-    }
-}
-
-impl MyAdmins {
-    /// The admin client of an adopted server at `host:port`, logging in as `user` (a
-    /// cached client of another login, after the admin secret changed, or of another
-    /// application adopting the same server, is replaced).
-    pub async fn adopted(
-        &self,
-        host: &str,
-        port: u16,
-        user: &str,
-        password: &SecretString,
-        owner: &str,
-    ) -> Result<std::sync::Arc<MyAdmin>, MyError> {
-        let usable = |a: &MyAdmin| a.user == user && a.owner.as_deref() == Some(owner);
-        self.get_with(format!("{host}:{port}"), password, usable, || MyAdmin::connect_adopted(host, port, user, password, owner)).await
     }
 }
 
