@@ -18,6 +18,10 @@
 //! controller is SIGKILLed (pid from `controller.pid`) several times at random moments,
 //! then make the same proof. Sizes: `STORM_PG` and `STORM_MY` below (50 each, as the issue
 //! asks); every wait is bounded.
+//!
+//! The integrate/remove-relation scenario runs again against adopted servers (a PostgreSQL
+//! and a MariaDB started by the test, managed by a non-superuser admin): there the server's
+//! own users count as its internal users, and the checks read the server as its superuser.
 
 mod common;
 
@@ -134,7 +138,14 @@ struct World {
     keep: Login,
     /// The login users before any other integration: internal users only.
     internal: BTreeSet<String>,
+    /// An adopted server: the server (kept running for the test) and its superuser, who
+    /// reads the users (tether holds no password of that server's to ask for).
+    adopted: Option<(Box<dyn std::any::Any + Send + Sync>, Login)>,
 }
+
+/// What a database-level `ALL` is made of on MariaDB 10.11 (an adopted admin must hold it to grant it).
+const MY_DB_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, CREATE TEMPORARY TABLES, \
+     LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, DELETE HISTORY";
 
 impl World {
     fn new(db: Db) -> World {
@@ -144,12 +155,55 @@ impl World {
         World::with_controller(c, db, &app)
     }
 
+    /// A server started by the test outside tether, adopted by `db`'s charm with a
+    /// non-superuser admin (PostgreSQL: `CREATEROLE CREATEDB`; MariaDB: `CREATE USER` and
+    /// the database privileges `WITH GRANT OPTION`).
+    fn adopted(db: Db) -> World {
+        let (server, superuser, port): (Box<dyn std::any::Any + Send + Sync>, Login, u16) = match db {
+            Db::Pg => {
+                let server = ExternalPg::start();
+                server.session().execute("CREATE ROLE dba LOGIN CREATEROLE CREATEDB PASSWORD 'dba-secret-pw'");
+                let su = Login::Pg(server.superuser.clone());
+                let port = server.port;
+                (Box::new(server), su, port)
+            }
+            Db::My => {
+                let server = ExternalMariaDb::start();
+                server.session().execute(&format!(
+                    "CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw'; GRANT {MY_DB_PRIVILEGES}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION"
+                ));
+                let su = Login::My(server.superuser.clone());
+                let port = server.port;
+                (Box::new(server), su, port)
+            }
+        };
+        let (c, uri) = Controller::for_adoption("db-admin", "dba", "dba-secret-pw");
+        // The model must be able to fall quiet between the checks.
+        c.ok(&["model-config", "update-status-hook-interval=5m"]);
+        let app = format!("{}-ext", db.key());
+        c.ok(&[
+            "deploy",
+            db.charm(),
+            &app,
+            "--config",
+            &format!("external-endpoint=127.0.0.1:{port}"),
+            "--config",
+            &format!("admin-secret={uri}"),
+        ]);
+        c.ok(&["grant-secret", "db-admin", &app]);
+        World::with_controller_and(c, db, &app, Some((server, superuser)))
+    }
+
     fn with_controller(c: Controller, db: Db, app: &str) -> World {
+        World::with_controller_and(c, db, app, None)
+    }
+
+    fn with_controller_and(c: Controller, db: Db, app: &str, adopted: Option<(Box<dyn std::any::Any + Send + Sync>, Login)>) -> World {
         c.ok(&["deploy", DI, "keep", "--config", "database-name=keep_db"]);
         c.ok(&["integrate", "keep", app]);
         c.wait_active(&[app, "keep"]);
         let keep = Login::from_credentials(db, &c.credentials_for("keep/leader", db.key()));
-        let mut w = World { c, db, app: app.to_string(), keep, internal: BTreeSet::new() };
+        let mut w = World { c, db, app: app.to_string(), keep, internal: BTreeSet::new(), adopted };
         let mut users = login_users(&w.admin());
         assert!(users.remove(&w.keep.listed()), "keep's user {} is not on the server: {users:?}", w.keep.listed());
         w.internal = users;
@@ -162,7 +216,10 @@ impl World {
     }
 
     fn admin(&self) -> Login {
-        self.keep.admin(self.db, &self.admin_password())
+        match &self.adopted {
+            Some((_, superuser)) => superuser.clone(),
+            None => self.keep.admin(self.db, &self.admin_password()),
+        }
     }
 
     fn deploy_integrator(&self, name: &str) {
@@ -196,7 +253,9 @@ impl World {
         let mut expected = self.internal.clone();
         expected.extend(logins.iter().map(Login::listed));
         let admin = self.admin();
-        wait_outcome(&admin, "the admin must log in with the password get-password reports", |o| *o == LoginOutcome::Accepted);
+        wait_outcome(&admin, "the admin must log in (with the password get-password reports, or the adopted server's superuser)", |o| {
+            *o == LoginOutcome::Accepted
+        });
         let actual = login_users(&admin);
         assert_eq!(actual, expected, "login users on the server (left) != internal users + one per live integration (right)");
         for gone in removed {
@@ -241,7 +300,11 @@ const REMOVE_POINTS: [&str; 7] = [
 
 /// integrate and remove-relation, killed at each step.
 fn integrate_and_remove(db: Db) {
-    let w = World::new(db);
+    integrate_and_remove_in(World::new(db));
+}
+
+fn integrate_and_remove_in(w: World) {
+    let db = w.db;
     let mut live: Vec<String> = Vec::new();
     let mut removed: Vec<Login> = Vec::new();
     for (i, fp) in INTEGRATE_POINTS.iter().enumerate() {
@@ -282,6 +345,16 @@ fn postgresql_integrate_and_remove_relation_survive_a_kill_at_every_step() {
 #[test]
 fn mariadb_integrate_and_remove_relation_survive_a_kill_at_every_step() {
     integrate_and_remove(Db::My);
+}
+
+#[test]
+fn adopted_postgresql_integrate_and_remove_relation_survive_a_kill_at_every_step() {
+    integrate_and_remove_in(World::adopted(Db::Pg));
+}
+
+#[test]
+fn adopted_mariadb_integrate_and_remove_relation_survive_a_kill_at_every_step() {
+    integrate_and_remove_in(World::adopted(Db::My));
 }
 
 const PASSWORD_POINTS: [&str; 5] = [

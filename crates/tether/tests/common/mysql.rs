@@ -202,11 +202,12 @@ pub fn is_mysql_relation_user(name: &str) -> bool {
 }
 
 impl MyLogin {
-    /// Logs in and classifies the result like [`PgLogin::outcome`] (1045: bad credentials).
+    /// Logs in and classifies the result like [`PgLogin::outcome`] (1045: bad credentials;
+    /// 1698, MariaDB's answer for a user it dropped a moment ago, too).
     pub fn outcome(&self) -> LoginOutcome {
         match self.connect() {
             Ok(_) => LoginOutcome::Accepted,
-            Err(MyFailure::Refused { code: 1045, message }) => LoginOutcome::BadCredentials(format!("1045 {message}")),
+            Err(MyFailure::Refused { code: code @ (1045 | 1698), message }) => LoginOutcome::BadCredentials(format!("{code} {message}")),
             Err(e) => LoginOutcome::Other(format!("{e:?}")),
         }
     }
