@@ -1,7 +1,8 @@
 //! No issued password in clear anywhere tether writes or prints: after a full flow on
 //! real PostgreSQL and MariaDB servers (integrate, get-credentials, remove and integrate
 //! again, set-password with a chosen and a random password, get-password for every
-//! internal user, an external charm's leader setting and Juju secret), every file under `$TETHER_HOME` (store, its WAL, the key directory,
+//! internal user, an external charm's leader setting and Juju secret, an adopted
+//! PostgreSQL's admin before and after `rotate-admin-password` and its relation users), every file under `$TETHER_HOME` (store, its WAL, the key directory,
 //! controller and server logs; not the databases' own data directories) and the output of
 //! `status`, `show-unit`, `debug-log`, `audit`, `secrets` (unrevealed), `show-model` and
 //! `model-config` is searched for every password. Zero hits are allowed.
@@ -35,9 +36,46 @@ fn password_of(results: &Value) -> String {
     results["password"].as_str().unwrap_or_else(|| panic!("no password in {results:#}")).to_string()
 }
 
+/// An adopted PostgreSQL (started here, outside tether): its admin's password as given,
+/// a relation user's, and the admin's after `rotate-admin-password`. The audit trail
+/// records the relation user's issue and revocation by name.
+fn adopted_passwords(c: &Controller, server: &ExternalPg, issued: &mut Vec<(String, String)>) {
+    let given = "AdoptedAdminGiven7pw";
+    server.session().execute(&format!("CREATE ROLE dba LOGIN CREATEROLE CREATEDB PASSWORD '{given}'"));
+    issued.push(("adopted admin (given)".into(), given.into()));
+    let uri = c.ok(&["add-secret", "pg-admin", "username=dba", &format!("password={given}")]).stdout.trim().to_string();
+    let endpoint = format!("external-endpoint=127.0.0.1:{}", server.port);
+    c.ok(&["deploy", "postgresql-k8s", "pg-ext", "--config", &endpoint, "--config", &format!("admin-secret={uri}")]);
+    c.ok(&["grant-secret", "pg-admin", "pg-ext"]);
+    c.ok(&["deploy", "data-integrator", "di-ext", "--config", "database-name=leak_ext"]);
+    c.ok(&["integrate", "di-ext", "pg-ext"]);
+    c.wait_active(&["pg-ext", "di-ext"]);
+    let first = c.credentials_for("di-ext/leader", "postgresql");
+    issued.push(("adopted relation".into(), password_of(&first)));
+    let user = first["username"].as_str().expect("a user name").to_string();
+    c.action_results("pg-ext/leader", "rotate-admin-password", &[]);
+    let (_, admin) = c.revealed_secret("pg-admin");
+    let rotated = admin["password"].as_str().expect("the admin secret holds a password").to_string();
+    assert_ne!(rotated, given, "rotate-admin-password must change the admin's password");
+    issued.push(("adopted admin (rotated)".into(), rotated));
+    c.ok(&["remove-relation", "di-ext", "pg-ext"]);
+    c.wait_for("di-ext's relation to be gone", |s| Ok(related_apps(s, "pg-ext", "database").is_empty()));
+    wait_until("the adopted relation user to be dropped", SETTLE_TIMEOUT, || {
+        match server.exists(&format!("SELECT 1 FROM pg_roles WHERE rolname = '{user}'")) {
+            true => Err(format!("{user} is still on the adopted server")),
+            false => Ok(()),
+        }
+    });
+    let trail = c.ok(&["audit", "--format", "json"]).json();
+    let entries = trail.as_array().cloned().unwrap_or_default();
+    let mentions = |e: &Value| e.to_string().contains(&format!("\"{user}\""));
+    assert!(entries.iter().filter(|e| mentions(e)).count() >= 2, "the audit trail must record {user}'s issue and revocation: {trail:#}");
+}
+
 /// Every password the flow hands out, with where it came from.
-fn issue_passwords(c: &Controller) -> Vec<(String, String)> {
+fn issue_passwords(c: &Controller, adopted: &ExternalPg) -> Vec<(String, String)> {
     let mut issued = Vec::new();
+    adopted_passwords(c, adopted, &mut issued);
     c.ok(&["deploy", "postgresql-k8s"]);
     c.ok(&["deploy", "mysql-k8s"]);
     c.ok(&["deploy", "data-integrator", "di-pg", "--config", "database-name=leak_pg"]);
@@ -112,7 +150,8 @@ fn hits(haystack: &[u8], issued: &[(String, String)]) -> Vec<String> {
 #[test]
 fn no_issued_password_in_any_file_log_or_view() {
     let c = Controller::bootstrap();
-    let issued = issue_passwords(&c);
+    let adopted = ExternalPg::start();
+    let issued = issue_passwords(&c, &adopted);
     let mut leaks = Vec::new();
 
     // What users see.
@@ -126,7 +165,7 @@ fn no_issued_password_in_any_file_log_or_view() {
         ("show-model".into(), vec!["show-model"]),
         ("model-config".into(), vec!["model-config"]),
     ];
-    let units = ["postgresql-k8s/0", "mysql-k8s/0", "di-pg/0", "di-my/0"];
+    let units = ["postgresql-k8s/0", "mysql-k8s/0", "di-pg/0", "di-my/0", "pg-ext/0", "di-ext/0"];
     for u in units {
         views.push((format!("show-unit {u}"), vec!["show-unit", u, "--format", "json"]));
     }
