@@ -21,6 +21,8 @@ pub enum NameError {
     Action(String),
     #[error("database name {0:?} not valid: use 1 to 63 letters, digits, '_' or '-', starting with a letter or '_'")]
     Database(String),
+    #[error("host {0:?} not valid: use a DNS name or an IPv4 address")]
+    Host(String),
 }
 
 fn show(s: &str) -> String {
@@ -54,6 +56,24 @@ pub fn validate_application(name: &str) -> Result<(), NameError> {
         }
     }
     Ok(())
+}
+
+/// A server's host as a user names it (an adopted server's `external-endpoint`): a DNS
+/// name (labels of 1 to 63 letters, digits, `-` and `_`, not starting or ending with `-`;
+/// 253 characters at most), which covers IPv4 addresses. Nothing else reaches a resolver
+/// or a connection string.
+pub fn validate_host(name: &str) -> Result<(), NameError> {
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if name.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(NameError::Host(show(name)))
+    }
 }
 
 /// Juju's model-name rule: lowercase letters, digits and hyphens, not starting with a hyphen.
@@ -168,6 +188,19 @@ impl UnitTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_are_dns_names_or_ipv4_addresses() {
+        for good in ["127.0.0.1", "db.example.com", "UPPER.Case", "pg-1", "under_score", "10.77.0.2"] {
+            assert_eq!(validate_host(good), Ok(()), "{good}");
+        }
+        let long = "a".repeat(254);
+        let long_label = format!("{}.com", "a".repeat(64));
+        for bad in ["", "-leading.dash", "trailing-.x", "a..b", ".start", "space in", "semi;colon", "a'b", "数据库", &long, &long_label]
+        {
+            assert!(validate_host(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
 
     #[test]
     fn application_names_follow_juju() {

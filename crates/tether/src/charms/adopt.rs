@@ -78,9 +78,7 @@ pub fn parse_endpoint(value: &str) -> Result<(String, u16), String> {
     let bad = || format!("{EXTERNAL_ENDPOINT} must be host:port, got {shown:?}");
     let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?;
-    if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
-        return Err(bad());
-    }
+    tether_core::names::validate_host(host).map_err(|_| bad())?;
     Ok((host.to_string(), port))
 }
 
