@@ -277,3 +277,46 @@ fn postgresql_db_and_db_admin_with_a_passive_mattermost() {
     admin.wait_bad_credentials();
     rotated.session();
 }
+
+/// Issue 14: the legacy `db` endpoint on an adopted server (started here, outside
+/// tether, managed by a `CREATEROLE CREATEDB` admin): the same databags, the user on
+/// that server, gone with the relation while its database stays. `db-admin` hands out a
+/// superuser, which such an admin cannot make: the unit says so and nothing is created.
+#[test]
+fn postgresql_db_on_an_adopted_server_and_db_admin_refused_without_a_superuser_admin() {
+    let charms = tempfile::tempdir().expect("tempdir");
+    let mattermost = passive_charm(charms.path(), "mattermost-k8s", "pgsql");
+    let server = ExternalPg::start();
+    server.session().execute("CREATE ROLE dba LOGIN CREATEROLE CREATEDB PASSWORD 'dba-secret-pw'");
+    let (c, uri) = Controller::for_adoption("pg-admin", "dba", "dba-secret-pw");
+    let endpoint = format!("external-endpoint=127.0.0.1:{}", server.port);
+    c.ok(&["deploy", PG, "--config", &endpoint, "--config", &format!("admin-secret={uri}")]);
+    c.ok(&["grant-secret", "pg-admin", PG]);
+    c.ok(&["deploy", path_arg(&mattermost)]);
+    c.wait_active(&[PG, "mattermost-k8s"]);
+
+    c.ok(&["integrate", "postgresql-k8s:db", "mattermost-k8s:db"]);
+    c.wait_active(&[PG, "mattermost-k8s"]);
+    let bag = wait_pgsql_bag(&c, "db", None);
+    let login = pg_login_from_master(bag["master"].as_str().unwrap_or_default());
+    assert_eq!((login.host.as_str(), login.port), ("127.0.0.1", server.port), "{bag:#}");
+    assert_eq!(bag["database"], "mattermost-k8s", "{bag:#}");
+    let db = login.session();
+    assert_eq!(db.row("SELECT rolsuper::text, rolcreaterole::text FROM pg_roles WHERE rolname = current_user"), ["false", "false"]);
+    db.execute("CREATE TABLE posts (id int PRIMARY KEY, body text); INSERT INTO posts VALUES (1, 'hello')");
+    drop(db);
+
+    c.ok(&["remove-relation", PG, "mattermost-k8s"]);
+    login.wait_refused();
+    c.wait_for("the db relation to be gone", |s| Ok(related_apps(s, PG, "db").is_empty()));
+    assert!(!server.exists(&format!("SELECT 1 FROM pg_roles WHERE rolname = '{}'", login.user)), "the relation user is dropped");
+    let kept = server.login("postgres", &server.superuser.password, "mattermost-k8s").session();
+    assert_eq!(kept.row("SELECT body FROM posts WHERE id = 1"), ["hello"], "the database stays");
+    drop(kept);
+
+    let roles_before = server.session().row("SELECT count(*)::text FROM pg_roles");
+    c.ok(&["integrate", "postgresql-k8s:db-admin", "mattermost-k8s:db"]);
+    let message = c.wait_unit(PG, "blocked", "superuser");
+    assert!(!message.contains("dba-secret-pw"), "{message}");
+    assert_eq!(server.session().row("SELECT count(*)::text FROM pg_roles"), roles_before, "nothing is created for db-admin");
+}

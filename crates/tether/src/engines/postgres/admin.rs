@@ -290,6 +290,11 @@ impl PgAdmin {
         if self.adopted && plan.admin {
             return Err(PgError::Unsupported("extra-user-roles admin needs the admin group, which tether creates only on its own servers"));
         }
+        if self.adopted && plan.superuser && !is_superuser(c).await? {
+            return Err(PgError::Unsupported(
+                "a superuser (db-admin, or extra-user-roles superuser) needs an adopted admin that is a superuser; nothing was created",
+            ));
+        }
         let adopted = self.adopted;
         let quiet = self.quiet();
         self.groups_ready.get_or_try_init(|| ensure_groups_for(&mut *c, adopted, quiet)).await?;
@@ -552,6 +557,15 @@ async fn role_exists(c: &Client, name: &str) -> Result<bool, PgError> {
 async fn role_names(c: &Client) -> Result<HashSet<String>, PgError> {
     let rows = c.query("SELECT rolname::text FROM pg_roles", &[]).await.map_err(step("listing roles"))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Whether the session's own role is a superuser (an adopted server's admin may not be).
+async fn is_superuser(c: &Client) -> Result<bool, PgError> {
+    let row = c
+        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &[])
+        .await
+        .map_err(step("reading the admin's attributes"))?;
+    Ok(row.get(0))
 }
 
 async fn database_exists(c: &Client, name: &str) -> Result<bool, PgError> {
