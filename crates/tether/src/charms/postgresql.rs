@@ -247,7 +247,9 @@ impl PostgresqlCharm {
                 offer.user.insert("password".into(), password.expose().to_string());
                 offer.user.insert("uris".into(), uris.clone());
                 if request.wants_secret("read-only-uris") {
-                    offer.user.insert("read-only-uris".into(), uris);
+                    // The replicas (a libpq multi-host list), or the primary while there are none.
+                    let readers = if read_only.is_empty() { &endpoint } else { &read_only };
+                    offer.user.insert("read-only-uris".into(), format!("postgresql://{user}:{}@{readers}/{database}", password.expose()));
                 }
                 offer.tls.insert("tls".into(), "False".into());
                 offer.plain.insert("database".into(), database.clone());
