@@ -258,3 +258,61 @@ fn rotate_admin_password_gives_the_adopted_mariadb_admin_a_password_only_tether_
         c.wait_credentials_for("data-integrator/leader", "mysql", "a new relation user", |my| my["username"] != first_user.as_str());
     assert_eq!(MyLogin::from_credentials(&again).session().column("SELECT DATABASE()"), ["rotated_db"]);
 }
+
+/// The `mariadb` client verifying the server with `ca` (`--ssl-verify-server-cert`): what
+/// a requirer does with the published endpoint and `tls-ca`. The session's cipher, or the
+/// client's error.
+fn mariadb_verified(login: &MyLogin, ca: &std::path::Path) -> Result<String, String> {
+    let out = std::process::Command::new("mariadb")
+        .arg("--no-defaults")
+        .args(["-h", &login.host, "-P", &login.port.to_string(), "-u", &login.user])
+        .arg(format!("--ssl-ca={}", ca.display()))
+        .args(["--ssl-verify-server-cert", "--connect-timeout=10", "-N", "-e", "SHOW STATUS LIKE 'Ssl_cipher'"])
+        .env("MYSQL_PWD", &login.password)
+        .output()
+        .expect("mariadb");
+    match out.status.success() {
+        true => Ok(String::from_utf8_lossy(&out.stdout).trim().trim_start_matches("Ssl_cipher").trim().to_string()),
+        false => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+    }
+}
+
+#[test]
+fn tls_ca_makes_tether_and_its_requirers_verify_the_adopted_mariadb() {
+    let ca = TestCa::new("tether test CA");
+    let server = ExternalMariaDb::start_with_tls(&ca);
+    // The admin may log in only over TLS: tether's sessions must use it.
+    server.session().execute(&format!(
+        "CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw' REQUIRE SSL; GRANT {DB_PRIVILEGES}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION"
+    ));
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    let endpoint = format!("external-endpoint=127.0.0.1:{}", server.port);
+    let secret = format!("admin-secret={uri}");
+    c.ok(&["deploy", MY, APP, "--config", &endpoint, "--config", &secret, "--config", &format!("tls-ca={}", ca.pem)]);
+    c.ok(&["grant-secret", "my-admin", APP]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=tls_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+
+    let creds = c.credentials_for("data-integrator/leader", "mysql");
+    assert_eq!(creds["tls"], "True", "{creds:#}");
+    assert_eq!(creds["tls-ca"].as_str(), Some(ca.pem.as_str()), "{creds:#}");
+    let published_ca = std::env::temp_dir().join(format!("tether-published-my-ca-{}.pem", std::process::id()));
+    std::fs::write(&published_ca, creds["tls-ca"].as_str().unwrap()).expect("write the published CA");
+    let login = MyLogin::from_credentials(&creds);
+    let cipher = mariadb_verified(&login, &published_ca).expect("the client verifies the server with the published CA");
+    assert!(!cipher.is_empty(), "the session is encrypted");
+    let other = TestCa::new("another CA");
+    assert!(mariadb_verified(&login, &other.path()).is_err(), "another CA does not vouch for the server");
+    std::fs::remove_file(&published_ca).ok();
+
+    // Another application adopting it with the wrong CA: blocked, saying why, nothing created.
+    c.ok(&["deploy", MY, "my-wrong", "--config", &endpoint, "--config", &secret, "--config", &format!("tls-ca={}", other.pem)]);
+    c.ok(&["grant-secret", "my-admin", "my-wrong"]);
+    c.ok(&["deploy", "data-integrator", "di-wrong", "--config", "database-name=wrong_db"]);
+    c.ok(&["integrate", "di-wrong", "my-wrong"]);
+    let message = c.wait_unit("my-wrong", "blocked", "not trusted with tls-ca");
+    assert!(!message.contains("dba-secret-pw") && !message.contains("BEGIN"), "{message}");
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'wrong_db'"), 0);
+    c.wait_active(&[APP]);
+}

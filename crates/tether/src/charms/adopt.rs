@@ -1,7 +1,11 @@
-//! Adopt mode, as every server charm that offers it does it (postgresql-k8s, mysql-k8s):
-//! with `external-endpoint` (`host:port`) and `admin-secret` (the URI of a user secret
-//! with `username` and `password`, granted to the application) set at deploy, the charm
-//! starts no server and manages relation users on that server as that admin.
+//! Adopt mode, as every server charm that offers it does it (postgresql-k8s, mysql-k8s,
+//! mongodb): with `external-endpoint` (`host:port`) and `admin-secret` (the URI of a user
+//! secret with `username` and `password`, granted to the application) set at deploy, the
+//! charm starts no server and manages relation users on that server as that admin.
+//! PostgreSQL and MySQL also take `tls-ca` (PEM): tether's own connections are then TLS
+//! that trusts that CA only and checks the server's name, and requirers are told `tls`
+//! and `tls-ca` ([`published_tls`]); whether the server offers TLS at all is read at
+//! every check and kept in unit state.
 //!
 //! Written once here so the two charms cannot drift apart: the options and their checks
 //! (both or neither, fixed after deploy), reading the admin secret, logging in and
@@ -14,6 +18,7 @@
 //! (the admin's password, crash-safe through the admin secret).
 
 use crate::engine::context::HookContext;
+use crate::engines::tls::TlsCa;
 use crate::engines::{AdoptedAdmin, Classify, ErrorClass};
 use crate::secret::SecretString;
 use serde_json::Value;
@@ -28,6 +33,9 @@ use super::server;
 
 pub const EXTERNAL_ENDPOINT: &str = "external-endpoint";
 pub const ADMIN_SECRET: &str = "admin-secret";
+pub const TLS_CA: &str = "tls-ca";
+/// Unit-state key: `on` when the adopted server offers TLS, as the last check found.
+const STATE_TLS: &str = "adopted.tls";
 /// Unit-state key: why the adopted server cannot be managed now (`waiting|...` or
 /// `blocked|...`); absent when it can.
 const STATE_PROBLEM: &str = "adopted.problem";
@@ -55,6 +63,8 @@ pub struct Target {
     pub port: u16,
     pub login: AdminLogin,
     pub scope: String,
+    /// The CA tether's connections trust (`tls-ca`); `None`: unencrypted.
+    pub tls: Option<TlsCa>,
 }
 
 /// The two options, for the charm's metadata; `privileges` says what the admin needs.
@@ -67,6 +77,26 @@ pub fn config_options(privileges: &str) -> Vec<ConfigOption> {
         ),
         option(ADMIN_SECRET, format!("URI of a user secret (username, password) of the adopted server's admin, which needs {privileges}")),
     ]
+}
+
+/// `tls-ca`, for the charms whose engine tether reaches over TLS.
+pub fn tls_option() -> ConfigOption {
+    ConfigOption {
+        name: TLS_CA.into(),
+        kind: OptionType::String,
+        default: None,
+        description: format!(
+            "PEM certificate(s) of the CA that signed the adopted server's certificate (set at deploy, with {EXTERNAL_ENDPOINT}): tether then connects only over TLS, checking the server's name (verify-full), and hands the CA to requirers as tls-ca"
+        ),
+    }
+}
+
+/// The parsed `tls-ca`, when set.
+fn tls_ca(config: &BTreeMap<String, Value>) -> Result<Option<TlsCa>, String> {
+    match config_text(config, TLS_CA) {
+        None => Ok(None),
+        Some(pem) => TlsCa::parse(pem).map(Some).map_err(|why| format!("{TLS_CA} {why}")),
+    }
 }
 
 /// `host:port` of `external-endpoint`: one endpoint (a comma list, for replicas, is refused for now).
@@ -99,6 +129,9 @@ pub fn check_config(config: &BTreeMap<String, Value>) -> Result<(), String> {
     if let Some(e) = endpoint {
         parse_endpoint(e)?;
     }
+    if tls_ca(config)?.is_some() && endpoint.is_none() {
+        return Err(format!("{TLS_CA} is for an adopted server: set it with {EXTERNAL_ENDPOINT} and {ADMIN_SECRET}"));
+    }
     match (endpoint.is_some(), config_text(config, ADMIN_SECRET)) {
         (true, None) | (false, Some(_)) => Err(format!("{EXTERNAL_ENDPOINT} and {ADMIN_SECRET} go together: set both to adopt a server")),
         (_, Some(uri)) if !is_secret_uri(uri) => Err(format!("{ADMIN_SECRET} must be a secret URI (secret:...)")),
@@ -116,7 +149,7 @@ fn is_secret_uri(uri: &str) -> bool {
 
 /// After deploy: the options never change (the application's users live on that server).
 pub fn check_config_change(old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Result<(), String> {
-    for key in [EXTERNAL_ENDPOINT, ADMIN_SECRET] {
+    for key in [EXTERNAL_ENDPOINT, ADMIN_SECRET, TLS_CA] {
         if config_text(old, key) != config_text(new, key) {
             return Err(format!("{key} is fixed at deploy (the application's users live on that server)"));
         }
@@ -194,18 +227,25 @@ where
 {
     let Some((host, port)) = endpoint(ctx) else { anyhow::bail!("{EXTERNAL_ENDPOINT} is not set") };
     let scope = format!("{}/{}", ctx.model_uuid, ctx.app);
+    // Checked at deploy; a value that no longer parses (a newer rustls) blocks.
+    let tls = tls_ca(&ctx.config);
     let check = async |login: AdminLogin| {
-        let target = Target { host: host.clone(), port, login, scope: scope.clone() };
+        let target = Target { host: host.clone(), port, login, scope: scope.clone(), tls: tls.clone().ok().flatten() };
         let checked = async {
             let admin = connect(target).await?;
             let missing = admin.missing_privileges().await?;
-            Ok::<_, A::Error>((admin, missing))
+            // Only once the check passed: a lacking admin's sessions are all dropped
+            // (MariaDB gives global privileges at login), none must be opened before it
+            // has them.
+            let offers_tls = if missing.is_empty() { admin.server_tls().await? } else { false };
+            Ok::<_, A::Error>((admin, missing, offers_tls))
         };
         tokio::time::timeout(CHECK_TIMEOUT, checked).await
     };
-    let problem = match admin_login(ctx) {
-        Err(why) => Err((WorkloadStatus::Blocked, why)),
-        Ok((login, pending)) => {
+    let problem = match (admin_login(ctx), &tls) {
+        (_, Err(why)) => Err((WorkloadStatus::Blocked, why.clone())),
+        (Err(why), _) => Err((WorkloadStatus::Blocked, why)),
+        (Ok((login, pending)), Ok(_)) => {
             let user = login.user.clone();
             let old = login.password.clone();
             let mut outcome = check(login).await;
@@ -228,8 +268,8 @@ where
                     WorkloadStatus::Waiting,
                     format!("adopted {engine} server {host}:{port} unreachable: no answer within {} s", CHECK_TIMEOUT.as_secs()),
                 )),
-                Ok(Ok((admin, missing))) if missing.is_empty() => Ok(admin),
-                Ok(Ok((_, missing))) => Err((
+                Ok(Ok((admin, missing, offers_tls))) if missing.is_empty() => Ok((admin, offers_tls)),
+                Ok(Ok((_, missing, _))) => Err((
                     WorkloadStatus::Blocked,
                     format!(
                         "the admin {user:?} of adopted server {host}:{port} lacks {}; nothing is created until it has it",
@@ -247,8 +287,13 @@ where
         }
     };
     match problem {
-        Ok(admin) => {
+        Ok((admin, offers_tls)) => {
             ctx.state_delete(STATE_PROBLEM);
+            if offers_tls {
+                ctx.state_set(STATE_TLS, "on");
+            } else {
+                ctx.state_delete(STATE_TLS);
+            }
             if ctx.state_get(server::STATE_VERSION).is_none() {
                 ctx.state_set(server::STATE_VERSION, &admin.version().await?);
             }
@@ -260,6 +305,14 @@ where
             Ok(None)
         }
     }
+}
+
+/// What requirers are told about TLS on the adopted server: whether it offers TLS (as
+/// the last check found), and the CA to verify it with (`tls-ca`, when set).
+pub fn published_tls(ctx: &HookContext) -> (bool, Option<String>) {
+    let on = ctx.state_get(STATE_TLS).as_deref() == Some("on");
+    let ca = config_text(&ctx.config, TLS_CA).filter(|_| on).map(str::to_string);
+    (on, ca)
 }
 
 /// The `rotate-admin-password` action's name and metadata.

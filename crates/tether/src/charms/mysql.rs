@@ -110,6 +110,7 @@ pub fn meta() -> CharmMeta {
         ]
         .into_iter()
         .chain(adopt::config_options("CREATE USER, GRANT OPTION and CREATE on *.*"))
+        .chain([adopt::tls_option()])
         .chain(rotation::config_options())
         .collect(),
         actions: vec![
@@ -185,13 +186,10 @@ async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Opt
         let port = if ha::is_ha(ctx) { ha::addresses(ctx, &password).await?.0 } else { server::primary_port(ctx)? };
         return Ok(Some(services.mysql.get(port, &password).await?));
     }
-    let admin =
-        adopt::admin(
-            ctx,
-            ENGINE,
-            |t| async move { services.mysql.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope).await },
-        )
-        .await?;
+    let admin = adopt::admin(ctx, ENGINE, |t| async move {
+        services.mysql.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope, t.tls.as_ref()).await
+    })
+    .await?;
     if let Some(a) = &admin {
         ctx.state_set(STATE_ENGINE, a.dialect().name());
     }
@@ -288,6 +286,9 @@ impl MysqlCharm {
         let ((host, port), read_only) = addresses(ctx).await?;
         let endpoint = format!("{host}:{port}");
         let version = server::primary_version(ctx);
+        // Canonical's mysql-k8s publishes no `tls` (charm-protocol §4.4.7); an adopted
+        // server that offers TLS is said to, with the CA when one is set.
+        let (tls, tls_ca) = if adopt::endpoint(ctx).is_some() { adopt::published_tls(ctx) } else { (false, None) };
         let answers = requests
             .iter()
             .map(|request| {
@@ -300,6 +301,12 @@ impl MysqlCharm {
                 }
                 offer.user.insert("username".into(), user.clone());
                 offer.user.insert("password".into(), password.expose().to_string());
+                if tls {
+                    offer.tls.insert("tls".into(), "True".into());
+                    if let Some(ca) = &tls_ca {
+                        offer.tls.insert("tls-ca".into(), ca.clone());
+                    }
+                }
                 (request.clone(), offer)
             })
             .collect();

@@ -126,6 +126,7 @@ pub fn meta() -> CharmMeta {
         config: pg_config::options()
             .into_iter()
             .chain(adopt::config_options("CREATEROLE and CREATEDB"))
+            .chain([adopt::tls_option()])
             .chain(rotation::config_options())
             .collect(),
         actions: vec![
@@ -186,8 +187,10 @@ async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Opt
         let (_, port) = server_address(ctx).await?;
         return Ok(Some(services.pg.get(port, &operator_password(ctx)?).await?));
     }
-    adopt::admin(ctx, ENGINE, |t| async move { services.pg.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope).await })
-        .await
+    adopt::admin(ctx, ENGINE, |t| async move {
+        services.pg.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope, t.tls.as_ref()).await
+    })
+    .await
 }
 
 impl PostgresqlCharm {
@@ -237,11 +240,15 @@ impl PostgresqlCharm {
         let ((host, port), read_only) = addresses(ctx).await?;
         let endpoint = format!("{host}:{port}");
         let version = server::primary_version(ctx);
+        // An adopted server that offers TLS: requirers are told so, and given a CA they
+        // verify the server's name as tether does.
+        let (tls, tls_ca) = if adopted(ctx).is_some() { adopt::published_tls(ctx) } else { (false, None) };
+        let options = if tls_ca.is_some() { "?sslmode=verify-full" } else { "" };
         let answers = requests
             .iter()
             .map(|request| {
                 let database = &request.database;
-                let uris = format!("postgresql://{user}:{}@{endpoint}/{database}", password.expose());
+                let uris = format!("postgresql://{user}:{}@{endpoint}/{database}{options}", password.expose());
                 let mut offer = Offer::default();
                 offer.user.insert("username".into(), user.clone());
                 offer.user.insert("password".into(), password.expose().to_string());
@@ -249,7 +256,10 @@ impl PostgresqlCharm {
                 if request.wants_secret("read-only-uris") {
                     offer.user.insert("read-only-uris".into(), uris);
                 }
-                offer.tls.insert("tls".into(), "False".into());
+                offer.tls.insert("tls".into(), if tls { "True" } else { "False" }.into());
+                if let Some(ca) = &tls_ca {
+                    offer.tls.insert("tls-ca".into(), ca.clone());
+                }
                 offer.plain.insert("database".into(), database.clone());
                 offer.plain.insert("endpoints".into(), endpoint.clone());
                 offer.plain.insert("read-only-endpoints".into(), read_only.clone());
