@@ -73,7 +73,9 @@ pub fn config_options(privileges: &str) -> Vec<ConfigOption> {
     vec![
         option(
             EXTERNAL_ENDPOINT,
-            format!("host:port of an existing server to adopt instead of starting one (set at deploy, with {ADMIN_SECRET})"),
+            format!(
+                "host:port of an existing server to adopt instead of starting one, or a comma list whose first is the primary and the rest its read-only replicas (set at deploy, with {ADMIN_SECRET})"
+            ),
         ),
         option(ADMIN_SECRET, format!("URI of a user secret (username, password) of the adopted server's admin, which needs {privileges}")),
     ]
@@ -99,13 +101,13 @@ fn tls_ca(config: &BTreeMap<String, Value>) -> Result<Option<TlsCa>, String> {
     }
 }
 
-/// `host:port` of `external-endpoint`: one endpoint (a comma list, for replicas, is refused for now).
-pub fn parse_endpoint(value: &str) -> Result<(String, u16), String> {
+/// At most this many addresses in `external-endpoint` (they are echoed in the databags).
+const MAX_ENDPOINTS: usize = 16;
+
+/// `host:port` of one address.
+fn parse_host_port(value: &str) -> Result<(String, u16), String> {
     let shown: String = value.chars().take(64).collect();
-    if value.contains(',') {
-        return Err(format!("{EXTERNAL_ENDPOINT} takes one host:port for now (a list of replicas is not supported yet): {shown:?}"));
-    }
-    let bad = || format!("{EXTERNAL_ENDPOINT} must be host:port, got {shown:?}");
+    let bad = || format!("{EXTERNAL_ENDPOINT} must be host:port (or a comma list of them), got {shown:?}");
     let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?;
     if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
@@ -114,20 +116,52 @@ pub fn parse_endpoint(value: &str) -> Result<(String, u16), String> {
     Ok((host.to_string(), port))
 }
 
+/// `external-endpoint`: `host:port`, or a comma list of them whose first is the primary
+/// (where tether manages users) and the rest its read-only replicas. No empty element,
+/// no address twice.
+pub fn parse_endpoints(value: &str) -> Result<Vec<(String, u16)>, String> {
+    let mut endpoints: Vec<(String, u16)> = Vec::new();
+    for (index, element) in value.split(',').enumerate() {
+        if element.trim().is_empty() {
+            return Err(format!("{EXTERNAL_ENDPOINT} has an empty element (number {} of the comma list)", index + 1));
+        }
+        let endpoint = parse_host_port(element.trim())?;
+        if endpoints.contains(&endpoint) {
+            return Err(format!("{EXTERNAL_ENDPOINT} names {}:{} more than once", endpoint.0, endpoint.1));
+        }
+        endpoints.push(endpoint);
+    }
+    if endpoints.len() > MAX_ENDPOINTS {
+        return Err(format!("{EXTERNAL_ENDPOINT} takes at most {MAX_ENDPOINTS} addresses"));
+    }
+    Ok(endpoints)
+}
+
 fn config_text<'a>(config: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a str> {
     config.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-/// The adopted server's address, when the application runs in adopt mode.
+/// The adopted server's address (the primary's, when `external-endpoint` is a list),
+/// when the application runs in adopt mode.
 pub fn endpoint(ctx: &HookContext) -> Option<(String, u16)> {
-    config_text(&ctx.config, EXTERNAL_ENDPOINT).and_then(|e| parse_endpoint(e).ok())
+    all_endpoints(ctx).into_iter().next()
+}
+
+fn all_endpoints(ctx: &HookContext) -> Vec<(String, u16)> {
+    config_text(&ctx.config, EXTERNAL_ENDPOINT).and_then(|e| parse_endpoints(e).ok()).unwrap_or_default()
+}
+
+/// The adopted server's read-only replicas (the rest of `external-endpoint`'s list) as
+/// `host:port` strings; empty when it names one address.
+pub fn replicas(ctx: &HookContext) -> Vec<String> {
+    all_endpoints(ctx).into_iter().skip(1).map(|(h, p)| format!("{h}:{p}")).collect()
 }
 
 /// At deploy: both options or neither, a `host:port`, a secret URI.
 pub fn check_config(config: &BTreeMap<String, Value>) -> Result<(), String> {
     let endpoint = config_text(config, EXTERNAL_ENDPOINT);
     if let Some(e) = endpoint {
-        parse_endpoint(e)?;
+        parse_endpoints(e)?;
     }
     if tls_ca(config)?.is_some() && endpoint.is_none() {
         return Err(format!("{TLS_CA} is for an adopted server: set it with {EXTERNAL_ENDPOINT} and {ADMIN_SECRET}"));
@@ -379,13 +413,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_are_one_host_and_port() {
-        assert_eq!(parse_endpoint("db.example:5432"), Ok(("db.example".into(), 5432)));
-        assert_eq!(parse_endpoint("10.1.2.3:3306"), Ok(("10.1.2.3".into(), 3306)));
-        for bad in ["nonsense", "host:", ":5432", "host:0", "host:99999", "h o st:1", "host;drop:1"] {
-            assert!(parse_endpoint(bad).unwrap_err().contains("must be host:port"), "{bad}");
+    fn endpoints_are_a_host_and_port_or_a_list_of_them() {
+        let one = |h: &str, p: u16| (h.to_string(), p);
+        assert_eq!(parse_endpoints("db.example:5432"), Ok(vec![one("db.example", 5432)]));
+        assert_eq!(parse_endpoints("10.1.2.3:3306"), Ok(vec![one("10.1.2.3", 3306)]));
+        assert_eq!(parse_endpoints("a:1, b:2,c:3"), Ok(vec![one("a", 1), one("b", 2), one("c", 3)]));
+        for bad in ["nonsense", "host:", ":5432", "host:0", "host:99999", "h o st:1", "host;drop:1", "a:1,nonsense"] {
+            assert!(parse_endpoints(bad).unwrap_err().contains("must be host:port"), "{bad}");
         }
-        assert!(parse_endpoint("a:1,b:2").unwrap_err().contains("one host:port"));
+        for empty in ["", "a:1,", ",a:1", "a:1,,b:2", "a:1, ,b:2"] {
+            assert!(parse_endpoints(empty).unwrap_err().contains("empty element"), "{empty:?}");
+        }
+        assert!(parse_endpoints("a:1,b:2,a:1").unwrap_err().contains("a:1 more than once"));
+        let many = (1..=17).map(|p| format!("h:{p}")).collect::<Vec<_>>().join(",");
+        assert!(parse_endpoints(&many).unwrap_err().contains("at most 16"));
     }
 
     #[test]

@@ -196,8 +196,9 @@ async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Opt
     Ok(admin)
 }
 
-/// The addresses requirers are given: the adopted server's, or the primary unit's port on
-/// 127.0.0.1, each also as the read-only endpoints; under Galera the write node and the
+/// The addresses requirers are given: the adopted server's (its replicas, when
+/// `external-endpoint` lists them, as the read-only endpoints), or the primary unit's port
+/// on 127.0.0.1, each also as the read-only endpoints; under Galera the write node and the
 /// other synced members (a comma list, empty when there are none).
 async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)> {
     let a = match adopt::endpoint(ctx) {
@@ -208,7 +209,9 @@ async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)>
         }
         None => ("127.0.0.1".to_string(), server::primary_port(ctx)?),
     };
-    let ro = format!("{}:{}", a.0, a.1);
+    // An adopted server's replicas are the rest of `external-endpoint`'s list.
+    let replicas = adopt::replicas(ctx);
+    let ro = if replicas.is_empty() { format!("{}:{}", a.0, a.1) } else { replicas.join(",") };
     Ok((a, ro))
 }
 

@@ -79,10 +79,12 @@ async fn server_address(ctx: &HookContext) -> anyhow::Result<(String, u16)> {
 
 /// The write address and the read-only endpoints (a comma list): under Patroni the
 /// healthy replicas (empty when there are none, as Canonical's machine charm publishes),
+/// on an adopted server the replicas `external-endpoint` lists after the primary,
 /// otherwise the one server again.
 async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)> {
     if let Some(a) = adopted(ctx) {
-        let ro = format!("{}:{}", a.0, a.1);
+        let replicas = adopt::replicas(ctx);
+        let ro = if replicas.is_empty() { format!("{}:{}", a.0, a.1) } else { replicas.join(",") };
         return Ok((a, ro));
     }
     if ha::is_ha(ctx) {
@@ -244,6 +246,8 @@ impl PostgresqlCharm {
         // verify the server's name as tether does.
         let (tls, tls_ca) = if adopted(ctx).is_some() { adopt::published_tls(ctx) } else { (false, None) };
         let options = if tls_ca.is_some() { "?sslmode=verify-full" } else { "" };
+        // An adopted server's replicas, as libpq's multi-host URI.
+        let replicas = adopt::replicas(ctx);
         let answers = requests
             .iter()
             .map(|request| {
@@ -254,7 +258,11 @@ impl PostgresqlCharm {
                 offer.user.insert("password".into(), password.expose().to_string());
                 offer.user.insert("uris".into(), uris.clone());
                 if request.wants_secret("read-only-uris") {
-                    offer.user.insert("read-only-uris".into(), uris);
+                    let read_only_uris = match replicas.is_empty() {
+                        true => uris,
+                        false => format!("postgresql://{user}:{}@{}/{database}{options}", password.expose(), replicas.join(",")),
+                    };
+                    offer.user.insert("read-only-uris".into(), read_only_uris);
                 }
                 offer.tls.insert("tls".into(), if tls { "True" } else { "False" }.into());
                 if let Some(ca) = &tls_ca {

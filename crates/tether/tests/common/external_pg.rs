@@ -110,6 +110,27 @@ impl ExternalPg {
         server
     }
 
+    /// A streaming replica of this (running, local) server: `pg_basebackup -R` as
+    /// `postgres` (the superuser replicates, as initdb's `pg_hba.conf` allows over
+    /// 127.0.0.1) into a directory of its own, started as a hot standby on another free
+    /// port; stopped by its pid when dropped.
+    pub fn start_replica(&self) -> ExternalPg {
+        assert!(self.netns.is_none(), "replicas are made of local servers only");
+        let dir = tempfile::Builder::new().prefix("tether-external-pg-replica-").tempdir().expect("temp dir");
+        let status = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().expect("chown");
+        assert!(status.success(), "chown the replica's directory to postgres");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+        let data = dir.path().join("data");
+        let su = &self.superuser;
+        let source = format!("host={} port={} user={} password={}", su.host, su.port, su.user, su.password);
+        as_postgres(None, &bin_dir().join("pg_basebackup"), &["-d", &source, "-D", data.to_str().unwrap(), "-R", "-X", "stream"]);
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port").local_addr().unwrap().port();
+        let superuser = PgLogin { port, ..self.superuser.clone() };
+        let replica = ExternalPg { host: self.host.clone(), port, netns: None, superuser, data, dir };
+        replica.start_again();
+        replica
+    }
+
     /// Starts the (stopped) server again on its port, waiting until it answers.
     pub fn start_again(&self) {
         let opts = format!("-p {} -c listen_addresses={} -c unix_socket_directories=", self.port, self.host);
