@@ -316,3 +316,60 @@ fn tls_ca_makes_tether_and_its_requirers_verify_the_adopted_mariadb() {
     assert_eq!(count(&server, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'wrong_db'"), 0);
     c.wait_active(&[APP]);
 }
+
+/// A passive charm (only `metadata.yaml`) in `dir` that requires `db` on the legacy
+/// `mysql` interface.
+fn legacy_charm(dir: &std::path::Path, name: &str) -> String {
+    let path = dir.join(name);
+    std::fs::create_dir_all(&path).expect("create charm dir");
+    std::fs::write(path.join("metadata.yaml"), format!("name: {name}\nrequires:\n  db:\n    interface: mysql\n")).expect("write metadata");
+    path.to_str().expect("utf-8 path").to_string()
+}
+
+#[test]
+fn the_legacy_mysql_endpoint_works_on_an_adopted_mariadb_and_mysql_root_stays_blocked() {
+    let server = ExternalMariaDb::start();
+    server.session().execute(&format!(
+        "CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw'; GRANT {DB_PRIVILEGES}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION"
+    ));
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    let endpoint = format!("127.0.0.1:{}", server.port);
+    deploy_adopted(&c, APP, &endpoint, &uri, "my-admin");
+    let charms = tempfile::tempdir().expect("tempdir");
+    c.ok(&["deploy", &legacy_charm(charms.path(), "legacy-app")]);
+    c.ok(&["deploy", &legacy_charm(charms.path(), "legacy-root")]);
+    c.wait_active(&[APP, "legacy-app", "legacy-root"]);
+
+    // mysql: the shared user on the adopted server, confined to its database; no root password.
+    c.ok(&["integrate", &format!("{APP}:mysql"), "legacy-app"]);
+    let bag = c.wait_show_unit("legacy-app/0", "the legacy credentials", |u| {
+        let bag = &relation_info(u, "db", "mysql")?["related-units"][format!("{APP}/0")]["data"];
+        bag["password"].as_str().is_some().then(|| bag.clone())
+    });
+    assert_eq!((bag["host"].as_str(), bag["port"].as_str()), (Some("127.0.0.1"), Some(server.port.to_string().as_str())), "{bag:#}");
+    assert!(bag.get("root_password").is_none(), "an adopted server's root password is not handed out: {bag:#}");
+    let legacy = MyLogin::from_legacy_bag(&bag);
+    let mut db = legacy.session();
+    db.execute("CREATE TABLE legacy_rows (v TEXT); INSERT INTO legacy_rows VALUES ('legacy')");
+    let (code, _) = db.refused("CREATE DATABASE not_mine");
+    assert_eq!(code, 1044, "confined to its database");
+    drop(db);
+    let owners = server.session().column(&format!("SELECT owner FROM tether_meta.adopted_users WHERE user = '{}'", legacy.user));
+    assert!(owners.len() == 1 && owners[0].ends_with(&format!("/{APP}")), "{owners:?}");
+    c.wait_active(&[APP]);
+
+    // mysql-root stays blocked, saying why; the mysql user survives drift repair.
+    c.ok(&["integrate", &format!("{APP}:mysql-root"), "legacy-root"]);
+    let blocked = c.wait_unit(APP, "blocked", "mysql-root endpoint is not available on an adopted server");
+    assert!(!blocked.contains("dba-secret-pw"), "{blocked}");
+    std::thread::sleep(std::time::Duration::from_secs(6)); // a few update-status runs (every 2 s)
+    assert_eq!(legacy.session().row("SELECT v FROM legacy_rows"), ["legacy"]);
+    c.ok(&["remove-relation", &format!("{APP}:mysql-root"), "legacy-root"]);
+    c.wait_active(&[APP]);
+
+    // The endpoint's last relation gone: its user is dropped, the database stays.
+    c.ok(&["remove-relation", &format!("{APP}:mysql"), "legacy-app"]);
+    legacy.wait_denied();
+    let database = legacy.dbname.clone().expect("database");
+    assert_eq!(count(&server, &format!("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{database}'")), 1);
+}

@@ -36,7 +36,7 @@ use super::server::{native_password_hash, tcp_opts};
 use crate::engines::admin_pool::{AdminPool, PooledAdmin};
 use crate::engines::settings::SettingChanges;
 use crate::engines::tls::TlsCa;
-use crate::engines::user_admin::{Ensured, RelationUser, UserAdmin};
+use crate::engines::user_admin::{DatabaseGrant, Ensured, Ownership, RelationUser, UserAdmin};
 use crate::secret::SecretString;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -474,8 +474,18 @@ impl MyAdmin {
 
     /// Makes the shared user of a legacy `mysql` (`root == false`) or `mysql-root` endpoint
     /// exist with its database (§4.5). For `mysql-root`, `root@'%'` is also created with the
-    /// admin's password when it is missing and the admin is `root`.
+    /// admin's password when it is missing and the admin is `root`. On an adopted server
+    /// the `mysql` user is made as a relation user is there (claimed in the registry, `ALL`
+    /// on its database, nothing else); `mysql-root` is refused.
     pub async fn ensure_legacy_user(&self, user: &str, password: &SecretString, database: &str, root: bool) -> Result<(), MyError> {
+        if let Some(owner) = &self.owner {
+            if root {
+                return Err(MyError::Unsupported(ADOPTED_ROOT));
+            }
+            let grants = [DatabaseGrant { name: database, ownership: Ownership::Shared, extra_user_roles: "" }];
+            let req = RelationUser { user, password, extra_user_roles: "", databases: &grants, acts_as: None };
+            return self.ensure_adopted_user(owner, &req, &[database]).await.map(drop);
+        }
         let auth = self.auth(password);
         let user_statements = Statements::new(my_plan::ensure_legacy_user(self.dialect, user, &auth, database, root)?);
         with_session!(self, |s| {
@@ -577,6 +587,10 @@ async fn open(host: &str, port: u16, user: &str, password: &SecretString, quiet:
     }
     Ok(conn)
 }
+
+/// Why `mysql-root` is refused on an adopted server.
+pub const ADOPTED_ROOT: &str =
+    "the legacy mysql-root endpoint is not available on an adopted server: it would hand out the server's root password; use database";
 
 /// The pool of MySQL/MariaDB admin clients, one per server, logging in as `root` (see
 /// `engines::admin_pool`).
