@@ -282,6 +282,13 @@ fn tls_ca_makes_tether_and_its_requirers_verify_the_adopted_server() {
     assert!(!server.exists("SELECT 1 FROM pg_database WHERE datname = 'wrong_db'"));
     // The first application is unaffected.
     c.wait_active(&[APP]);
+
+    // Without tls-ca tether does not encrypt: a server that takes only TLS refuses it,
+    // and the unit says what to do rather than wait.
+    c.ok(&["deploy", PG, "pg-notls", "--config", &endpoint, "--config", &secret]);
+    c.ok(&["grant-secret", "pg-admin", "pg-notls"]);
+    let message = c.wait_unit("pg-notls", "blocked", "needs tls-ca");
+    assert!(!message.contains("dba-secret-pw"), "{message}");
 }
 
 #[test]

@@ -37,6 +37,10 @@ pub enum PgError {
     RefusedSetting { name: String, source: tokio_postgres::Error },
 }
 
+/// Why an admin whose connection no `pg_hba.conf` line admits is blocked.
+pub const NO_HBA_ENTRY: &str =
+    "the server's pg_hba.conf admits no such connection of the admin (a server that takes only TLS needs tls-ca)";
+
 /// The status of a unit whose config the server refused (Canonical's text; the reason is
 /// in the log).
 pub const CONFIGURATION_ERROR: &str = "Configuration Error. Please check the logs";
@@ -82,6 +86,11 @@ impl Classify for PgError {
         match self {
             PgError::Connect { source, .. } if source.code() == Some(&SqlState::INVALID_PASSWORD) => {
                 ErrorClass::Blocked("the admin login was refused".into())
+            }
+            // No pg_hba.conf line lets the login in this way (an adopted server that
+            // takes only TLS, say): the operator must act, waiting would not help.
+            PgError::Connect { source, .. } if source.code() == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION) => {
+                ErrorClass::Blocked(NO_HBA_ENTRY.into())
             }
             PgError::Connect { source, .. } if tls::refusal(source).is_some() => {
                 ErrorClass::Blocked(tls::untrusted(&tls::refusal(source).unwrap_or_default()))
