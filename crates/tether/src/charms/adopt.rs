@@ -1,13 +1,15 @@
 //! Adopt mode, as every server charm that offers it does it (postgresql-k8s, mysql-k8s,
-//! mongodb): with `external-endpoint` (`host:port`) and `admin-secret` (the URI of a user
-//! secret with `username` and `password`, granted to the application) set at deploy, the
-//! charm starts no server and manages relation users on that server as that admin.
+//! mongodb): with `external-endpoint` (`host:port`, or a comma list whose first is the
+//! primary and the rest read-only replicas: [`parse_endpoints`]) and `admin-secret` (the
+//! URI of a user secret with `username` and `password`, granted to the application) set
+//! at deploy, the charm starts no server and manages relation users on that server (the
+//! primary) as that admin; the replicas are only published ([`replicas`]).
 //! PostgreSQL and MySQL also take `tls-ca` (PEM): tether's own connections are then TLS
 //! that trusts that CA only and checks the server's name, and requirers are told `tls`
 //! and `tls-ca` ([`published_tls`]); whether the server offers TLS at all is read at
 //! every check and kept in unit state.
 //!
-//! Written once here so the two charms cannot drift apart: the options and their checks
+//! Written once here so the charms cannot drift apart: the options and their checks
 //! (both or neither, fixed after deploy), reading the admin secret, logging in and
 //! checking the admin's privileges before anything is created, and turning what went
 //! wrong into the unit's status: unreachable → `waiting`, anything the operator must fix

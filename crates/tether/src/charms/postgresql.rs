@@ -8,8 +8,10 @@
 //! unit Patroni made primary. All relation work happens on the leader, against the
 //! primary, idempotently: the same relation served twice yields the same user and password.
 //!
-//! **Adopt mode**: with `external-endpoint` (`host:port`) and `admin-secret` (a user
-//! secret with `username` and `password`, granted to the application) set at deploy, the
+//! **Adopt mode**: with `external-endpoint` (`host:port`, or a list: the primary, then
+//! read-only replicas published as such) and `admin-secret` (a user secret with
+//! `username` and `password`, granted to the application) set at deploy, and optionally
+//! `tls-ca` (verified TLS, published as `tls`/`tls-ca` and `sslmode=verify-full`), the
 //! charm starts no server: it manages relation users on that server as that admin, which
 //! needs only `CREATEROLE` and `CREATEDB` (checked before anything is created, at every
 //! hook that would create something and on every `update-status`). The server's own
