@@ -373,3 +373,23 @@ fn the_legacy_mysql_endpoint_works_on_an_adopted_mariadb_and_mysql_root_stays_bl
     let database = legacy.dbname.clone().expect("database");
     assert_eq!(count(&server, &format!("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{database}'")), 1);
 }
+
+#[test]
+fn a_list_of_endpoints_publishes_the_rest_as_read_only_endpoints() {
+    let server = ExternalMariaDb::start();
+    server.session().execute(&format!(
+        "CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw'; GRANT {DB_PRIVILEGES}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION"
+    ));
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    // tether never connects to a replica: its addresses are only handed on.
+    let (primary, replicas) = (format!("127.0.0.1:{}", server.port), "10.0.0.7:3306,replica.example:3307");
+    deploy_adopted(&c, APP, &format!("{primary},{replicas}"), &uri, "my-admin");
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=listed_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    let status = c.wait_active(&[APP, "data-integrator"]);
+    let (_, message) = unit_words(&status, APP).expect("the unit");
+    assert!(message.contains(&primary) && !message.contains("10.0.0.7"), "the status names the primary: {message}");
+    let creds = c.credentials_for("data-integrator/leader", "mysql");
+    assert_eq!((creds["endpoints"].as_str(), creds["read-only-endpoints"].as_str()), (Some(primary.as_str()), Some(replicas)), "{creds:#}");
+    integrator_login(&c).session();
+}
