@@ -258,3 +258,138 @@ fn rotate_admin_password_gives_the_adopted_mariadb_admin_a_password_only_tether_
         c.wait_credentials_for("data-integrator/leader", "mysql", "a new relation user", |my| my["username"] != first_user.as_str());
     assert_eq!(MyLogin::from_credentials(&again).session().column("SELECT DATABASE()"), ["rotated_db"]);
 }
+
+/// The `mariadb` client verifying the server with `ca` (`--ssl-verify-server-cert`): what
+/// a requirer does with the published endpoint and `tls-ca`. The session's cipher, or the
+/// client's error.
+fn mariadb_verified(login: &MyLogin, ca: &std::path::Path) -> Result<String, String> {
+    let out = std::process::Command::new("mariadb")
+        .arg("--no-defaults")
+        .args(["-h", &login.host, "-P", &login.port.to_string(), "-u", &login.user])
+        .arg(format!("--ssl-ca={}", ca.display()))
+        .args(["--ssl-verify-server-cert", "--connect-timeout=10", "-N", "-e", "SHOW STATUS LIKE 'Ssl_cipher'"])
+        .env("MYSQL_PWD", &login.password)
+        .output()
+        .expect("mariadb");
+    match out.status.success() {
+        true => Ok(String::from_utf8_lossy(&out.stdout).trim().trim_start_matches("Ssl_cipher").trim().to_string()),
+        false => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+    }
+}
+
+#[test]
+fn tls_ca_makes_tether_and_its_requirers_verify_the_adopted_mariadb() {
+    let ca = TestCa::new("tether test CA");
+    let server = ExternalMariaDb::start_with_tls(&ca);
+    // The admin may log in only over TLS: tether's sessions must use it.
+    server.session().execute(&format!(
+        "CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw' REQUIRE SSL; GRANT {DB_PRIVILEGES}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION"
+    ));
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    let endpoint = format!("external-endpoint=127.0.0.1:{}", server.port);
+    let secret = format!("admin-secret={uri}");
+    c.ok(&["deploy", MY, APP, "--config", &endpoint, "--config", &secret, "--config", &format!("tls-ca={}", ca.pem)]);
+    c.ok(&["grant-secret", "my-admin", APP]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=tls_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+
+    let creds = c.credentials_for("data-integrator/leader", "mysql");
+    assert_eq!(creds["tls"], "True", "{creds:#}");
+    assert_eq!(creds["tls-ca"].as_str(), Some(ca.pem.as_str()), "{creds:#}");
+    let published_ca = std::env::temp_dir().join(format!("tether-published-my-ca-{}.pem", std::process::id()));
+    std::fs::write(&published_ca, creds["tls-ca"].as_str().unwrap()).expect("write the published CA");
+    let login = MyLogin::from_credentials(&creds);
+    let cipher = mariadb_verified(&login, &published_ca).expect("the client verifies the server with the published CA");
+    assert!(!cipher.is_empty(), "the session is encrypted");
+    let other = TestCa::new("another CA");
+    assert!(mariadb_verified(&login, &other.path()).is_err(), "another CA does not vouch for the server");
+    std::fs::remove_file(&published_ca).ok();
+
+    // Another application adopting it with the wrong CA: blocked, saying why, nothing created.
+    c.ok(&["deploy", MY, "my-wrong", "--config", &endpoint, "--config", &secret, "--config", &format!("tls-ca={}", other.pem)]);
+    c.ok(&["grant-secret", "my-admin", "my-wrong"]);
+    c.ok(&["deploy", "data-integrator", "di-wrong", "--config", "database-name=wrong_db"]);
+    c.ok(&["integrate", "di-wrong", "my-wrong"]);
+    let message = c.wait_unit("my-wrong", "blocked", "not trusted with tls-ca");
+    assert!(!message.contains("dba-secret-pw") && !message.contains("BEGIN"), "{message}");
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'wrong_db'"), 0);
+    c.wait_active(&[APP]);
+}
+
+/// A passive charm (only `metadata.yaml`) in `dir` that requires `db` on the legacy
+/// `mysql` interface.
+fn legacy_charm(dir: &std::path::Path, name: &str) -> String {
+    let path = dir.join(name);
+    std::fs::create_dir_all(&path).expect("create charm dir");
+    std::fs::write(path.join("metadata.yaml"), format!("name: {name}\nrequires:\n  db:\n    interface: mysql\n")).expect("write metadata");
+    path.to_str().expect("utf-8 path").to_string()
+}
+
+#[test]
+fn the_legacy_mysql_endpoint_works_on_an_adopted_mariadb_and_mysql_root_stays_blocked() {
+    let server = ExternalMariaDb::start();
+    server.session().execute(&format!(
+        "CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw'; GRANT {DB_PRIVILEGES}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION"
+    ));
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    let endpoint = format!("127.0.0.1:{}", server.port);
+    deploy_adopted(&c, APP, &endpoint, &uri, "my-admin");
+    let charms = tempfile::tempdir().expect("tempdir");
+    c.ok(&["deploy", &legacy_charm(charms.path(), "legacy-app")]);
+    c.ok(&["deploy", &legacy_charm(charms.path(), "legacy-root")]);
+    c.wait_active(&[APP, "legacy-app", "legacy-root"]);
+
+    // mysql: the shared user on the adopted server, confined to its database; no root password.
+    c.ok(&["integrate", &format!("{APP}:mysql"), "legacy-app"]);
+    let bag = c.wait_show_unit("legacy-app/0", "the legacy credentials", |u| {
+        let bag = &relation_info(u, "db", "mysql")?["related-units"][format!("{APP}/0")]["data"];
+        bag["password"].as_str().is_some().then(|| bag.clone())
+    });
+    assert_eq!((bag["host"].as_str(), bag["port"].as_str()), (Some("127.0.0.1"), Some(server.port.to_string().as_str())), "{bag:#}");
+    assert!(bag.get("root_password").is_none(), "an adopted server's root password is not handed out: {bag:#}");
+    let legacy = MyLogin::from_legacy_bag(&bag);
+    let mut db = legacy.session();
+    db.execute("CREATE TABLE legacy_rows (v TEXT); INSERT INTO legacy_rows VALUES ('legacy')");
+    let (code, _) = db.refused("CREATE DATABASE not_mine");
+    assert_eq!(code, 1044, "confined to its database");
+    drop(db);
+    let owners = server.session().column(&format!("SELECT owner FROM tether_meta.adopted_users WHERE user = '{}'", legacy.user));
+    assert!(owners.len() == 1 && owners[0].ends_with(&format!("/{APP}")), "{owners:?}");
+    c.wait_active(&[APP]);
+
+    // mysql-root stays blocked, saying why; the mysql user survives drift repair.
+    c.ok(&["integrate", &format!("{APP}:mysql-root"), "legacy-root"]);
+    let blocked = c.wait_unit(APP, "blocked", "mysql-root endpoint is not available on an adopted server");
+    assert!(!blocked.contains("dba-secret-pw"), "{blocked}");
+    std::thread::sleep(std::time::Duration::from_secs(6)); // a few update-status runs (every 2 s)
+    assert_eq!(legacy.session().row("SELECT v FROM legacy_rows"), ["legacy"]);
+    c.ok(&["remove-relation", &format!("{APP}:mysql-root"), "legacy-root"]);
+    c.wait_active(&[APP]);
+
+    // The endpoint's last relation gone: its user is dropped, the database stays.
+    c.ok(&["remove-relation", &format!("{APP}:mysql"), "legacy-app"]);
+    legacy.wait_denied();
+    let database = legacy.dbname.clone().expect("database");
+    assert_eq!(count(&server, &format!("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{database}'")), 1);
+}
+
+#[test]
+fn a_list_of_endpoints_publishes_the_rest_as_read_only_endpoints() {
+    let server = ExternalMariaDb::start();
+    server.session().execute(&format!(
+        "CREATE USER 'dba'@'%' IDENTIFIED BY 'dba-secret-pw'; GRANT {DB_PRIVILEGES}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION"
+    ));
+    let (c, uri) = Controller::for_adoption("my-admin", "dba", "dba-secret-pw");
+    // tether never connects to a replica: its addresses are only handed on.
+    let (primary, replicas) = (format!("127.0.0.1:{}", server.port), "10.0.0.7:3306,replica.example:3307");
+    deploy_adopted(&c, APP, &format!("{primary},{replicas}"), &uri, "my-admin");
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=listed_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    let status = c.wait_active(&[APP, "data-integrator"]);
+    let (_, message) = unit_words(&status, APP).expect("the unit");
+    assert!(message.contains(&primary) && !message.contains("10.0.0.7"), "the status names the primary: {message}");
+    let creds = c.credentials_for("data-integrator/leader", "mysql");
+    assert_eq!((creds["endpoints"].as_str(), creds["read-only-endpoints"].as_str()), (Some(primary.as_str()), Some(replicas)), "{creds:#}");
+    integrator_login(&c).session();
+}

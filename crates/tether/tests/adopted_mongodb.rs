@@ -312,3 +312,29 @@ fn a_refused_login_and_a_server_that_is_not_mongodb_block_with_a_clear_reason() 
     let left = server.as_admin(DBA_PASSWORD, async |c| users(c).await);
     assert_eq!(left, vec!["dba".to_string()], "{left:?}");
 }
+
+#[test]
+fn a_list_of_endpoints_publishes_the_rest_as_read_only_endpoints() {
+    let server = ExternalFerretDb::start();
+    let primary = server.endpoint();
+    let (c, uri) = Controller::for_adoption("mongo-admin", "dba", DBA_PASSWORD);
+    // A duplicate is refused at deploy; the replicas are only handed on, never contacted.
+    c.tether(&[
+        "deploy",
+        MONGO,
+        "bad",
+        "--config",
+        &format!("external-endpoint={primary},{primary}"),
+        "--config",
+        &format!("admin-secret={uri}"),
+    ])
+    .assert_one_line_error("more than once");
+    let replicas = "10.0.0.7:27017,10.0.0.8:27017";
+    deploy_adopted(&c, APP, &format!("{primary},{replicas}"), &uri, "mongo-admin");
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=listed_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+    let creds = c.credentials_for("data-integrator/leader", "mongodb");
+    assert_eq!((creds["endpoints"].as_str(), creds["read-only-endpoints"].as_str()), (Some(primary.as_str()), Some(replicas)), "{creds:#}");
+    uri_login(creds["uris"].as_str().expect("uris")).expect("the published URI logs in on the primary");
+}

@@ -30,9 +30,14 @@ fn seed_flow_on_an_adopted_server_with_a_createrole_createdb_admin() {
     // Refused before anything is stored: not host:port, a list, an option alone.
     let bad = c.tether(&["deploy", PG, "pg-bad", "--config", "external-endpoint=nonsense", "--config", &format!("admin-secret={uri}")]);
     bad.assert_one_line_error("external-endpoint must be host:port");
-    let list = format!("external-endpoint=127.0.0.1:{0},127.0.0.1:{0}", server.port);
-    c.tether(&["deploy", PG, "pg-bad", "--config", &list, "--config", &format!("admin-secret={uri}")])
-        .assert_one_line_error("one host:port");
+    for (list, refusal) in [
+        (format!("127.0.0.1:{0},127.0.0.1:{0}", server.port), "more than once"),
+        (format!("127.0.0.1:{},", server.port), "empty element"),
+        (format!("127.0.0.1:{},replica", server.port), "must be host:port"),
+    ] {
+        let option = format!("external-endpoint={list}");
+        c.tether(&["deploy", PG, "pg-bad", "--config", &option, "--config", &format!("admin-secret={uri}")]).assert_one_line_error(refusal);
+    }
     assert!(!has_app(&c.status(), "pg-bad"), "a refused deploy creates no application");
 
     deploy_adopted(&c, &server, &uri);
@@ -212,3 +217,172 @@ fn rotate_admin_password_gives_the_adopted_admin_a_password_only_tether_knows_ev
     c.wait_active(&[APP, "data-integrator"]);
     PgLogin::from_credentials(&c.postgresql_credentials("data-integrator/leader")).session();
 }
+
+/// `psql` (libpq) with `sslmode=verify-full` and the published CA: what a requirer does
+/// with `uris` and `tls-ca`. Returns whether the session is encrypted, or libpq's error.
+fn psql_verify_full(uri: &str, ca: &std::path::Path) -> Result<String, String> {
+    assert!(uri.ends_with("?sslmode=verify-full"), "the published uri asks for verify-full: {uri:.20}...");
+    let full = format!("{uri}&sslrootcert={}", ca.display());
+    let out = std::process::Command::new("psql")
+        .args([&full, "-XtAc", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql");
+    match out.status.success() {
+        true => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+        false => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+    }
+}
+
+#[test]
+fn tls_ca_makes_tether_and_its_requirers_verify_the_adopted_server() {
+    let ca = TestCa::new("tether test CA");
+    let server = ExternalPg::start_with_tls(&ca);
+    // The admin may log in only over TLS (hostssl): tether's connections must use it.
+    server.session().execute("CREATE ROLE dba LOGIN CREATEROLE CREATEDB PASSWORD 'dba-secret-pw'");
+    let (c, uri) = Controller::for_adoption("pg-admin", "dba", "dba-secret-pw");
+
+    // A tls-ca that is not PEM certificates, or one without an endpoint: refused at deploy.
+    let endpoint = format!("external-endpoint=127.0.0.1:{}", server.port);
+    let secret = format!("admin-secret={uri}");
+    c.tether(&["deploy", PG, "pg-bad", "--config", &endpoint, "--config", &secret, "--config", "tls-ca=not a certificate"])
+        .assert_one_line_error("tls-ca");
+    c.tether(&["deploy", PG, "pg-bad", "--config", &format!("tls-ca={}", ca.pem)]).assert_one_line_error("tls-ca is for an adopted server");
+    assert!(!has_app(&c.status(), "pg-bad"), "a refused deploy creates no application");
+
+    c.ok(&["deploy", PG, APP, "--config", &endpoint, "--config", &secret, "--config", &format!("tls-ca={}", ca.pem)]);
+    c.ok(&["grant-secret", "pg-admin", APP]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=tls_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    c.wait_active(&[APP, "data-integrator"]);
+
+    // Published: tls, the CA (through the tls secret), and uris asking for verify-full.
+    let creds = c.postgresql_credentials("data-integrator/leader");
+    assert_eq!(creds["tls"], "True", "{creds:#}");
+    assert_eq!(creds["tls-ca"].as_str(), Some(ca.pem.as_str()), "{creds:#}");
+    let bag = c.show_unit("data-integrator/0").to_string();
+    assert!(bag.contains("secret-tls"), "the CA travels in the tls secret: {bag}");
+    let uris = creds["uris"].as_str().expect("uris");
+    let published_ca = std::env::temp_dir().join(format!("tether-published-ca-{}.pem", std::process::id()));
+    std::fs::write(&published_ca, creds["tls-ca"].as_str().unwrap()).expect("write the published CA");
+    assert_eq!(psql_verify_full(uris, &published_ca), Ok("t".to_string()), "libpq verifies the server with the published CA");
+    // Another CA does not vouch for the server: libpq refuses, as tether would.
+    let other = TestCa::new("another CA");
+    assert!(psql_verify_full(uris, &other.path()).is_err());
+    std::fs::remove_file(&published_ca).ok();
+
+    // An application adopting the same server with the wrong CA: blocked, saying why,
+    // and nothing created for its relation.
+    c.ok(&["deploy", PG, "pg-wrong", "--config", &endpoint, "--config", &secret, "--config", &format!("tls-ca={}", other.pem)]);
+    c.ok(&["grant-secret", "pg-admin", "pg-wrong"]);
+    c.ok(&["deploy", "data-integrator", "di-wrong", "--config", "database-name=wrong_db"]);
+    c.ok(&["integrate", "di-wrong", "pg-wrong"]);
+    let message = c.wait_unit("pg-wrong", "blocked", "not trusted with tls-ca");
+    assert!(!message.contains("dba-secret-pw") && !message.contains("BEGIN"), "{message}");
+    assert!(!server.exists("SELECT 1 FROM pg_database WHERE datname = 'wrong_db'"));
+    // The first application is unaffected.
+    c.wait_active(&[APP]);
+
+    // Without tls-ca tether does not encrypt: a server that takes only TLS refuses it,
+    // and the unit says what to do rather than wait.
+    c.ok(&["deploy", PG, "pg-notls", "--config", &endpoint, "--config", &secret]);
+    c.ok(&["grant-secret", "pg-admin", "pg-notls"]);
+    let message = c.wait_unit("pg-notls", "blocked", "needs tls-ca");
+    assert!(!message.contains("dba-secret-pw"), "{message}");
+}
+
+#[test]
+fn tls_ca_on_a_server_without_tls_blocks_saying_so() {
+    let server = ExternalPg::start();
+    server.session().execute("CREATE ROLE dba LOGIN CREATEROLE CREATEDB PASSWORD 'dba-secret-pw'");
+    let (c, uri) = Controller::for_adoption("pg-admin", "dba", "dba-secret-pw");
+    let ca = TestCa::new("unused CA");
+    let endpoint = format!("external-endpoint=127.0.0.1:{}", server.port);
+    c.ok(&[
+        "deploy",
+        PG,
+        APP,
+        "--config",
+        &endpoint,
+        "--config",
+        &format!("admin-secret={uri}"),
+        "--config",
+        &format!("tls-ca={}", ca.pem),
+    ]);
+    c.ok(&["grant-secret", "pg-admin", APP]);
+    c.wait_unit(APP, "blocked", "does not offer TLS, but tls-ca is set");
+
+    // Without tls-ca, a server that offers no TLS is published as such.
+    c.ok(&["deploy", PG, "pg-plain", "--config", &endpoint, "--config", &format!("admin-secret={uri}")]);
+    c.ok(&["grant-secret", "pg-admin", "pg-plain"]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=plain_db"]);
+    c.ok(&["integrate", "data-integrator", "pg-plain"]);
+    c.wait_active(&["pg-plain", "data-integrator"]);
+    let creds = c.postgresql_credentials("data-integrator/leader");
+    assert_eq!(creds["tls"], "False", "{creds:#}");
+    assert!(creds.get("tls-ca").is_none() && !creds["uris"].as_str().unwrap_or_default().contains("sslmode"), "{creds:#}");
+}
+
+#[test]
+fn a_list_of_endpoints_adopts_the_first_and_hands_out_the_rest_as_read_only_replicas() {
+    let primary = ExternalPg::start();
+    primary.session().execute("CREATE ROLE dba LOGIN CREATEROLE CREATEDB PASSWORD 'dba-secret-pw'");
+    let replica = primary.start_replica();
+    assert_eq!(replica.session().row("SELECT pg_is_in_recovery()::text"), ["true"], "a hot standby");
+    let (c, uri) = Controller::for_adoption("pg-admin", "dba", "dba-secret-pw");
+    let (first, second) = (format!("127.0.0.1:{}", primary.port), format!("127.0.0.1:{}", replica.port));
+    let endpoint = format!("external-endpoint={first},{second}");
+    c.ok(&["deploy", PG, APP, "--config", &endpoint, "--config", &format!("admin-secret={uri}")]);
+    c.ok(&["grant-secret", "pg-admin", APP]);
+    c.ok(&["deploy", "data-integrator", "--config", "database-name=listed_db"]);
+    c.ok(&["integrate", "data-integrator", APP]);
+    let status = c.wait_active(&[APP, "data-integrator"]);
+    let (_, message) = unit_words(&status, APP).expect("the unit");
+    assert!(message.contains(&first) && !message.contains(&second), "the status names the primary: {message}");
+
+    // endpoints: the primary; read-only-endpoints and read-only-uris: the replica.
+    let creds = c.postgresql_credentials("data-integrator/leader");
+    assert_eq!(creds["endpoints"], first.as_str(), "{creds:#}");
+    assert_eq!(creds["read-only-endpoints"], second.as_str(), "{creds:#}");
+    let ro_uri = creds["read-only-uris"].as_str().expect("read-only-uris");
+    assert!(ro_uri.contains(&format!("@{second}/listed_db")), "read-only-uris name the replica");
+    let writer = PgLogin::from_credentials(&creds);
+    writer.session().execute("CREATE TABLE t (v text); INSERT INTO t VALUES ('written on the primary')");
+
+    // The user reached the replica by replication: it logs in there, reads, cannot write.
+    let reader = PgLogin { port: replica.port, ..writer.clone() };
+    let row = wait_until("the relation user and its data to reach the replica", SETTLE_TIMEOUT, || {
+        let s = reader.connect().map_err(|e| format!("{e:?}"))?;
+        s.try_query("SELECT v FROM t").map_err(|e| format!("{e:?}")).map(|rows| rows.len())
+    });
+    assert_eq!(row, 1);
+    let s = reader.session();
+    assert_eq!(s.row("SELECT pg_is_in_recovery()::text"), ["true"]);
+    let refused = s.try_query("INSERT INTO t VALUES ('on the replica')").expect_err("a replica is read-only");
+    assert_eq!(refused.code().map(|c| c.code()), Some("25006"), "{refused:?}");
+    // The role is there by replication only (a standby takes no CREATE ROLE).
+    assert!(replica.exists(&format!("SELECT 1 FROM pg_roles WHERE rolname = '{}'", writer.user)));
+
+    // A v1 requirer's reply says the same.
+    c.ok(&["deploy", V1_REQUIRER, "req"]);
+    c.ok(&["integrate", "req", APP]);
+    c.wait_active(&["req"]);
+    let (code, _, err) = c.probe(
+        "req/0",
+        r#"relation-set -r $(relation-ids database) --app version=v1 requests='[{"resource":"v1_db","request-id":"r1","salt":"s1"}]'"#,
+    );
+    assert_eq!(code, 0, "{err}");
+    let reply = wait_until("the v1 reply", SETTLE_TIMEOUT, || {
+        let (code, out, err) = c.probe("req/0", &format!("relation-get -r $(relation-ids database) --app --format=json - {APP}"));
+        let bag: serde_json::Value = serde_json::from_str(&out).map_err(|e| format!("{code} {err} {e}"))?;
+        let replies: Vec<serde_json::Value> = bag["requests"].as_str().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+        replies.into_iter().find(|r| r.get("secret-user").is_some()).ok_or_else(|| format!("{bag}"))
+    });
+    assert_eq!(
+        (reply["endpoints"].as_str(), reply["read-only-endpoints"].as_str()),
+        (Some(first.as_str()), Some(second.as_str())),
+        "{reply}"
+    );
+}
+
+const V1_REQUIRER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/charms/v1-requirer");

@@ -109,10 +109,9 @@ fn legacy_given(c: &Controller) -> Result<Given, String> {
     };
     let master = bag["master"].as_str().ok_or_else(|| format!("no master: {bag:#}"))?.to_string();
     let port = |conn: &str| field(conn, "port").parse::<u16>().map_err(|e| format!("{conn}: {e}"));
-    let mut read = Vec::new();
-    for standby in bag["standbys"].as_str().unwrap_or_default().split(',').filter(|s| !s.trim().is_empty()) {
-        read.push(port(standby)?);
-    }
+    let standbys = bag["standbys"].as_str().ok_or_else(|| format!("no standbys: {bag:#}"))?;
+    let read =
+        field(standbys, "port").split(',').map(|p| p.parse::<u16>().map_err(|e| format!("{standbys}: {e}"))).collect::<Result<_, _>>()?;
     Ok(Given { write: vec![port(&master)?], read, user: field(&master, "user"), password: field(&master, "password") })
 }
 

@@ -1,9 +1,15 @@
-//! Adopt mode, as every server charm that offers it does it (postgresql-k8s, mysql-k8s):
-//! with `external-endpoint` (`host:port`) and `admin-secret` (the URI of a user secret
-//! with `username` and `password`, granted to the application) set at deploy, the charm
-//! starts no server and manages relation users on that server as that admin.
+//! Adopt mode, as every server charm that offers it does it (postgresql-k8s, mysql-k8s,
+//! mongodb): with `external-endpoint` (`host:port`, or a comma list whose first is the
+//! primary and the rest read-only replicas: [`parse_endpoints`]) and `admin-secret` (the
+//! URI of a user secret with `username` and `password`, granted to the application) set
+//! at deploy, the charm starts no server and manages relation users on that server (the
+//! primary) as that admin; the replicas are only published ([`replicas`]).
+//! PostgreSQL and MySQL also take `tls-ca` (PEM): tether's own connections are then TLS
+//! that trusts that CA only and checks the server's name, and requirers are told `tls`
+//! and `tls-ca` ([`published_tls`]); whether the server offers TLS at all is read at
+//! every check and kept in unit state.
 //!
-//! Written once here so the two charms cannot drift apart: the options and their checks
+//! Written once here so the charms cannot drift apart: the options and their checks
 //! (both or neither, fixed after deploy), reading the admin secret, logging in and
 //! checking the admin's privileges before anything is created, and turning what went
 //! wrong into the unit's status: unreachable → `waiting`, anything the operator must fix
@@ -14,6 +20,7 @@
 //! (the admin's password, crash-safe through the admin secret).
 
 use crate::engine::context::HookContext;
+use crate::engines::tls::TlsCa;
 use crate::engines::{AdoptedAdmin, Classify, ErrorClass};
 use crate::secret::SecretString;
 use serde_json::Value;
@@ -28,6 +35,9 @@ use super::server;
 
 pub const EXTERNAL_ENDPOINT: &str = "external-endpoint";
 pub const ADMIN_SECRET: &str = "admin-secret";
+pub const TLS_CA: &str = "tls-ca";
+/// Unit-state key: `on` when the adopted server offers TLS, as the last check found.
+const STATE_TLS: &str = "adopted.tls";
 /// Unit-state key: why the adopted server cannot be managed now (`waiting|...` or
 /// `blocked|...`); absent when it can.
 const STATE_PROBLEM: &str = "adopted.problem";
@@ -55,6 +65,8 @@ pub struct Target {
     pub port: u16,
     pub login: AdminLogin,
     pub scope: String,
+    /// The CA tether's connections trust (`tls-ca`); `None`: unencrypted.
+    pub tls: Option<TlsCa>,
 }
 
 /// The two options, for the charm's metadata; `privileges` says what the admin needs.
@@ -63,39 +75,96 @@ pub fn config_options(privileges: &str) -> Vec<ConfigOption> {
     vec![
         option(
             EXTERNAL_ENDPOINT,
-            format!("host:port of an existing server to adopt instead of starting one (set at deploy, with {ADMIN_SECRET})"),
+            format!(
+                "host:port of an existing server to adopt instead of starting one, or a comma list whose first is the primary and the rest its read-only replicas (set at deploy, with {ADMIN_SECRET})"
+            ),
         ),
         option(ADMIN_SECRET, format!("URI of a user secret (username, password) of the adopted server's admin, which needs {privileges}")),
     ]
 }
 
-/// `host:port` of `external-endpoint`: one endpoint (a comma list, for replicas, is refused for now).
-pub fn parse_endpoint(value: &str) -> Result<(String, u16), String> {
-    let shown: String = value.chars().take(64).collect();
-    if value.contains(',') {
-        return Err(format!("{EXTERNAL_ENDPOINT} takes one host:port for now (a list of replicas is not supported yet): {shown:?}"));
+/// `tls-ca`, for the charms whose engine tether reaches over TLS.
+pub fn tls_option() -> ConfigOption {
+    ConfigOption {
+        name: TLS_CA.into(),
+        kind: OptionType::String,
+        default: None,
+        description: format!(
+            "PEM certificate(s) of the CA that signed the adopted server's certificate (set at deploy, with {EXTERNAL_ENDPOINT}): tether then connects only over TLS, checking the server's name (verify-full), and hands the CA to requirers as tls-ca"
+        ),
     }
-    let bad = || format!("{EXTERNAL_ENDPOINT} must be host:port, got {shown:?}");
+}
+
+/// The parsed `tls-ca`, when set.
+fn tls_ca(config: &BTreeMap<String, Value>) -> Result<Option<TlsCa>, String> {
+    match config_text(config, TLS_CA) {
+        None => Ok(None),
+        Some(pem) => TlsCa::parse(pem).map(Some).map_err(|why| format!("{TLS_CA} {why}")),
+    }
+}
+
+/// At most this many addresses in `external-endpoint` (they are echoed in the databags).
+const MAX_ENDPOINTS: usize = 16;
+
+/// `host:port` of one address.
+fn parse_host_port(value: &str) -> Result<(String, u16), String> {
+    let shown: String = value.chars().take(64).collect();
+    let bad = || format!("{EXTERNAL_ENDPOINT} must be host:port (or a comma list of them), got {shown:?}");
     let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?;
     tether_core::names::validate_host(host).map_err(|_| bad())?;
     Ok((host.to_string(), port))
 }
 
+/// `external-endpoint`: `host:port`, or a comma list of them whose first is the primary
+/// (where tether manages users) and the rest its read-only replicas. No empty element,
+/// no address twice.
+pub fn parse_endpoints(value: &str) -> Result<Vec<(String, u16)>, String> {
+    let mut endpoints: Vec<(String, u16)> = Vec::new();
+    for (index, element) in value.split(',').enumerate() {
+        if element.trim().is_empty() {
+            return Err(format!("{EXTERNAL_ENDPOINT} has an empty element (number {} of the comma list)", index + 1));
+        }
+        let endpoint = parse_host_port(element.trim())?;
+        if endpoints.contains(&endpoint) {
+            return Err(format!("{EXTERNAL_ENDPOINT} names {}:{} more than once", endpoint.0, endpoint.1));
+        }
+        endpoints.push(endpoint);
+    }
+    if endpoints.len() > MAX_ENDPOINTS {
+        return Err(format!("{EXTERNAL_ENDPOINT} takes at most {MAX_ENDPOINTS} addresses"));
+    }
+    Ok(endpoints)
+}
+
 fn config_text<'a>(config: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a str> {
     config.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-/// The adopted server's address, when the application runs in adopt mode.
+/// The adopted server's address (the primary's, when `external-endpoint` is a list),
+/// when the application runs in adopt mode.
 pub fn endpoint(ctx: &HookContext) -> Option<(String, u16)> {
-    config_text(&ctx.config, EXTERNAL_ENDPOINT).and_then(|e| parse_endpoint(e).ok())
+    all_endpoints(ctx).into_iter().next()
+}
+
+fn all_endpoints(ctx: &HookContext) -> Vec<(String, u16)> {
+    config_text(&ctx.config, EXTERNAL_ENDPOINT).and_then(|e| parse_endpoints(e).ok()).unwrap_or_default()
+}
+
+/// The adopted server's read-only replicas (the rest of `external-endpoint`'s list) as
+/// `host:port` strings; empty when it names one address.
+pub fn replicas(ctx: &HookContext) -> Vec<String> {
+    all_endpoints(ctx).into_iter().skip(1).map(|(h, p)| format!("{h}:{p}")).collect()
 }
 
 /// At deploy: both options or neither, a `host:port`, a secret URI.
 pub fn check_config(config: &BTreeMap<String, Value>) -> Result<(), String> {
     let endpoint = config_text(config, EXTERNAL_ENDPOINT);
     if let Some(e) = endpoint {
-        parse_endpoint(e)?;
+        parse_endpoints(e)?;
+    }
+    if tls_ca(config)?.is_some() && endpoint.is_none() {
+        return Err(format!("{TLS_CA} is for an adopted server: set it with {EXTERNAL_ENDPOINT} and {ADMIN_SECRET}"));
     }
     match (endpoint.is_some(), config_text(config, ADMIN_SECRET)) {
         (true, None) | (false, Some(_)) => Err(format!("{EXTERNAL_ENDPOINT} and {ADMIN_SECRET} go together: set both to adopt a server")),
@@ -114,7 +183,7 @@ fn is_secret_uri(uri: &str) -> bool {
 
 /// After deploy: the options never change (the application's users live on that server).
 pub fn check_config_change(old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Result<(), String> {
-    for key in [EXTERNAL_ENDPOINT, ADMIN_SECRET] {
+    for key in [EXTERNAL_ENDPOINT, ADMIN_SECRET, TLS_CA] {
         if config_text(old, key) != config_text(new, key) {
             return Err(format!("{key} is fixed at deploy (the application's users live on that server)"));
         }
@@ -192,18 +261,25 @@ where
 {
     let Some((host, port)) = endpoint(ctx) else { anyhow::bail!("{EXTERNAL_ENDPOINT} is not set") };
     let scope = format!("{}/{}", ctx.model_uuid, ctx.app);
+    // Checked at deploy; a value that no longer parses (a newer rustls) blocks.
+    let tls = tls_ca(&ctx.config);
     let check = async |login: AdminLogin| {
-        let target = Target { host: host.clone(), port, login, scope: scope.clone() };
+        let target = Target { host: host.clone(), port, login, scope: scope.clone(), tls: tls.clone().ok().flatten() };
         let checked = async {
             let admin = connect(target).await?;
             let missing = admin.missing_privileges().await?;
-            Ok::<_, A::Error>((admin, missing))
+            // Only once the check passed: a lacking admin's sessions are all dropped
+            // (MariaDB gives global privileges at login), none must be opened before it
+            // has them.
+            let offers_tls = if missing.is_empty() { admin.server_tls().await? } else { false };
+            Ok::<_, A::Error>((admin, missing, offers_tls))
         };
         tokio::time::timeout(CHECK_TIMEOUT, checked).await
     };
-    let problem = match admin_login(ctx) {
-        Err(why) => Err((WorkloadStatus::Blocked, why)),
-        Ok((login, pending)) => {
+    let problem = match (admin_login(ctx), &tls) {
+        (_, Err(why)) => Err((WorkloadStatus::Blocked, why.clone())),
+        (Err(why), _) => Err((WorkloadStatus::Blocked, why)),
+        (Ok((login, pending)), Ok(_)) => {
             let user = login.user.clone();
             let old = login.password.clone();
             let mut outcome = check(login).await;
@@ -226,8 +302,8 @@ where
                     WorkloadStatus::Waiting,
                     format!("adopted {engine} server {host}:{port} unreachable: no answer within {} s", CHECK_TIMEOUT.as_secs()),
                 )),
-                Ok(Ok((admin, missing))) if missing.is_empty() => Ok(admin),
-                Ok(Ok((_, missing))) => Err((
+                Ok(Ok((admin, missing, offers_tls))) if missing.is_empty() => Ok((admin, offers_tls)),
+                Ok(Ok((_, missing, _))) => Err((
                     WorkloadStatus::Blocked,
                     format!(
                         "the admin {user:?} of adopted server {host}:{port} lacks {}; nothing is created until it has it",
@@ -245,8 +321,13 @@ where
         }
     };
     match problem {
-        Ok(admin) => {
+        Ok((admin, offers_tls)) => {
             ctx.state_delete(STATE_PROBLEM);
+            if offers_tls {
+                ctx.state_set(STATE_TLS, "on");
+            } else {
+                ctx.state_delete(STATE_TLS);
+            }
             if ctx.state_get(server::STATE_VERSION).is_none() {
                 ctx.state_set(server::STATE_VERSION, &admin.version().await?);
             }
@@ -258,6 +339,14 @@ where
             Ok(None)
         }
     }
+}
+
+/// What requirers are told about TLS on the adopted server: whether it offers TLS (as
+/// the last check found), and the CA to verify it with (`tls-ca`, when set).
+pub fn published_tls(ctx: &HookContext) -> (bool, Option<String>) {
+    let on = ctx.state_get(STATE_TLS).as_deref() == Some("on");
+    let ca = config_text(&ctx.config, TLS_CA).filter(|_| on).map(str::to_string);
+    (on, ca)
 }
 
 /// The `rotate-admin-password` action's name and metadata.
@@ -324,13 +413,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_are_one_host_and_port() {
-        assert_eq!(parse_endpoint("db.example:5432"), Ok(("db.example".into(), 5432)));
-        assert_eq!(parse_endpoint("10.1.2.3:3306"), Ok(("10.1.2.3".into(), 3306)));
-        for bad in ["nonsense", "host:", ":5432", "host:0", "host:99999", "h o st:1", "host;drop:1"] {
-            assert!(parse_endpoint(bad).unwrap_err().contains("must be host:port"), "{bad}");
+    fn endpoints_are_a_host_and_port_or_a_list_of_them() {
+        let one = |h: &str, p: u16| (h.to_string(), p);
+        assert_eq!(parse_endpoints("db.example:5432"), Ok(vec![one("db.example", 5432)]));
+        assert_eq!(parse_endpoints("10.1.2.3:3306"), Ok(vec![one("10.1.2.3", 3306)]));
+        assert_eq!(parse_endpoints("a:1, b:2,c:3"), Ok(vec![one("a", 1), one("b", 2), one("c", 3)]));
+        for bad in ["nonsense", "host:", ":5432", "host:0", "host:99999", "h o st:1", "host;drop:1", "a:1,nonsense"] {
+            assert!(parse_endpoints(bad).unwrap_err().contains("must be host:port"), "{bad}");
         }
-        assert!(parse_endpoint("a:1,b:2").unwrap_err().contains("one host:port"));
+        for empty in ["", "a:1,", ",a:1", "a:1,,b:2", "a:1, ,b:2"] {
+            assert!(parse_endpoints(empty).unwrap_err().contains("empty element"), "{empty:?}");
+        }
+        assert!(parse_endpoints("a:1,b:2,a:1").unwrap_err().contains("a:1 more than once"));
+        let many = (1..=17).map(|p| format!("h:{p}")).collect::<Vec<_>>().join(",");
+        assert!(parse_endpoints(&many).unwrap_err().contains("at most 16"));
     }
 
     #[test]

@@ -58,15 +58,17 @@ fn assert_parity(file: &str, meta: &CharmMeta, ours_only: &[&str]) {
 const ADOPT: [&str; 2] = ["external-endpoint", "admin-secret"];
 /// Credential rotation without downtime (issue 16).
 const ROTATION: [&str; 2] = [super::rotation::INTERVAL, super::rotation::GRACE];
+/// Adopt mode over TLS (PostgreSQL and MySQL).
+const ADOPT_TLS: [&str; 1] = [super::adopt::TLS_CA];
 
 #[test]
 fn postgresql_k8s_options_match_the_published_config() {
-    assert_parity("postgresql-k8s-config.tsv", &super::postgresql::meta(), &[ADOPT, ROTATION].concat());
+    assert_parity("postgresql-k8s-config.tsv", &super::postgresql::meta(), &[&ADOPT[..], &ROTATION, &ADOPT_TLS].concat());
 }
 
 #[test]
 fn mysql_k8s_options_match_the_published_config() {
-    assert_parity("mysql-k8s-config.tsv", &super::mysql::meta(), &[ADOPT, ROTATION].concat());
+    assert_parity("mysql-k8s-config.tsv", &super::mysql::meta(), &[&ADOPT[..], &ROTATION, &ADOPT_TLS].concat());
 }
 
 #[test]

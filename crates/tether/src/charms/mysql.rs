@@ -6,9 +6,10 @@
 //! charm starts no server and manages `database` relation users on that server as an
 //! admin with `CREATE USER`, `GRANT OPTION` and `CREATE` (read from `SHOW GRANTS`,
 //! checked before anything is created). The server's own users are never touched:
-//! `get-password`/`set-password` refuse, and the legacy endpoints (whose `mysql-root`
-//! hands out the server's root password) are blocked; `rotate-admin-password` gives the
-//! admin a new password (see `charms::adopt`).
+//! `get-password`/`set-password` refuse, the legacy `mysql` endpoint's shared user is made
+//! as a relation user is there (no `root_password` published), `mysql-root` (which hands
+//! out the server's root password) is blocked; `rotate-admin-password` gives the admin a
+//! new password (see `charms::adopt`).
 //!
 //! **High availability** (see `charms::mysql_ha`): deployed with more than one unit,
 //! every unit runs a MariaDB and they form a Galera cluster; requirers are sent the
@@ -28,7 +29,7 @@ use super::services::Services;
 use super::settings_state;
 use crate::engine::context::{Bag, HookContext};
 use crate::engines::mysql::MyAdmin;
-use crate::engines::mysql::{MariaDbSpec, DATA_DIR, ERROR_LOG};
+use crate::engines::mysql::{MariaDbSpec, ADOPTED_ROOT, DATA_DIR, ERROR_LOG};
 use crate::engines::{DatabaseGrant, Ownership, RelationUser, UserAdmin};
 use crate::secret::{generate_password, SecretString};
 use anyhow::anyhow;
@@ -110,6 +111,7 @@ pub fn meta() -> CharmMeta {
         ]
         .into_iter()
         .chain(adopt::config_options("CREATE USER, GRANT OPTION and CREATE on *.*"))
+        .chain([adopt::tls_option()])
         .chain(rotation::config_options())
         .collect(),
         actions: vec![
@@ -171,7 +173,6 @@ fn root_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
 
 /// How messages name the server before it is known which one answers.
 const ENGINE: &str = "MySQL/MariaDB";
-const ADOPTED_LEGACY: &str = "the legacy mysql and mysql-root endpoints are not available on an adopted server; use database";
 const GALERA_SET_PASSWORD: &str =
     "set-password is not available under Galera yet: every member's supervisor logs in with the internal passwords";
 const ADOPTED_GET_PASSWORD: &str = "get-password is not available on an adopted server: tether has no internal users there";
@@ -185,21 +186,19 @@ async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Opt
         let port = if ha::is_ha(ctx) { ha::addresses(ctx, &password).await?.0 } else { server::primary_port(ctx)? };
         return Ok(Some(services.mysql.get(port, &password).await?));
     }
-    let admin =
-        adopt::admin(
-            ctx,
-            ENGINE,
-            |t| async move { services.mysql.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope).await },
-        )
-        .await?;
+    let admin = adopt::admin(ctx, ENGINE, |t| async move {
+        services.mysql.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope, t.tls.as_ref()).await
+    })
+    .await?;
     if let Some(a) = &admin {
         ctx.state_set(STATE_ENGINE, a.dialect().name());
     }
     Ok(admin)
 }
 
-/// The addresses requirers are given: the adopted server's, or the primary unit's port on
-/// 127.0.0.1, each also as the read-only endpoints; under Galera the write node and the
+/// The addresses requirers are given: the adopted server's (its replicas, when
+/// `external-endpoint` lists them, as the read-only endpoints), or the primary unit's port
+/// on 127.0.0.1, each also as the read-only endpoints; under Galera the write node and the
 /// other synced members (a comma list, empty when there are none).
 async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)> {
     let a = match adopt::endpoint(ctx) {
@@ -210,7 +209,9 @@ async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)>
         }
         None => ("127.0.0.1".to_string(), server::primary_port(ctx)?),
     };
-    let ro = format!("{}:{}", a.0, a.1);
+    // An adopted server's replicas are the rest of `external-endpoint`'s list.
+    let replicas = adopt::replicas(ctx);
+    let ro = if replicas.is_empty() { format!("{}:{}", a.0, a.1) } else { replicas.join(",") };
     Ok((a, ro))
 }
 
@@ -288,6 +289,9 @@ impl MysqlCharm {
         let ((host, port), read_only) = addresses(ctx).await?;
         let endpoint = format!("{host}:{port}");
         let version = server::primary_version(ctx);
+        // Canonical's mysql-k8s publishes no `tls` (charm-protocol §4.4.7); an adopted
+        // server that offers TLS is said to, with the CA when one is set.
+        let (tls, tls_ca) = if adopt::endpoint(ctx).is_some() { adopt::published_tls(ctx) } else { (false, None) };
         let answers = requests
             .iter()
             .map(|request| {
@@ -300,6 +304,12 @@ impl MysqlCharm {
                 }
                 offer.user.insert("username".into(), user.clone());
                 offer.user.insert("password".into(), password.expose().to_string());
+                if tls {
+                    offer.tls.insert("tls".into(), "True".into());
+                    if let Some(ca) = &tls_ca {
+                        offer.tls.insert("tls-ca".into(), ca.clone());
+                    }
+                }
                 (request.clone(), offer)
             })
             .collect();
@@ -338,18 +348,22 @@ impl MysqlCharm {
     }
 
     async fn serve_legacy(&self, ctx: &mut HookContext, endpoint: &str, rel: i64) -> anyhow::Result<()> {
-        if adopt::endpoint(ctx).is_some() {
-            server::set_blocked(ctx, rel, Some(ADOPTED_LEGACY));
+        let adopted = adopt::endpoint(ctx).is_some();
+        if adopted && endpoint == "mysql-root" {
+            server::set_blocked(ctx, rel, Some(ADOPTED_ROOT));
             return self.settle_status(ctx);
         }
         if endpoint == "mysql-root" && !ctx.leader {
             return Ok(());
         }
         let Some(mut data) = self.legacy_credentials(ctx, endpoint, rel).await? else { return Ok(()) };
-        let ((_, port), _) = addresses(ctx).await?;
-        data.insert("host".into(), "127.0.0.1".into());
+        let ((host, port), _) = addresses(ctx).await?;
+        data.insert("host".into(), host);
         data.insert("port".into(), port.to_string());
-        data.insert("root_password".into(), root_password(ctx)?.expose().to_string());
+        // An adopted server's root password is not tether's to know, nor to hand out.
+        if !adopted {
+            data.insert("root_password".into(), root_password(ctx)?.expose().to_string());
+        }
         let own = ctx.relation_get(rel, &ctx.unit.clone())?;
         if data.iter().any(|(k, v)| own.get(k) != Some(v)) {
             ctx.relation_set_unit(rel, &data)?;
@@ -364,7 +378,9 @@ impl MysqlCharm {
         }
         if adopt::endpoint(ctx).is_some() {
             server::set_blocked(ctx, rel, None);
-            return self.settle_status(ctx);
+            if endpoint == "mysql-root" {
+                return self.settle_status(ctx);
+            }
         }
         let others = ctx.relation_ids(endpoint)?.into_iter().filter(|r| *r != rel).count();
         if others > 0 {
@@ -374,7 +390,8 @@ impl MysqlCharm {
         let mut content = internal(ctx)?;
         if let Some(user) = content.get(&ukey).cloned() {
             let admin = admin(&self.services, ctx).await?.ok_or_else(|| anyhow!("the server cannot be managed now"))?;
-            admin.drop_user(&user).await.map_err(|e| anyhow!("Failed to delete database users: {e}"))?;
+            // On an adopted server only a user the registry gives this application.
+            admin.drop_relation_user(&user).await.map_err(|e| anyhow!("Failed to delete database users: {e}"))?;
             ctx.audit("revoked", &format!("{endpoint}:{rel}"), &user, "last relation of the endpoint removed");
         }
         for k in [ukey, dkey, pkey] {

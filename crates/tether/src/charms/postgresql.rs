@@ -8,8 +8,10 @@
 //! unit Patroni made primary. All relation work happens on the leader, against the
 //! primary, idempotently: the same relation served twice yields the same user and password.
 //!
-//! **Adopt mode**: with `external-endpoint` (`host:port`) and `admin-secret` (a user
-//! secret with `username` and `password`, granted to the application) set at deploy, the
+//! **Adopt mode**: with `external-endpoint` (`host:port`, or a list: the primary, then
+//! read-only replicas published as such) and `admin-secret` (a user secret with
+//! `username` and `password`, granted to the application) set at deploy, and optionally
+//! `tls-ca` (verified TLS, published as `tls`/`tls-ca` and `sslmode=verify-full`), the
 //! charm starts no server: it manages relation users on that server as that admin, which
 //! needs only `CREATEROLE` and `CREATEDB` (checked before anything is created, at every
 //! hook that would create something and on every `update-status`). The server's own
@@ -79,10 +81,12 @@ async fn server_address(ctx: &HookContext) -> anyhow::Result<(String, u16)> {
 
 /// The write address and the read-only endpoints (a comma list): under Patroni the
 /// healthy replicas (empty when there are none, as Canonical's machine charm publishes),
+/// on an adopted server the replicas `external-endpoint` lists after the primary,
 /// otherwise the one server again.
 async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)> {
     if let Some(a) = adopted(ctx) {
-        let ro = format!("{}:{}", a.0, a.1);
+        let replicas = adopt::replicas(ctx);
+        let ro = if replicas.is_empty() { format!("{}:{}", a.0, a.1) } else { replicas.join(",") };
         return Ok((a, ro));
     }
     if ha::is_ha(ctx) {
@@ -126,6 +130,7 @@ pub fn meta() -> CharmMeta {
         config: pg_config::options()
             .into_iter()
             .chain(adopt::config_options("CREATEROLE and CREATEDB"))
+            .chain([adopt::tls_option()])
             .chain(rotation::config_options())
             .collect(),
         actions: vec![
@@ -186,8 +191,10 @@ async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Opt
         let (_, port) = server_address(ctx).await?;
         return Ok(Some(services.pg.get(port, &operator_password(ctx)?).await?));
     }
-    adopt::admin(ctx, ENGINE, |t| async move { services.pg.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope).await })
-        .await
+    adopt::admin(ctx, ENGINE, |t| async move {
+        services.pg.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope, t.tls.as_ref()).await
+    })
+    .await
 }
 
 impl PostgresqlCharm {
@@ -237,11 +244,15 @@ impl PostgresqlCharm {
         let ((host, port), read_only) = addresses(ctx).await?;
         let endpoint = format!("{host}:{port}");
         let version = server::primary_version(ctx);
+        // An adopted server that offers TLS: requirers are told so, and given a CA they
+        // verify the server's name as tether does.
+        let (tls, tls_ca) = if adopted(ctx).is_some() { adopt::published_tls(ctx) } else { (false, None) };
+        let options = if tls_ca.is_some() { "?sslmode=verify-full" } else { "" };
         let answers = requests
             .iter()
             .map(|request| {
                 let database = &request.database;
-                let uris = format!("postgresql://{user}:{}@{endpoint}/{database}", password.expose());
+                let uris = format!("postgresql://{user}:{}@{endpoint}/{database}{options}", password.expose());
                 let mut offer = Offer::default();
                 offer.user.insert("username".into(), user.clone());
                 offer.user.insert("password".into(), password.expose().to_string());
@@ -249,9 +260,13 @@ impl PostgresqlCharm {
                 if request.wants_secret("read-only-uris") {
                     // The replicas (a libpq multi-host list), or the primary while there are none.
                     let readers = if read_only.is_empty() { &endpoint } else { &read_only };
-                    offer.user.insert("read-only-uris".into(), format!("postgresql://{user}:{}@{readers}/{database}", password.expose()));
+                    let read_only_uris = format!("postgresql://{user}:{}@{readers}/{database}{options}", password.expose());
+                    offer.user.insert("read-only-uris".into(), read_only_uris);
                 }
-                offer.tls.insert("tls".into(), "False".into());
+                offer.tls.insert("tls".into(), if tls { "True" } else { "False" }.into());
+                if let Some(ca) = &tls_ca {
+                    offer.tls.insert("tls-ca".into(), ca.clone());
+                }
                 offer.plain.insert("database".into(), database.clone());
                 offer.plain.insert("endpoints".into(), endpoint.clone());
                 offer.plain.insert("read-only-endpoints".into(), read_only.clone());
@@ -314,16 +329,29 @@ impl PostgresqlCharm {
         if reconcile::issue_relation_user(ctx, &*admin, endpoint, rel, &wanted).await?.is_none() {
             return self.settle_status(ctx);
         }
-        let (host, port) = server_address(ctx).await?;
-        let conn = format!(
-            "host={host} dbname={database} port={port} user={user} password={} fallback_application_name={remote}",
-            password.expose()
-        );
+        let ((host, port), read_only) = addresses(ctx).await?;
+        let conn = |hosts: &str, ports: &str| {
+            format!(
+                "host={hosts} dbname={database} port={ports} user={user} password={} fallback_application_name={remote}",
+                password.expose()
+            )
+        };
+        let master = conn(&host, &port.to_string());
+        // The replicas as one libpq multi-host string (`host=a,b port=p,q`), or the primary
+        // while there are none (as Canonical's Kubernetes charm points at its primary).
+        let replicas: Vec<(&str, &str)> = read_only.split(',').filter_map(|e| e.rsplit_once(':')).collect();
+        let standbys = match replicas.is_empty() {
+            true => master.clone(),
+            false => {
+                let (hosts, ports): (Vec<&str>, Vec<&str>) = replicas.into_iter().unzip();
+                conn(&hosts.join(","), &ports.join(","))
+            }
+        };
         let mut allowed = ctx.remote_units(rel)?;
         allowed.sort();
         let mut bag = Bag::from([
-            ("master".to_string(), conn.clone()),
-            ("standbys".to_string(), conn),
+            ("master".to_string(), master),
+            ("standbys".to_string(), standbys),
             ("host".to_string(), host.clone()),
             ("port".to_string(), port.to_string()),
             ("user".to_string(), user.clone()),

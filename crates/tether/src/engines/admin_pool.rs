@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::engines::tls::TlsCa;
 use crate::secret::SecretString;
 
 /// An engine's admin client as the pool needs it.
@@ -19,10 +20,19 @@ pub trait PooledAdmin: Send + Sync + Sized + 'static {
     /// Takes `password` for the connections it opens from now on.
     async fn use_password(&self, password: &SecretString) -> Result<(), Self::Error>;
     /// Logs in to a server tether did not start as `user`, for the application `scope`
-    /// (`<model uuid>/<application>`) whose relation users it manages there.
-    async fn connect_adopted(host: &str, port: u16, user: &str, password: &SecretString, scope: &str) -> Result<Self, Self::Error>;
-    /// Whether this client is an adopted server's admin `user` working for `scope`.
-    fn adopted_as(&self, user: &str, scope: &str) -> bool;
+    /// (`<model uuid>/<application>`) whose relation users it manages there; with `tls`,
+    /// over TLS to a server that CA vouches for (an engine without TLS support ignores it).
+    async fn connect_adopted(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        scope: &str,
+        tls: Option<&TlsCa>,
+    ) -> Result<Self, Self::Error>;
+    /// Whether this client is an adopted server's admin `user` working for `scope`,
+    /// trusting `tls`.
+    fn adopted_as(&self, user: &str, scope: &str, tls: Option<&TlsCa>) -> bool;
 }
 
 pub struct AdminPool<A> {
@@ -50,10 +60,19 @@ impl<A: PooledAdmin> AdminPool<A> {
 
     /// The admin client of an adopted server at `host:port`, logging in as `user` (a
     /// cached client of another login, after the admin secret changed, or of another
-    /// application adopting the same server (`scope`), is replaced).
-    pub async fn adopted(&self, host: &str, port: u16, user: &str, password: &SecretString, scope: &str) -> Result<Arc<A>, A::Error> {
-        let connect = || A::connect_adopted(host, port, user, password, scope);
-        self.get_with(format!("{host}:{port}"), password, |a| a.adopted_as(user, scope), connect).await
+    /// application adopting the same server (`scope`), or trusting another `tls-ca`, is
+    /// replaced).
+    pub async fn adopted(
+        &self,
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        scope: &str,
+        tls: Option<&TlsCa>,
+    ) -> Result<Arc<A>, A::Error> {
+        let connect = || A::connect_adopted(host, port, user, password, scope, tls);
+        self.get_with(format!("{host}:{port}"), password, |a| a.adopted_as(user, scope, tls), connect).await
     }
 
     /// The client cached under `key` if `usable` accepts it (it then takes `password`),

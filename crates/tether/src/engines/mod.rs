@@ -15,6 +15,7 @@ pub mod mongo;
 pub mod mysql;
 pub mod postgres;
 pub mod settings;
+pub mod tls;
 pub mod user_admin;
 
 pub use error_class::{Classify, ErrorClass};

@@ -80,4 +80,8 @@ pub trait AdoptedAdmin: UserAdmin {
     /// The privileges tether needs that the admin lacks, in the engine's words (none for
     /// an admin that has everything). Checked before anything is created.
     async fn missing_privileges(&self) -> Result<Vec<&'static str>, Self::Error>;
+    /// Whether the server offers TLS to its clients (what requirers are told as `tls`).
+    async fn server_tls(&self) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
 }

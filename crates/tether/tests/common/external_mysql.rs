@@ -3,11 +3,14 @@
 //! temporary directory, on a free port of 127.0.0.1 (or, with [`ExternalMariaDb::start_in`],
 //! on the remote address of a [`NetNs`], run inside that namespace), with `root` reachable only over its
 //! unix socket (by this root test process) and a superuser `su` with a random password
-//! for the test's own checks over TCP; stopped by its pid when dropped.
+//! for the test's own checks over TCP; stopped by its pid when dropped. With
+//! [`ExternalMariaDb::start_with_tls`] it has a certificate a [`TestCa`] signed (users
+//! created `REQUIRE SSL` can then log in only over TLS).
 
 use super::mysql::{MyLogin, MySession};
 use super::netns::{runuser, NetNs};
 use super::processes::is_live_process;
+use super::tls::TestCa;
 use super::wait::{wait_until, SETTLE_TIMEOUT};
 use std::fs;
 use std::path::PathBuf;
@@ -21,6 +24,8 @@ pub struct ExternalMariaDb {
     pub port: u16,
     /// The namespace it runs in (its name), if not this one.
     netns: Option<String>,
+    /// Its `--ssl-*` options, when it offers TLS.
+    tls: Vec<String>,
     pub superuser: MyLogin,
     dir: tempfile::TempDir,
     /// The `runuser` that runs the server, reaped when the server stops.
@@ -33,15 +38,20 @@ fn data(dir: &tempfile::TempDir) -> PathBuf {
 
 impl ExternalMariaDb {
     pub fn start() -> ExternalMariaDb {
-        Self::start_on(None)
+        Self::start_on(None, None)
+    }
+
+    /// Started on 127.0.0.1 with TLS: a certificate from `ca` for 127.0.0.1.
+    pub fn start_with_tls(ca: &TestCa) -> ExternalMariaDb {
+        Self::start_on(None, Some(ca))
     }
 
     /// Started inside `ns`, listening on its remote address only.
     pub fn start_in(ns: &NetNs) -> ExternalMariaDb {
-        Self::start_on(Some(ns))
+        Self::start_on(Some(ns), None)
     }
 
-    fn start_on(ns: Option<&NetNs>) -> ExternalMariaDb {
+    fn start_on(ns: Option<&NetNs>, ca: Option<&TestCa>) -> ExternalMariaDb {
         let dir = tempfile::Builder::new().prefix("tether-external-mariadb-").tempdir().expect("temp dir");
         let status = Command::new("chown").arg("mysql:mysql").arg(dir.path()).status().expect("chown");
         assert!(status.success(), "chown the external server's directory to mysql");
@@ -63,7 +73,20 @@ impl ExternalMariaDb {
         let password = format!("su{}", std::process::id() ^ 0x2b2b_4321);
         let superuser = MyLogin { host: host.clone(), port, user: "su".into(), password: password.clone(), dbname: None };
         let netns = ns.map(|n| n.name.clone());
-        let server = ExternalMariaDb { host, port, netns, superuser, dir, runner: Mutex::new(None) };
+        let tls = match ca {
+            None => vec![],
+            Some(ca) => {
+                let (crt, key) = ca.issue(&host, dir.path(), "mysql");
+                let ca_copy = dir.path().join("ca.pem");
+                fs::write(&ca_copy, &ca.pem).expect("the CA for the server");
+                vec![
+                    format!("--ssl-ca={}", ca_copy.display()),
+                    format!("--ssl-cert={}", crt.display()),
+                    format!("--ssl-key={}", key.display()),
+                ]
+            }
+        };
+        let server = ExternalMariaDb { host, port, netns, tls, superuser, dir, runner: Mutex::new(None) };
         server.start_again();
         server
             .socket_sql(&format!(
@@ -107,6 +130,7 @@ impl ExternalMariaDb {
             .arg(format!("--pid-file={}", self.pid_file().display()))
             .arg(format!("--log-error={}", self.dir.path().join("server.log").display()))
             .arg("--skip-name-resolve")
+            .args(&self.tls)
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))

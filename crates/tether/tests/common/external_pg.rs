@@ -2,10 +2,13 @@
 //! finds servers in the wild): `initdb` and `pg_ctl start` as the `postgres` user in a
 //! temporary directory, on a free port of 127.0.0.1 (or, with [`ExternalPg::start_in`],
 //! on the remote address of a [`NetNs`], run inside that namespace: another host),
-//! superuser `postgres` with a random password; stopped by its pid when dropped.
+//! superuser `postgres` with a random password; stopped by its pid when dropped. With
+//! [`ExternalPg::start_with_tls`] it has `ssl = on` and a certificate a [`TestCa`] signed,
+//! and every login but the superuser's must use TLS (`hostssl`).
 
 use super::netns::{runuser, NetNs};
 use super::postgres::{PgLogin, PgSession};
+use super::tls::TestCa;
 use super::wait::{wait_until, SETTLE_TIMEOUT};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -49,16 +52,23 @@ fn as_postgres(netns: Option<&str>, program: &Path, args: &[&str]) {
 impl ExternalPg {
     /// initdb + start; SCRAM over loopback TCP only.
     pub fn start() -> ExternalPg {
-        Self::start_on(None)
+        Self::start_on(None, None)
+    }
+
+    /// initdb + start on 127.0.0.1 with TLS (a certificate from `ca` for 127.0.0.1):
+    /// the superuser may still log in unencrypted (the test's own checks), everyone else
+    /// only over TLS.
+    pub fn start_with_tls(ca: &TestCa) -> ExternalPg {
+        Self::start_on(None, Some(ca))
     }
 
     /// initdb + start inside `ns`, listening on its remote address only; SCRAM over TCP
     /// from this side of the pair only.
     pub fn start_in(ns: &NetNs) -> ExternalPg {
-        Self::start_on(Some(ns))
+        Self::start_on(Some(ns), None)
     }
 
-    fn start_on(ns: Option<&NetNs>) -> ExternalPg {
+    fn start_on(ns: Option<&NetNs>, tls: Option<&TestCa>) -> ExternalPg {
         let dir = tempfile::Builder::new().prefix("tether-external-pg-").tempdir().expect("temp dir");
         let status = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().expect("chown");
         assert!(status.success(), "chown the external server's directory to postgres");
@@ -84,11 +94,41 @@ impl ExternalPg {
                 ("127.0.0.1".to_string(), std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port").local_addr().unwrap().port())
             }
         };
+        if let Some(ca) = tls {
+            let (crt, key) = ca.issue(&host, &data, "postgres");
+            let conf = format!("\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n", crt.display(), key.display());
+            let mut text = fs::read_to_string(data.join("postgresql.conf")).expect("postgresql.conf");
+            text.push_str(&conf);
+            fs::write(data.join("postgresql.conf"), text).expect("write postgresql.conf");
+            let hba = format!("host all postgres {host}/32 scram-sha-256\nhostssl all all {host}/32 scram-sha-256\n");
+            fs::write(data.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
+        }
         let superuser = PgLogin { host: host.clone(), port, user: "postgres".into(), password, dbname: "postgres".into() };
         let netns = ns.map(|n| n.name.clone());
         let server = ExternalPg { host, port, netns, superuser, data, dir };
         server.start_again();
         server
+    }
+
+    /// A streaming replica of this (running, local) server: `pg_basebackup -R` as
+    /// `postgres` (the superuser replicates, as initdb's `pg_hba.conf` allows over
+    /// 127.0.0.1) into a directory of its own, started as a hot standby on another free
+    /// port; stopped by its pid when dropped.
+    pub fn start_replica(&self) -> ExternalPg {
+        assert!(self.netns.is_none(), "replicas are made of local servers only");
+        let dir = tempfile::Builder::new().prefix("tether-external-pg-replica-").tempdir().expect("temp dir");
+        let status = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().expect("chown");
+        assert!(status.success(), "chown the replica's directory to postgres");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+        let data = dir.path().join("data");
+        let su = &self.superuser;
+        let source = format!("host={} port={} user={} password={}", su.host, su.port, su.user, su.password);
+        as_postgres(None, &bin_dir().join("pg_basebackup"), &["-d", &source, "-D", data.to_str().unwrap(), "-R", "-X", "stream"]);
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port").local_addr().unwrap().port();
+        let superuser = PgLogin { port, ..self.superuser.clone() };
+        let replica = ExternalPg { host: self.host.clone(), port, netns: None, superuser, data, dir };
+        replica.start_again();
+        replica
     }
 
     /// Starts the (stopped) server again on its port, waiting until it answers.

@@ -12,6 +12,7 @@
 //! - `login`, `postgres`, `mysql`: logging in to each engine;
 //! - `external_pg`, `external_mysql`: PostgreSQL and MariaDB servers started outside
 //!   tether, for adopt mode, and `netns`: another host (a network namespace) for them;
+//! - `tls`: a CA made by `openssl` for one test, and server certificates it signs;
 //! - `traffic`: clients that keep querying while credentials rotate;
 //! - `wait`: the one bounded polling loop and the bounds.
 
@@ -28,12 +29,13 @@ mod netns;
 mod postgres;
 mod processes;
 mod status;
+mod tls;
 mod traffic;
 mod wait;
 
 // Each test binary uses some of these.
 #[allow(unused_imports)]
 pub use {
-    controller::*, external_mysql::*, external_pg::*, login::*, mysql::*, netns::*, postgres::*, processes::*, status::*, traffic::*,
-    wait::*,
+    controller::*, external_mysql::*, external_pg::*, login::*, mysql::*, netns::*, postgres::*, processes::*, status::*, tls::*,
+    traffic::*, wait::*,
 };

@@ -188,19 +188,25 @@ impl MongodbCharm {
     async fn serve_database(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
         let Some(Issued { requests, user, password }) = self.ensure_relation_user(ctx, rel, DATABASE, mode).await? else { return Ok(()) };
         let (hosts, replset) = match adopt::endpoint(ctx) {
-            // An adopted server is given as the one address it was adopted at, connected to directly.
+            // An adopted server is given as the address it was adopted at (the primary of
+            // `external-endpoint`'s list), connected to directly; its replicas are the
+            // read-only endpoints.
             Some((host, port)) => (vec![format!("{host}:{port}")], None),
             None => {
                 let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
                 (vec![format!("127.0.0.1:{port}")], (engine == MongoEngine::Mongod).then(|| ctx.app.clone()))
             }
         };
+        let replicas = adopt::replicas(ctx);
         let answers = requests
             .into_iter()
             .map(|request| {
                 let mut offer = Offer::default();
                 offer.plain.insert("database".into(), request.database.clone());
                 offer.plain.insert("endpoints".into(), hosts.join(","));
+                if !replicas.is_empty() {
+                    offer.plain.insert("read-only-endpoints".into(), replicas.join(","));
+                }
                 if let Some(r) = &replset {
                     offer.plain.insert("replset".into(), r.clone());
                 }

@@ -65,7 +65,7 @@ pub(super) async fn managing_admin(services: &Services, ctx: &mut HookContext) -
         return Ok(Some(admin(services, ctx).await?));
     }
     let admin = adopt::admin(ctx, ADOPTED_ENGINE, |t| async move {
-        services.mongo.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope).await
+        services.mongo.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope, None).await
     })
     .await?;
     if let Some(a) = &admin {

@@ -4,6 +4,7 @@
 use super::admin::{MongoAdmin, ADMIN_USER};
 use super::error::MongoAdminError;
 use crate::engines::admin_pool::{AdminPool, PooledAdmin};
+use crate::engines::tls::TlsCa;
 use crate::secret::SecretString;
 
 pub type MongoAdmins = AdminPool<MongoAdmin>;
@@ -24,10 +25,12 @@ impl PooledAdmin for MongoAdmin {
         user: &str,
         password: &SecretString,
         scope: &str,
+        _tls: Option<&TlsCa>,
     ) -> Result<MongoAdmin, MongoAdminError> {
         MongoAdmin::connect_adopted(host, port, user, password, scope).await
     }
-    fn adopted_as(&self, user: &str, scope: &str) -> bool {
+    /// The mongodb charm has no `tls-ca` (see `charms::adopt`): `tls` is always `None`.
+    fn adopted_as(&self, user: &str, scope: &str, _tls: Option<&TlsCa>) -> bool {
         self.user == user && self.owner.as_deref() == Some(scope)
     }
 }

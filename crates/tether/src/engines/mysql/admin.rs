@@ -27,7 +27,7 @@ use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
+use mysql_async::{Conn, SslOpts};
 use tether_core::my_plan::{self, Auth, Dialect};
 use zeroize::Zeroizing;
 
@@ -35,7 +35,8 @@ use super::error::MyError;
 use super::server::{native_password_hash, tcp_opts};
 use crate::engines::admin_pool::{AdminPool, PooledAdmin};
 use crate::engines::settings::SettingChanges;
-use crate::engines::user_admin::{Ensured, RelationUser, UserAdmin};
+use crate::engines::tls::TlsCa;
+use crate::engines::user_admin::{DatabaseGrant, Ensured, Ownership, RelationUser, UserAdmin};
 use crate::secret::SecretString;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,6 +59,9 @@ pub struct MyAdmin {
     /// On an adopted server: the application (`<model uuid>/<app>`) whose relation users
     /// this client manages (see [`adopted`]); `None` on a server tether runs.
     owner: Option<String>,
+    /// The CA an adopted server's certificate must chain to (`tls-ca`): every session is
+    /// then TLS with the server's name checked; `None`: unencrypted.
+    tls: Option<TlsCa>,
     user: String,
     password: RwLock<SecretString>,
     /// Bumped by every password change; sessions remember the one they logged in with.
@@ -253,16 +257,24 @@ impl MyAdmin {
     /// Logs in to 127.0.0.1:`port` (failing now if it cannot) and learns which server it
     /// is.
     pub async fn connect(port: u16, user: &str, password: &SecretString) -> Result<MyAdmin, MyError> {
-        MyAdmin::connect_at(LOOPBACK, port, user, password, None).await
+        MyAdmin::connect_at(LOOPBACK, port, user, password, None, None).await
     }
 
-    async fn connect_at(host: &str, port: u16, user: &str, password: &SecretString, owner: Option<&str>) -> Result<MyAdmin, MyError> {
-        let mut conn = open(host, port, user, password, owner.is_none()).await?;
+    async fn connect_at(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        owner: Option<&str>,
+        tls: Option<&TlsCa>,
+    ) -> Result<MyAdmin, MyError> {
+        let mut conn = open(host, port, user, password, owner.is_none(), tls).await?;
         let version: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(step("reading the server version"))?;
         let admin = MyAdmin {
             host: host.to_string(),
             port,
             owner: owner.map(str::to_string),
+            tls: tls.cloned(),
             user: user.to_string(),
             password: RwLock::new(password.clone()),
             generation: AtomicU64::new(0),
@@ -325,7 +337,7 @@ impl MyAdmin {
             return Ok(Session { admin: self, conn: Some(idle.conn), generation, _slot: slot });
         }
         let password = self.password.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let conn = open(&self.host, self.port, &self.user, &password, self.owner.is_none()).await?;
+        let conn = open(&self.host, self.port, &self.user, &password, self.owner.is_none(), self.tls.as_ref()).await?;
         Ok(Session { admin: self, conn: Some(conn), generation, _slot: slot })
     }
 
@@ -462,8 +474,18 @@ impl MyAdmin {
 
     /// Makes the shared user of a legacy `mysql` (`root == false`) or `mysql-root` endpoint
     /// exist with its database (§4.5). For `mysql-root`, `root@'%'` is also created with the
-    /// admin's password when it is missing and the admin is `root`.
+    /// admin's password when it is missing and the admin is `root`. On an adopted server
+    /// the `mysql` user is made as a relation user is there (claimed in the registry, `ALL`
+    /// on its database, nothing else); `mysql-root` is refused.
     pub async fn ensure_legacy_user(&self, user: &str, password: &SecretString, database: &str, root: bool) -> Result<(), MyError> {
+        if let Some(owner) = &self.owner {
+            if root {
+                return Err(MyError::Unsupported(ADOPTED_ROOT));
+            }
+            let grants = [DatabaseGrant { name: database, ownership: Ownership::Shared, extra_user_roles: "" }];
+            let req = RelationUser { user, password, extra_user_roles: "", databases: &grants, acts_as: None };
+            return self.ensure_adopted_user(owner, &req, &[database]).await.map(drop);
+        }
         let auth = self.auth(password);
         let user_statements = Statements::new(my_plan::ensure_legacy_user(self.dialect, user, &auth, database, root)?);
         with_session!(self, |s| {
@@ -547,10 +569,13 @@ impl MyAdmin {
 /// One admin login with the session settings every admin connection runs with
 /// (`quiet`: the general log off for the session, which needs `SUPER` on MariaDB, so an
 /// adopted server's admin tries it on its own, see [`adopted`]).
-async fn open(host: &str, port: u16, user: &str, password: &SecretString, quiet: bool) -> Result<Conn, MyError> {
+async fn open(host: &str, port: u16, user: &str, password: &SecretString, quiet: bool, tls: Option<&TlsCa>) -> Result<Conn, MyError> {
     let log_off = if quiet { ", sql_log_off = 1" } else { "" };
     let init = vec![format!("SET SESSION sql_mode = '{}'{log_off}", my_plan::SESSION_SQL_MODE)];
-    let opts = tcp_opts(port, user, password).ip_or_hostname(host.to_string()).init(init);
+    // With `tls-ca`: TLS that trusts that CA only and checks the server's name against
+    // its certificate (mysql_async's default for a name), like `--ssl-verify-server-cert`.
+    let ssl = tls.map(|ca| SslOpts::default().with_disable_built_in_roots(true).with_root_certs(vec![ca.pem().as_bytes().to_vec().into()]));
+    let opts = tcp_opts(port, user, password).ip_or_hostname(host.to_string()).init(init).ssl_opts(ssl);
     let err = |source| MyError::Connect { host: host.to_string(), port, user: user.to_string(), source };
     let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
         Ok(r) => r.map_err(err)?,
@@ -562,6 +587,10 @@ async fn open(host: &str, port: u16, user: &str, password: &SecretString, quiet:
     }
     Ok(conn)
 }
+
+/// Why `mysql-root` is refused on an adopted server.
+pub const ADOPTED_ROOT: &str =
+    "the legacy mysql-root endpoint is not available on an adopted server: it would hand out the server's root password; use database";
 
 /// The pool of MySQL/MariaDB admin clients, one per server, logging in as `root` (see
 /// `engines::admin_pool`).
@@ -578,11 +607,18 @@ impl PooledAdmin for MyAdmin {
         self.update_password(password);
         Ok(())
     }
-    async fn connect_adopted(host: &str, port: u16, user: &str, password: &SecretString, scope: &str) -> Result<MyAdmin, MyError> {
-        MyAdmin::connect_adopted(host, port, user, password, scope).await
+    async fn connect_adopted(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        scope: &str,
+        tls: Option<&TlsCa>,
+    ) -> Result<MyAdmin, MyError> {
+        MyAdmin::connect_adopted(host, port, user, password, scope, tls).await
     }
-    fn adopted_as(&self, user: &str, scope: &str) -> bool {
-        self.user == user && self.owner.as_deref() == Some(scope)
+    fn adopted_as(&self, user: &str, scope: &str, tls: Option<&TlsCa>) -> bool {
+        self.user == user && self.owner.as_deref() == Some(scope) && self.tls.as_ref() == tls
     }
 }
 

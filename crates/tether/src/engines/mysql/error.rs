@@ -3,6 +3,7 @@
 //! withheld. [`MyError::class`] is how callers decide what to do, never the message text.
 
 use crate::engines::error_class::{Classify, ErrorClass};
+use crate::engines::tls;
 use tether_core::my_plan::PlanError;
 
 /// What the charm shows when a requirer's `extra-user-roles` cannot be granted
@@ -64,6 +65,12 @@ impl Classify for MyError {
         match self {
             MyError::Connect { source: mysql_async::Error::Server(s), .. } if ACCESS_DENIED.contains(&s.code) => {
                 ErrorClass::Blocked("the admin login was refused".into())
+            }
+            MyError::Connect { source: mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer), .. } => {
+                ErrorClass::Blocked(tls::NO_TLS.into())
+            }
+            MyError::Connect { source, .. } if tls::refusal(source).is_some() => {
+                ErrorClass::Blocked(tls::untrusted(&tls::refusal(source).unwrap_or_default()))
             }
             MyError::Connect { .. } => ErrorClass::Retry,
             e if e.connection_lost() => ErrorClass::Retry,

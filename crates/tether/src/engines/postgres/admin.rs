@@ -24,7 +24,9 @@ use tokio_postgres::{Client, NoTls};
 
 use super::error::{step, PgError};
 use super::settings::{self, ExtensionProblems};
+use super::tls::VerifyFull;
 use crate::engines::settings::SettingChanges;
+use crate::engines::tls::TlsCa;
 /// The registry lives next door; charms name it through this module too.
 #[allow(unused_imports)]
 use crate::engines::user_admin::{AdoptedAdmin, Ensured, Ownership, RelationUser, UserAdmin};
@@ -56,6 +58,10 @@ pub struct PgAdmin {
     quiet: std::sync::atomic::AtomicBool,
     /// The ownership comment of the relation users this client manages.
     marker: String,
+    /// The CA an adopted server's certificate must chain to (`tls-ca`): every connection
+    /// is then TLS with the server's name checked; `None`: unencrypted, as on the servers
+    /// tether runs on 127.0.0.1.
+    tls: Option<TlsCa>,
     user: String,
     password: RwLock<SecretString>,
     /// Maintenance-database sessions not in use.
@@ -104,19 +110,35 @@ impl std::fmt::Debug for PgAdmin {
 impl PgAdmin {
     /// Logs in to the `postgres` database of 127.0.0.1:`port` (failing now if it cannot).
     pub async fn connect(port: u16, user: &str, password: &SecretString) -> Result<PgAdmin, PgError> {
-        PgAdmin::connect_at(LOOPBACK, port, user, password, None).await
+        PgAdmin::connect_at(LOOPBACK, port, user, password, None, None).await
     }
 
     /// Logs in to the `postgres` database of an adopted server at `host:port` as its
     /// admin login (failing now if it cannot). Its relation users are marked as `scope`'s
-    /// (see `pg_plan::adopted_marker`): it neither lists nor changes anyone else's.
-    pub async fn connect_adopted(host: &str, port: u16, user: &str, password: &SecretString, scope: &str) -> Result<PgAdmin, PgError> {
-        PgAdmin::connect_at(host, port, user, password, Some(scope)).await
+    /// (see `pg_plan::adopted_marker`): it neither lists nor changes anyone else's. With
+    /// `tls`, only over TLS to a server whose certificate that CA vouches for.
+    pub async fn connect_adopted(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        scope: &str,
+        tls: Option<&TlsCa>,
+    ) -> Result<PgAdmin, PgError> {
+        PgAdmin::connect_at(host, port, user, password, Some(scope), tls).await
     }
 
-    async fn connect_at(host: &str, port: u16, user: &str, password: &SecretString, scope: Option<&str>) -> Result<PgAdmin, PgError> {
+    async fn connect_at(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        scope: Option<&str>,
+        tls: Option<&TlsCa>,
+    ) -> Result<PgAdmin, PgError> {
         let adopted = scope.is_some();
         let admin = PgAdmin {
+            tls: tls.cloned(),
             marker: scope.map(pg_plan::adopted_marker).unwrap_or_else(|| pg_plan::OWNERSHIP_COMMENT.to_string()),
             host: host.to_string(),
             port,
@@ -157,6 +179,19 @@ impl PgAdmin {
     /// The login this client uses.
     pub fn login(&self) -> &str {
         &self.user
+    }
+
+    /// The CA its connections trust, when they use TLS.
+    pub fn tls(&self) -> Option<&TlsCa> {
+        self.tls.as_ref()
+    }
+
+    /// Whether the server offers TLS (`SHOW ssl`), whatever this client's connections use.
+    async fn offers_tls(&self) -> Result<bool, PgError> {
+        let mut session = self.session().await?;
+        let c: &mut Client = &mut session;
+        let row = c.query_one("SHOW ssl", &[]).await.map_err(step("reading whether the server offers TLS"))?;
+        Ok(row.get::<_, String>(0) == "on")
     }
 
     /// Who runs the statements (and owns what tether creates) on this server.
@@ -205,15 +240,27 @@ impl PgAdmin {
             // hold a query, and the hook, until TCP gives up after many minutes: data
             // unacknowledged this long closes the connection, which callers retry.
             .tcp_user_timeout(UNACKED_TIMEOUT);
-        let (client, conn) = cfg.connect(NoTls).await.map_err(|source| PgError::Connect {
+        let failed = |source| PgError::Connect {
             host: self.host.clone(),
             port: self.port,
             user: self.user.clone(),
             database: database.to_string(),
             source,
-        })?;
-        tokio::spawn(conn);
-        Ok(client)
+        };
+        let Some(ca) = &self.tls else {
+            let (client, conn) = cfg.connect(NoTls).await.map_err(failed)?;
+            tokio::spawn(conn);
+            return Ok(client);
+        };
+        cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+        match cfg.connect(VerifyFull::new(ca)).await {
+            Ok((client, conn)) => {
+                tokio::spawn(conn);
+                Ok(client)
+            }
+            Err(e) if e.as_db_error().is_none() && super::tls::refuses_tls(&self.host, self.port).await => Err(PgError::NoTls),
+            Err(e) => Err(failed(e)),
+        }
     }
 
     /// A maintenance session for one operation: waits for a free slot, then reuses an
@@ -504,6 +551,9 @@ impl PgAdmin {
 impl AdoptedAdmin for PgAdmin {
     async fn missing_privileges(&self) -> Result<Vec<&'static str>, PgError> {
         self.lacking_privileges().await
+    }
+    async fn server_tls(&self) -> Result<bool, PgError> {
+        self.offers_tls().await
     }
 }
 

@@ -3,6 +3,7 @@
 //! [`PgError::class`] is how callers decide what to do, never the message text.
 
 use crate::engines::error_class::{Classify, ErrorClass};
+use crate::engines::tls;
 use tether_core::pg_plan::PlanError;
 use tokio_postgres::error::SqlState;
 
@@ -28,10 +29,17 @@ pub enum PgError {
     /// application's.
     #[error("a role named {0} exists on the adopted server and is not this application's")]
     Foreign(String),
+    /// `tls-ca` is set but the adopted server does not offer TLS.
+    #[error("{}", crate::engines::tls::NO_TLS)]
+    NoTls,
     /// The server refused a setting's value (the application's config asked for it).
     #[error("the server refused the setting {name}: {source}")]
     RefusedSetting { name: String, source: tokio_postgres::Error },
 }
+
+/// Why an admin whose connection no `pg_hba.conf` line admits is blocked.
+pub const NO_HBA_ENTRY: &str =
+    "the server's pg_hba.conf admits no such connection of the admin (a server that takes only TLS needs tls-ca)";
 
 /// The status of a unit whose config the server refused (Canonical's text; the reason is
 /// in the log).
@@ -79,7 +87,16 @@ impl Classify for PgError {
             PgError::Connect { source, .. } if source.code() == Some(&SqlState::INVALID_PASSWORD) => {
                 ErrorClass::Blocked("the admin login was refused".into())
             }
+            // No pg_hba.conf line lets the login in this way (an adopted server that
+            // takes only TLS, say): the operator must act, waiting would not help.
+            PgError::Connect { source, .. } if source.code() == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION) => {
+                ErrorClass::Blocked(NO_HBA_ENTRY.into())
+            }
+            PgError::Connect { source, .. } if tls::refusal(source).is_some() => {
+                ErrorClass::Blocked(tls::untrusted(&tls::refusal(source).unwrap_or_default()))
+            }
             PgError::Connect { .. } => ErrorClass::Retry,
+            PgError::NoTls => ErrorClass::Blocked(self.to_string()),
             PgError::Query { source, .. } if transient(source) => ErrorClass::Retry,
             PgError::Query { source, step } if source.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
                 ErrorClass::Blocked(format!("insufficient privilege {step}"))

@@ -12,6 +12,7 @@ mod server;
 mod settings;
 #[cfg(test)]
 pub mod testing;
+mod tls;
 
 pub use admin::*;
 pub use error::{PgError, CONFIGURATION_ERROR};

@@ -4,6 +4,7 @@
 use super::admin::PgAdmin;
 use super::error::PgError;
 use crate::engines::admin_pool::{AdminPool, PooledAdmin};
+use crate::engines::tls::TlsCa;
 use crate::secret::SecretString;
 
 pub type PgAdmins = AdminPool<PgAdmin>;
@@ -19,10 +20,17 @@ impl PooledAdmin for PgAdmin {
         self.update_password(password);
         Ok(())
     }
-    async fn connect_adopted(host: &str, port: u16, user: &str, password: &SecretString, scope: &str) -> Result<PgAdmin, PgError> {
-        PgAdmin::connect_adopted(host, port, user, password, scope).await
+    async fn connect_adopted(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        scope: &str,
+        tls: Option<&TlsCa>,
+    ) -> Result<PgAdmin, PgError> {
+        PgAdmin::connect_adopted(host, port, user, password, scope, tls).await
     }
-    fn adopted_as(&self, user: &str, scope: &str) -> bool {
-        self.login() == user && self.marker() == tether_core::pg_plan::adopted_marker(scope)
+    fn adopted_as(&self, user: &str, scope: &str, tls: Option<&TlsCa>) -> bool {
+        self.login() == user && self.marker() == tether_core::pg_plan::adopted_marker(scope) && self.tls() == tls
     }
 }

@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use super::{step, MyAdmin, Session, Statements, CONNECT_TIMEOUT, OPERATION_TIMEOUT};
 use crate::engines::mysql::error::MyError;
+use crate::engines::tls::TlsCa;
 use crate::engines::user_admin::{AdoptedAdmin, Ensured, RelationUser};
 use crate::secret::SecretString;
 
@@ -30,9 +31,17 @@ const ERROR_PACKET: u8 = 0xff;
 
 impl MyAdmin {
     /// Logs in to the adopted server at `host:port` as its admin `user`; its relation
-    /// users are `owner`'s (`<model uuid>/<app>`).
-    pub async fn connect_adopted(host: &str, port: u16, user: &str, password: &SecretString, owner: &str) -> Result<MyAdmin, MyError> {
-        match MyAdmin::connect_at(host, port, user, password, Some(owner)).await {
+    /// users are `owner`'s (`<model uuid>/<app>`). With `tls`, only over TLS to a server
+    /// whose certificate that CA vouches for.
+    pub async fn connect_adopted(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &SecretString,
+        owner: &str,
+        tls: Option<&TlsCa>,
+    ) -> Result<MyAdmin, MyError> {
+        match MyAdmin::connect_at(host, port, user, password, Some(owner), tls).await {
             Ok(admin) => Ok(admin),
             Err(e @ MyError::Connect { source: mysql_async::Error::Server(_), .. }) => Err(e),
             Err(e) => {
@@ -150,6 +159,14 @@ impl AdoptedAdmin for MyAdmin {
                 self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
             }
+        })
+    }
+
+    /// `have_ssl` is `YES` when the server has a certificate and key loaded.
+    async fn server_tls(&self) -> Result<bool, MyError> {
+        with_session!(self, |s| {
+            let r = s.conn().query_first::<String, _>("SELECT @@have_ssl").await.map_err(step("reading whether the server offers TLS"));
+            Ok(s.check(r)?.as_deref() == Some("YES"))
         })
     }
 }
