@@ -10,12 +10,16 @@
 //!    published credentials on it succeeds; against the same kill on a bare Patroni +
 //!    etcd cluster with the charm's timings, until a member accepts a write.
 //!
+//! 3. the same failover on `mysql-k8s -n 3` (Galera) against a bare three-node Galera
+//!    cluster ([`crate::ha_galera`]).
+//!
 //! Between samples both clusters are left to become whole again (one primary, two
 //! replicas streaming), untimed. The results go to their own files (`bench/ha.json`, the
 //! `bench/ha.md` section BENCHMARKS.md includes), so running only these phases leaves the
 //! other figures as they are.
 
 use crate::ha_floor::{self, PatroniCluster, TABLE};
+use crate::ha_galera;
 use crate::machine;
 use crate::phases::{Figure, Results, Row};
 use crate::stats::{ms, summarise};
@@ -79,7 +83,13 @@ pub fn run(args: &Args) -> Result<Results> {
 impl Ha<'_> {
     fn all(&mut self) -> Result<()> {
         self.deploys()?;
-        self.failovers()
+        self.failovers()?;
+        // The Galera figure comes last; if it fails, PostgreSQL's are still reported.
+        if let Err(e) = ha_galera::failovers(&self.t, &self.rt, self.args.failovers, &mut self.r) {
+            eprintln!("tether-bench: Galera failovers: {e:#}");
+            self.r.errors.push(format!("Galera failovers: {e:#}"));
+        }
+        Ok(())
     }
 
     fn row(&mut self, key: &'static str, metric: &str, tether: &[Duration], floor: Option<&[Duration]>) -> Result<()> {

@@ -7,6 +7,7 @@
 //! BENCHMARKS.md, and a main run includes the last `bench/ha.md` as it is.
 
 use crate::ha::HA;
+use crate::ha_galera::HA_GALERA;
 use crate::phases::Results;
 use crate::report::{figure_json, fmt_num, table};
 use crate::stats::Summary;
@@ -26,11 +27,12 @@ fn command_line(args: &Args) -> String {
 pub fn section(args: &Args, r: &Results) -> String {
     let m = &r.machine;
     let mut s = String::new();
-    let _ = writeln!(s, "## Results: PostgreSQL high availability (`postgresql-k8s -n 3`, Patroni + etcd)\n");
+    let _ = writeln!(s, "## Results: high availability (`-n 3`: PostgreSQL on Patroni + etcd, MariaDB on Galera)\n");
+    let busy = m.load_before.split_whitespace().next().and_then(|l| l.parse::<f64>().ok()).unwrap_or(0.0) > m.cores as f64 * 0.5;
     let _ = writeln!(
         s,
-        "Run on its own: {} on commit `{}`, `{}` ({} deploys, {} failovers; load average {} before, {} after, on {} cores \
-         shared with other work, so absolute numbers are noisy). Generated into `bench/ha.md` and `bench/ha.json`.\n",
+        "Run on its own: {} on commit `{}`, `{}` ({} deploys, {} failovers; load average {} before, {} after, on {} cores{}). \
+         Generated into `bench/ha.md` and `bench/ha.json`.\n",
         m.date,
         m.commit,
         command_line(args),
@@ -38,12 +40,18 @@ pub fn section(args: &Args, r: &Results) -> String {
         args.failovers,
         m.load_before,
         m.load_after,
-        m.cores
+        m.cores,
+        if busy { " shared with other work, so absolute numbers are noisy" } else { "" }
     );
     if !r.errors.is_empty() {
         let _ = writeln!(s, "> **Part of the run failed**: {}. The figures of what failed are missing.\n", r.errors.join("; "));
     }
+    let _ = writeln!(s, "PostgreSQL (`postgresql-k8s`):\n");
     table(&mut s, r, HA);
+    if r.rows.iter().any(|x| x.engine == HA_GALERA) {
+        let _ = writeln!(s, "\nMariaDB Galera (`mysql-k8s`):\n");
+        table(&mut s, r, HA_GALERA);
+    }
     let _ = writeln!(s, "\n| step of a failover under tether | p50 | p95 | samples |");
     let _ = writeln!(s, "|---|---:|---:|---:|");
     for (_, name, Summary { p50, p95, n, .. }) in &r.breakdown {
@@ -75,7 +83,18 @@ pub fn section(args: &Args, r: &Results) -> String {
          `pg_rewind`; the same kill, until a member takes a write (as `operator`). Both clusters run side by side and \
          their samples are interleaved. Patroni decides the failover in both: tether's part is the watcher that sees it \
          (every 2 s), the `update-status` hooks that rewrite `endpoints`, and the CLI that reads them.\n\
-         - Not measured yet: the same failover on MariaDB Galera.\n"
+         - **Galera failover**: `tether deploy mysql-k8s -n 3 --config profile=testing` and a data-integrator; SIGKILL \
+         of the write node's `mariadbd` (from its unit's `mysqld.pid`; tether's supervisor restarts it within about a \
+         second and it rejoins by IST). Timed: until any member takes a write as the relation's user (a new connection \
+         and one `INSERT`, 1 s per attempt), then until `get-credentials` (polled every 20 ms) names in `endpoints` a \
+         member that takes a write (the endpoints moved to another synced member, or the restarted member was synced \
+         and took writes again before they did), then until a login with the published credentials succeeds; the \
+         second row is the sum. Between samples all three members are `Synced` again and the requirer sees two \
+         `read-only-endpoints`, untimed. Floor: a bare three-node Galera cluster the harness starts as `mysql` \
+         (`mariadb-install-db` for the first node, the others joining empty by rsync SST; tether's `wsrep` options, \
+         no tether), the same kill of the first node, until one of the other two takes a write as `root`; the killed \
+         node is started again between samples. Galera decides in both; tether's part is its watcher (every 2 s), the \
+         `update-status` hooks that rewrite `endpoints`, and the CLI that reads them.\n"
     );
     s
 }

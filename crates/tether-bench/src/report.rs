@@ -335,13 +335,13 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>, ha: Option<&str>)
          scripts/bench --quick              # 20, 50, 10, 10, 2: about ten minutes\n\
          scripts/bench --engines pg,mysql   # a subset of pg, mysql, mongo (default all, in that order)\n\
          scripts/bench --throughput 1000    # the issue's 1,000-application figure\n\
-         scripts/bench --phases ha          # only the high-availability figures (3 deploys -n 3, 3 failovers; --quick: 1, 2)\n```\n\n\
+         scripts/bench --phases ha          # only the high-availability figures: 3 deploys -n 3, 3 failovers (--quick: 1, 2)\n```\n\n\
          `scripts/bench` runs `scripts/setup` (PostgreSQL, MariaDB, FerretDB), builds `tether` and `tether-bench` in release \
          mode, exports `TETHER_FERRETDB_BIN` (`.tools/bin/ferretdb` unless set), and runs the harness against a controller of \
          its own in a fresh temporary `TETHER_HOME` (destroyed at the end). It rewrites this file, `bench/latest.svg` and \
-         `bench/latest.json`; the high-availability phases (run by default after the others, or alone with `--phases ha`) \
-         write `bench/ha.md` and `bench/ha.json` instead and replace only their section of this file (a main-only run, \
-         `--phases main`, includes the last `bench/ha.md` as it is), so a partial run never erases the other figures. Run it as root (the servers run as `postgres` and `mysql`) on an otherwise idle machine. \
+         `bench/latest.json`; the high-availability phases (alone with `--phases ha`, after the others with \
+         `--phases all`; not part of a plain run) write `bench/ha.md` and `bench/ha.json` instead and replace only their \
+         section of this file, and a plain run includes the last `bench/ha.md` as it is, so neither erases the other's figures. Run it as root (the servers run as `postgres` and `mysql`) on an otherwise idle machine. \
          Benchmarks are never asserted in tests.\n"
     );
     if let Some(n) = notes {
