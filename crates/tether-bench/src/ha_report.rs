@@ -110,7 +110,7 @@ pub fn splice(text: &str, ha: &str) -> String {
         }
     }
     match text.find("\n## Machine") {
-        Some(i) => format!("{}\n{block}{}", &text[..=i], &text[i + 1..]),
+        Some(i) => format!("{}{block}{}", &text[..=i], &text[i + 1..]),
         None => format!("{}\n{block}", text.trim_end()),
     }
 }
