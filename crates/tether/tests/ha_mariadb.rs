@@ -155,7 +155,13 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
     let r = cluster_status(&c).expect("get-cluster-status");
     let frozen_unit = write_unit(&r);
     let frozen_pid = live_pid(&c.unit_dir(&frozen_unit).join("mysqld.pid")).expect("the write node's mariadbd runs");
-    let frozen_port = ports_of(c.credentials_for(&format!("{DI}/leader"), "mysql")["endpoints"].as_str().unwrap_or_default());
+    // The endpoints may still name the member that wrote while the killed one was away:
+    // wait until they follow the write node back (the watcher's next reading).
+    let write_address = r["members"][frozen_unit.replace('/', "-")]["address"].as_str().unwrap_or_default().to_string();
+    let frozen_port = vec![first_endpoint(&write_address).1];
+    c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name the write node before the freeze", |m| {
+        m["endpoints"].as_str().map(ports_of).as_ref() == Some(&frozen_port)
+    });
     signal(frozen_pid, nix::sys::signal::Signal::SIGSTOP);
     let moved = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints to leave the frozen write node", |m| {
         let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };

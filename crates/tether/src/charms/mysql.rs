@@ -688,11 +688,14 @@ impl ServerCharm for MysqlCharm {
         }
         let galera = ha::is_ha(ctx);
         let running = adopt::endpoint(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
-        if galera && running {
-            // Every unit learns its role and gives its member the current peer list; the
-            // leader re-serves below, which moves the endpoints when the write node moved.
+        if galera {
+            // Every unit learns its role and gives its running member the current peer
+            // list; the leader re-serves below, which moves the endpoints when the write
+            // node moved, also while its own member is down (the write node is another's).
             let password = root_password(ctx)?;
-            ha::refresh_peers(ctx, &self.services, &password, settings_state::applied(ctx)).await?;
+            if running {
+                ha::refresh_peers(ctx, &self.services, &password, settings_state::applied(ctx)).await?;
+            }
             ha::watch(ctx, &self.services, &password);
             let view = ha::cluster(ctx, &password).await?;
             ha::note_role(ctx, &view);
@@ -701,7 +704,7 @@ impl ServerCharm for MysqlCharm {
                 return Ok(());
             }
         }
-        if !ctx.leader || !(galera || server::is_primary(ctx)) || !running {
+        if !ctx.leader || !(galera || (server::is_primary(ctx) && running)) {
             return Ok(());
         }
         let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
