@@ -156,4 +156,15 @@ mod tests {
         assert_eq!(second, first.replace("old", "new"));
         assert_eq!(splice("# B\n", "x"), "# B\n<!-- ha:begin -->\nx\n<!-- ha:end -->\n");
     }
+
+    #[test]
+    fn a_main_report_keeps_the_last_ha_section_and_an_ha_run_replaces_only_it() {
+        let args = crate::defaults(true);
+        let main = crate::report::markdown(&args, &Results::default(), None, Some("## HA\n\nfirst\n"));
+        let (before, after) = main.split_once(BEGIN).expect("the section's markers");
+        assert!(after.contains("first") && after.find(END) < after.find("## Machine"), "{main}");
+        let again = splice(&main, "## HA\n\nsecond\n");
+        assert_eq!(again.split_once(BEGIN).map(|(b, _)| b), Some(before), "what precedes the section is kept");
+        assert!(again.contains("second") && !again.contains("first") && again.contains("## How to reproduce"));
+    }
 }

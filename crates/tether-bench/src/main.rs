@@ -85,10 +85,9 @@ const USAGE: &str = "usage: tether-bench --tether PATH [--quick] [--engines pg,m
   defaults         100 integrations, 200 at once (--throughput 1000 for the issue's figure),
                    20 removals, 20 rotations, 3 deploys, 30 rounds, 3 deploys -n 3, 3 failovers";
 
-fn parse_args() -> Result<Args> {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let quick = argv.iter().any(|a| a == "--quick");
-    let mut a = Args {
+/// What a run does unless told otherwise (`--quick` or not).
+fn defaults(quick: bool) -> Args {
+    Args {
         tether: PathBuf::new(),
         quick,
         engines: engines::ALL.to_vec(),
@@ -109,7 +108,13 @@ fn parse_args() -> Result<Args> {
         failovers: if quick { 2 } else { 3 },
         ha_md: "bench/ha.md".into(),
         ha_json: "bench/ha.json".into(),
-    };
+    }
+}
+
+fn parse_args() -> Result<Args> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let quick = argv.iter().any(|a| a == "--quick");
+    let mut a = defaults(quick);
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().cloned().with_context(|| format!("{flag} needs a value\n{USAGE}"));
