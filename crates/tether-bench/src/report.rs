@@ -107,7 +107,7 @@ fn row_value(r: &Results, engine: &str, key: &str) -> Option<f64> {
     row(r, engine, key).map(|x| x.tether.headline())
 }
 
-fn fmt_num(x: f64, unit: &str) -> String {
+pub(crate) fn fmt_num(x: f64, unit: &str) -> String {
     match unit {
         "MiB" => format!("{x:.1} MiB"),
         "count" => format!("{x:.0}"),
@@ -208,7 +208,7 @@ fn describe(e: Engine) -> String {
     s.replace("CHARM", e.charm()).replace("GRACE", &crate::phases::ROTATION_GRACE.as_secs().to_string())
 }
 
-fn table(s: &mut String, r: &Results, engine: &str) {
+pub(crate) fn table(s: &mut String, r: &Results, engine: &str) {
     let _ = writeln!(s, "| figure | tether p50 | tether p95 | floor p50 | floor p95 | ratio | samples |");
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
     for row in r.rows.iter().filter(|x| x.engine == engine) {
@@ -230,7 +230,7 @@ fn command_line(args: &Args) -> String {
     cmd
 }
 
-pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
+pub fn markdown(args: &Args, r: &Results, notes: Option<&str>, ha: Option<&str>) -> String {
     let m = &r.machine;
     let mut s = String::new();
     let cmd = command_line(args);
@@ -310,6 +310,9 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
             let _ = writeln!(s, "- {k}: {v}");
         }
     }
+    if let Some(ha) = ha {
+        let _ = write!(s, "\n{}\n{}\n{}", crate::ha_report::BEGIN, ha.trim_end(), crate::ha_report::END);
+    }
     let _ = writeln!(s, "\n## Machine\n");
     let _ = writeln!(s, "| | |\n|---|---|");
     for (k, v) in [
@@ -331,11 +334,14 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>) -> String {
         "```shell\nscripts/bench                      # 100 sequential integrations per engine, 200 at once, 20 removals, 20 rotations, 3 deploys\n\
          scripts/bench --quick              # 20, 50, 10, 10, 2: about ten minutes\n\
          scripts/bench --engines pg,mysql   # a subset of pg, mysql, mongo (default all, in that order)\n\
-         scripts/bench --throughput 1000    # the issue's 1,000-application figure\n```\n\n\
+         scripts/bench --throughput 1000    # the issue's 1,000-application figure\n\
+         scripts/bench --phases ha          # only the high-availability figures: 3 deploys -n 3, 3 failovers (--quick: 1, 2)\n```\n\n\
          `scripts/bench` runs `scripts/setup` (PostgreSQL, MariaDB, FerretDB), builds `tether` and `tether-bench` in release \
          mode, exports `TETHER_FERRETDB_BIN` (`.tools/bin/ferretdb` unless set), and runs the harness against a controller of \
          its own in a fresh temporary `TETHER_HOME` (destroyed at the end). It rewrites this file, `bench/latest.svg` and \
-         `bench/latest.json`. Run it as root (the servers run as `postgres` and `mysql`) on an otherwise idle machine. \
+         `bench/latest.json`; the high-availability phases (alone with `--phases ha`, after the others with \
+         `--phases all`; not part of a plain run) write `bench/ha.md` and `bench/ha.json` instead and replace only their \
+         section of this file, and a plain run includes the last `bench/ha.md` as it is, so neither erases the other's figures. Run it as root (the servers run as `postgres` and `mysql`) on an otherwise idle machine. \
          Benchmarks are never asserted in tests.\n"
     );
     if let Some(n) = notes {
@@ -419,7 +425,7 @@ pub fn svg(r: &Results) -> String {
     s
 }
 
-fn figure_json(f: &Figure) -> Value {
+pub(crate) fn figure_json(f: &Figure) -> Value {
     match f {
         Figure::Latency(s) => json!({"n": s.n, "p50": s.p50, "p95": s.p95, "min": s.min, "max": s.max, "mean": s.mean}),
         Figure::Value(v) => json!({"value": v}),
@@ -450,7 +456,9 @@ pub fn write(args: &Args, r: &Results) -> Result<()> {
         }
     }
     let notes = std::fs::read_to_string(&args.notes).ok();
-    std::fs::write(&args.out, markdown(args, r, notes.as_deref())).with_context(|| format!("write {}", args.out.display()))?;
+    let ha = std::fs::read_to_string(&args.ha_md).ok();
+    std::fs::write(&args.out, markdown(args, r, notes.as_deref(), ha.as_deref()))
+        .with_context(|| format!("write {}", args.out.display()))?;
     std::fs::write(&args.svg, svg(r)).with_context(|| format!("write {}", args.svg.display()))?;
     std::fs::write(&args.json, serde_json::to_string_pretty(&json_report(args, r))? + "\n")
         .with_context(|| format!("write {}", args.json.display()))?;

@@ -155,7 +155,13 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
     let r = cluster_status(&c).expect("get-cluster-status");
     let frozen_unit = write_unit(&r);
     let frozen_pid = live_pid(&c.unit_dir(&frozen_unit).join("mysqld.pid")).expect("the write node's mariadbd runs");
-    let frozen_port = ports_of(c.credentials_for(&format!("{DI}/leader"), "mysql")["endpoints"].as_str().unwrap_or_default());
+    // The endpoints may still name the member that wrote while the killed one was away:
+    // wait until they follow the write node back (the watcher's next reading).
+    let write_address = r["members"][frozen_unit.replace('/', "-")]["address"].as_str().unwrap_or_default().to_string();
+    let frozen_port = vec![first_endpoint(&write_address).1];
+    c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name the write node before the freeze", |m| {
+        m["endpoints"].as_str().map(ports_of).as_ref() == Some(&frozen_port)
+    });
     signal(frozen_pid, nix::sys::signal::Signal::SIGSTOP);
     let moved = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints to leave the frozen write node", |m| {
         let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
@@ -226,4 +232,115 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
     for p in ports_of(creds["read-only-endpoints"].as_str().unwrap_or_default()) {
         assert_eq!(count(&MyLogin { port: p, ..writing.clone() }), Ok(total), "every row on the reader at {p}");
     }
+}
+
+/// The server port of every member, from `get-cluster-status`.
+fn member_ports(r: &Value) -> Vec<u16> {
+    let members = r["members"].as_object().unwrap_or_else(|| panic!("no members: {r:#}"));
+    members.values().map(|m| first_endpoint(m["address"].as_str().unwrap_or_default()).1).collect()
+}
+
+/// `get-password` of an internal user, on `unit`.
+fn password_of(c: &Controller, unit: &str, user: &str) -> String {
+    let r = c.action_results(unit, "get-password", &[&format!("username={user}")]);
+    r["password"].as_str().unwrap_or_else(|| panic!("get-password returned no password: {r:#}")).to_string()
+}
+
+/// `user` logs in with `new` on every member and is refused with `old`.
+fn new_password_everywhere(ports: &[u16], user: &str, new: &str, old: &str, what: &str) {
+    for &port in ports {
+        let login = MyLogin { host: "127.0.0.1".into(), port, user: user.into(), password: new.into(), dbname: None };
+        wait_until(&format!("{what}: {user}'s new password on the member at {port}"), SETTLE_TIMEOUT, || match login.outcome() {
+            LoginOutcome::Accepted => Ok(()),
+            other => Err(format!("{other:?}")),
+        });
+        let stale = login.as_user(user, old).outcome();
+        assert!(matches!(stale, LoginOutcome::BadCredentials(_)), "{what}: {user}'s old password must be refused at {port}: {stale:?}");
+    }
+}
+
+#[test]
+fn galera_set_password_changes_every_member_once_and_survives_a_restart_a_controller_kill_and_stop() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MY, "-n", "3", "--config", "profile=testing"]);
+    c.ok(&["deploy", DI, "--config", "database-name=pw_db"]);
+    c.ok(&["integrate", DI, MY]);
+    c.wait_active(&[MY, DI]);
+    let ports = member_ports(&wait_synced(&c, 3, "three synced Galera members"));
+    assert_eq!(ports.len(), 3);
+    let leader = format!("{MY}/leader");
+
+    // set-password for root and for serverconfig, on the leader: one change each,
+    // replicated by Galera; every member takes the new one and refuses the old.
+    let old_root = password_of(&c, &leader, "root");
+    let root = "GaleraRoot1pw";
+    c.action_results(&leader, "set-password", &[&format!("password={root}")]);
+    new_password_everywhere(&ports, "root", root, &old_root, "set-password");
+    let old_config = password_of(&c, &leader, "serverconfig");
+    c.action_results(&leader, "set-password", &["username=serverconfig", "password=GaleraConfig1pw"]);
+    new_password_everywhere(&ports, "serverconfig", "GaleraConfig1pw", &old_config, "set-password serverconfig");
+    for unit in [leader.as_str(), &format!("{MY}/1"), &format!("{MY}/2")] {
+        assert_eq!(password_of(&c, unit, "root"), root, "get-password on {unit}");
+    }
+    c.wait_active(&[MY, DI]);
+
+    // A member that does not take writes, killed afterwards: the supervisor restarts it
+    // (its readiness login is the new root password, handed to every unit), it rejoins
+    // (IST/SST need no password here) and the relation's credentials work on it.
+    let r = cluster_status(&c).expect("get-cluster-status");
+    let writer = write_unit(&r);
+    let victim = (0..3).map(|n| format!("{MY}/{n}")).find(|u| *u != writer).expect("a reader");
+    let pid_file = c.unit_dir(&victim).join("mysqld.pid");
+    let pid = live_pid(&pid_file).expect("the member's mariadbd runs");
+    sigkill(pid);
+    wait_until("the killed member restarted", SETTLE_TIMEOUT, || match live_pid(&pid_file) {
+        Some(p) if p != pid => Ok(()),
+        other => Err(format!("mysqld.pid: {other:?}")),
+    });
+    wait_synced(&c, 3, "the restarted member to rejoin");
+    c.wait_active(&[MY, DI]);
+    new_password_everywhere(&ports, "root", root, &old_root, "after a member's restart");
+    let my = c.credentials_for(&format!("{DI}/leader"), "mysql");
+    let login = MyLogin::from_credentials(&my);
+    for &port in &ports {
+        let at = MyLogin { port, ..login.clone() };
+        wait_until(&format!("the relation's login at {port}"), SETTLE_TIMEOUT, || match at.outcome() {
+            LoginOutcome::Accepted => Ok(()),
+            other => Err(format!("{other:?}")),
+        });
+    }
+
+    // The controller killed after the change reached the cluster but before the hook
+    // committed: the next controller finds which password the members take, and
+    // get-password says the chosen one. The controller is SIGKILLed rather than stopped
+    // before the failpoint is armed, so the members keep running (a `controller stop`
+    // stops all three at once, and Galera then marks none safe to bootstrap).
+    let crashed = "GaleraRoot2pw";
+    c.kill_controller().expect("a controller runs");
+    c.start_controller_with_env(&[("TETHER_FAILPOINT", "hook.set-password.after-effects")]);
+    let armed = c.controller_pid().expect("the armed controller runs");
+    let out = c.tether(&["run", &leader, "set-password", &format!("password={crashed}")]);
+    assert!(c.wait_pid_gone(armed, std::time::Duration::from_secs(120)), "the failpoint never fired: {out}");
+    let log = std::fs::read_to_string(c.home().join("logs/controller.log")).unwrap_or_default();
+    assert!(log.contains("failpoint hook.set-password.after-effects "), "the controller died elsewhere: {out}");
+    assert_eq!(c.tether(&["status"]).code, 0, "a plain command starts the controller again");
+    c.wait_settled(std::time::Duration::from_millis(2500), |_| true);
+    if password_of(&c, &leader, "root") != crashed {
+        c.action_results(&leader, "set-password", &[&format!("password={crashed}")]);
+    }
+    assert_eq!(password_of(&c, &leader, "root"), crashed);
+    new_password_everywhere(&ports, "root", crashed, root, "after a controller kill");
+    wait_synced(&c, 3, "three synced members after the controller kill");
+    c.wait_active(&[MY, DI]);
+    assert_eq!(password_of(&c, &format!("{MY}/2"), "root"), crashed, "get-password on a non-leader");
+
+    // `controller stop` stops the members one at a time, so the last marks itself safe to
+    // bootstrap: the next controller starts the cluster again by itself, and the changed
+    // password is the one it runs with.
+    c.ok(&["controller", "stop"]);
+    assert_eq!(c.tether(&["status"]).code, 0, "a plain command starts the controller again");
+    wait_synced(&c, 3, "the cluster again after controller stop");
+    c.wait_active(&[MY, DI]);
+    new_password_everywhere(&ports, "root", crashed, root, "after controller stop and a restart");
 }

@@ -14,6 +14,7 @@ mod adopt;
 mod config_parity;
 mod data_integrator;
 pub mod external;
+mod galera_passwords;
 mod ha_mode;
 pub mod local;
 mod mongodb;

@@ -17,6 +17,7 @@
 //! (`read-only-endpoints`).
 
 use super::adopt;
+use super::galera_passwords;
 use super::my_logs;
 use super::my_settings;
 use super::mysql_ha as ha;
@@ -173,8 +174,6 @@ fn root_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
 
 /// How messages name the server before it is known which one answers.
 const ENGINE: &str = "MySQL/MariaDB";
-const GALERA_SET_PASSWORD: &str =
-    "set-password is not available under Galera yet: every member's supervisor logs in with the internal passwords";
 const ADOPTED_GET_PASSWORD: &str = "get-password is not available on an adopted server: tether has no internal users there";
 
 /// The admin client of the server this application manages; in adopt mode `None` when
@@ -420,7 +419,8 @@ impl MysqlCharm {
     /// re-serves every relation with the write node's address.
     async fn start_galera(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         ctx.set_status(WorkloadStatus::Maintenance, "starting MariaDB (Galera)")?;
-        let password = ha::await_internal(ctx, root_password).await?;
+        let stored = ha::await_internal(ctx, root_password).await?;
+        let password = galera_passwords::working_root(ctx, &internal_label(&ctx.app), stored).await?;
         let settings = my_settings::desired(ctx)?;
         ha::start(ctx, &self.services, &password, settings.clone()).await?;
         settings_state::record(ctx, &settings)?;
@@ -501,10 +501,7 @@ impl MysqlCharm {
             ctx.action_fail("set-password action can only be run on the leader unit.");
             return Ok(());
         }
-        if ha::is_ha(ctx) {
-            ctx.action_fail(GALERA_SET_PASSWORD);
-            return Ok(());
-        }
+        let galera = ha::is_ha(ctx);
         let username = ctx.action_param_str("username").unwrap_or_else(|| "root".into());
         let key = match SYSTEM_USERS.iter().find(|(u, _)| *u == username) {
             Some((_, key)) if SETTABLE.contains(&username.as_str()) => *key,
@@ -524,12 +521,21 @@ impl MysqlCharm {
         let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
         let label = internal_label(&ctx.app);
         let who = InternalUser { user: &username, label: &label, key, is_admin_login: username == "root" };
+        // The supervisor logs in to check a restarted server: give it the new password.
+        // Under Galera the change reached every member by replication; this unit's member
+        // and the watcher take it now, the other units follow the revision bumped below.
         let supervise = async |ctx: &mut HookContext| {
+            if galera {
+                return galera_passwords::use_root(ctx, &self.services, &new).await;
+            }
             let spec =
                 MariaDbSpec::for_unit(&ctx.unit_dir(), server::primary_port(ctx)?, new.clone()).with_settings(settings_state::applied(ctx));
             Ok(self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?)
         };
         reconcile::rotate_internal_password(ctx, &*admin, &who, &new, supervise).await?;
+        if galera {
+            galera_passwords::bump(ctx)?;
+        }
         Ok(())
     }
 }
@@ -699,11 +705,14 @@ impl ServerCharm for MysqlCharm {
         }
         let galera = ha::is_ha(ctx);
         let running = adopt::endpoint(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
-        if galera && running {
-            // Every unit learns its role and gives its member the current peer list; the
-            // leader re-serves below, which moves the endpoints when the write node moved.
+        if galera {
+            // Every unit learns its role and gives its running member the current peer
+            // list; the leader re-serves below, which moves the endpoints when the write
+            // node moved, also while its own member is down (the write node is another's).
             let password = root_password(ctx)?;
-            ha::refresh_peers(ctx, &self.services, &password, settings_state::applied(ctx)).await?;
+            if running {
+                ha::refresh_peers(ctx, &self.services, &password, settings_state::applied(ctx)).await?;
+            }
             ha::watch(ctx, &self.services, &password);
             let view = ha::cluster(ctx, &password).await?;
             ha::note_role(ctx, &view);
@@ -712,7 +721,7 @@ impl ServerCharm for MysqlCharm {
                 return Ok(());
             }
         }
-        if !ctx.leader || !(galera || server::is_primary(ctx)) || !running {
+        if !ctx.leader || !(galera || (server::is_primary(ctx) && running)) {
             return Ok(());
         }
         let Some(admin) = admin(&self.services, ctx).await? else { return Ok(()) };
@@ -729,6 +738,15 @@ impl ServerCharm for MysqlCharm {
             self.serve_database(ctx, rel, Serve::Always).await?;
         }
         Ok(())
+    }
+
+    /// Under Galera, a changed internal password (`set-password` on the leader) reaches
+    /// this unit's supervisor and the watcher (see `charms::galera_passwords`).
+    async fn leader_settings_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if ha::is_ha(ctx) && server::server_running(ctx, &self.services.supervisor) {
+            galera_passwords::follow(ctx, &self.services, &internal_label(&ctx.app)).await?;
+        }
+        self.settle_status(ctx)
     }
 
     async fn rotation_tick(&self, ctx: &mut HookContext) -> anyhow::Result<()> {

@@ -115,6 +115,11 @@ pub fn record_pending_admin_password(ctx: &HookContext, label: &str, key: &str, 
     Ok(())
 }
 
+/// The new admin password an interrupted change recorded, if any.
+pub fn pending_admin_password(ctx: &HookContext, label: &str, key: &str) -> anyhow::Result<Option<SecretString>> {
+    Ok(internal(ctx, label)?.get(&pending_key(key)).cloned().map(SecretString::new))
+}
+
 /// After the server accepted `new` (or after a restart found that it did): make it the
 /// stored password and forget the pending record (committed with the hook).
 pub fn settle_admin_password(ctx: &mut HookContext, label: &str, key: &str, new: &SecretString) -> anyhow::Result<()> {

@@ -26,6 +26,13 @@ pub trait ServerProcess: Send + Sync + std::fmt::Debug {
     fn stop_signal(&self) -> Signal;
     /// How long a clean shutdown may take before SIGKILL.
     fn stop_grace(&self) -> Duration;
+    /// Whether, at controller shutdown, this server stops one at a time with the other
+    /// units of its application (highest-numbered first) instead of all at once: a Galera
+    /// cluster whose members all stop together marks none safe to bootstrap, and would not
+    /// start again by itself.
+    fn stops_in_turn(&self) -> bool {
+        false
+    }
 }
 
 /// A server of one engine that may still run from a directory nobody supervises.

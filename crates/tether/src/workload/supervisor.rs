@@ -138,12 +138,32 @@ impl Supervisor {
     }
 
     /// Stops every supervised server (controller shutdown); data stays on disk.
+    /// Servers whose spec [`ServerProcess::stops_in_turn`] stop one after another per
+    /// application (the key without its unit number), highest-numbered unit first; all
+    /// others, and the applications among themselves, at once.
     pub async fn stop_all(&self) {
-        let units: Vec<String> = self.inner.units.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        let units: Vec<(String, Arc<Slot>)> =
+            self.inner.units.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, s)| (k.clone(), s.clone())).collect();
+        let mut in_turn: std::collections::BTreeMap<String, Vec<(u64, String)>> = Default::default();
         let mut set = tokio::task::JoinSet::new();
-        for unit in units {
+        for (unit, slot) in units {
+            let turn = slot.ctl.lock().await.as_ref().is_some_and(|w| w.spec.lock().unwrap_or_else(|p| p.into_inner()).stops_in_turn());
+            match unit.rsplit_once('/').filter(|_| turn) {
+                Some((app, n)) => in_turn.entry(app.to_string()).or_default().push((n.parse().unwrap_or(u64::MAX), unit.clone())),
+                None => {
+                    let me = self.clone();
+                    set.spawn(async move { me.stop(&unit).await });
+                }
+            }
+        }
+        for (_, mut members) in in_turn {
+            members.sort_by(|a, b| b.cmp(a));
             let me = self.clone();
-            set.spawn(async move { me.stop(&unit).await });
+            set.spawn(async move {
+                for (_, unit) in members {
+                    me.stop(&unit).await;
+                }
+            });
         }
         while set.join_next().await.is_some() {}
     }

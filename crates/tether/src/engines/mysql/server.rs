@@ -70,6 +70,9 @@ impl ServerProcess for MariaDbSpec {
     fn stop_signal(&self) -> Signal {
         Signal::SIGTERM
     }
+    fn stops_in_turn(&self) -> bool {
+        self.galera.is_some()
+    }
     fn stop_grace(&self) -> Duration {
         STOP_GRACE
     }

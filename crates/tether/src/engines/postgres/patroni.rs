@@ -35,12 +35,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(180);
 const READY_POLL: Duration = Duration::from_millis(200);
 /// Patroni stops PostgreSQL (fast) and releases its leader lock before it exits.
 const STOP_GRACE: Duration = Duration::from_secs(60);
-/// Leader lock lifetime and loop period. Canonical's charm uses Patroni's defaults (30 s,
-/// 10 s); shorter values fail over sooner on one machine, within Patroni's rule
-/// `loop_wait + 2 * retry_timeout <= ttl`.
-pub const TTL_SECS: u64 = 20;
-pub const LOOP_WAIT_SECS: u64 = 5;
-const RETRY_TIMEOUT_SECS: u64 = 5;
+/// Leader lock lifetime, loop period and retry timeout: one definition shared with the
+/// benchmark's bare Patroni floor (`tether_core::patroni_timing`).
+use tether_core::patroni_timing::{LOOP_WAIT_SECS, RETRY_TIMEOUT_SECS, TTL_SECS};
 /// "Every replica synchronous": Patroni takes at most this many.
 const SYNCHRONOUS_NODE_COUNT: u32 = 16;
 /// The user Patroni's REST API asks of unsafe requests (switchover, restart).
