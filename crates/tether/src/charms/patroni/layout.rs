@@ -51,7 +51,7 @@ impl Layout {
     }
 
     /// The passwords the unit's Patroni runs with, from the internal secret.
-    pub(super) fn patroni_passwords(&self, ctx: &HookContext) -> anyhow::Result<PatroniPasswords> {
+    pub fn patroni_passwords(&self, ctx: &HookContext) -> anyhow::Result<PatroniPasswords> {
         let passwords = server::internal(ctx, &(self.label)(&ctx.app))?;
         let pw = |k: &str| passwords.get(k).cloned().map(SecretString::new).ok_or_else(|| anyhow!("internal password {k} missing"));
         Ok(PatroniPasswords {
@@ -72,11 +72,19 @@ impl Layout {
     /// server port) PostgreSQL, claimed once.
     pub(super) fn claim_ports(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         let keys = [STATE_PATRONI_PORT, STATE_ETCD_CLIENT, STATE_ETCD_PEER, self.pg_port];
+        // free_port may hand out a port twice before anything binds it: not one this unit
+        // or another unit of the application (starting at the same time) has claimed.
+        let peers = peers(ctx)?;
         for key in keys {
             if ctx.state_get(key).is_none() {
+                let taken = |p: u16| {
+                    let p = p.to_string();
+                    keys.iter()
+                        .chain([&server::STATE_PORT])
+                        .any(|k| ctx.state_get(k).as_deref() == Some(p.as_str()) || peers.iter().any(|(_, s)| s.get(*k) == Some(&p)))
+                };
                 let mut p = crate::workload::free_port().context("no free port on 127.0.0.1")?;
-                // free_port may hand out the same port twice before anything binds it.
-                while keys.iter().chain([&server::STATE_PORT]).any(|k| ctx.state_get(k).as_deref() == Some(p.to_string().as_str())) {
+                while taken(p) {
                     p = crate::workload::free_port().context("no free port on 127.0.0.1")?;
                 }
                 ctx.state_set(key, &p.to_string());
