@@ -247,4 +247,9 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
     }
     let s = Session::connect(&creds, ferretdb_port(&c, &after).unwrap()).expect("login on the primary");
     assert_eq!(s.count().expect("count"), docs, "every acknowledged document, at the end");
+    // FerretDB's PostgreSQL URL (it holds the password) is in no log.
+    for u in &units {
+        let log = std::fs::read_to_string(c.unit_dir(u).join("mongo.log")).unwrap_or_default();
+        assert!(!log.is_empty() && !log.contains("postgres://"), "{u}'s FerretDB log names no PostgreSQL URL");
+    }
 }

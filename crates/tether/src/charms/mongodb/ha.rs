@@ -236,13 +236,17 @@ pub async fn endpoints(ctx: &HookContext) -> anyhow::Result<Option<Endpoints>> {
 /// it yet (that unit's hook may commit after the leader's hook began).
 const LOOK_AGAIN: Duration = Duration::from_secs(2);
 
-/// Asks for `update-status` on this unit after [`LOOK_AGAIN`].
+/// Asks for `update-status` on every unit of the application after [`LOOK_AGAIN`]: the
+/// primary's unit restarts its FerretDB if it could not yet (it was itself restarting),
+/// and the leader looks again.
 pub fn look_again_soon(ctx: &HookContext, services: &Arc<Services>) {
-    let (model, unit, services) = (ctx.model.clone(), ctx.unit.clone(), services.clone());
+    let (model, app, services) = (ctx.model.clone(), ctx.app.clone(), services.clone());
     tokio::spawn(async move {
         tokio::time::sleep(LOOK_AGAIN).await;
-        if let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) {
-            let _ = engine.request_update_status(&model, &unit);
+        let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) else { return };
+        let Ok(units) = engine.store().read(|tx| tx.units(&model, Some(&app))) else { return };
+        for u in units.iter().filter(|u| u.life == Life::Alive) {
+            let _ = engine.request_update_status(&model, &u.name);
         }
     });
 }
