@@ -119,7 +119,15 @@ fn credentials(c: &Controller, what: &str, accept: impl Fn(&Value) -> bool) -> V
 /// After a fault: `endpoints` names the FerretDB of the unit Patroni reports as primary,
 /// the same credentials log in there and find every acknowledged document, and a new
 /// write is acknowledged (counted in `docs`). Returns the primary unit.
-fn check_after_fault(c: &Controller, before: &Value, docs: &mut u64, what: &str) -> String {
+fn check_after_fault(c: &Controller, before: &Value, docs: &mut u64, what: &str, killed: &[i32]) -> String {
+    // Settled: the unit Patroni reports as primary runs a PostgreSQL that is not a killed one.
+    wait_until(&format!("{what}: a primary whose PostgreSQL runs"), SETTLE_TIMEOUT, || {
+        let primary = primary_unit(c)?;
+        match live_pid(&c.unit_dir(&primary).join("pgdata/postmaster.pid")) {
+            Some(pid) if !killed.contains(&pid) => Ok(()),
+            other => Err(format!("{primary}'s postgres: {other:?}")),
+        }
+    });
     let (primary, port) = wait_until(&format!("{what}: endpoints name the primary's FerretDB"), SETTLE_TIMEOUT, || {
         let primary = primary_unit(c)?;
         let port = ferretdb_port(c, &primary).ok_or("no FerretDB port")?;
@@ -205,8 +213,9 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
 
     // Fault 1: SIGKILL of the primary's PostgreSQL. Patroni promotes a synchronous standby
     // (or, when its health check cannot confirm one in time, restarts the primary in place).
-    sigkill(pid_of(&c, &primary, "postgres"));
-    let now = check_after_fault(&c, &creds, &mut docs, "after SIGKILL of the primary's PostgreSQL");
+    let postgres = pid_of(&c, &primary, "postgres");
+    sigkill(postgres);
+    let now = check_after_fault(&c, &creds, &mut docs, "after SIGKILL of the primary's PostgreSQL", &[postgres]);
     if now == primary {
         eprintln!("Patroni restarted the crashed PostgreSQL of {primary} in place");
     } else {
@@ -221,7 +230,7 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
         Some(p) if p != patroni => Ok(()),
         other => Err(format!("patroni.pid: {other:?}")),
     });
-    let now = check_after_fault(&c, &creds, &mut docs, "after SIGKILL of the primary's Patroni");
+    let now = check_after_fault(&c, &creds, &mut docs, "after SIGKILL of the primary's Patroni", &[]);
 
     // Fault 3: every process of the primary's unit SIGKILLed at once (etcd, Patroni,
     // PostgreSQL, FerretDB): the supervisor restarts them; another unit becomes primary
@@ -239,12 +248,22 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
             false => Err(format!("{back:?}")),
         }
     });
-    let after = check_after_fault(&c, &creds, &mut docs, "after every process of the primary's unit was killed");
+    let after = check_after_fault(&c, &creds, &mut docs, "after every process of the primary's unit was killed", &killed);
     if after == now {
         eprintln!("Patroni kept the primary on the restarted unit {now}");
     } else {
         wait_rejoined(&c, &now, &creds, docs);
     }
+
+    // A switchover (always a move): the endpoints follow to the promoted unit's FerretDB,
+    // and the former primary serves every document as a replica.
+    let target = units.iter().find(|u| **u != after).unwrap().clone();
+    let (out, _) = c.run_action(&target, "promote-to-primary", &[]);
+    assert_eq!(out.code, 0, "promote-to-primary: {out}");
+    let after_switch = check_after_fault(&c, &creds, &mut docs, "after a switchover", &[]);
+    assert_eq!(after_switch, target, "the promoted unit is the primary");
+    wait_rejoined(&c, &after, &creds, docs);
+    let after = after_switch;
     let s = Session::connect(&creds, ferretdb_port(&c, &after).unwrap()).expect("login on the primary");
     assert_eq!(s.count().expect("count"), docs, "every acknowledged document, at the end");
     // FerretDB's PostgreSQL URL (it holds the password) is in no log.

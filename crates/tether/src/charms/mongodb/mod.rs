@@ -124,6 +124,13 @@ pub fn meta() -> CharmMeta {
                 required: vec![],
                 additional_properties: false,
             },
+            ActionSpec {
+                name: "promote-to-primary".into(),
+                description: "Makes this unit the primary by a Patroni switchover (FerretDB over Patroni only).".into(),
+                params: vec![],
+                required: vec![],
+                additional_properties: false,
+            },
             adopt::rotate_action_spec(),
             rotation::action_spec(),
         ],
@@ -595,6 +602,17 @@ impl ServerCharm for MongodbCharm {
                     primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default()
                 };
                 ctx.action_set("replica-set-primary", p.into());
+                Ok(())
+            }
+            "promote-to-primary" if !ha::is_ha(ctx) => {
+                ctx.action_fail("promote-to-primary needs FerretDB over Patroni (mongodb deployed with more than one unit)");
+                Ok(())
+            }
+            "promote-to-primary" => {
+                match super::patroni::promote_self(&ha::LAYOUT, ctx).await {
+                    Ok(()) => ctx.action_log(&format!("{} is the primary", ctx.unit)),
+                    Err(e) => ctx.action_fail(&format!("switchover failed: {e}")),
+                }
                 Ok(())
             }
             adopt::ROTATE_ADMIN_PASSWORD => {
