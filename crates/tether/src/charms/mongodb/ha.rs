@@ -18,9 +18,14 @@
 //! once that unit's FerretDB has (re)started under the current primary; a unit that
 //! restarts asks for `update-status` on every unit so the leader publishes it at once.
 //!
-//! **Mode.** As for `postgresql-k8s`: decided once by the leader at install, `patroni`
-//! only for a `replication` application under FerretDB (mongod has its own replica sets),
-//! deployed with more than one unit and not adopting a server.
+//! **Mode.** As for `postgresql-k8s`: decided once by the leader at install (leader setting
+//! `mongodb-mode`), `ferretdb-patroni` only for a `replication` application under FerretDB
+//! (mongod keeps its own replica-set path), deployed with more than one unit and not
+//! adopting a server; otherwise `single`, the charm as it always was.
+//!
+//! Not handled: `set-password` for `operator` (refused: every FerretDB logs in with it),
+//! and an `add-unit`'s PostgreSQL reaching the URLs of FerretDBs started before it (they
+//! learn it at their next restart).
 
 use super::super::ha_mode::Mode;
 use super::super::patroni::{self, ClusterView, Layout, PasswordKeys, REST_PASSWORD_KEY};
