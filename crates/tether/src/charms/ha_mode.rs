@@ -25,11 +25,17 @@ const POLL: Duration = Duration::from_millis(500);
 impl Mode {
     /// At the leader's install: records the mode from the number of units deployed.
     pub fn decide(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        self.decide_if(ctx, true)
+    }
+
+    /// As [`Mode::decide`], but `single` whatever the number of units unless `clusterable`
+    /// (a charm whose configuration rules a cluster out).
+    pub fn decide_if(&self, ctx: &mut HookContext, clusterable: bool) -> anyhow::Result<()> {
         if !ctx.leader || ctx.leader_settings()?.contains_key(self.key) {
             return Ok(());
         }
         let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
-        let mode = if units.len() > 1 { self.clustered } else { SINGLE };
+        let mode = if clusterable && units.len() > 1 { self.clustered } else { SINGLE };
         ctx.leader_set(&Bag::from([(self.key.to_string(), mode.to_string())]))?;
         Ok(())
     }

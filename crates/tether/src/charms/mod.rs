@@ -23,6 +23,7 @@ mod my_logs;
 mod my_settings;
 mod mysql;
 mod mysql_ha;
+mod patroni;
 mod pg_settings;
 mod postgresql;
 mod postgresql_ha;

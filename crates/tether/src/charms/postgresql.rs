@@ -19,8 +19,9 @@
 //! `rotate-admin-password` gives the admin a new password (see `charms::adopt`).
 
 use super::adopt;
+use super::patroni as cluster_ha;
 use super::pg_settings;
-use super::postgresql_ha as ha;
+use super::postgresql_ha::{self as ha, internal_label, LAYOUT};
 use super::provider::{self, Offer, Request, Serve};
 use super::reconcile::{self, InternalUser, RotateError};
 use super::rotation;
@@ -90,7 +91,7 @@ async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)>
         return Ok((a, ro));
     }
     if ha::is_ha(ctx) {
-        let view = ha::cluster(ctx).await?;
+        let view = cluster_ha::cluster(ctx).await?;
         let (_, port) = view.primary.ok_or_else(|| anyhow!("the Patroni cluster has no primary now"))?;
         let ro: Vec<String> = view.replicas.iter().map(|(_, p)| format!("{LOOPBACK}:{p}")).collect();
         return Ok(((LOOPBACK.to_string(), port), ro.join(",")));
@@ -172,10 +173,6 @@ pub fn meta() -> CharmMeta {
             },
         ],
     }
-}
-
-fn internal_label(app: &str) -> String {
-    format!("{PEERS}.{app}.app")
 }
 
 fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
@@ -402,10 +399,10 @@ impl PostgresqlCharm {
     async fn start_ha(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         ctx.set_status(WorkloadStatus::Maintenance, "starting etcd and Patroni")?;
         let settings = pg_settings::desired(ctx)?;
-        ha::start(ctx, &self.services, &internal_label(&ctx.app), settings.clone()).await?;
-        let view = ha::await_primary(ctx).await?;
-        ha::note_role(ctx, &view);
-        ha::watch(ctx, &self.services);
+        cluster_ha::start(&LAYOUT, ctx, &self.services, settings.clone()).await?;
+        let view = cluster_ha::await_primary(ctx).await?;
+        cluster_ha::note_role(ctx, &view);
+        cluster_ha::watch(ctx, &self.services);
         if ctx.leader {
             if let Some((_, port)) = view.primary {
                 let admin = self.services.pg.get(port, &operator_password(ctx)?).await?;
@@ -437,12 +434,12 @@ impl PostgresqlCharm {
     async fn configure_ha(&self, ctx: &mut HookContext, admin: &PgAdmin, with_patroni_options: bool) -> anyhow::Result<()> {
         let desired = pg_settings::desired(ctx)?;
         let changed: Vec<String> = settings_state::changes(ctx, &desired).into_keys().collect();
-        if !changed.is_empty() || (with_patroni_options && ha::dcs_pending(ctx)?) {
+        if !changed.is_empty() || (with_patroni_options && cluster_ha::dcs_pending(ctx)?) {
             let restart_only = admin.restart_only(&changed).await?;
             if !restart_only.is_empty() {
                 settings_state::restarting(ctx, "PostgreSQL", &restart_only)?;
             }
-            ha::apply_settings(ctx, &internal_label(&ctx.app), &desired, restart_only).await?;
+            cluster_ha::apply_settings(&LAYOUT, ctx, &desired, restart_only).await?;
         }
         pg_settings::extensions(ctx, admin).await
     }
@@ -464,7 +461,7 @@ impl PostgresqlCharm {
             ctx.action_fail("promote-to-primary needs an application deployed with more than one unit (Patroni)");
             return Ok(());
         }
-        match ha::promote_self(ctx, &internal_label(&ctx.app)).await {
+        match cluster_ha::promote_self(&LAYOUT, ctx).await {
             Ok(()) => {
                 ctx.action_log(&format!("{} is the primary", ctx.unit));
                 Ok(())
@@ -483,7 +480,7 @@ impl PostgresqlCharm {
         }
         let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
         // `patroni` is the user of Patroni's REST API (its password unlocks switchovers).
-        let key = if username == ha::REST_USER { Some(ha::REST_PASSWORD_KEY) } else { None };
+        let key = if username == cluster_ha::REST_USER { Some(cluster_ha::REST_PASSWORD_KEY) } else { None };
         let Some(key) = key.or_else(|| SYSTEM_USERS.iter().find(|(u, _)| *u == username).map(|(_, k)| *k)) else {
             ctx.action_fail(&format!(
                 "The action can be run only for system users or Patroni: backup, replication, rewind, operator, monitoring, patroni not {username}"
@@ -506,7 +503,7 @@ impl PostgresqlCharm {
         }
         let patroni = ha::is_ha(ctx);
         let username = ctx.action_param_str("username").unwrap_or_else(|| "operator".into());
-        let key = if patroni && username == ha::REST_USER { Some(ha::REST_PASSWORD_KEY) } else { None };
+        let key = if patroni && username == cluster_ha::REST_USER { Some(cluster_ha::REST_PASSWORD_KEY) } else { None };
         let Some(key) = key.or_else(|| SYSTEM_USERS.iter().find(|(u, _)| *u == username).map(|(_, k)| *k)) else {
             ctx.action_fail(&format!(
                 "The action can be run only for system users: backup, replication, rewind, operator, monitoring not {username}"
@@ -526,10 +523,10 @@ impl PostgresqlCharm {
             return Ok(());
         }
         let label = internal_label(&ctx.app);
-        if patroni && username == ha::REST_USER {
+        if patroni && username == cluster_ha::REST_USER {
             // Only Patroni knows this one: every member's configuration changes.
             server::store_internal_password(ctx, &label, key, &new)?;
-            ha::passwords_changed(ctx, &self.services, &label, pg_settings::desired(ctx)?).await?;
+            cluster_ha::passwords_changed(&LAYOUT, ctx, &self.services, pg_settings::desired(ctx)?).await?;
             ctx.audit("rotated", "action:set-password", &username, "internal user password changed");
             ctx.action_set("password", new.expose().into());
             return Ok(());
@@ -557,7 +554,7 @@ impl PostgresqlCharm {
         }
         if patroni && ["operator", "replication", "rewind"].contains(&username.as_str()) {
             // Patroni logs in (and replicas stream) with these: every member follows.
-            ha::passwords_changed(ctx, &self.services, &label, pg_settings::desired(ctx)?).await?;
+            cluster_ha::passwords_changed(&LAYOUT, ctx, &self.services, pg_settings::desired(ctx)?).await?;
         }
         ctx.action_set("password", new.expose().into());
         Ok(())
@@ -604,7 +601,7 @@ impl ServerCharm for PostgresqlCharm {
     /// The leader makes sure every internal password exists (never replacing one).
     fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         let mut keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
-        keys.push((ha::REST_PASSWORD_KEY, PASSWORD_LEN));
+        keys.push((cluster_ha::REST_PASSWORD_KEY, PASSWORD_LEN));
         server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
     }
 
@@ -655,7 +652,7 @@ impl ServerCharm for PostgresqlCharm {
     async fn config_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if ha::is_ha(ctx) {
             if ctx.leader && server::server_running(ctx, &self.services.supervisor) {
-                if let Some((_, port)) = ha::cluster(ctx).await?.primary {
+                if let Some((_, port)) = cluster_ha::cluster(ctx).await?.primary {
                     let admin = self.services.pg.get(port, &operator_password(ctx)?).await?;
                     self.configure_ha(ctx, &admin, true).await?;
                 }
@@ -703,7 +700,7 @@ impl ServerCharm for PostgresqlCharm {
                 return Ok(ctx.set_status(status, &message)?);
             }
             if !ctx.leader {
-                let primary = ha::recorded_role(ctx).as_deref() == Some("primary");
+                let primary = cluster_ha::recorded_role(ctx).as_deref() == Some("primary");
                 return Ok(ctx.set_status(WorkloadStatus::Active, if primary { PRIMARY } else { "" })?);
             }
         } else if adopted.is_some() {
@@ -723,7 +720,7 @@ impl ServerCharm for PostgresqlCharm {
         match (blocked, adopted) {
             (Some(reason), _) => ctx.set_status(WorkloadStatus::Blocked, &reason)?,
             (None, Some((host, port))) => ctx.set_status(WorkloadStatus::Active, &adopt::active_message(ctx, &host, port, ENGINE))?,
-            (None, None) if patroni && ha::recorded_role(ctx).as_deref() == Some("primary") => {
+            (None, None) if patroni && cluster_ha::recorded_role(ctx).as_deref() == Some("primary") => {
                 ctx.set_status(WorkloadStatus::Active, PRIMARY)?
             }
             (None, None) => ctx.set_status(WorkloadStatus::Active, "")?,
@@ -741,8 +738,8 @@ impl ServerCharm for PostgresqlCharm {
         if patroni && server::server_running(ctx, &self.services.supervisor) {
             // Every unit learns its role; the leader re-serves below, which rewrites the
             // endpoints of every relation when the primary moved.
-            match ha::cluster(ctx).await {
-                Ok(view) if view.primary.is_some() => ha::note_role(ctx, &view),
+            match cluster_ha::cluster(ctx).await {
+                Ok(view) if view.primary.is_some() => cluster_ha::note_role(ctx, &view),
                 Ok(_) => {
                     // A failover in progress: Patroni elects; the next update-status serves.
                     ctx.log("WARNING", "the Patroni cluster has no primary now");
@@ -780,7 +777,7 @@ impl ServerCharm for PostgresqlCharm {
 
     async fn leader_settings_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if ha::is_ha(ctx) && server::server_running(ctx, &self.services.supervisor) {
-            ha::follow_passwords(ctx, &self.services, &internal_label(&ctx.app), pg_settings::desired(ctx)?).await?;
+            cluster_ha::follow_passwords(&LAYOUT, ctx, &self.services, pg_settings::desired(ctx)?).await?;
         }
         self.settle_status(ctx)
     }
@@ -813,7 +810,7 @@ impl ServerCharm for PostgresqlCharm {
             }
             "get-primary" => {
                 let primary = if ha::is_ha(ctx) {
-                    ha::cluster(ctx).await?.primary.map(|(u, _)| u).unwrap_or_default()
+                    cluster_ha::cluster(ctx).await?.primary.map(|(u, _)| u).unwrap_or_default()
                 } else {
                     server::primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default()
                 };
@@ -828,7 +825,7 @@ impl ServerCharm for PostgresqlCharm {
 
     async fn stop(&self, ctx: &mut HookContext) {
         if ha::is_ha(ctx) {
-            ha::stop(ctx, &self.services, &internal_label(&ctx.app)).await;
+            cluster_ha::stop(&LAYOUT, ctx, &self.services).await;
         } else {
             server::stop(ctx, &self.services.supervisor).await;
         }

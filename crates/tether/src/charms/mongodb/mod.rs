@@ -7,6 +7,10 @@
 //! What FerretDB cannot do (replica sets, sharding, role enforcement) is said in the
 //! unit's status, never pretended.
 //!
+//! **High availability** (see [`ha`]): a `replication` application under FerretDB deployed
+//! with more than one unit runs FerretDB on every unit over its own Patroni cluster; with
+//! mongod, the replica set is mongod's own.
+//!
 //! **Adopt mode** (see `charms::adopt`): with `external-endpoint` and `admin-secret` (role
 //! `replication` only) the charm starts no server and no router, and manages `database`
 //! relation users on that server as an admin with `createUser`, `dropUser` and
@@ -15,6 +19,7 @@
 //! touched: `get-password`/`set-password` refuse; `rotate-admin-password` gives the admin a
 //! new password.
 
+mod ha;
 mod shards;
 mod shared;
 
@@ -50,6 +55,8 @@ const ROLES: [&str; 3] = ["replication", "config-server", "shard"];
 const SHARDING_REFUSED: &str = "Sharding roles do not support database interface.";
 const SHARD_ON_FERRETDB: &str = "role shard needs mongod: FerretDB has no sharding";
 const CLUSTER_REFUSED: &str = "Relation to mongos not supported, config role must be config-server";
+const OPERATOR_PASSWORD_UNDER_PATRONI: &str =
+    "set-password for operator is not available under FerretDB over Patroni: every unit's FerretDB logs in with it";
 const ADOPTED_GET_PASSWORD: &str = "get-password is not available on an adopted server: tether has no internal users there";
 
 fn string_param(name: &str, default: Option<&str>, description: &str) -> ActionParam {
@@ -117,6 +124,13 @@ pub fn meta() -> CharmMeta {
                 required: vec![],
                 additional_properties: false,
             },
+            ActionSpec {
+                name: "promote-to-primary".into(),
+                description: "Makes this unit the primary by a Patroni switchover (FerretDB over Patroni only).".into(),
+                params: vec![],
+                required: vec![],
+                additional_properties: false,
+            },
             adopt::rotate_action_spec(),
             rotation::action_spec(),
         ],
@@ -130,7 +144,35 @@ struct Issued {
     password: SecretString,
 }
 
+/// The `backup` and `monitor` users on the server `admin` manages.
+async fn ensure_system_users(ctx: &HookContext, admin: &crate::engines::mongo::MongoAdmin) -> anyhow::Result<()> {
+    let passwords = internal(ctx)?;
+    for (user, key) in SYSTEM_USERS.iter().filter(|(u, _)| *u != "operator") {
+        if let Some(p) = passwords.get(*key) {
+            let roles = roles_for(if *user == "backup" { "backup" } else { "monitor" }, "admin").unwrap_or_default();
+            admin.ensure_user(user, &SecretString::new(p.clone()), &roles).await?;
+        }
+    }
+    Ok(())
+}
+
 impl MongodbCharm {
+    /// Start under Patroni (see [`ha`]): the unit's cluster member and FerretDB; then the
+    /// leader makes the system users (once: they live in the shared PostgreSQL) and
+    /// serves every relation.
+    async fn start_ha(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, "starting etcd, Patroni and FerretDB")?;
+        let (pw, port) = ha::start(ctx, &self.services).await?;
+        let admin = self.services.mongo.get(port, &pw).await?;
+        if ctx.leader {
+            ensure_system_users(ctx, &admin).await?;
+        }
+        let version = admin.version().await.unwrap_or_default();
+        ctx.state_set(server::STATE_VERSION, &format!("{} {version}", MongoEngine::FerretDb.name()));
+        self.repair_drift(ctx).await?;
+        self.settle_status(ctx)
+    }
+
     /// Records (or clears) why relation `rel` is refused, then sets the status.
     fn block(&self, ctx: &mut HookContext, rel: i64, reason: Option<&str>) -> anyhow::Result<()> {
         server::set_blocked(ctx, rel, reason);
@@ -187,25 +229,38 @@ impl MongodbCharm {
 
     async fn serve_database(&self, ctx: &mut HookContext, rel: i64, mode: Serve) -> anyhow::Result<()> {
         let Some(Issued { requests, user, password }) = self.ensure_relation_user(ctx, rel, DATABASE, mode).await? else { return Ok(()) };
+        let mut read_only = None;
         let (hosts, replset) = match adopt::endpoint(ctx) {
             // An adopted server is given as the address it was adopted at (the primary of
             // `external-endpoint`'s list), connected to directly; its replicas are the
             // read-only endpoints.
-            Some((host, port)) => (vec![format!("{host}:{port}")], None),
+            Some((host, port)) => {
+                let replicas = adopt::replicas(ctx);
+                read_only = (!replicas.is_empty()).then(|| replicas.join(","));
+                (vec![format!("{host}:{port}")], None)
+            }
+            None if ha::is_ha(ctx) => {
+                // The primary's FerretDB not serving yet: what was published stays.
+                let Some(e) = ha::endpoints(ctx).await? else {
+                    ha::look_again_soon(ctx, &self.services);
+                    return Ok(());
+                };
+                read_only = Some(e.read_only.iter().map(|(_, p)| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(","));
+                (vec![format!("127.0.0.1:{}", e.primary.1)], None)
+            }
             None => {
                 let (_, port, engine) = primary(ctx)?.ok_or_else(|| anyhow!("no unit runs the MongoDB server"))?;
                 (vec![format!("127.0.0.1:{port}")], (engine == MongoEngine::Mongod).then(|| ctx.app.clone()))
             }
         };
-        let replicas = adopt::replicas(ctx);
         let answers = requests
             .into_iter()
             .map(|request| {
                 let mut offer = Offer::default();
                 offer.plain.insert("database".into(), request.database.clone());
                 offer.plain.insert("endpoints".into(), hosts.join(","));
-                if !replicas.is_empty() {
-                    offer.plain.insert("read-only-endpoints".into(), replicas.join(","));
+                if let Some(ro) = &read_only {
+                    offer.plain.insert("read-only-endpoints".into(), ro.clone());
                 }
                 if let Some(r) = &replset {
                     offer.plain.insert("replset".into(), r.clone());
@@ -306,6 +361,10 @@ impl MongodbCharm {
             ctx.action_fail("Failed changing the password: the password is empty");
             return Ok(());
         }
+        if username == "operator" && ha::is_ha(ctx) {
+            ctx.action_fail(OPERATOR_PASSWORD_UNDER_PATRONI);
+            return Ok(());
+        }
         let label = internal_label(&ctx.app);
         if internal(ctx)?.get(*key).map(String::as_str) != Some(new.expose()) {
             let Some(admin) = managing_admin(&self.services, ctx).await? else { return Ok(()) };
@@ -392,16 +451,23 @@ impl ServerCharm for MongodbCharm {
                 }
             }
         }
-        Ok(())
+        let clusterable = ctx.state_get(STATE_ENGINE).as_deref() == Some("ferretdb") && role(ctx) == "replication";
+        ha::decide_mode(ctx, clusterable)
     }
 
     fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         let mut keys: Vec<(&str, usize)> = SYSTEM_USERS.iter().map(|(_, k)| (*k, PASSWORD_LEN)).collect();
         keys.push(("keyfile", KEYFILE_LEN));
+        if ha::is_ha(ctx) {
+            keys.extend(ha::password_keys().map(|k| (k, PASSWORD_LEN)));
+        }
         server::ensure_internal_secret(ctx, &internal_label(&ctx.app), &keys)
     }
 
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopt::endpoint(ctx).is_none() && ha::await_mode(ctx).await? {
+            return self.start_ha(ctx).await;
+        }
         if !server::is_primary(ctx) {
             return server::standby_status(ctx, "a replica set");
         }
@@ -428,13 +494,7 @@ impl ServerCharm for MongodbCharm {
         let spec = |port, operator_password| MongoSpec { port, operator_password, ..template.clone() };
         let (pw, port, moved) = server::start_workload(ctx, &self.services.supervisor, &label, "operator-password", spec).await?;
         let admin = self.services.mongo.get(port, &pw).await?;
-        let passwords = internal(ctx)?;
-        for (user, key) in SYSTEM_USERS.iter().filter(|(u, _)| *u != "operator") {
-            if let Some(p) = passwords.get(*key) {
-                let roles = roles_for(if *user == "backup" { "backup" } else { "monitor" }, "admin").unwrap_or_default();
-                admin.ensure_user(user, &SecretString::new(p.clone()), &roles).await?;
-            }
-        }
+        ensure_system_users(ctx, &admin).await?;
         let version = admin.version().await.unwrap_or_default();
         ctx.state_set(server::STATE_VERSION, &format!("{} {version}", engine.name()));
         if moved {
@@ -445,6 +505,14 @@ impl ServerCharm for MongodbCharm {
     }
 
     fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        if ha::is_ha(ctx) {
+            let status = match (server::workload_problem(ctx, &self.services.supervisor, "FerretDB"), server::first_blocked(ctx)) {
+                (Some(problem), _) => problem,
+                (None, Some(reason)) => (WorkloadStatus::Blocked, reason),
+                (None, None) => (WorkloadStatus::Active, ha::role_message(ctx).to_string()),
+            };
+            return Ok(ctx.set_status(status.0, &status.1)?);
+        }
         if !server::is_primary(ctx) || ctx.state_get(STATE_ENGINE).as_deref() == Some("none") {
             return Ok(());
         }
@@ -482,8 +550,13 @@ impl ServerCharm for MongodbCharm {
     /// Drift repair on update-status (see postgresql-k8s): `relation-<n>` users no live
     /// relation owns are dropped, live ones re-ensured.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        let patroni = ha::is_ha(ctx);
+        if patroni && ha::follow(ctx, &self.services).await?.is_none() {
+            // Patroni elects a primary; the watcher asks again once it has.
+            return Ok(());
+        }
         let running = adopt::endpoint(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
-        if !ctx.leader || !server::is_primary(ctx) || !running {
+        if !ctx.leader || !(patroni || (server::is_primary(ctx) && running)) {
             return Ok(());
         }
         let Some(admin) = managing_admin(&self.services, ctx).await? else { return Ok(()) };
@@ -529,8 +602,23 @@ impl ServerCharm for MongodbCharm {
             "get-password" => self.get_password(ctx).await,
             "set-password" => self.set_password(ctx).await,
             "get-primary" => {
-                let p = primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default();
+                let p = if ha::is_ha(ctx) {
+                    super::patroni::cluster(ctx).await?.primary.map(|(u, _)| u).unwrap_or_default()
+                } else {
+                    primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default()
+                };
                 ctx.action_set("replica-set-primary", p.into());
+                Ok(())
+            }
+            "promote-to-primary" if !ha::is_ha(ctx) => {
+                ctx.action_fail("promote-to-primary needs FerretDB over Patroni (mongodb deployed with more than one unit)");
+                Ok(())
+            }
+            "promote-to-primary" => {
+                match super::patroni::promote_self(&ha::LAYOUT, ctx).await {
+                    Ok(()) => ctx.action_log(&format!("{} is the primary", ctx.unit)),
+                    Err(e) => ctx.action_fail(&format!("switchover failed: {e}")),
+                }
                 Ok(())
             }
             adopt::ROTATE_ADMIN_PASSWORD => {
@@ -543,7 +631,11 @@ impl ServerCharm for MongodbCharm {
 
     async fn stop(&self, ctx: &mut HookContext) {
         self.stop_admin_router(ctx).await;
-        server::stop(ctx, &self.services.supervisor).await;
+        if ha::is_ha(ctx) {
+            ha::stop(ctx, &self.services).await;
+        } else {
+            server::stop(ctx, &self.services.supervisor).await;
+        }
     }
 
     async fn after_remove(&self, ctx: &mut HookContext, port: Option<u16>) {

@@ -3,6 +3,7 @@
 //! its role and engine, its internal passwords, the unit that runs the server, and the
 //! admin session of that server.
 
+use super::ha;
 use crate::charms::adopt;
 use crate::charms::server;
 use crate::charms::services::Services;
@@ -25,9 +26,7 @@ impl MongodbCharm {
     }
 }
 
-pub(super) fn internal_label(app: &str) -> String {
-    format!("{app}.app")
-}
+pub(super) use super::ha::internal_label;
 
 pub(super) fn role(ctx: &HookContext) -> String {
     ctx.config_str("role").unwrap_or_else(|| "replication".into())
@@ -50,8 +49,19 @@ pub(super) fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16, 
     }))
 }
 
+/// The admin session of the server this application runs: under FerretDB over Patroni
+/// the primary's FerretDB once it serves, else this unit's (every FerretDB writes to the
+/// Patroni primary, and all of them know the users).
 pub(super) async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<Arc<MongoAdmin>> {
-    Ok(services.mongo.get(server::primary_port(ctx)?, &operator_password(ctx)?).await?)
+    let port = if ha::is_ha(ctx) {
+        match ha::endpoints(ctx).await? {
+            Some(e) => e.primary.1,
+            None => server::own_port(ctx)?,
+        }
+    } else {
+        server::primary_port(ctx)?
+    };
+    Ok(services.mongo.get(port, &operator_password(ctx)?).await?)
 }
 
 /// How messages name the server before it is known which one answers.

@@ -6,13 +6,19 @@
 //! `scripts/install-ferretdb` puts it, so a tether built in the repository finds it). A
 //! config option can force either.
 //!
-//! **FerretDB** (v1.24, SQLite backend under the data directory, its new authentication:
+//! **FerretDB** (v1.24, SQLite backend under the data directory, or PostgreSQL when the
+//! spec gives a `postgresql_url` (a highly available application's own Patroni cluster),
+//! with its new authentication:
 //! users stored in `admin.system.users`, SCRAM-SHA-256). `operator` is created by
 //! FerretDB's own setup on the first start (setup runs only while `admin` does not exist);
 //! its password reaches the child through the `FERRETDB_SETUP_PASSWORD` environment
 //! variable, never argv or a file. Other `FERRETDB_*` variables of tether's environment
 //! are not passed on. FerretDB has no replica sets (the spec's `replset` is not used and
-//! clients get no `replicaSet`), no keyfile and no roles.
+//! clients get no `replicaSet`), no keyfile and no roles. The PostgreSQL URL holds a
+//! password, so it reaches the child as `FERRETDB_POSTGRESQL_URL`, never argv. FerretDB
+//! loads the backend's list of databases and collections once, at its first login, and
+//! keeps it: one started before another FerretDB created a collection does not see it
+//! until it restarts (the charm restarts it when that matters, see `charms::mongodb::ha`).
 //!
 //! **mongod** (`--auth --keyFile --replSet <replset> --bind_ip 127.0.0.1 --port`): on the
 //! first start the replica set is initiated and `operator` created through the localhost
@@ -58,6 +64,8 @@ pub struct MongoSpec {
     pub cluster_role: ClusterRole,
     /// The content of mongod's `--keyFile`; `None` keeps the file there (or makes a random one).
     pub keyfile: Option<SecretString>,
+    /// FerretDB's PostgreSQL backend (a libpq URL with its password); `None`: SQLite.
+    pub postgresql_url: Option<SecretString>,
 }
 
 /// A mongod's place in a sharded cluster (`--configsvr`, `--shardsvr`, or neither).
@@ -99,6 +107,7 @@ impl MongoSpec {
             replset,
             cluster_role: ClusterRole::ReplicaSet,
             keyfile: None,
+            postgresql_url: None,
         }
     }
 }
@@ -254,18 +263,14 @@ use std::os::unix::fs::DirBuilderExt;
 pub fn args(spec: &MongoSpec, keyfile: &Path) -> Vec<String> {
     let dir = spec.data_dir.display();
     match spec.engine {
-        MongoEngine::FerretDb => vec![
-            "--handler=sqlite".into(),
-            format!("--sqlite-url=file:{dir}/"),
-            format!("--state-dir={dir}"),
-            format!("--listen-addr=127.0.0.1:{}", spec.port),
-            "--debug-addr=-".into(),
-            "--telemetry=disable".into(),
-            "--test-enable-new-auth".into(),
-            format!("--setup-username={ADMIN_USER}"),
-            "--setup-database=admin".into(),
-            "--log-format=text".into(),
-        ],
+        MongoEngine::FerretDb => {
+            let backend = match spec.postgresql_url {
+                // The URL itself comes through the environment (it holds a password).
+                Some(_) => vec!["--handler=postgresql".into()],
+                None => vec!["--handler=sqlite".into(), format!("--sqlite-url=file:{dir}/")],
+            };
+            backend.into_iter().chain(ferretdb_common_args(spec)).collect()
+        }
         MongoEngine::Mongod => {
             let mut a = vec![
                 "--dbpath".into(),
@@ -291,6 +296,20 @@ pub fn args(spec: &MongoSpec, keyfile: &Path) -> Vec<String> {
     }
 }
 
+/// FerretDB's arguments whatever its backend; `--state-dir` names the data directory.
+fn ferretdb_common_args(spec: &MongoSpec) -> Vec<String> {
+    vec![
+        format!("--state-dir={}", spec.data_dir.display()),
+        format!("--listen-addr=127.0.0.1:{}", spec.port),
+        "--debug-addr=-".into(),
+        "--telemetry=disable".into(),
+        "--test-enable-new-auth".into(),
+        format!("--setup-username={ADMIN_USER}"),
+        "--setup-database=admin".into(),
+        "--log-format=text".into(),
+    ]
+}
+
 /// A path FerretDB's `file:` SQLite URL carries unchanged (no escaping happens there).
 fn url_safe(p: &Path) -> bool {
     p.to_str().is_some_and(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+@=,".contains(c)))
@@ -300,7 +319,7 @@ fn spawn(spec: &MongoSpec, bin: &Path) -> Result<Proc, WorkloadError> {
     let keyfile = unit_dir(spec).join(KEYFILE);
     match spec.engine {
         MongoEngine::Mongod => write_keyfile(&keyfile, spec.keyfile.as_ref())?,
-        MongoEngine::FerretDb if !url_safe(&spec.data_dir) => {
+        MongoEngine::FerretDb if spec.postgresql_url.is_none() && !url_safe(&spec.data_dir) => {
             let e = std::io::Error::other("FerretDB's SQLite URL cannot hold this path (use letters, digits and / . _ - + @ = , only)");
             return Err(prep("check data directory", &spec.data_dir)(e));
         }
@@ -318,6 +337,9 @@ fn spawn(spec: &MongoSpec, bin: &Path) -> Result<Proc, WorkloadError> {
     }
     if spec.engine == MongoEngine::FerretDb {
         cmd.env("FERRETDB_SETUP_PASSWORD", spec.operator_password.expose());
+        if let Some(url) = &spec.postgresql_url {
+            cmd.env("FERRETDB_POSTGRESQL_URL", url.expose());
+        }
     }
     cmd.current_dir(&spec.data_dir).stdin(Stdio::null()).stdout(log).stderr(log2).kill_on_drop(false).process_group(0);
     let child = cmd.spawn().map_err(|e| WorkloadError::Spawn { program: bin.to_path_buf(), source: e })?;
@@ -366,8 +388,8 @@ pub fn is_server_of(pid: u32, data_dir: &Path) -> bool {
         return false;
     }
     let dir = data_dir.display().to_string();
-    // mongod: `--dbpath <dir>`; FerretDB: its SQLite URL; mongos: its keyfile in `<dir>`.
-    argv.any(|a| a == dir || a == format!("--sqlite-url=file:{dir}/") || Path::new(a.as_ref()).parent() == Some(data_dir))
+    // mongod: `--dbpath <dir>`; FerretDB: its state directory; mongos: its keyfile in `<dir>`.
+    argv.any(|a| a == dir || a == format!("--state-dir={dir}") || Path::new(a.as_ref()).parent() == Some(data_dir))
 }
 
 /// Adopts a live server of this data directory, or clears a stale pid file.

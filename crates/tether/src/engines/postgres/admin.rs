@@ -316,6 +316,19 @@ impl PgAdmin {
         Ok(())
     }
 
+    /// Makes `database` exist (owned by `operator`), for a server's own use such as
+    /// FerretDB's storage; a concurrent creation counts as done.
+    pub async fn ensure_database(&self, database: &str) -> Result<(), PgError> {
+        let session = self.session().await?;
+        if database_exists(&session, database).await? {
+            return Ok(());
+        }
+        match session.batch_execute(&pg_plan::create_database_as(self.steward(), database)?).await {
+            Err(e) if e.code() != Some(&SqlState::DUPLICATE_DATABASE) => Err(step("creating the database")(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Makes a relation user exist with exactly this password and these extra roles, its
     /// database exist and be reachable only by it (and the admins), and gives it the
     /// database's objects. Idempotent; returns whether the user was created.

@@ -1,0 +1,283 @@
+//! `mongodb` deployed with more than one unit under FerretDB: every unit runs the
+//! application's Patroni cluster (`charms::patroni`: an etcd member, a Patroni and its
+//! PostgreSQL) and one FerretDB that stores its data there, so losing a unit loses
+//! neither data (Patroni replicates synchronously and fails over) nor service (another
+//! unit's FerretDB serves the same data).
+//!
+//! **Following the primary.** Every FerretDB is given every unit's PostgreSQL in one
+//! libpq URL with `target_session_attrs=read-write` (FerretDB's pgx driver tries the
+//! hosts in turn and keeps the one that takes writes), so it reaches the Patroni primary
+//! wherever it is, without being re-pointed. Requirers get the FerretDB of the Patroni
+//! primary's unit as `endpoints` and the other healthy members' as `read-only-endpoints`
+//! (they serve the same data; `read-only` says what a requirer should use them for).
+//!
+//! **FerretDB's cache.** FerretDB reads the list of databases and collections once, at its
+//! first login, and never again. So a FerretDB restarts whenever the Patroni primary it
+//! last started under is no longer the primary (on the `update-status` the watcher asks
+//! for after a failover), and the leader publishes a unit's FerretDB as `endpoints` only
+//! once that unit's FerretDB has (re)started under the current primary; a unit that
+//! restarts asks for `update-status` on every unit so the leader publishes it at once.
+//!
+//! **Mode.** As for `postgresql-k8s`: decided once by the leader at install (leader setting
+//! `mongodb-mode`), `ferretdb-patroni` only for a `replication` application under FerretDB
+//! (mongod keeps its own replica-set path), deployed with more than one unit and not
+//! adopting a server; otherwise `single`, the charm as it always was.
+//!
+//! Not handled: `set-password` for `operator` (refused: every FerretDB logs in with it),
+//! and an `add-unit`'s PostgreSQL reaching the URLs of FerretDBs started before it (they
+//! learn it at their next restart).
+
+use super::super::ha_mode::Mode;
+use super::super::patroni::{self, ClusterView, Layout, PasswordKeys, REST_PASSWORD_KEY};
+use super::super::server;
+use super::super::services::Services;
+use crate::engine::context::HookContext;
+use crate::engines::mongo::{MongoEngine, MongoSpec};
+use crate::engines::postgres::SUPERUSER;
+use crate::secret::SecretString;
+use anyhow::anyhow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tether_core::life::Life;
+
+/// The label of the application's internal secret (MongoDB's passwords, and PostgreSQL's
+/// and Patroni's under FerretDB over Patroni).
+pub fn internal_label(app: &str) -> String {
+    format!("{app}.app")
+}
+
+/// mongodb's cluster: PostgreSQL on its own port beside FerretDB's, Patroni beside the
+/// unit's workload (FerretDB), its passwords as their own keys of the internal secret.
+pub const LAYOUT: Layout = Layout {
+    mode: Mode { key: "mongodb-mode", clustered: "ferretdb-patroni" },
+    label: internal_label,
+    passwords: PasswordKeys {
+        superuser: "postgresql-operator-password",
+        replication: "postgresql-replication-password",
+        rewind: "postgresql-rewind-password",
+        rest: REST_PASSWORD_KEY,
+    },
+    pg_port: "postgresql-port",
+    patroni_suffix: "#patroni",
+};
+
+/// The internal-secret keys the cluster adds (made by the leader, never replaced).
+pub fn password_keys() -> [&'static str; 4] {
+    let k = &LAYOUT.passwords;
+    [k.superuser, k.replication, k.rewind, k.rest]
+}
+
+/// FerretDB's PostgreSQL database.
+const DATABASE: &str = "ferretdb";
+/// Unit state: the Patroni primary (a unit) when this unit's FerretDB last started.
+const STATE_STARTED_UNDER: &str = "ferretdb-started-under";
+/// Leader setting: FerretDB's first start made its `operator` user (the others wait for it,
+/// so one FerretDB alone runs FerretDB's setup).
+const SETUP_DONE: &str = "ferretdb-setup";
+const WAIT_FOR_SETUP: Duration = Duration::from_secs(180);
+const POLL: Duration = Duration::from_millis(500);
+/// The status messages (Canonical's `Primary`, and what runs).
+pub const PRIMARY_MESSAGE: &str = "Primary (FerretDB over Patroni)";
+pub const REPLICA_MESSAGE: &str = "replica (FerretDB over Patroni)";
+
+/// At the leader's install: the mode (see the module docs).
+pub fn decide_mode(ctx: &mut HookContext, clusterable: bool) -> anyhow::Result<()> {
+    LAYOUT.mode.decide_if(ctx, clusterable)
+}
+
+/// Whether the application runs FerretDB over Patroni (as far as is committed).
+pub fn is_ha(ctx: &HookContext) -> bool {
+    LAYOUT.mode.is_clustered(ctx)
+}
+
+/// The mode, waiting (bounded) for the leader's install to record it.
+pub async fn await_mode(ctx: &HookContext) -> anyhow::Result<bool> {
+    LAYOUT.mode.wait(ctx).await
+}
+
+/// `postgres://operator:…@<every unit's PostgreSQL>/ferretdb?target_session_attrs=read-write`.
+fn postgresql_url(ctx: &HookContext) -> anyhow::Result<SecretString> {
+    let password = LAYOUT.patroni_passwords(ctx)?.operator;
+    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
+    let mut hosts: Vec<String> = ctx.state_get(LAYOUT.pg_port).into_iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    hosts.extend(
+        units
+            .iter()
+            .filter(|u| u.name != ctx.unit && u.life == Life::Alive)
+            .filter_map(|u| u.state.get(LAYOUT.pg_port))
+            .map(|p| format!("127.0.0.1:{p}")),
+    );
+    Ok(SecretString::new(format!(
+        "postgres://{SUPERUSER}:{}@{}/{DATABASE}?target_session_attrs=read-write",
+        percent_encode(password.expose()),
+        hosts.join(",")
+    )))
+}
+
+/// Percent-encodes everything but ASCII letters and digits (a password in a URL).
+fn percent_encode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// The unit's FerretDB over the cluster, on `port` with `operator`'s password.
+fn ferretdb_spec(ctx: &HookContext, port: u16, operator_password: SecretString) -> anyhow::Result<MongoSpec> {
+    let base = MongoSpec::for_unit(&ctx.unit_dir(), port, operator_password, MongoEngine::FerretDb, None);
+    Ok(MongoSpec { postgresql_url: Some(postgresql_url(ctx)?), ..base })
+}
+
+/// Starts the unit's etcd member and Patroni, waits for a primary, makes FerretDB's
+/// database there, then starts the unit's FerretDB (a unit other than the leader once the
+/// leader's FerretDB has run FerretDB's setup). Returns `operator`'s working password and
+/// FerretDB's port.
+pub async fn start(ctx: &mut HookContext, services: &Arc<Services>) -> anyhow::Result<(SecretString, u16)> {
+    patroni::start(&LAYOUT, ctx, services, BTreeMap::new()).await?;
+    let view = patroni::await_primary(ctx).await?;
+    patroni::note_role(ctx, &view);
+    patroni::watch(ctx, services);
+    let (_, pg_port) = view.primary.clone().ok_or_else(|| anyhow!("the Patroni cluster has no primary now"))?;
+    let pg = services.pg.get(pg_port, &LAYOUT.patroni_passwords(ctx)?.operator).await?;
+    pg.ensure_database(DATABASE).await?;
+    if !ctx.leader {
+        await_setup(ctx).await?;
+    }
+    let label = internal_label(&ctx.app);
+    let spec = |port, pw| ferretdb_spec(ctx, port, pw);
+    let template = spec(0, SecretString::new(String::new()))?;
+    let (pw, port, _) = server::start_workload(ctx, &services.supervisor, &label, "operator-password", |port, operator_password| {
+        MongoSpec { port, operator_password, ..template.clone() }
+    })
+    .await?;
+    if ctx.leader {
+        ctx.leader_set(&BTreeMap::from([(SETUP_DONE.to_string(), "done".to_string())]))?;
+    }
+    started_under(ctx, &view);
+    Ok((pw, port))
+}
+
+/// Waits (bounded) until the leader's FerretDB has made `operator`.
+async fn await_setup(ctx: &HookContext) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while !ctx.leader_settings()?.contains_key(SETUP_DONE) {
+        if started.elapsed() > WAIT_FOR_SETUP {
+            return Err(anyhow!("the leader's FerretDB has not started yet"));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(())
+}
+
+fn started_under(ctx: &mut HookContext, view: &ClusterView) {
+    if let Some((primary, _)) = &view.primary {
+        ctx.state_set(STATE_STARTED_UNDER, primary);
+    }
+}
+
+/// On `update-status`: the unit learns its role, and restarts its FerretDB when the
+/// Patroni primary changed since it started (FerretDB's cache, see the module docs); a
+/// restarted FerretDB asks for `update-status` on every unit so the leader publishes it.
+/// `None` while Patroni elects.
+pub async fn follow(ctx: &mut HookContext, services: &Services) -> anyhow::Result<Option<ClusterView>> {
+    let view = match patroni::cluster(ctx).await {
+        Ok(v) if v.primary.is_some() => v,
+        Ok(_) => return Ok(None),
+        Err(e) => {
+            ctx.log("WARNING", &format!("cannot learn the primary: {e}"));
+            return Ok(None);
+        }
+    };
+    patroni::note_role(ctx, &view);
+    let primary = view.primary.as_ref().map(|(u, _)| u.clone());
+    if ctx.state_get(STATE_STARTED_UNDER) != primary && server::server_running(ctx, &services.supervisor) {
+        let key = server::workload_key(ctx);
+        let internal = server::internal(ctx, &internal_label(&ctx.app))?;
+        let password =
+            internal.get("operator-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("operator password missing"))?;
+        let spec = ferretdb_spec(ctx, server::own_port(ctx)?, password)?;
+        ctx.log("INFO", "FerretDB restarts to read the databases of the new primary");
+        services.supervisor.stop(&key).await;
+        services.supervisor.ensure_running(&key, spec).await?;
+        started_under(ctx, &view);
+        if let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) {
+            for u in ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?.iter().filter(|u| u.name != ctx.unit) {
+                let _ = engine.request_update_status(&ctx.model, &u.name);
+            }
+        }
+    }
+    Ok(Some(view))
+}
+
+/// The FerretDB requirers write to (the Patroni primary's unit, once its FerretDB started
+/// under that primary) and the other healthy members' FerretDBs: unit and port each.
+pub struct Endpoints {
+    pub primary: (String, u16),
+    pub read_only: Vec<(String, u16)>,
+}
+
+/// Where requirers are sent now; `None` while the primary's FerretDB has not restarted
+/// under it yet (the endpoints already published stay).
+pub async fn endpoints(ctx: &HookContext) -> anyhow::Result<Option<Endpoints>> {
+    let view = patroni::cluster(ctx).await?;
+    let Some((primary, _)) = view.primary else { return Ok(None) };
+    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
+    let state_of = |unit: &str| {
+        if unit == ctx.unit {
+            Some(ctx.unit_state().clone())
+        } else {
+            units.iter().find(|u| u.name == unit).map(|u| u.state.clone())
+        }
+    };
+    let port_of = |state: &BTreeMap<String, String>| state.get(server::STATE_PORT).and_then(|p| p.parse::<u16>().ok());
+    let Some(state) = state_of(&primary) else { return Ok(None) };
+    if state.get(STATE_STARTED_UNDER) != Some(&primary) {
+        return Ok(None);
+    }
+    let Some(port) = port_of(&state) else { return Ok(None) };
+    let read_only = view.replicas.iter().filter_map(|(u, _)| Some((u.clone(), port_of(&state_of(u)?)?))).collect();
+    Ok(Some(Endpoints { primary: (primary, port), read_only }))
+}
+
+/// How soon the leader looks again when the primary's FerretDB has not restarted under
+/// it yet (that unit's hook may commit after the leader's hook began).
+const LOOK_AGAIN: Duration = Duration::from_secs(2);
+
+/// Asks for `update-status` on every unit of the application after [`LOOK_AGAIN`]: the
+/// primary's unit restarts its FerretDB if it could not yet (it was itself restarting),
+/// and the leader looks again.
+pub fn look_again_soon(ctx: &HookContext, services: &Arc<Services>) {
+    let (model, app, services) = (ctx.model.clone(), ctx.app.clone(), services.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(LOOK_AGAIN).await;
+        let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) else { return };
+        let Ok(units) = engine.store().read(|tx| tx.units(&model, Some(&app))) else { return };
+        for u in units.iter().filter(|u| u.life == Life::Alive) {
+            let _ = engine.request_update_status(&model, &u.name);
+        }
+    });
+}
+
+/// The stop hook: FerretDB, then the cluster's part of the unit (see `patroni::stop`).
+pub async fn stop(ctx: &HookContext, services: &Services) {
+    server::stop(ctx, &services.supervisor).await;
+    patroni::stop(&LAYOUT, ctx, services).await;
+}
+
+/// The unit's status message from its recorded role.
+pub fn role_message(ctx: &HookContext) -> &'static str {
+    if patroni::recorded_role(ctx).as_deref() == Some("primary") {
+        PRIMARY_MESSAGE
+    } else {
+        REPLICA_MESSAGE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_the_url_is_percent_encoded() {
+        assert_eq!(percent_encode("aZ9"), "aZ9");
+        assert_eq!(percent_encode("a@b/c:d%"), "a%40b%2Fc%3Ad%25");
+    }
+}

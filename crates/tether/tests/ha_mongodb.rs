@@ -1,0 +1,274 @@
+//! High availability of `mongodb` under FerretDB, end to end on real servers: `deploy
+//! mongodb -n 3` runs an etcd member, a Patroni with its PostgreSQL and a FerretDB per
+//! unit, every FerretDB storing its data in the application's Patroni cluster. A
+//! data-integrator's credentials are issued once and keep working, with every
+//! acknowledged document, after SIGKILL of the primary unit's PostgreSQL, of its Patroni
+//! and of every process of the unit; `endpoints` follows the Patroni primary's FerretDB
+//! and a killed unit rejoins as a replica. `update-status` runs every 10 minutes here, so
+//! what follows a failover is the charm's watcher. Every wait polls a condition, bounded.
+
+mod common;
+
+use common::*;
+use mongodb::bson::{doc, Document};
+use mongodb::options::ClientOptions;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const MONGO: &str = "mongodb";
+const DI: &str = "data-integrator";
+const DATABASE: &str = "ha_docs";
+const COLLECTION: &str = "acknowledged";
+const PRIMARY: &str = "Primary (FerretDB over Patroni)";
+const REPLICA: &str = "replica (FerretDB over Patroni)";
+
+fn sigkill(pid: i32) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+}
+
+/// The FerretDB binary the daemon will find (`.tools/bin/ferretdb` above it, or
+/// `$TETHER_FERRETDB_BIN`): the test fails, never skips, without it.
+fn assert_ferretdb_installed() {
+    let from_env = std::env::var_os("TETHER_FERRETDB_BIN").filter(|p| !p.is_empty()).map(PathBuf::from);
+    let found = from_env.or_else(|| std::path::Path::new(TETHER).ancestors().map(|d| d.join(".tools/bin/ferretdb")).find(|p| p.is_file()));
+    assert!(found.is_some(), "FerretDB is not installed: run scripts/install-ferretdb");
+}
+
+/// A unit's process pids, from the pid files tether and the servers write.
+fn pids(c: &Controller, unit: &str) -> Vec<(&'static str, Option<i32>)> {
+    let dir = c.unit_dir(unit);
+    vec![
+        ("etcd", live_pid(&dir.join("etcd/etcd.pid"))),
+        ("patroni", live_pid(&dir.join("patroni/patroni.pid"))),
+        ("postgres", live_pid(&dir.join("pgdata/postmaster.pid"))),
+        ("ferretdb", live_pid(&dir.join("mongodata/tether-server.pid"))),
+    ]
+}
+
+fn pid_of(c: &Controller, unit: &str, what: &str) -> i32 {
+    pids(c, unit).into_iter().find(|(w, _)| *w == what).and_then(|(_, p)| p).unwrap_or_else(|| panic!("{unit} runs no {what}"))
+}
+
+/// The port a unit's FerretDB listens on (the second line of tether's pid file).
+fn ferretdb_port(c: &Controller, unit: &str) -> Option<u16> {
+    let text = std::fs::read_to_string(c.unit_dir(unit).join("mongodata/tether-server.pid")).ok()?;
+    text.lines().nth(1)?.trim().parse().ok()
+}
+
+fn ports_of(endpoints: &str) -> Vec<u16> {
+    endpoints.split(',').filter(|e| !e.is_empty()).map(|e| first_endpoint(e).1).collect()
+}
+
+/// `get-primary` on the leader: the unit Patroni reports as primary.
+fn primary_unit(c: &Controller) -> Result<String, String> {
+    let (out, task) = c.run_action(&format!("{MONGO}/leader"), "get-primary", &[]);
+    match task["results"]["replica-set-primary"].as_str() {
+        Some(p) if out.code == 0 && !p.is_empty() => Ok(p.to_string()),
+        _ => Err(out.to_string()),
+    }
+}
+
+/// A driver session as the relation's user on one FerretDB; errors as text.
+struct Session {
+    client: mongodb::Client,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Session {
+    fn connect(creds: &Value, port: u16) -> Result<Session, String> {
+        let user = creds["username"].as_str().unwrap_or_default();
+        let password = creds["password"].as_str().unwrap_or_default();
+        let uri = format!("mongodb://{user}:{password}@127.0.0.1:{port}/{DATABASE}?directConnection=true&authSource=admin");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        let client = rt.block_on(async {
+            let mut opts = ClientOptions::parse(&uri).await.map_err(|e| e.to_string())?;
+            opts.server_selection_timeout = Some(Duration::from_secs(5));
+            opts.connect_timeout = Some(Duration::from_secs(5));
+            let client = mongodb::Client::with_options(opts).map_err(|e| e.to_string())?;
+            client.database(DATABASE).run_command(doc! { "connectionStatus": 1 }).await.map_err(|e| format!("login at {port}: {e}"))?;
+            Ok::<_, String>(client)
+        })?;
+        Ok(Session { client, rt })
+    }
+
+    fn coll(&self) -> mongodb::Collection<Document> {
+        self.client.database(DATABASE).collection(COLLECTION)
+    }
+
+    fn insert(&self, n: u64) -> Result<(), String> {
+        self.rt.block_on(async { self.coll().insert_one(doc! { "_id": n as i64 }).await }).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn count(&self) -> Result<u64, String> {
+        self.rt.block_on(async { self.coll().count_documents(doc! {}).await }).map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        self.rt.block_on(async { client.shutdown().immediate(true).await });
+    }
+}
+
+fn credentials(c: &Controller, what: &str, accept: impl Fn(&Value) -> bool) -> Value {
+    c.wait_credentials_for(&format!("{DI}/leader"), "mongodb", what, accept)
+}
+
+/// After a fault: `endpoints` names the FerretDB of the unit Patroni reports as primary,
+/// the same credentials log in there and find every acknowledged document, and a new
+/// write is acknowledged (counted in `docs`). Returns the primary unit.
+fn check_after_fault(c: &Controller, before: &Value, docs: &mut u64, what: &str, killed: &[i32]) -> String {
+    // Settled: the unit Patroni reports as primary runs a PostgreSQL that is not a killed one.
+    wait_until(&format!("{what}: a primary whose PostgreSQL runs"), SETTLE_TIMEOUT, || {
+        let primary = primary_unit(c)?;
+        match live_pid(&c.unit_dir(&primary).join("pgdata/postmaster.pid")) {
+            Some(pid) if !killed.contains(&pid) => Ok(()),
+            other => Err(format!("{primary}'s postgres: {other:?}")),
+        }
+    });
+    let (primary, port) = wait_until(&format!("{what}: endpoints name the primary's FerretDB"), SETTLE_TIMEOUT, || {
+        let primary = primary_unit(c)?;
+        let port = ferretdb_port(c, &primary).ok_or("no FerretDB port")?;
+        let creds = c.credentials_for(&format!("{DI}/leader"), "mongodb");
+        match creds["endpoints"].as_str().map(ports_of) {
+            Some(p) if p == [port] => Ok((primary, port)),
+            other => Err(format!("primary {primary} at {port}, endpoints {other:?}")),
+        }
+    });
+    let creds = c.credentials_for(&format!("{DI}/leader"), "mongodb");
+    assert_eq!((&creds["username"], &creds["password"]), (&before["username"], &before["password"]), "{what}: the same credentials");
+    let s = wait_until(&format!("{what}: the credentials log in on {primary}"), SETTLE_TIMEOUT, || Session::connect(&creds, port));
+    assert_eq!(s.count().expect("count"), *docs, "{what}: every acknowledged document is there");
+    *docs += 1;
+    s.insert(*docs).unwrap_or_else(|e| panic!("{what}: a new write: {e}"));
+    primary
+}
+
+/// A unit killed or demoted comes back as a healthy replica whose FerretDB serves every
+/// document under the same credentials.
+fn wait_rejoined(c: &Controller, unit: &str, creds: &Value, docs: u64) {
+    let port =
+        wait_until(&format!("{unit}'s FerretDB back"), SETTLE_TIMEOUT, || ferretdb_port(c, unit).ok_or_else(|| "no pid file".to_string()));
+    credentials(c, &format!("{unit} listed as a healthy replica"), |m| {
+        m["read-only-endpoints"].as_str().is_some_and(|r| ports_of(r).contains(&port))
+    });
+    wait_until(&format!("{unit}'s FerretDB serving every document"), SETTLE_TIMEOUT, || {
+        let n = Session::connect(creds, port)?.count()?;
+        if n == docs {
+            Ok(())
+        } else {
+            Err(format!("{n} of {docs} documents"))
+        }
+    });
+}
+
+#[test]
+fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
+    assert_ferretdb_installed();
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MONGO, "-n", "3", "--config", "engine=ferretdb"]);
+    c.ok(&["deploy", DI, "--config", &format!("database-name={DATABASE}")]);
+    c.ok(&["integrate", DI, MONGO]);
+    c.wait_active(&[MONGO, DI]);
+
+    let units: Vec<String> = (0..3).map(|n| format!("{MONGO}/{n}")).collect();
+    for u in &units {
+        for (what, pid) in pids(&c, u) {
+            assert!(pid.is_some(), "{u} runs {what}");
+        }
+    }
+    let primary = wait_until("get-primary to name a unit", SETTLE_TIMEOUT, || primary_unit(&c));
+    c.wait_for("the status to say which unit is primary, over Patroni", |s| {
+        let words = workload_words(s, MONGO);
+        Ok(words.len() == 4 && words.iter().skip(1).all(|(u, w, m)| w == "active" && m == if *u == primary { PRIMARY } else { REPLICA }))
+    });
+    let creds =
+        credentials(&c, "two healthy replicas published", |m| m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2));
+    let primary_port = ferretdb_port(&c, &primary).unwrap();
+    assert_eq!(ports_of(creds["endpoints"].as_str().unwrap_or_default()), [primary_port], "{creds:#}");
+    let uri = creds["uris"].as_str().unwrap_or_default();
+    assert!(
+        uri.contains(&format!("@127.0.0.1:{primary_port}/{DATABASE}")) && !uri.contains("replicaSet"),
+        "the URI names the primary's FerretDB"
+    );
+
+    // Documents inserted one by one, each acknowledged before the next.
+    let mut docs = 0;
+    {
+        let s = Session::connect(&creds, ferretdb_port(&c, &primary).unwrap()).expect("login on the primary");
+        for _ in 0..100 {
+            docs += 1;
+            s.insert(docs).expect("insert");
+        }
+    }
+    // The same login works on the other FerretDBs (the users live in the shared
+    // PostgreSQL). They read their catalogue when they started, before this collection
+    // existed, so they serve its documents only once a failover restarted them (below).
+    for u in units.iter().filter(|u| **u != primary) {
+        Session::connect(&creds, ferretdb_port(&c, u).unwrap()).unwrap_or_else(|e| panic!("login on {u}: {e}"));
+    }
+
+    // Fault 1: SIGKILL of the primary's PostgreSQL. Patroni promotes a synchronous standby
+    // (or, when its health check cannot confirm one in time, restarts the primary in place).
+    let postgres = pid_of(&c, &primary, "postgres");
+    sigkill(postgres);
+    let now = check_after_fault(&c, &creds, &mut docs, "after SIGKILL of the primary's PostgreSQL", &[postgres]);
+    if now == primary {
+        eprintln!("Patroni restarted the crashed PostgreSQL of {primary} in place");
+    } else {
+        eprintln!("Patroni failed over from {primary} to {now}");
+        wait_rejoined(&c, &primary, &creds, docs);
+    }
+
+    // Fault 2: SIGKILL of the primary's Patroni: the supervisor restarts it.
+    let patroni = pid_of(&c, &now, "patroni");
+    sigkill(patroni);
+    wait_until("Patroni restarted by the supervisor", SETTLE_TIMEOUT, || match live_pid(&c.unit_dir(&now).join("patroni/patroni.pid")) {
+        Some(p) if p != patroni => Ok(()),
+        other => Err(format!("patroni.pid: {other:?}")),
+    });
+    let now = check_after_fault(&c, &creds, &mut docs, "after SIGKILL of the primary's Patroni", &[]);
+
+    // Fault 3: every process of the primary's unit SIGKILLed at once (etcd, Patroni,
+    // PostgreSQL, FerretDB): the supervisor restarts them; another unit becomes primary
+    // and the killed one rejoins as a replica, or (when its Patroni is back before its
+    // leader lock expires) it stays primary, which is Patroni's rule.
+    let killed: Vec<i32> = pids(&c, &now).into_iter().filter_map(|(_, p)| p).collect();
+    assert_eq!(killed.len(), 4, "{now} runs etcd, Patroni, PostgreSQL and FerretDB");
+    for pid in &killed {
+        sigkill(*pid);
+    }
+    wait_until("every killed process replaced", SETTLE_TIMEOUT, || {
+        let back = pids(&c, &now);
+        match back.iter().all(|(_, p)| p.is_some_and(|p| !killed.contains(&p))) {
+            true => Ok(()),
+            false => Err(format!("{back:?}")),
+        }
+    });
+    let after = check_after_fault(&c, &creds, &mut docs, "after every process of the primary's unit was killed", &killed);
+    if after == now {
+        eprintln!("Patroni kept the primary on the restarted unit {now}");
+    } else {
+        wait_rejoined(&c, &now, &creds, docs);
+    }
+
+    // A switchover (always a move): the endpoints follow to the promoted unit's FerretDB,
+    // and the former primary serves every document as a replica.
+    let target = units.iter().find(|u| **u != after).unwrap().clone();
+    let (out, _) = c.run_action(&target, "promote-to-primary", &[]);
+    assert_eq!(out.code, 0, "promote-to-primary: {out}");
+    let after_switch = check_after_fault(&c, &creds, &mut docs, "after a switchover", &[]);
+    assert_eq!(after_switch, target, "the promoted unit is the primary");
+    wait_rejoined(&c, &after, &creds, docs);
+    let after = after_switch;
+    let s = Session::connect(&creds, ferretdb_port(&c, &after).unwrap()).expect("login on the primary");
+    assert_eq!(s.count().expect("count"), docs, "every acknowledged document, at the end");
+    // FerretDB's PostgreSQL URL (it holds the password) is in no log.
+    for u in &units {
+        let log = std::fs::read_to_string(c.unit_dir(u).join("mongo.log")).unwrap_or_default();
+        assert!(!log.is_empty() && !log.contains("postgres://"), "{u}'s FerretDB log names no PostgreSQL URL");
+    }
+}
