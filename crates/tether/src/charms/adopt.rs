@@ -20,6 +20,7 @@
 //! (the admin's password, crash-safe through the admin secret).
 
 use crate::engine::context::HookContext;
+use crate::engines::admin_pool::AdoptedLogin;
 use crate::engines::tls::TlsCa;
 use crate::engines::{AdoptedAdmin, Classify, ErrorClass};
 use crate::secret::SecretString;
@@ -67,6 +68,20 @@ pub struct Target {
     pub scope: String,
     /// The CA tether's connections trust (`tls-ca`); `None`: unencrypted.
     pub tls: Option<TlsCa>,
+}
+
+impl Target {
+    /// How the engine's admin pool logs in to it.
+    pub fn admin_login(&self) -> AdoptedLogin<'_> {
+        AdoptedLogin {
+            host: &self.host,
+            port: self.port,
+            user: &self.login.user,
+            password: &self.login.password,
+            scope: &self.scope,
+            tls: self.tls.as_ref(),
+        }
+    }
 }
 
 /// The two options, for the charm's metadata; `privileges` says what the admin needs.

@@ -185,10 +185,7 @@ async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Opt
         let port = if ha::is_ha(ctx) { ha::addresses(ctx, &password).await?.0 } else { server::primary_port(ctx)? };
         return Ok(Some(services.mysql.get(port, &password).await?));
     }
-    let admin = adopt::admin(ctx, ENGINE, |t| async move {
-        services.mysql.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope, t.tls.as_ref()).await
-    })
-    .await?;
+    let admin = adopt::admin(ctx, ENGINE, |t| async move { services.mysql.adopted(&t.admin_login()).await }).await?;
     if let Some(a) = &admin {
         ctx.state_set(STATE_ENGINE, a.dialect().name());
     }

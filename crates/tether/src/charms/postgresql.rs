@@ -188,10 +188,7 @@ async fn admin(services: &Services, ctx: &mut HookContext) -> anyhow::Result<Opt
         let (_, port) = server_address(ctx).await?;
         return Ok(Some(services.pg.get(port, &operator_password(ctx)?).await?));
     }
-    adopt::admin(ctx, ENGINE, |t| async move {
-        services.pg.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope, t.tls.as_ref()).await
-    })
-    .await
+    adopt::admin(ctx, ENGINE, |t| async move { services.pg.adopted(&t.admin_login()).await }).await
 }
 
 impl PostgresqlCharm {

@@ -19,20 +19,25 @@ pub trait PooledAdmin: Send + Sync + Sized + 'static {
     async fn connect(port: u16, user: &str, password: &SecretString) -> Result<Self, Self::Error>;
     /// Takes `password` for the connections it opens from now on.
     async fn use_password(&self, password: &SecretString) -> Result<(), Self::Error>;
-    /// Logs in to a server tether did not start as `user`, for the application `scope`
-    /// (`<model uuid>/<application>`) whose relation users it manages there; with `tls`,
-    /// over TLS to a server that CA vouches for (an engine without TLS support ignores it).
-    async fn connect_adopted(
-        host: &str,
-        port: u16,
-        user: &str,
-        password: &SecretString,
-        scope: &str,
-        tls: Option<&TlsCa>,
-    ) -> Result<Self, Self::Error>;
-    /// Whether this client is an adopted server's admin `user` working for `scope`,
-    /// trusting `tls`.
-    fn adopted_as(&self, user: &str, scope: &str, tls: Option<&TlsCa>) -> bool;
+    /// Logs in to a server tether did not start as `login` says.
+    async fn connect_adopted(login: &AdoptedLogin<'_>) -> Result<Self, Self::Error>;
+    /// Whether this client logged in as `login` says (the same user, scope and CA).
+    fn adopted_as(&self, login: &AdoptedLogin<'_>) -> bool;
+}
+
+/// Where and as whom an adopted server's admin client logs in.
+#[derive(Clone, Copy)]
+pub struct AdoptedLogin<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub user: &'a str,
+    pub password: &'a SecretString,
+    /// The application (`<model uuid>/<application>`) whose relation users the client
+    /// manages there, and only those.
+    pub scope: &'a str,
+    /// The CA the client's connections trust (over TLS, the server's name checked);
+    /// `None`: unencrypted. An engine without TLS support is never given one.
+    pub tls: Option<&'a TlsCa>,
 }
 
 pub struct AdminPool<A> {
@@ -58,21 +63,12 @@ impl<A: PooledAdmin> AdminPool<A> {
         self.get_with(local_key(port), password, |_| true, || A::connect(port, A::ADMIN_USER, password)).await
     }
 
-    /// The admin client of an adopted server at `host:port`, logging in as `user` (a
-    /// cached client of another login, after the admin secret changed, or of another
-    /// application adopting the same server (`scope`), or trusting another `tls-ca`, is
-    /// replaced).
-    pub async fn adopted(
-        &self,
-        host: &str,
-        port: u16,
-        user: &str,
-        password: &SecretString,
-        scope: &str,
-        tls: Option<&TlsCa>,
-    ) -> Result<Arc<A>, A::Error> {
-        let connect = || A::connect_adopted(host, port, user, password, scope, tls);
-        self.get_with(format!("{host}:{port}"), password, |a| a.adopted_as(user, scope, tls), connect).await
+    /// The admin client of an adopted server, logging in as `login` says (a cached client
+    /// of another login, after the admin secret changed, or of another application adopting
+    /// the same server, or trusting another `tls-ca`, is replaced).
+    pub async fn adopted(&self, login: &AdoptedLogin<'_>) -> Result<Arc<A>, A::Error> {
+        let key = format!("{}:{}", login.host, login.port);
+        self.get_with(key, login.password, |a| a.adopted_as(login), || A::connect_adopted(login)).await
     }
 
     /// The client cached under `key` if `usable` accepts it (it then takes `password`),

@@ -74,10 +74,7 @@ pub(super) async fn managing_admin(services: &Services, ctx: &mut HookContext) -
     if adopt::endpoint(ctx).is_none() {
         return Ok(Some(admin(services, ctx).await?));
     }
-    let admin = adopt::admin(ctx, ADOPTED_ENGINE, |t| async move {
-        services.mongo.adopted(&t.host, t.port, &t.login.user, &t.login.password, &t.scope, None).await
-    })
-    .await?;
+    let admin = adopt::admin(ctx, ADOPTED_ENGINE, |t| async move { services.mongo.adopted(&t.admin_login()).await }).await?;
     if let Some(a) = &admin {
         let engine = match a.flavor() {
             MongoFlavor::MongoDb => MongoEngine::Mongod,

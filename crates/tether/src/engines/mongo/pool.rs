@@ -3,8 +3,7 @@
 
 use super::admin::{MongoAdmin, ADMIN_USER};
 use super::error::MongoAdminError;
-use crate::engines::admin_pool::{AdminPool, PooledAdmin};
-use crate::engines::tls::TlsCa;
+use crate::engines::admin_pool::{AdminPool, AdoptedLogin, PooledAdmin};
 use crate::secret::SecretString;
 
 pub type MongoAdmins = AdminPool<MongoAdmin>;
@@ -19,18 +18,11 @@ impl PooledAdmin for MongoAdmin {
     async fn use_password(&self, password: &SecretString) -> Result<(), MongoAdminError> {
         self.update_password(password).await
     }
-    async fn connect_adopted(
-        host: &str,
-        port: u16,
-        user: &str,
-        password: &SecretString,
-        scope: &str,
-        _tls: Option<&TlsCa>,
-    ) -> Result<MongoAdmin, MongoAdminError> {
-        MongoAdmin::connect_adopted(host, port, user, password, scope).await
+    /// The mongodb charm has no `tls-ca` (see `charms::adopt`): `login.tls` is always `None`.
+    async fn connect_adopted(login: &AdoptedLogin<'_>) -> Result<MongoAdmin, MongoAdminError> {
+        MongoAdmin::connect_adopted(login).await
     }
-    /// The mongodb charm has no `tls-ca` (see `charms::adopt`): `tls` is always `None`.
-    fn adopted_as(&self, user: &str, scope: &str, _tls: Option<&TlsCa>) -> bool {
-        self.user == user && self.owner.as_deref() == Some(scope)
+    fn adopted_as(&self, login: &AdoptedLogin<'_>) -> bool {
+        self.user == login.user && self.owner.as_deref() == Some(login.scope)
     }
 }

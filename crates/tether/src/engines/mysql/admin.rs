@@ -33,7 +33,7 @@ use zeroize::Zeroizing;
 
 use super::error::MyError;
 use super::server::{native_password_hash, tcp_opts};
-use crate::engines::admin_pool::{AdminPool, PooledAdmin};
+use crate::engines::admin_pool::{AdminPool, AdoptedLogin, PooledAdmin};
 use crate::engines::settings::SettingChanges;
 use crate::engines::tls::TlsCa;
 use crate::engines::user_admin::{DatabaseGrant, Ensured, Ownership, RelationUser, UserAdmin};
@@ -607,18 +607,11 @@ impl PooledAdmin for MyAdmin {
         self.update_password(password);
         Ok(())
     }
-    async fn connect_adopted(
-        host: &str,
-        port: u16,
-        user: &str,
-        password: &SecretString,
-        scope: &str,
-        tls: Option<&TlsCa>,
-    ) -> Result<MyAdmin, MyError> {
-        MyAdmin::connect_adopted(host, port, user, password, scope, tls).await
+    async fn connect_adopted(login: &AdoptedLogin<'_>) -> Result<MyAdmin, MyError> {
+        MyAdmin::connect_adopted(login).await
     }
-    fn adopted_as(&self, user: &str, scope: &str, tls: Option<&TlsCa>) -> bool {
-        self.user == user && self.owner.as_deref() == Some(scope) && self.tls.as_ref() == tls
+    fn adopted_as(&self, login: &AdoptedLogin<'_>) -> bool {
+        self.user == login.user && self.owner.as_deref() == Some(login.scope) && self.tls.as_ref() == login.tls
     }
 }
 

@@ -25,6 +25,7 @@ use tokio_postgres::{Client, NoTls};
 use super::error::{step, PgError};
 use super::settings::{self, ExtensionProblems};
 use super::tls::VerifyFull;
+use crate::engines::admin_pool::AdoptedLogin;
 use crate::engines::settings::SettingChanges;
 use crate::engines::tls::TlsCa;
 /// The registry lives next door; charms name it through this module too.
@@ -113,19 +114,12 @@ impl PgAdmin {
         PgAdmin::connect_at(LOOPBACK, port, user, password, None, None).await
     }
 
-    /// Logs in to the `postgres` database of an adopted server at `host:port` as its
-    /// admin login (failing now if it cannot). Its relation users are marked as `scope`'s
-    /// (see `pg_plan::adopted_marker`): it neither lists nor changes anyone else's. With
-    /// `tls`, only over TLS to a server whose certificate that CA vouches for.
-    pub async fn connect_adopted(
-        host: &str,
-        port: u16,
-        user: &str,
-        password: &SecretString,
-        scope: &str,
-        tls: Option<&TlsCa>,
-    ) -> Result<PgAdmin, PgError> {
-        PgAdmin::connect_at(host, port, user, password, Some(scope), tls).await
+    /// Logs in to the `postgres` database of an adopted server as its admin (failing now
+    /// if it cannot). Its relation users are marked as the login's scope's (see
+    /// `pg_plan::adopted_marker`): it neither lists nor changes anyone else's. With a CA,
+    /// only over TLS to a server whose certificate that CA vouches for.
+    pub async fn connect_adopted(login: &AdoptedLogin<'_>) -> Result<PgAdmin, PgError> {
+        PgAdmin::connect_at(login.host, login.port, login.user, login.password, Some(login.scope), login.tls).await
     }
 
     async fn connect_at(

@@ -3,8 +3,7 @@
 
 use super::admin::PgAdmin;
 use super::error::PgError;
-use crate::engines::admin_pool::{AdminPool, PooledAdmin};
-use crate::engines::tls::TlsCa;
+use crate::engines::admin_pool::{AdminPool, AdoptedLogin, PooledAdmin};
 use crate::secret::SecretString;
 
 pub type PgAdmins = AdminPool<PgAdmin>;
@@ -20,17 +19,10 @@ impl PooledAdmin for PgAdmin {
         self.update_password(password);
         Ok(())
     }
-    async fn connect_adopted(
-        host: &str,
-        port: u16,
-        user: &str,
-        password: &SecretString,
-        scope: &str,
-        tls: Option<&TlsCa>,
-    ) -> Result<PgAdmin, PgError> {
-        PgAdmin::connect_adopted(host, port, user, password, scope, tls).await
+    async fn connect_adopted(login: &AdoptedLogin<'_>) -> Result<PgAdmin, PgError> {
+        PgAdmin::connect_adopted(login).await
     }
-    fn adopted_as(&self, user: &str, scope: &str, tls: Option<&TlsCa>) -> bool {
-        self.login() == user && self.marker() == tether_core::pg_plan::adopted_marker(scope) && self.tls() == tls
+    fn adopted_as(&self, login: &AdoptedLogin<'_>) -> bool {
+        self.login() == login.user && self.marker() == tether_core::pg_plan::adopted_marker(login.scope) && self.tls() == login.tls
     }
 }

@@ -18,9 +18,9 @@ use tether_core::mongo_plan::{AUTH_DATABASE, SCOPE_KEY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{MongoAdmin, MongoFlavor};
+use crate::engines::admin_pool::AdoptedLogin;
 use crate::engines::mongo::error::{is_auth_refused, MongoAdminError};
 use crate::engines::user_admin::AdoptedAdmin;
-use crate::secret::SecretString;
 
 /// How long an endpoint may take to accept and answer the `hello` probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -35,16 +35,11 @@ const PROBE_REQUEST_ID: i32 = 0x7e7e;
 const NEEDED: [(&str, &str); 3] = [("createUser", "admin"), ("dropUser", "admin"), ("grantRole", "")];
 
 impl MongoAdmin {
-    /// Logs in to the adopted server at `host:port` as its admin `user`; its relation
-    /// users are `owner`'s (`<model uuid>/<app>`).
-    pub async fn connect_adopted(
-        host: &str,
-        port: u16,
-        user: &str,
-        password: &SecretString,
-        owner: &str,
-    ) -> Result<MongoAdmin, MongoAdminError> {
-        match MongoAdmin::connect_at(host, port, user, password, Some(owner)).await {
+    /// Logs in to an adopted server as its admin (see [`AdoptedLogin`]; never over TLS);
+    /// its relation users are the login's scope's.
+    pub async fn connect_adopted(login: &AdoptedLogin<'_>) -> Result<MongoAdmin, MongoAdminError> {
+        let AdoptedLogin { host, port, user, password, scope, .. } = *login;
+        match MongoAdmin::connect_at(host, port, user, password, Some(scope)).await {
             Ok(admin) => Ok(admin),
             Err(e @ MongoAdminError::Connect { .. }) if matches!(&e, MongoAdminError::Connect { source, .. } if is_auth_refused(source)) => {
                 Err(e)

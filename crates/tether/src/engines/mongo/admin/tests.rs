@@ -9,6 +9,7 @@ use mongodb::bson::Document;
 use tether_core::mongo_plan::{relation_user, render_uri, roles_for, rotated_user};
 
 use super::*;
+use crate::engines::admin_pool::AdoptedLogin;
 use crate::engines::mongo::error::is_auth_refused;
 use crate::engines::mongo::tests::MongoHome;
 use crate::engines::mongo::MongoAdmins;
@@ -206,14 +207,18 @@ async fn a_rotated_login_works_beside_the_first_and_retiring_refuses_its_logins(
 /// Adopt mode on FerretDB: what `connectionStatus` reports there, two applications'
 /// scopes on one server never seeing or dropping each other's users, a user made by hand
 /// never taken over, and an endpoint that is not MongoDB told apart from an unreachable one.
+fn adopted<'a>(port: u16, password: &'a SecretString, scope: &'a str) -> AdoptedLogin<'a> {
+    AdoptedLogin { host: "127.0.0.1", port, user: ADMIN_USER, password, scope, tls: None }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adopted_admins_see_only_their_scope_and_tell_other_servers_apart() {
     use crate::engines::user_admin::AdoptedAdmin;
     use crate::engines::{Classify, ErrorClass};
     let (t, _) = server().await;
     let (port, pw) = (t.spec.port, &t.spec.operator_password);
-    let a = MongoAdmin::connect_adopted("127.0.0.1", port, ADMIN_USER, pw, "model-1/app-a").await.expect("adopted login");
-    let b = MongoAdmin::connect_adopted("127.0.0.1", port, ADMIN_USER, pw, "model-2/app-b").await.expect("adopted login");
+    let a = MongoAdmin::connect_adopted(&adopted(port, pw, "model-1/app-a")).await.expect("adopted login");
+    let b = MongoAdmin::connect_adopted(&adopted(port, pw, "model-2/app-b")).await.expect("adopted login");
     let reply = a.admin_command("connectionStatus", doc! { "connectionStatus": 1, "showPrivileges": true }).await.unwrap();
     let privileges = reply.get_document("authInfo").ok().and_then(|i| i.get_array("authenticatedUserPrivileges").ok());
     assert!(privileges.is_none_or(|p| p.is_empty()), "FerretDB reports no privileges: {reply:?}");
@@ -235,7 +240,7 @@ async fn adopted_admins_see_only_their_scope_and_tell_other_servers_apart() {
     assert!(a.user_exists("relation-9").await.unwrap());
 
     // A wrong password is a refusal (blocked), never "unreachable".
-    let wrong = MongoAdmin::connect_adopted("127.0.0.1", port, ADMIN_USER, &SecretString::new("wrong"), "m/x").await.unwrap_err();
+    let wrong = MongoAdmin::connect_adopted(&adopted(port, &SecretString::new("wrong"), "m/x")).await.unwrap_err();
     assert!(matches!(wrong.class(), ErrorClass::Blocked(_)), "{wrong}");
     // Something listening that is not MongoDB: blocked, saying so.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -248,10 +253,10 @@ async fn adopted_admins_see_only_their_scope_and_tell_other_servers_apart() {
             let _ = s.write_all(b"EFATAL unsupported frontend protocol\0");
         }
     });
-    let e = MongoAdmin::connect_adopted("127.0.0.1", other, ADMIN_USER, pw, "m/x").await.unwrap_err();
+    let e = MongoAdmin::connect_adopted(&adopted(other, pw, "m/x")).await.unwrap_err();
     assert!(matches!(&e, MongoAdminError::NotMongo(m) if m.contains("not a MongoDB server")), "{e}");
     // Nothing listening: worth another try.
     let closed = crate::workload::free_port().unwrap();
-    let e = MongoAdmin::connect_adopted("127.0.0.1", closed, ADMIN_USER, pw, "m/x").await.unwrap_err();
+    let e = MongoAdmin::connect_adopted(&adopted(closed, pw, "m/x")).await.unwrap_err();
     assert!(matches!(e.class(), ErrorClass::Retry), "{e}");
 }

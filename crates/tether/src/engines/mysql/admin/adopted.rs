@@ -17,8 +17,8 @@ use tokio::io::AsyncReadExt;
 use zeroize::Zeroizing;
 
 use super::{step, MyAdmin, Session, Statements, CONNECT_TIMEOUT, OPERATION_TIMEOUT};
+use crate::engines::admin_pool::AdoptedLogin;
 use crate::engines::mysql::error::MyError;
-use crate::engines::tls::TlsCa;
 use crate::engines::user_admin::{AdoptedAdmin, Ensured, RelationUser};
 use crate::secret::SecretString;
 
@@ -30,18 +30,11 @@ const HANDSHAKE_V10: u8 = 10;
 const ERROR_PACKET: u8 = 0xff;
 
 impl MyAdmin {
-    /// Logs in to the adopted server at `host:port` as its admin `user`; its relation
-    /// users are `owner`'s (`<model uuid>/<app>`). With `tls`, only over TLS to a server
-    /// whose certificate that CA vouches for.
-    pub async fn connect_adopted(
-        host: &str,
-        port: u16,
-        user: &str,
-        password: &SecretString,
-        owner: &str,
-        tls: Option<&TlsCa>,
-    ) -> Result<MyAdmin, MyError> {
-        match MyAdmin::connect_at(host, port, user, password, Some(owner), tls).await {
+    /// Logs in to an adopted server as its admin (see [`AdoptedLogin`]); its relation users
+    /// are the login's scope's. With a CA, only over TLS to a server it vouches for.
+    pub async fn connect_adopted(login: &AdoptedLogin<'_>) -> Result<MyAdmin, MyError> {
+        let AdoptedLogin { host, port, user, password, scope, tls } = *login;
+        match MyAdmin::connect_at(host, port, user, password, Some(scope), tls).await {
             Ok(admin) => Ok(admin),
             Err(e @ MyError::Connect { source: mysql_async::Error::Server(_), .. }) => Err(e),
             Err(e) => {

@@ -395,7 +395,10 @@ async fn on_an_adopted_server_retiring_ends_sessions_when_the_admin_may() {
          LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, DELETE HISTORY";
     root.query_drop(format!("GRANT {db_privileges}, CREATE USER ON *.* TO 'dba'@'%' WITH GRANT OPTION")).await.unwrap();
     let owner = "99200344-b67b-4e9a-8c3e-0123456789ab/mysql";
-    let admin = MyAdmin::connect_adopted("127.0.0.1", port, "dba", &dba_pw, owner, None).await.unwrap();
+    let admin =
+        MyAdmin::connect_adopted(&AdoptedLogin { host: "127.0.0.1", port, user: "dba", password: &dba_pw, scope: owner, tls: None })
+            .await
+            .unwrap();
     assert!(admin.missing_privileges().await.unwrap().is_empty());
 
     let (a, pa, b, pb) = user_and_rotated_login(&admin, "relation-5_abc", "app_5", "").await;
@@ -412,7 +415,10 @@ async fn on_an_adopted_server_retiring_ends_sessions_when_the_admin_may() {
 
     // ... and with it, retiring ends it.
     root.query_drop("GRANT CONNECTION ADMIN ON *.* TO 'dba'@'%'").await.unwrap();
-    let admin = MyAdmin::connect_adopted("127.0.0.1", port, "dba", &dba_pw, owner, None).await.unwrap();
+    let admin =
+        MyAdmin::connect_adopted(&AdoptedLogin { host: "127.0.0.1", port, user: "dba", password: &dba_pw, scope: owner, tls: None })
+            .await
+            .unwrap();
     let mut cb = login(port, &b, &pb).await.unwrap();
     admin.retire_login(&b, &a).await.unwrap();
     assert!(!ok(&mut cb, "SELECT 1").await, "ended");
