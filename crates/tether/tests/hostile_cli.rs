@@ -41,6 +41,22 @@ fn hostile() -> Vec<String> {
     v
 }
 
+/// Runs each case (what it tries, the CLI's arguments) and requires exactly one `ERROR`
+/// line on stderr, of bounded length, and a non-zero exit. Returns how many were refused.
+fn assert_each_refused(c: &Controller, s: &str, cases: Vec<(&str, Vec<String>)>) -> usize {
+    let count = cases.len();
+    for (what, args) in cases {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = c.tether(&refs);
+        assert_ne!(out.code, 0, "{what} {:?} was accepted:\n{out}", s.chars().take(40).collect::<String>());
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{what}: expected one stderr line:\n{out}");
+        assert!(lines[0].starts_with("ERROR "), "{what}: expected `ERROR ...`:\n{out}");
+        assert!(lines[0].len() < 2048, "{what}: the error echoes an unbounded input ({} bytes)", lines[0].len());
+    }
+    count
+}
+
 fn catalog(login: &PgLogin) -> (Vec<String>, Vec<String>) {
     let db = login.session();
     let col = |sql: &str| db.query(sql).into_iter().filter_map(|r| r.into_iter().next().flatten()).collect::<Vec<_>>();
@@ -79,16 +95,7 @@ fn hostile_strings_through_the_cli_are_refused_and_leave_the_catalog_alone() {
             ("boolean config value", vec!["config".into(), "postgresql-k8s".into(), format!("plugin_audit_enable={s}")]),
             ("extra-user-roles (config)", vec!["config".into(), "idle".into(), format!("extra-user-roles={s}")]),
         ];
-        for (what, args) in cases {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            let out = c.tether(&refs);
-            assert_ne!(out.code, 0, "{what} {:?} was accepted:\n{out}", s.chars().take(40).collect::<String>());
-            let lines = out.stderr_lines();
-            assert_eq!(lines.len(), 1, "{what}: expected one stderr line:\n{out}");
-            assert!(lines[0].starts_with("ERROR "), "{what}: expected `ERROR ...`:\n{out}");
-            assert!(lines[0].len() < 2048, "{what}: the error echoes an unbounded input ({} bytes)", lines[0].len());
-            refused += 1;
-        }
+        refused += assert_each_refused(&c, &s, cases);
         // An action parameter reaches the charm, which refuses an unknown user by failing the task.
         let (out, task) = c.run_action("postgresql-k8s/leader", "get-password", &[&format!("username={s}")]);
         assert!(out.code != 0 || task["status"] == "failed", "get-password username={s:?} did not fail:\n{out}");
@@ -147,16 +154,7 @@ fn hostile_strings_for_an_adopted_server_are_refused_and_leave_its_catalog_alone
         if !is_host_name(&s) {
             cases.push(("external-endpoint host", deploy(vec![format!("external-endpoint={s}:5432"), admin_secret.clone()])));
         }
-        for (what, args) in cases {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            let out = c.tether(&refs);
-            assert_ne!(out.code, 0, "{what} {:?} was accepted:\n{out}", s.chars().take(40).collect::<String>());
-            let lines = out.stderr_lines();
-            assert_eq!(lines.len(), 1, "{what}: expected one stderr line:\n{out}");
-            assert!(lines[0].starts_with("ERROR "), "{what}: expected `ERROR ...`:\n{out}");
-            assert!(lines[0].len() < 2048, "{what}: the error echoes an unbounded input ({} bytes)", lines[0].len());
-            refused += 1;
-        }
+        refused += assert_each_refused(&c, &s, cases);
         // Action parameters reach the adopted server's charm, which refuses them by failing the task.
         for (action, param) in [("rotate-credentials", "application"), ("rotate-credentials", "relation-id"), ("get-password", "username")]
         {
