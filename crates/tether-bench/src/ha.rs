@@ -18,6 +18,7 @@
 //! `bench/ha.md` section BENCHMARKS.md includes), so running only these phases leaves the
 //! other figures as they are.
 
+use crate::failover::{FailoverSample, FailoverSeries};
 use crate::ha_floor::{self, PatroniCluster, TABLE};
 use crate::ha_galera;
 use crate::machine;
@@ -204,22 +205,10 @@ impl Ha<'_> {
 
         eprintln!("tether-bench: starting a bare Patroni + etcd cluster (the failover floor)");
         let bare = PatroniCluster::start(&self.rt)?;
-        let (mut write, mut publish, mut login, mut total, mut floor) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut moved, mut floor_moved) = (0, 0);
+        let (mut series, mut floor, mut floor_moved) = (FailoverSeries::default(), Vec::new(), 0);
         for i in 0..self.args.failovers {
             let s = self.failover_sample(&operator_pw)?;
-            eprintln!(
-                "tether-bench: failover {i}: write after {:.0} ms, endpoints after {:.0} ms more, login after {:.1} ms more{}",
-                ms(s.write),
-                ms(s.publish),
-                ms(s.login),
-                if s.moved { "" } else { " (restarted in place)" }
-            );
-            write.push(s.write);
-            publish.push(s.publish);
-            login.push(s.login);
-            total.push(s.write + s.publish + s.login);
-            moved += usize::from(s.moved);
+            series.record(&format!("failover {i}"), &s, " (restarted in place)");
             let (d, m) = bare.failover(&self.rt)?;
             eprintln!(
                 "tether-bench: bare Patroni failover {i}: write after {:.0} ms{}",
@@ -231,24 +220,28 @@ impl Ha<'_> {
         }
         drop(bare);
         let n = self.args.failovers;
-        self.row("failover_write", "Failover: SIGKILL of the primary's `postgres` → a member accepts a write", &write, Some(&floor))?;
+        self.row(
+            "failover_write",
+            "Failover: SIGKILL of the primary's `postgres` → a member accepts a write",
+            &series.write,
+            Some(&floor),
+        )?;
         self.row(
             "failover_login",
             "Failover: SIGKILL → endpoints republished → a requirer's login on the new endpoint succeeds (vs → a write)",
-            &total,
+            &series.total,
             Some(&floor),
         )?;
-        for (name, samples) in [
-            ("SIGKILL → a member accepts a write (as the relation's user)", &write),
-            ("… then `get-credentials` names it in `endpoints` (polled)", &publish),
-            ("… then a login with the published credentials succeeds", &login),
-        ] {
-            let s = summarise(samples).ok_or_else(|| anyhow!("no samples"))?;
-            self.r.breakdown.push((HA, name.into(), s));
+        for (name, s) in series.breakdown([
+            "SIGKILL → a member accepts a write (as the relation's user)",
+            "… then `get-credentials` names it in `endpoints` (polled)",
+            "… then a login with the published credentials succeeds",
+        ])? {
+            self.r.breakdown.push((HA, name, s));
         }
         self.fact(
             "PostgreSQL HA: failovers where another member took over (else Patroni restarted the primary in place)",
-            format!("tether {moved} of {n}, bare Patroni {floor_moved} of {n}"),
+            format!("tether {} of {n}, bare Patroni {floor_moved} of {n}", series.moved),
         );
         self.fact(
             "PostgreSQL HA: Patroni timings of both clusters (tether_core::patroni_timing)",
@@ -262,7 +255,7 @@ impl Ha<'_> {
         Ok(())
     }
 
-    fn failover_sample(&self, operator_pw: &str) -> Result<Sample> {
+    fn failover_sample(&self, operator_pw: &str) -> Result<FailoverSample> {
         let ports = self.wait_whole(operator_pw)?;
         let unit = self.primary_unit(CHARM)?.ok_or_else(|| anyhow!("no Primary unit"))?;
         let data = self.pgdata(&unit)?;
@@ -289,13 +282,6 @@ impl Ha<'_> {
                 _ => std::thread::sleep(Duration::from_millis(5)),
             }
         };
-        Ok(Sample { write, publish, login, moved: port != old })
+        Ok(FailoverSample { write, publish, login, moved: port != old })
     }
-}
-
-struct Sample {
-    write: Duration,
-    publish: Duration,
-    login: Duration,
-    moved: bool,
 }

@@ -7,6 +7,7 @@
 //! Floor: a bare three-node Galera cluster ([`crate::galera_floor`]), the same kill, until
 //! a remaining node accepts a write.
 
+use crate::failover::{FailoverSample, FailoverSeries};
 use crate::galera_floor::{self, GaleraCluster, DATABASE};
 use crate::mariadb;
 use crate::phases::{Figure, Results, Row};
@@ -83,14 +84,7 @@ fn wait_whole(t: &Tether) -> Result<(String, Vec<u16>)> {
     found.ok_or_else(|| anyhow!("no cluster"))
 }
 
-struct Sample {
-    write: Duration,
-    publish: Duration,
-    login: Duration,
-    moved: bool,
-}
-
-fn sample(t: &Tether, rt: &tokio::runtime::Runtime) -> Result<Sample> {
+fn sample(t: &Tether, rt: &tokio::runtime::Runtime) -> Result<FailoverSample> {
     let (writer, ports) = wait_whole(t)?;
     let before = credentials(t)?;
     let pid: i32 = std::fs::read_to_string(pid_file(t, &writer)?)?.trim().parse().context("mysqld.pid")?;
@@ -115,7 +109,7 @@ fn sample(t: &Tether, rt: &tokio::runtime::Runtime) -> Result<Sample> {
             _ => std::thread::sleep(Duration::from_millis(5)),
         }
     };
-    Ok(Sample { write, publish, login, moved: Some(port) != before.endpoint })
+    Ok(FailoverSample { write, publish, login, moved: Some(port) != before.endpoint })
 }
 
 /// Deploys the cluster and the floor, runs `n` failovers on each, interleaved, and adds
@@ -140,22 +134,10 @@ pub fn failovers(t: &Tether, rt: &tokio::runtime::Runtime, n: usize, r: &mut Res
     .context("create the write table as the relation's user")?;
     eprintln!("tether-bench: starting a bare three-node Galera cluster (the failover floor)");
     let mut bare = GaleraCluster::start(rt)?;
-    let (mut write, mut publish, mut login, mut total, mut floor) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut moved = 0;
+    let (mut series, mut floor) = (FailoverSeries::default(), Vec::new());
     for i in 0..n {
         let s = sample(t, rt)?;
-        eprintln!(
-            "tether-bench: Galera failover {i}: write after {:.0} ms, endpoints after {:.0} ms more, login after {:.1} ms more{}",
-            ms(s.write),
-            ms(s.publish),
-            ms(s.login),
-            if s.moved { " (endpoints moved)" } else { " (the restarted member took writes again first)" }
-        );
-        write.push(s.write);
-        publish.push(s.publish);
-        login.push(s.login);
-        total.push(s.write + s.publish + s.login);
-        moved += usize::from(s.moved);
+        series.record(&format!("Galera failover {i}"), &s, " (the restarted member took writes again first)");
         let d = bare.failover(rt)?;
         eprintln!("tether-bench: bare Galera failover {i}: write after {:.0} ms", ms(d));
         floor.push(d);
@@ -163,8 +145,12 @@ pub fn failovers(t: &Tether, rt: &tokio::runtime::Runtime, n: usize, r: &mut Res
     drop(bare);
     let lat = |s: &[Duration]| summarise(s).map(Figure::Latency).ok_or_else(|| anyhow!("no samples"));
     for (key, metric, tether) in [
-        ("galera_write", "Failover: SIGKILL of the write node's `mariadbd` → a member accepts a write", &write),
-        ("galera_login", "Failover: SIGKILL → endpoints name a member that takes writes → a requirer's login (vs → a write)", &total),
+        ("galera_write", "Failover: SIGKILL of the write node's `mariadbd` → a member accepts a write", &series.write),
+        (
+            "galera_login",
+            "Failover: SIGKILL → endpoints name a member that takes writes → a requirer's login (vs → a write)",
+            &series.total,
+        ),
     ] {
         r.rows.push(Row {
             engine: HA_GALERA,
@@ -176,17 +162,17 @@ pub fn failovers(t: &Tether, rt: &tokio::runtime::Runtime, n: usize, r: &mut Res
             higher_is_better: false,
         });
     }
-    for (name, samples) in [
-        ("Galera: SIGKILL → a member accepts a write (as the relation's user)", &write),
-        ("Galera: … then `get-credentials` names a member that takes writes (polled)", &publish),
-        ("Galera: … then a login with the published credentials succeeds", &login),
-    ] {
-        r.breakdown.push((HA_GALERA, name.into(), summarise(samples).ok_or_else(|| anyhow!("no samples"))?));
+    for (name, s) in series.breakdown([
+        "Galera: SIGKILL → a member accepts a write (as the relation's user)",
+        "Galera: … then `get-credentials` names a member that takes writes (polled)",
+        "Galera: … then a login with the published credentials succeeds",
+    ])? {
+        r.breakdown.push((HA_GALERA, name, s));
     }
     r.facts.push((
         "MariaDB Galera HA: failovers whose endpoints moved to another member (else the supervisor's restart took writes again first)"
             .into(),
-        format!("{moved} of {n}"),
+        format!("{} of {n}", series.moved),
     ));
     Ok(())
 }

@@ -11,6 +11,7 @@
 //! Run through `scripts/bench`; `tether-bench --help` lists the knobs.
 
 mod engines;
+mod failover;
 mod ferretdb;
 mod floor;
 mod galera_floor;

@@ -1,0 +1,56 @@
+//! One failover figure, as both HA engines measure it: a sample's three phases (the kill →
+//! a member accepts a write → `get-credentials` names it → a login with the published
+//! credentials succeeds) and the series the samples add up to, so that PostgreSQL and
+//! Galera report the same phases the same way.
+
+use crate::stats::{ms, summarise, Summary};
+use anyhow::{anyhow, Result};
+use std::time::Duration;
+
+/// One failover, each phase timed from the end of the one before.
+pub struct FailoverSample {
+    pub write: Duration,
+    pub publish: Duration,
+    pub login: Duration,
+    /// Whether another member took over (else the killed one came back first).
+    pub moved: bool,
+}
+
+/// The samples of one engine's failovers, phase by phase.
+#[derive(Default)]
+pub struct FailoverSeries {
+    pub write: Vec<Duration>,
+    pub publish: Vec<Duration>,
+    pub login: Vec<Duration>,
+    /// The three phases together: kill → a requirer's login.
+    pub total: Vec<Duration>,
+    /// How many samples moved to another member.
+    pub moved: usize,
+}
+
+impl FailoverSeries {
+    /// Adds a sample and says it on stderr (`what` names the engine's failover).
+    pub fn record(&mut self, what: &str, s: &FailoverSample, not_moved: &str) {
+        eprintln!(
+            "tether-bench: {what}: write after {:.0} ms, endpoints after {:.0} ms more, login after {:.1} ms more{}",
+            ms(s.write),
+            ms(s.publish),
+            ms(s.login),
+            if s.moved { "" } else { not_moved }
+        );
+        self.write.push(s.write);
+        self.publish.push(s.publish);
+        self.login.push(s.login);
+        self.total.push(s.write + s.publish + s.login);
+        self.moved += usize::from(s.moved);
+    }
+
+    /// The three phases summarised, each under its name in `names` (write, publish, login).
+    pub fn breakdown(&self, names: [&str; 3]) -> Result<Vec<(String, Summary)>> {
+        names
+            .into_iter()
+            .zip([&self.write, &self.publish, &self.login])
+            .map(|(name, samples)| Ok((name.to_string(), summarise(samples).ok_or_else(|| anyhow!("no samples"))?)))
+            .collect()
+    }
+}
