@@ -605,6 +605,7 @@ impl ServerCharm for MongodbCharm {
         }
         let members = replset::is_replset(ctx);
         if members {
+            replset::watch(ctx, &self.services);
             replset::note_role(ctx).await;
             if !ctx.leader || replset::primary_port(ctx).await?.is_none() {
                 // mongod elects a primary; the watcher asks again once it has.

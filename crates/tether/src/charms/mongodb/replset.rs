@@ -136,9 +136,10 @@ pub async fn converge(ctx: &HookContext, services: &Services, operator: &SecretS
 async fn converge_without(ctx: &HookContext, services: &Services, operator: &SecretString, leaving: Option<&str>) -> anyhow::Result<()> {
     let wanted = wanted_hosts(ctx, leaving)?;
     let Some(port) = primary_port(ctx).await? else { return Ok(()) };
-    if wanted.is_empty() || !wanted.contains(&host(port)) && leaving.is_none() {
-        // The primary is always one of the started units; anything else is a view to
-        // distrust rather than a set to shrink to.
+    if wanted.is_empty() || (leaving.is_none() && !wanted.contains(&host(port))) {
+        // The primary is always one of the started units (a departing primary steps down
+        // in its own stop hook first): anything else is a view to distrust rather than a
+        // set to shrink to, and MongoDB would refuse to remove its primary anyway.
         return Ok(());
     }
     let admin = services.mongo.get(port, operator).await?;
@@ -208,8 +209,9 @@ async fn hand_over_and_leave(ctx: &HookContext, services: &Services, operator: &
 
 /// Starts the application's watcher unless one runs: every [`WATCH_EVERY`] it asks the
 /// members who is primary and reads which members started; on a change every unit is
-/// asked for `update-status`. It ends when the application has no units left.
-fn watch(ctx: &HookContext, services: &Arc<Services>) {
+/// asked for `update-status`. It ends when the application has no units left. Started at
+/// a member's start and again at `update-status` (a restarted controller runs none).
+pub fn watch(ctx: &HookContext, services: &Arc<Services>) {
     let key = format!("{}/{}#replset", ctx.model, ctx.app);
     if !services.watchers.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
         return;
