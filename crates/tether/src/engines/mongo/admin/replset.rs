@@ -67,8 +67,9 @@ pub fn config_from_document(d: &Document) -> Result<ReplSetConfig, MongoAdminErr
         members.push(Member {
             id: number(m.get("_id")).ok_or_else(|| bad("a member without _id"))?,
             host: m.get_str("host").map_err(|_| bad("a member without host"))?.to_string(),
-            // Absent means MongoDB's default of 1; a fractional priority counts as its floor.
-            priority: number(m.get("priority")).or_else(|| m.get_f64("priority").ok().map(|f| f as i64)).unwrap_or(1) as u32,
+            // Absent means MongoDB's default of 1; a fractional priority is rounded up, so
+            // an electable member stays electable.
+            priority: number(m.get("priority")).or_else(|| m.get_f64("priority").ok().map(|f| f.ceil() as i64)).unwrap_or(1) as u32,
             votes: number(m.get("votes")).unwrap_or(1) as u32,
         });
     }
@@ -203,6 +204,8 @@ mod tests {
             c.members,
             vec![Member { id: 0, host: host(30000), priority: 1, votes: 1 }, Member { id: 1, host: host(30001), priority: 1, votes: 1 },]
         );
+        let half = doc! { "_id": "x", "version": 1_i64, "members": [{ "_id": 0_i32, "host": "h:1", "priority": 0.5 }] };
+        assert_eq!(config_from_document(&half).unwrap().members[0].priority, 1);
         let missing = doc! { "_id": "x", "members": [] };
         assert!(matches!(config_from_document(&missing), Err(MongoAdminError::BadReply(..))));
     }
