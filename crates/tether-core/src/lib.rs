@@ -16,6 +16,7 @@ pub mod events;
 pub mod life;
 pub mod log_filter;
 pub mod mongo_plan;
+pub mod mongo_replset;
 pub mod my_config;
 pub mod my_plan;
 pub mod names;

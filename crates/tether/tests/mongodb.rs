@@ -799,6 +799,106 @@ fn wait_shard_listed(c: &Controller, operator: &str, shard: &str, listed: bool) 
     });
 }
 
+// ---- mongodb -n 3 with mongod: a replica set of every unit ----
+
+/// The units' workload statuses, by unit name.
+fn unit_statuses(status: &Value, app: &str) -> Vec<(String, (String, String))> {
+    let units = status["applications"][app]["units"].as_object().cloned().unwrap_or_default();
+    units.iter().map(|(name, u)| (name.clone(), workload(u))).collect()
+}
+
+/// The unit showing `Primary`, once exactly one does and every other shows `replica`.
+fn wait_one_primary(c: &Controller, app: &str, units: usize) -> String {
+    let mut primary = String::new();
+    c.wait_for(&format!("one Primary and {} replicas", units - 1), |s| {
+        let statuses = unit_statuses(s, app);
+        let primaries: Vec<&String> = statuses.iter().filter(|(_, w)| *w == ("active".into(), "Primary".into())).map(|(n, _)| n).collect();
+        let replicas = statuses.iter().filter(|(_, w)| *w == ("active".into(), "replica".into())).count();
+        if statuses.len() == units && primaries.len() == 1 && replicas == units - 1 {
+            primary = primaries[0].clone();
+            return Ok(true);
+        }
+        Ok(false)
+    });
+    primary
+}
+
+/// Waits until the credentials name `members` endpoints, and checks their shape: every
+/// member in `endpoints` and in the URI, `replset` the application, `replicaSet` in the URI.
+fn wait_replset_credentials(c: &Controller, members: usize) -> Value {
+    let creds = c.wait_credentials_for("data-integrator/leader", "mongodb", &format!("{members} endpoints"), |m| {
+        m["endpoints"].as_str().is_some_and(|e| e.split(',').count() == members)
+    });
+    let endpoints = field(&creds, "endpoints");
+    assert_eq!(field(&creds, "replset"), MONGO, "{creds:#}");
+    let (user, password) = (field(&creds, "username"), field(&creds, "password"));
+    assert_eq!(field(&creds, "uris"), format!("mongodb://{user}:{password}@{endpoints}/mdb?replicaSet={MONGO}&authSource=admin"), "uris");
+    creds
+}
+
+/// `deploy mongodb -n 3`: with mongod, a replica set of three members, one per unit (the
+/// primary is whatever mongod elected, `Primary` in its unit's status, `replica` in the
+/// others'); requirers get every member and `replicaSet`; `add-unit` adds a member and
+/// `remove-unit` of the primary leaves a set whose new primary serves the same data
+/// through the same URI. Under FerretDB (its cluster is `ha_mongodb`'s) this test checks
+/// only that a single unit stays single after `add-unit`: the replica-set half runs only
+/// where mongod is installed (`TETHER_TEST_MONGO_ENGINE=mongod`).
+#[test]
+fn mongod_replica_set_of_every_unit() {
+    let engine = engine();
+    let c = MongoController::bootstrap();
+    c.ok(&["deploy", DI, "--config", "database-name=mdb"]);
+    match engine {
+        Engine::FerretDb => {
+            c.ok(&["deploy", MONGO, "--config", &engine.config()]);
+            c.ok(&["integrate", DI, MONGO]);
+            c.wait_active(&[MONGO, DI]);
+            c.ok(&["add-unit", MONGO]);
+            c.wait_for("the added unit to run nothing of its own", |s| {
+                let w = workload(&s["applications"][MONGO]["units"]["mongodb/1"]);
+                Ok(w.0 == "waiting" && w.1.starts_with("no server of its own"))
+            });
+            let creds = c.credentials_for("data-integrator/leader", "mongodb");
+            check_mongodb_credentials(&creds, engine, MONGO, "mdb");
+            assert_eq!(c.mongo_server_pids().len(), 1, "still one server");
+        }
+        Engine::Mongod => {
+            c.ok(&["deploy", MONGO, "-n", "3", "--config", &engine.config()]);
+            c.ok(&["integrate", DI, MONGO]);
+            c.wait_active(&[MONGO, DI]);
+            let primary = wait_one_primary(&c, MONGO, 3);
+            assert_eq!(c.mongo_server_pids().len(), 3, "one mongod per unit");
+            let got = c.action_results(&format!("{MONGO}/leader"), "get-primary", &[]);
+            assert_eq!(got["replica-set-primary"].as_str(), Some(primary.as_str()), "get-primary says what hello says");
+
+            let creds = wait_replset_credentials(&c, 3);
+            let uri = field(&creds, "uris").to_string();
+            let db = MongoSession::open(&uri);
+            db.insert("replicated", doc! { "_id": 1, "note": "written through the replica set" });
+            drop(db);
+
+            // add-unit: a fourth member, added by the leader on the primary.
+            c.ok(&["add-unit", MONGO]);
+            wait_one_primary(&c, MONGO, 4);
+            wait_replset_credentials(&c, 4);
+
+            // remove-unit of the primary: it steps down and leaves; mongod elects another.
+            c.ok(&["remove-unit", &primary]);
+            let next = wait_one_primary(&c, MONGO, 3);
+            assert_ne!(next, primary);
+            let creds = wait_replset_credentials(&c, 3);
+            let db = MongoSession::open(field(&creds, "uris"));
+            let kept = db.find_one("replicated", doc! { "_id": 1 }).expect("the document survives the primary's removal");
+            assert_eq!(kept.get_str("note").ok(), Some("written through the replica set"));
+            drop(db);
+            // The URI handed out before still works: its other members lead the driver to
+            // the new primary, and users live in the set, not in a unit.
+            let before = MongoSession::open(&uri);
+            assert_eq!(before.count("replicated"), 1);
+        }
+    }
+}
+
 // ---- bad input: one line, non-zero exit, nothing created ----
 
 #[test]

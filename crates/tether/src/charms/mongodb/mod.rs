@@ -9,7 +9,7 @@
 //!
 //! **High availability** (see [`ha`]): a `replication` application under FerretDB deployed
 //! with more than one unit runs FerretDB on every unit over its own Patroni cluster; with
-//! mongod, the replica set is mongod's own.
+//! mongod (see [`replset`]), every unit runs a member of the application's replica set.
 //!
 //! **Adopt mode** (see `charms::adopt`): with `external-endpoint` and `admin-secret` (role
 //! `replication` only) the charm starts no server and no router, and manages `database`
@@ -20,12 +20,13 @@
 //! new password.
 
 mod ha;
+mod replset;
 mod shards;
 mod shared;
 
 use shards::server_spec;
 pub use shared::MongodbCharm;
-use shared::{adopted_engine_name, engine_of, internal, internal_label, managing_admin, primary, role, STATE_ENGINE};
+use shared::{adopted_engine_name, engine_of, internal, internal_label, managing_admin, operator_password, primary, role, STATE_ENGINE};
 
 use super::adopt;
 use super::provider::{self, Offer, Request, Serve};
@@ -173,6 +174,26 @@ impl MongodbCharm {
         self.settle_status(ctx)
     }
 
+    /// Start of a mongod replica set member (see [`replset`]); the leader then adds the
+    /// started members, makes the system users on the primary and serves every relation.
+    async fn start_replset(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, "starting mongod (replica set member)")?;
+        let template = server_spec(ctx, 0, SecretString::new(String::new()))?;
+        let (pw, _) = replset::start(ctx, &self.services, template).await?;
+        if ctx.leader {
+            replset::converge(ctx, &self.services, &pw).await?;
+            if let Some(port) = replset::primary_port(ctx).await? {
+                let admin = self.services.mongo.get(port, &pw).await?;
+                ensure_system_users(ctx, &admin).await?;
+                let version = admin.version().await.unwrap_or_default();
+                ctx.state_set(server::STATE_VERSION, &format!("{} {version}", MongoEngine::Mongod.name()));
+            }
+        }
+        replset::note_role(ctx).await;
+        self.repair_drift(ctx).await?;
+        self.settle_status(ctx)
+    }
+
     /// Records (or clears) why relation `rel` is refused, then sets the status.
     fn block(&self, ctx: &mut HookContext, rel: i64, reason: Option<&str>) -> anyhow::Result<()> {
         server::set_blocked(ctx, rel, reason);
@@ -238,6 +259,11 @@ impl MongodbCharm {
                 let replicas = adopt::replicas(ctx);
                 read_only = (!replicas.is_empty()).then(|| replicas.join(","));
                 (vec![format!("{host}:{port}")], None)
+            }
+            None if replset::is_replset(ctx) => {
+                // No primary now: what was published stays (the watcher looks again).
+                let Some(hosts) = replset::member_hosts(ctx, &self.services, &operator_password(ctx)?).await? else { return Ok(()) };
+                (hosts, Some(ctx.app.clone()))
             }
             None if ha::is_ha(ctx) => {
                 // The primary's FerretDB not serving yet: what was published stays.
@@ -365,6 +391,10 @@ impl MongodbCharm {
             ctx.action_fail(OPERATOR_PASSWORD_UNDER_PATRONI);
             return Ok(());
         }
+        if username == "operator" && replset::is_replset(ctx) {
+            ctx.action_fail(replset::REFUSED_OPERATOR_PASSWORD);
+            return Ok(());
+        }
         let label = internal_label(&ctx.app);
         if internal(ctx)?.get(*key).map(String::as_str) != Some(new.expose()) {
             let Some(admin) = managing_admin(&self.services, ctx).await? else { return Ok(()) };
@@ -451,8 +481,12 @@ impl ServerCharm for MongodbCharm {
                 }
             }
         }
-        let clusterable = ctx.state_get(STATE_ENGINE).as_deref() == Some("ferretdb") && role(ctx) == "replication";
-        ha::decide_mode(ctx, clusterable)
+        // One mode per application: FerretDB over Patroni, or mongod's own replica set.
+        let replication = role(ctx) == "replication";
+        match ctx.state_get(STATE_ENGINE).as_deref() {
+            Some("mongod") => replset::decide_mode(ctx, replication),
+            engine => ha::decide_mode(ctx, engine == Some("ferretdb") && replication),
+        }
     }
 
     fn leader_elected(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
@@ -467,6 +501,9 @@ impl ServerCharm for MongodbCharm {
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if adopt::endpoint(ctx).is_none() && ha::await_mode(ctx).await? {
             return self.start_ha(ctx).await;
+        }
+        if adopt::endpoint(ctx).is_none() && replset::is_replset(ctx) {
+            return self.start_replset(ctx).await;
         }
         if !server::is_primary(ctx) {
             return server::standby_status(ctx, "a replica set");
@@ -505,6 +542,17 @@ impl ServerCharm for MongodbCharm {
     }
 
     fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
+        if replset::is_replset(ctx) {
+            let status = match (server::workload_problem(ctx, &self.services.supervisor, "mongod"), server::first_blocked(ctx)) {
+                (Some(problem), _) => problem,
+                (None, Some(reason)) => (WorkloadStatus::Blocked, reason),
+                (None, None) => match replset::role_message(ctx) {
+                    Some(message) => (WorkloadStatus::Active, message.to_string()),
+                    None => (WorkloadStatus::Waiting, "waiting for the primary to add this member".to_string()),
+                },
+            };
+            return Ok(ctx.set_status(status.0, &status.1)?);
+        }
         if ha::is_ha(ctx) {
             let status = match (server::workload_problem(ctx, &self.services.supervisor, "FerretDB"), server::first_blocked(ctx)) {
                 (Some(problem), _) => problem,
@@ -555,8 +603,18 @@ impl ServerCharm for MongodbCharm {
             // Patroni elects a primary; the watcher asks again once it has.
             return Ok(());
         }
+        let members = replset::is_replset(ctx);
+        if members {
+            replset::watch(ctx, &self.services);
+            replset::note_role(ctx).await;
+            if !ctx.leader || replset::primary_port(ctx).await?.is_none() {
+                // mongod elects a primary; the watcher asks again once it has.
+                return Ok(());
+            }
+            replset::converge(ctx, &self.services, &operator_password(ctx)?).await?;
+        }
         let running = adopt::endpoint(ctx).is_some() || server::server_running(ctx, &self.services.supervisor);
-        if !ctx.leader || !(patroni || (server::is_primary(ctx) && running)) {
+        if !ctx.leader || !(patroni || members || (server::is_primary(ctx) && running)) {
             return Ok(());
         }
         let Some(admin) = managing_admin(&self.services, ctx).await? else { return Ok(()) };
@@ -604,6 +662,8 @@ impl ServerCharm for MongodbCharm {
             "get-primary" => {
                 let p = if ha::is_ha(ctx) {
                     super::patroni::cluster(ctx).await?.primary.map(|(u, _)| u).unwrap_or_default()
+                } else if replset::is_replset(ctx) {
+                    replset::primary_unit(ctx).await?.unwrap_or_default()
                 } else {
                     primary(ctx)?.map(|(u, _, _)| u).unwrap_or_default()
                 };
@@ -633,6 +693,14 @@ impl ServerCharm for MongodbCharm {
         self.stop_admin_router(ctx).await;
         if ha::is_ha(ctx) {
             ha::stop(ctx, &self.services).await;
+        } else if replset::is_replset(ctx) {
+            match operator_password(ctx) {
+                Ok(operator) => replset::leave(ctx, &self.services, &operator).await,
+                Err(e) => {
+                    ctx.log("WARNING", &format!("the member of {} was not removed from the replica set: {e}", ctx.unit));
+                    server::stop(ctx, &self.services.supervisor).await;
+                }
+            }
         } else {
             server::stop(ctx, &self.services.supervisor).await;
         }

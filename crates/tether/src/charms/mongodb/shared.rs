@@ -51,13 +51,17 @@ pub(super) fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16, 
 
 /// The admin session of the server this application runs: under FerretDB over Patroni
 /// the primary's FerretDB once it serves, else this unit's (every FerretDB writes to the
-/// Patroni primary, and all of them know the users).
+/// Patroni primary, and all of them know the users); in a mongod replica set the member
+/// `hello` names primary.
 pub(super) async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<Arc<MongoAdmin>> {
     let port = if ha::is_ha(ctx) {
         match ha::endpoints(ctx).await? {
             Some(e) => e.primary.1,
             None => server::own_port(ctx)?,
         }
+    } else if super::replset::is_replset(ctx) {
+        // Users are made on the primary, whichever member mongod elected.
+        super::replset::primary_port(ctx).await?.ok_or_else(|| anyhow!("the replica set has no primary now"))?
     } else {
         server::primary_port(ctx)?
     };

@@ -445,5 +445,6 @@ impl UserAdmin for MongoAdmin {
 }
 
 mod adopted;
+pub mod replset;
 #[cfg(test)]
 mod tests;

@@ -41,6 +41,9 @@ pub enum MongoAdminError {
     Plan(#[from] MongoPlanError),
     #[error("refusing to drop the server's own database {0:?}")]
     SystemDatabase(String),
+    /// A replica-set reply tether cannot read (a field missing or of another type).
+    #[error("unexpected {0} reply: {1}")]
+    BadReply(&'static str, String),
 }
 
 /// The driver could not reach the server (or lost it): worth another try.
@@ -57,7 +60,7 @@ impl Classify for MongoAdminError {
             MongoAdminError::Command { source, step } if error_code(source) == Some(UNAUTHORIZED) => {
                 ErrorClass::Blocked(format!("insufficient privilege {step}"))
             }
-            MongoAdminError::Command { .. } | MongoAdminError::SystemDatabase(_) => ErrorClass::Bug,
+            MongoAdminError::Command { .. } | MongoAdminError::SystemDatabase(_) | MongoAdminError::BadReply(..) => ErrorClass::Bug,
             // An extra-user-roles value the charm cannot grant: its text says which.
             MongoAdminError::Plan(e) => ErrorClass::Blocked(e.to_string()),
             MongoAdminError::NotMongo(_) | MongoAdminError::Foreign(_) => ErrorClass::Blocked(self.to_string()),

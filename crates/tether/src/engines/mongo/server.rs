@@ -26,7 +26,9 @@
 //! (`<unit dir>/mongod.keyfile`, 0400, mongod reads it only from a file) from the
 //! application's secret, so every member and router of one cluster shares it; a shard
 //! takes its config server's. A config server runs with `--configsvr`, a shard with
-//! `--shardsvr`. This path cannot be tested here (no mongod in Debian); it follows
+//! `--shardsvr`. A member that joins a set another unit founded (`joins`, a highly
+//! available application's later units) skips both: it is ready once it answers `hello`,
+//! and gets its users by syncing once the primary adds it. This path cannot be tested here (no mongod in Debian); it follows
 //! MongoDB's documented sequence.
 //!
 //! Either way tether records `pid` and `port` in `<data dir>/tether-server.pid`; a later
@@ -42,6 +44,7 @@ use std::time::{Duration, Instant};
 use mongodb::bson::doc;
 use nix::sys::signal::Signal;
 
+use super::admin::replset::initiate_document;
 use super::admin::{client_options, ADMIN_USER};
 use super::error::{error_code, is_auth_refused};
 use crate::secret::{generate_password, SecretString};
@@ -66,6 +69,10 @@ pub struct MongoSpec {
     pub keyfile: Option<SecretString>,
     /// FerretDB's PostgreSQL backend (a libpq URL with its password); `None`: SQLite.
     pub postgresql_url: Option<SecretString>,
+    /// mongod only: a member of a replica set another unit founded. It never initiates a
+    /// set nor uses the localhost exception; it is ready once it answers `hello` (it has
+    /// no users until the primary adds it and it syncs them).
+    pub joins: bool,
 }
 
 /// A mongod's place in a sharded cluster (`--configsvr`, `--shardsvr`, or neither).
@@ -108,6 +115,7 @@ impl MongoSpec {
             cluster_role: ClusterRole::ReplicaSet,
             keyfile: None,
             postgresql_url: None,
+            joins: false,
         }
     }
 }
@@ -247,6 +255,7 @@ pub async fn start(spec: &MongoSpec) -> Result<Proc, WorkloadError> {
     let mut proc = spawn(spec, &bin)?;
     let ready = match spec.engine {
         MongoEngine::FerretDb => wait_ready(spec, &mut proc).await,
+        MongoEngine::Mongod if spec.joins => wait_answering(spec, &mut proc, Instant::now()).await,
         MongoEngine::Mongod => initiate_mongod(spec, &mut proc).await,
     };
     let kept = proc.kept_if_ready(ready, Signal::SIGTERM, STOP_GRACE).await;
@@ -406,7 +415,11 @@ async fn adopt(spec: &MongoSpec, _bin: &Path) -> Result<Option<Proc>, WorkloadEr
         proc.terminate(Signal::SIGTERM, STOP_GRACE).await?;
         return Ok(None);
     }
-    wait_ready(spec, &mut proc).await?;
+    if spec.joins && spec.engine == MongoEngine::Mongod {
+        wait_answering(spec, &mut proc, Instant::now()).await?;
+    } else {
+        wait_ready(spec, &mut proc).await?;
+    }
     Ok(Some(proc))
 }
 
@@ -460,6 +473,27 @@ async fn wait_ready(spec: &MongoSpec, proc: &mut Proc) -> Result<(), WorkloadErr
     }
 }
 
+/// Polls an anonymous `hello` (it needs no authentication) until mongod answers, the
+/// process dies, or [`READY_TIMEOUT`] after `started` passes.
+async fn wait_answering(spec: &MongoSpec, proc: &mut Proc, started: Instant) -> Result<(), WorkloadError> {
+    let anon = mongodb::Client::with_options(client_options(spec.port, None, Duration::from_secs(2)))
+        .map_err(|e| WorkloadError::NotReady { port: spec.port, waited_secs: 0, last_error: e.to_string() })?;
+    let result = loop {
+        if let Some(status) = proc.try_exited() {
+            break Err(WorkloadError::ExitedDuringStart { status, log: spec.log_file.clone() });
+        }
+        match anon.database("admin").run_command(doc! { "hello": 1 }).await {
+            Ok(_) => break Ok(()),
+            Err(e) if started.elapsed() >= READY_TIMEOUT => {
+                break Err(WorkloadError::NotReady { port: spec.port, waited_secs: started.elapsed().as_secs(), last_error: e.to_string() })
+            }
+            Err(_) => tokio::time::sleep(READY_POLL).await,
+        }
+    };
+    anon.shutdown().immediate(true).await;
+    result
+}
+
 /// mongod's first start: wait until it answers, then (once) initiate the replica set and
 /// create `operator` through the localhost exception; finally wait for an authenticated
 /// login. Later starts find `operator` and skip the exception.
@@ -469,20 +503,12 @@ async fn initiate_mongod(spec: &MongoSpec, proc: &mut Proc) -> Result<(), Worklo
         .map_err(|e| WorkloadError::NotReady { port: spec.port, waited_secs: 0, last_error: e.to_string() })?;
     let admin = anon.database("admin");
     let fail = |e: String| WorkloadError::NotReady { port: spec.port, waited_secs: started.elapsed().as_secs(), last_error: e };
-    // Answering at all (hello needs no authentication).
-    loop {
-        if let Some(status) = proc.try_exited() {
-            return Err(WorkloadError::ExitedDuringStart { status, log: spec.log_file.clone() });
-        }
-        match admin.run_command(doc! { "hello": 1 }).await {
-            Ok(_) => break,
-            Err(e) if started.elapsed() >= READY_TIMEOUT => return Err(fail(e.to_string())),
-            Err(_) => tokio::time::sleep(READY_POLL).await,
-        }
-    }
+    wait_answering(spec, proc, started).await?;
     if matches!(try_login(spec.port, ADMIN_USER, &spec.operator_password).await, Err(LoginFailure::Refused)) {
         if let Some(rs) = spec.replset.as_deref().filter(|r| !r.is_empty()) {
-            let mut config = doc! { "_id": rs, "members": [{ "_id": 0, "host": format!("127.0.0.1:{}", spec.port) }] };
+            // The founder's set is itself; the other units are added one reconfiguration
+            // at a time by the leader (`charms::mongodb::replset`).
+            let mut config = initiate_document(&tether_core::mongo_replset::initiate(rs, &[tether_core::mongo_replset::host(spec.port)]));
             if spec.cluster_role == ClusterRole::ConfigServer {
                 // A config server's replica set must say so, or mongos refuses it.
                 config.insert("configsvr", true);
