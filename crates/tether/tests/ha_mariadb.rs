@@ -180,6 +180,27 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
         n => Err(format!("{n} rows")),
     });
 
+    // Fault 2b: the controller SIGKILLed, then the write node's mariadbd SIGKILLed while no
+    // controller runs (nothing supervises it then): Galera evicts it on its own; the next
+    // command starts a controller, which restarts the member, follows the cluster again
+    // and republishes endpoints where the same credentials find every row.
+    let r = cluster_status(&c).expect("get-cluster-status");
+    let dead_unit = write_unit(&r);
+    let dead_pid = live_pid(&c.unit_dir(&dead_unit).join("mysqld.pid")).expect("the write node's mariadbd runs");
+    c.kill_controller().expect("a controller runs");
+    sigkill(dead_pid);
+    let republished =
+        c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints after a kill while the controller was down", |m| {
+            let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
+            p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
+        });
+    assert_eq!((&republished["username"], &republished["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    let mut s = MyLogin::from_credentials(&republished).session();
+    rows += 1;
+    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
+    drop(s);
+    wait_synced(&c, 3, "the member killed while the controller was down to rejoin (three synced again)");
+
     // Fault 3: remove-unit of a member that does not take writes while a client writes
     // on the write node: every write that returned is there afterwards.
     let r = cluster_status(&c).expect("get-cluster-status");
