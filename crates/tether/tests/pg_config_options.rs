@@ -73,8 +73,8 @@ fn config_options_become_the_servers_settings_and_extensions() {
     let shown = c.ok(&["config", PG, "--format", "json"]).json();
     assert_eq!(
         shown["settings"].as_object().map(|m| m.len()),
-        Some(190),
-        "every published option, the two adopt options and the two rotation options"
+        Some(191),
+        "every published option, the three adopt options (with tls-ca) and the two rotation options"
     );
 
     // A reloadable setting: changed live, same process.
