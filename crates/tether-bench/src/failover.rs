@@ -4,8 +4,9 @@
 //! Galera report the same phases the same way.
 
 use crate::stats::{ms, summarise, Summary};
-use anyhow::{anyhow, Result};
-use std::time::Duration;
+use anyhow::{anyhow, bail, Result};
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 /// One failover, each phase timed from the end of the one before.
 pub struct FailoverSample {
@@ -52,5 +53,27 @@ impl FailoverSeries {
             .zip([&self.write, &self.publish, &self.login])
             .map(|(name, samples)| Ok((name.to_string(), summarise(samples).ok_or_else(|| anyhow!("no samples"))?)))
             .collect()
+    }
+}
+
+/// Polls `ports` (every 20 ms, for at most `settle`) until `write` succeeds on one of
+/// them; returns that port. The first phase of a failover, tether's and the floor's alike.
+pub fn first_writable<F: Future<Output = bool>>(
+    rt: &tokio::runtime::Runtime,
+    ports: &[u16],
+    settle: Duration,
+    write: impl Fn(u16) -> F,
+) -> Result<u16> {
+    let start = Instant::now();
+    loop {
+        for &p in ports {
+            if rt.block_on(write(p)) {
+                return Ok(p);
+            }
+        }
+        if start.elapsed() > settle {
+            bail!("no member of {ports:?} took a write within {settle:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }

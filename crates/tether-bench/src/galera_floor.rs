@@ -43,18 +43,7 @@ pub async fn write_once(port: u16, user: &str, pw: &str, db: &str) -> bool {
 
 /// Polls `ports` until one takes a write; returns that port.
 pub fn first_writable(rt: &tokio::runtime::Runtime, ports: &[u16], user: &str, pw: &str, db: &str) -> Result<u16> {
-    let start = Instant::now();
-    loop {
-        for &p in ports {
-            if rt.block_on(write_once(p, user, pw, db)) {
-                return Ok(p);
-            }
-        }
-        if start.elapsed() > SETTLE {
-            bail!("no member of {ports:?} took a write within {SETTLE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::failover::first_writable(rt, ports, SETTLE, |p| write_once(p, user, pw, db))
 }
 
 /// The SQL statement that creates the write table (for the relation's user on tether's cluster).

@@ -25,7 +25,6 @@ use tether_core::patroni_timing::{LOOP_WAIT_SECS, RETRY_TIMEOUT_SECS, TTL_SECS};
 /// How long one write attempt may take before it counts as "not yet" (a commit waiting for
 /// a synchronous standby that is gone blocks until Patroni changes the standby list).
 const WRITE_ATTEMPT: Duration = Duration::from_secs(1);
-const POLL: Duration = Duration::from_millis(20);
 const SETTLE: Duration = Duration::from_secs(300);
 /// The table the write checks insert into.
 pub const TABLE: &str = "bench_ha";
@@ -88,18 +87,7 @@ pub async fn write_once(port: u16, user: &str, pw: &str, db: &str) -> bool {
 
 /// Polls `ports` until one of them takes a write; returns that port.
 pub fn first_writable(rt: &tokio::runtime::Runtime, ports: &[u16], user: &str, pw: &str, db: &str) -> Result<u16> {
-    let start = Instant::now();
-    loop {
-        for &p in ports {
-            if rt.block_on(write_once(p, user, pw, db)) {
-                return Ok(p);
-            }
-        }
-        if start.elapsed() > SETTLE {
-            bail!("no member of {ports:?} took a write within {SETTLE:?}");
-        }
-        std::thread::sleep(POLL);
-    }
+    crate::failover::first_writable(rt, ports, SETTLE, |p| write_once(p, user, pw, db))
 }
 
 /// Whether the cluster on `ports` is whole again: one primary that sees every other member
