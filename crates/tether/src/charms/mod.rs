@@ -36,6 +36,7 @@ mod server_hooks;
 mod services;
 mod settings_state;
 mod unit_copy;
+mod watcher;
 
 pub use registry::{builtin_names, canonical_name, Registry};
 pub use services::Services;

@@ -25,10 +25,12 @@
 use super::ha_mode::Mode;
 use super::server::{self, workload_key};
 use super::services::Services;
+use super::watcher::{self, Look};
 use crate::engine::context::HookContext;
 use crate::engines::mysql::galera::{self, GaleraOptions, WsrepStatus};
 use crate::engines::mysql::{MariaDbSpec, ADMIN_USER, DATA_DIR};
 use crate::secret::SecretString;
+use crate::store::UnitRow;
 use anyhow::{anyhow, Context};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -310,49 +312,52 @@ fn watch_passwords() -> &'static Mutex<HashMap<String, SecretString>> {
 /// unit is asked for `update-status` at once, so the leader rewrites the endpoints on
 /// every relation. One task per application; it ends when the application has no units.
 pub fn watch(ctx: &HookContext, services: &Arc<Services>, password: &SecretString) {
-    let key = format!("{}/{}#galera", ctx.model, ctx.app);
+    let key = format!("{}/{}", ctx.model, ctx.app);
     watch_passwords().lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), password.clone());
-    if !services.watchers.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
-        return;
-    }
-    let (model, app, services) = (ctx.model.clone(), ctx.app.clone(), services.clone());
-    tokio::spawn(async move {
-        let mut last = None;
-        let mut kicked = Instant::now();
-        loop {
-            tokio::time::sleep(WATCH_EVERY).await;
-            let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) else { break };
-            let Ok(units) = engine.store().read(|tx| tx.units(&model, Some(&app))) else { continue };
-            if units.is_empty() {
-                break;
-            }
-            let Some(password) = watch_passwords().lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned() else { break };
-            let mut live: Vec<(String, BTreeMap<String, String>)> =
-                units.iter().filter(|u| u.life == Life::Alive).map(|u| (u.name.clone(), u.state.clone())).collect();
-            live.sort_by_key(|(u, _)| unit_number(u));
-            let view = read_view(&live, &password).await;
-            let seen = view.published();
-            tracing::debug!(app = %app, write = ?seen.0, readers = ?seen.1, "Galera members read");
-            // The first look wakes the units too: the cluster may have changed while no
-            // watcher ran (controller restart, members synced after their start). A unit
-            // whose last hook saw another cluster (a change between two readings here, or
-            // a hook that read the members at another moment) is asked again, every
-            // REMIND_EVERY, until it records what the watcher sees.
-            let key = view.view_key();
-            let stale = live.iter().any(|(_, s)| s.get(STATE_VIEW) != Some(&key));
-            let changed = last.as_ref() != Some(&seen);
-            if changed || (stale && kicked.elapsed() >= REMIND_EVERY) {
-                tracing::info!(app = %app, write = ?seen.0, readers = ?seen.1, changed, "Galera members: update-status on every unit");
-                for u in units.iter().filter(|u| u.life == Life::Alive) {
-                    let _ = engine.request_update_status(&model, &u.name);
-                }
-                kicked = Instant::now();
-            }
-            last = Some(seen);
+    let members = Galera { key, app: ctx.app.clone(), last: None, kicked: Instant::now() };
+    watcher::spawn(ctx, services, "galera", WATCH_EVERY, members);
+}
+
+/// The Galera members' last reading, and when the units were last asked to look.
+struct Galera {
+    /// The application's key in [`watch_passwords`].
+    key: String,
+    app: String,
+    last: Option<(Option<String>, Vec<String>)>,
+    kicked: Instant,
+}
+
+#[async_trait::async_trait]
+impl Look for Galera {
+    async fn look(&mut self, units: &[UnitRow]) -> Option<bool> {
+        let password = watch_passwords().lock().unwrap_or_else(|p| p.into_inner()).get(&self.key).cloned()?;
+        let mut live: Vec<(String, BTreeMap<String, String>)> =
+            units.iter().filter(|u| u.life == Life::Alive).map(|u| (u.name.clone(), u.state.clone())).collect();
+        live.sort_by_key(|(u, _)| unit_number(u));
+        let view = read_view(&live, &password).await;
+        let seen = view.published();
+        let app = &self.app;
+        tracing::debug!(app = %app, write = ?seen.0, readers = ?seen.1, "Galera members read");
+        // The first look wakes the units too: the cluster may have changed while no
+        // watcher ran (controller restart, members synced after their start). A unit
+        // whose last hook saw another cluster (a change between two readings here, or
+        // a hook that read the members at another moment) is asked again, every
+        // REMIND_EVERY, until it records what the watcher sees.
+        let key = view.view_key();
+        let stale = live.iter().any(|(_, s)| s.get(STATE_VIEW) != Some(&key));
+        let changed = self.last.as_ref() != Some(&seen);
+        let wake = changed || (stale && self.kicked.elapsed() >= REMIND_EVERY);
+        if wake {
+            tracing::info!(app = %app, write = ?seen.0, readers = ?seen.1, changed, "Galera members: update-status on every unit");
+            self.kicked = Instant::now();
         }
-        watch_passwords().lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-        services.watchers.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-    });
+        self.last = Some(seen);
+        Some(wake)
+    }
+
+    fn ended(&mut self) {
+        watch_passwords().lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
+    }
 }
 
 /// Starts (or adopts) this unit's member: the founder bootstraps at its first start,

@@ -34,10 +34,12 @@ use super::ha::internal_label;
 use crate::charms::ha_mode::Mode;
 use crate::charms::server;
 use crate::charms::services::Services;
+use crate::charms::watcher::{self, Look};
 use crate::engine::context::HookContext;
 use crate::engines::mongo::replset::hello_at;
 use crate::engines::mongo::MongoSpec;
 use crate::secret::SecretString;
+use crate::store::UnitRow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tether_core::life::Life;
@@ -207,47 +209,40 @@ async fn hand_over_and_leave(ctx: &HookContext, services: &Services, operator: &
     converge_without(ctx, services, operator, Some(&ctx.unit)).await
 }
 
+/// The replica set's last reading: who was primary, which members had started.
+#[derive(Default)]
+struct ReplicaSet {
+    last: Option<(Option<String>, Vec<u16>)>,
+}
+
+#[async_trait::async_trait]
+impl Look for ReplicaSet {
+    async fn look(&mut self, units: &[UnitRow]) -> Option<bool> {
+        let started: Vec<u16> = units
+            .iter()
+            .filter(|u| u.life == Life::Alive && u.state.contains_key(STATE_MEMBER))
+            .filter_map(|u| port_of(&u.state))
+            .collect();
+        let mut primary = None;
+        for port in &started {
+            if let Ok(h) = hello_at(*port).await {
+                if h.primary.is_some() {
+                    primary = h.primary;
+                    break;
+                }
+            }
+        }
+        let seen = Some((primary, started));
+        let changed = self.last != seen;
+        self.last = seen;
+        Some(changed)
+    }
+}
+
 /// Starts the application's watcher unless one runs: every [`WATCH_EVERY`] it asks the
 /// members who is primary and reads which members started; on a change every unit is
 /// asked for `update-status`. It ends when the application has no units left. Started at
 /// a member's start and again at `update-status` (a restarted controller runs none).
 pub fn watch(ctx: &HookContext, services: &Arc<Services>) {
-    let key = format!("{}/{}#replset", ctx.model, ctx.app);
-    if !services.watchers.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
-        return;
-    }
-    let (model, app, services) = (ctx.model.clone(), ctx.app.clone(), services.clone());
-    tokio::spawn(async move {
-        let mut last = None;
-        loop {
-            tokio::time::sleep(WATCH_EVERY).await;
-            let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) else { break };
-            let Ok(units) = engine.store().read(|tx| tx.units(&model, Some(&app))) else { continue };
-            if units.is_empty() {
-                break;
-            }
-            let started: Vec<u16> = units
-                .iter()
-                .filter(|u| u.life == Life::Alive && u.state.contains_key(STATE_MEMBER))
-                .filter_map(|u| port_of(&u.state))
-                .collect();
-            let mut primary = None;
-            for port in &started {
-                if let Ok(h) = hello_at(*port).await {
-                    if h.primary.is_some() {
-                        primary = h.primary;
-                        break;
-                    }
-                }
-            }
-            let seen = Some((primary, started));
-            if last != seen {
-                for u in units.iter().filter(|u| u.life == Life::Alive) {
-                    let _ = engine.request_update_status(&model, &u.name);
-                }
-                last = seen;
-            }
-        }
-        services.watchers.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-    });
+    watcher::spawn(ctx, services, "replset", WATCH_EVERY, ReplicaSet::default());
 }

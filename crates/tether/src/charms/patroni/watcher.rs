@@ -6,11 +6,12 @@
 
 use super::layout::{port, STATE_PATRONI_PORT};
 use crate::charms::services::Services;
+use crate::charms::watcher::{self, Look};
 use crate::engine::context::HookContext;
 use crate::engines::postgres::patroni_api::{self, Member};
+use crate::store::UnitRow;
 use std::sync::Arc;
 use std::time::Duration;
-use tether_core::life::Life;
 
 /// How often the watcher asks Patroni who is primary.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
@@ -23,42 +24,35 @@ fn published(members: &[Member]) -> Option<(String, Vec<String>)> {
     Some((primary, replicas))
 }
 
+/// The Patroni cluster's last reading: who was primary, which replicas were healthy.
+#[derive(Default)]
+struct Patroni {
+    last: Option<(String, Vec<String>)>,
+}
+
+#[async_trait::async_trait]
+impl Look for Patroni {
+    async fn look(&mut self, units: &[UnitRow]) -> Option<bool> {
+        let mut seen = None;
+        for p in units.iter().filter_map(|u| port(&u.state, STATE_PATRONI_PORT)) {
+            if let Ok(members) = patroni_api::cluster(p).await {
+                seen = published(&members);
+                if seen.is_some() {
+                    break;
+                }
+            }
+        }
+        // No primary: Patroni is electing one; look again.
+        let Some(seen) = seen else { return Some(false) };
+        // The first look wakes the units too: the cluster may have changed while no
+        // watcher ran (controller restart, replicas becoming healthy after start).
+        let changed = self.last.as_ref() != Some(&seen);
+        self.last = Some(seen);
+        Some(changed)
+    }
+}
+
 /// Starts the application's watcher unless one runs.
 pub fn watch(ctx: &HookContext, services: &Arc<Services>) {
-    let key = format!("{}/{}", ctx.model, ctx.app);
-    if !services.watchers.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
-        return;
-    }
-    let (model, app, services) = (ctx.model.clone(), ctx.app.clone(), services.clone());
-    tokio::spawn(async move {
-        let mut last = None;
-        loop {
-            tokio::time::sleep(WATCH_EVERY).await;
-            let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) else { break };
-            let Ok(units) = engine.store().read(|tx| tx.units(&model, Some(&app))) else { continue };
-            if units.is_empty() {
-                break;
-            }
-            let mut seen = None;
-            for p in units.iter().filter_map(|u| port(&u.state, STATE_PATRONI_PORT)) {
-                if let Ok(members) = patroni_api::cluster(p).await {
-                    seen = published(&members);
-                    if seen.is_some() {
-                        break;
-                    }
-                }
-            }
-            // No primary: Patroni is electing one; look again.
-            let Some(seen) = seen else { continue };
-            // The first look wakes the units too: the cluster may have changed while no
-            // watcher ran (controller restart, replicas becoming healthy after start).
-            if last.as_ref() != Some(&seen) {
-                for u in units.iter().filter(|u| u.life == Life::Alive) {
-                    let _ = engine.request_update_status(&model, &u.name);
-                }
-            }
-            last = Some(seen);
-        }
-        services.watchers.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-    });
+    watcher::spawn(ctx, services, "patroni", WATCH_EVERY, Patroni::default());
 }
