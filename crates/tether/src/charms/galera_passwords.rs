@@ -19,18 +19,17 @@
 //! restarted later rejoins whatever the passwords are.
 
 use super::mysql_ha as ha;
+use super::revision::Revision;
 use super::server;
 use super::services::Services;
 use super::settings_state;
 use crate::engine::context::HookContext;
 use crate::secret::SecretString;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Leader-settings key: the revision of the internal passwords every member runs with.
-const REVISION: &str = "galera-passwords";
-/// Unit-state key: the revision this unit's supervisor and watcher follow.
-const STATE_SEEN: &str = "galera-passwords-seen";
+/// The revision of the internal passwords every member runs with (leader setting), and the
+/// one this unit's supervisor and watcher follow (unit state).
+const REVISION: Revision = Revision { setting: "galera-passwords", seen: "galera-passwords-seen" };
 /// The internal secret's key of the admin login.
 pub const ROOT_KEY: &str = "root-password";
 
@@ -45,22 +44,16 @@ pub async fn use_root(ctx: &HookContext, services: &Arc<Services>, root: &Secret
 /// On the leader, once a password changed: the other units follow the new revision
 /// (committed with the hook).
 pub fn bump(ctx: &mut HookContext) -> anyhow::Result<()> {
-    let next = ctx.leader_settings()?.get(REVISION).and_then(|r| r.parse::<u64>().ok()).unwrap_or(0) + 1;
-    ctx.leader_set(&BTreeMap::from([(REVISION.to_string(), next.to_string())]))?;
-    ctx.state_set(STATE_SEEN, &next.to_string());
-    Ok(())
+    REVISION.bump(ctx)
 }
 
 /// On `leader-settings-changed`: a unit behind the leader's revision runs with the stored
 /// `root` password from now on.
 pub async fn follow(ctx: &mut HookContext, services: &Arc<Services>, label: &str) -> anyhow::Result<()> {
-    let Some(revision) = ctx.leader_settings()?.get(REVISION).cloned() else { return Ok(()) };
-    if ctx.state_get(STATE_SEEN).as_deref() == Some(revision.as_str()) {
-        return Ok(());
-    }
+    let Some(revision) = REVISION.behind(ctx)? else { return Ok(()) };
     let root = stored_root(ctx, label)?;
     use_root(ctx, services, &root).await?;
-    ctx.state_set(STATE_SEEN, &revision);
+    REVISION.followed(ctx, &revision);
     ctx.log("INFO", "the Galera member follows the changed internal passwords");
     Ok(())
 }

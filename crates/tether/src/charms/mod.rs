@@ -30,6 +30,7 @@ mod postgresql_ha;
 mod provider;
 mod reconcile;
 mod registry;
+mod revision;
 mod rotation;
 mod server;
 mod server_hooks;

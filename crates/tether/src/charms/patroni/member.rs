@@ -7,16 +7,16 @@ use super::etcd_member;
 use super::layout::{member_name, own, peers, port, scope, Layout, STATE_ETCD_CLIENT, STATE_PATRONI_PORT};
 use super::switchover::hand_over;
 use super::view::cluster;
+use crate::charms::revision::Revision;
 use crate::charms::services::Services;
 use crate::engine::context::HookContext;
 use crate::engines::postgres::patroni::PatroniSpec;
 use std::collections::BTreeMap;
 
-/// Unit-state key: the revision of the internal passwords this unit's Patroni runs with.
-const STATE_PASSWORDS_SEEN: &str = "patroni-passwords-seen";
-/// Leader-settings key: the revision of the internal passwords Patroni must run with,
-/// bumped by `set-password` so every unit rewrites its configuration.
-const PASSWORDS_REVISION: &str = "patroni-passwords";
+/// The revision of the internal passwords Patroni must run with (a leader setting bumped
+/// by `set-password`, so every unit rewrites its configuration), and the one this unit's
+/// Patroni runs with (unit state).
+const PASSWORDS: Revision = Revision { setting: "patroni-passwords", seen: "patroni-passwords-seen" };
 
 /// Starts the unit's etcd member (founding, joining or restarting) and its Patroni, with
 /// the application's settings as `parameters` (the bootstrap configuration's).
@@ -58,11 +58,8 @@ pub async fn passwords_changed(
     services: &Services,
     parameters: BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    let next = ctx.leader_settings()?.get(PASSWORDS_REVISION).and_then(|r| r.parse::<u64>().ok()).unwrap_or(0) + 1;
-    ctx.leader_set(&BTreeMap::from([(PASSWORDS_REVISION.to_string(), next.to_string())]))?;
-    reload_passwords(layout, ctx, services, parameters).await?;
-    ctx.state_set(STATE_PASSWORDS_SEEN, &next.to_string());
-    Ok(())
+    PASSWORDS.bump(ctx)?;
+    reload_passwords(layout, ctx, services, parameters).await
 }
 
 /// On `leader-settings-changed`: a unit whose Patroni runs with an older revision of the
@@ -73,12 +70,9 @@ pub async fn follow_passwords(
     services: &Services,
     parameters: BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    let Some(revision) = ctx.leader_settings()?.get(PASSWORDS_REVISION).cloned() else { return Ok(()) };
-    if ctx.state_get(STATE_PASSWORDS_SEEN).as_deref() == Some(revision.as_str()) || !layout.mode.is_clustered(ctx) {
-        return Ok(());
-    }
+    let Some(revision) = PASSWORDS.behind(ctx)?.filter(|_| layout.mode.is_clustered(ctx)) else { return Ok(()) };
     reload_passwords(layout, ctx, services, parameters).await?;
-    ctx.state_set(STATE_PASSWORDS_SEEN, &revision);
+    PASSWORDS.followed(ctx, &revision);
     ctx.log("INFO", "Patroni's configuration follows the changed internal passwords");
     Ok(())
 }
