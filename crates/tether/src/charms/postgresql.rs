@@ -20,6 +20,7 @@
 
 use super::adopt;
 use super::patroni as cluster_ha;
+use super::patroni::convert;
 use super::pg_settings;
 use super::postgresql_ha::{self as ha, internal_label, LAYOUT};
 use super::provider::{self, Offer, Request, Serve};
@@ -30,7 +31,7 @@ use super::server_hooks::ServerCharm;
 use super::services::Services;
 use super::settings_state;
 use crate::engine::context::{Bag, HookContext};
-use crate::engines::postgres::{host_resources, PgAdmin, PgSpec, LOOPBACK};
+use crate::engines::postgres::{host_resources, release_settings_to_patroni, PgAdmin, PgSpec, LOOPBACK};
 use crate::engines::{DatabaseGrant, Ownership, RelationUser, UserAdmin};
 use crate::secret::{generate_password, SecretString};
 use anyhow::anyhow;
@@ -63,6 +64,11 @@ const PASSWORD_LEN: usize = 16;
 const HA: &str = "high availability";
 /// The primary unit's status message under Patroni (Canonical's).
 const PRIMARY: &str = "Primary";
+/// The leader's status while its single server becomes a Patroni cluster.
+const CONVERTING: &str = "turning the server into a Patroni cluster for the added units";
+/// An extra unit of an application that manages an adopted server.
+const ADOPTED_EXTRA_UNIT: &str =
+    "this unit runs nothing: an adopted server gets no replicas from add-unit (remove this unit with remove-unit)";
 const INVALID_DATABASE: &str = "invalid database name requested";
 /// The legacy `pgsql` endpoints (charm-protocol §3.5).
 const LEGACY: [&str; 2] = ["db", "db-admin"];
@@ -441,6 +447,67 @@ impl PostgresqlCharm {
         pg_settings::extensions(ctx, admin).await
     }
 
+    /// On the leader that runs the single server, when units were added: begins the
+    /// conversion into a Patroni cluster (see `charms::patroni::convert`), or carries out
+    /// one that was begun. Returns whether it did either.
+    async fn scale_out(&self, ctx: &mut HookContext) -> anyhow::Result<bool> {
+        if !ctx.leader || !server::is_primary(ctx) || ha::is_ha(ctx) {
+            return Ok(false);
+        }
+        if convert::pending(&LAYOUT, ctx) {
+            self.convert(ctx).await?;
+            return Ok(true);
+        }
+        if convert::begin(&LAYOUT, ctx, &self.services)? {
+            self.settle_status(ctx)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Hands the single server's data directory to Patroni: the plain server (adopted if an
+    /// earlier controller left it running) gets the replication and rewind users Patroni
+    /// needs and does not create on an existing data directory, then stops; its settings
+    /// move to Patroni's configuration. Then the unit starts under Patroni as at deploy,
+    /// on the same port, as the cluster's first member and primary; every relation is
+    /// served again (the same users and passwords). Idempotent: once handed over, only the
+    /// Patroni start is done again.
+    async fn convert(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, CONVERTING)?;
+        if !convert::handed_over(ctx) {
+            let dir = ctx.unit_dir();
+            let label = internal_label(&ctx.app);
+            let settings = pg_settings::for_start(ctx)?;
+            let spec = |port, pw| PgSpec::for_unit(&dir, port, pw).with_settings(settings.clone());
+            let (pw, port, _) = server::start_workload(ctx, &self.services.supervisor, &label, "operator-password", spec).await?;
+            let admin = self.services.pg.get(port, &pw).await?;
+            admin.ensure_groups().await?;
+            let passwords = server::internal(ctx, &label)?;
+            for (user, key) in SYSTEM_USERS {
+                if let Some(p) = passwords.get(key) {
+                    admin.ensure_system_user(user, &SecretString::new(p.clone())).await?;
+                }
+            }
+            drop(admin);
+            server::stop(ctx, &self.services.supervisor).await;
+            self.services.pg.forget(port).await;
+            release_settings_to_patroni(&dir.join("pgdata"))?;
+        }
+        convert::finish(&LAYOUT, ctx)?;
+        self.start_ha(ctx).await?;
+        ctx.log("INFO", &format!("{} is the first member of the Patroni cluster, with its data", ctx.unit));
+        crate::failpoint::hit("patroni.convert.after-hand-over");
+        Ok(())
+    }
+
+    /// An added unit that waited for the conversion: joins the cluster (etcd member and
+    /// Patroni replica) as any added unit.
+    async fn join_cluster(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        self.start_ha(ctx).await?;
+        convert::joined(ctx);
+        Ok(())
+    }
+
     /// `promote-to-primary`: scope `unit` switches the primary over to this unit through
     /// Patroni; scope `cluster` (promoting a standby cluster) has no meaning without
     /// asynchronous replication between clusters, which tether does not have.
@@ -496,6 +563,10 @@ impl PostgresqlCharm {
         }
         if !ctx.leader {
             ctx.action_fail("The action can be run only on leader unit");
+            return Ok(());
+        }
+        if convert::pending(&LAYOUT, ctx) {
+            ctx.action_fail("the server is being turned into a Patroni cluster: try again once the units are active");
             return Ok(());
         }
         let patroni = ha::is_ha(ctx);
@@ -603,11 +674,21 @@ impl ServerCharm for PostgresqlCharm {
     }
 
     async fn start(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        if adopted(ctx).is_none() && ha::await_mode(ctx).await? {
-            return self.start_ha(ctx).await;
+        if adopted(ctx).is_none() {
+            if convert::pending(&LAYOUT, ctx) && ctx.leader && server::is_primary(ctx) {
+                return self.convert(ctx).await;
+            }
+            if !convert::pending(&LAYOUT, ctx) && ha::await_mode(ctx).await? {
+                return self.start_ha(ctx).await;
+            }
+            if !server::is_primary(ctx) {
+                // An added unit: the leader turns its single server into the cluster.
+                convert::note_waiting(ctx);
+                return self.settle_status(ctx);
+            }
         }
         if !server::is_primary(ctx) {
-            return server::standby_status(ctx, HA);
+            return self.settle_status(ctx);
         }
         if adopted(ctx).is_some() {
             // No server of our own: log in, check the admin, record the version.
@@ -647,6 +728,10 @@ impl ServerCharm for PostgresqlCharm {
     /// its owner's): settings live or by a restart, plugin extensions, then legacy relations
     /// that waited for an extension are served again.
     async fn config_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if convert::pending(&LAYOUT, ctx) {
+            // Applied through Patroni's configuration once the cluster exists.
+            return self.settle_status(ctx);
+        }
         if ha::is_ha(ctx) {
             if ctx.leader && server::server_running(ctx, &self.services.supervisor) {
                 if let Some((_, port)) = cluster_ha::cluster(ctx).await?.primary {
@@ -688,10 +773,21 @@ impl ServerCharm for PostgresqlCharm {
     /// Active unless a relation request is blocked or the server is not running.
     fn settle_status(&self, ctx: &HookContext) -> anyhow::Result<()> {
         let patroni = ha::is_ha(ctx);
+        let adopted = adopted(ctx);
         if !patroni && !server::is_primary(ctx) {
+            if adopted.is_some() {
+                return Ok(ctx.set_status(WorkloadStatus::Blocked, ADOPTED_EXTRA_UNIT)?);
+            }
+            if convert::waiting(ctx) {
+                let leader = server::primary(ctx)?.map(|(u, _, _)| u).unwrap_or_else(|| "the leader".into());
+                let message = format!("waiting for {leader} to turn its server into a Patroni cluster, then joins it as a replica");
+                return Ok(ctx.set_status(WorkloadStatus::Waiting, &message)?);
+            }
             return server::standby_status(ctx, HA);
         }
-        let adopted = adopted(ctx);
+        if !patroni && convert::pending(&LAYOUT, ctx) {
+            return Ok(ctx.set_status(WorkloadStatus::Maintenance, CONVERTING)?);
+        }
         if patroni {
             if let Some((status, message)) = server::workload_problem(ctx, &self.services.supervisor, "Patroni") {
                 return Ok(ctx.set_status(status, &message)?);
@@ -731,6 +827,15 @@ impl ServerCharm for PostgresqlCharm {
     /// user dropped by hand, resetting a password changed by hand). Users tether did not
     /// create (other names) are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopted(ctx).is_none() {
+            if self.scale_out(ctx).await? {
+                return Ok(());
+            }
+            if convert::waiting(ctx) && ha::is_ha(ctx) {
+                // The leader-settings-changed that should have started it did not (yet).
+                return self.join_cluster(ctx).await;
+            }
+        }
         let patroni = ha::is_ha(ctx);
         if patroni && server::server_running(ctx, &self.services.supervisor) {
             // Every unit learns its role; the leader re-serves below, which rewrites the
@@ -773,6 +878,9 @@ impl ServerCharm for PostgresqlCharm {
     }
 
     async fn leader_settings_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if adopted(ctx).is_none() && convert::waiting(ctx) && ha::is_ha(ctx) {
+            return self.join_cluster(ctx).await;
+        }
         if ha::is_ha(ctx) && server::server_running(ctx, &self.services.supervisor) {
             cluster_ha::follow_passwords(&LAYOUT, ctx, &self.services, pg_settings::desired(ctx)?).await?;
         }
@@ -787,6 +895,7 @@ impl ServerCharm for PostgresqlCharm {
         match endpoint {
             DATABASE => self.serve(ctx, rel, Serve::IfChanged).await,
             "db" | "db-admin" => self.serve_legacy(ctx, rel, endpoint).await,
+            PEERS if adopted(ctx).is_none() => self.scale_out(ctx).await.map(|_| ()),
             _ => Ok(()),
         }
     }

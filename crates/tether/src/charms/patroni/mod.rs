@@ -16,8 +16,10 @@
 //! - `view`: who is primary and which replicas are healthy, from Patroni's `/cluster`;
 //! - `watcher`: one task per application that queues `update-status` when that changes;
 //! - `switchover`: a leaving primary's hand-over and `promote-to-primary`;
-//! - `dcs`: settings and Patroni's own options through its shared configuration.
+//! - `dcs`: settings and Patroni's own options through its shared configuration;
+//! - `convert`: a running single server turned into the cluster when units are added.
 
+pub mod convert;
 mod dcs;
 mod etcd_member;
 mod layout;

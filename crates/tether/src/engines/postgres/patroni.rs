@@ -96,6 +96,12 @@ impl PatroniSpec {
         }
     }
 
+    /// Whether a Patroni was ever configured in this unit directory: from then on its data
+    /// directory is Patroni's, and no plain server may start on it again.
+    pub fn configured_in(unit_dir: &Path) -> bool {
+        unit_dir.join("patroni").join("patroni.yml").is_file()
+    }
+
     pub fn with_parameters(self, parameters: BTreeMap<String, String>) -> Self {
         PatroniSpec { parameters, ..self }
     }

@@ -196,6 +196,16 @@ pub async fn prepare(bins: &PgBinaries, spec: &PgSpec, run_as: Option<RunAs>) ->
     write_owned(&spec.data_dir.join("postgresql.auto.conf"), &auto_conf, run_as, "write postgresql.auto.conf")
 }
 
+/// Before Patroni takes over a data directory a plain server ran (the unit becomes the
+/// first member of a cluster): `postgresql.auto.conf` loses the settings tether wrote there,
+/// because PostgreSQL reads that file after `postgresql.conf`, so they would override the
+/// ones Patroni writes from the cluster's shared configuration (which now carries them).
+pub fn release_settings_to_patroni(data_dir: &Path) -> Result<(), WorkloadError> {
+    let run_as = service_user(SYSTEM_USER)?;
+    let text = "# Settings live in Patroni's configuration since this server joined a Patroni cluster.\n";
+    write_owned(&data_dir.join("postgresql.auto.conf"), text, run_as, "empty postgresql.auto.conf")
+}
+
 /// Writes one of the server's files (mode 0600, owned by the server's user).
 fn write_owned(path: &Path, text: &str, run_as: Option<RunAs>, step: &'static str) -> Result<(), WorkloadError> {
     use std::os::unix::fs::PermissionsExt;
