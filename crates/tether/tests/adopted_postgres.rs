@@ -161,6 +161,24 @@ fn an_admin_without_createrole_blocks_naming_it_and_creates_nothing() {
     c.wait_active(&[APP, "data-integrator"]);
     PgLogin::from_credentials(&c.postgresql_credentials("data-integrator/leader")).session();
 
+    // add-unit gives an adopted server no replicas: the added unit says it runs nothing
+    // and starts nothing (no Patroni cluster is formed); removed, the application is active.
+    c.ok(&["add-unit", APP]);
+    let extra = format!("{APP}/1");
+    c.wait_for("the added unit blocked, saying it runs nothing", |s| {
+        Ok(workload_words(s, APP)
+            .iter()
+            .any(|(u, w, m)| *u == extra && w == "blocked" && m.contains("an adopted server gets no replicas from add-unit")))
+    });
+    let started: Vec<String> = pids_mentioning(&c.home().display().to_string())
+        .iter()
+        .map(|pid| String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).into_owned())
+        .filter(|cmd| ["postgres", "patroni", "etcd"].iter().any(|p| cmd.contains(p)))
+        .collect();
+    assert!(started.is_empty(), "tether started no server, Patroni or etcd: {started:?}");
+    c.ok(&["remove-unit", &extra]);
+    c.wait_active(&[APP]);
+
     // The admin secret changed by hand, then removed: noticed and reported.
     c.ok(&["update-secret", "pg-admin", "username=weak", "password=wrong-by-hand"]);
     let refused = c.wait_unit(APP, "blocked", "admin login was refused");
