@@ -8,7 +8,7 @@
 //! Always compiled in: without the variable a hit is one load of an already initialised
 //! `OnceLock` and a `None` check. The variable is read once, at the first hit.
 //!
-//! The names (the tests in `tests/crash_recovery.rs` and `tests/refresh.rs` use them all):
+//! The names (the tests in `tests/crash_recovery.rs`, `tests/refresh.rs` and `tests/ha_scale_out.rs` use them all):
 //! - `<request>.after-validate` and `<request>.after-store` for the requests `deploy`,
 //!   `integrate`, `remove-relation`, `remove-application` and `run` (actions such as
 //!   `set-password`): input checked but nothing stored / change and hooks stored but no
@@ -18,6 +18,9 @@
 //!   around each hook or action the engine runs (`<hook-name>` as Juju names it, such as
 //!   `database-relation-broken` or `set-password`): before the charm runs / the charm has
 //!   done its outside effects but nothing is committed / committed.
+//! - `patroni.convert.after-hand-over`: a single postgresql-k8s server's data directory runs
+//!   under Patroni and etcd (`add-unit` on it), the mode still recorded as `converting`
+//!   (`tests/ha_scale_out.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

@@ -1,8 +1,10 @@
 //! Whether a server application runs one server or a cluster (Patroni for postgresql-k8s,
 //! Galera for mysql-k8s), decided once, by the leader at install, from the number of
 //! units deployed, and kept as a leader setting, so that `add-unit` on a single server
-//! never turns it into a cluster and every unit reads the same answer. Written once for
-//! both charms; each names its setting and its clustered mode in a [`Mode`].
+//! never turns it into a cluster by itself and every unit reads the same answer. Written
+//! once for both charms; each names its setting and its clustered mode in a [`Mode`].
+//! (postgresql-k8s's leader may later move a recorded `single` on to its clustered mode,
+//! through `converting`: see `charms::patroni::convert`.)
 
 use super::server;
 use crate::engine::context::{Bag, HookContext};

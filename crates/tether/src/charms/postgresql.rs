@@ -3,7 +3,8 @@
 //! database, user and password (charm-protocol §3).
 //!
 //! Deployed with one unit, the first unit (the leader at install) runs a plain server;
-//! units added later start none and say so. Deployed with more than one unit, every unit
+//! units added later wait while the leader turns that server into a Patroni cluster
+//! (`patroni::convert`), then join it. Deployed with more than one unit, every unit
 //! runs Patroni over its own PostgreSQL (`postgresql_ha`), and the server is whichever
 //! unit Patroni made primary. All relation work happens on the leader, against the
 //! primary, idempotently: the same relation served twice yields the same user and password.
@@ -16,7 +17,8 @@
 //! needs only `CREATEROLE` and `CREATEDB` (checked before anything is created, at every
 //! hook that would create something and on every `update-status`). The server's own
 //! users and databases are never touched; `set-password` refuses, and
-//! `rotate-admin-password` gives the admin a new password (see `charms::adopt`).
+//! `rotate-admin-password` gives the admin a new password (see `charms::adopt`). Units
+//! added to an adopted server run nothing and are `blocked` saying so.
 
 use super::adopt;
 use super::patroni as cluster_ha;

@@ -3,9 +3,11 @@
 //! [`LAYOUT`]: the `postgresql-mode` setting, the charm's own internal secret, PostgreSQL
 //! on the unit's server port, Patroni as the unit's workload) and answers the mode.
 //!
-//! **Mode.** The leader decides once, at its install, from the number of units deployed
-//! with it: more than one means `patroni`, one means `single` (today's plain server, so
-//! single-unit deployments behave exactly as before, also after `add-unit`).
+//! **Mode.** The leader decides at its install, from the number of units deployed with
+//! it: more than one means `patroni`, one means `single` (the plain server, so single-unit
+//! deployments behave exactly as before). `add-unit` on a single server moves the mode on
+//! through `converting` to `patroni`, the server's data directory and port taken over by
+//! Patroni (`charms::patroni::convert`); a cluster never goes back to `single`.
 
 use super::ha_mode::Mode;
 use super::patroni::{Layout, PasswordKeys, REST_PASSWORD_KEY};

@@ -312,6 +312,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_unit_directory_is_handed_over_once_a_patroni_configuration_is_there() {
+        let unit = tempfile::tempdir().expect("tempdir");
+        assert!(!PatroniSpec::configured_in(unit.path()), "a plain server's unit directory");
+        std::fs::create_dir_all(unit.path().join("patroni")).expect("mkdir");
+        assert!(!PatroniSpec::configured_in(unit.path()), "an empty patroni directory");
+        std::fs::write(unit.path().join("patroni/patroni.yml"), "scope: s\n").expect("write");
+        assert!(PatroniSpec::configured_in(unit.path()));
+        let pw = || SecretString::new(String::from("pw"));
+        let passwords = PatroniPasswords { operator: pw(), replication: pw(), rewind: pw(), rest: pw() };
+        let spec = PatroniSpec::for_unit(unit.path(), "pg-0", "s", (1, 2), vec![], passwords);
+        assert_eq!(spec.config_file(), unit.path().join("patroni/patroni.yml"), "the file the spec writes is the one looked for");
+    }
+
+    #[test]
     fn config_keeps_canonicals_replication_settings_and_loopback_only() {
         let pw = || SecretString::new(String::from("pw"));
         let passwords = PatroniPasswords { operator: pw(), replication: pw(), rewind: pw(), rest: pw() };
