@@ -18,9 +18,10 @@
 //!   around each hook or action the engine runs (`<hook-name>` as Juju names it, such as
 //!   `database-relation-broken` or `set-password`): before the charm runs / the charm has
 //!   done its outside effects but nothing is committed / committed.
-//! - `patroni.convert.after-hand-over`: a single postgresql-k8s server's data directory runs
-//!   under Patroni and etcd (`add-unit` on it), the mode still recorded as `converting`
-//!   (`tests/ha_scale_out.rs`).
+//! - `patroni.convert.before-hand-over`, `patroni.convert.after-hand-over` (`add-unit` on a
+//!   single postgresql-k8s server, the mode recorded as `converting`): the plain server
+//!   readied for Patroni and stopped, no Patroni configured yet / its data directory runs
+//!   under Patroni and etcd, nothing of that hook committed (`tests/ha_scale_out.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

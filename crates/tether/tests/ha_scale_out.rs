@@ -3,8 +3,9 @@
 //! written before, the relation's user and password and the unit that was primary stay;
 //! the added units join as replicas (basebackup) and are published in
 //! `read-only-endpoints`; a switchover afterwards keeps the same credentials. A controller
-//! SIGKILLed (failpoint) once the data directory was handed over, before anything was
-//! committed, converges when it starts again. Every wait polls a condition, bounded.
+//! SIGKILLed (failpoint) just before or once the data directory was handed over, before
+//! anything was committed, converges when it starts again. Every wait polls a condition,
+//! bounded.
 
 mod common;
 
@@ -123,12 +124,16 @@ fn add_unit_turns_a_single_server_into_a_patroni_cluster_with_its_data_and_crede
 }
 
 #[test]
-fn a_controller_killed_once_patroni_took_over_the_data_directory_converges() {
-    let c = Controller::bootstrap();
-    let before = single_server_with_rows(&c);
-    let operator = c.operator_password(PG);
-    // Dies once the single server's data directory runs under Patroni and etcd, before
-    // the hook that did it commits anything (the mode still says "converting").
-    c.crash_at("patroni.convert.after-hand-over", |c| c.tether(&["add-unit", PG, "-n", "2"]));
-    check_cluster_of_three(&c, &before, &operator);
+fn a_controller_killed_before_or_once_patroni_took_over_the_data_directory_converges() {
+    // Killed with the plain server readied and stopped but no Patroni configured (the
+    // restart starts it plainly again, then hands it over), and killed once the data
+    // directory runs under Patroni and etcd; both before the hook that did it commits
+    // anything (the mode still says "converting").
+    for failpoint in ["patroni.convert.before-hand-over", "patroni.convert.after-hand-over"] {
+        let c = Controller::bootstrap();
+        let before = single_server_with_rows(&c);
+        let operator = c.operator_password(PG);
+        c.crash_at(failpoint, |c| c.tether(&["add-unit", PG, "-n", "2"]));
+        check_cluster_of_three(&c, &before, &operator);
+    }
 }

@@ -494,6 +494,7 @@ impl PostgresqlCharm {
             server::stop(ctx, &self.services.supervisor).await;
             self.services.pg.forget(port).await;
             release_settings_to_patroni(&dir.join("pgdata"))?;
+            crate::failpoint::hit("patroni.convert.before-hand-over");
         }
         convert::finish(&LAYOUT, ctx)?;
         self.start_ha(ctx).await?;
