@@ -137,6 +137,14 @@ impl Session {
             .map_err(|e| e.to_string())
     }
 
+    /// The users of the `admin` database (`usersInfo`), logged in as the operator.
+    fn users(&self) -> Result<std::collections::BTreeSet<String>, String> {
+        let reply = self.rt.block_on(async { self.client.database("admin").run_command(doc! { "usersInfo": 1 }).await });
+        let reply = reply.map_err(|e| e.to_string())?;
+        let users = reply.get_array("users").map_err(|e| format!("{e}: {reply}"))?;
+        Ok(users.iter().filter_map(|u| u.as_document()?.get_str("user").ok().map(String::from)).collect())
+    }
+
     fn count(&self) -> Result<u64, String> {
         self.rt.block_on(async { self.coll().count_documents(doc! {}).await }).map_err(|e| e.to_string())
     }
@@ -467,4 +475,17 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
     assert_eq!(s.count().expect("count"), docs, "every acknowledged document, after remove-unit and add-unit");
     docs += 1;
     s.insert(docs).expect("a new write after add-unit");
+    drop(s);
+
+    // Every live integration's credentials log in on the primary, and no user is left
+    // over: the internal ones and one per relation.
+    let primary_port = ferretdb_port(&c, &after).unwrap();
+    Session::connect(&v1_login, primary_port).expect("the v1 requirer's login after remove-unit and add-unit");
+    let users = Session::connect(&operator, primary_port).expect("operator's login").users().expect("usersInfo");
+    let want: std::collections::BTreeSet<String> =
+        ["operator", "backup", "monitor", creds["username"].as_str().unwrap_or_default(), v1_after.0.as_str()]
+            .into_iter()
+            .map(String::from)
+            .collect();
+    assert_eq!(users, want, "the users on the primary");
 }
