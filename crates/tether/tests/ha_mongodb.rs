@@ -2,10 +2,13 @@
 //! mongodb -n 3` runs an etcd member, a Patroni with its PostgreSQL and a FerretDB per
 //! unit, every FerretDB storing its data in the application's Patroni cluster. A
 //! data-integrator's credentials are issued once and keep working, with every
-//! acknowledged document, after SIGKILL of the primary unit's PostgreSQL, of its Patroni
-//! and of every process of the unit; `endpoints` follows the Patroni primary's FerretDB
-//! and a killed unit rejoins as a replica. `update-status` runs every 10 minutes here, so
-//! what follows a failover is the charm's watcher. Every wait polls a condition, bounded.
+//! acknowledged document, after the primary unit is frozen (SIGSTOP of its Patroni and
+//! PostgreSQL, then SIGCONT), after SIGKILL of the primary unit's PostgreSQL, of its
+//! Patroni and of every process of the unit, after a switchover, while a replica is
+//! removed under writes and after add-unit; `endpoints` follows the Patroni primary's
+//! FerretDB and a frozen, killed or new unit serves as a replica. `update-status` runs
+//! every 10 minutes here, so what follows a failover is the charm's watcher. Every wait
+//! polls a condition, bounded.
 
 mod common;
 
@@ -18,13 +21,33 @@ use std::time::Duration;
 
 const MONGO: &str = "mongodb";
 const DI: &str = "data-integrator";
+const V1: &str = "v1";
 const DATABASE: &str = "ha_docs";
 const COLLECTION: &str = "acknowledged";
 const PRIMARY: &str = "Primary (FerretDB over Patroni)";
 const REPLICA: &str = "replica (FerretDB over Patroni)";
 
+fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap_or_else(|e| panic!("{sig} to {pid}: {e}"));
+}
+
 fn sigkill(pid: i32) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+    signal(pid, nix::sys::signal::Signal::SIGKILL);
+}
+
+/// The live children of `pid` (a postmaster's backends and helpers), from `/proc`.
+fn children(pid: i32) -> Vec<i32> {
+    let entries = std::fs::read_dir("/proc").expect("/proc");
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let child: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // The parent is the second field after the `)` that ends the command name.
+            let ppid: i32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid).then_some(child)
+        })
+        .collect()
 }
 
 /// The FerretDB binary the daemon will find (`.tools/bin/ferretdb` above it, or
@@ -50,9 +73,15 @@ fn pid_of(c: &Controller, unit: &str, what: &str) -> i32 {
     pids(c, unit).into_iter().find(|(w, _)| *w == what).and_then(|(_, p)| p).unwrap_or_else(|| panic!("{unit} runs no {what}"))
 }
 
+/// A unit's directory, once it exists (`Controller::unit_dir` requires it).
+fn existing_unit_dir(c: &Controller, unit: &str) -> Option<PathBuf> {
+    let units = std::fs::read_dir(c.home().join("units")).ok()?;
+    units.flatten().map(|m| m.path().join(unit.replace('/', "-"))).find(|d| d.is_dir())
+}
+
 /// The port a unit's FerretDB listens on (the second line of tether's pid file).
 fn ferretdb_port(c: &Controller, unit: &str) -> Option<u16> {
-    let text = std::fs::read_to_string(c.unit_dir(unit).join("mongodata/tether-server.pid")).ok()?;
+    let text = std::fs::read_to_string(existing_unit_dir(c, unit)?.join("mongodata/tether-server.pid")).ok()?;
     text.lines().nth(1)?.trim().parse().ok()
 }
 
@@ -100,6 +129,22 @@ impl Session {
         self.rt.block_on(async { self.coll().insert_one(doc! { "_id": n as i64 }).await }).map(|_| ()).map_err(|e| e.to_string())
     }
 
+    /// `dropUser` of `user`, logged in as the operator.
+    fn drop_user(&self, user: &str) -> Result<(), String> {
+        self.rt
+            .block_on(async { self.client.database("admin").run_command(doc! { "dropUser": user }).await })
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The users of the `admin` database (`usersInfo`), logged in as the operator.
+    fn users(&self) -> Result<std::collections::BTreeSet<String>, String> {
+        let reply = self.rt.block_on(async { self.client.database("admin").run_command(doc! { "usersInfo": 1 }).await });
+        let reply = reply.map_err(|e| e.to_string())?;
+        let users = reply.get_array("users").map_err(|e| format!("{e}: {reply}"))?;
+        Ok(users.iter().filter_map(|u| u.as_document()?.get_str("user").ok().map(String::from)).collect())
+    }
+
     fn count(&self) -> Result<u64, String> {
         self.rt.block_on(async { self.coll().count_documents(doc! {}).await }).map_err(|e| e.to_string())
     }
@@ -110,6 +155,46 @@ impl Drop for Session {
         let client = self.client.clone();
         self.rt.block_on(async { client.shutdown().immediate(true).await });
     }
+}
+
+/// A v1 `mongodb_client` requirer: the v1-requirer test charm (a probe action, the test
+/// writes its request by hand) with its endpoint on MongoDB's interface.
+fn v1_mongodb_requirer(dir: &std::path::Path) -> PathBuf {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/charms/v1-requirer");
+    let charm = dir.join("v1-mongodb");
+    std::fs::create_dir_all(&charm).expect("charm dir");
+    for file in ["dispatch", "actions.yaml"] {
+        std::fs::copy(source.join(file), charm.join(file)).expect("copy the v1-requirer charm");
+    }
+    let meta = "name: v1-mongodb\nsummary: a v1 requirer\nrequires:\n  database:\n    interface: mongodb_client\n";
+    std::fs::write(charm.join("metadata.yaml"), meta).expect("metadata");
+    charm
+}
+
+/// What the v1 requirer was given: its reply's user secret (newest revision) holds `uris`,
+/// read as username, password and the port of its one host.
+fn v1_given(c: &Controller) -> Result<(String, String, u16), String> {
+    let (code, out, err) = c.probe(&format!("{V1}/0"), &format!("relation-get -r $(relation-ids database) --app --format=json - {MONGO}"));
+    if code != 0 {
+        return Err(err);
+    }
+    let bag: Value = serde_json::from_str(&out).map_err(|e| e.to_string())?;
+    let replies: Vec<Value> = bag["requests"].as_str().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+    let secret = replies.first().and_then(|r| r["secret-user"].as_str()).ok_or_else(|| format!("no reply yet: {bag:#}"))?;
+    let (code, out, err) = c.probe(&format!("{V1}/0"), &format!("secret-get {secret} --refresh --format=json"));
+    if code != 0 {
+        return Err(err);
+    }
+    let content: Value = serde_json::from_str(&out).map_err(|e| e.to_string())?;
+    let uri = content["uris"].as_str().ok_or_else(|| format!("no uris: {content:#}"))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let opts = rt.block_on(async { ClientOptions::parse(uri).await }).map_err(|e| e.to_string())?;
+    let cred = opts.credential.ok_or("no credential in uris")?;
+    let port = match opts.hosts.as_slice() {
+        [mongodb::options::ServerAddress::Tcp { port: Some(p), .. }] => p,
+        other => return Err(format!("uris names {other:?}")),
+    };
+    Ok((cred.username.unwrap_or_default(), cred.password.unwrap_or_default(), *port))
 }
 
 fn credentials(c: &Controller, what: &str, accept: impl Fn(&Value) -> bool) -> Value {
@@ -139,11 +224,25 @@ fn check_after_fault(c: &Controller, before: &Value, docs: &mut u64, what: &str,
     });
     let creds = c.credentials_for(&format!("{DI}/leader"), "mongodb");
     assert_eq!((&creds["username"], &creds["password"]), (&before["username"], &before["password"]), "{what}: the same credentials");
+    let uri = creds["uris"].as_str().unwrap_or_default();
+    assert!(uri.contains(&format!("@127.0.0.1:{port}/{DATABASE}")), "{what}: the URI names the primary's FerretDB");
     let s = wait_until(&format!("{what}: the credentials log in on {primary}"), SETTLE_TIMEOUT, || Session::connect(&creds, port));
     assert_eq!(s.count().expect("count"), *docs, "{what}: every acknowledged document is there");
     *docs += 1;
     s.insert(*docs).unwrap_or_else(|e| panic!("{what}: a new write: {e}"));
     primary
+}
+
+/// Exactly one unit says it is the primary (`primary`), every other one a replica, all
+/// active (their FerretDB runs).
+fn wait_one_primary(c: &Controller, primary: &str, what: &str) {
+    c.wait_for(what, |s| {
+        let words = workload_words(s, MONGO);
+        let primaries = words.iter().skip(1).filter(|(_, _, m)| m == PRIMARY).count();
+        Ok(primaries == 1
+            && words.len() == 4
+            && words.iter().skip(1).all(|(u, w, m)| w == "active" && m == if u == primary { PRIMARY } else { REPLICA }))
+    });
 }
 
 /// A unit killed or demoted comes back as a healthy replica whose FerretDB serves every
@@ -172,7 +271,16 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
     c.ok(&["deploy", MONGO, "-n", "3", "--config", "engine=ferretdb"]);
     c.ok(&["deploy", DI, "--config", &format!("database-name={DATABASE}")]);
     c.ok(&["integrate", DI, MONGO]);
-    c.wait_active(&[MONGO, DI]);
+    let charms = tempfile::tempdir().expect("tempdir");
+    c.ok(&["deploy", v1_mongodb_requirer(charms.path()).to_str().expect("utf-8 path"), V1]);
+    c.wait_active(&[V1]);
+    c.ok(&["integrate", V1, MONGO]);
+    let (code, _, err) = c.probe(
+        &format!("{V1}/0"),
+        r#"relation-set -r $(relation-ids database) --app version=v1 requests='[{"resource":"v1_docs","request-id":"r1","salt":"s1"}]'"#,
+    );
+    assert_eq!(code, 0, "{err}");
+    c.wait_active(&[MONGO, DI, V1]);
 
     let units: Vec<String> = (0..3).map(|n| format!("{MONGO}/{n}")).collect();
     for u in &units {
@@ -210,6 +318,34 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
     for u in units.iter().filter(|u| **u != primary) {
         Session::connect(&creds, ferretdb_port(&c, u).unwrap()).unwrap_or_else(|e| panic!("login on {u}: {e}"));
     }
+
+    // Fault 0: the primary unit frozen: SIGSTOP of its Patroni, its postmaster, then every
+    // child of the postmaster (backends, walsender, checkpointer...). Its leader lock
+    // expires and Patroni promotes a synchronous standby (a frozen Patroni cannot keep or
+    // restart anything): a real failover. Resumed (SIGCONT), the old primary must rejoin
+    // as a replica (pg_rewind) and its FerretDB serve every document again.
+    let frozen_unit = primary.clone();
+    let postmaster = pid_of(&c, &frozen_unit, "postgres");
+    let mut frozen = vec![pid_of(&c, &frozen_unit, "patroni"), postmaster];
+    for pid in &frozen {
+        signal(*pid, nix::sys::signal::Signal::SIGSTOP);
+    }
+    let backends = children(postmaster);
+    for pid in &backends {
+        signal(*pid, nix::sys::signal::Signal::SIGSTOP);
+    }
+    frozen.extend(backends);
+    eprintln!("froze {frozen_unit}: {} processes", frozen.len());
+    let primary = check_after_fault(&c, &creds, &mut docs, "with the primary unit's Patroni and PostgreSQL frozen", &frozen);
+    assert_ne!(primary, frozen_unit, "a frozen primary loses its leader lock to another unit");
+    for pid in &frozen {
+        signal(*pid, nix::sys::signal::Signal::SIGCONT);
+    }
+    wait_rejoined(&c, &frozen_unit, &creds, docs);
+    wait_one_primary(&c, &primary, "one primary after the frozen unit resumed, its FerretDB running");
+    let s = Session::connect(&creds, ferretdb_port(&c, &primary).unwrap()).expect("login on the primary");
+    assert_eq!(s.count().expect("count"), docs, "every acknowledged document after the resume");
+    drop(s);
 
     // Fault 1: SIGKILL of the primary's PostgreSQL. Patroni promotes a synchronous standby
     // (or, when its health check cannot confirm one in time, restarts the primary in place).
@@ -257,11 +393,32 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
 
     // A switchover (always a move): the endpoints follow to the promoted unit's FerretDB,
     // and the former primary serves every document as a replica.
+    // The v1 requirer's `uris` follow it too, with the same user and password.
+    let names = |port: u16| {
+        move |c: &Controller| match v1_given(c)? {
+            given if given.2 == port => Ok(given),
+            given => Err(format!("the v1 requirer was given port {}, not {port}", given.2)),
+        }
+    };
     let target = units.iter().find(|u| **u != after).unwrap().clone();
+    let v1_before = wait_until("the v1 requirer names the primary", SETTLE_TIMEOUT, || names(ferretdb_port(&c, &after).unwrap())(&c));
     let (out, _) = c.run_action(&target, "promote-to-primary", &[]);
     assert_eq!(out.code, 0, "promote-to-primary: {out}");
     let after_switch = check_after_fault(&c, &creds, &mut docs, "after a switchover", &[]);
     assert_eq!(after_switch, target, "the promoted unit is the primary");
+    let target_port = ferretdb_port(&c, &target).unwrap();
+    let v1_after = wait_until("the v1 requirer names the promoted unit", SETTLE_TIMEOUT, || names(target_port)(&c));
+    assert_eq!((&v1_after.0, &v1_after.1), (&v1_before.0, &v1_before.1), "the v1 requirer's credentials stay the same");
+    let v1_login = serde_json::json!({ "username": v1_after.0, "password": v1_after.1 });
+    Session::connect(&v1_login, target_port).expect("the v1 requirer's login on the new primary");
+
+    // Drift repair on the new primary: the v1 requirer's user, dropped by hand, is made again.
+    let operator = serde_json::json!({ "username": "operator", "password": c.operator_password(MONGO) });
+    Session::connect(&operator, target_port).expect("operator's login").drop_user(&v1_after.0).expect("dropUser");
+    assert!(Session::connect(&v1_login, target_port).is_err(), "the dropped user is refused");
+    c.ok(&["model-config", "update-status-hook-interval=2s"]);
+    wait_until("the dropped user made again on the new primary", SETTLE_TIMEOUT, || Session::connect(&v1_login, target_port).map(drop));
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
     wait_rejoined(&c, &after, &creds, docs);
     let after = after_switch;
     let s = Session::connect(&creds, ferretdb_port(&c, &after).unwrap()).expect("login on the primary");
@@ -271,4 +428,64 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
         let log = std::fs::read_to_string(c.unit_dir(u).join("mongo.log")).unwrap_or_default();
         assert!(!log.is_empty() && !log.contains("postgres://"), "{u}'s FerretDB log names no PostgreSQL URL");
     }
+
+    // remove-unit of a replica while a client writes through `endpoints`, one acknowledged
+    // insert after another: none fails, none is lost, one primary stays.
+    let removed = units.iter().find(|u| **u != after).unwrap().clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (creds, stop, port, first) = (creds.clone(), stop.clone(), ferretdb_port(&c, &after).unwrap(), docs);
+        std::thread::spawn(move || {
+            let s = Session::connect(&creds, port).expect("the writer's login");
+            let (mut n, mut failed) = (first, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match s.insert(n + 1) {
+                    Ok(()) => n += 1,
+                    Err(e) => failed.push(e),
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            (n, failed)
+        })
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    c.ok(&["remove-unit", &removed]);
+    c.wait_for(&format!("{removed} gone"), |s| Ok(s["applications"][MONGO]["units"].get(&removed).is_none()));
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acknowledged, failed) = writer.join().expect("the writer");
+    assert!(failed.is_empty(), "no write failed while {removed} left: {failed:?}");
+    assert!(acknowledged > docs, "the writer wrote while {removed} left");
+    eprintln!("{} documents acknowledged while {removed} left", acknowledged - docs);
+    docs = acknowledged;
+    wait_until(&format!("{removed}'s directory gone"), SETTLE_TIMEOUT, || match existing_unit_dir(&c, &removed) {
+        Some(d) => Err(format!("{} is there", d.display())),
+        None => Ok(()),
+    });
+
+    // add-unit: the new unit joins etcd and Patroni as a replica, its FerretDB serves every
+    // document and is listed in `read-only-endpoints`; still one primary.
+    c.ok(&["add-unit", MONGO]);
+    let added = format!("{MONGO}/3");
+    wait_rejoined(&c, &added, &creds, docs);
+    wait_one_primary(&c, &after, "one primary after remove-unit and add-unit");
+    let creds_now = c.credentials_for(&format!("{DI}/leader"), "mongodb");
+    assert_eq!((&creds_now["username"], &creds_now["password"]), (&creds["username"], &creds["password"]), "the same credentials");
+    let s = Session::connect(&creds, ferretdb_port(&c, &after).unwrap()).expect("login on the primary");
+    assert_eq!(s.count().expect("count"), docs, "every acknowledged document, after remove-unit and add-unit");
+    docs += 1;
+    s.insert(docs).expect("a new write after add-unit");
+    drop(s);
+
+    // Every live integration's credentials log in on the primary, and no user is left
+    // over: the internal ones and one per relation.
+    let primary_port = ferretdb_port(&c, &after).unwrap();
+    Session::connect(&v1_login, primary_port).expect("the v1 requirer's login after remove-unit and add-unit");
+    let users = Session::connect(&operator, primary_port).expect("operator's login").users().expect("usersInfo");
+    let want: std::collections::BTreeSet<String> =
+        ["operator", "backup", "monitor", creds["username"].as_str().unwrap_or_default(), v1_after.0.as_str()]
+            .into_iter()
+            .map(String::from)
+            .collect();
+    assert_eq!(users, want, "the users on the primary");
 }

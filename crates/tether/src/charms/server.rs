@@ -23,7 +23,13 @@ pub type Primary = (String, u16, BTreeMap<String, String>);
 
 /// The supervisor's key for this unit's workload: unique across models.
 pub fn workload_key(ctx: &HookContext) -> String {
-    format!("{}/{}", ctx.model_uuid, ctx.unit)
+    unit_workload_key(ctx, &ctx.unit)
+}
+
+/// The supervisor's key of another unit of the model (one supervisor runs every unit's
+/// workload).
+pub fn unit_workload_key(ctx: &HookContext, unit: &str) -> String {
+    format!("{}/{unit}", ctx.model_uuid)
 }
 
 pub fn is_primary(ctx: &HookContext) -> bool {

@@ -3,7 +3,9 @@
 //! One watcher task per running unit owns the server process: it notices an unexpected
 //! exit, restarts with exponential backoff (0.5 s doubling to 30 s; the count resets once
 //! a server has stayed up for a minute) and publishes a readable [`WorkloadState`]. Stopping
-//! goes through the watcher so the process is always stopped by the task that owns it.
+//! and restarting on request ([`Supervisor::restart`]) go through the watcher so the
+//! process is always stopped by the task that owns it, and a restart that fails is
+//! retried like a crash, never left stopped.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +50,8 @@ struct Slot {
 struct Watcher {
     spec: Arc<Mutex<Arc<dyn ServerProcess>>>,
     stop: watch::Sender<bool>,
+    /// Bumped to ask for a restart of the running process with the current spec.
+    restart: watch::Sender<u64>,
     task: JoinHandle<()>,
 }
 
@@ -79,7 +83,10 @@ impl Supervisor {
     /// for later restarts (a spec with another data directory or port restarts it), and
     /// a server in the middle of restarting is waited for.
     pub async fn ensure_running(&self, unit: &str, spec: impl ServerProcess + 'static) -> Result<(), WorkloadError> {
-        let spec: Arc<dyn ServerProcess> = Arc::new(spec);
+        self.ensure_running_arc(unit, Arc::new(spec)).await
+    }
+
+    async fn ensure_running_arc(&self, unit: &str, spec: Arc<dyn ServerProcess>) -> Result<(), WorkloadError> {
         let slot = self.slot(unit);
         let mut ctl = slot.ctl.lock().await;
         if let Some(w) = ctl.as_ref() {
@@ -106,9 +113,49 @@ impl Supervisor {
         slot.state.send_replace(WorkloadState::Running { pid: proc.pid() });
         let spec = Arc::new(Mutex::new(spec));
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(watch_unit(slot.state.clone(), spec.clone(), proc, stop_rx));
-        *ctl = Some(Watcher { spec, stop, task });
+        let (restart, restart_rx) = watch::channel(0);
+        let task = tokio::spawn(watch_unit(slot.state.clone(), spec.clone(), proc, stop_rx, restart_rx));
+        *ctl = Some(Watcher { spec, stop, restart, task });
         Ok(())
+    }
+
+    /// Replaces a supervised server's process with one started from `spec` (same data
+    /// directory and port), under supervision: when that start fails the watcher retries
+    /// it with backoff, as after a crash, so the server is never left stopped. A server
+    /// already restarting just takes the spec; one not supervised is started as by
+    /// [`Supervisor::ensure_running`]. Waits (bounded) until the new process runs, or
+    /// returns the first attempt's error while the watcher goes on trying.
+    pub async fn restart(&self, unit: &str, spec: impl ServerProcess + 'static) -> Result<(), WorkloadError> {
+        let slot = self.slot(unit);
+        let ctl = slot.ctl.lock().await;
+        let spec: Arc<dyn ServerProcess> = Arc::new(spec);
+        let running = match *slot.state.borrow() {
+            WorkloadState::Running { pid } => Some(pid),
+            _ => None,
+        };
+        let watcher = ctl.as_ref().filter(|w| !w.task.is_finished());
+        let Some((w, old)) = watcher.zip(running).filter(|(w, _)| same_place(&w.spec.lock().unwrap_or_else(|p| p.into_inner()), &spec))
+        else {
+            drop(ctl);
+            return self.ensure_running_arc(unit, spec).await;
+        };
+        *w.spec.lock().unwrap_or_else(|p| p.into_inner()) = spec;
+        let mut rx = slot.state.subscribe();
+        w.restart.send_modify(|n| *n += 1);
+        drop(ctl);
+        // Done when the new process runs, or its first start failed (the watcher goes on).
+        let settled = |s: &WorkloadState| match s {
+            WorkloadState::Running { pid } => *pid != old,
+            WorkloadState::Restarting { attempt, .. } => *attempt > 1,
+            WorkloadState::Stopped => true,
+            WorkloadState::Starting => false,
+        };
+        let _ = tokio::time::timeout(WAIT_RUNNING, rx.wait_for(settled)).await;
+        let now = slot.state.borrow().clone();
+        match now {
+            WorkloadState::Running { pid } if pid != old => Ok(()),
+            _ => Err(not_running(unit, &slot)),
+        }
     }
 
     /// Hands a supervised server (same data directory and port) the spec its later
@@ -225,14 +272,17 @@ async fn wait_running(unit: &str, slot: &Slot) -> Result<(), WorkloadError> {
     let waited = tokio::time::timeout(WAIT_RUNNING, rx.wait_for(|s| matches!(s, WorkloadState::Running { .. }))).await;
     match waited {
         Ok(Ok(_)) => Ok(()),
-        _ => {
-            let reason = match &*slot.state.borrow() {
-                WorkloadState::Restarting { reason, .. } => reason.clone(),
-                other => format!("{other:?}"),
-            };
-            Err(WorkloadError::NotRunning { unit: unit.to_string(), reason })
-        }
+        _ => Err(not_running(unit, slot)),
     }
+}
+
+/// Why a unit's server is not running now.
+fn not_running(unit: &str, slot: &Slot) -> WorkloadError {
+    let reason = match &*slot.state.borrow() {
+        WorkloadState::Restarting { reason, .. } => reason.clone(),
+        other => format!("{other:?}"),
+    };
+    WorkloadError::NotRunning { unit: unit.to_string(), reason }
 }
 
 /// Resolves once a stop is asked for (or the supervisor is gone).
@@ -245,50 +295,93 @@ fn backoff(attempt: u32) -> Duration {
     (BACKOFF_START * factor).min(BACKOFF_MAX)
 }
 
-/// Owns one server process: restarts it when it dies, stops it when asked (or when the
-/// supervisor is gone).
+/// What ended a server process's run under its watcher.
+enum Ended {
+    /// Stop asked for (or the supervisor is gone).
+    Stop,
+    /// A restart asked for ([`Supervisor::restart`]).
+    Restart,
+    /// It exited on its own, with this reason.
+    Died(String),
+}
+
+/// Owns one server process: restarts it when it dies or a restart is asked for, stops it
+/// when asked (or when the supervisor is gone).
 async fn watch_unit(
     state: watch::Sender<WorkloadState>,
     spec: Arc<Mutex<Arc<dyn ServerProcess>>>,
     mut proc: Proc,
     mut stop: watch::Receiver<bool>,
+    mut restart: watch::Receiver<u64>,
 ) {
     let engine = || spec.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let mut attempt = 0u32;
     let mut started = Instant::now();
     loop {
-        let mut reason = tokio::select! {
-            _ = stopped(&mut stop) => {
+        let ended = tokio::select! {
+            _ = stopped(&mut stop) => Ended::Stop,
+            r = restart.changed() => if r.is_ok() { Ended::Restart } else { Ended::Stop },
+            r = proc.wait_exit() => Ended::Died(format!("{}: {r}", engine().name())),
+        };
+        let (reason, at_once) = match ended {
+            Ended::Died(reason) => {
+                if started.elapsed() >= STABLE_AFTER {
+                    attempt = 0;
+                }
+                (reason, false)
+            }
+            stop_or_restart => {
                 let e = engine();
                 let _ = proc.terminate(e.stop_signal(), e.stop_grace()).await;
-                state.send_replace(WorkloadState::Stopped);
-                return;
-            }
-            r = proc.wait_exit() => format!("{}: {r}", engine().name()),
-        };
-        if started.elapsed() >= STABLE_AFTER {
-            attempt = 0;
-        }
-        loop {
-            attempt += 1;
-            state.send_replace(WorkloadState::Restarting { attempt, reason: reason.clone() });
-            tokio::select! {
-                _ = stopped(&mut stop) => {
+                if matches!(stop_or_restart, Ended::Stop) {
                     state.send_replace(WorkloadState::Stopped);
                     return;
                 }
-                _ = tokio::time::sleep(backoff(attempt)) => {}
+                // Asked for: the first attempt at once, later ones as after a crash.
+                attempt = 0;
+                (format!("{}: restarted on request", e.name()), true)
             }
-            let e = engine();
-            match e.start().await {
-                Ok(p) => {
-                    proc = p;
-                    started = Instant::now();
-                    state.send_replace(WorkloadState::Running { pid: proc.pid() });
-                    break;
-                }
-                Err(err) => reason = err.to_string(),
+        };
+        match restart_until_running(&state, &engine, &mut stop, &mut restart, &mut attempt, reason, at_once).await {
+            Some(p) => proc = p,
+            None => return,
+        }
+        started = Instant::now();
+    }
+}
+
+/// Starts the server again until it runs, with backoff between attempts (none before the
+/// first when `at_once`); `None` when a stop was asked for meanwhile.
+async fn restart_until_running(
+    state: &watch::Sender<WorkloadState>,
+    engine: &impl Fn() -> Arc<dyn ServerProcess>,
+    stop: &mut watch::Receiver<bool>,
+    restart: &mut watch::Receiver<u64>,
+    attempt: &mut u32,
+    mut reason: String,
+    at_once: bool,
+) -> Option<Proc> {
+    let first = *attempt + 1;
+    loop {
+        *attempt += 1;
+        state.send_replace(WorkloadState::Restarting { attempt: *attempt, reason: reason.clone() });
+        let pause = if at_once && *attempt == first { Duration::ZERO } else { backoff(*attempt) };
+        tokio::select! {
+            _ = stopped(stop) => {
+                state.send_replace(WorkloadState::Stopped);
+                return None;
             }
+            _ = tokio::time::sleep(pause) => {}
+        }
+        // The start below uses the spec as it is now, so a restart asked for until now is
+        // done by it.
+        restart.borrow_and_update();
+        match engine().start().await {
+            Ok(p) => {
+                state.send_replace(WorkloadState::Running { pid: p.pid() });
+                return Some(p);
+            }
+            Err(err) => reason = err.to_string(),
         }
     }
 }
@@ -376,6 +469,32 @@ mod tests {
         let s = wait_state(&sup, unit, |s| matches!(s, WorkloadState::Running { pid: p } if *p != pid)).await;
         t.guard.track(running_pid(&s));
         sup.stop_all().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restart_that_fails_is_retried_never_left_stopped() {
+        let t = TestHome::new();
+        let sup = Supervisor::with_root(t.home.path().to_path_buf(), crate::engines::stray_servers());
+        let unit = "postgresql-k8s/0";
+        sup.restart(unit, t.spec.clone()).await.expect("not supervised: started");
+        let pid = running_pid(&sup.state(unit));
+        t.guard.track(pid);
+        sup.restart(unit, t.spec.clone()).await.expect("restarted");
+        let second = running_pid(&sup.state(unit));
+        t.guard.track(second);
+        assert_ne!(second, pid, "a new process");
+        assert!(!pid_alive(pid), "the old one is gone");
+
+        // A spec whose start fails (its password is refused): the supervisor keeps trying.
+        let mut refused = t.spec.clone();
+        refused.operator_password = crate::secret::generate_password(16);
+        assert!(sup.restart(unit, refused).await.is_err(), "the refused start is reported");
+        assert!(matches!(sup.state(unit), WorkloadState::Restarting { .. }), "retried, not stopped: {:?}", sup.state(unit));
+        // Given a spec that works, the next attempt runs it.
+        sup.restart(unit, t.spec.clone()).await.expect("running again");
+        t.guard.track(running_pid(&sup.state(unit)));
+        sup.stop_all().await;
+        assert_eq!(sup.state(unit), WorkloadState::Stopped);
     }
 
     #[test]

@@ -6,10 +6,13 @@
 //!
 //! **Following the primary.** Every FerretDB is given every unit's PostgreSQL in one
 //! libpq URL with `target_session_attrs=read-write` (FerretDB's pgx driver tries the
-//! hosts in turn and keeps the one that takes writes), so it reaches the Patroni primary
-//! wherever it is, without being re-pointed. Requirers get the FerretDB of the Patroni
-//! primary's unit as `endpoints` and the other healthy members' as `read-only-endpoints`
-//! (they serve the same data; `read-only` says what a requirer should use them for).
+//! hosts in turn and keeps the one that takes writes) and `connect_timeout` (a frozen
+//! PostgreSQL accepts connections and never answers: the driver moves on to the next
+//! host instead of waiting on it), so it reaches the Patroni primary wherever it is,
+//! without being re-pointed. Requirers get the FerretDB of the Patroni primary's unit as
+//! `endpoints` and the other healthy members' as `read-only-endpoints` (they serve the
+//! same data; `read-only` says what a requirer should use them for), naming only
+//! FerretDBs that run.
 //!
 //! **FerretDB's cache.** FerretDB reads the list of databases and collections once, at its
 //! first login, and never again. So a FerretDB restarts whenever the Patroni primary it
@@ -17,15 +20,23 @@
 //! for after a failover), and the leader publishes a unit's FerretDB as `endpoints` only
 //! once that unit's FerretDB has (re)started under the current primary; a unit that
 //! restarts asks for `update-status` on every unit so the leader publishes it at once.
+//! The restart goes through the supervisor, which retries a start that fails (the unit's
+//! own PostgreSQL frozen, or rewinding after a failover) with backoff: a FerretDB is never
+//! left stopped, and one found stopped is started again on the next `update-status`.
+//!
+//! **Units coming and going.** A FerretDB's URL names the units that existed when it
+//! started; it is handed the current list on every `update-status` for its next restart.
+//! A unit added later matters to it only once that unit's PostgreSQL is primary, and a
+//! change of primary restarts every FerretDB with the current list, so the running ones
+//! are not restarted when a unit is added (a removed unit's port refuses connections and
+//! is skipped).
 //!
 //! **Mode.** As for `postgresql-k8s`: decided once by the leader at install (leader setting
 //! `mongodb-mode`), `ferretdb-patroni` only for a `replication` application under FerretDB
 //! (mongod keeps its own replica-set path), deployed with more than one unit and not
 //! adopting a server; otherwise `single`, the charm as it always was.
 //!
-//! Not handled: `set-password` for `operator` (refused: every FerretDB logs in with it),
-//! and an `add-unit`'s PostgreSQL reaching the URLs of FerretDBs started before it (they
-//! learn it at their next restart).
+//! Not handled: `set-password` for `operator` (refused: every FerretDB logs in with it).
 
 use super::super::ha_mode::Mode;
 use super::super::patroni::{self, ClusterView, Layout, PasswordKeys, REST_PASSWORD_KEY};
@@ -35,6 +46,7 @@ use crate::engine::context::HookContext;
 use crate::engines::mongo::{MongoEngine, MongoSpec};
 use crate::engines::postgres::SUPERUSER;
 use crate::secret::SecretString;
+use crate::workload::WorkloadState;
 use anyhow::anyhow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -96,7 +108,15 @@ pub async fn await_mode(ctx: &HookContext) -> anyhow::Result<bool> {
     LAYOUT.mode.wait(ctx).await
 }
 
-/// `postgres://operator:…@<every unit's PostgreSQL>/ferretdb?target_session_attrs=read-write`.
+/// How long FerretDB's driver waits for one PostgreSQL of the list before trying the next:
+/// a frozen server (a stopped process, a cut link) accepts the connection and never
+/// answers. FerretDB gives its whole first connection 5 s and exits when that fails, so a
+/// host must give up well within it, or a FerretDB whose list names a frozen server
+/// before the primary cannot start at all. TLS is off (`sslmode=disable`): every server is
+/// on 127.0.0.1 without it, and the refused TLS attempt cost a round trip per host.
+const CONNECT_TIMEOUT_SECS: u32 = 2;
+
+/// `postgres://operator:…@<every unit's PostgreSQL>/ferretdb?target_session_attrs=read-write&connect_timeout=2&sslmode=disable`.
 fn postgresql_url(ctx: &HookContext) -> anyhow::Result<SecretString> {
     let password = LAYOUT.patroni_passwords(ctx)?.operator;
     let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
@@ -109,7 +129,7 @@ fn postgresql_url(ctx: &HookContext) -> anyhow::Result<SecretString> {
             .map(|p| format!("127.0.0.1:{p}")),
     );
     Ok(SecretString::new(format!(
-        "postgres://{SUPERUSER}:{}@{}/{DATABASE}?target_session_attrs=read-write",
+        "postgres://{SUPERUSER}:{}@{}/{DATABASE}?target_session_attrs=read-write&connect_timeout={CONNECT_TIMEOUT_SECS}&sslmode=disable",
         percent_encode(password.expose()),
         hosts.join(",")
     )))
@@ -173,11 +193,16 @@ fn started_under(ctx: &mut HookContext, view: &ClusterView) {
     }
 }
 
-/// On `update-status`: the unit learns its role, and restarts its FerretDB when the
-/// Patroni primary changed since it started (FerretDB's cache, see the module docs); a
-/// restarted FerretDB asks for `update-status` on every unit so the leader publishes it.
-/// `None` while Patroni elects.
-pub async fn follow(ctx: &mut HookContext, services: &Services) -> anyhow::Result<Option<ClusterView>> {
+/// On `update-status`: the unit learns its role, and keeps its FerretDB running under the
+/// current primary. It restarts it when the Patroni primary changed since it started
+/// (FerretDB's cache, see the module docs), and starts it again when it is not running
+/// at all; either way through the supervisor's [`restart`](crate::workload::Supervisor::restart),
+/// which keeps retrying a start that fails (say while this unit's PostgreSQL is frozen or
+/// being rewound), so FerretDB is never left stopped. Once it runs under the new primary
+/// it asks for `update-status` on every unit so the leader publishes it; until then it
+/// asks again soon. A running FerretDB is also handed the current spec (every unit's
+/// PostgreSQL, see [`postgresql_url`]) for its next restart. `None` while Patroni elects.
+pub async fn follow(ctx: &mut HookContext, services: &Arc<Services>) -> anyhow::Result<Option<ClusterView>> {
     let view = match patroni::cluster(ctx).await {
         Ok(v) if v.primary.is_some() => v,
         Ok(_) => return Ok(None),
@@ -188,35 +213,58 @@ pub async fn follow(ctx: &mut HookContext, services: &Services) -> anyhow::Resul
     };
     patroni::note_role(ctx, &view);
     let primary = view.primary.as_ref().map(|(u, _)| u.clone());
-    if ctx.state_get(STATE_STARTED_UNDER) != primary && server::server_running(ctx, &services.supervisor) {
-        let key = server::workload_key(ctx);
-        let internal = server::internal(ctx, &internal_label(&ctx.app))?;
-        let password =
-            internal.get("operator-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("operator password missing"))?;
-        let spec = ferretdb_spec(ctx, server::own_port(ctx)?, password)?;
-        ctx.log("INFO", "FerretDB restarts to read the databases of the new primary");
-        services.supervisor.stop(&key).await;
-        services.supervisor.ensure_running(&key, spec).await?;
-        started_under(ctx, &view);
-        if let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) {
-            for u in ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?.iter().filter(|u| u.name != ctx.unit) {
-                let _ = engine.request_update_status(&ctx.model, &u.name);
-            }
+    let started = ctx.state_get(STATE_STARTED_UNDER);
+    // Not started by the start hook yet, or leaving: the start and stop hooks decide.
+    if started.is_none() || !alive(ctx)? {
+        return Ok(Some(view));
+    }
+    let key = server::workload_key(ctx);
+    let internal = server::internal(ctx, &internal_label(&ctx.app))?;
+    let password = internal.get("operator-password").cloned().map(SecretString::new).ok_or_else(|| anyhow!("operator password missing"))?;
+    let spec = ferretdb_spec(ctx, server::own_port(ctx)?, password)?;
+    let state = services.supervisor.state(&key);
+    let stale = started != primary;
+    match state {
+        WorkloadState::Running { .. } if !stale => {
+            services.supervisor.update_spec(&key, spec).await;
+            return Ok(Some(view));
+        }
+        // The supervisor restarts it (and the new process reads the catalogue afresh).
+        WorkloadState::Restarting { .. } | WorkloadState::Starting if !stale => return Ok(Some(view)),
+        WorkloadState::Running { .. } => ctx.log("INFO", "FerretDB restarts to read the databases of the new primary"),
+        _ => ctx.log("INFO", &format!("FerretDB is not running ({state:?}): starting it under the primary")),
+    }
+    if let Err(e) = services.supervisor.restart(&key, spec).await {
+        ctx.log("WARNING", &format!("FerretDB is not running under the new primary yet (the supervisor tries again): {e}"));
+        look_again_soon(ctx, services);
+        return Ok(Some(view));
+    }
+    started_under(ctx, &view);
+    if let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) {
+        for u in ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?.iter().filter(|u| u.name != ctx.unit) {
+            let _ = engine.request_update_status(&ctx.model, &u.name);
         }
     }
     Ok(Some(view))
 }
 
+/// Whether this unit is alive (not being removed), as committed.
+fn alive(ctx: &HookContext) -> anyhow::Result<bool> {
+    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
+    Ok(units.iter().any(|u| u.name == ctx.unit && u.life == Life::Alive))
+}
+
 /// The FerretDB requirers write to (the Patroni primary's unit, once its FerretDB started
 /// under that primary) and the other healthy members' FerretDBs: unit and port each.
+/// Only FerretDBs the supervisor has running are named.
 pub struct Endpoints {
     pub primary: (String, u16),
     pub read_only: Vec<(String, u16)>,
 }
 
-/// Where requirers are sent now; `None` while the primary's FerretDB has not restarted
-/// under it yet (the endpoints already published stay).
-pub async fn endpoints(ctx: &HookContext) -> anyhow::Result<Option<Endpoints>> {
+/// Where requirers are sent now; `None` while the primary's FerretDB does not run under
+/// it yet (the endpoints already published stay).
+pub async fn endpoints(ctx: &HookContext, services: &Services) -> anyhow::Result<Option<Endpoints>> {
     let view = patroni::cluster(ctx).await?;
     let Some((primary, _)) = view.primary else { return Ok(None) };
     let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
@@ -227,13 +275,15 @@ pub async fn endpoints(ctx: &HookContext) -> anyhow::Result<Option<Endpoints>> {
             units.iter().find(|u| u.name == unit).map(|u| u.state.clone())
         }
     };
+    let running = |unit: &str| matches!(services.supervisor.state(&server::unit_workload_key(ctx, unit)), WorkloadState::Running { .. });
     let port_of = |state: &BTreeMap<String, String>| state.get(server::STATE_PORT).and_then(|p| p.parse::<u16>().ok());
     let Some(state) = state_of(&primary) else { return Ok(None) };
-    if state.get(STATE_STARTED_UNDER) != Some(&primary) {
+    if state.get(STATE_STARTED_UNDER) != Some(&primary) || !running(&primary) {
         return Ok(None);
     }
     let Some(port) = port_of(&state) else { return Ok(None) };
-    let read_only = view.replicas.iter().filter_map(|(u, _)| Some((u.clone(), port_of(&state_of(u)?)?))).collect();
+    let read_only =
+        view.replicas.iter().filter(|(u, _)| running(u)).filter_map(|(u, _)| Some((u.clone(), port_of(&state_of(u)?)?))).collect();
     Ok(Some(Endpoints { primary: (primary, port), read_only }))
 }
 

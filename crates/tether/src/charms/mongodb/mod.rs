@@ -267,7 +267,7 @@ impl MongodbCharm {
             }
             None if ha::is_ha(ctx) => {
                 // The primary's FerretDB not serving yet: what was published stays.
-                let Some(e) = ha::endpoints(ctx).await? else {
+                let Some(e) = ha::endpoints(ctx, &self.services).await? else {
                     ha::look_again_soon(ctx, &self.services);
                     return Ok(());
                 };

@@ -55,7 +55,7 @@ pub(super) fn primary(ctx: &HookContext) -> anyhow::Result<Option<(String, u16, 
 /// `hello` names primary.
 pub(super) async fn admin(services: &Services, ctx: &HookContext) -> anyhow::Result<Arc<MongoAdmin>> {
     let port = if ha::is_ha(ctx) {
-        match ha::endpoints(ctx).await? {
+        match ha::endpoints(ctx, services).await? {
             Some(e) => e.primary.1,
             None => server::own_port(ctx)?,
         }
