@@ -437,7 +437,21 @@ impl MysqlCharm {
                 self.serve_database(ctx, rel, Serve::Always).await?;
             }
         }
+        if view.write().is_some() {
+            self.reserve_legacy(ctx).await?;
+        }
         self.settle_status(ctx)
+    }
+
+    /// Serves every legacy relation again (a unit's databag is written only when a field
+    /// changed), so `host`/`port` follow the server that takes writes.
+    async fn reserve_legacy(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        for ep in LEGACY {
+            for rel in ctx.relation_ids(ep)? {
+                self.serve_legacy(ctx, ep, rel).await?;
+            }
+        }
+        Ok(())
     }
 
     /// config-changed under Galera: every unit applies the settings to its own member,
@@ -717,6 +731,11 @@ impl ServerCharm for MysqlCharm {
                 ctx.log("WARNING", "no Galera member is synced now");
                 return Ok(());
             }
+        }
+        // Every unit's legacy `mysql` databag names the write node (the leader's
+        // `mysql-root` too): rewritten when it moved.
+        if galera || running {
+            self.reserve_legacy(ctx).await?;
         }
         if !ctx.leader || !(galera || (server::is_primary(ctx) && running)) {
             return Ok(());
