@@ -365,3 +365,61 @@ fn galera_set_password_changes_every_member_once_and_survives_a_restart_a_contro
     c.wait_active(&[MY, DI]);
     new_password_everywhere(&ports, "root", crashed, root, "after controller stop and a restart");
 }
+
+#[test]
+fn add_unit_turns_a_running_single_server_into_a_galera_cluster_that_keeps_rows_and_credentials() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MY, "--config", "profile=testing"]);
+    c.ok(&["deploy", DI, "--config", "database-name=grow_db"]);
+    c.ok(&["integrate", DI, MY]);
+    c.wait_active(&[MY, DI]);
+    let (out, _) = c.run_action(&format!("{MY}/leader"), "get-cluster-status", &[]);
+    assert!(out.to_string().contains("runs one server"), "a single server is no cluster yet: {out}");
+    let my = c.credentials_for(&format!("{DI}/leader"), "mysql");
+    let login = MyLogin::from_credentials(&my);
+    let single_pid = live_pid(&c.unit_dir(&format!("{MY}/0")).join("mysqld.pid")).expect("the single server runs");
+    let mut db = login.session();
+    db.execute("CREATE TABLE committed (id INT PRIMARY KEY)");
+    let mut rows = 20;
+    for i in 1..=rows {
+        db.execute(&format!("INSERT INTO committed VALUES ({i})"));
+    }
+    drop(db);
+
+    // Two units added: the single server restarts as the founder of a Galera cluster (on
+    // its data) and the new units join it by SST.
+    c.ok(&["add-unit", MY, "-n", "2"]);
+    let r = wait_synced(&c, 3, "the single server and two new units synced in one Galera cluster");
+    assert_eq!(write_unit(&r), format!("{MY}/0"), "the former single server takes writes: {r:#}");
+    let founder_pid = live_pid(&c.unit_dir(&format!("{MY}/0")).join("mysqld.pid")).expect("the founder runs");
+    assert_ne!(founder_pid, single_pid, "the single server restarted with wsrep on");
+    let creds = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "two read-only endpoints published", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2)
+    });
+    assert_eq!((&creds["username"], &creds["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    assert_eq!(ports_of(creds["endpoints"].as_str().unwrap_or_default()), [login.port], "writes stay on the former single server");
+    for p in member_ports(&r) {
+        let at = MyLogin { port: p, ..login.clone() };
+        wait_until(&format!("every row on the member at {p}"), SETTLE_TIMEOUT, || match count(&at)? {
+            n if n == rows => Ok(()),
+            n => Err(format!("{n} rows")),
+        });
+    }
+    c.wait_active(&[MY, DI]);
+
+    // The cluster fails over like one deployed with three units: SIGKILL of the write
+    // node's mariadbd, then the endpoints name a synced member where the same credentials
+    // find every row and a write commits.
+    sigkill(founder_pid);
+    let after = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member after the SIGKILL", |m| {
+        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
+        p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
+    });
+    assert_eq!((&after["username"], &after["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    let mut s = MyLogin::from_credentials(&after).session();
+    rows += 1;
+    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
+    drop(s);
+    wait_synced(&c, 3, "the killed member to rejoin (three synced again)");
+}

@@ -54,6 +54,7 @@ impl MysqlCharm {
 }
 
 const DATABASE: &str = "database";
+const PEERS: &str = "database-peers";
 const LEGACY: [&str; 2] = ["mysql", "mysql-root"];
 const PASSWORD_LEN: usize = 24;
 const RERELATE: &str = "Remove and re-relate `mysql` relations in order to change config";
@@ -79,7 +80,7 @@ pub fn meta() -> CharmMeta {
                 .into(),
         subordinate: false,
         endpoints: vec![
-            ep("database-peers", Role::Peer, "mysql_peers"),
+            ep(PEERS, Role::Peer, "mysql_peers"),
             ep("upgrade", Role::Peer, "upgrade"),
             ep("restart", Role::Peer, "rolling_op"),
             ep(DATABASE, Role::Provider, "mysql_client"),
@@ -443,6 +444,37 @@ impl MysqlCharm {
         self.settle_status(ctx)
     }
 
+    /// Whether this unit is the leader of a running single MariaDB server (not adopted)
+    /// that has more than one live unit now (see `charms::mysql_ha`).
+    fn wants_galera(&self, ctx: &HookContext) -> anyhow::Result<bool> {
+        if adopt::endpoint(ctx).is_some() || ctx.state_get(STATE_ENGINE).as_deref() != Some("MariaDB") {
+            return Ok(false);
+        }
+        ha::wants_cluster(ctx, server::server_running(ctx, &self.services.supervisor))
+    }
+
+    /// Whether this live unit runs no server (a standby beside a single server).
+    fn is_standby(&self, ctx: &HookContext) -> anyhow::Result<bool> {
+        let alive = ctx.store().read(|tx| tx.unit(&ctx.model, &ctx.unit))?.is_some_and(|u| u.life == Life::Alive);
+        Ok(alive && ctx.state_get(server::STATE_PORT).is_some() && !server::server_running(ctx, &self.services.supervisor))
+    }
+
+    /// The leader's single server becomes the founder of a Galera cluster: taken back
+    /// first (a server an interrupted attempt left running with wsrep is restarted
+    /// without), stopped cleanly, then started as the founder on its data; the relations
+    /// are served again from the cluster (same credentials, read-only endpoints once
+    /// members joined). The other units join on `leader-settings-changed`.
+    async fn become_galera(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, "turning the server into a Galera cluster")?;
+        ctx.log("INFO", "units were added to a single server: it becomes the founder of a Galera cluster");
+        let spec =
+            MariaDbSpec::for_unit(&ctx.unit_dir(), server::own_port(ctx)?, root_password(ctx)?).with_settings(settings_state::applied(ctx));
+        self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+        server::stop(ctx, &self.services.supervisor).await;
+        ha::become_founder(ctx)?;
+        self.start_galera(ctx).await
+    }
+
     /// Serves every legacy relation again (a unit's databag is written only when a field
     /// changed), so `host`/`port` follow the server that takes writes.
     async fn reserve_legacy(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
@@ -707,6 +739,9 @@ impl ServerCharm for MysqlCharm {
     /// Drift repair on update-status (see postgresql-k8s): relation users no live relation
     /// owns are dropped, live ones re-ensured; users with other names are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if self.wants_galera(ctx)? {
+            return self.become_galera(ctx).await;
+        }
         // Every unit that runs its own server keeps that server's logs (Galera: each member).
         if adopt::endpoint(ctx).is_none() && server::server_running(ctx, &self.services.supervisor) {
             let own = self.services.mysql.get(server::own_port(ctx)?, &root_password(ctx)?).await?;
@@ -761,6 +796,10 @@ impl ServerCharm for MysqlCharm {
     async fn leader_settings_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if ha::is_ha(ctx) && server::server_running(ctx, &self.services.supervisor) {
             galera_passwords::follow(ctx, &self.services, &internal_label(&ctx.app)).await?;
+        } else if ha::is_ha(ctx) && adopt::endpoint(ctx).is_none() && self.is_standby(ctx)? {
+            // A unit that started beside a single server: the leader made it a Galera
+            // cluster, so this unit's member joins it now.
+            return self.start_galera(ctx).await;
         }
         self.settle_status(ctx)
     }
@@ -773,6 +812,8 @@ impl ServerCharm for MysqlCharm {
         match endpoint {
             DATABASE => self.serve_database(ctx, rel, Serve::IfChanged).await,
             "mysql" | "mysql-root" => self.serve_legacy(ctx, endpoint, rel).await,
+            // A unit added to a single server: the leader turns it into a Galera cluster.
+            PEERS if self.wants_galera(ctx)? => self.become_galera(ctx).await,
             _ => Ok(()),
         }
     }

@@ -5,8 +5,18 @@
 //!
 //! **Mode.** As for `postgresql-k8s` (see `charms::postgresql_ha`): the leader decides
 //! once, at its install, from the number of units deployed with it (`galera` for more
-//! than one, `single` otherwise, so single-unit deployments run exactly as before, also
-//! after `add-unit`), kept as a leader setting.
+//! than one, `single` otherwise, so single-unit deployments run exactly as before until
+//! units are added), kept as a leader setting.
+//!
+//! **From one server to a cluster.** `add-unit` on a running single server (not an
+//! adopted one, MariaDB with Galera installed) turns it into a cluster: the leader, whose
+//! unit runs the server, stops it cleanly, records the mode as `galera` and starts it
+//! again as the founder (`--wsrep-new-cluster` on its existing data), all in one hook
+//! (the peer relation's `relation-joined`, or `update-status`); the new units, which
+//! started as standbys, join by SST when the changed leader setting reaches them. A
+//! controller killed in that hook runs it again: the server is taken back (adopted, or
+//! restarted without wsrep), Galera state the interrupted attempt left is forgotten (no
+//! other member can have joined: the mode was not committed) and the founding repeats.
 //!
 //! **Members.** Each unit claims its own ports (server, group communication, IST, SST) on
 //! 127.0.0.1. The unit that was leader at install bootstraps the cluster at its first
@@ -66,6 +76,31 @@ const MODE: Mode = Mode { key: MODE_KEY, clustered: GALERA };
 /// At the leader's install: records the mode from the number of units deployed.
 pub fn decide_mode(ctx: &mut HookContext) -> anyhow::Result<()> {
     MODE.decide(ctx)
+}
+
+/// Whether the leader's running single server should become the founder of a Galera
+/// cluster now: the application is not clustered yet, more than one unit is alive, this
+/// unit runs the server, and Galera is installed. (The caller rules out adopted servers
+/// and MySQL 8.)
+pub fn wants_cluster(ctx: &HookContext, running: bool) -> anyhow::Result<bool> {
+    if !ctx.leader || is_ha(ctx) || !server::is_primary(ctx) || !running || !galera::available() {
+        return Ok(false);
+    }
+    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
+    Ok(units.iter().filter(|u| u.life == Life::Alive).count() > 1)
+}
+
+/// The single server becomes the founder: the mode is recorded as Galera (committed with
+/// this hook, so the other units join only once it is), and Galera state left by a
+/// conversion interrupted before that commit is forgotten, so the start that follows
+/// bootstraps a new cluster from the server's data (nobody else ever joined it).
+pub fn become_founder(ctx: &mut HookContext) -> anyhow::Result<()> {
+    let grastate = ctx.unit_dir().join(DATA_DIR).join("grastate.dat");
+    if grastate.exists() {
+        std::fs::remove_file(&grastate).with_context(|| format!("removing {}", grastate.display()))?;
+        ctx.log("WARNING", "an interrupted change to a Galera cluster is started again");
+    }
+    MODE.become_clustered(ctx)
 }
 
 /// Whether the application runs Galera, as far as is committed (or set by this hook).
