@@ -423,3 +423,60 @@ fn add_unit_turns_a_running_single_server_into_a_galera_cluster_that_keeps_rows_
     drop(s);
     wait_synced(&c, 3, "the killed member to rejoin (three synced again)");
 }
+
+/// The command line of a live process.
+fn cmdline(pid: i32) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+}
+
+#[test]
+fn a_controller_killed_while_a_single_server_becomes_a_cluster_converges() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MY, "--config", "profile=testing"]);
+    c.ok(&["deploy", DI, "--config", "database-name=grow_db"]);
+    c.ok(&["integrate", DI, MY]);
+    c.wait_active(&[MY, DI]);
+    let my = c.credentials_for(&format!("{DI}/leader"), "mysql");
+    let login = MyLogin::from_credentials(&my);
+    let mut db = login.session();
+    db.execute("CREATE TABLE committed (id INT PRIMARY KEY)");
+    db.execute("INSERT INTO committed VALUES (1), (2), (3)");
+    drop(db);
+
+    // The controller dies while the leader's hook turns its server into the founder
+    // (stopped, or being started again with wsrep on), before that hook commits (the
+    // mode still single). The failpoint is the first peer `relation-joined` that
+    // completes: the new unit's (a no-op) while the leader's runs, or the leader's own.
+    let single_pid = live_pid(&c.unit_dir(&format!("{MY}/0")).join("mysqld.pid")).expect("the single server runs");
+    let failpoint = "hook.database-peers-relation-joined.after-effects";
+    c.kill_controller().expect("a controller runs");
+    c.start_controller_with_env(&[("TETHER_FAILPOINT", failpoint)]);
+    let armed = c.controller_pid().expect("the armed controller runs");
+    c.ok(&["add-unit", MY]);
+    assert!(c.wait_pid_gone(armed, std::time::Duration::from_secs(120)), "the failpoint never fired");
+    let log = std::fs::read_to_string(c.home().join("logs/controller.log")).unwrap_or_default();
+    assert!(log.contains(&format!("failpoint {failpoint} ")), "the controller died elsewhere");
+    let at_kill = live_pid(&c.unit_dir(&format!("{MY}/0")).join("mysqld.pid"));
+    assert_ne!(at_kill, Some(single_pid), "the change had begun when the controller died (the single server was stopped)");
+    let wsrep = at_kill.is_some_and(|pid| cmdline(pid).iter().any(|a| a == "--wsrep-on=ON"));
+    eprintln!("at the kill the leader's server was {}", if wsrep { "running with wsrep on" } else { "stopped or starting" });
+
+    // The next controller takes the server back and makes the change again: two synced
+    // members, every row on both, the same credentials.
+    assert_eq!(c.tether(&["status"]).code, 0, "a plain command starts the controller again");
+    let r = wait_synced(&c, 2, "two synced members after the restart");
+    let creds = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "one read-only endpoint published", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(1)
+    });
+    assert_eq!((&creds["username"], &creds["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    for p in member_ports(&r) {
+        let at = MyLogin { port: p, ..login.clone() };
+        wait_until(&format!("every row on the member at {p}"), SETTLE_TIMEOUT, || match count(&at)? {
+            3 => Ok(()),
+            n => Err(format!("{n} rows")),
+        });
+    }
+    c.wait_active(&[MY, DI]);
+}

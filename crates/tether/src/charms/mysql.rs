@@ -666,6 +666,11 @@ impl ServerCharm for MysqlCharm {
             // New endpoints for every relation (re-serving publishes them).
             self.repair_drift(ctx).await?;
         }
+        // Units were added while no controller ran, or a change to a cluster was
+        // interrupted: it is made now.
+        if self.wants_galera(ctx)? {
+            return self.become_galera(ctx).await;
+        }
         self.settle_status(ctx)
     }
 
