@@ -480,3 +480,60 @@ fn a_controller_killed_while_a_single_server_becomes_a_cluster_converges() {
     }
     c.wait_active(&[MY, DI]);
 }
+
+#[test]
+fn a_galera_cluster_whose_members_were_all_killed_at_once_starts_again_with_every_row() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MY, "-n", "3", "--config", "profile=testing"]);
+    c.ok(&["deploy", DI, "--config", "database-name=all_db"]);
+    c.ok(&["integrate", DI, MY]);
+    c.wait_active(&[MY, DI]);
+    wait_synced(&c, 3, "three synced Galera members");
+    let my = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "two read-only endpoints published", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2)
+    });
+    let login = MyLogin::from_credentials(&my);
+    let mut db = login.session();
+    db.execute("CREATE TABLE committed (id INT PRIMARY KEY)");
+    let mut rows = 30;
+    for i in 1..=rows {
+        db.execute(&format!("INSERT INTO committed VALUES ({i})"));
+    }
+    drop(db);
+
+    // Every member's mariadbd SIGKILLed at once: none is marked safe to bootstrap. The
+    // members come back as one cluster (Galera's own rule decides which state wins), with
+    // every committed row, and the same credentials write there.
+    let pids: Vec<i32> =
+        (0..3).map(|n| live_pid(&c.unit_dir(&format!("{MY}/{n}")).join("mysqld.pid")).expect("every member's mariadbd runs")).collect();
+    for pid in &pids {
+        sigkill(*pid);
+    }
+    let r = wait_synced(&c, 3, "the whole cluster back after every member was killed");
+    eprintln!("after every member was killed: {r}");
+    for n in 0..3 {
+        let log = std::fs::read_to_string(c.unit_dir(&format!("{MY}/{n}")).join("mariadb.log")).unwrap_or_default();
+        let how: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("primary-component") || l.contains("Recovered position") || l.contains("bootstrap"))
+            .collect();
+        eprintln!("{MY}/{n}: {how:#?}");
+    }
+    let after = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member with every row", |m| {
+        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
+        p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
+    });
+    assert_eq!((&after["username"], &after["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    let mut s = MyLogin::from_credentials(&after).session();
+    rows += 1;
+    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
+    drop(s);
+    for p in member_ports(&r) {
+        let at = MyLogin { port: p, ..login.clone() };
+        wait_until(&format!("every row on the member at {p}"), SETTLE_TIMEOUT, || match count(&at)? {
+            n if n == rows => Ok(()),
+            n => Err(format!("{n} rows")),
+        });
+    }
+}
