@@ -536,4 +536,24 @@ fn a_galera_cluster_whose_members_were_all_killed_at_once_starts_again_with_ever
             n => Err(format!("{n} rows")),
         });
     }
+
+    // The same while no controller runs (as a machine losing power): the controller
+    // SIGKILLed, then every member's mariadbd; the next command's controller runs every
+    // unit's `start`, which restarts the members as joiners of each other at once, and
+    // Galera restores the cluster.
+    c.kill_controller().expect("a controller runs");
+    for n in 0..3 {
+        sigkill(live_pid(&c.unit_dir(&format!("{MY}/{n}")).join("mysqld.pid")).expect("every member's mariadbd runs"));
+    }
+    assert_eq!(c.tether(&["status"]).code, 0, "a plain command starts the controller again");
+    let r = wait_synced(&c, 3, "the whole cluster back after every member and the controller were killed");
+    let again = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member with every row", |m| {
+        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
+        p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
+    });
+    assert_eq!((&again["username"], &again["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    for p in member_ports(&r) {
+        assert_eq!(count(&MyLogin { port: p, ..login.clone() }), Ok(rows), "every row on the member at {p}");
+    }
+    c.wait_active(&[MY, DI]);
 }

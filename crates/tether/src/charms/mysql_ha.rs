@@ -192,6 +192,16 @@ pub fn founds(ctx: &HookContext) -> bool {
     }
 }
 
+/// Whether this unit's member was in the primary component when it last stopped without
+/// leaving (killed: Galera keeps its view in `gvwstate.dat` then, and removes it on a
+/// clean shutdown). Such a member starts at once, without waiting for a synced peer:
+/// when every member crashed (a whole machine, or all while no controller ran) none is
+/// synced, and Galera restores the primary component only once they all run again
+/// (`pc.recovery`).
+fn crashed_in_primary(ctx: &HookContext) -> bool {
+    ctx.unit_dir().join(DATA_DIR).join("gvwstate.dat").exists()
+}
+
 /// Waits (bounded) until another unit's member is synced and its group port committed
 /// (its start hook is over), before this one joins.
 pub async fn await_synced_peer(ctx: &HookContext, password: &SecretString) -> anyhow::Result<()> {
@@ -404,7 +414,7 @@ pub async fn start(
     settings: BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
     claim_ports(ctx)?;
-    if !founds(ctx) && !server::server_running(ctx, &services.supervisor) {
+    if !founds(ctx) && !server::server_running(ctx, &services.supervisor) && !crashed_in_primary(ctx) {
         await_synced_peer(ctx, password).await?;
     }
     let spec = spec(ctx, password.clone(), settings)?;
