@@ -20,7 +20,10 @@
 //!
 //! **Members.** Each unit claims its own ports (server, group communication, IST, SST) on
 //! 127.0.0.1. The unit that was leader at install bootstraps the cluster at its first
-//! start; every other unit waits (bounded) for a synced member and joins with SST. Later
+//! start; every other unit waits (bounded) for a synced member and joins with SST, except
+//! a member that was killed while in the primary component (its `gvwstate.dat` is there),
+//! which starts at once: when every member was killed, also while no controller ran,
+//! none can be synced before they all run again and Galera restores the cluster. Later
 //! starts decide again from `grastate.dat` (see the engine module). `remove-unit` stops
 //! the member with SIGTERM: it leaves the cluster cleanly.
 //!
