@@ -18,6 +18,8 @@
 //!   around each hook or action the engine runs (`<hook-name>` as Juju names it, such as
 //!   `database-relation-broken` or `set-password`): before the charm runs / the charm has
 //!   done its outside effects but nothing is committed / committed.
+//! - `galera.after-founding`: mysql-k8s's leader has restarted its single server as the
+//!   founder of a Galera cluster, and the hook that records the change is not committed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

@@ -214,6 +214,8 @@ async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)>
 
 /// Unit state: which server runs (`MariaDB` or `MySQL`), as its admin found it.
 const STATE_ENGINE: &str = "engine";
+/// Unit state: the unit started beside a single server, running none of its own.
+const STATE_STANDBY: &str = "standby";
 
 /// The active status names the server when its version does not: MariaDB's version
 /// (shown as the workload version) always says MariaDB, MySQL's (`8.0.36`) does not.
@@ -417,6 +419,7 @@ impl MysqlCharm {
     /// re-serves every relation with the write node's address.
     async fn start_galera(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         ctx.set_status(WorkloadStatus::Maintenance, "starting MariaDB (Galera)")?;
+        ctx.state_delete(STATE_STANDBY);
         let stored = ha::await_internal(ctx, root_password).await?;
         let password = galera_passwords::working_root(ctx, &internal_label(&ctx.app), stored).await?;
         let settings = my_settings::desired(ctx)?;
@@ -453,10 +456,11 @@ impl MysqlCharm {
         ha::wants_cluster(ctx, server::server_running(ctx, &self.services.supervisor))
     }
 
-    /// Whether this live unit runs no server (a standby beside a single server).
+    /// Whether this live unit started as a standby beside a single server and runs no
+    /// server (a unit that has not started yet starts its member in its own `start`).
     fn is_standby(&self, ctx: &HookContext) -> anyhow::Result<bool> {
         let alive = ctx.store().read(|tx| tx.unit(&ctx.model, &ctx.unit))?.is_some_and(|u| u.life == Life::Alive);
-        Ok(alive && ctx.state_get(server::STATE_PORT).is_some() && !server::server_running(ctx, &self.services.supervisor))
+        Ok(alive && ctx.state_get(STATE_STANDBY).is_some() && !server::server_running(ctx, &self.services.supervisor))
     }
 
     /// The leader's single server becomes the founder of a Galera cluster: taken back
@@ -472,7 +476,9 @@ impl MysqlCharm {
         self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
         server::stop(ctx, &self.services.supervisor).await;
         ha::become_founder(ctx)?;
-        self.start_galera(ctx).await
+        self.start_galera(ctx).await?;
+        crate::failpoint::hit("galera.after-founding");
+        Ok(())
     }
 
     /// Serves every legacy relation again (a unit's databag is written only when a field
@@ -641,6 +647,8 @@ impl ServerCharm for MysqlCharm {
             return self.start_galera(ctx).await;
         }
         if !server::is_primary(ctx) {
+            // Beside a single server: this unit joins once the leader makes it a cluster.
+            ctx.state_set(STATE_STANDBY, "true");
             return server::standby_status(ctx, "high availability");
         }
         if adopt::endpoint(ctx).is_some() {
