@@ -7,7 +7,10 @@
 //! write node's mariadbd frozen (SIGSTOP) the endpoints move to another synced member
 //! and the member rejoins once resumed; `remove-unit`
 //! of a member while a client writes loses no committed write; `add-unit` joins a new
-//! member that serves every row. `update-status` runs
+//! member that serves every row. A single server given two units becomes a Galera
+//! cluster with its rows and credentials (also with the controller killed in the middle);
+//! a cluster whose members were all killed at once, also while no controller ran, comes
+//! back by itself. `update-status` runs
 //! every 10 minutes here, so what follows a fault is the charm's watcher. Every wait
 //! polls a condition, bounded.
 
