@@ -22,6 +22,8 @@
 //!   single postgresql-k8s server, the mode recorded as `converting`): the plain server
 //!   readied for Patroni and stopped, no Patroni configured yet / its data directory runs
 //!   under Patroni and etcd, nothing of that hook committed (`tests/ha_scale_out.rs`).
+//! - `galera.after-founding`: mysql-k8s's leader has restarted its single server as the
+//!   founder of a Galera cluster, and the hook that records the change is not committed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

@@ -7,7 +7,10 @@
 //! write node's mariadbd frozen (SIGSTOP) the endpoints move to another synced member
 //! and the member rejoins once resumed; `remove-unit`
 //! of a member while a client writes loses no committed write; `add-unit` joins a new
-//! member that serves every row. `update-status` runs
+//! member that serves every row. A single server given two units becomes a Galera
+//! cluster with its rows and credentials (also with the controller killed in the middle);
+//! a cluster whose members were all killed at once, also while no controller ran, comes
+//! back by itself. `update-status` runs
 //! every 10 minutes here, so what follows a fault is the charm's watcher. Every wait
 //! polls a condition, bounded.
 
@@ -364,4 +367,193 @@ fn galera_set_password_changes_every_member_once_and_survives_a_restart_a_contro
     wait_synced(&c, 3, "the cluster again after controller stop");
     c.wait_active(&[MY, DI]);
     new_password_everywhere(&ports, "root", crashed, root, "after controller stop and a restart");
+}
+
+#[test]
+fn add_unit_turns_a_running_single_server_into_a_galera_cluster_that_keeps_rows_and_credentials() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MY, "--config", "profile=testing"]);
+    c.ok(&["deploy", DI, "--config", "database-name=grow_db"]);
+    c.ok(&["integrate", DI, MY]);
+    c.wait_active(&[MY, DI]);
+    let (out, _) = c.run_action(&format!("{MY}/leader"), "get-cluster-status", &[]);
+    assert!(out.to_string().contains("runs one server"), "a single server is no cluster yet: {out}");
+    let my = c.credentials_for(&format!("{DI}/leader"), "mysql");
+    let login = MyLogin::from_credentials(&my);
+    let single_pid = live_pid(&c.unit_dir(&format!("{MY}/0")).join("mysqld.pid")).expect("the single server runs");
+    let mut db = login.session();
+    db.execute("CREATE TABLE committed (id INT PRIMARY KEY)");
+    let mut rows = 20;
+    for i in 1..=rows {
+        db.execute(&format!("INSERT INTO committed VALUES ({i})"));
+    }
+    drop(db);
+
+    // Two units added: the single server restarts as the founder of a Galera cluster (on
+    // its data) and the new units join it by SST.
+    c.ok(&["add-unit", MY, "-n", "2"]);
+    let r = wait_synced(&c, 3, "the single server and two new units synced in one Galera cluster");
+    assert_eq!(write_unit(&r), format!("{MY}/0"), "the former single server takes writes: {r:#}");
+    let founder_pid = live_pid(&c.unit_dir(&format!("{MY}/0")).join("mysqld.pid")).expect("the founder runs");
+    assert_ne!(founder_pid, single_pid, "the single server restarted with wsrep on");
+    let creds = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "two read-only endpoints published", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2)
+    });
+    assert_eq!((&creds["username"], &creds["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    assert_eq!(ports_of(creds["endpoints"].as_str().unwrap_or_default()), [login.port], "writes stay on the former single server");
+    for p in member_ports(&r) {
+        let at = MyLogin { port: p, ..login.clone() };
+        wait_until(&format!("every row on the member at {p}"), SETTLE_TIMEOUT, || match count(&at)? {
+            n if n == rows => Ok(()),
+            n => Err(format!("{n} rows")),
+        });
+    }
+    c.wait_active(&[MY, DI]);
+
+    // The cluster fails over like one deployed with three units: SIGKILL of the write
+    // node's mariadbd, then the endpoints name a synced member where the same credentials
+    // find every row and a write commits.
+    sigkill(founder_pid);
+    let after = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member after the SIGKILL", |m| {
+        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
+        p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
+    });
+    assert_eq!((&after["username"], &after["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    let mut s = MyLogin::from_credentials(&after).session();
+    rows += 1;
+    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
+    drop(s);
+    wait_synced(&c, 3, "the killed member to rejoin (three synced again)");
+}
+
+/// The command line of a live process.
+fn cmdline(pid: i32) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+}
+
+#[test]
+fn a_controller_killed_while_a_single_server_becomes_a_cluster_converges() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MY, "--config", "profile=testing"]);
+    c.ok(&["deploy", DI, "--config", "database-name=grow_db"]);
+    c.ok(&["integrate", DI, MY]);
+    c.wait_active(&[MY, DI]);
+    let my = c.credentials_for(&format!("{DI}/leader"), "mysql");
+    let login = MyLogin::from_credentials(&my);
+    let mut db = login.session();
+    db.execute("CREATE TABLE committed (id INT PRIMARY KEY)");
+    db.execute("INSERT INTO committed VALUES (1), (2), (3)");
+    drop(db);
+
+    // The controller dies once the leader's hook has restarted its server as the founder
+    // (wsrep on), before that hook commits (the mode still single).
+    let single_pid = live_pid(&c.unit_dir(&format!("{MY}/0")).join("mysqld.pid")).expect("the single server runs");
+    let failpoint = "galera.after-founding";
+    c.kill_controller().expect("a controller runs");
+    c.start_controller_with_env(&[("TETHER_FAILPOINT", failpoint)]);
+    let armed = c.controller_pid().expect("the armed controller runs");
+    c.ok(&["add-unit", MY]);
+    assert!(c.wait_pid_gone(armed, std::time::Duration::from_secs(120)), "the failpoint never fired");
+    let log = std::fs::read_to_string(c.home().join("logs/controller.log")).unwrap_or_default();
+    assert!(log.contains(&format!("failpoint {failpoint} ")), "the controller died elsewhere");
+    let at_kill = live_pid(&c.unit_dir(&format!("{MY}/0")).join("mysqld.pid")).expect("the founder outlives the controller");
+    assert_ne!(at_kill, single_pid, "the single server was restarted");
+    assert!(cmdline(at_kill).iter().any(|a| a == "--wsrep-on=ON"), "the server runs as a Galera founder at the kill");
+
+    // The next controller takes the server back and makes the change again: two synced
+    // members, every row on both, the same credentials.
+    assert_eq!(c.tether(&["status"]).code, 0, "a plain command starts the controller again");
+    let r = wait_synced(&c, 2, "two synced members after the restart");
+    let creds = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "one read-only endpoint published", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(1)
+    });
+    assert_eq!((&creds["username"], &creds["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    for p in member_ports(&r) {
+        let at = MyLogin { port: p, ..login.clone() };
+        wait_until(&format!("every row on the member at {p}"), SETTLE_TIMEOUT, || match count(&at)? {
+            3 => Ok(()),
+            n => Err(format!("{n} rows")),
+        });
+    }
+    c.wait_active(&[MY, DI]);
+}
+
+#[test]
+fn a_galera_cluster_whose_members_were_all_killed_at_once_starts_again_with_every_row() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MY, "-n", "3", "--config", "profile=testing"]);
+    c.ok(&["deploy", DI, "--config", "database-name=all_db"]);
+    c.ok(&["integrate", DI, MY]);
+    c.wait_active(&[MY, DI]);
+    wait_synced(&c, 3, "three synced Galera members");
+    let my = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "two read-only endpoints published", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2)
+    });
+    let login = MyLogin::from_credentials(&my);
+    let mut db = login.session();
+    db.execute("CREATE TABLE committed (id INT PRIMARY KEY)");
+    let mut rows = 30;
+    for i in 1..=rows {
+        db.execute(&format!("INSERT INTO committed VALUES ({i})"));
+    }
+    drop(db);
+
+    // Every member's mariadbd SIGKILLed at once: none is marked safe to bootstrap. The
+    // members come back as one cluster (Galera's own rule decides which state wins), with
+    // every committed row, and the same credentials write there.
+    let pids: Vec<i32> =
+        (0..3).map(|n| live_pid(&c.unit_dir(&format!("{MY}/{n}")).join("mysqld.pid")).expect("every member's mariadbd runs")).collect();
+    for pid in &pids {
+        sigkill(*pid);
+    }
+    let r = wait_synced(&c, 3, "the whole cluster back after every member was killed");
+    eprintln!("after every member was killed: {r}");
+    for n in 0..3 {
+        let log = std::fs::read_to_string(c.unit_dir(&format!("{MY}/{n}")).join("mariadb.log")).unwrap_or_default();
+        let how: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("primary-component") || l.contains("Recovered position") || l.contains("bootstrap"))
+            .collect();
+        eprintln!("{MY}/{n}: {how:#?}");
+    }
+    let after = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member with every row", |m| {
+        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
+        p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
+    });
+    assert_eq!((&after["username"], &after["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    let mut s = MyLogin::from_credentials(&after).session();
+    rows += 1;
+    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
+    drop(s);
+    for p in member_ports(&r) {
+        let at = MyLogin { port: p, ..login.clone() };
+        wait_until(&format!("every row on the member at {p}"), SETTLE_TIMEOUT, || match count(&at)? {
+            n if n == rows => Ok(()),
+            n => Err(format!("{n} rows")),
+        });
+    }
+
+    // The same while no controller runs (as a machine losing power): the controller
+    // SIGKILLed, then every member's mariadbd; the next command's controller runs every
+    // unit's `start`, which restarts the members as joiners of each other at once, and
+    // Galera restores the cluster.
+    c.kill_controller().expect("a controller runs");
+    for n in 0..3 {
+        sigkill(live_pid(&c.unit_dir(&format!("{MY}/{n}")).join("mysqld.pid")).expect("every member's mariadbd runs"));
+    }
+    assert_eq!(c.tether(&["status"]).code, 0, "a plain command starts the controller again");
+    let r = wait_synced(&c, 3, "the whole cluster back after every member and the controller were killed");
+    let again = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member with every row", |m| {
+        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
+        p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
+    });
+    assert_eq!((&again["username"], &again["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    for p in member_ports(&r) {
+        assert_eq!(count(&MyLogin { port: p, ..login.clone() }), Ok(rows), "every row on the member at {p}");
+    }
+    c.wait_active(&[MY, DI]);
 }

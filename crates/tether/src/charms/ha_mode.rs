@@ -1,10 +1,11 @@
 //! Whether a server application runs one server or a cluster (Patroni for postgresql-k8s,
 //! Galera for mysql-k8s), decided once, by the leader at install, from the number of
-//! units deployed, and kept as a leader setting, so that `add-unit` on a single server
-//! never turns it into a cluster by itself and every unit reads the same answer. Written
-//! once for both charms; each names its setting and its clustered mode in a [`Mode`].
-//! (postgresql-k8s's leader may later move a recorded `single` on to its clustered mode,
-//! through `converting`: see `charms::patroni::convert`.)
+//! units deployed, and kept as a leader setting, so that every unit reads the same
+//! answer. Written once for both charms; each names its setting and its clustered mode in
+//! a [`Mode`]. Both charms turn a running single server into a cluster when units are
+//! added: mysql-k8s (Galera) changes the setting once its founder runs
+//! ([`Mode::become_clustered`]); postgresql-k8s moves it through `converting` (see
+//! `charms::patroni::convert`).
 
 use super::server;
 use crate::engine::context::{Bag, HookContext};
@@ -39,6 +40,14 @@ impl Mode {
         let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
         let mode = if clusterable && units.len() > 1 { self.clustered } else { SINGLE };
         ctx.leader_set(&Bag::from([(self.key.to_string(), mode.to_string())]))?;
+        Ok(())
+    }
+
+    /// On the leader of a running single server that becomes a cluster (mysql-k8s when
+    /// units are added): records the clustered mode, committed with the hook that turned
+    /// the server into the cluster's founder.
+    pub fn become_clustered(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.leader_set(&Bag::from([(self.key.to_string(), self.clustered.to_string())]))?;
         Ok(())
     }
 

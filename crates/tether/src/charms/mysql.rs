@@ -54,6 +54,7 @@ impl MysqlCharm {
 }
 
 const DATABASE: &str = "database";
+const PEERS: &str = "database-peers";
 const LEGACY: [&str; 2] = ["mysql", "mysql-root"];
 const PASSWORD_LEN: usize = 24;
 const RERELATE: &str = "Remove and re-relate `mysql` relations in order to change config";
@@ -79,7 +80,7 @@ pub fn meta() -> CharmMeta {
                 .into(),
         subordinate: false,
         endpoints: vec![
-            ep("database-peers", Role::Peer, "mysql_peers"),
+            ep(PEERS, Role::Peer, "mysql_peers"),
             ep("upgrade", Role::Peer, "upgrade"),
             ep("restart", Role::Peer, "rolling_op"),
             ep(DATABASE, Role::Provider, "mysql_client"),
@@ -213,6 +214,8 @@ async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)>
 
 /// Unit state: which server runs (`MariaDB` or `MySQL`), as its admin found it.
 const STATE_ENGINE: &str = "engine";
+/// Unit state: the unit started beside a single server, running none of its own.
+const STATE_STANDBY: &str = "standby";
 
 /// The active status names the server when its version does not: MariaDB's version
 /// (shown as the workload version) always says MariaDB, MySQL's (`8.0.36`) does not.
@@ -416,6 +419,7 @@ impl MysqlCharm {
     /// re-serves every relation with the write node's address.
     async fn start_galera(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         ctx.set_status(WorkloadStatus::Maintenance, "starting MariaDB (Galera)")?;
+        ctx.state_delete(STATE_STANDBY);
         let stored = ha::await_internal(ctx, root_password).await?;
         let password = galera_passwords::working_root(ctx, &internal_label(&ctx.app), stored).await?;
         let settings = my_settings::desired(ctx)?;
@@ -437,7 +441,55 @@ impl MysqlCharm {
                 self.serve_database(ctx, rel, Serve::Always).await?;
             }
         }
+        if view.write().is_some() {
+            self.reserve_legacy(ctx).await?;
+        }
         self.settle_status(ctx)
+    }
+
+    /// Whether this unit is the leader of a running single MariaDB server (not adopted)
+    /// that has more than one live unit now (see `charms::mysql_ha`).
+    fn wants_galera(&self, ctx: &HookContext) -> anyhow::Result<bool> {
+        if adopt::endpoint(ctx).is_some() || ctx.state_get(STATE_ENGINE).as_deref() != Some("MariaDB") {
+            return Ok(false);
+        }
+        ha::wants_cluster(ctx, server::server_running(ctx, &self.services.supervisor))
+    }
+
+    /// Whether this live unit started as a standby beside a single server and runs no
+    /// server (a unit that has not started yet starts its member in its own `start`).
+    fn is_standby(&self, ctx: &HookContext) -> anyhow::Result<bool> {
+        let alive = ctx.store().read(|tx| tx.unit(&ctx.model, &ctx.unit))?.is_some_and(|u| u.life == Life::Alive);
+        Ok(alive && ctx.state_get(STATE_STANDBY).is_some() && !server::server_running(ctx, &self.services.supervisor))
+    }
+
+    /// The leader's single server becomes the founder of a Galera cluster: taken back
+    /// first (a server an interrupted attempt left running with wsrep is restarted
+    /// without), stopped cleanly, then started as the founder on its data; the relations
+    /// are served again from the cluster (same credentials, read-only endpoints once
+    /// members joined). The other units join on `leader-settings-changed`.
+    async fn become_galera(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        ctx.set_status(WorkloadStatus::Maintenance, "turning the server into a Galera cluster")?;
+        ctx.log("INFO", "units were added to a single server: it becomes the founder of a Galera cluster");
+        let spec =
+            MariaDbSpec::for_unit(&ctx.unit_dir(), server::own_port(ctx)?, root_password(ctx)?).with_settings(settings_state::applied(ctx));
+        self.services.supervisor.ensure_running(&server::workload_key(ctx), spec).await?;
+        server::stop(ctx, &self.services.supervisor).await;
+        ha::become_founder(ctx)?;
+        self.start_galera(ctx).await?;
+        crate::failpoint::hit("galera.after-founding");
+        Ok(())
+    }
+
+    /// Serves every legacy relation again (a unit's databag is written only when a field
+    /// changed), so `host`/`port` follow the server that takes writes.
+    async fn reserve_legacy(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        for ep in LEGACY {
+            for rel in ctx.relation_ids(ep)? {
+                self.serve_legacy(ctx, ep, rel).await?;
+            }
+        }
+        Ok(())
     }
 
     /// config-changed under Galera: every unit applies the settings to its own member,
@@ -595,6 +647,8 @@ impl ServerCharm for MysqlCharm {
             return self.start_galera(ctx).await;
         }
         if !server::is_primary(ctx) {
+            // Beside a single server: this unit joins once the leader makes it a cluster.
+            ctx.state_set(STATE_STANDBY, "true");
             return server::standby_status(ctx, "high availability");
         }
         if adopt::endpoint(ctx).is_some() {
@@ -619,6 +673,11 @@ impl ServerCharm for MysqlCharm {
         if moved {
             // New endpoints for every relation (re-serving publishes them).
             self.repair_drift(ctx).await?;
+        }
+        // Units were added while no controller ran, or a change to a cluster was
+        // interrupted: it is made now.
+        if self.wants_galera(ctx)? {
+            return self.become_galera(ctx).await;
         }
         self.settle_status(ctx)
     }
@@ -693,6 +752,9 @@ impl ServerCharm for MysqlCharm {
     /// Drift repair on update-status (see postgresql-k8s): relation users no live relation
     /// owns are dropped, live ones re-ensured; users with other names are never touched.
     async fn repair_drift(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
+        if self.wants_galera(ctx)? {
+            return self.become_galera(ctx).await;
+        }
         // Every unit that runs its own server keeps that server's logs (Galera: each member).
         if adopt::endpoint(ctx).is_none() && server::server_running(ctx, &self.services.supervisor) {
             let own = self.services.mysql.get(server::own_port(ctx)?, &root_password(ctx)?).await?;
@@ -718,6 +780,11 @@ impl ServerCharm for MysqlCharm {
                 return Ok(());
             }
         }
+        // Every unit's legacy `mysql` databag names the write node (the leader's
+        // `mysql-root` too): rewritten when it moved.
+        if galera || running {
+            self.reserve_legacy(ctx).await?;
+        }
         if !ctx.leader || !(galera || (server::is_primary(ctx) && running)) {
             return Ok(());
         }
@@ -742,6 +809,10 @@ impl ServerCharm for MysqlCharm {
     async fn leader_settings_changed(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         if ha::is_ha(ctx) && server::server_running(ctx, &self.services.supervisor) {
             galera_passwords::follow(ctx, &self.services, &internal_label(&ctx.app)).await?;
+        } else if ha::is_ha(ctx) && adopt::endpoint(ctx).is_none() && self.is_standby(ctx)? {
+            // A unit that started beside a single server: the leader made it a Galera
+            // cluster, so this unit's member joins it now.
+            return self.start_galera(ctx).await;
         }
         self.settle_status(ctx)
     }
@@ -754,6 +825,8 @@ impl ServerCharm for MysqlCharm {
         match endpoint {
             DATABASE => self.serve_database(ctx, rel, Serve::IfChanged).await,
             "mysql" | "mysql-root" => self.serve_legacy(ctx, endpoint, rel).await,
+            // A unit added to a single server: the leader turns it into a Galera cluster.
+            PEERS if self.wants_galera(ctx)? => self.become_galera(ctx).await,
             _ => Ok(()),
         }
     }

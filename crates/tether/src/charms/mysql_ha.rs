@@ -5,12 +5,25 @@
 //!
 //! **Mode.** As for `postgresql-k8s` (see `charms::postgresql_ha`): the leader decides
 //! once, at its install, from the number of units deployed with it (`galera` for more
-//! than one, `single` otherwise, so single-unit deployments run exactly as before, also
-//! after `add-unit`), kept as a leader setting.
+//! than one, `single` otherwise, so single-unit deployments run exactly as before until
+//! units are added), kept as a leader setting.
+//!
+//! **From one server to a cluster.** `add-unit` on a running single server (not an
+//! adopted one, MariaDB with Galera installed) turns it into a cluster: the leader, whose
+//! unit runs the server, stops it cleanly, records the mode as `galera` and starts it
+//! again as the founder (`--wsrep-new-cluster` on its existing data), all in one hook
+//! (the peer relation's `relation-joined`, or `update-status`); the new units, which
+//! started as standbys, join by SST when the changed leader setting reaches them. A
+//! controller killed in that hook runs it again: the server is taken back (adopted, or
+//! restarted without wsrep), Galera state the interrupted attempt left is forgotten (no
+//! other member can have joined: the mode was not committed) and the founding repeats.
 //!
 //! **Members.** Each unit claims its own ports (server, group communication, IST, SST) on
 //! 127.0.0.1. The unit that was leader at install bootstraps the cluster at its first
-//! start; every other unit waits (bounded) for a synced member and joins with SST. Later
+//! start; every other unit waits (bounded) for a synced member and joins with SST, except
+//! a member that was killed while in the primary component (its `gvwstate.dat` is there),
+//! which starts at once: when every member was killed, also while no controller ran,
+//! none can be synced before they all run again and Galera restores the cluster. Later
 //! starts decide again from `grastate.dat` (see the engine module). `remove-unit` stops
 //! the member with SIGTERM: it leaves the cluster cleanly.
 //!
@@ -66,6 +79,31 @@ const MODE: Mode = Mode { key: MODE_KEY, clustered: GALERA };
 /// At the leader's install: records the mode from the number of units deployed.
 pub fn decide_mode(ctx: &mut HookContext) -> anyhow::Result<()> {
     MODE.decide(ctx)
+}
+
+/// Whether the leader's running single server should become the founder of a Galera
+/// cluster now: the application is not clustered yet, more than one unit is alive, this
+/// unit runs the server, and Galera is installed. (The caller rules out adopted servers
+/// and MySQL 8.)
+pub fn wants_cluster(ctx: &HookContext, running: bool) -> anyhow::Result<bool> {
+    if !ctx.leader || is_ha(ctx) || !server::is_primary(ctx) || !running || !galera::available() {
+        return Ok(false);
+    }
+    let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
+    Ok(units.iter().filter(|u| u.life == Life::Alive).count() > 1)
+}
+
+/// The single server becomes the founder: the mode is recorded as Galera (committed with
+/// this hook, so the other units join only once it is), and Galera state left by a
+/// conversion interrupted before that commit is forgotten, so the start that follows
+/// bootstraps a new cluster from the server's data (nobody else ever joined it).
+pub fn become_founder(ctx: &mut HookContext) -> anyhow::Result<()> {
+    let grastate = ctx.unit_dir().join(DATA_DIR).join("grastate.dat");
+    if grastate.exists() {
+        std::fs::remove_file(&grastate).with_context(|| format!("removing {}", grastate.display()))?;
+        ctx.log("WARNING", "an interrupted change to a Galera cluster is started again");
+    }
+    MODE.become_clustered(ctx)
 }
 
 /// Whether the application runs Galera, as far as is committed (or set by this hook).
@@ -155,6 +193,16 @@ pub fn founds(ctx: &HookContext) -> bool {
         // The last member to leave a cluster that stopped whole starts it again.
         Some(state) => state.safe_to_bootstrap,
     }
+}
+
+/// Whether this unit's member was in the primary component when it last stopped without
+/// leaving (killed: Galera keeps its view in `gvwstate.dat` then, and removes it on a
+/// clean shutdown). Such a member starts at once, without waiting for a synced peer:
+/// when every member crashed (a whole machine, or all while no controller ran) none is
+/// synced, and Galera restores the primary component only once they all run again
+/// (`pc.recovery`).
+fn crashed_in_primary(ctx: &HookContext) -> bool {
+    ctx.unit_dir().join(DATA_DIR).join("gvwstate.dat").exists()
 }
 
 /// Waits (bounded) until another unit's member is synced and its group port committed
@@ -369,7 +417,7 @@ pub async fn start(
     settings: BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
     claim_ports(ctx)?;
-    if !founds(ctx) && !server::server_running(ctx, &services.supervisor) {
+    if !founds(ctx) && !server::server_running(ctx, &services.supervisor) && !crashed_in_primary(ctx) {
         await_synced_peer(ctx, password).await?;
     }
     let spec = spec(ctx, password.clone(), settings)?;

@@ -16,7 +16,11 @@
 //! - when none answers, it bootstraps only if its `grastate.dat` says
 //!   `safe_to_bootstrap: 1` (Galera writes that on the last member to leave a cluster
 //!   cleanly, so it has the most advanced state); else it starts as a joiner, which fails
-//!   when no member appears, and the supervisor retries with backoff.
+//!   when no member appears, and the supervisor retries with backoff. When every member
+//!   crashed at once (none safe to bootstrap), they all restart as joiners of each other
+//!   and Galera restores the last primary component itself once they see each other
+//!   (`pc.recovery`, on by default, from each member's `gvwstate.dat`): tether chooses
+//!   nothing there.
 //!
 //! A member that is not the founder never bootstraps an empty address list: with no other
 //! member known its start fails instead of making a second cluster.

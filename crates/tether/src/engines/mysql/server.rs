@@ -201,13 +201,26 @@ async fn adopt(spec: &MariaDbSpec) -> Result<Option<Proc>, WorkloadError> {
         }
     };
     let mut proc = Proc::Adopted { pid };
-    if !cmdline(pid).iter().any(|a| a == &format!("--port={}", spec.port)) {
-        // Ours, but listening elsewhere: restart it on the expected port.
+    let args = cmdline(pid);
+    if !args.iter().any(|a| a == &format!("--port={}", spec.port)) || !started_alike(spec, &args) {
+        // Ours, but listening elsewhere, or a Galera member where a single server is
+        // wanted (or the other way round): restart it as the spec says.
         proc.terminate(Signal::SIGTERM, STOP_GRACE).await?;
         return Ok(None);
     }
     wait_ready(spec, &mut proc).await?;
     Ok(Some(proc))
+}
+
+/// Whether a live server's command line is the spec's kind of server: a Galera member on
+/// the spec's group port, or a server without wsrep (a single server left running by an
+/// interrupted change to a cluster is not adopted as a member, nor a member as a single
+/// server).
+fn started_alike(spec: &MariaDbSpec, args: &[String]) -> bool {
+    match &spec.galera {
+        Some(g) => args.iter().any(|a| *a == format!("--wsrep-node-address=127.0.0.1:{}", g.group_port)),
+        None => !args.iter().any(|a| a == "--wsrep-on=ON"),
+    }
 }
 
 /// The options of every tether MariaDB or MySQL server (after `--no-defaults`).

@@ -165,3 +165,27 @@ async fn supervisor_restarts_a_killed_server() {
     assert!(!pid_alive(stray.pid()));
     assert!(!unit_dir.exists());
 }
+
+#[test]
+fn a_live_server_is_adopted_only_when_started_alike() {
+    let plain = MariaDbSpec::for_unit(Path::new("/u"), 3306, SecretString::new("x"));
+    let member = plain.clone().with_galera(crate::engines::mysql::galera::GaleraOptions {
+        cluster_name: "my".into(),
+        node_name: "my-0".into(),
+        group_port: 4567,
+        ist_port: 4568,
+        sst_port: 4444,
+        peers: vec![],
+        founder: true,
+    });
+    let as_member = member.galera.as_ref().unwrap().args(3306, true);
+    let as_plain = vec!["--port=3306".to_string()];
+    assert!(started_alike(&plain, &as_plain));
+    assert!(started_alike(&member, &as_member));
+    // A member left by an interrupted change to a cluster is no single server, and the
+    // other way round; a member on another group port is not this one.
+    assert!(!started_alike(&plain, &as_member));
+    assert!(!started_alike(&member, &as_plain));
+    let elsewhere = as_member.iter().map(|a| a.replace("127.0.0.1:4567", "127.0.0.1:4999")).collect::<Vec<_>>();
+    assert!(!started_alike(&member, &elsewhere));
+}
