@@ -20,22 +20,10 @@ const PG: &str = "postgresql-k8s";
 const DI: &str = "data-integrator";
 const V1_REQUIRER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/charms/v1-requirer");
 
-fn ports_of(endpoints: &str) -> Vec<u16> {
-    endpoints.split(',').filter(|e| !e.is_empty()).map(|e| first_endpoint(e).1).collect()
-}
-
 /// The port of the unit's running PostgreSQL (from its `postmaster.pid`).
 fn port_of_unit(c: &Controller, unit: &str) -> Option<u16> {
     let text = fs::read_to_string(c.unit_dir(unit).join("pgdata/postmaster.pid")).ok()?;
     text.lines().nth(3)?.trim().parse().ok()
-}
-
-fn primary_unit(c: &Controller) -> Result<String, String> {
-    let (out, task) = c.run_action(&format!("{PG}/leader"), "get-primary", &[]);
-    match task["results"]["primary"].as_str() {
-        Some(p) if out.code == 0 && !p.is_empty() => Ok(p.to_string()),
-        _ => Err(out.to_string()),
-    }
 }
 
 /// The provider's application databag as `unit` sees it on its `endpoint`.
@@ -166,7 +154,7 @@ fn every_contract_follows_a_switchover_with_the_same_credentials_and_drift_repai
     set("v1/0", r#"version=v1 requests='[{"resource":"v1_db","request-id":"r1","salt":"s1"}]'"#);
     c.wait_active(&[PG, DI, "v0", "v1"]);
 
-    let primary = wait_until("get-primary", SETTLE_TIMEOUT, || primary_unit(&c));
+    let primary = wait_until("get-primary", SETTLE_TIMEOUT, || c.primary_unit(PG, "primary"));
     let units = [format!("{PG}/0"), format!("{PG}/1")];
     let replica = units.iter().find(|u| **u != primary).expect("a replica").clone();
     let (primary_port, replica_port) =

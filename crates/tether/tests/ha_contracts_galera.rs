@@ -26,12 +26,9 @@ const V1_REQUIRER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/charms/v1-
 /// The server's own users (charm-protocol §4) and MariaDB's.
 const INTERNAL: [&str; 8] = ["root", "serverconfig", "clusteradmin", "monitoring", "backups", "mariadb.sys", "mysql", "PUBLIC"];
 
-fn signal(pid: i32, sig: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap_or_else(|e| panic!("{sig} to {pid}: {e}"));
-}
-
-fn ports_of(endpoints: &str) -> Vec<u16> {
-    let mut ports: Vec<u16> = endpoints.split(',').filter(|e| !e.is_empty()).map(|e| first_endpoint(e).1).collect();
+/// The ports of an endpoint list, sorted (the contracts are compared as sets).
+fn sorted_ports(endpoints: &str) -> Vec<u16> {
+    let mut ports = ports_of(endpoints);
     ports.sort();
     ports
 }
@@ -47,21 +44,11 @@ fn mysql_requirer(dir: &Path) -> PathBuf {
     path
 }
 
-/// `get-cluster-status` on the leader.
-fn cluster_status(c: &Controller) -> Result<Value, String> {
-    let (out, task) = c.run_action(&format!("{MY}/leader"), "get-cluster-status", &[]);
-    if out.code == 0 && task["status"] == "completed" {
-        Ok(task["results"].clone())
-    } else {
-        Err(out.to_string())
-    }
-}
-
 /// The write node's port and the other synced members' ports, once `get-cluster-status`
 /// shows `synced` synced members and a write node other than `not`.
 fn wait_cluster(c: &Controller, synced: usize, not: Option<&str>, what: &str) -> (String, u16, Vec<u16>) {
     wait_until(what, SETTLE_TIMEOUT, || {
-        let r = cluster_status(c)?;
+        let r = c.try_action_results(&format!("{MY}/leader"), "get-cluster-status", &[])?;
         let members = r["members"].as_object().ok_or_else(|| format!("no members: {r}"))?;
         let is_synced = |m: &Value| m["state"] == "Synced" && (m["primary-component"] == true || m["primary-component"] == "true");
         let write = r["write-node"].as_str().unwrap_or_default().to_string();
@@ -120,8 +107,8 @@ fn di_given(c: &Controller) -> Result<Given, String> {
         return Err(out.to_string());
     }
     Ok(Given {
-        write: ports_of(&text(m, "endpoints")?),
-        read: Some(ports_of(m["read-only-endpoints"].as_str().unwrap_or_default())),
+        write: sorted_ports(&text(m, "endpoints")?),
+        read: Some(sorted_ports(m["read-only-endpoints"].as_str().unwrap_or_default())),
         user: text(m, "username")?,
         password: text(m, "password")?,
         database: text(m, "database")?,
@@ -131,8 +118,8 @@ fn di_given(c: &Controller) -> Result<Given, String> {
 fn v0_given(c: &Controller) -> Result<Given, String> {
     let bag = provider_bag(c, "v0/0")?;
     Ok(Given {
-        write: ports_of(&text(&bag, "endpoints")?),
-        read: Some(ports_of(bag["read-only-endpoints"].as_str().unwrap_or_default())),
+        write: sorted_ports(&text(&bag, "endpoints")?),
+        read: Some(sorted_ports(bag["read-only-endpoints"].as_str().unwrap_or_default())),
         user: text(&bag, "username")?,
         password: text(&bag, "password")?,
         database: text(&bag, "database")?,
@@ -151,8 +138,8 @@ fn v1_given(c: &Controller) -> Result<Given, String> {
     }
     let secret: Value = serde_json::from_str(&secret).map_err(|e| e.to_string())?;
     Ok(Given {
-        write: ports_of(&text(reply, "endpoints")?),
-        read: Some(ports_of(reply["read-only-endpoints"].as_str().unwrap_or_default())),
+        write: sorted_ports(&text(reply, "endpoints")?),
+        read: Some(sorted_ports(reply["read-only-endpoints"].as_str().unwrap_or_default())),
         user: text(&secret, "username")?,
         password: text(&secret, "password")?,
         database: text(reply, "database").or_else(|_| text(reply, "resource"))?,
@@ -202,17 +189,12 @@ fn wait_every_view(c: &Controller, write: u16, readers: &[u16], what: &str) -> V
         .collect()
 }
 
-fn count(login: &MyLogin) -> Result<i64, String> {
-    let mut s = login.connect().map_err(|e| format!("{e:?}"))?;
-    s.try_row("SELECT count(*) FROM kept")?[0].parse().map_err(|e| format!("{e}"))
-}
-
 /// Each requirer's credentials log in on `port` (the write node), find `rows` rows and
 /// write one more.
 fn every_login_writes(given: &[Given], port: u16, rows: i64, what: &str) {
     for g in given {
         let login = g.login_at(port);
-        wait_until(&format!("{what}: {} finds {rows} rows at {port}", g.user), SETTLE_TIMEOUT, || match count(&login)? {
+        wait_until(&format!("{what}: {} finds {rows} rows at {port}", g.user), SETTLE_TIMEOUT, || match login.count_rows("kept")? {
             n if n == rows => Ok(()),
             n => Err(format!("{n} rows")),
         });

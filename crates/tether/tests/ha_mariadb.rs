@@ -24,32 +24,10 @@ use std::sync::Arc;
 const MY: &str = "mysql-k8s";
 const DI: &str = "data-integrator";
 
-fn signal(pid: i32, sig: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap_or_else(|e| panic!("{sig} to {pid}: {e}"));
-}
-
-fn sigkill(pid: i32) {
-    signal(pid, nix::sys::signal::Signal::SIGKILL);
-}
-
-fn ports_of(endpoints: &str) -> Vec<u16> {
-    endpoints.split(',').filter(|e| !e.is_empty()).map(|e| first_endpoint(e).1).collect()
-}
-
-/// `get-cluster-status` on the leader.
-fn cluster_status(c: &Controller) -> Result<Value, String> {
-    let (out, task) = c.run_action(&format!("{MY}/leader"), "get-cluster-status", &[]);
-    if out.code == 0 && task["status"] == "completed" {
-        Ok(task["results"].clone())
-    } else {
-        Err(out.to_string())
-    }
-}
-
 /// Waits until `get-cluster-status` shows `n` synced members in the primary component.
 fn wait_synced(c: &Controller, n: usize, what: &str) -> Value {
     wait_until(what, SETTLE_TIMEOUT, || {
-        let r = cluster_status(c)?;
+        let r = c.try_action_results(&format!("{MY}/leader"), "get-cluster-status", &[])?;
         let members = r["members"].as_object().ok_or_else(|| format!("no members: {r}"))?;
         let synced = members
             .values()
@@ -68,10 +46,43 @@ fn write_unit(r: &Value) -> String {
     r["write-node"].as_str().filter(|s| !s.is_empty()).unwrap_or_else(|| panic!("no write node: {r:#}")).to_string()
 }
 
-fn count(login: &MyLogin) -> Result<i64, String> {
-    let mut s = login.connect().map_err(|e| format!("{e:?}"))?;
-    let row = s.try_row("SELECT count(*) FROM committed")?;
-    row[0].parse().map_err(|e| format!("{e}"))
+/// Waits until the data-integrator's `endpoints` name one member (not `avoid`) where
+/// `login`'s user finds `rows` committed rows, and checks they are still the credentials
+/// first `given`. Returns the credentials published then.
+fn endpoints_with_every_row(c: &Controller, login: &MyLogin, given: &Value, rows: i64, avoid: Option<u16>, what: &str) -> Value {
+    let now = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", what, |m| {
+        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
+        p.len() == 1 && Some(p[0]) != avoid && MyLogin { port: p[0], ..login.clone() }.count_rows("committed") == Ok(rows)
+    });
+    assert_eq!((&now["username"], &now["password"]), (&given["username"], &given["password"]), "the credentials stay the same");
+    now
+}
+
+/// Waits until every member of `get-cluster-status`'s answer `r` has exactly `rows`
+/// committed rows for `login`'s user.
+fn wait_every_row_on_every_member(r: &Value, login: &MyLogin, rows: i64) {
+    for p in member_ports(r) {
+        let at = MyLogin { port: p, ..login.clone() };
+        wait_until(&format!("every row on the member at {p}"), SETTLE_TIMEOUT, || match at.count_rows("committed")? {
+            n if n == rows => Ok(()),
+            n => Err(format!("{n} rows")),
+        });
+    }
+}
+
+/// One mysql-k8s unit (a plain server) integrated with a data-integrator, both active.
+fn single_server_with_data_integrator(c: &Controller) {
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MY, "--config", "profile=testing"]);
+    c.ok(&["deploy", DI, "--config", "database-name=grow_db"]);
+    c.ok(&["integrate", DI, MY]);
+    c.wait_active(&[MY, DI]);
+}
+
+/// Commits one more row where `creds` point.
+fn commit_one_more(creds: &Value, rows: &mut i64) {
+    *rows += 1;
+    MyLogin::from_credentials(creds).session().execute(&format!("INSERT INTO committed VALUES ({rows})"));
 }
 
 #[test]
@@ -113,7 +124,7 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
     drop(db);
     for p in &readers {
         let at = MyLogin { port: *p, ..login.clone() };
-        wait_until(&format!("the rows on the reader at {p}"), SETTLE_TIMEOUT, || match count(&at)? {
+        wait_until(&format!("the rows on the reader at {p}"), SETTLE_TIMEOUT, || match at.count_rows("committed")? {
             n if n == rows => Ok(()),
             n => Err(format!("{n} rows")),
         });
@@ -126,16 +137,8 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
     let pid_file = c.unit_dir(&writer).join("mysqld.pid");
     let pid = live_pid(&pid_file).expect("the write node's mariadbd runs");
     sigkill(pid);
-    let after = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member after the SIGKILL", |m| {
-        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
-        p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
-    });
-    assert_eq!((&after["username"], &after["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
-    let at = MyLogin::from_credentials(&after);
-    let mut s = at.session();
-    rows += 1;
-    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
-    drop(s);
+    let after = endpoints_with_every_row(&c, &login, &my, rows, None, "endpoints name a synced member after the SIGKILL");
+    commit_one_more(&after, &mut rows);
     wait_until("the killed mariadbd restarted by the supervisor", SETTLE_TIMEOUT, || match live_pid(&pid_file) {
         Some(p) if p != pid => Ok(()),
         other => Err(format!("mysqld.pid: {other:?}")),
@@ -145,7 +148,7 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
     let moved = ports_of(after["endpoints"].as_str().unwrap_or_default()) != [killed_port];
     eprintln!("after the SIGKILL the endpoints {}", if moved { "moved to another synced member" } else { "named the restarted member" });
     let rejoined = MyLogin { port: killed_port, ..login.clone() };
-    wait_until("the rejoined member to have every row", SETTLE_TIMEOUT, || match count(&rejoined)? {
+    wait_until("the rejoined member to have every row", SETTLE_TIMEOUT, || match rejoined.count_rows("committed")? {
         n if n == rows => Ok(()),
         n => Err(format!("{n} rows")),
     });
@@ -155,7 +158,7 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
     // process, so only Galera's eviction and tether's watcher act. The endpoints move to
     // another synced member, where the credentials find every row and a write commits;
     // resumed (SIGCONT), the member rejoins.
-    let r = cluster_status(&c).expect("get-cluster-status");
+    let r = c.try_action_results(&format!("{MY}/leader"), "get-cluster-status", &[]).expect("get-cluster-status");
     let frozen_unit = write_unit(&r);
     let frozen_pid = live_pid(&c.unit_dir(&frozen_unit).join("mysqld.pid")).expect("the write node's mariadbd runs");
     // The endpoints may still name the member that wrote while the killed one was away:
@@ -166,19 +169,12 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
         m["endpoints"].as_str().map(ports_of).as_ref() == Some(&frozen_port)
     });
     signal(frozen_pid, nix::sys::signal::Signal::SIGSTOP);
-    let moved = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints to leave the frozen write node", |m| {
-        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
-        p.len() == 1 && p != frozen_port && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
-    });
-    assert_eq!((&moved["username"], &moved["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
-    let mut s = MyLogin::from_credentials(&moved).session();
-    rows += 1;
-    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
-    drop(s);
+    let moved = endpoints_with_every_row(&c, &login, &my, rows, Some(frozen_port[0]), "endpoints to leave the frozen write node");
+    commit_one_more(&moved, &mut rows);
     signal(frozen_pid, nix::sys::signal::Signal::SIGCONT);
     wait_synced(&c, 3, "the resumed member to rejoin (three synced again)");
     let resumed = MyLogin { port: frozen_port[0], ..login.clone() };
-    wait_until("the resumed member to have every row", SETTLE_TIMEOUT, || match count(&resumed)? {
+    wait_until("the resumed member to have every row", SETTLE_TIMEOUT, || match resumed.count_rows("committed")? {
         n if n == rows => Ok(()),
         n => Err(format!("{n} rows")),
     });
@@ -187,26 +183,18 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
     // controller runs (nothing supervises it then): Galera evicts it on its own; the next
     // command starts a controller, which restarts the member, follows the cluster again
     // and republishes endpoints where the same credentials find every row.
-    let r = cluster_status(&c).expect("get-cluster-status");
+    let r = c.try_action_results(&format!("{MY}/leader"), "get-cluster-status", &[]).expect("get-cluster-status");
     let dead_unit = write_unit(&r);
     let dead_pid = live_pid(&c.unit_dir(&dead_unit).join("mysqld.pid")).expect("the write node's mariadbd runs");
     c.kill_controller().expect("a controller runs");
     sigkill(dead_pid);
-    let republished =
-        c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints after a kill while the controller was down", |m| {
-            let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
-            p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
-        });
-    assert_eq!((&republished["username"], &republished["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
-    let mut s = MyLogin::from_credentials(&republished).session();
-    rows += 1;
-    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
-    drop(s);
+    let republished = endpoints_with_every_row(&c, &login, &my, rows, None, "endpoints after a kill while the controller was down");
+    commit_one_more(&republished, &mut rows);
     wait_synced(&c, 3, "the member killed while the controller was down to rejoin (three synced again)");
 
     // Fault 3: remove-unit of a member that does not take writes while a client writes
     // on the write node: every write that returned is there afterwards.
-    let r = cluster_status(&c).expect("get-cluster-status");
+    let r = c.try_action_results(&format!("{MY}/leader"), "get-cluster-status", &[]).expect("get-cluster-status");
     let writer = write_unit(&r);
     let leaving = (0..3).map(|n| format!("{MY}/{n}")).find(|u| *u != writer && !u.ends_with("/0")).expect("a reader");
     let creds = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name the write node", |m| {
@@ -243,7 +231,7 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
         assert!(present.contains(id), "committed write {id} lost after remove-unit");
     }
     let total = rows + committed.len() as i64;
-    assert_eq!(count(&writing), Ok(total), "every committed row, no other");
+    assert_eq!(writing.count_rows("committed"), Ok(total), "every committed row, no other");
 
     // add-unit: the new member joins (SST) and serves every row as a reader.
     c.ok(&["add-unit", MY]);
@@ -254,7 +242,7 @@ fn galera_cluster_of_three_keeps_writes_through_sigkill_remove_unit_and_add_unit
         m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2)
     });
     for p in ports_of(creds["read-only-endpoints"].as_str().unwrap_or_default()) {
-        assert_eq!(count(&MyLogin { port: p, ..writing.clone() }), Ok(total), "every row on the reader at {p}");
+        assert_eq!(MyLogin { port: p, ..writing.clone() }.count_rows("committed"), Ok(total), "every row on the reader at {p}");
     }
 }
 
@@ -312,7 +300,7 @@ fn galera_set_password_changes_every_member_once_and_survives_a_restart_a_contro
     // A member that does not take writes, killed afterwards: the supervisor restarts it
     // (its readiness login is the new root password, handed to every unit), it rejoins
     // (IST/SST need no password here) and the relation's credentials work on it.
-    let r = cluster_status(&c).expect("get-cluster-status");
+    let r = c.try_action_results(&format!("{MY}/leader"), "get-cluster-status", &[]).expect("get-cluster-status");
     let writer = write_unit(&r);
     let victim = (0..3).map(|n| format!("{MY}/{n}")).find(|u| *u != writer).expect("a reader");
     let pid_file = c.unit_dir(&victim).join("mysqld.pid");
@@ -372,11 +360,7 @@ fn galera_set_password_changes_every_member_once_and_survives_a_restart_a_contro
 #[test]
 fn add_unit_turns_a_running_single_server_into_a_galera_cluster_that_keeps_rows_and_credentials() {
     let c = Controller::bootstrap();
-    c.ok(&["model-config", "update-status-hook-interval=10m"]);
-    c.ok(&["deploy", MY, "--config", "profile=testing"]);
-    c.ok(&["deploy", DI, "--config", "database-name=grow_db"]);
-    c.ok(&["integrate", DI, MY]);
-    c.wait_active(&[MY, DI]);
+    single_server_with_data_integrator(&c);
     let (out, _) = c.run_action(&format!("{MY}/leader"), "get-cluster-status", &[]);
     assert!(out.to_string().contains("runs one server"), "a single server is no cluster yet: {out}");
     let my = c.credentials_for(&format!("{DI}/leader"), "mysql");
@@ -402,28 +386,15 @@ fn add_unit_turns_a_running_single_server_into_a_galera_cluster_that_keeps_rows_
     });
     assert_eq!((&creds["username"], &creds["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
     assert_eq!(ports_of(creds["endpoints"].as_str().unwrap_or_default()), [login.port], "writes stay on the former single server");
-    for p in member_ports(&r) {
-        let at = MyLogin { port: p, ..login.clone() };
-        wait_until(&format!("every row on the member at {p}"), SETTLE_TIMEOUT, || match count(&at)? {
-            n if n == rows => Ok(()),
-            n => Err(format!("{n} rows")),
-        });
-    }
+    wait_every_row_on_every_member(&r, &login, rows);
     c.wait_active(&[MY, DI]);
 
     // The cluster fails over like one deployed with three units: SIGKILL of the write
     // node's mariadbd, then the endpoints name a synced member where the same credentials
     // find every row and a write commits.
     sigkill(founder_pid);
-    let after = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member after the SIGKILL", |m| {
-        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
-        p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
-    });
-    assert_eq!((&after["username"], &after["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
-    let mut s = MyLogin::from_credentials(&after).session();
-    rows += 1;
-    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
-    drop(s);
+    let after = endpoints_with_every_row(&c, &login, &my, rows, None, "endpoints name a synced member after the SIGKILL");
+    commit_one_more(&after, &mut rows);
     wait_synced(&c, 3, "the killed member to rejoin (three synced again)");
 }
 
@@ -436,11 +407,7 @@ fn cmdline(pid: i32) -> Vec<String> {
 #[test]
 fn a_controller_killed_while_a_single_server_becomes_a_cluster_converges() {
     let c = Controller::bootstrap();
-    c.ok(&["model-config", "update-status-hook-interval=10m"]);
-    c.ok(&["deploy", MY, "--config", "profile=testing"]);
-    c.ok(&["deploy", DI, "--config", "database-name=grow_db"]);
-    c.ok(&["integrate", DI, MY]);
-    c.wait_active(&[MY, DI]);
+    single_server_with_data_integrator(&c);
     let my = c.credentials_for(&format!("{DI}/leader"), "mysql");
     let login = MyLogin::from_credentials(&my);
     let mut db = login.session();
@@ -471,13 +438,7 @@ fn a_controller_killed_while_a_single_server_becomes_a_cluster_converges() {
         m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(1)
     });
     assert_eq!((&creds["username"], &creds["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
-    for p in member_ports(&r) {
-        let at = MyLogin { port: p, ..login.clone() };
-        wait_until(&format!("every row on the member at {p}"), SETTLE_TIMEOUT, || match count(&at)? {
-            3 => Ok(()),
-            n => Err(format!("{n} rows")),
-        });
-    }
+    wait_every_row_on_every_member(&r, &login, 3);
     c.wait_active(&[MY, DI]);
 }
 
@@ -520,22 +481,9 @@ fn a_galera_cluster_whose_members_were_all_killed_at_once_starts_again_with_ever
             .collect();
         eprintln!("{MY}/{n}: {how:#?}");
     }
-    let after = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member with every row", |m| {
-        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
-        p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
-    });
-    assert_eq!((&after["username"], &after["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
-    let mut s = MyLogin::from_credentials(&after).session();
-    rows += 1;
-    s.execute(&format!("INSERT INTO committed VALUES ({rows})"));
-    drop(s);
-    for p in member_ports(&r) {
-        let at = MyLogin { port: p, ..login.clone() };
-        wait_until(&format!("every row on the member at {p}"), SETTLE_TIMEOUT, || match count(&at)? {
-            n if n == rows => Ok(()),
-            n => Err(format!("{n} rows")),
-        });
-    }
+    let after = endpoints_with_every_row(&c, &login, &my, rows, None, "endpoints name a synced member with every row");
+    commit_one_more(&after, &mut rows);
+    wait_every_row_on_every_member(&r, &login, rows);
 
     // The same while no controller runs (as a machine losing power): the controller
     // SIGKILLed, then every member's mariadbd; the next command's controller runs every
@@ -547,13 +495,9 @@ fn a_galera_cluster_whose_members_were_all_killed_at_once_starts_again_with_ever
     }
     assert_eq!(c.tether(&["status"]).code, 0, "a plain command starts the controller again");
     let r = wait_synced(&c, 3, "the whole cluster back after every member and the controller were killed");
-    let again = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "endpoints name a synced member with every row", |m| {
-        let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
-        p.len() == 1 && count(&MyLogin { port: p[0], ..login.clone() }) == Ok(rows)
-    });
-    assert_eq!((&again["username"], &again["password"]), (&my["username"], &my["password"]), "the credentials stay the same");
+    endpoints_with_every_row(&c, &login, &my, rows, None, "endpoints name a synced member with every row");
     for p in member_ports(&r) {
-        assert_eq!(count(&MyLogin { port: p, ..login.clone() }), Ok(rows), "every row on the member at {p}");
+        assert_eq!(MyLogin { port: p, ..login.clone() }.count_rows("committed"), Ok(rows), "every row on the member at {p}");
     }
     c.wait_active(&[MY, DI]);
 }

@@ -27,14 +27,6 @@ const COLLECTION: &str = "acknowledged";
 const PRIMARY: &str = "Primary (FerretDB over Patroni)";
 const REPLICA: &str = "replica (FerretDB over Patroni)";
 
-fn signal(pid: i32, sig: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap_or_else(|e| panic!("{sig} to {pid}: {e}"));
-}
-
-fn sigkill(pid: i32) {
-    signal(pid, nix::sys::signal::Signal::SIGKILL);
-}
-
 /// The live children of `pid` (a postmaster's backends and helpers), from `/proc`.
 fn children(pid: i32) -> Vec<i32> {
     let entries = std::fs::read_dir("/proc").expect("/proc");
@@ -83,19 +75,6 @@ fn existing_unit_dir(c: &Controller, unit: &str) -> Option<PathBuf> {
 fn ferretdb_port(c: &Controller, unit: &str) -> Option<u16> {
     let text = std::fs::read_to_string(existing_unit_dir(c, unit)?.join("mongodata/tether-server.pid")).ok()?;
     text.lines().nth(1)?.trim().parse().ok()
-}
-
-fn ports_of(endpoints: &str) -> Vec<u16> {
-    endpoints.split(',').filter(|e| !e.is_empty()).map(|e| first_endpoint(e).1).collect()
-}
-
-/// `get-primary` on the leader: the unit Patroni reports as primary.
-fn primary_unit(c: &Controller) -> Result<String, String> {
-    let (out, task) = c.run_action(&format!("{MONGO}/leader"), "get-primary", &[]);
-    match task["results"]["replica-set-primary"].as_str() {
-        Some(p) if out.code == 0 && !p.is_empty() => Ok(p.to_string()),
-        _ => Err(out.to_string()),
-    }
 }
 
 /// A driver session as the relation's user on one FerretDB; errors as text.
@@ -207,14 +186,14 @@ fn credentials(c: &Controller, what: &str, accept: impl Fn(&Value) -> bool) -> V
 fn check_after_fault(c: &Controller, before: &Value, docs: &mut u64, what: &str, killed: &[i32]) -> String {
     // Settled: the unit Patroni reports as primary runs a PostgreSQL that is not a killed one.
     wait_until(&format!("{what}: a primary whose PostgreSQL runs"), SETTLE_TIMEOUT, || {
-        let primary = primary_unit(c)?;
+        let primary = c.primary_unit(MONGO, "replica-set-primary")?;
         match live_pid(&c.unit_dir(&primary).join("pgdata/postmaster.pid")) {
             Some(pid) if !killed.contains(&pid) => Ok(()),
             other => Err(format!("{primary}'s postgres: {other:?}")),
         }
     });
     let (primary, port) = wait_until(&format!("{what}: endpoints name the primary's FerretDB"), SETTLE_TIMEOUT, || {
-        let primary = primary_unit(c)?;
+        let primary = c.primary_unit(MONGO, "replica-set-primary")?;
         let port = ferretdb_port(c, &primary).ok_or("no FerretDB port")?;
         let creds = c.credentials_for(&format!("{DI}/leader"), "mongodb");
         match creds["endpoints"].as_str().map(ports_of) {
@@ -288,7 +267,7 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
             assert!(pid.is_some(), "{u} runs {what}");
         }
     }
-    let primary = wait_until("get-primary to name a unit", SETTLE_TIMEOUT, || primary_unit(&c));
+    let primary = wait_until("get-primary to name a unit", SETTLE_TIMEOUT, || c.primary_unit(MONGO, "replica-set-primary"));
     c.wait_for("the status to say which unit is primary, over Patroni", |s| {
         let words = workload_words(s, MONGO);
         Ok(words.len() == 4 && words.iter().skip(1).all(|(u, w, m)| w == "active" && m == if *u == primary { PRIMARY } else { REPLICA }))

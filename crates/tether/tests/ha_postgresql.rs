@@ -26,19 +26,6 @@ fn postmaster(c: &Controller, unit: &str) -> Option<(i32, u16)> {
     is_live_process(pid).then_some((pid, port))
 }
 
-fn sigkill(pid: i32) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
-}
-
-/// `get-primary` on the leader: the unit name Patroni reports.
-fn primary_unit(c: &Controller) -> Result<String, String> {
-    let (out, task) = c.run_action(&format!("{PG}/leader"), "get-primary", &[]);
-    match task["results"]["primary"].as_str() {
-        Some(p) if out.code == 0 && !p.is_empty() => Ok(p.to_string()),
-        _ => Err(out.to_string()),
-    }
-}
-
 /// Which of `ports` take writes (`pg_is_in_recovery()` is false), logging in as the
 /// relation's user; a port that does not answer counts as neither.
 fn writable_ports(login: &PgLogin, ports: &BTreeSet<u16>) -> Vec<u16> {
@@ -51,10 +38,6 @@ fn writable_ports(login: &PgLogin, ports: &BTreeSet<u16>) -> Vec<u16> {
                 == Some("false".into())
         })
         .collect()
-}
-
-fn ports_of(endpoints: &str) -> Vec<u16> {
-    endpoints.split(',').filter(|e| !e.is_empty()).map(|e| first_endpoint(e).1).collect()
 }
 
 /// After a fault: one primary, it is the one `endpoints` names, the same credentials log
@@ -90,7 +73,7 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
 
     // Patroni's primary: status `Primary` on it alone, `endpoints` its port, the two
     // replicas in `read-only-endpoints`.
-    let primary = wait_until("get-primary to name a unit", SETTLE_TIMEOUT, || primary_unit(&c));
+    let primary = wait_until("get-primary to name a unit", SETTLE_TIMEOUT, || c.primary_unit(PG, "primary"));
     let units: Vec<String> = (0..3).map(|n| format!("{PG}/{n}")).collect();
     assert!(units.contains(&primary), "{primary}");
     c.wait_for("the primary's status message to be Primary, and only its", |s| {
@@ -135,7 +118,7 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
     sigkill(primary_pid);
     let port = check_after_fault(&c, &pg, &ports, rows, "after SIGKILL of the primary's postgres");
     let new_primary = wait_until("get-primary to name the writable server's unit", SETTLE_TIMEOUT, || {
-        let p = primary_unit(&c)?;
+        let p = c.primary_unit(PG, "primary")?;
         match postmaster(&c, &p) {
             Some((_, at)) if at == port => Ok(p),
             other => Err(format!("{p} at {other:?}, writable port {port}")),
@@ -175,7 +158,7 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
     // Fault 3: the controller SIGKILLed, then the primary's postgres SIGKILLed while no
     // controller runs: Patroni fails over (or restarts in place) on its own; the next
     // command starts a controller, which follows the cluster again and republishes.
-    let primary = wait_until("get-primary", SETTLE_TIMEOUT, || primary_unit(&c));
+    let primary = wait_until("get-primary", SETTLE_TIMEOUT, || c.primary_unit(PG, "primary"));
     let (pid, _) = postmaster(&c, &primary).expect("the primary's postgres runs");
     c.kill_controller().expect("a controller runs");
     sigkill(pid);
@@ -185,7 +168,7 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
     // Fault 4: every process of the primary's unit SIGKILLed at once (etcd, Patroni,
     // postgres): the others elect a primary, the supervisor brings the unit back, and it
     // rejoins as a replica with every row.
-    let primary = wait_until("get-primary", SETTLE_TIMEOUT, || primary_unit(&c));
+    let primary = wait_until("get-primary", SETTLE_TIMEOUT, || c.primary_unit(PG, "primary"));
     let dir = c.unit_dir(&primary);
     let (pg_pid, pg_port) = postmaster(&c, &primary).expect("the primary's postgres runs");
     for pid in [live_pid(&dir.join("etcd/etcd.pid")), live_pid(&dir.join("patroni/patroni.pid")), Some(pg_pid)].into_iter().flatten() {
@@ -238,7 +221,7 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
         assert_eq!(set["password"], got["password"], "{user}");
     }
     let operator = c.operator_password(PG);
-    let primary = wait_until("get-primary", SETTLE_TIMEOUT, || primary_unit(&c));
+    let primary = wait_until("get-primary", SETTLE_TIMEOUT, || c.primary_unit(PG, "primary"));
     let (_, primary_port) = postmaster(&c, &primary).expect("the primary's postgres");
     let admin = PgLogin { port: primary_port, ..login.as_user("operator", &operator).with_db("postgres") };
     admin.session();
@@ -305,13 +288,13 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
     assert_eq!(login.session().row("SELECT count(*)::text FROM committed")[0], rows.to_string());
 
     // promote-to-primary: a bad scope is refused, scope unit switches over to that unit.
-    let primary = wait_until("get-primary to name a unit", SETTLE_TIMEOUT, || primary_unit(&c));
+    let primary = wait_until("get-primary to name a unit", SETTLE_TIMEOUT, || c.primary_unit(PG, "primary"));
     let replica = [format!("{PG}/0"), format!("{PG}/1")].into_iter().find(|u| *u != primary).expect("two units");
     let (_, task) = c.run_action(&replica, "promote-to-primary", &["scope=nonsense"]);
     assert_eq!(task["status"], "failed", "{task:#}");
     assert_eq!(task["message"], "Scope should be either cluster or unit", "{task:#}");
     c.action_results(&replica, "promote-to-primary", &["scope=unit"]);
-    assert_eq!(primary_unit(&c).as_deref(), Ok(replica.as_str()), "the switchover is done when the action completes");
+    assert_eq!(c.primary_unit(PG, "primary").as_deref(), Ok(replica.as_str()), "the switchover is done when the action completes");
     // Every unit's server, whether or not it was a healthy replica when `pg` was read.
     let mut ports: BTreeSet<u16> =
         [pg["endpoints"].as_str(), pg["read-only-endpoints"].as_str()].into_iter().flat_map(|e| ports_of(e.unwrap_or_default())).collect();
@@ -360,7 +343,7 @@ fn switchover_add_unit_and_remove_unit_keep_one_primary_and_the_credentials() {
     // off first, as this test does.
     c.ok(&["config", PG, "synchronous_mode_strict=false"]);
     c.wait_settled(Duration::from_secs(3), |_| true);
-    let primary_now = wait_until("get-primary after the removal", SETTLE_TIMEOUT, || primary_unit(&c));
+    let primary_now = wait_until("get-primary after the removal", SETTLE_TIMEOUT, || c.primary_unit(PG, "primary"));
     let leaving = [format!("{PG}/0"), format!("{PG}/1"), new_unit.clone()]
         .into_iter()
         .find(|u| *u != replica && *u != primary_now)

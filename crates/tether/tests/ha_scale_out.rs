@@ -16,19 +16,6 @@ const PG: &str = "postgresql-k8s";
 const DI: &str = "data-integrator";
 const ROWS: i64 = 100;
 
-fn ports_of(endpoints: &str) -> Vec<u16> {
-    endpoints.split(',').filter(|e| !e.is_empty()).map(|e| first_endpoint(e).1).collect()
-}
-
-/// `get-primary` on the leader: the unit name Patroni reports.
-fn primary_unit(c: &Controller) -> Result<String, String> {
-    let (out, task) = c.run_action(&format!("{PG}/leader"), "get-primary", &[]);
-    match task["results"]["primary"].as_str() {
-        Some(p) if out.code == 0 && !p.is_empty() => Ok(p.to_string()),
-        _ => Err(out.to_string()),
-    }
-}
-
 /// One postgresql-k8s unit, a data-integrator, `ROWS` rows written through its
 /// credentials; returns them (and checks the unit runs no Patroni).
 fn single_server_with_rows(c: &Controller) -> serde_json::Value {
@@ -59,7 +46,7 @@ fn check_cluster_of_three(c: &Controller, before: &serde_json::Value, operator: 
     });
     assert_eq!((&creds["username"], &creds["password"]), (&before["username"], &before["password"]), "the same credentials");
     assert_eq!(creds["endpoints"], before["endpoints"], "the single server's unit and port stay the primary: {creds:#}");
-    assert_eq!(primary_unit(c).as_deref(), Ok(format!("{PG}/0").as_str()));
+    assert_eq!(c.primary_unit(PG, "primary").as_deref(), Ok(format!("{PG}/0").as_str()));
     assert_eq!(c.operator_password(PG), operator, "the internal passwords stay");
     for n in 0..3 {
         let dir = c.unit_dir(&format!("{PG}/{n}"));
@@ -101,7 +88,7 @@ fn add_unit_turns_a_single_server_into_a_patroni_cluster_with_its_data_and_crede
     // there and find every row, and a write commits.
     let target = format!("{PG}/1");
     c.action_results(&target, "promote-to-primary", &["scope=unit"]);
-    assert_eq!(primary_unit(&c).as_deref(), Ok(target.as_str()), "the switchover is done when the action completes");
+    assert_eq!(c.primary_unit(PG, "primary").as_deref(), Ok(target.as_str()), "the switchover is done when the action completes");
     let after = c.wait_postgresql_credentials(&format!("{DI}/leader"), "endpoints name the new primary", |m| {
         m["endpoints"] != before["endpoints"] && m["endpoints"].as_str().is_some_and(|e| ports.contains(&first_endpoint(e).1))
     });

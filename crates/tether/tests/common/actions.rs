@@ -33,6 +33,27 @@ impl Controller {
         task["results"].clone()
     }
 
+    /// An action asked while a cluster may still be settling: its `results` once it
+    /// completed with return code 0, else the CLI's output as the reason.
+    pub fn try_action_results(&self, unit: &str, action: &str, params: &[&str]) -> Result<Value, String> {
+        let (out, task) = self.run_action(unit, action, params);
+        if out.code == 0 && task["status"] == "completed" {
+            Ok(task["results"].clone())
+        } else {
+            Err(out.to_string())
+        }
+    }
+
+    /// `get-primary` on `app`'s leader: the unit it names under `key` (`primary` for
+    /// PostgreSQL, `replica-set-primary` for MongoDB).
+    pub fn primary_unit(&self, app: &str, key: &str) -> Result<String, String> {
+        let results = self.try_action_results(&format!("{app}/leader"), "get-primary", &[])?;
+        match results[key].as_str() {
+            Some(p) if !p.is_empty() => Ok(p.to_string()),
+            _ => Err(format!("get-primary named no primary: {results}")),
+        }
+    }
+
     /// A controller for adopt mode: a 2 s update-status interval and a user secret
     /// `name` holding an adopted server's admin login; returns it with the secret's URI.
     pub fn for_adoption(name: &str, user: &str, password: &str) -> (Controller, String) {

@@ -37,6 +37,12 @@ pub enum LoginOutcome {
     Other(String),
 }
 
+/// The ports of a comma-separated `host:port` list (`endpoints`, `read-only-endpoints`), in
+/// its order; an empty list has none.
+pub fn ports_of(endpoints: &str) -> Vec<u16> {
+    endpoints.split(',').filter(|e| !e.is_empty()).map(|e| first_endpoint(e).1).collect()
+}
+
 /// The first `host:port` of a comma-separated endpoint list.
 pub fn first_endpoint(endpoints: &str) -> (String, u16) {
     let first = endpoints.split(',').next().unwrap_or("").trim();

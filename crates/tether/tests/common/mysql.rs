@@ -105,6 +105,13 @@ impl MyLogin {
     pub fn wait_session(&self) -> MySession {
         wait_until(&format!("a login as {self:?}"), SETTLE_TIMEOUT, || self.connect().map_err(|e| format!("{e:?}")))
     }
+
+    /// `SELECT count(*)` of `table` as this login, or why it could not be read (a member
+    /// that is down or not synced is an observation, not a failure).
+    pub fn count_rows(&self, table: &str) -> Result<i64, String> {
+        let mut s = self.connect().map_err(|e| format!("{e:?}"))?;
+        s.try_row(&format!("SELECT count(*) FROM {table}"))?[0].parse().map_err(|e| format!("{e}"))
+    }
 }
 
 /// Asserts that the server refuses `login` with "access denied" (1045: wrong password or

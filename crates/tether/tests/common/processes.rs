@@ -8,6 +8,17 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Sends `sig` to `pid` (a process the test's controller started), failing the test when
+/// that is refused.
+pub fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap_or_else(|e| panic!("{sig} to {pid}: {e}"));
+}
+
+/// SIGKILL to `pid`, the fault the HA tests cause.
+pub fn sigkill(pid: i32) {
+    signal(pid, nix::sys::signal::Signal::SIGKILL);
+}
+
 /// True while `pid` is a live (not zombie) process.
 pub fn is_live_process(pid: i32) -> bool {
     // The state is the first field after the parenthesised command name.
