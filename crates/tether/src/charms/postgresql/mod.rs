@@ -33,7 +33,7 @@ use super::server_hooks::ServerCharm;
 use super::services::Services;
 use super::settings_state;
 use crate::engine::context::{Bag, HookContext};
-use crate::engines::postgres::{host_resources, release_settings_to_patroni, PgAdmin, PgSpec, LOOPBACK};
+use crate::engines::postgres::{host_resources, PgAdmin, PgSpec, LOOPBACK};
 use crate::engines::{DatabaseGrant, Ownership, RelationUser, UserAdmin};
 use crate::secret::{generate_password, SecretString};
 use anyhow::anyhow;
@@ -46,6 +46,8 @@ use tether_core::names::validate_database;
 use tether_core::pg_config;
 use tether_core::pg_plan::{relation_user, SYSTEM_USERS};
 use tether_core::status::WorkloadStatus;
+
+mod scale_out;
 
 pub struct PostgresqlCharm {
     services: Arc<Services>,
@@ -186,6 +188,20 @@ pub fn meta() -> CharmMeta {
 fn operator_password(ctx: &HookContext) -> anyhow::Result<SecretString> {
     let pw = server::internal(ctx, &internal_label(&ctx.app))?;
     Ok(SecretString::new(pw.get("operator-password").cloned().ok_or_else(|| anyhow!("operator password missing"))?))
+}
+
+/// The groups and the charm's system users (with the internal secret's passwords) on the
+/// server `admin` manages: made at every start on the primary, and before a single server
+/// is handed to Patroni (which creates no users on an existing data directory).
+async fn ensure_internal_roles(ctx: &HookContext, admin: &PgAdmin) -> anyhow::Result<()> {
+    admin.ensure_groups().await?;
+    let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
+    for (user, key) in SYSTEM_USERS {
+        if let Some(p) = passwords.get(key) {
+            admin.ensure_system_user(user, &SecretString::new(p.clone())).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The admin client of the server this application manages. In adopt mode `None` when
@@ -411,13 +427,7 @@ impl PostgresqlCharm {
         if ctx.leader {
             if let Some((_, port)) = view.primary {
                 let admin = self.services.pg.get(port, &operator_password(ctx)?).await?;
-                admin.ensure_groups().await?;
-                let passwords = server::internal(ctx, &internal_label(&ctx.app))?;
-                for (user, key) in SYSTEM_USERS {
-                    if let Some(p) = passwords.get(key) {
-                        admin.ensure_system_user(user, &SecretString::new(p.clone())).await?;
-                    }
-                }
+                ensure_internal_roles(ctx, &admin).await?;
                 ctx.state_set(server::STATE_VERSION, &admin.version().await?);
                 if settings_state::applied(ctx).is_empty() {
                     // The cluster was bootstrapped with them.
@@ -447,68 +457,6 @@ impl PostgresqlCharm {
             cluster_ha::apply_settings(&LAYOUT, ctx, &desired, restart_only).await?;
         }
         pg_settings::extensions(ctx, admin).await
-    }
-
-    /// On the leader that runs the single server, when units were added: begins the
-    /// conversion into a Patroni cluster (see `charms::patroni::convert`), or carries out
-    /// one that was begun. Returns whether it did either.
-    async fn scale_out(&self, ctx: &mut HookContext) -> anyhow::Result<bool> {
-        if !ctx.leader || !server::is_primary(ctx) || ha::is_ha(ctx) {
-            return Ok(false);
-        }
-        if convert::pending(&LAYOUT, ctx) {
-            self.convert(ctx).await?;
-            return Ok(true);
-        }
-        if convert::begin(&LAYOUT, ctx, &self.services)? {
-            self.settle_status(ctx)?;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    /// Hands the single server's data directory to Patroni: the plain server (adopted if an
-    /// earlier controller left it running) gets the replication and rewind users Patroni
-    /// needs and does not create on an existing data directory, then stops; its settings
-    /// move to Patroni's configuration. Then the unit starts under Patroni as at deploy,
-    /// on the same port, as the cluster's first member and primary; every relation is
-    /// served again (the same users and passwords). Idempotent: once handed over, only the
-    /// Patroni start is done again.
-    async fn convert(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        ctx.set_status(WorkloadStatus::Maintenance, CONVERTING)?;
-        if !convert::handed_over(ctx) {
-            let dir = ctx.unit_dir();
-            let label = internal_label(&ctx.app);
-            let settings = pg_settings::for_start(ctx)?;
-            let spec = |port, pw| PgSpec::for_unit(&dir, port, pw).with_settings(settings.clone());
-            let (pw, port, _) = server::start_workload(ctx, &self.services.supervisor, &label, "operator-password", spec).await?;
-            let admin = self.services.pg.get(port, &pw).await?;
-            admin.ensure_groups().await?;
-            let passwords = server::internal(ctx, &label)?;
-            for (user, key) in SYSTEM_USERS {
-                if let Some(p) = passwords.get(key) {
-                    admin.ensure_system_user(user, &SecretString::new(p.clone())).await?;
-                }
-            }
-            drop(admin);
-            server::stop(ctx, &self.services.supervisor).await;
-            self.services.pg.forget(port).await;
-            release_settings_to_patroni(&dir.join("pgdata"))?;
-            crate::failpoint::hit("patroni.convert.before-hand-over");
-        }
-        convert::finish(&LAYOUT, ctx)?;
-        self.start_ha(ctx).await?;
-        ctx.log("INFO", &format!("{} is the first member of the Patroni cluster, with its data", ctx.unit));
-        crate::failpoint::hit("patroni.convert.after-hand-over");
-        Ok(())
-    }
-
-    /// An added unit that waited for the conversion: joins the cluster (etcd member and
-    /// Patroni replica) as any added unit.
-    async fn join_cluster(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
-        self.start_ha(ctx).await?;
-        convert::joined(ctx);
-        Ok(())
     }
 
     /// `promote-to-primary`: scope `unit` switches the primary over to this unit through
