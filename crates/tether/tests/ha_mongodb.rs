@@ -6,7 +6,8 @@
 //! PostgreSQL, then SIGCONT), after SIGKILL of the primary unit's PostgreSQL, of its
 //! Patroni and of every process of the unit, after a switchover, while a replica is
 //! removed under writes and after add-unit; `endpoints` follows the Patroni primary's
-//! FerretDB and a frozen, killed or new unit serves as a replica. `update-status` runs
+//! FerretDB and a frozen, killed or new unit serves as a replica; a failover while no
+//! controller runs is followed by the next one. `update-status` runs
 //! every 10 minutes here, so what follows a failover is the charm's watcher. Every wait
 //! polls a condition, bounded.
 
@@ -180,6 +181,57 @@ fn credentials(c: &Controller, what: &str, accept: impl Fn(&Value) -> bool) -> V
     c.wait_credentials_for(&format!("{DI}/leader"), "mongodb", what, accept)
 }
 
+/// Freezes `unit`'s Patroni and PostgreSQL: SIGSTOP of Patroni, the postmaster, then
+/// every child of the postmaster (backends, walsender, checkpointer...). A frozen Patroni
+/// can neither keep its leader lock nor restart anything, so its primary fails over for
+/// real. Returns the frozen pids.
+fn freeze(c: &Controller, unit: &str) -> Vec<i32> {
+    let postmaster = pid_of(c, unit, "postgres");
+    let mut frozen = vec![pid_of(c, unit, "patroni"), postmaster];
+    for pid in &frozen {
+        signal(*pid, nix::sys::signal::Signal::SIGSTOP);
+    }
+    let backends = children(postmaster);
+    for pid in &backends {
+        signal(*pid, nix::sys::signal::Signal::SIGSTOP);
+    }
+    frozen.extend(backends);
+    eprintln!("froze {unit}: {} processes", frozen.len());
+    frozen
+}
+
+/// Resumes what [`freeze`] stopped.
+fn thaw(frozen: &[i32]) {
+    for pid in frozen {
+        signal(*pid, nix::sys::signal::Signal::SIGCONT);
+    }
+}
+
+/// The member Patroni's own REST API on `unit` names as leader (`app-N`), asked directly
+/// (plain HTTP on 127.0.0.1, the `restapi` address of its `patroni.yml`), so that a
+/// failover is seen while no controller runs.
+fn patroni_leader(c: &Controller, unit: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let yml = std::fs::read_to_string(c.unit_dir(unit).join("patroni/patroni.yml")).map_err(|e| e.to_string())?;
+    let listen = yml
+        .lines()
+        .skip_while(|l| l.trim_end() != "restapi:")
+        .find_map(|l| l.trim().strip_prefix("listen:"))
+        .ok_or("patroni.yml names no restapi address")?
+        .trim()
+        .to_string();
+    let mut http = std::net::TcpStream::connect(&listen).map_err(|e| format!("{listen}: {e}"))?;
+    http.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.to_string())?;
+    write!(http, "GET /cluster HTTP/1.0\r\nHost: {listen}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    http.read_to_string(&mut answer).map_err(|e| format!("{listen}: {e}"))?;
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).ok_or("no HTTP body")?;
+    let cluster: Value = serde_json::from_str(body).map_err(|e| format!("{e}: {body}"))?;
+    let members = cluster["members"].as_array().ok_or("no members")?;
+    let leader = members.iter().find(|m| m["role"] == "leader").ok_or_else(|| format!("no leader yet: {cluster}"))?;
+    Ok(leader["name"].as_str().unwrap_or_default().to_string())
+}
+
 /// After a fault: `endpoints` names the FerretDB of the unit Patroni reports as primary,
 /// the same credentials log in there and find every acknowledged document, and a new
 /// write is acknowledged (counted in `docs`). Returns the primary unit.
@@ -304,22 +356,10 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
     // restart anything): a real failover. Resumed (SIGCONT), the old primary must rejoin
     // as a replica (pg_rewind) and its FerretDB serve every document again.
     let frozen_unit = primary.clone();
-    let postmaster = pid_of(&c, &frozen_unit, "postgres");
-    let mut frozen = vec![pid_of(&c, &frozen_unit, "patroni"), postmaster];
-    for pid in &frozen {
-        signal(*pid, nix::sys::signal::Signal::SIGSTOP);
-    }
-    let backends = children(postmaster);
-    for pid in &backends {
-        signal(*pid, nix::sys::signal::Signal::SIGSTOP);
-    }
-    frozen.extend(backends);
-    eprintln!("froze {frozen_unit}: {} processes", frozen.len());
+    let frozen = freeze(&c, &frozen_unit);
     let primary = check_after_fault(&c, &creds, &mut docs, "with the primary unit's Patroni and PostgreSQL frozen", &frozen);
     assert_ne!(primary, frozen_unit, "a frozen primary loses its leader lock to another unit");
-    for pid in &frozen {
-        signal(*pid, nix::sys::signal::Signal::SIGCONT);
-    }
+    thaw(&frozen);
     wait_rejoined(&c, &frozen_unit, &creds, docs);
     wait_one_primary(&c, &primary, "one primary after the frozen unit resumed, its FerretDB running");
     let s = Session::connect(&creds, ferretdb_port(&c, &primary).unwrap()).expect("login on the primary");
@@ -369,6 +409,27 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
     } else {
         wait_rejoined(&c, &now, &creds, docs);
     }
+
+    // Fault 4: a failover while no controller runs. The controller SIGKILLed, then the
+    // primary unit frozen: Patroni promotes another unit on its own (seen through a
+    // replica's Patroni, not through tether); the next command's controller follows the
+    // cluster: `endpoints` names the new primary's FerretDB (restarted under it) with the
+    // same credentials and every document. Resumed, the old primary rejoins as a replica.
+    c.kill_controller().expect("a controller runs");
+    let frozen = freeze(&c, &after);
+    let witness = units.iter().find(|u| **u != after).expect("another unit");
+    let promoted =
+        wait_until("Patroni to promote another unit while no controller runs", SETTLE_TIMEOUT, || match patroni_leader(&c, witness)? {
+            leader if leader != after.replace('/', "-") => Ok(leader),
+            leader => Err(format!("{leader} still leads")),
+        });
+    eprintln!("while no controller ran Patroni promoted {promoted}");
+    let primary = check_after_fault(&c, &creds, &mut docs, "after a failover while the controller was down", &frozen);
+    assert_eq!(primary.replace('/', "-"), promoted, "the controller follows the primary Patroni elected");
+    thaw(&frozen);
+    wait_rejoined(&c, &after, &creds, docs);
+    wait_one_primary(&c, &primary, "one primary after the failover without a controller");
+    let after = primary;
 
     // A switchover (always a move): the endpoints follow to the promoted unit's FerretDB,
     // and the former primary serves every document as a replica.
