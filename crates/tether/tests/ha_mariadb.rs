@@ -501,3 +501,71 @@ fn a_galera_cluster_whose_members_were_all_killed_at_once_starts_again_with_ever
     }
     c.wait_active(&[MY, DI]);
 }
+
+/// Whether the member at `at`'s port says it is synced in the primary component (as the
+/// relation's user: `SHOW STATUS` needs no privilege); a member that does not answer is not.
+fn synced_at(at: &MyLogin) -> bool {
+    let Ok(mut s) = at.connect() else { return false };
+    let value = |s: &mut MySession, name: &str| s.try_row(&format!("SHOW GLOBAL STATUS LIKE '{name}'")).ok().map(|r| r[1].clone());
+    value(&mut s, "wsrep_local_state_comment").as_deref() == Some("Synced")
+        && value(&mut s, "wsrep_cluster_status").as_deref() == Some("Primary")
+}
+
+#[test]
+fn a_static_setting_restarts_the_galera_members_one_at_a_time_keeping_a_write_node() {
+    let c = Controller::bootstrap();
+    c.ok(&["model-config", "update-status-hook-interval=10m"]);
+    c.ok(&["deploy", MY, "-n", "3", "--config", "profile=testing"]);
+    c.ok(&["deploy", DI, "--config", "database-name=rolling_db"]);
+    c.ok(&["integrate", DI, MY]);
+    c.wait_active(&[MY, DI]);
+    let r = wait_synced(&c, 3, "three synced members");
+    let my = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", "two read-only endpoints published", |m| {
+        m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2)
+    });
+    let login = MyLogin::from_credentials(&my);
+    let mut db = login.session();
+    db.execute("CREATE TABLE committed (id INT PRIMARY KEY)");
+    db.execute("INSERT INTO committed VALUES (1)");
+    drop(db);
+    let mut rows = 1;
+    let pid_file = |n: usize| c.unit_dir(&format!("{MY}/{n}")).join("mysqld.pid");
+    let before: Vec<i32> = (0..3).map(|n| live_pid(&pid_file(n)).expect("every member runs")).collect();
+
+    // A watcher counts the synced members every 100 ms, each asked directly, while the
+    // buffer pool (static for tether: a restart) changes from the testing profile's 20 MiB
+    // to the production profile's: restarted one at a time, two members are always
+    // synced; restarted together, fewer would be.
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (stop, logins) = (stop.clone(), member_ports(&r).into_iter().map(|p| MyLogin { port: p, ..login.clone() }).collect::<Vec<_>>());
+        std::thread::spawn(move || {
+            let mut fewest = logins.len();
+            while !stop.load(Ordering::Relaxed) {
+                fewest = fewest.min(logins.iter().filter(|l| synced_at(l)).count());
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            fewest
+        })
+    };
+    c.ok(&["config", MY, "profile=production", "profile-limit-memory=600"]);
+    wait_until("every member restarted with the new buffer pool", SETTLE_TIMEOUT, || {
+        let now: Vec<Option<i32>> = (0..3).map(|n| live_pid(&pid_file(n))).collect();
+        match now.iter().zip(&before).all(|(n, b)| n.is_some_and(|n| n != *b)) {
+            true => Ok(()),
+            false => Err(format!("pids {now:?}, before {before:?}")),
+        }
+    });
+    let r = wait_synced(&c, 3, "three synced members after the restarts");
+    c.wait_active(&[MY, DI]);
+    stop.store(true, Ordering::Relaxed);
+    let fewest = watcher.join().expect("the watcher");
+    assert!(fewest >= 2, "the members restarted one at a time: as few as {fewest} of 3 were synced at once");
+    for p in member_ports(&r) {
+        let pool = MyLogin { port: p, ..login.clone() }.session().row("SELECT @@innodb_buffer_pool_size")[0].clone();
+        assert_ne!(pool, (20 << 20).to_string(), "the member at {p} runs with the production profile's buffer pool");
+    }
+    let after = endpoints_with_every_row(&c, &login, &my, rows, None, "endpoints name a synced member with every row");
+    commit_one_more(&after, &mut rows);
+    wait_every_row_on_every_member(&r, &login, rows);
+}

@@ -15,6 +15,7 @@ mod config_parity;
 mod data_integrator;
 pub mod external;
 mod galera_passwords;
+mod galera_restart;
 mod ha_mode;
 pub mod local;
 mod mongodb;

@@ -18,6 +18,7 @@
 
 use super::adopt;
 use super::galera_passwords;
+use super::galera_restart;
 use super::my_logs;
 use super::my_settings;
 use super::mysql_ha as ha;
@@ -493,7 +494,8 @@ impl MysqlCharm {
     }
 
     /// config-changed under Galera: every unit applies the settings to its own member,
-    /// live, or by restarting it for a static setting (the member rejoins by IST).
+    /// live, or by restarting it for a static setting (the member rejoins by IST), one
+    /// member at a time in unit order (`galera_restart`).
     async fn config_changed_galera(&self, ctx: &mut HookContext) -> anyhow::Result<()> {
         let password = root_password(ctx)?;
         let own = self.services.mysql.get(server::own_port(ctx)?, &password).await?;
@@ -501,6 +503,8 @@ impl MysqlCharm {
         match my_settings::change(ctx, &own, &desired).await? {
             settings_state::Change::NeedsRestart(names) => {
                 settings_state::restarting(ctx, "MySQL", &names)?;
+                drop(own);
+                galera_restart::await_turn(ctx, &password, &desired).await?;
                 server::stop(ctx, &self.services.supervisor).await;
                 self.start_galera(ctx).await?;
             }

@@ -144,7 +144,7 @@ fn unit_number(unit: &str) -> u64 {
 
 /// The application's live units with their unit state, this unit's as this hook sees it,
 /// lowest-numbered first.
-fn members(ctx: &HookContext) -> anyhow::Result<Vec<(String, BTreeMap<String, String>)>> {
+pub(super) fn members(ctx: &HookContext) -> anyhow::Result<Vec<(String, BTreeMap<String, String>)>> {
     let units = ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?;
     let mut out: Vec<(String, BTreeMap<String, String>)> = units
         .into_iter()

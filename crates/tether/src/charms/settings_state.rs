@@ -18,6 +18,16 @@ pub fn applied(ctx: &HookContext) -> BTreeMap<String, String> {
     ctx.state_get(STATE_APPLIED).and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
 }
 
+/// [`applied`] as another unit's committed state records it.
+pub fn applied_in(state: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    state.get(STATE_APPLIED).and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default()
+}
+
+/// Whether another unit's committed state says its config cannot be honoured.
+pub fn has_problem_in(state: &BTreeMap<String, String>) -> bool {
+    state.contains_key(STATE_PROBLEM)
+}
+
 /// The server now runs with `settings`.
 pub fn record(ctx: &mut HookContext, settings: &BTreeMap<String, String>) -> anyhow::Result<()> {
     ctx.state_set(STATE_APPLIED, &serde_json::to_string(settings)?);
