@@ -800,10 +800,10 @@ impl ServerCharm for MysqlCharm {
         let existing = reconcile::drop_orphaned_users(ctx, &*admin, &expected).await?;
         for rel in live {
             let user = rotation::current_login(ctx, rel, &relation_user(rel, &ctx.model_uuid))?;
-            if !existing.contains(&user) {
+            self.serve_database(ctx, rel, Serve::Always).await?;
+            if !existing.contains(&user) && !server::is_blocked(ctx, rel) {
                 reconcile::note_recreated(ctx, &user, rel);
             }
-            self.serve_database(ctx, rel, Serve::Always).await?;
         }
         Ok(())
     }

@@ -104,7 +104,8 @@ pub async fn drop_orphaned_users<A: UserAdmin + ?Sized>(
     Ok(existing)
 }
 
-/// What drift repair says when a live relation's user was missing and is made again.
+/// What drift repair says when a live relation's user was missing and was made again
+/// (said after the relation was served, and only when it is not blocked).
 pub fn note_recreated(ctx: &HookContext, user: &str, rel: i64) {
     ctx.log("WARNING", &format!("drift repaired: recreated {user} for relation {rel}"));
 }

@@ -250,6 +250,11 @@ pub fn set_blocked(ctx: &mut HookContext, rel: i64, reason: Option<&str>) {
     }
 }
 
+/// Whether a relation's request is refused now.
+pub fn is_blocked(ctx: &HookContext, rel: i64) -> bool {
+    ctx.state_get(&blocked_key(rel)).is_some()
+}
+
 /// The reason of the lowest-numbered blocked relation, if any.
 pub fn first_blocked(ctx: &HookContext) -> Option<String> {
     ctx.unit_state()

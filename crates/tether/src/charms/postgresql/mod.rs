@@ -817,12 +817,12 @@ impl ServerCharm for PostgresqlCharm {
         let existing = reconcile::drop_orphaned_users(ctx, &*admin, &expected).await?;
         for (ep, rel) in live {
             let current = rotation::current_login(ctx, rel, &relation_user(rel))?;
-            if !existing.contains(&current) {
-                reconcile::note_recreated(ctx, &current, rel);
-            }
             match ep {
                 DATABASE => self.serve(ctx, rel, Serve::Always).await?,
                 _ => self.serve_legacy(ctx, rel, ep).await?,
+            }
+            if !existing.contains(&current) && !server::is_blocked(ctx, rel) {
+                reconcile::note_recreated(ctx, &current, rel);
             }
         }
         Ok(())
