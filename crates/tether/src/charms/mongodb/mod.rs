@@ -20,10 +20,13 @@
 //! new password.
 
 mod ha;
+mod meta;
 mod replset;
 mod shards;
 mod shared;
 
+pub use meta::meta;
+use meta::{CLUSTER, DATABASE};
 use shards::server_spec;
 pub use shared::MongodbCharm;
 use shared::{adopted_engine_name, engine_of, internal, internal_label, managing_admin, operator_password, primary, role, STATE_ENGINE};
@@ -43,13 +46,11 @@ use crate::secret::{generate_password, SecretString};
 use anyhow::anyhow;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use tether_core::charm_meta::{ActionParam, ActionSpec, CharmMeta, ConfigOption, Endpoint, OptionType, Role};
+use tether_core::charm_meta::CharmMeta;
 use tether_core::life::Life;
 use tether_core::mongo_plan::{relation_user, render_uri, roles_for, validate_database, SYSTEM_USERS};
 use tether_core::status::WorkloadStatus;
 
-const DATABASE: &str = "database";
-const CLUSTER: &str = "cluster";
 const PASSWORD_LEN: usize = 32;
 const KEYFILE_LEN: usize = 1024;
 const ROLES: [&str; 3] = ["replication", "config-server", "shard"];
@@ -59,84 +60,6 @@ const CLUSTER_REFUSED: &str = "Relation to mongos not supported, config role mus
 const OPERATOR_PASSWORD_UNDER_PATRONI: &str =
     "set-password for operator is not available under FerretDB over Patroni: every unit's FerretDB logs in with it";
 const ADOPTED_GET_PASSWORD: &str = "get-password is not available on an adopted server: tether has no internal users there";
-
-fn string_param(name: &str, default: Option<&str>, description: &str) -> ActionParam {
-    ActionParam {
-        name: name.into(),
-        kind: "string".into(),
-        description: description.into(),
-        default: default.map(Into::into),
-        enum_values: vec![],
-    }
-}
-
-pub fn meta() -> CharmMeta {
-    let ep = Endpoint::new;
-    let opt = |name: &str, kind, default: Option<Value>, d: &str| ConfigOption { name: name.into(), kind, default, description: d.into() };
-    CharmMeta {
-        resources: vec![],
-        storage: vec![],
-        action_schemas: Default::default(),
-        name: "mongodb".into(),
-        summary: "MongoDB (or FerretDB) with per-application users; replica set, config server or shard.".into(),
-        subordinate: false,
-        endpoints: vec![
-            ep("database-peers", Role::Peer, "mongodb-peers"),
-            ep("upgrade-version-a", Role::Peer, "upgrade"),
-            ep(DATABASE, Role::Provider, "mongodb_client"),
-            ep("cos-agent", Role::Provider, "cos_agent"),
-            ep(shards::CONFIG_SERVER, Role::Provider, "shards"),
-            ep(CLUSTER, Role::Provider, "config-server"),
-            ep("certificates", Role::Requirer, "tls-certificates").limit(1),
-            ep("s3-credentials", Role::Requirer, "s3").limit(1),
-            ep(shards::SHARDING, Role::Requirer, "shards").limit(1),
-        ],
-        config: vec![
-            opt("role", OptionType::String, Some("replication".into()), "replication, config-server or shard; fixed at deploy"),
-            opt("auto-delete", OptionType::Boolean, Some(false.into()), "drop databases no relation requests any more"),
-            opt("engine", OptionType::String, Some("auto".into()), "mongod, ferretdb or auto (mongod when installed); fixed at deploy"),
-        ]
-        .into_iter()
-        .chain(adopt::config_options("createUser and dropUser on the admin database and grantRole on any database (userAdminAnyDatabase)"))
-        .chain(rotation::config_options())
-        .collect(),
-        actions: vec![
-            ActionSpec {
-                name: "get-password".into(),
-                description: "Shows an internal user's password.".into(),
-                params: vec![string_param("username", Some("operator"), "operator, backup or monitor")],
-                required: vec![],
-                additional_properties: false,
-            },
-            ActionSpec {
-                name: "set-password".into(),
-                description: "Changes an internal user's password (random when none is given). Leader only.".into(),
-                params: vec![
-                    string_param("username", Some("operator"), "operator, backup or monitor"),
-                    string_param("password", None, "new password"),
-                ],
-                required: vec![],
-                additional_properties: false,
-            },
-            ActionSpec {
-                name: "get-primary".into(),
-                description: "Shows the unit that runs the primary.".into(),
-                params: vec![],
-                required: vec![],
-                additional_properties: false,
-            },
-            ActionSpec {
-                name: "promote-to-primary".into(),
-                description: "Makes this unit the primary by a Patroni switchover (FerretDB over Patroni only).".into(),
-                params: vec![],
-                required: vec![],
-                additional_properties: false,
-            },
-            adopt::rotate_action_spec(),
-            rotation::action_spec(),
-        ],
-    }
-}
 
 /// A relation user that exists on the server, with the requests it answers.
 struct Issued {
