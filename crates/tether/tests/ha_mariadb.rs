@@ -46,13 +46,16 @@ fn write_unit(r: &Value) -> String {
     r["write-node"].as_str().filter(|s| !s.is_empty()).unwrap_or_else(|| panic!("no write node: {r:#}")).to_string()
 }
 
-/// Waits until the data-integrator's `endpoints` name one member (not `avoid`) where
-/// `login`'s user finds `rows` committed rows, and checks they are still the credentials
-/// first `given`. Returns the credentials published then.
+/// Waits until the data-integrator's `endpoints` name one member (not `avoid`) that is
+/// synced and where `login`'s user finds `rows` committed rows, and checks they are still
+/// the credentials first `given`. Returns the credentials published then. (Right after a
+/// SIGKILL the endpoints may still name the killed member, restarted by the supervisor
+/// and rejoining: what converges is checked, not the first answer.)
 fn endpoints_with_every_row(c: &Controller, login: &MyLogin, given: &Value, rows: i64, avoid: Option<u16>, what: &str) -> Value {
     let now = c.wait_credentials_for(&format!("{DI}/leader"), "mysql", what, |m| {
         let Some(p) = m["endpoints"].as_str().map(ports_of) else { return false };
-        p.len() == 1 && Some(p[0]) != avoid && MyLogin { port: p[0], ..login.clone() }.count_rows("committed") == Ok(rows)
+        let at = MyLogin { port: p[0], ..login.clone() };
+        p.len() == 1 && Some(p[0]) != avoid && synced_at(&at) && at.count_rows("committed") == Ok(rows)
     });
     assert_eq!((&now["username"], &now["password"]), (&given["username"], &given["password"]), "the credentials stay the same");
     now
