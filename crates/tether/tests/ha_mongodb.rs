@@ -294,28 +294,32 @@ fn wait_rejoined(c: &Controller, unit: &str, creds: &Value, docs: u64) {
     });
 }
 
-#[test]
-fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
+/// `deploy mongodb -n 3` under FerretDB with a data-integrator (and a v1 requirer built in
+/// `v1_charms`, when given), checked to say which unit is primary; then 100 documents
+/// inserted on the primary one by one, each acknowledged. Returns the data-integrator's
+/// credentials, the units, the primary and the number of documents.
+fn three_units_with_documents(c: &Controller, v1_charms: Option<&std::path::Path>) -> (Value, Vec<String>, String, u64) {
     assert_ferretdb_installed();
-    let c = Controller::bootstrap();
     c.ok(&["model-config", "update-status-hook-interval=10m"]);
     c.ok(&["deploy", MONGO, "-n", "3", "--config", "engine=ferretdb"]);
     c.ok(&["deploy", DI, "--config", &format!("database-name={DATABASE}")]);
     c.ok(&["integrate", DI, MONGO]);
-    let charms = tempfile::tempdir().expect("tempdir");
-    c.ok(&["deploy", v1_mongodb_requirer(charms.path()).to_str().expect("utf-8 path"), V1]);
-    c.wait_active(&[V1]);
-    c.ok(&["integrate", V1, MONGO]);
-    let (code, _, err) = c.probe(
-        &format!("{V1}/0"),
-        r#"relation-set -r $(relation-ids database) --app version=v1 requests='[{"resource":"v1_docs","request-id":"r1","salt":"s1"}]'"#,
-    );
-    assert_eq!(code, 0, "{err}");
-    c.wait_active(&[MONGO, DI, V1]);
+    if let Some(charms) = v1_charms {
+        c.ok(&["deploy", v1_mongodb_requirer(charms).to_str().expect("utf-8 path"), V1]);
+        c.wait_active(&[V1]);
+        c.ok(&["integrate", V1, MONGO]);
+        let (code, _, err) = c.probe(
+            &format!("{V1}/0"),
+            r#"relation-set -r $(relation-ids database) --app version=v1 requests='[{"resource":"v1_docs","request-id":"r1","salt":"s1"}]'"#,
+        );
+        assert_eq!(code, 0, "{err}");
+        c.wait_active(&[V1]);
+    }
+    c.wait_active(&[MONGO, DI]);
 
     let units: Vec<String> = (0..3).map(|n| format!("{MONGO}/{n}")).collect();
     for u in &units {
-        for (what, pid) in pids(&c, u) {
+        for (what, pid) in pids(c, u) {
             assert!(pid.is_some(), "{u} runs {what}");
         }
     }
@@ -325,8 +329,8 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
         Ok(words.len() == 4 && words.iter().skip(1).all(|(u, w, m)| w == "active" && m == if *u == primary { PRIMARY } else { REPLICA }))
     });
     let creds =
-        credentials(&c, "two healthy replicas published", |m| m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2));
-    let primary_port = ferretdb_port(&c, &primary).unwrap();
+        credentials(c, "two healthy replicas published", |m| m["read-only-endpoints"].as_str().map(|r| ports_of(r).len()) == Some(2));
+    let primary_port = ferretdb_port(c, &primary).unwrap();
     assert_eq!(ports_of(creds["endpoints"].as_str().unwrap_or_default()), [primary_port], "{creds:#}");
     let uri = creds["uris"].as_str().unwrap_or_default();
     assert!(
@@ -337,7 +341,7 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
     // Documents inserted one by one, each acknowledged before the next.
     let mut docs = 0;
     {
-        let s = Session::connect(&creds, ferretdb_port(&c, &primary).unwrap()).expect("login on the primary");
+        let s = Session::connect(&creds, ferretdb_port(c, &primary).unwrap()).expect("login on the primary");
         for _ in 0..100 {
             docs += 1;
             s.insert(docs).expect("insert");
@@ -347,10 +351,17 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
     // PostgreSQL). They read their catalogue when they started, before this collection
     // existed, so they serve its documents only once a failover restarted them (below).
     for u in units.iter().filter(|u| **u != primary) {
-        Session::connect(&creds, ferretdb_port(&c, u).unwrap()).unwrap_or_else(|e| panic!("login on {u}: {e}"));
+        Session::connect(&creds, ferretdb_port(c, u).unwrap()).unwrap_or_else(|e| panic!("login on {u}: {e}"));
     }
+    (creds, units, primary, docs)
+}
 
-    // Fault 0: the primary unit frozen: SIGSTOP of its Patroni, its postmaster, then every
+#[test]
+fn a_frozen_primary_unit_fails_over_also_while_no_controller_runs() {
+    let c = Controller::bootstrap();
+    let (creds, units, primary, mut docs) = three_units_with_documents(&c, None);
+
+    // Fault 1: the primary unit frozen: SIGSTOP of its Patroni, its postmaster, then every
     // child of the postmaster (backends, walsender, checkpointer...). Its leader lock
     // expires and Patroni promotes a synchronous standby (a frozen Patroni cannot keep or
     // restart anything): a real failover. Resumed (SIGCONT), the old primary must rejoin
@@ -365,6 +376,35 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
     let s = Session::connect(&creds, ferretdb_port(&c, &primary).unwrap()).expect("login on the primary");
     assert_eq!(s.count().expect("count"), docs, "every acknowledged document after the resume");
     drop(s);
+
+    let after = primary;
+
+    // Fault 2: a failover while no controller runs. The controller SIGKILLed, then the
+    // primary unit frozen: Patroni promotes another unit on its own (seen through a
+    // replica's Patroni, not through tether); the next command's controller follows the
+    // cluster: `endpoints` names the new primary's FerretDB (restarted under it) with the
+    // same credentials and every document. Resumed, the old primary rejoins as a replica.
+    c.kill_controller().expect("a controller runs");
+    let frozen = freeze(&c, &after);
+    let witness = units.iter().find(|u| **u != after).expect("another unit");
+    let promoted =
+        wait_until("Patroni to promote another unit while no controller runs", SETTLE_TIMEOUT, || match patroni_leader(&c, witness)? {
+            leader if leader != after.replace('/', "-") => Ok(leader),
+            leader => Err(format!("{leader} still leads")),
+        });
+    eprintln!("while no controller ran Patroni promoted {promoted}");
+    let primary = check_after_fault(&c, &creds, &mut docs, "after a failover while the controller was down", &frozen);
+    assert_eq!(primary.replace('/', "-"), promoted, "the controller follows the primary Patroni elected");
+    thaw(&frozen);
+    wait_rejoined(&c, &after, &creds, docs);
+    wait_one_primary(&c, &primary, "one primary after the failover without a controller");
+}
+
+#[test]
+fn sigkill_faults_a_switchover_remove_unit_and_add_unit_keep_every_document_and_credential() {
+    let c = Controller::bootstrap();
+    let charms = tempfile::tempdir().expect("tempdir");
+    let (creds, units, primary, mut docs) = three_units_with_documents(&c, Some(charms.path()));
 
     // Fault 1: SIGKILL of the primary's PostgreSQL. Patroni promotes a synchronous standby
     // (or, when its health check cannot confirm one in time, restarts the primary in place).
@@ -409,27 +449,6 @@ fn three_units_of_ferretdb_over_patroni_survive_the_primarys_faults() {
     } else {
         wait_rejoined(&c, &now, &creds, docs);
     }
-
-    // Fault 4: a failover while no controller runs. The controller SIGKILLed, then the
-    // primary unit frozen: Patroni promotes another unit on its own (seen through a
-    // replica's Patroni, not through tether); the next command's controller follows the
-    // cluster: `endpoints` names the new primary's FerretDB (restarted under it) with the
-    // same credentials and every document. Resumed, the old primary rejoins as a replica.
-    c.kill_controller().expect("a controller runs");
-    let frozen = freeze(&c, &after);
-    let witness = units.iter().find(|u| **u != after).expect("another unit");
-    let promoted =
-        wait_until("Patroni to promote another unit while no controller runs", SETTLE_TIMEOUT, || match patroni_leader(&c, witness)? {
-            leader if leader != after.replace('/', "-") => Ok(leader),
-            leader => Err(format!("{leader} still leads")),
-        });
-    eprintln!("while no controller ran Patroni promoted {promoted}");
-    let primary = check_after_fault(&c, &creds, &mut docs, "after a failover while the controller was down", &frozen);
-    assert_eq!(primary.replace('/', "-"), promoted, "the controller follows the primary Patroni elected");
-    thaw(&frozen);
-    wait_rejoined(&c, &after, &creds, docs);
-    wait_one_primary(&c, &primary, "one primary after the failover without a controller");
-    let after = primary;
 
     // A switchover (always a move): the endpoints follow to the promoted unit's FerretDB,
     // and the former primary serves every document as a replica.

@@ -422,7 +422,28 @@ pub async fn start(
     }
     let spec = spec(ctx, password.clone(), settings)?;
     services.supervisor.ensure_running(&workload_key(ctx), spec).await?;
-    Ok(())
+    await_own_synced(ctx, password).await
+}
+
+/// Waits (bounded) until this unit's own member is synced in the primary component. A
+/// joiner takes a login before its state transfer is over and then closes connections
+/// while the transfer runs, so nothing may use it before; after a whole-cluster crash
+/// every member is synced only once all of them run again (`pc.recovery`), each in its
+/// own unit's hook.
+async fn await_own_synced(ctx: &HookContext, password: &SecretString) -> anyhow::Result<()> {
+    let port = own(ctx, server::STATE_PORT)?;
+    let started = Instant::now();
+    loop {
+        let last = match galera::status(port, ADMIN_USER, password).await {
+            Ok(s) if s.is_synced() => return Ok(()),
+            Ok(s) => format!("{}, {}", s.state, s.cluster_status),
+            Err(e) => e.to_string(),
+        };
+        if started.elapsed() > WAIT_FOR_CLUSTER {
+            return Err(anyhow!("{}'s Galera member is not synced ({last})", ctx.unit));
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// Gives a supervised member the current list of the others (for its next restart);

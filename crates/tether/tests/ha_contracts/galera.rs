@@ -12,9 +12,7 @@
 //! by hand alone; resumed, the old write node takes writes again and every contract
 //! follows it back. No login user is left over.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
