@@ -260,6 +260,9 @@ fn alive(ctx: &HookContext) -> anyhow::Result<bool> {
 pub struct Endpoints {
     pub primary: (String, u16),
     pub read_only: Vec<(String, u16)>,
+    /// Whether every replica Patroni calls healthy is named: one whose FerretDB does not
+    /// run yet, or whose start hook has not committed its port, is left out until then.
+    pub complete: bool,
 }
 
 /// Where requirers are sent now; `None` while the primary's FerretDB does not run under
@@ -282,9 +285,10 @@ pub async fn endpoints(ctx: &HookContext, services: &Services) -> anyhow::Result
         return Ok(None);
     }
     let Some(port) = port_of(&state) else { return Ok(None) };
-    let read_only =
+    let read_only: Vec<(String, u16)> =
         view.replicas.iter().filter(|(u, _)| running(u)).filter_map(|(u, _)| Some((u.clone(), port_of(&state_of(u)?)?))).collect();
-    Ok(Some(Endpoints { primary: (primary, port), read_only }))
+    let complete = read_only.len() == view.replicas.len();
+    Ok(Some(Endpoints { primary: (primary, port), read_only, complete }))
 }
 
 /// How soon the leader looks again when the primary's FerretDB has not restarted under

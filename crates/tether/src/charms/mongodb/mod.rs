@@ -194,6 +194,12 @@ impl MongodbCharm {
                     ha::look_again_soon(ctx, &self.services);
                     return Ok(());
                 };
+                if !e.complete {
+                    // A healthy replica's FerretDB is not named yet (it starts, or its
+                    // start hook has not committed): nothing else would wake the leader
+                    // once it does, the Patroni view having not changed.
+                    ha::look_again_soon(ctx, &self.services);
+                }
                 read_only = Some(e.read_only.iter().map(|(_, p)| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(","));
                 (vec![format!("127.0.0.1:{}", e.primary.1)], None)
             }
