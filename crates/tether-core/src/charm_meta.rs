@@ -128,6 +128,18 @@ pub struct ActionParam {
     pub enum_values: Vec<String>,
 }
 
+impl ActionParam {
+    /// A `string` parameter without default or choices, the kind most actions take.
+    pub fn string(name: &str, description: &str) -> ActionParam {
+        ActionParam { name: name.into(), kind: "string".into(), description: description.into(), default: None, enum_values: vec![] }
+    }
+
+    /// The same parameter with a default value.
+    pub fn with_default(self, default: impl Into<serde_json::Value>) -> ActionParam {
+        ActionParam { default: Some(default.into()), ..self }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionSpec {
     pub name: String,

@@ -13,16 +13,6 @@ pub(super) const DATABASE: &str = "database";
 /// The endpoint mongos routers integrate with (config-server).
 pub(super) const CLUSTER: &str = "cluster";
 
-fn string_param(name: &str, default: Option<&str>, description: &str) -> ActionParam {
-    ActionParam {
-        name: name.into(),
-        kind: "string".into(),
-        description: description.into(),
-        default: default.map(Into::into),
-        enum_values: vec![],
-    }
-}
-
 pub fn meta() -> CharmMeta {
     let ep = Endpoint::new;
     let opt = |name: &str, kind, default: Option<Value>, d: &str| ConfigOption { name: name.into(), kind, default, description: d.into() };
@@ -57,7 +47,7 @@ pub fn meta() -> CharmMeta {
             ActionSpec {
                 name: "get-password".into(),
                 description: "Shows an internal user's password.".into(),
-                params: vec![string_param("username", Some("operator"), "operator, backup or monitor")],
+                params: vec![ActionParam::string("username", "operator, backup or monitor").with_default("operator")],
                 required: vec![],
                 additional_properties: false,
             },
@@ -65,8 +55,8 @@ pub fn meta() -> CharmMeta {
                 name: "set-password".into(),
                 description: "Changes an internal user's password (random when none is given). Leader only.".into(),
                 params: vec![
-                    string_param("username", Some("operator"), "operator, backup or monitor"),
-                    string_param("password", None, "new password"),
+                    ActionParam::string("username", "operator, backup or monitor").with_default("operator"),
+                    ActionParam::string("password", "new password"),
                 ],
                 required: vec![],
                 additional_properties: false,

@@ -110,10 +110,6 @@ async fn addresses(ctx: &HookContext) -> anyhow::Result<((String, u16), String)>
     Ok(((LOOPBACK.to_string(), port), format!("{LOOPBACK}:{port}")))
 }
 
-fn param(name: &str, description: &str) -> ActionParam {
-    ActionParam { name: name.into(), kind: "string".into(), description: description.into(), default: None, enum_values: vec![] }
-}
-
 pub fn meta() -> CharmMeta {
     let ep = Endpoint::new;
     CharmMeta {
@@ -148,7 +144,7 @@ pub fn meta() -> CharmMeta {
             ActionSpec {
                 name: "get-password".into(),
                 description: "Shows a system user's password.".into(),
-                params: vec![ActionParam { default: Some("operator".into()), ..param("username", "system user (default operator)") }],
+                params: vec![ActionParam::string("username", "system user (default operator)").with_default("operator")],
                 required: vec![],
                 additional_properties: false,
             },
@@ -156,8 +152,8 @@ pub fn meta() -> CharmMeta {
                 name: "set-password".into(),
                 description: "Changes a system user's password (random when none is given). Leader only.".into(),
                 params: vec![
-                    ActionParam { default: Some("operator".into()), ..param("username", "system user (default operator)") },
-                    param("password", "new password (random when absent)"),
+                    ActionParam::string("username", "system user (default operator)").with_default("operator"),
+                    ActionParam::string("password", "new password (random when absent)"),
                 ],
                 required: vec![],
                 additional_properties: false,
@@ -175,8 +171,11 @@ pub fn meta() -> CharmMeta {
                 name: "promote-to-primary".into(),
                 description: "Makes this unit the primary by a Patroni switchover (scope unit).".into(),
                 params: vec![
-                    ActionParam { default: Some("unit".into()), ..param("scope", "unit (this unit becomes primary) or cluster") },
-                    ActionParam { kind: "boolean".into(), ..param("force", "not used by tether: a switchover never loses data") },
+                    ActionParam::string("scope", "unit (this unit becomes primary) or cluster").with_default("unit"),
+                    ActionParam {
+                        kind: "boolean".into(),
+                        ..ActionParam::string("force", "not used by tether: a switchover never loses data")
+                    },
                 ],
                 required: vec![],
                 additional_properties: false,
