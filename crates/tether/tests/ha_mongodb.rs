@@ -78,10 +78,27 @@ fn ferretdb_port(c: &Controller, unit: &str) -> Option<u16> {
     text.lines().nth(1)?.trim().parse().ok()
 }
 
-/// A driver session as the relation's user on one FerretDB; errors as text.
+/// The longest one driver call may take: the driver has no socket timeout, and a call
+/// that never returns would hang the test instead of failing it.
+const OP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A driver session as the relation's user on one FerretDB; errors as text. Every call is
+/// bounded by [`OP_TIMEOUT`].
 struct Session {
     client: mongodb::Client,
     rt: tokio::runtime::Runtime,
+}
+
+/// Runs `op` on `rt`, bounded by [`OP_TIMEOUT`]; its error, or the timeout, as text naming `what`.
+fn bounded<T, E: std::fmt::Display>(
+    rt: &tokio::runtime::Runtime,
+    what: &str,
+    op: impl std::future::IntoFuture<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match rt.block_on(async { tokio::time::timeout(OP_TIMEOUT, op.into_future()).await }) {
+        Ok(done) => done.map_err(|e| format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: no answer within {OP_TIMEOUT:?}")),
+    }
 }
 
 impl Session {
@@ -90,12 +107,12 @@ impl Session {
         let password = creds["password"].as_str().unwrap_or_default();
         let uri = format!("mongodb://{user}:{password}@127.0.0.1:{port}/{DATABASE}?directConnection=true&authSource=admin");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-        let client = rt.block_on(async {
+        let client = bounded(&rt, &format!("login at {port}"), async {
             let mut opts = ClientOptions::parse(&uri).await.map_err(|e| e.to_string())?;
             opts.server_selection_timeout = Some(Duration::from_secs(5));
             opts.connect_timeout = Some(Duration::from_secs(5));
             let client = mongodb::Client::with_options(opts).map_err(|e| e.to_string())?;
-            client.database(DATABASE).run_command(doc! { "connectionStatus": 1 }).await.map_err(|e| format!("login at {port}: {e}"))?;
+            client.database(DATABASE).run_command(doc! { "connectionStatus": 1 }).await.map_err(|e| e.to_string())?;
             Ok::<_, String>(client)
         })?;
         Ok(Session { client, rt })
@@ -106,34 +123,33 @@ impl Session {
     }
 
     fn insert(&self, n: u64) -> Result<(), String> {
-        self.rt.block_on(async { self.coll().insert_one(doc! { "_id": n as i64 }).await }).map(|_| ()).map_err(|e| e.to_string())
+        bounded(&self.rt, &format!("insert {n}"), self.coll().insert_one(doc! { "_id": n as i64 })).map(drop)
     }
 
     /// `dropUser` of `user`, logged in as the operator.
     fn drop_user(&self, user: &str) -> Result<(), String> {
-        self.rt
-            .block_on(async { self.client.database("admin").run_command(doc! { "dropUser": user }).await })
-            .map(drop)
-            .map_err(|e| e.to_string())
+        bounded(&self.rt, "dropUser", self.client.database("admin").run_command(doc! { "dropUser": user })).map(drop)
     }
 
     /// The users of the `admin` database (`usersInfo`), logged in as the operator.
     fn users(&self) -> Result<std::collections::BTreeSet<String>, String> {
-        let reply = self.rt.block_on(async { self.client.database("admin").run_command(doc! { "usersInfo": 1 }).await });
-        let reply = reply.map_err(|e| e.to_string())?;
+        let reply = bounded(&self.rt, "usersInfo", self.client.database("admin").run_command(doc! { "usersInfo": 1 }))?;
         let users = reply.get_array("users").map_err(|e| format!("{e}: {reply}"))?;
         Ok(users.iter().filter_map(|u| u.as_document()?.get_str("user").ok().map(String::from)).collect())
     }
 
     fn count(&self) -> Result<u64, String> {
-        self.rt.block_on(async { self.coll().count_documents(doc! {}).await }).map_err(|e| e.to_string())
+        bounded(&self.rt, "count", self.coll().count_documents(doc! {}))
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         let client = self.client.clone();
-        self.rt.block_on(async { client.shutdown().immediate(true).await });
+        let _ = bounded(&self.rt, "shutdown", async {
+            client.shutdown().immediate(true).await;
+            Ok::<_, String>(())
+        });
     }
 }
 

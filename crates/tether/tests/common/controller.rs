@@ -3,14 +3,16 @@
 //! binary, and the [`Output`] of each command. Dropping the controller runs
 //! `destroy-controller -y` and makes sure no process it started outlives the test.
 
-use super::processes::reap;
+use super::processes::{is_ours, reap, started_pids};
 use super::wait::poll_until;
+use super::watchdog::{pass, say, watch, Watched};
 use serde_json::Value;
 use std::fmt;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The binary under test, built by cargo for this test run.
@@ -75,8 +77,15 @@ impl Output {
 }
 
 /// A controller of the test's own, in a fresh temporary `$TETHER_HOME` (0700, as
-/// `mktemp -d` makes it, so the `postgres` user's access is tested too).
+/// `mktemp -d` makes it, so the `postgres` user's access is tested too). The watchdog
+/// holds a weak handle on its [`Fixture`], to tear it down if the test hangs.
 pub struct Controller {
+    fixture: Arc<Fixture>,
+    _watched: Watched,
+}
+
+/// What a controller's test owns: its home and where its commands' output goes.
+struct Fixture {
     home: tempfile::TempDir,
     /// Where the CLI's stdout and stderr go (files, not pipes: a daemon that inherited a
     /// pipe could otherwise keep a test waiting forever). Outside the home, which
@@ -88,9 +97,7 @@ pub struct Controller {
 impl Controller {
     /// A controller started with `tether bootstrap`.
     pub fn bootstrap() -> Controller {
-        let home = tempfile::Builder::new().prefix("tether-test-home-").tempdir().expect("create TETHER_HOME");
-        let scratch = tempfile::Builder::new().prefix("tether-test-out-").tempdir().expect("create scratch dir");
-        let c = Controller { home, scratch, calls: AtomicUsize::new(0) };
+        let c = Controller::unstarted();
         c.ok(&["bootstrap"]);
         c
     }
@@ -99,16 +106,26 @@ impl Controller {
     pub fn unstarted() -> Controller {
         let home = tempfile::Builder::new().prefix("tether-test-home-").tempdir().expect("create TETHER_HOME");
         let scratch = tempfile::Builder::new().prefix("tether-test-out-").tempdir().expect("create scratch dir");
-        Controller { home, scratch, calls: AtomicUsize::new(0) }
+        let fixture = Arc::new(Fixture { home, scratch, calls: AtomicUsize::new(0) });
+        let weak = Arc::downgrade(&fixture);
+        let watched = watch(move || {
+            if let Some(fixture) = weak.upgrade() {
+                say(&fixture.diagnostics());
+                let (out, left) = fixture.tear_down();
+                say(&format!("==== destroy-controller -y exited {}; killed {left:?}", out.code));
+                let _ = fs::remove_dir_all(fixture.scratch.path());
+            }
+        });
+        Controller { fixture, _watched: watched }
     }
 
     pub fn home(&self) -> &Path {
-        self.home.path()
+        self.fixture.home.path()
     }
 
     /// Runs `tether ARGS...` against this controller and returns what it did, whatever it did.
     pub fn tether(&self, args: &[&str]) -> Output {
-        self.run(None, args, COMMAND_TIMEOUT)
+        self.fixture.gated(None, args, COMMAND_TIMEOUT)
     }
 
     /// Runs `tether ARGS...` with extra environment variables: a controller that this
@@ -116,7 +133,45 @@ impl Controller {
     /// how a test arms `TETHER_FAILPOINT` (never inherited from the test's own environment
     /// here).
     pub fn tether_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
-        self.run(Some(env), args, COMMAND_TIMEOUT)
+        self.fixture.gated(Some(env), args, COMMAND_TIMEOUT)
+    }
+
+    /// Starts `tether ARGS...` against this controller without waiting for it (a command
+    /// that follows or waits: `status --watch`, `wait-for`, `debug-log --tail`), stdin
+    /// closed and stdout/stderr as given. The caller owns the child and must reap it.
+    pub fn spawn(&self, args: &[&str], stdout: Stdio, stderr: Stdio) -> std::process::Child {
+        let _open = pass();
+        Command::new(TETHER)
+            .args(args)
+            .env("TETHER_HOME", self.home())
+            .env_remove("JUJU_MODEL")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `tether {}`: {e}", args.join(" ")))
+    }
+
+    /// Runs a command that must succeed; panics with its output otherwise.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.tether(args);
+        assert_eq!(out.code, 0, "command failed:\n{out}");
+        out
+    }
+
+    /// Starts the controller (`bootstrap`) with extra environment; none may be running.
+    pub fn start_controller_with_env(&self, env: &[(&str, &str)]) {
+        assert!(self.controller_pid().is_none(), "a controller is already running");
+        let out = self.tether_env(env, &["bootstrap"]);
+        assert_eq!(out.code, 0, "bootstrap with {env:?} failed:\n{out}");
+    }
+}
+
+impl Fixture {
+    /// A test's command: [`Fixture::run`] once the watchdog's gate lets it through.
+    fn gated(&self, env: Option<&[(&str, &str)]>, args: &[&str], timeout: Duration) -> Output {
+        let _open = pass();
+        self.run(env, args, timeout)
     }
 
     /// Runs the binary with this home, bounded by `timeout`; `env`, when given, replaces
@@ -156,47 +211,29 @@ impl Controller {
         Output { args: args.iter().map(|s| s.to_string()).collect(), code, stdout: read(&out_path), stderr: read(&err_path) }
     }
 
-    /// Starts `tether ARGS...` against this controller without waiting for it (a command
-    /// that follows or waits: `status --watch`, `wait-for`, `debug-log --tail`), stdin
-    /// closed and stdout/stderr as given. The caller owns the child and must reap it.
-    pub fn spawn(&self, args: &[&str], stdout: Stdio, stderr: Stdio) -> std::process::Child {
-        Command::new(TETHER)
-            .args(args)
-            .env("TETHER_HOME", self.home.path())
-            .env_remove("JUJU_MODEL")
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `tether {}`: {e}", args.join(" ")))
-    }
-
-    /// Runs a command that must succeed; panics with its output otherwise.
-    pub fn ok(&self, args: &[&str]) -> Output {
-        let out = self.tether(args);
-        assert_eq!(out.code, 0, "command failed:\n{out}");
-        out
-    }
-
-    /// Starts the controller (`bootstrap`) with extra environment; none may be running.
-    pub fn start_controller_with_env(&self, env: &[(&str, &str)]) {
-        assert!(self.controller_pid().is_none(), "a controller is already running");
-        let out = self.tether_env(env, &["bootstrap"]);
-        assert_eq!(out.code, 0, "bootstrap with {env:?} failed:\n{out}");
-    }
-
-    fn dump_diagnostics(&self) {
-        eprintln!("==== TETHER_HOME {} (kept for diagnosis until drop)", self.home.path().display());
+    /// The tail of every log under the home and of `debug-log`, to print when a test failed.
+    fn diagnostics(&self) -> String {
+        let mut text = format!("==== TETHER_HOME {} (kept for diagnosis until drop)\n", self.home.path().display());
         let mut logs = Vec::new();
         super::processes::collect_files_named(self.home.path(), 6, &|p: &Path| p.extension().is_some_and(|e| e == "log"), &mut logs);
         for log in logs {
-            let text = fs::read_to_string(&log).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
+            let content = fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = content.lines().collect();
             let tail = &lines[lines.len().saturating_sub(60)..];
-            eprintln!("==== last {} lines of {}\n{}", tail.len(), log.display(), tail.join("\n"));
+            text += &format!("==== last {} lines of {}\n{}\n", tail.len(), log.display(), tail.join("\n"));
         }
         let out = self.run(None, &["debug-log", "--limit", "80"], Duration::from_secs(20));
-        eprintln!("==== tether debug-log --limit 80 (exit {})\n{}{}", out.code, out.stdout, out.stderr);
+        text += &format!("==== tether debug-log --limit 80 (exit {})\n{}{}", out.code, out.stdout, out.stderr);
+        text
+    }
+
+    /// `destroy-controller -y`, then no process the test started may outlive it: those
+    /// still running after a grace are killed. Returns what destroy did and those killed.
+    fn tear_down(&self) -> (Output, Vec<(i32, String)>) {
+        let before = started_pids(self.home.path());
+        let out = self.run(None, &["destroy-controller", "-y"], Duration::from_secs(120));
+        let left = reap(before, Duration::from_secs(15), |pid, _| is_ours(pid));
+        (out, left)
     }
 }
 
@@ -204,12 +241,9 @@ impl Drop for Controller {
     fn drop(&mut self) {
         let panicking = std::thread::panicking();
         if panicking {
-            self.dump_diagnostics();
+            eprintln!("{}", self.fixture.diagnostics());
         }
-        let before = self.started_pids();
-        let out = self.run(None, &["destroy-controller", "-y"], Duration::from_secs(120));
-        // Whatever destroy-controller did, no process the test started may outlive it.
-        let left = reap(before, Duration::from_secs(15), |pid, _| super::processes::is_ours(pid));
+        let (out, left) = self.fixture.tear_down();
         if !panicking {
             assert_eq!(out.code, 0, "destroy-controller -y failed:\n{out}");
             assert!(left.is_empty(), "processes outlived destroy-controller -y: {left:?}");

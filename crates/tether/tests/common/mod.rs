@@ -14,7 +14,9 @@
 //!   tether, for adopt mode, and `netns`: another host (a network namespace) for them;
 //! - `tls`: a CA made by `openssl` for one test, and server certificates it signs;
 //! - `traffic`: clients that keep querying while credentials rotate;
-//! - `wait`: the one bounded polling loop and the bounds.
+//! - `wait`: the one bounded polling loop and the bounds;
+//! - `watchdog`: a bound on the whole test binary, which tears every fixture down when a
+//!   test hangs.
 
 // Each test binary uses a different part of these modules.
 #![allow(dead_code)]
@@ -32,10 +34,11 @@ mod status;
 mod tls;
 mod traffic;
 mod wait;
+mod watchdog;
 
 // Each test binary uses some of these.
 #[allow(unused_imports)]
 pub use {
     controller::*, external_mysql::*, external_pg::*, login::*, mysql::*, netns::*, postgres::*, processes::*, status::*, tls::*,
-    traffic::*, wait::*,
+    traffic::*, wait::*, watchdog::*,
 };

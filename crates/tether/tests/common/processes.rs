@@ -102,23 +102,23 @@ pub fn reap(mut procs: Vec<(i32, String)>, grace: Duration, alive: impl Fn(i32, 
     procs
 }
 
-impl Controller {
-    /// The controller and every server it started: the pids in pid files under the home
-    /// (the daemon's pid file and each server's `postmaster.pid`), and any live process
-    /// whose command line names the home (a MariaDB, FerretDB or mongod data directory),
-    /// whatever its pid file says. These are processes this test started (through tether).
-    pub(super) fn started_pids(&self) -> Vec<(i32, String)> {
-        let pid_file = |p: &Path| p.file_name().is_some_and(|n| n == "postmaster.pid" || n == "controller.pid");
-        let mut pids: Vec<(i32, String)> =
-            live_pids_in(self.home(), 6, &pid_file, is_ours).into_iter().map(|(pid, f)| (pid, f.display().to_string())).collect();
-        for pid in pids_mentioning(&self.home().to_string_lossy()) {
-            if !pids.iter().any(|(p, _)| *p == pid) {
-                pids.push((pid, format!("/proc/{pid}/cmdline")));
-            }
+/// The controller of `home` and every server it started: the pids in pid files under
+/// the home (the daemon's pid file and each server's `postmaster.pid`), and any live
+/// process whose command line names the home (a MariaDB, FerretDB or mongod data
+/// directory), whatever its pid file says. These are processes a test started (through tether).
+pub(super) fn started_pids(home: &Path) -> Vec<(i32, String)> {
+    let pid_file = |p: &Path| p.file_name().is_some_and(|n| n == "postmaster.pid" || n == "controller.pid");
+    let mut pids: Vec<(i32, String)> =
+        live_pids_in(home, 6, &pid_file, is_ours).into_iter().map(|(pid, f)| (pid, f.display().to_string())).collect();
+    for pid in pids_mentioning(&home.to_string_lossy()) {
+        if !pids.iter().any(|(p, _)| *p == pid) {
+            pids.push((pid, format!("/proc/{pid}/cmdline")));
         }
-        pids
     }
+    pids
+}
 
+impl Controller {
     /// The pid in `$TETHER_HOME/controller.pid` when it names a live process.
     pub fn controller_pid(&self) -> Option<i32> {
         let text = fs::read_to_string(self.home().join("controller.pid")).ok()?;
