@@ -178,7 +178,7 @@ impl PatroniCluster {
                 std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
             }
             let log = log_file(&d.join("patroni.log"), ids)?;
-            let mut cmd = Command::new("/usr/bin/patroni");
+            let mut cmd = Command::new(tether_core::patroni_install::program());
             cmd.arg(&path).env("HOME", &d).env_remove("PGPASSWORD").current_dir(&d).stdout(log.try_clone()?).stderr(log);
             as_postgres(&mut cmd, ids);
             c.children.push(cmd.spawn().context("start patroni")?);
@@ -284,6 +284,7 @@ fn patroni_config(i: usize, hosts: &[String], rest: u16, pg: u16, data: &Path, b
             "pgpass": dir.join("pgpass"),
             "remove_data_directory_on_rewind_failure": true,
             "remove_data_directory_on_diverged_timelines": true,
+            "basebackup": [{ "checkpoint": "fast" }],
             "authentication": {
                 "superuser": { "username": OPERATOR, "password": pw },
                 "replication": { "username": "replication", "password": pw },

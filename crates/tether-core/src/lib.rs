@@ -22,6 +22,7 @@ pub mod my_plan;
 pub mod names;
 pub mod ownership;
 pub mod params;
+pub mod patroni_install;
 pub mod patroni_timing;
 pub mod pg_config;
 pub mod pg_plan;

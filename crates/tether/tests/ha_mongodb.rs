@@ -223,31 +223,6 @@ fn thaw(frozen: &[i32]) {
     }
 }
 
-/// The member Patroni's own REST API on `unit` names as leader (`app-N`), asked directly
-/// (plain HTTP on 127.0.0.1, the `restapi` address of its `patroni.yml`), so that a
-/// failover is seen while no controller runs.
-fn patroni_leader(c: &Controller, unit: &str) -> Result<String, String> {
-    use std::io::{Read, Write};
-    let yml = std::fs::read_to_string(c.unit_dir(unit).join("patroni/patroni.yml")).map_err(|e| e.to_string())?;
-    let listen = yml
-        .lines()
-        .skip_while(|l| l.trim_end() != "restapi:")
-        .find_map(|l| l.trim().strip_prefix("listen:"))
-        .ok_or("patroni.yml names no restapi address")?
-        .trim()
-        .to_string();
-    let mut http = std::net::TcpStream::connect(&listen).map_err(|e| format!("{listen}: {e}"))?;
-    http.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.to_string())?;
-    write!(http, "GET /cluster HTTP/1.0\r\nHost: {listen}\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut answer = String::new();
-    http.read_to_string(&mut answer).map_err(|e| format!("{listen}: {e}"))?;
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).ok_or("no HTTP body")?;
-    let cluster: Value = serde_json::from_str(body).map_err(|e| format!("{e}: {body}"))?;
-    let members = cluster["members"].as_array().ok_or("no members")?;
-    let leader = members.iter().find(|m| m["role"] == "leader").ok_or_else(|| format!("no leader yet: {cluster}"))?;
-    Ok(leader["name"].as_str().unwrap_or_default().to_string())
-}
-
 /// After a fault: `endpoints` names the FerretDB of the unit Patroni reports as primary,
 /// the same credentials log in there and find every acknowledged document, and a new
 /// write is acknowledged (counted in `docs`). Returns the primary unit.
@@ -354,7 +329,9 @@ fn three_units_with_documents(c: &Controller, v1_charms: Option<&std::path::Path
         "the URI names the primary's FerretDB"
     );
 
-    // Documents inserted one by one, each acknowledged before the next.
+    // Documents inserted one by one, each acknowledged before the next, once both replicas
+    // are synchronous standbys (every acknowledged document is then on them).
+    c.wait_synchronous_standbys(&primary, 2);
     let mut docs = 0;
     {
         let s = Session::connect(&creds, ferretdb_port(c, &primary).unwrap()).expect("login on the primary");

@@ -94,8 +94,9 @@ fn three_units_survive_sigkill_of_the_primarys_postgres_and_of_its_patroni() {
         assert!(live_pid(&c.unit_dir(u).join("etcd/etcd.pid")).is_some(), "{u} runs an etcd member");
     }
 
-    // Rows committed one by one (autocommit): each INSERT returned, so each is durable on
-    // the synchronous standbys.
+    // Rows committed one by one (autocommit) once Patroni confirmed both replicas as
+    // synchronous standbys: each INSERT returned, so each is durable on them.
+    c.wait_synchronous_standbys(&primary, 2);
     let login = PgLogin::from_credentials(&pg);
     let db = login.session();
     db.execute("CREATE TABLE committed (id int PRIMARY KEY)");

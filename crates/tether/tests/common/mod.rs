@@ -12,6 +12,7 @@
 //! - `login`, `postgres`, `mysql`: logging in to each engine;
 //! - `external_pg`, `external_mysql`: PostgreSQL and MariaDB servers started outside
 //!   tether, for adopt mode, and `netns`: another host (a network namespace) for them;
+//! - `patroni`: Patroni's own view (its REST API) of a highly available application;
 //! - `tls`: a CA made by `openssl` for one test, and server certificates it signs;
 //! - `traffic`: clients that keep querying while credentials rotate;
 //! - `wait`: the one bounded polling loop and the bounds;
@@ -28,6 +29,7 @@ mod external_pg;
 mod login;
 mod mysql;
 mod netns;
+mod patroni;
 mod postgres;
 mod processes;
 mod status;
@@ -39,6 +41,6 @@ mod watchdog;
 // Each test binary uses some of these.
 #[allow(unused_imports)]
 pub use {
-    controller::*, external_mysql::*, external_pg::*, login::*, mysql::*, netns::*, postgres::*, processes::*, status::*, tls::*,
-    traffic::*, wait::*, watchdog::*,
+    controller::*, external_mysql::*, external_pg::*, login::*, mysql::*, netns::*, patroni::*, postgres::*, processes::*, status::*,
+    tls::*, traffic::*, wait::*, watchdog::*,
 };

@@ -4,10 +4,11 @@
 //! fails and rewinds a former primary with `pg_rewind`. tether never decides a failover
 //! itself; it starts Patroni, watches it as a `ServerProcess` and reads its REST API.
 //!
-//! Patroni and the PostgreSQL it starts run as `postgres` with Debian's `/usr/bin/python3`
-//! (the `patroni` script's own interpreter). Its configuration holds the internal
-//! passwords, so it is written owner-only (0600, owned by `postgres`) inside the unit
-//! directory, never logged, and rewritten at every start. The settings follow Canonical's
+//! Patroni (the program `tether_core::patroni_install` names: PyPI's, in a virtual
+//! environment of Debian's `/usr/bin/python3`) and the PostgreSQL it starts run as
+//! `postgres`. Its configuration holds the internal passwords, so it is written owner-only
+//! (0600, owned by `postgres`) inside the unit directory, never logged, and rewritten at
+//! every start. The settings follow Canonical's
 //! charm: `synchronous_mode` with every replica synchronous (its default
 //! `synchronous_node_count: all`), `use_pg_rewind`; `primary_start_timeout: 0` makes a
 //! crashed primary fail over to a synchronous standby instead of restarting in place.
@@ -29,7 +30,6 @@ use crate::workload::server_process::{ServerProcess, StrayServer};
 use crate::workload::sysuser::{grant_traverse, own_dir, service_user, RunAs};
 use crate::workload::WorkloadError;
 
-const PROGRAM: &str = "/usr/bin/patroni";
 /// A replica's first start copies the primary (`pg_basebackup`); that may take a while.
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
 const READY_POLL: Duration = Duration::from_millis(200);
@@ -185,6 +185,9 @@ impl PatroniSpec {
                 "pgpass": self.dir.join("pgpass"),
                 "remove_data_directory_on_rewind_failure": true,
                 "remove_data_directory_on_diverged_timelines": true,
+                // A new replica's copy starts at once instead of waiting out a spread
+                // checkpoint of the primary (minutes with `checkpoint_timeout` 5 min).
+                "basebackup": [{ "checkpoint": "fast" }],
                 "authentication": {
                     "superuser": { "username": SUPERUSER, "password": self.passwords.operator.expose() },
                     "replication": { "username": "replication", "password": self.passwords.replication.expose() },
@@ -277,14 +280,15 @@ fn prepare(spec: &PatroniSpec, bins: &PgBinaries, run_as: Option<RunAs>) -> Resu
 }
 
 fn spawn(spec: &PatroniSpec, run_as: Option<RunAs>) -> Result<Proc, WorkloadError> {
-    let mut cmd = tokio::process::Command::new(PROGRAM);
+    let program = tether_core::patroni_install::program();
+    let mut cmd = tokio::process::Command::new(&program);
     cmd.arg(spec.config_file())
         .env("HOME", &spec.dir)
         .env_remove("PYTHONPATH")
         .env_remove("PYTHONHOME")
         .env_remove("PGPASSWORD")
         .current_dir(&spec.dir);
-    spawn_logged(cmd, Path::new(PROGRAM), &spec.log_file(), &spec.pid_file(), run_as)
+    spawn_logged(cmd, &program, &spec.log_file(), &spec.pid_file(), run_as)
 }
 
 /// Polls Patroni's `/health` (200 once its PostgreSQL runs, as primary or replica) until
