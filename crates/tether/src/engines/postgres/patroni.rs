@@ -292,7 +292,8 @@ fn spawn(spec: &PatroniSpec, run_as: Option<RunAs>) -> Result<Proc, WorkloadErro
 }
 
 /// Polls Patroni's `/health` (200 once its PostgreSQL runs, as primary or replica) until
-/// it answers 200, Patroni dies, or [`READY_TIMEOUT`] passes.
+/// it answers 200 (or Patroni runs a PostgreSQL it cannot log in to, see
+/// [`runs_without_its_login`]), Patroni dies, or [`READY_TIMEOUT`] passes.
 async fn wait_running(spec: &PatroniSpec, proc: &mut Proc) -> Result<(), WorkloadError> {
     let started = Instant::now();
     loop {
@@ -301,6 +302,7 @@ async fn wait_running(spec: &PatroniSpec, proc: &mut Proc) -> Result<(), Workloa
         }
         let last_error = match http::get(spec.rest_port, "/health").await {
             Ok(r) if r.ok() => return Ok(()),
+            Ok(_) if runs_without_its_login(spec).await => return Ok(()),
             Ok(r) => format!("PostgreSQL not running under Patroni yet (HTTP {})", r.status),
             Err(e) => e.to_string(),
         };
@@ -309,6 +311,21 @@ async fn wait_running(spec: &PatroniSpec, proc: &mut Proc) -> Result<(), Workloa
         }
         tokio::time::sleep(READY_POLL).await;
     }
+}
+
+/// Whether Patroni answers, and runs its PostgreSQL, but cannot query it (`state`
+/// `unknown`): its login is refused because the internal passwords changed while this
+/// replica was not streaming yet, so its server still has the old ones. Patroni runs; the
+/// unit's next password follow (already queued) restarts it with the passwords its
+/// server gets once it streams. Waiting here instead held the unit's hooks for
+/// [`READY_TIMEOUT`], that follow among them (Patroni 4 reports `unknown` where 3.0
+/// reported `running`).
+async fn runs_without_its_login(spec: &PatroniSpec) -> bool {
+    let state = http::get(spec.rest_port, "/patroni").await.ok().and_then(|r| r.json()).and_then(|j| j["state"].as_str().map(String::from));
+    let postmaster = std::fs::read_to_string(spec.data_dir.join("postmaster.pid"))
+        .ok()
+        .and_then(|t| t.lines().next().and_then(|l| l.trim().parse().ok()));
+    state.as_deref() == Some("unknown") && postmaster.is_some_and(pid_alive)
 }
 
 #[cfg(test)]
