@@ -28,21 +28,6 @@ const COLLECTION: &str = "acknowledged";
 const PRIMARY: &str = "Primary (FerretDB over Patroni)";
 const REPLICA: &str = "replica (FerretDB over Patroni)";
 
-/// The live children of `pid` (a postmaster's backends and helpers), from `/proc`.
-fn children(pid: i32) -> Vec<i32> {
-    let entries = std::fs::read_dir("/proc").expect("/proc");
-    entries
-        .flatten()
-        .filter_map(|e| {
-            let child: i32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            // The parent is the second field after the `)` that ends the command name.
-            let ppid: i32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
-            (ppid == pid).then_some(child)
-        })
-        .collect()
-}
-
 /// The FerretDB binary the daemon will find (`.tools/bin/ferretdb` above it, or
 /// `$TETHER_FERRETDB_BIN`): the test fails, never skips, without it.
 fn assert_ferretdb_installed() {
@@ -197,30 +182,35 @@ fn credentials(c: &Controller, what: &str, accept: impl Fn(&Value) -> bool) -> V
     c.wait_credentials_for(&format!("{DI}/leader"), "mongodb", what, accept)
 }
 
+/// Processes [`freeze`] stopped; resumed (SIGCONT) when dropped, also when the test fails
+/// meanwhile: a stopped backend whose postmaster the fixture kills never ends.
+struct Frozen(Vec<i32>);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGCONT);
+        }
+    }
+}
+
 /// Freezes `unit`'s Patroni and PostgreSQL: SIGSTOP of Patroni, the postmaster, then
 /// every child of the postmaster (backends, walsender, checkpointer...). A frozen Patroni
 /// can neither keep its leader lock nor restart anything, so its primary fails over for
-/// real. Returns the frozen pids.
-fn freeze(c: &Controller, unit: &str) -> Vec<i32> {
+/// real. Dropping what it returns resumes them.
+fn freeze(c: &Controller, unit: &str) -> Frozen {
     let postmaster = pid_of(c, unit, "postgres");
-    let mut frozen = vec![pid_of(c, unit, "patroni"), postmaster];
-    for pid in &frozen {
+    let mut frozen = Frozen(vec![pid_of(c, unit, "patroni"), postmaster]);
+    for pid in &frozen.0 {
         signal(*pid, nix::sys::signal::Signal::SIGSTOP);
     }
     let backends = children(postmaster);
     for pid in &backends {
         signal(*pid, nix::sys::signal::Signal::SIGSTOP);
     }
-    frozen.extend(backends);
-    eprintln!("froze {unit}: {} processes", frozen.len());
+    frozen.0.extend(backends);
+    eprintln!("froze {unit}: {} processes", frozen.0.len());
     frozen
-}
-
-/// Resumes what [`freeze`] stopped.
-fn thaw(frozen: &[i32]) {
-    for pid in frozen {
-        signal(*pid, nix::sys::signal::Signal::SIGCONT);
-    }
 }
 
 /// After a fault: `endpoints` names the FerretDB of the unit Patroni reports as primary,
@@ -361,9 +351,9 @@ fn a_frozen_primary_unit_fails_over_also_while_no_controller_runs() {
     // as a replica (pg_rewind) and its FerretDB serve every document again.
     let frozen_unit = primary.clone();
     let frozen = freeze(&c, &frozen_unit);
-    let primary = check_after_fault(&c, &creds, &mut docs, "with the primary unit's Patroni and PostgreSQL frozen", &frozen);
+    let primary = check_after_fault(&c, &creds, &mut docs, "with the primary unit's Patroni and PostgreSQL frozen", &frozen.0);
     assert_ne!(primary, frozen_unit, "a frozen primary loses its leader lock to another unit");
-    thaw(&frozen);
+    drop(frozen);
     wait_rejoined(&c, &frozen_unit, &creds, docs);
     wait_one_primary(&c, &primary, "one primary after the frozen unit resumed, its FerretDB running");
     let s = Session::connect(&creds, ferretdb_port(&c, &primary).unwrap()).expect("login on the primary");
@@ -386,9 +376,9 @@ fn a_frozen_primary_unit_fails_over_also_while_no_controller_runs() {
             leader => Err(format!("{leader} still leads")),
         });
     eprintln!("while no controller ran Patroni promoted {promoted}");
-    let primary = check_after_fault(&c, &creds, &mut docs, "after a failover while the controller was down", &frozen);
+    let primary = check_after_fault(&c, &creds, &mut docs, "after a failover while the controller was down", &frozen.0);
     assert_eq!(primary.replace('/', "-"), promoted, "the controller follows the primary Patroni elected");
-    thaw(&frozen);
+    drop(frozen);
     wait_rejoined(&c, &after, &creds, docs);
     wait_one_primary(&c, &primary, "one primary after the failover without a controller");
 }

@@ -56,6 +56,21 @@ pub fn pids_mentioning(needle: &str) -> Vec<i32> {
         .collect()
 }
 
+/// The live children of `pid` (a postmaster's backends and helpers), from `/proc`.
+pub fn children(pid: i32) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let child: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+            // The parent is the second field after the `)` that ends the command name.
+            let ppid: i32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid && is_live_process(child)).then_some(child)
+        })
+        .collect()
+}
+
 /// Every file under `dir` (at most `depth` folders down) that `want` takes.
 pub(super) fn collect_files_named(dir: &Path, depth: usize, want: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else { return };
@@ -105,7 +120,8 @@ pub fn reap(mut procs: Vec<(i32, String)>, grace: Duration, alive: impl Fn(i32, 
 /// The controller of `home` and every server it started: the pids in pid files under
 /// the home (the daemon's pid file and each server's `postmaster.pid`), and any live
 /// process whose command line names the home (a MariaDB, FerretDB or mongod data
-/// directory), whatever its pid file says. These are processes a test started (through tether).
+/// directory), whatever its pid file says, and every descendant of those. These are
+/// processes a test started (through tether).
 pub(super) fn started_pids(home: &Path) -> Vec<(i32, String)> {
     let pid_file = |p: &Path| p.file_name().is_some_and(|n| n == "postmaster.pid" || n == "controller.pid");
     let mut pids: Vec<(i32, String)> =
@@ -114,6 +130,18 @@ pub(super) fn started_pids(home: &Path) -> Vec<(i32, String)> {
         if !pids.iter().any(|(p, _)| *p == pid) {
             pids.push((pid, format!("/proc/{pid}/cmdline")));
         }
+    }
+    // Their children too (a postmaster's backends name no home): one the test stopped
+    // (SIGSTOP) never ends by itself once its postmaster is gone.
+    let mut i = 0;
+    while i < pids.len() {
+        let (parent, _) = pids[i];
+        for child in children(parent) {
+            if !pids.iter().any(|(p, _)| *p == child) {
+                pids.push((child, format!("child of {parent}")));
+            }
+        }
+        i += 1;
     }
     pids
 }
