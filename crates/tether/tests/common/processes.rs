@@ -120,7 +120,7 @@ pub fn reap(mut procs: Vec<(i32, String)>, grace: Duration, alive: impl Fn(i32, 
 /// The controller of `home` and every server it started: the pids in pid files under
 /// the home (the daemon's pid file and each server's `postmaster.pid`), and any live
 /// process whose command line names the home (a MariaDB, FerretDB or mongod data
-/// directory), whatever its pid file says, and every descendant of those. These are
+/// directory), whatever its pid file says, and the stopped descendants of those. These are
 /// processes a test started (through tether).
 pub(super) fn started_pids(home: &Path) -> Vec<(i32, String)> {
     let pid_file = |p: &Path| p.file_name().is_some_and(|n| n == "postmaster.pid" || n == "controller.pid");
@@ -131,19 +131,27 @@ pub(super) fn started_pids(home: &Path) -> Vec<(i32, String)> {
             pids.push((pid, format!("/proc/{pid}/cmdline")));
         }
     }
-    // Their children too (a postmaster's backends name no home): one the test stopped
-    // (SIGSTOP) never ends by itself once its postmaster is gone.
+    // Their stopped children too (a postmaster's backends name no home): one the test
+    // stopped (SIGSTOP) never ends by itself once its postmaster is gone. Only stopped
+    // ones: the others end with their parent, and a short-lived one's pid may be reused
+    // by another test's process before the reaping looks again.
     let mut i = 0;
     while i < pids.len() {
         let (parent, _) = pids[i];
-        for child in children(parent) {
+        for child in children(parent).into_iter().filter(|c| is_stopped(*c)) {
             if !pids.iter().any(|(p, _)| *p == child) {
-                pids.push((child, format!("child of {parent}")));
+                pids.push((child, format!("stopped child of {parent}")));
             }
         }
         i += 1;
     }
     pids
+}
+
+/// True while `pid` is stopped (SIGSTOP: state `T`).
+fn is_stopped(pid: i32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()) == Some('T')
 }
 
 impl Controller {
