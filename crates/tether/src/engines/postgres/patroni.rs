@@ -8,10 +8,10 @@
 //! environment of Debian's `/usr/bin/python3`) and the PostgreSQL it starts run as
 //! `postgres`. Its configuration holds the internal passwords, so it is written owner-only
 //! (0600, owned by `postgres`) inside the unit directory, never logged, and rewritten at
-//! every start. The settings follow Canonical's
-//! charm: `synchronous_mode` with every replica synchronous (its default
-//! `synchronous_node_count: all`), `use_pg_rewind`; `primary_start_timeout: 0` makes a
-//! crashed primary fail over to a synchronous standby instead of restarting in place.
+//! every start. The settings follow Canonical's charm: `synchronous_mode` with every
+//! replica synchronous (its default `synchronous_node_count: all`), `use_pg_rewind`;
+//! `primary_start_timeout: 0` makes a crashed primary fail over to a synchronous standby
+//! instead of restarting in place.
 
 use std::collections::BTreeMap;
 use std::io::Write;
