@@ -91,8 +91,8 @@ pub fn first_writable(rt: &tokio::runtime::Runtime, ports: &[u16], user: &str, p
 }
 
 /// Whether the cluster on `ports` is whole again: one primary that sees every other member
-/// streaming, the others replicas.
-pub fn settled(rt: &tokio::runtime::Runtime, ports: &[u16], pw: &str) -> bool {
+/// streaming (as a synchronous standby when `synchronous`), the others replicas.
+pub fn settled(rt: &tokio::runtime::Runtime, ports: &[u16], pw: &str, synchronous: bool) -> bool {
     rt.block_on(async {
         let mut primaries = Vec::new();
         for &p in ports {
@@ -104,19 +104,27 @@ pub fn settled(rt: &tokio::runtime::Runtime, ports: &[u16], pw: &str) -> bool {
         }
         let [primary] = primaries[..] else { return false };
         let Ok(c) = floor::connect(primary, OPERATOR, pw, "postgres").await else { return false };
-        let q = "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'";
+        let q = match synchronous {
+            true => "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND sync_state = 'sync'",
+            false => "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
+        };
         matches!(c.query_one(q, &[]).await.map(|r| r.get::<_, i64>(0)), Ok(n) if n as usize + 1 == ports.len())
     })
 }
 
+/// Waits until the cluster is whole ([`settled`]), then one Patroni loop more: Patroni
+/// confirms a synchronous standby in its `/sync` key (which alone makes it promotable)
+/// after PostgreSQL reports it `sync`. Before that a killed primary is restarted in place
+/// rather than failed over, which is another figure.
 pub fn wait_settled(rt: &tokio::runtime::Runtime, ports: &[u16], pw: &str) -> Result<Duration> {
     let start = Instant::now();
-    while !settled(rt, ports, pw) {
+    while !settled(rt, ports, pw, true) {
         if start.elapsed() > SETTLE {
-            bail!("the cluster on {ports:?} did not settle (one primary, every replica streaming) within {SETTLE:?}");
+            bail!("the cluster on {ports:?} did not settle (one primary, every replica a streaming synchronous standby) within {SETTLE:?}");
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    std::thread::sleep(Duration::from_secs(tether_core::patroni_timing::LOOP_WAIT_SECS + 1));
     Ok(start.elapsed())
 }
 
@@ -360,7 +368,7 @@ pub fn three_by_hand(rt: &tokio::runtime::Runtime) -> Result<Duration> {
         for i in 1..3 {
             children.push(start_server(&bins, &datas[i], ports[i], dir.path(), ids)?);
         }
-        while !settled(rt, &ports, &pw) {
+        while !settled(rt, &ports, &pw, false) {
             if start.elapsed() > SETTLE {
                 bail!("the replicas by hand did not stream within {SETTLE:?}");
             }

@@ -77,7 +77,7 @@ pub fn section(args: &Args, r: &Results) -> String {
          `INSERT`, each attempt given 1 s, since a commit may wait for a synchronous standby that is gone), then until \
          `tether run <data-integrator>/leader get-credentials` (a whole process, polled every 20 ms) names that member in \
          `endpoints`, then until a login with the published credentials on it succeeds. The second row is the sum. Between \
-         samples the cluster is left to become whole (one primary, both replicas streaming, two `read-only-endpoints`), \
+         samples the cluster is left to become whole (one primary, both replicas streaming as synchronous standbys and one Patroni loop more for Patroni to confirm them, two `read-only-endpoints`), \
          untimed. Floor: a bare three-member Patroni + etcd cluster the harness starts, with the charm's `ttl`, \
          `loop_wait`, `retry_timeout`, `synchronous_mode` (every replica synchronous), `primary_start_timeout: 0` and \
          `pg_rewind`; the same kill, until a member takes a write (as `operator`). Both clusters run side by side and \
