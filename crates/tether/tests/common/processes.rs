@@ -19,12 +19,23 @@ pub fn sigkill(pid: i32) {
     signal(pid, nix::sys::signal::Signal::SIGKILL);
 }
 
+/// `pid`'s state letter and parent, from `/proc/<pid>/stat` (the first two fields after
+/// the parenthesised command name).
+fn state_and_parent(pid: i32) -> Option<(char, i32)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.rsplit_once(") ")?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.next()?.parse().ok()?))
+}
+
 /// True while `pid` is a live (not zombie) process.
 pub fn is_live_process(pid: i32) -> bool {
-    // The state is the first field after the parenthesised command name.
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
-    !matches!(state, Some('Z') | Some('X') | None)
+    state_and_parent(pid).is_some_and(|(state, _)| !matches!(state, 'Z' | 'X'))
+}
+
+/// True while `pid` is stopped (SIGSTOP: state `T`).
+fn is_stopped(pid: i32) -> bool {
+    state_and_parent(pid).is_some_and(|(state, _)| state == 'T')
 }
 
 /// True while `pid` is a live (not zombie) tether or postgres process.
@@ -61,13 +72,8 @@ pub fn children(pid: i32) -> Vec<i32> {
     let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
     entries
         .flatten()
-        .filter_map(|e| {
-            let child: i32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
-            // The parent is the second field after the `)` that ends the command name.
-            let ppid: i32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
-            (ppid == pid && is_live_process(child)).then_some(child)
-        })
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|child| state_and_parent(*child).is_some_and(|(state, ppid)| ppid == pid && !matches!(state, 'Z' | 'X')))
         .collect()
 }
 
@@ -146,12 +152,6 @@ pub(super) fn started_pids(home: &Path) -> Vec<(i32, String)> {
         i += 1;
     }
     pids
-}
-
-/// True while `pid` is stopped (SIGSTOP: state `T`).
-fn is_stopped(pid: i32) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-    stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()) == Some('T')
 }
 
 impl Controller {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::json;
 
-use super::server::{PgBinaries, SUPERUSER, SYSTEM_USER};
+use super::server::{read_postmaster_pid, PgBinaries, SUPERUSER, SYSTEM_USER};
 use crate::engines::http;
 use crate::secret::SecretString;
 use crate::workload::process::{pid_alive, spawn_logged, Proc};
@@ -322,10 +322,7 @@ async fn wait_running(spec: &PatroniSpec, proc: &mut Proc) -> Result<(), Workloa
 /// reported `running`).
 async fn runs_without_its_login(spec: &PatroniSpec) -> bool {
     let state = http::get(spec.rest_port, "/patroni").await.ok().and_then(|r| r.json()).and_then(|j| j["state"].as_str().map(String::from));
-    let postmaster = std::fs::read_to_string(spec.data_dir.join("postmaster.pid"))
-        .ok()
-        .and_then(|t| t.lines().next().and_then(|l| l.trim().parse().ok()));
-    state.as_deref() == Some("unknown") && postmaster.is_some_and(pid_alive)
+    state.as_deref() == Some("unknown") && read_postmaster_pid(&spec.data_dir).is_some_and(|(pid, _)| pid_alive(pid))
 }
 
 #[cfg(test)]
