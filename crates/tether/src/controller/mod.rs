@@ -127,7 +127,7 @@ async fn run(home: Home) -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     serve.abort();
-    engine.shutdown();
+    engine.shutdown().await;
     services.supervisor.stop_all().await;
     services.routers.stop_all().await;
     let _ = std::fs::remove_file(home.socket());

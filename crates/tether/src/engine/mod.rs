@@ -29,6 +29,7 @@ use crate::store::{Store, StoreError, UnitRow};
 use charm::{Charm, CharmSource};
 use context::{ActionState, HookContext};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tether_core::charm_meta::CharmOrigin;
@@ -54,6 +55,9 @@ pub struct Engine {
     workers: Mutex<HashMap<(String, String), Arc<Notify>>>,
     tasks_done: broadcast::Sender<(String, i64)>,
     handles: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Set once [`Engine::shutdown`] began: no worker starts after it, so nothing a
+    /// charm's watcher asks for while the servers stop runs against them.
+    stopping: AtomicBool,
 }
 
 enum Step {
@@ -112,7 +116,15 @@ fn backoff(retries: i64) -> Duration {
 impl Engine {
     pub fn new(store: Arc<Store>, home: Home, charms: Arc<dyn CharmSource>) -> Arc<Engine> {
         let (tasks_done, _) = broadcast::channel(256);
-        Arc::new(Engine { store, home, charms, workers: Mutex::new(HashMap::new()), tasks_done, handles: Mutex::new(Vec::new()) })
+        Arc::new(Engine {
+            store,
+            home,
+            charms,
+            workers: Mutex::new(HashMap::new()),
+            tasks_done,
+            handles: Mutex::new(Vec::new()),
+            stopping: AtomicBool::new(false),
+        })
     }
 
     /// Subscribes to `(model, task id)` completions.
@@ -124,6 +136,9 @@ impl Engine {
     pub fn kick(self: &Arc<Self>, model: &str, unit: &str) {
         let key = (model.to_string(), unit.to_string());
         let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+        if self.stopping.load(Ordering::SeqCst) {
+            return;
+        }
         if let Some(n) = workers.get(&key) {
             n.notify_one();
             return;
@@ -156,10 +171,21 @@ impl Engine {
         }
     }
 
-    /// Stops all workers (a running hook is abandoned; it runs again on next start).
-    pub fn shutdown(&self) {
-        for h in self.handles.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+    /// Stops all workers and waits until they are gone: a running hook is abandoned (it
+    /// runs again on next start) before the caller stops the servers it may be using.
+    pub async fn shutdown(&self) {
+        {
+            // Under the workers' lock: a kick either finished starting its worker (its
+            // handle is drained below) or sees the flag.
+            let _workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+            self.stopping.store(true, Ordering::SeqCst);
+        }
+        let handles: Vec<_> = self.handles.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        for h in &handles {
             h.abort();
+        }
+        for h in handles {
+            let _ = h.await;
         }
         self.workers.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
@@ -285,7 +311,13 @@ impl Engine {
             return self.run_relation_lanes(model, unit, picked, charm).await;
         }
         let (hook, run) = self.hook_run(model, unit, &picked, charm);
-        self.finish_hook(model, unit, &picked, &hook, tokio::spawn(run).await, &mut false)?;
+        // Its own task, so a panic is caught as a failure; held in a set, so a worker
+        // stopped at shutdown takes its hook down with it (a bare spawned task would run
+        // on, against servers the shutdown is stopping).
+        let mut running = tokio::task::JoinSet::new();
+        running.spawn(run);
+        let Some(outcome) = running.join_next().await else { return Ok(Step::Ran) };
+        self.finish_hook(model, unit, &picked, &hook, outcome, &mut false)?;
         Ok(Step::Ran)
     }
 

@@ -117,7 +117,7 @@ async fn a_hook_that_succeeds_commits_its_writes_with_the_removal_of_its_event_i
     let u = w.unit();
     assert_eq!((u.error_hook, u.retry_at, u.agent.as_str()), (None, None, "idle"));
     assert_eq!(charm.runs.load(Ordering::SeqCst), 1);
-    engine.shutdown();
+    engine.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,7 +154,7 @@ async fn a_hook_that_fails_keeps_none_of_its_writes_stays_at_the_head_and_runs_a
     assert_eq!((u.error_hook, u.retry_at, u.retries), (None, None, 0), "a success clears the error");
     let (unit_bag, app_bag, state, audits) = written(&w);
     assert_eq!((unit_bag.len(), app_bag.len(), state.as_deref(), audits), (1, 1, Some("start"), 2), "both successful runs committed");
-    engine.shutdown();
+    engine.shutdown().await;
 }
 
 /// Queues the action `rotate` on the unit, runs it and waits until its task is reported
@@ -190,7 +190,7 @@ async fn a_failed_action_is_committed_as_a_failed_task_with_nothing_else_it_buff
     let u = w.unit();
     assert_eq!((u.error_hook, u.agent.as_str()), (None, "idle"), "a failed action does not put the unit in error");
     assert!(logged(&w, "writer ran rotate (run 1)"));
-    engine.shutdown();
+    engine.shutdown().await;
 }
 
 /// A charm whose every hook panics.
@@ -218,7 +218,7 @@ async fn an_action_whose_charm_panics_ends_as_a_failed_task_and_does_not_run_aga
     assert!(w.queue().is_empty(), "the action left the queue");
     let u = w.unit();
     assert_eq!((u.error_hook, u.agent.as_str()), (None, "idle"), "a failed action does not put the unit in error");
-    engine.shutdown();
+    engine.shutdown().await;
 }
 
 // ---- lanes: hooks of different relations side by side ----
@@ -310,7 +310,7 @@ async fn run_lanes(meet: Vec<&'static str>, pause: Duration, events: &[Event]) -
     let charm = Lanes::new(meet, pause);
     let (w, engine) = start_lanes(&charm, events);
     drained(&w).await;
-    engine.shutdown();
+    engine.shutdown().await;
     assert_eq!(w.unit().error_hook, None, "a hook failed: {:#?}", logs(&w));
     (w, charm.journal())
 }
@@ -388,9 +388,58 @@ async fn a_lane_hook_that_fails_goes_to_the_head_of_the_queue_while_the_lanes_be
     w.store.write(|tx| tx.set_unit_retry_now(MODEL, UNIT)).unwrap();
     engine.kick(MODEL, UNIT);
     drained(&w).await;
-    engine.shutdown();
+    engine.shutdown().await;
     let j = charm.journal();
     let retried = j.iter().rposition(|e| e == "start 1:db-relation-changed").unwrap();
     assert!(at(&j, "fail 1:db-relation-changed") < retried && retried < at(&j, "start 0:db-relation-changed"), "{j:#?}");
     assert_eq!(w.unit().error_hook, None);
+}
+
+// ---- shutdown ----
+
+/// Counts its hooks; a hook blocks until `release` is notified, then counts as ended.
+#[derive(Default)]
+struct Blocking {
+    started: AtomicUsize,
+    ended: AtomicUsize,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl Charm for Blocking {
+    fn meta(&self) -> CharmMeta {
+        meta()
+    }
+
+    async fn handle(&self, _ctx: &mut super::HookContext, _event: &Event) -> anyhow::Result<()> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        self.release.notified().await;
+        self.ended.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_takes_the_running_hook_down_and_starts_nothing_after_it() {
+    let w = World::new();
+    let charm = Arc::new(Blocking::default());
+    let engine = w.engine(charm.clone());
+    w.enqueue(&[Event::simple(HookKind::ConfigChanged)]);
+    engine.kick(MODEL, UNIT);
+    wait_for("the hook to start", || (charm.started.load(Ordering::SeqCst) == 1).then_some(())).await;
+
+    engine.shutdown().await;
+    // The abandoned hook is gone: released now, it never reaches its end (a hook left
+    // running would go on using servers the controller is stopping).
+    charm.release.notify_waiters();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(charm.ended.load(Ordering::SeqCst), 0, "the abandoned hook ran on after shutdown");
+    assert!(w.store.read(|tx| tx.has_events(MODEL, UNIT)).unwrap(), "the abandoned hook stays queued for the next start");
+
+    // A watcher asking for update-status while the servers stop: queued, not run.
+    engine.request_update_status(MODEL, UNIT).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(charm.started.load(Ordering::SeqCst), 1, "a hook started after shutdown");
+    let u = w.unit();
+    assert_eq!((u.error_hook, u.retry_at), (None, None));
 }

@@ -33,9 +33,17 @@ impl Controller {
             match check(&status) {
                 Ok(true) => Ok(status),
                 Ok(false) => Err(format!("{status:#}")),
-                Err(why) => panic!("while waiting for {what}: {why}\nstatus:\n{status:#}"),
+                Err(why) => panic!("while waiting for {what}: {why}\n{}status:\n{status:#}", self.recent_errors()),
             }
         })
+    }
+
+    /// The controller's latest `ERROR` log lines (a failed hook's reason), first in a
+    /// failure's message: the status says only which hook failed, and CI shows a failing
+    /// test's message whole but may cut the rest of its output.
+    fn recent_errors(&self) -> String {
+        let out = self.tether(&["debug-log", "--level", "ERROR", "--limit", "12"]);
+        format!("latest ERROR lines (debug-log exit {}):\n{}{}", out.code, out.stdout, out.stderr)
     }
 
     /// The model's uuid without dashes, from `show-model`.
