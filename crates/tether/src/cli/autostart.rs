@@ -20,7 +20,10 @@ use tether_core::wire::{Reply, Request};
 
 const POLL: Duration = Duration::from_millis(50);
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Long enough for the slowest clean stop: the members of one Galera application stop one
+/// after another, each given up to a minute (a joiner whose peers left can take all of it)
+/// before SIGKILL. A shorter wait reported a controller that was still stopping.
+const STOP_TIMEOUT: Duration = Duration::from_secs(300);
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a controller that accepts and then drops connections is given to finish
 /// going down before the CLI reports it.
