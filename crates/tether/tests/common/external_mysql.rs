@@ -3,15 +3,18 @@
 //! temporary directory, on a free port of 127.0.0.1 (or, with [`ExternalMariaDb::start_in`],
 //! on the remote address of a [`NetNs`], run inside that namespace), with `root` reachable only over its
 //! unix socket (by this root test process) and a superuser `su` with a random password
-//! for the test's own checks over TCP; stopped by its pid when dropped. With
+//! for the test's own checks over TCP; stopped by its pid when dropped (or by the watchdog
+//! when it ends a hung binary). With
 //! [`ExternalMariaDb::start_with_tls`] it has a certificate a [`TestCa`] signed (users
 //! created `REQUIRE SSL` can then log in only over TLS).
 
 use super::mysql::{MyLogin, MySession};
 use super::netns::{runuser, NetNs};
-use super::processes::is_live_process;
+use super::processes::{is_live_process, watch_own_server};
 use super::tls::TestCa;
 use super::wait::{wait_until, SETTLE_TIMEOUT};
+use super::watchdog::Watched;
+use nix::sys::signal::Signal;
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -30,7 +33,13 @@ pub struct ExternalMariaDb {
     dir: tempfile::TempDir,
     /// The `runuser` that runs the server, reaped when the server stops.
     runner: Mutex<Option<Child>>,
+    _watched: Watched,
 }
+
+/// The server's pid file, in its directory.
+const PID_FILE: &str = "mysqld.pid";
+/// How long a stopping server is waited for.
+const STOP_GRACE: Duration = Duration::from_secs(60);
 
 fn data(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("data")
@@ -86,7 +95,8 @@ impl ExternalMariaDb {
                 ]
             }
         };
-        let server = ExternalMariaDb { host, port, netns, tls, superuser, dir, runner: Mutex::new(None) };
+        let _watched = watch_own_server(dir.path().join(PID_FILE), Signal::SIGTERM, STOP_GRACE, dir.path().to_path_buf());
+        let server = ExternalMariaDb { host, port, netns, tls, superuser, dir, runner: Mutex::new(None), _watched };
         server.start_again();
         server
             .socket_sql(&format!(
@@ -101,7 +111,7 @@ impl ExternalMariaDb {
     }
 
     fn pid_file(&self) -> PathBuf {
-        self.dir.path().join("mysqld.pid")
+        self.dir.path().join(PID_FILE)
     }
 
     /// Runs SQL as `root` over the unix socket (the `mariadb` client).
@@ -160,8 +170,8 @@ impl ExternalMariaDb {
     /// Shutdown by pid (SIGTERM), waiting until it is gone.
     pub fn stop(&self) {
         if let Some(pid) = self.pid() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
-            wait_until("the external MariaDB to stop", Duration::from_secs(60), || match is_live_process(pid) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+            wait_until("the external MariaDB to stop", STOP_GRACE, || match is_live_process(pid) {
                 true => Err(format!("pid {pid} still runs")),
                 false => Ok(()),
             });

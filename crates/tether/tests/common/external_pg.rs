@@ -2,19 +2,26 @@
 //! finds servers in the wild): `initdb` and `pg_ctl start` as the `postgres` user in a
 //! temporary directory, on a free port of 127.0.0.1 (or, with [`ExternalPg::start_in`],
 //! on the remote address of a [`NetNs`], run inside that namespace: another host),
-//! superuser `postgres` with a random password; stopped by its pid when dropped. With
+//! superuser `postgres` with a random password; stopped by its pid when dropped (or by the
+//! watchdog when it ends a hung binary). With
 //! [`ExternalPg::start_with_tls`] it has `ssl = on` and a certificate a [`TestCa`] signed,
 //! and every login but the superuser's must use TLS (`hostssl`).
 
 use super::netns::{runuser, NetNs};
 use super::postgres::{PgLogin, PgSession};
+use super::processes::watch_own_server;
 use super::tls::TestCa;
 use super::wait::{wait_until, SETTLE_TIMEOUT};
+use super::watchdog::Watched;
+use nix::sys::signal::Signal;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+
+/// How long a stopping server is waited for.
+const STOP_GRACE: Duration = Duration::from_secs(60);
 
 pub struct ExternalPg {
     /// The address it listens on.
@@ -25,6 +32,7 @@ pub struct ExternalPg {
     pub superuser: PgLogin,
     data: PathBuf,
     dir: tempfile::TempDir,
+    _watched: Watched,
 }
 
 /// The highest installed `/usr/lib/postgresql/<v>/bin`.
@@ -36,6 +44,11 @@ fn bin_dir() -> PathBuf {
         .collect();
     versions.sort();
     PathBuf::from(format!("/usr/lib/postgresql/{}/bin", versions.last().expect("a PostgreSQL version")))
+}
+
+/// The watchdog's hold on a server of `data` in `dir`: a fast shutdown, as [`ExternalPg::stop`].
+fn watched(data: &Path, dir: &tempfile::TempDir) -> Watched {
+    watch_own_server(data.join("postmaster.pid"), Signal::SIGINT, STOP_GRACE, dir.path().to_path_buf())
 }
 
 fn as_postgres(netns: Option<&str>, program: &Path, args: &[&str]) {
@@ -105,7 +118,8 @@ impl ExternalPg {
         }
         let superuser = PgLogin { host: host.clone(), port, user: "postgres".into(), password, dbname: "postgres".into() };
         let netns = ns.map(|n| n.name.clone());
-        let server = ExternalPg { host, port, netns, superuser, data, dir };
+        let _watched = watched(&data, &dir);
+        let server = ExternalPg { host, port, netns, superuser, data, dir, _watched };
         server.start_again();
         server
     }
@@ -126,7 +140,8 @@ impl ExternalPg {
         as_postgres(None, &bin_dir().join("pg_basebackup"), &["-d", &source, "-D", data.to_str().unwrap(), "-R", "-X", "stream"]);
         let port = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("free port").local_addr().unwrap().port();
         let superuser = PgLogin { port, ..self.superuser.clone() };
-        let replica = ExternalPg { host: self.host.clone(), port, netns: None, superuser, data, dir };
+        let _watched = watched(&data, &dir);
+        let replica = ExternalPg { host: self.host.clone(), port, netns: None, superuser, data, dir, _watched };
         replica.start_again();
         replica
     }
@@ -170,8 +185,8 @@ impl ExternalPg {
     /// Fast shutdown by pid (SIGINT), waiting until it is gone.
     pub fn stop(&self) {
         let Some(pid) = self.pid() else { return };
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGINT);
-        wait_until("the external server to stop", Duration::from_secs(60), || match super::processes::is_live_process(pid) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGINT);
+        wait_until("the external server to stop", STOP_GRACE, || match super::processes::is_live_process(pid) {
             true => Err(format!("pid {pid} still runs")),
             false => Ok(()),
         });

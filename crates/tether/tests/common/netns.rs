@@ -7,8 +7,10 @@
 //! Creating it needs `CAP_NET_ADMIN` (the tests run as root): when the machine forbids it,
 //! [`NetNs::create`] panics with the `ip` command and its error, never skips. Dropping it
 //! (also while a test panics) kills by pid whatever still runs inside the namespace (only
-//! processes this test started can be there), then deletes the pair and the namespace.
+//! processes this test started can be there), then deletes the pair and the namespace;
+//! the watchdog does the same when it ends a hung binary.
 
+use super::watchdog::{watch, Watched};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -20,6 +22,7 @@ pub struct NetNs {
     pub local: String,
     /// The address of the namespace's side: the "remote host".
     pub remote: String,
+    _watched: Watched,
 }
 
 /// `ip ARGS`, which must succeed; panics with the command and its stderr otherwise.
@@ -57,12 +60,12 @@ impl NetNs {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}{n}", std::process::id() % 100_000);
         let prefix = unused_prefix(n);
-        let ns = NetNs {
-            name: format!("tether-t{tag}"),
-            host_if: format!("tth{tag}a"),
-            local: format!("{prefix}.1"),
-            remote: format!("{prefix}.2"),
+        let (name, host_if) = (format!("tether-t{tag}"), format!("tth{tag}a"));
+        let _watched = {
+            let (name, host_if) = (name.clone(), host_if.clone());
+            watch(move || remove(&name, &host_if))
         };
+        let ns = NetNs { name, host_if, local: format!("{prefix}.1"), remote: format!("{prefix}.2"), _watched };
         let peer = format!("tth{tag}b");
         ip(&["netns", "add", &ns.name]);
         // From here on, dropping `ns` cleans up whatever was made.
@@ -90,9 +93,23 @@ impl NetNs {
 
     /// The pids running inside the namespace.
     pub fn pids(&self) -> Vec<i32> {
-        let out = Command::new("ip").args(["netns", "pids", &self.name]).output();
-        out.map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()).unwrap_or_default()
+        pids_in(&self.name)
     }
+}
+
+fn pids_in(name: &str) -> Vec<i32> {
+    let out = Command::new("ip").args(["netns", "pids", name]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()).unwrap_or_default()
+}
+
+/// Kills by pid what still runs inside the namespace `name`, then deletes the pair (one
+/// end, `host_if`, takes the other with it) and the namespace.
+fn remove(name: &str, host_if: &str) {
+    for pid in pids_in(name) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+    let _ = Command::new("ip").args(["link", "del", host_if]).output();
+    let _ = Command::new("ip").args(["netns", "del", name]).output();
 }
 
 /// `runuser -u USER --`, inside the namespace named `netns` when there is one; the
@@ -112,11 +129,6 @@ pub fn runuser(netns: Option<&str>, user: &str) -> Command {
 
 impl Drop for NetNs {
     fn drop(&mut self) {
-        for pid in self.pids() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-        }
-        // Deleting one end deletes the pair; then the namespace.
-        let _ = Command::new("ip").args(["link", "del", &self.host_if]).output();
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        remove(&self.name, &self.host_if);
     }
 }

@@ -1,9 +1,11 @@
 //! The processes a test's controller starts: finding them (pid files under the home,
 //! command lines that name it), telling whether one still runs, killing the controller on
-//! purpose, and making sure none outlives the test ([`reap`]).
+//! purpose, and making sure none outlives the test ([`reap`]), also a test's own server
+//! when the watchdog ends a hung binary ([`watch_own_server`]).
 
 use super::controller::{Controller, Output};
 use super::wait::{poll_until, DEATH_TIMEOUT};
+use super::watchdog::{watch, Watched};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -220,6 +222,19 @@ impl Controller {
             .find(|p| p.is_dir())
             .unwrap_or_else(|| panic!("no directory for {unit} under {}", units.display()))
     }
+}
+
+/// A test's own server, for the watchdog to end when the fixture that stops it will never
+/// be dropped: the process its pid file names gets `graceful`, then SIGKILL after
+/// `grace`; then its directory goes.
+pub fn watch_own_server(pid_file: PathBuf, graceful: nix::sys::signal::Signal, grace: Duration, dir: PathBuf) -> Watched {
+    watch(move || {
+        if let Some(pid) = live_pid(&pid_file) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), graceful);
+            reap(vec![(pid, pid_file.display().to_string())], grace, |pid, _| is_live_process(pid));
+        }
+        let _ = fs::remove_dir_all(&dir);
+    })
 }
 
 /// The first line of a pid file, when it names a live process.
