@@ -9,15 +9,12 @@
 use crate::ha::HA;
 use crate::ha_galera::HA_GALERA;
 use crate::phases::Results;
-use crate::report::{figure_json, fmt_num, table};
+use crate::report::{figure_json, fmt_num, table, HA_BEGIN as BEGIN, HA_END as END};
 use crate::stats::Summary;
 use crate::Args;
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::fmt::Write as _;
-
-pub const BEGIN: &str = "<!-- ha:begin -->";
-pub const END: &str = "<!-- ha:end -->";
 
 fn command_line(args: &Args) -> String {
     format!("scripts/bench --phases ha{}", if args.quick { " --quick" } else { "" })

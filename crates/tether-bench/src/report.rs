@@ -13,6 +13,11 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
+/// The markers around the HA section in BENCHMARKS.md (written by `ha_report`, which
+/// replaces only what stands between them, and included whole by a main run).
+pub const HA_BEGIN: &str = "<!-- ha:begin -->";
+pub const HA_END: &str = "<!-- ha:end -->";
+
 /// One target from the issue, judged against this run.
 pub struct Verdict {
     pub target: String,
@@ -311,7 +316,7 @@ pub fn markdown(args: &Args, r: &Results, notes: Option<&str>, ha: Option<&str>)
         }
     }
     if let Some(ha) = ha {
-        let _ = write!(s, "\n{}\n{}\n{}", crate::ha_report::BEGIN, ha.trim_end(), crate::ha_report::END);
+        let _ = write!(s, "\n{}\n{}\n{}", HA_BEGIN, ha.trim_end(), HA_END);
     }
     let _ = writeln!(s, "\n## Machine\n");
     let _ = writeln!(s, "| | |\n|---|---|");
