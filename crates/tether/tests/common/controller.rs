@@ -222,8 +222,11 @@ impl Fixture {
             let tail = &lines[lines.len().saturating_sub(60)..];
             text += &format!("==== last {} lines of {}\n{}\n", tail.len(), log.display(), tail.join("\n"));
         }
-        let out = self.run(None, &["debug-log", "--limit", "80"], Duration::from_secs(20));
-        text += &format!("==== tether debug-log --limit 80 (exit {})\n{}{}", out.code, out.stdout, out.stderr);
+        // INFO and above: a test polling an action fills the DEBUG lines with its own hooks.
+        let out = self.run(None, &["debug-log", "--level", "INFO", "--limit", "120"], Duration::from_secs(20));
+        text += &format!("==== tether debug-log --level INFO --limit 120 (exit {})\n{}{}", out.code, out.stdout, out.stderr);
+        let out = self.run(None, &["status"], Duration::from_secs(20));
+        text += &format!("==== tether status (exit {})\n{}{}", out.code, out.stdout, out.stderr);
         text
     }
 
