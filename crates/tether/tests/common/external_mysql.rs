@@ -10,7 +10,7 @@
 
 use super::mysql::{MyLogin, MySession};
 use super::netns::{runuser, NetNs};
-use super::processes::{is_live_process, watch_own_server};
+use super::processes::{live_pid, stop_own_server, watch_own_server};
 use super::tls::TestCa;
 use super::wait::{wait_until, SETTLE_TIMEOUT};
 use super::watchdog::Watched;
@@ -163,19 +163,12 @@ impl ExternalMariaDb {
 
     /// The server's pid while it runs.
     pub fn pid(&self) -> Option<i32> {
-        let pid: i32 = fs::read_to_string(self.pid_file()).ok()?.trim().parse().ok()?;
-        is_live_process(pid).then_some(pid)
+        live_pid(&self.pid_file())
     }
 
-    /// Shutdown by pid (SIGTERM), waiting until it is gone.
+    /// Shutdown by pid (SIGTERM), waiting until it is gone (SIGKILL past the grace).
     pub fn stop(&self) {
-        if let Some(pid) = self.pid() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
-            wait_until("the external MariaDB to stop", STOP_GRACE, || match is_live_process(pid) {
-                true => Err(format!("pid {pid} still runs")),
-                false => Ok(()),
-            });
-        }
+        stop_own_server(&self.pid_file(), Signal::SIGTERM, STOP_GRACE);
         if let Some(mut runner) = self.runner.lock().unwrap_or_else(|p| p.into_inner()).take() {
             // Our own child: gone already once the server is, else ended now.
             let _ = runner.kill();

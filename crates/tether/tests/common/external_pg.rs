@@ -9,7 +9,7 @@
 
 use super::netns::{runuser, NetNs};
 use super::postgres::{PgLogin, PgSession};
-use super::processes::watch_own_server;
+use super::processes::{live_pid, stop_own_server, watch_own_server};
 use super::tls::TestCa;
 use super::wait::{wait_until, SETTLE_TIMEOUT};
 use super::watchdog::Watched;
@@ -177,19 +177,12 @@ impl ExternalPg {
 
     /// The postmaster's pid while it runs.
     pub fn pid(&self) -> Option<i32> {
-        let text = fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
-        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
-        super::processes::is_live_process(pid).then_some(pid)
+        live_pid(&self.data.join("postmaster.pid"))
     }
 
-    /// Fast shutdown by pid (SIGINT), waiting until it is gone.
+    /// Fast shutdown by pid (SIGINT), waiting until it is gone (SIGKILL past the grace).
     pub fn stop(&self) {
-        let Some(pid) = self.pid() else { return };
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGINT);
-        wait_until("the external server to stop", STOP_GRACE, || match super::processes::is_live_process(pid) {
-            true => Err(format!("pid {pid} still runs")),
-            false => Ok(()),
-        });
+        stop_own_server(&self.data.join("postmaster.pid"), Signal::SIGINT, STOP_GRACE);
     }
 }
 

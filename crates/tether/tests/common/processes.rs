@@ -119,7 +119,7 @@ pub fn reap(mut procs: Vec<(i32, String)>, grace: Duration, alive: impl Fn(i32, 
         }
     });
     for (pid, what) in &procs {
-        eprintln!("killing pid {pid} ({what}) left behind by the test's controller");
+        eprintln!("killing pid {pid} ({what}): still running after {grace:?}");
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
     }
     procs
@@ -224,15 +224,20 @@ impl Controller {
     }
 }
 
+/// Stops a test's own server, the process its pid file names (if it runs): `graceful`,
+/// then SIGKILL once `grace` has passed.
+pub fn stop_own_server(pid_file: &Path, graceful: nix::sys::signal::Signal, grace: Duration) {
+    if let Some(pid) = live_pid(pid_file) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), graceful);
+        reap(vec![(pid, pid_file.display().to_string())], grace, |pid, _| is_live_process(pid));
+    }
+}
+
 /// A test's own server, for the watchdog to end when the fixture that stops it will never
-/// be dropped: the process its pid file names gets `graceful`, then SIGKILL after
-/// `grace`; then its directory goes.
+/// be dropped: [`stop_own_server`], then its directory goes.
 pub fn watch_own_server(pid_file: PathBuf, graceful: nix::sys::signal::Signal, grace: Duration, dir: PathBuf) -> Watched {
     watch(move || {
-        if let Some(pid) = live_pid(&pid_file) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), graceful);
-            reap(vec![(pid, pid_file.display().to_string())], grace, |pid, _| is_live_process(pid));
-        }
+        stop_own_server(&pid_file, graceful, grace);
         let _ = fs::remove_dir_all(&dir);
     })
 }
