@@ -44,6 +44,8 @@ const DEFAULT_UPDATE_STATUS: Duration = Duration::from_secs(300);
 const MAX_CONCURRENT_HOOKS: usize = 8;
 /// How far past the head of a queue the engine looks for such hooks.
 const LOOKAHEAD: usize = 64;
+/// How long [`Engine::shutdown`] lets the running hooks finish before it abandons them.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
 
 /// A hook's context, its result and how long the charm took.
 type HookOutcome = (HookContext, anyhow::Result<()>, Duration);
@@ -55,8 +57,10 @@ pub struct Engine {
     workers: Mutex<HashMap<(String, String), Arc<Notify>>>,
     tasks_done: broadcast::Sender<(String, i64)>,
     handles: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    /// Set once [`Engine::shutdown`] began: no worker starts after it, so nothing a
-    /// charm's watcher asks for while the servers stop runs against them.
+    /// The secret timer's task: it never ends by itself, so shutdown aborts it.
+    secret_timer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Set once [`Engine::shutdown`] began: no worker starts and no hook begins after
+    /// it, so nothing a charm's watcher asks for while the servers stop runs against them.
     stopping: AtomicBool,
 }
 
@@ -123,6 +127,7 @@ impl Engine {
             workers: Mutex::new(HashMap::new()),
             tasks_done,
             handles: Mutex::new(Vec::new()),
+            secret_timer: Mutex::new(None),
             stopping: AtomicBool::new(false),
         })
     }
@@ -171,23 +176,51 @@ impl Engine {
         }
     }
 
-    /// Stops all workers and waits until they are gone: a running hook is abandoned (it
-    /// runs again on next start) before the caller stops the servers it may be using.
+    /// Stops all workers and waits until they are gone, before the caller stops the
+    /// servers: no hook begins after it, a running hook is let finish (within
+    /// [`SHUTDOWN_DRAIN`]) so it neither runs against stopping servers nor leaves behind a
+    /// program it started and had not handed to the supervisor yet (an `initdb`, a server
+    /// still coming up). One that outlasts the drain is abandoned; it runs again on next
+    /// start.
     pub async fn shutdown(&self) {
         {
             // Under the workers' lock: a kick either finished starting its worker (its
             // handle is drained below) or sees the flag.
-            let _workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+            let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
             self.stopping.store(true, Ordering::SeqCst);
+            for notify in workers.values() {
+                notify.notify_one();
+            }
         }
-        let handles: Vec<_> = self.handles.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
-        for h in &handles {
-            h.abort();
+        let timer = self.secret_timer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(timer) = timer {
+            timer.abort();
+            let _ = timer.await;
         }
-        for h in handles {
-            let _ = h.await;
+        let mut handles: Vec<_> = self.handles.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        let mut ended = 0;
+        let drained = tokio::time::timeout(SHUTDOWN_DRAIN, async {
+            for h in handles.iter_mut() {
+                let _ = h.await;
+                ended += 1;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("hooks still running {}s into shutdown are abandoned; they run again on next start", SHUTDOWN_DRAIN.as_secs());
+            let left = handles.split_off(ended);
+            for h in &left {
+                h.abort();
+            }
+            for h in left {
+                let _ = h.await;
+            }
         }
         self.workers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// On controller start: every installed unit runs `start` again (as after a machine
@@ -213,6 +246,9 @@ impl Engine {
 
     async fn worker(self: Arc<Self>, model: String, unit: String, notify: Arc<Notify>) {
         loop {
+            if self.is_stopping() {
+                return;
+            }
             let step = match self.step(&model, &unit).await {
                 Ok(s) => s,
                 Err(e) => {
@@ -312,8 +348,8 @@ impl Engine {
         }
         let (hook, run) = self.hook_run(model, unit, &picked, charm);
         // Its own task, so a panic is caught as a failure; held in a set, so a worker
-        // stopped at shutdown takes its hook down with it (a bare spawned task would run
-        // on, against servers the shutdown is stopping).
+        // abandoned at shutdown takes its hook down with it (a bare spawned task would
+        // run on, against servers the shutdown is stopping).
         let mut running = tokio::task::JoinSet::new();
         running.spawn(run);
         let Some(outcome) = running.join_next().await else { return Ok(Step::Ran) };
@@ -345,7 +381,7 @@ impl Engine {
                 let id = tasks.spawn(run).id();
                 running.insert(id, (p, hook));
             }
-            if !failed && !alone_next && tasks.len() < MAX_CONCURRENT_HOOKS {
+            if !failed && !alone_next && !self.is_stopping() && tasks.len() < MAX_CONCURRENT_HOOKS {
                 match self.pick_beside(model, unit, &busy, &template, charm.as_ref())? {
                     Beside::Hook(p) => {
                         next = Some(*p);
@@ -636,7 +672,7 @@ impl Engine {
                 }
             }
         });
-        self.handles.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+        *self.secret_timer.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
     }
 }
 

@@ -420,7 +420,37 @@ impl Charm for Blocking {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_takes_the_running_hook_down_and_starts_nothing_after_it() {
+async fn shutdown_lets_the_running_hook_finish_and_starts_nothing_after_it() {
+    let w = World::new();
+    let charm = Arc::new(Blocking::default());
+    let engine = w.engine(charm.clone());
+    w.enqueue(&[Event::simple(HookKind::ConfigChanged), Event::simple(HookKind::UpdateStatus)]);
+    engine.kick(MODEL, UNIT);
+    wait_for("the hook to start", || (charm.started.load(Ordering::SeqCst) == 1).then_some(())).await;
+
+    let stopping = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.shutdown().await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!stopping.is_finished(), "shutdown returned while a hook was still running");
+    charm.release.notify_waiters();
+    stopping.await.unwrap();
+    // The running hook ended and was committed; the one queued behind it did not begin.
+    assert_eq!(charm.ended.load(Ordering::SeqCst), 1, "the running hook was cut short");
+    assert_eq!(charm.started.load(Ordering::SeqCst), 1, "a queued hook began during shutdown");
+    assert!(w.store.read(|tx| tx.has_events(MODEL, UNIT)).unwrap(), "the queued hook stays for the next start");
+
+    // A watcher asking for update-status while the servers stop: queued, not run.
+    engine.request_update_status(MODEL, UNIT).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(charm.started.load(Ordering::SeqCst), 1, "a hook started after shutdown");
+    let u = w.unit();
+    assert_eq!((u.error_hook, u.retry_at), (None, None));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_abandons_a_hook_that_outlasts_the_drain() {
     let w = World::new();
     let charm = Arc::new(Blocking::default());
     let engine = w.engine(charm.clone());
@@ -428,18 +458,12 @@ async fn shutdown_takes_the_running_hook_down_and_starts_nothing_after_it() {
     engine.kick(MODEL, UNIT);
     wait_for("the hook to start", || (charm.started.load(Ordering::SeqCst) == 1).then_some(())).await;
 
+    // Never released: shutdown returns once the drain is over, with the hook gone.
     engine.shutdown().await;
-    // The abandoned hook is gone: released now, it never reaches its end (a hook left
-    // running would go on using servers the controller is stopping).
     charm.release.notify_waiters();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(charm.ended.load(Ordering::SeqCst), 0, "the abandoned hook ran on after shutdown");
     assert!(w.store.read(|tx| tx.has_events(MODEL, UNIT)).unwrap(), "the abandoned hook stays queued for the next start");
-
-    // A watcher asking for update-status while the servers stop: queued, not run.
-    engine.request_update_status(MODEL, UNIT).unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(charm.started.load(Ordering::SeqCst), 1, "a hook started after shutdown");
     let u = w.unit();
     assert_eq!((u.error_hook, u.retry_at), (None, None));
 }

@@ -133,7 +133,8 @@ async fn initialise(bins: &MariaDbBinaries, spec: &MariaDbSpec, run_as: Option<R
         .current_dir(unit_dir(spec))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     if let Some(r) = run_as {
         install.uid(r.uid).gid(r.gid);
     }

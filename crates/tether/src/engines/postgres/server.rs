@@ -252,7 +252,9 @@ async fn initdb(bins: &PgBinaries, spec: &PgSpec, run_as: Option<RunAs>) -> Resu
         .current_dir(unit_dir(spec))
         .stdin(stdin)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // A hook abandoned at shutdown must not leave it writing into the home.
+        .kill_on_drop(true);
     if let Some(r) = run_as {
         cmd.uid(r.uid).gid(r.gid);
     }
