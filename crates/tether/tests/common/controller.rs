@@ -243,7 +243,8 @@ impl Fixture {
 impl Drop for Controller {
     fn drop(&mut self) {
         let panicking = std::thread::panicking();
-        if panicking {
+        // `TETHER_TEST_SHOW_LOGS=1`: also after a test that passed (to compare with a failure).
+        if panicking || std::env::var_os("TETHER_TEST_SHOW_LOGS").is_some() {
             eprintln!("{}", self.fixture.diagnostics());
         }
         let (out, left) = self.fixture.tear_down();

@@ -20,6 +20,9 @@
 //! for after a failover), and the leader publishes a unit's FerretDB as `endpoints` only
 //! once that unit's FerretDB has (re)started under the current primary; a unit that
 //! restarts asks for `update-status` on every unit so the leader publishes it at once.
+//! A FerretDB that a restarted controller adopts keeps the primary it started under
+//! (the unit state records its process id with it), so it restarts too when a failover
+//! happened while no controller ran.
 //! The restart goes through the supervisor, which retries a start that fails (the unit's
 //! own PostgreSQL frozen, or rewinding after a failover) with backoff: a FerretDB is never
 //! left stopped, and one found stopped is started again on the next `update-status`.
@@ -84,6 +87,9 @@ pub fn password_keys() -> [&'static str; 4] {
 const DATABASE: &str = "ferretdb";
 /// Unit state: the Patroni primary (a unit) when this unit's FerretDB last started.
 const STATE_STARTED_UNDER: &str = "ferretdb-started-under";
+/// Unit state: that FerretDB's process id, so a controller that adopts the process
+/// knows it still runs with what it read under that primary.
+const STATE_STARTED_PID: &str = "ferretdb-started-pid";
 /// Leader setting: FerretDB's first start made its `operator` user (the others wait for it,
 /// so one FerretDB alone runs FerretDB's setup).
 const SETUP_DONE: &str = "ferretdb-setup";
@@ -171,7 +177,12 @@ pub async fn start(ctx: &mut HookContext, services: &Arc<Services>) -> anyhow::R
     if ctx.leader {
         ctx.leader_set(&BTreeMap::from([(SETUP_DONE.to_string(), "done".to_string())]))?;
     }
-    started_under(ctx, &view);
+    // A FerretDB adopted from an earlier controller keeps the primary it started under:
+    // if that is no longer the primary, `follow` restarts it.
+    let pid = running_pid(ctx, services);
+    if pid.is_none() || pid.map(|p| p.to_string()) != ctx.state_get(STATE_STARTED_PID) {
+        started_under(ctx, services, &view);
+    }
     Ok((pw, port))
 }
 
@@ -187,9 +198,22 @@ async fn await_setup(ctx: &HookContext) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn started_under(ctx: &mut HookContext, view: &ClusterView) {
+/// Records that this unit's FerretDB (as running now) started under `view`'s primary.
+fn started_under(ctx: &mut HookContext, services: &Services, view: &ClusterView) {
     if let Some((primary, _)) = &view.primary {
         ctx.state_set(STATE_STARTED_UNDER, primary);
+        match running_pid(ctx, services) {
+            Some(pid) => ctx.state_set(STATE_STARTED_PID, &pid.to_string()),
+            None => ctx.state_delete(STATE_STARTED_PID),
+        }
+    }
+}
+
+/// The process id of this unit's FerretDB while the supervisor has it running.
+fn running_pid(ctx: &HookContext, services: &Services) -> Option<u32> {
+    match services.supervisor.state(&server::workload_key(ctx)) {
+        WorkloadState::Running { pid } => Some(pid),
+        _ => None,
     }
 }
 
@@ -239,7 +263,7 @@ pub async fn follow(ctx: &mut HookContext, services: &Arc<Services>) -> anyhow::
         look_again_soon(ctx, services);
         return Ok(Some(view));
     }
-    started_under(ctx, &view);
+    started_under(ctx, services, &view);
     if let Some(engine) = services.engine.get().and_then(std::sync::Weak::upgrade) {
         for u in ctx.store().read(|tx| tx.units(&ctx.model, Some(&ctx.app)))?.iter().filter(|u| u.name != ctx.unit) {
             let _ = engine.request_update_status(&ctx.model, &u.name);
@@ -260,9 +284,10 @@ fn alive(ctx: &HookContext) -> anyhow::Result<bool> {
 pub struct Endpoints {
     pub primary: (String, u16),
     pub read_only: Vec<(String, u16)>,
-    /// Whether every replica Patroni calls healthy is named: one whose FerretDB does not
-    /// run yet, or whose start hook has not committed its port, is left out until then.
-    pub complete: bool,
+    /// The replicas Patroni calls healthy that are not named, each with why: one whose
+    /// FerretDB does not run yet, or whose start hook has not committed its port, is left
+    /// out until then.
+    pub left_out: Vec<(String, String)>,
 }
 
 /// Where requirers are sent now; `None` while the primary's FerretDB does not run under
@@ -285,10 +310,16 @@ pub async fn endpoints(ctx: &HookContext, services: &Services) -> anyhow::Result
         return Ok(None);
     }
     let Some(port) = port_of(&state) else { return Ok(None) };
-    let read_only: Vec<(String, u16)> =
-        view.replicas.iter().filter(|(u, _)| running(u)).filter_map(|(u, _)| Some((u.clone(), port_of(&state_of(u)?)?))).collect();
-    let complete = read_only.len() == view.replicas.len();
-    Ok(Some(Endpoints { primary: (primary, port), read_only, complete }))
+    let (mut read_only, mut left_out) = (Vec::new(), Vec::new());
+    for (unit, _) in &view.replicas {
+        let supervised = services.supervisor.state(&server::unit_workload_key(ctx, unit));
+        match state_of(unit).as_ref().and_then(port_of) {
+            Some(port) if matches!(supervised, WorkloadState::Running { .. }) => read_only.push((unit.clone(), port)),
+            Some(_) => left_out.push((unit.clone(), format!("its FerretDB is {supervised:?}"))),
+            None => left_out.push((unit.clone(), "its start hook has not committed a port".into())),
+        }
+    }
+    Ok(Some(Endpoints { primary: (primary, port), read_only, left_out }))
 }
 
 /// How soon the leader looks again when the primary's FerretDB has not restarted under

@@ -194,10 +194,12 @@ impl MongodbCharm {
                     ha::look_again_soon(ctx, &self.services);
                     return Ok(());
                 };
-                if !e.complete {
+                if !e.left_out.is_empty() {
                     // A healthy replica's FerretDB is not named yet (it starts, or its
                     // start hook has not committed): nothing else would wake the leader
                     // once it does, the Patroni view having not changed.
+                    let why: Vec<String> = e.left_out.iter().map(|(u, why)| format!("{u} ({why})")).collect();
+                    ctx.log("INFO", &format!("read-only-endpoints leave out {} for now", why.join(", ")));
                     ha::look_again_soon(ctx, &self.services);
                 }
                 read_only = Some(e.read_only.iter().map(|(_, p)| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(","));

@@ -242,11 +242,22 @@ impl ServerProcess for PatroniSpec {
         let run_as = service_user(SYSTEM_USER)?;
         prepare(self, &bins, run_as)?;
         let pid: Option<u32> = std::fs::read_to_string(self.pid_file()).ok().and_then(|p| p.trim().parse().ok());
-        let mut proc = match pid.filter(|p| is_patroni_of(*p, &self.config_file())) {
-            Some(pid) => Proc::Adopted { pid },
-            None => spawn(self, run_as)?,
+        // A Patroni an earlier controller left running is in charge of its PostgreSQL,
+        // which may be down for good reasons (a rewind, a base backup, a restart): it is
+        // adopted once it answers. Waiting for its server instead held the unit's hooks
+        // (the leader's, which publish the endpoints) for as long as a rewind took.
+        let (proc, ready) = match pid.filter(|p| is_patroni_of(*p, &self.config_file())) {
+            Some(pid) => {
+                let mut proc = Proc::Adopted { pid };
+                let ready = wait_answering(self, &mut proc).await;
+                (proc, ready)
+            }
+            None => {
+                let mut proc = spawn(self, run_as)?;
+                let ready = wait_running(self, &mut proc).await;
+                (proc, ready)
+            }
         };
-        let ready = wait_running(self, &mut proc).await;
         proc.kept_if_ready(ready, Signal::SIGTERM, STOP_GRACE).await
     }
     fn stop_signal(&self) -> Signal {
@@ -295,16 +306,38 @@ fn spawn(spec: &PatroniSpec, run_as: Option<RunAs>) -> Result<Proc, WorkloadErro
 /// it answers 200 (or Patroni runs a PostgreSQL it cannot log in to, see
 /// [`runs_without_its_login`]), Patroni dies, or [`READY_TIMEOUT`] passes.
 async fn wait_running(spec: &PatroniSpec, proc: &mut Proc) -> Result<(), WorkloadError> {
+    poll(spec, proc, || async {
+        match http::get(spec.rest_port, "/health").await {
+            Ok(r) if r.ok() => Ok(()),
+            Ok(_) if runs_without_its_login(spec).await => Ok(()),
+            Ok(r) => Err(format!("PostgreSQL not running under Patroni yet (HTTP {})", r.status)),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await
+}
+
+/// Polls Patroni's `/patroni` until it answers at all, Patroni dies, or [`READY_TIMEOUT`]
+/// passes (a Patroni that is stopped, `SIGSTOP`, does not answer).
+async fn wait_answering(spec: &PatroniSpec, proc: &mut Proc) -> Result<(), WorkloadError> {
+    poll(spec, proc, || async { http::get(spec.rest_port, "/patroni").await.map(|_| ()).map_err(|e| e.to_string()) }).await
+}
+
+/// Runs `probe` every [`READY_POLL`] until it succeeds, the process dies, or
+/// [`READY_TIMEOUT`] passes (then the probe's last error is the reason).
+async fn poll<F, Fut>(spec: &PatroniSpec, proc: &mut Proc, mut probe: F) -> Result<(), WorkloadError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     let started = Instant::now();
     loop {
         if let Some(status) = proc.try_exited() {
             return Err(WorkloadError::ExitedDuringStart { status, log: spec.log_file() });
         }
-        let last_error = match http::get(spec.rest_port, "/health").await {
-            Ok(r) if r.ok() => return Ok(()),
-            Ok(_) if runs_without_its_login(spec).await => return Ok(()),
-            Ok(r) => format!("PostgreSQL not running under Patroni yet (HTTP {})", r.status),
-            Err(e) => e.to_string(),
+        let last_error = match probe().await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
         };
         if started.elapsed() >= READY_TIMEOUT {
             return Err(WorkloadError::NotReady { port: spec.rest_port, waited_secs: READY_TIMEOUT.as_secs(), last_error });

@@ -23,9 +23,12 @@ impl Member {
     pub fn is_primary(&self) -> bool {
         self.role == "leader" && self.state == "running"
     }
-    /// A replica that runs and follows the primary.
+    /// A replica that streams from the primary. Patroni (3.0.4 on; tether runs 4.1) says
+    /// `streaming` only while the replica's WAL receiver streams; `running` is a replica
+    /// whose server runs but does not follow, such as an old primary not rewound yet, whose
+    /// data is behind or diverged: not offered to readers, not a sign that it rejoined.
     pub fn is_healthy_replica(&self) -> bool {
-        matches!(self.role.as_str(), "replica" | "sync_standby") && matches!(self.state.as_str(), "running" | "streaming")
+        matches!(self.role.as_str(), "replica" | "sync_standby") && self.state == "streaming"
     }
     /// A healthy synchronous standby: in synchronous mode, the only kind Patroni promotes.
     pub fn is_sync_standby(&self) -> bool {
@@ -121,13 +124,15 @@ mod tests {
         let v = json!({"members": [
             {"name": "pg-0", "role": "leader", "state": "running", "host": "127.0.0.1", "port": 5001},
             {"name": "pg-1", "role": "sync_standby", "state": "streaming", "port": 5002},
-            {"name": "pg-2", "role": "replica", "state": "starting", "port": 5003}
+            {"name": "pg-2", "role": "replica", "state": "starting", "port": 5003},
+            {"name": "pg-3", "role": "replica", "state": "running", "port": 5004}
         ]});
         let m = parse_cluster(&v);
         assert!(m[0].is_primary() && !m[0].is_healthy_replica());
         assert!(m[1].is_healthy_replica() && m[1].is_sync_standby());
         assert!(!m[0].is_sync_standby());
         assert!(!m[2].is_healthy_replica(), "a replica still starting is not offered to readers");
+        assert!(!m[3].is_healthy_replica(), "a replica that runs but does not stream (not rewound yet) is not offered either");
         assert_eq!(m[1].port, Some(5002));
         assert!(parse_cluster(&Value::Null).is_empty());
     }
