@@ -38,12 +38,13 @@ pub fn patroni_leader(c: &Controller, unit: &str) -> Result<String, String> {
 }
 
 impl Controller {
-    /// Waits until `unit`'s Patroni lists `standbys` synchronous standbys (`sync_standby`).
+    /// Waits until `unit`'s Patroni lists `standbys` synchronous standbys (`sync_standby`)
+    /// that stream.
     pub fn wait_synchronous_standbys(&self, unit: &str, standbys: usize) {
         wait_until(&format!("Patroni to confirm {standbys} synchronous standbys"), SETTLE_TIMEOUT, || {
             let cluster = patroni_cluster(self, unit)?;
             let members = cluster["members"].as_array().ok_or("no members")?;
-            match members.iter().filter(|m| m["role"] == "sync_standby").count() {
+            match members.iter().filter(|m| m["role"] == "sync_standby" && m["state"] == "streaming").count() {
                 n if n == standbys => Ok(()),
                 _ => Err(format!("{cluster}")),
             }
