@@ -62,7 +62,7 @@ struct ToolsDir(PathBuf);
 
 impl ToolsDir {
     fn create(home: &Home) -> anyhow::Result<ToolsDir> {
-        let exe = std::env::current_exe().context("cannot find the tether binary for the hook tools")?;
+        let exe = tether_binary()?;
         let dir = ToolsDir(home.root().join("run").join(format!("tools-{}", uuid::Uuid::new_v4().simple())));
         std::fs::create_dir_all(&dir.0).with_context(|| format!("cannot create {}", dir.0.display()))?;
         for tool in hooktools::TOOLS {
@@ -70,6 +70,15 @@ impl ToolsDir {
         }
         Ok(dir)
     }
+}
+
+/// The tether binary the hook tools run. When the running controller's binary was
+/// replaced on disk (an upgrade, a rebuild), Linux names it `<path> (deleted)`: the
+/// tools then run the binary now at that path, as the next controller would.
+fn tether_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find the tether binary for the hook tools")?;
+    let replaced = exe.to_str().and_then(|p| p.strip_suffix(" (deleted)")).map(PathBuf::from);
+    Ok(replaced.filter(|p| p.is_file()).unwrap_or(exe))
 }
 
 impl Drop for ToolsDir {

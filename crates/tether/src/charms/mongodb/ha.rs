@@ -322,6 +322,28 @@ pub async fn endpoints(ctx: &HookContext, services: &Services) -> anyhow::Result
     Ok(Some(Endpoints { primary: (primary, port), read_only, left_out }))
 }
 
+/// Leader's unit state: the healthy replicas `read-only-endpoints` last left out, and why.
+const STATE_LEFT_OUT: &str = "ferretdb-left-out";
+
+/// Logs the healthy replicas the endpoints leave out, and why, when that changes (the
+/// leader looks again every [`LOOK_AGAIN`] while any is left out).
+pub fn note_left_out(ctx: &mut HookContext, left_out: &[(String, String)]) {
+    let now = left_out.iter().map(|(u, why)| format!("{u} ({why})")).collect::<Vec<_>>().join(", ");
+    if ctx.state_get(STATE_LEFT_OUT).unwrap_or_default() == now {
+        return;
+    }
+    match now.as_str() {
+        "" => {
+            ctx.log("INFO", "read-only-endpoints name every healthy replica again");
+            ctx.state_delete(STATE_LEFT_OUT);
+        }
+        _ => {
+            ctx.log("INFO", &format!("read-only-endpoints leave out {now} for now"));
+            ctx.state_set(STATE_LEFT_OUT, &now);
+        }
+    }
+}
+
 /// How soon the leader looks again when the primary's FerretDB has not restarted under
 /// it yet (that unit's hook may commit after the leader's hook began).
 const LOOK_AGAIN: Duration = Duration::from_secs(2);

@@ -198,10 +198,9 @@ impl MongodbCharm {
                     // A healthy replica's FerretDB is not named yet (it starts, or its
                     // start hook has not committed): nothing else would wake the leader
                     // once it does, the Patroni view having not changed.
-                    let why: Vec<String> = e.left_out.iter().map(|(u, why)| format!("{u} ({why})")).collect();
-                    ctx.log("INFO", &format!("read-only-endpoints leave out {} for now", why.join(", ")));
                     ha::look_again_soon(ctx, &self.services);
                 }
+                ha::note_left_out(ctx, &e.left_out);
                 read_only = Some(e.read_only.iter().map(|(_, p)| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(","));
                 (vec![format!("127.0.0.1:{}", e.primary.1)], None)
             }
