@@ -117,7 +117,8 @@ mod tests {
             state: state.into(),
             port: Some(port),
         };
-        let v = view(&units, &[m("pg-0", "replica", "streaming", 1), m("pg-1", "leader", "running", 2), m("pg-2", "replica", "stopped", 3)]);
+        let v =
+            view(&units, &[m("pg-0", "replica", "streaming", 1), m("pg-1", "leader", "running", 2), m("pg-2", "replica", "stopped", 3)]);
         assert_eq!(v.primary, Some(("pg/1".to_string(), 2)));
         assert_eq!(v.replicas, vec![("pg/0".to_string(), 1)]);
         assert!(v.sync.is_empty());
