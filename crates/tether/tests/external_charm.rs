@@ -39,7 +39,7 @@ fn shell_charm_runs_hooks_tools_and_commit_semantics() {
     assert_eq!(probe(&c, "b/1", "is-leader --format=json").1, "false");
     assert_eq!(probe(&c, "b/0", "is-leader").1, "True");
     let (_, out, _) = probe(&c, "b/0", "config-get --format=json");
-    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!({"fail-hook": ""}));
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!({"fail-hook": "", "slow-hook": ""}));
 
     // Tool errors: Juju's texts, exit 1, `ERROR ...` on stderr.
     let (code, _, err) = probe(&c, "b/0", "relation-get -r 999 - a/0");
@@ -205,6 +205,35 @@ fn leader_settings_resources_storage_and_credentials() {
     c.ok(&["remove-application", "r", "--no-prompt"]);
     c.wait_for("r to go", |s| Ok(!has_app(s, "r")));
     assert!(walk_files(&c.home().join("resources")).is_empty(), "the resource copy is removed with its application");
+}
+
+/// `controller stop` while a hook runs: the controller lets the hook finish before it
+/// stops, and keeps answering its hook tools meanwhile (they are requests on its socket),
+/// so the hook neither dies half-way nor fails on a tool and comes back as an error.
+#[test]
+fn a_hook_running_when_the_controller_stops_finishes_and_its_tools_answer() {
+    let c = Controller::bootstrap();
+    c.ok(&["deploy", CHARM, "a"]);
+    c.wait_active(&["a"]);
+    let unit = c.unit_dir("a/0");
+    c.ok(&["config", "a", "slow-hook=config-changed"]);
+    wait_until("the slow hook to start", Duration::from_secs(60), || {
+        if unit.join("slow-hook-running").exists() {
+            Ok(())
+        } else {
+            Err("not yet".to_string())
+        }
+    });
+    c.ok(&["controller", "stop"]);
+    let done = std::fs::read_to_string(unit.join("slow-hook-done")).unwrap_or_default();
+    assert_eq!(done, "done\n", "the hook ran to its end and its status-set answered before the controller stopped");
+
+    // The next controller finds the unit well, not in error.
+    c.wait_for("a/0 active and idle after the restart", |s| {
+        let agent = s["applications"]["a"]["units"]["a/0"]["juju-status"]["current"].as_str().unwrap_or_default().to_string();
+        assert_ne!(agent, "error", "a/0 came back in error: {s:#}");
+        Ok(agent == "idle" && unit_message(s, "a/0").0 == "active")
+    });
 }
 
 /// Waits until `debug-log` has a line containing `needle`.

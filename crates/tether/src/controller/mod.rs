@@ -126,8 +126,10 @@ async fn run(home: Home) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    serve.abort();
+    // The socket keeps serving while the running hooks finish: a charm's hook tools
+    // (`relation-get`, `action-set`...) are requests on it.
     engine.shutdown().await;
+    serve.abort();
     services.supervisor.stop_all().await;
     services.routers.stop_all().await;
     let _ = std::fs::remove_file(home.socket());
