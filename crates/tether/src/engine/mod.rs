@@ -56,7 +56,8 @@ pub struct Engine {
     charms: Arc<dyn CharmSource>,
     workers: Mutex<HashMap<(String, String), Arc<Notify>>>,
     tasks_done: broadcast::Sender<(String, i64)>,
-    handles: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The unit workers' tasks.
+    workers_running: Mutex<tokio::task::JoinSet<()>>,
     /// The secret timer's task: it never ends by itself, so shutdown aborts it.
     secret_timer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Set once [`Engine::shutdown`] began: no worker starts and no hook begins after
@@ -126,7 +127,7 @@ impl Engine {
             charms,
             workers: Mutex::new(HashMap::new()),
             tasks_done,
-            handles: Mutex::new(Vec::new()),
+            workers_running: Mutex::new(tokio::task::JoinSet::new()),
             secret_timer: Mutex::new(None),
             stopping: AtomicBool::new(false),
         })
@@ -152,8 +153,7 @@ impl Engine {
         workers.insert(key, notify.clone());
         let engine = self.clone();
         let (m, u) = (model.to_string(), unit.to_string());
-        let handle = tokio::spawn(async move { engine.worker(m, u, notify).await });
-        self.handles.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+        self.workers_running.lock().unwrap_or_else(|p| p.into_inner()).spawn(async move { engine.worker(m, u, notify).await });
     }
 
     /// Queues `update-status` for a unit and wakes it now: for a charm's own watcher that
@@ -185,7 +185,7 @@ impl Engine {
     pub async fn shutdown(&self) {
         {
             // Under the workers' lock: a kick either finished starting its worker (its
-            // handle is drained below) or sees the flag.
+            // task is drained below) or sees the flag.
             let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
             self.stopping.store(true, Ordering::SeqCst);
             for notify in workers.values() {
@@ -197,24 +197,11 @@ impl Engine {
             timer.abort();
             let _ = timer.await;
         }
-        let mut handles: Vec<_> = self.handles.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
-        let mut ended = 0;
-        let drained = tokio::time::timeout(SHUTDOWN_DRAIN, async {
-            for h in handles.iter_mut() {
-                let _ = h.await;
-                ended += 1;
-            }
-        })
-        .await;
+        let mut running = std::mem::take(&mut *self.workers_running.lock().unwrap_or_else(|p| p.into_inner()));
+        let drained = tokio::time::timeout(SHUTDOWN_DRAIN, async { while running.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             tracing::warn!("hooks still running {}s into shutdown are abandoned; they run again on next start", SHUTDOWN_DRAIN.as_secs());
-            let left = handles.split_off(ended);
-            for h in &left {
-                h.abort();
-            }
-            for h in left {
-                let _ = h.await;
-            }
+            running.shutdown().await;
         }
         self.workers.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }

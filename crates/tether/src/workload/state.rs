@@ -15,3 +15,13 @@ pub enum WorkloadState {
         reason: String,
     },
 }
+
+impl WorkloadState {
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            WorkloadState::Running { pid } => Some(*pid),
+            _ => None,
+        }
+    }
+}

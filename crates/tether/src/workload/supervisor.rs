@@ -129,10 +129,7 @@ impl Supervisor {
         let slot = self.slot(unit);
         let ctl = slot.ctl.lock().await;
         let spec: Arc<dyn ServerProcess> = Arc::new(spec);
-        let running = match *slot.state.borrow() {
-            WorkloadState::Running { pid } => Some(pid),
-            _ => None,
-        };
+        let running = slot.state.borrow().pid();
         let watcher = ctl.as_ref().filter(|w| !w.task.is_finished());
         let Some((w, old)) = watcher.zip(running).filter(|(w, _)| same_place(&w.spec.lock().unwrap_or_else(|p| p.into_inner()), &spec))
         else {

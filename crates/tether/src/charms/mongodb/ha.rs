@@ -179,8 +179,8 @@ pub async fn start(ctx: &mut HookContext, services: &Arc<Services>) -> anyhow::R
     }
     // A FerretDB adopted from an earlier controller keeps the primary it started under:
     // if that is no longer the primary, `follow` restarts it.
-    let pid = running_pid(ctx, services);
-    if pid.is_none() || pid.map(|p| p.to_string()) != ctx.state_get(STATE_STARTED_PID) {
+    let adopted = running_pid(ctx, services).is_some_and(|pid| ctx.state_get(STATE_STARTED_PID) == Some(pid.to_string()));
+    if !adopted {
         started_under(ctx, services, &view);
     }
     Ok((pw, port))
@@ -211,10 +211,7 @@ fn started_under(ctx: &mut HookContext, services: &Services, view: &ClusterView)
 
 /// The process id of this unit's FerretDB while the supervisor has it running.
 fn running_pid(ctx: &HookContext, services: &Services) -> Option<u32> {
-    match services.supervisor.state(&server::workload_key(ctx)) {
-        WorkloadState::Running { pid } => Some(pid),
-        _ => None,
-    }
+    services.supervisor.state(&server::workload_key(ctx)).pid()
 }
 
 /// On `update-status`: the unit learns its role, and keeps its FerretDB running under the
@@ -303,18 +300,18 @@ pub async fn endpoints(ctx: &HookContext, services: &Services) -> anyhow::Result
             units.iter().find(|u| u.name == unit).map(|u| u.state.clone())
         }
     };
-    let running = |unit: &str| matches!(services.supervisor.state(&server::unit_workload_key(ctx, unit)), WorkloadState::Running { .. });
+    let supervised = |unit: &str| services.supervisor.state(&server::unit_workload_key(ctx, unit));
     let port_of = |state: &BTreeMap<String, String>| state.get(server::STATE_PORT).and_then(|p| p.parse::<u16>().ok());
     let Some(state) = state_of(&primary) else { return Ok(None) };
-    if state.get(STATE_STARTED_UNDER) != Some(&primary) || !running(&primary) {
+    if state.get(STATE_STARTED_UNDER) != Some(&primary) || supervised(&primary).pid().is_none() {
         return Ok(None);
     }
     let Some(port) = port_of(&state) else { return Ok(None) };
     let (mut read_only, mut left_out) = (Vec::new(), Vec::new());
     for (unit, _) in &view.replicas {
-        let supervised = services.supervisor.state(&server::unit_workload_key(ctx, unit));
+        let supervised = supervised(unit);
         match state_of(unit).as_ref().and_then(port_of) {
-            Some(port) if matches!(supervised, WorkloadState::Running { .. }) => read_only.push((unit.clone(), port)),
+            Some(port) if supervised.pid().is_some() => read_only.push((unit.clone(), port)),
             Some(_) => left_out.push((unit.clone(), format!("its FerretDB is {supervised:?}"))),
             None => left_out.push((unit.clone(), "its start hook has not committed a port".into())),
         }

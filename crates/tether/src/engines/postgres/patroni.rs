@@ -246,17 +246,14 @@ impl ServerProcess for PatroniSpec {
         // which may be down for good reasons (a rewind, a base backup, a restart): it is
         // adopted once it answers. Waiting for its server instead held the unit's hooks
         // (the leader's, which publish the endpoints) for as long as a rewind took.
-        let (proc, ready) = match pid.filter(|p| is_patroni_of(*p, &self.config_file())) {
-            Some(pid) => {
-                let mut proc = Proc::Adopted { pid };
-                let ready = wait_answering(self, &mut proc).await;
-                (proc, ready)
-            }
-            None => {
-                let mut proc = spawn(self, run_as)?;
-                let ready = wait_running(self, &mut proc).await;
-                (proc, ready)
-            }
+        let adopted = pid.filter(|p| is_patroni_of(*p, &self.config_file()));
+        let mut proc = match adopted {
+            Some(pid) => Proc::Adopted { pid },
+            None => spawn(self, run_as)?,
+        };
+        let ready = match adopted {
+            Some(_) => wait_answering(self, &mut proc).await,
+            None => wait_running(self, &mut proc).await,
         };
         proc.kept_if_ready(ready, Signal::SIGTERM, STOP_GRACE).await
     }
